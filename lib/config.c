@@ -1,0 +1,477 @@
+// config.c — see config.h. A table names every key, its type and where it lives in weft_config_t;
+// the YAML walker, the environment overrides and config_save all work from that one table.
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+static const char *service_names[SVC_COUNT] = {"device", "router", "crypto", "nat", "discovery"};
+
+const char *service_name(service_id_t id)
+{
+    return (id >= 0 && id < SVC_COUNT) ? service_names[id] : "?";
+}
+
+int service_from_name(const char *name)
+{
+    for (int i = 0; i < SVC_COUNT; i++)
+        if (name && strcmp(name, service_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+typedef enum { KEY_STRING, KEY_INT, KEY_LIST, KEY_ADDRESS } key_type_t;
+
+typedef struct {
+    const char *path;       // "section.key"
+    key_type_t type;
+    size_t offset;          // into weft_config_t
+    size_t size;            // string capacity (KEY_STRING)
+    size_t count_offset;    // KEY_LIST: offset of the int count
+    int min, max;           // KEY_INT bounds
+} config_key_t;
+
+#define STR(path, field) {path, KEY_STRING, offsetof(weft_config_t, field), sizeof(((weft_config_t *)0)->field), 0, 0, 0}
+#define INT(path, field, lo, hi) {path, KEY_INT, offsetof(weft_config_t, field), 0, 0, lo, hi}
+#define LIST(path, field, count) {path, KEY_LIST, offsetof(weft_config_t, field), CONFIG_STR, offsetof(weft_config_t, count), 0, 0}
+
+static const config_key_t config_keys[] = {
+    STR("node.name", name),
+    STR("node.identity", identity_file),
+    STR("mesh.name", mesh),
+    {"mesh.address", KEY_ADDRESS, 0, 0, 0, 0, 0},
+    STR("mesh.network_key", network_key),
+    STR("hub.endpoint", hub_endpoint),
+    STR("hub.public_key", hub_public_key),
+    STR("hub.listen", hub_listen),
+    INT("hub.member_timeout", hub_member_timeout, 2, 3600),
+    INT("hub.heartbeat", heartbeat_interval, 1, 600),
+    STR("device.name", device_name),
+    INT("device.mtu", mtu, 576, 9000),
+    LIST("nat.stun_servers", stun_servers, stun_server_count),
+    LIST("nat.turn_servers", turn_servers, turn_server_count),
+    INT("nat.keepalive", keepalive_interval, 1, 3600),
+    INT("nat.connect_timeout", connect_timeout, 1, 600),
+    STR("redis.url", redis_url),
+    STR("log.level", log_level),
+};
+#define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+    if (!err || !err_len)
+        return;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(err, err_len, fmt, args);
+    va_end(args);
+}
+
+void config_resolve_home(const char *explicit_home, char *out, size_t out_len)
+{
+    const char *home = explicit_home;
+    char fallback[PATH_MAX];
+    if (!home || !*home)
+        home = getenv("WEFT_HOME");
+    if (!home || !*home) {
+        const char *user_home = getenv("HOME");
+        snprintf(fallback, sizeof fallback, "%s/.weft", user_home ? user_home : "/root");
+        home = fallback;
+    }
+    if (home[0] == '/') {
+        snprintf(out, out_len, "%s", home);
+    } else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd))
+            snprintf(cwd, sizeof cwd, ".");
+        snprintf(out, out_len, "%s/%s", cwd, home);
+    }
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/')
+        out[--n] = '\0';
+}
+
+void config_defaults(weft_config_t *cfg, const char *home)
+{
+    memset(cfg, 0, sizeof *cfg);
+    config_resolve_home(home, cfg->home, sizeof cfg->home);
+    snprintf(cfg->run_dir, sizeof cfg->run_dir, "%s/run", cfg->home);
+    snprintf(cfg->log_dir, sizeof cfg->log_dir, "%s/log", cfg->home);
+    snprintf(cfg->config_file, sizeof cfg->config_file, "%s/weft.yaml", cfg->home);
+    snprintf(cfg->identity_file, sizeof cfg->identity_file, "%s/identity.key", cfg->home);
+    if (gethostname(cfg->name, sizeof cfg->name) != 0)
+        snprintf(cfg->name, sizeof cfg->name, "node");
+    cfg->name[sizeof cfg->name - 1] = '\0';
+    snprintf(cfg->mesh, sizeof cfg->mesh, "default");
+    snprintf(cfg->hub_listen, sizeof cfg->hub_listen, "tcp://*:7400");
+    cfg->hub_member_timeout = 15;
+    cfg->heartbeat_interval = 3;
+    snprintf(cfg->device_name, sizeof cfg->device_name, "weft0");
+    cfg->mtu = 1400;
+    cfg->keepalive_interval = 25;
+    cfg->connect_timeout = 10;
+    snprintf(cfg->log_level, sizeof cfg->log_level, "info");
+    for (int i = 0; i < SVC_COUNT; i++) {
+        snprintf(cfg->inbox[i], CONFIG_STR, "ipc://%s/%s.inbox", cfg->run_dir, service_names[i]);
+        snprintf(cfg->control[i], CONFIG_STR, "ipc://%s/%s.control", cfg->run_dir, service_names[i]);
+    }
+}
+
+void config_redis_url(const weft_config_t *cfg, char *out, size_t out_len)
+{
+    if (cfg->redis_url[0])
+        snprintf(out, out_len, "%s", cfg->redis_url);
+    else
+        snprintf(out, out_len, "unix://%s/redis.sock", cfg->run_dir);
+}
+
+// "10.100.0.2/16" -> addr + prefix
+static int parse_address(weft_config_t *cfg, const char *text, char *why, size_t why_len)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", text);
+    char *slash = strchr(buf, '/');
+    int prefix = 24;
+    if (slash) {
+        *slash = '\0';
+        char *end;
+        long p = strtol(slash + 1, &end, 10);
+        if (*end || end == slash + 1 || p < 1 || p > 32) {
+            snprintf(why, why_len, "bad prefix length in '%s' (want 1..32)", text);
+            return -1;
+        }
+        prefix = (int)p;
+    }
+    struct in_addr a;
+    if (inet_pton(AF_INET, buf, &a) != 1) {
+        snprintf(why, why_len, "'%s' is not an IPv4 address (want e.g. 10.100.0.2/16)", text);
+        return -1;
+    }
+    snprintf(cfg->overlay_addr, sizeof cfg->overlay_addr, "%s", buf);
+    cfg->overlay_prefix = prefix;
+    return 0;
+}
+
+static int parse_int(const char *text, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || !*text || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+// Sets one scalar key from text. Lists take one item per call (append) unless `replace_list`.
+static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text, char *why, size_t why_len)
+{
+    char *base = (char *)cfg;
+    switch (key->type) {
+    case KEY_STRING:
+        if (strlen(text) >= key->size) {
+            snprintf(why, why_len, "value too long (at most %zu characters)", key->size - 1);
+            return -1;
+        }
+        memcpy(base + key->offset, text, strlen(text) + 1);
+        return 0;
+    case KEY_INT:
+        if (parse_int(text, key->min, key->max, (int *)(base + key->offset)) != 0) {
+            snprintf(why, why_len, "'%s' is not a whole number in %d..%d", text, key->min, key->max);
+            return -1;
+        }
+        return 0;
+    case KEY_ADDRESS:
+        return parse_address(cfg, text, why, why_len);
+    case KEY_LIST: {
+        int *count = (int *)(base + key->count_offset);
+        if (*count >= CONFIG_MAX_SERVERS) {
+            snprintf(why, why_len, "at most %d entries", CONFIG_MAX_SERVERS);
+            return -1;
+        }
+        if (strlen(text) >= CONFIG_STR) {
+            snprintf(why, why_len, "entry too long");
+            return -1;
+        }
+        snprintf(base + key->offset + (size_t)(*count) * CONFIG_STR, CONFIG_STR, "%s", text);
+        (*count)++;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static const config_key_t *find_key(const char *path)
+{
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
+        if (strcmp(config_keys[i].path, path) == 0)
+            return &config_keys[i];
+    return NULL;
+}
+
+// endpoints.<svc> and endpoints.<svc>_control are not in the table: one pair per service.
+static char *endpoint_slot(weft_config_t *cfg, const char *key)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s", key);
+    size_t n = strlen(name);
+    bool control = n > 8 && strcmp(name + n - 8, "_control") == 0;
+    if (control)
+        name[n - 8] = '\0';
+    int svc = service_from_name(name);
+    if (svc < 0)
+        return NULL;
+    return control ? cfg->control[svc] : cfg->inbox[svc];
+}
+
+static const char *scalar_text(yaml_node_t *node)
+{
+    return (const char *)node->data.scalar.value;
+}
+
+int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *source, char *err,
+                 size_t err_len)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int rc = -1;
+    if (!yaml_parser_initialize(&parser)) {
+        set_err(err, err_len, "%s: cannot start the YAML parser", source);
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        set_err(err, err_len, "%s:%zu: %s", source, parser.problem_mark.line + 1,
+                parser.problem ? parser.problem : "YAML syntax error");
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {  // empty file: defaults only
+        rc = 0;
+        goto done;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        set_err(err, err_len, "%s:%zu: the top level must be a mapping of sections (node:, mesh:, ...)",
+                source, root->start_mark.line + 1);
+        goto done;
+    }
+    for (yaml_node_pair_t *sec = root->data.mapping.pairs.start; sec < root->data.mapping.pairs.top; sec++) {
+        yaml_node_t *sec_key = yaml_document_get_node(&doc, sec->key);
+        yaml_node_t *sec_val = yaml_document_get_node(&doc, sec->value);
+        if (sec_key->type != YAML_SCALAR_NODE) {
+            set_err(err, err_len, "%s:%zu: section names must be plain words", source, sec_key->start_mark.line + 1);
+            goto done;
+        }
+        const char *section = scalar_text(sec_key);
+        if (sec_val->type == YAML_SCALAR_NODE && sec_val->data.scalar.length == 0)
+            continue;  // "section:" with nothing under it
+        if (sec_val->type != YAML_MAPPING_NODE) {
+            set_err(err, err_len, "%s:%zu: '%s' must be a mapping of keys", source, sec_val->start_mark.line + 1, section);
+            goto done;
+        }
+        for (yaml_node_pair_t *p = sec_val->data.mapping.pairs.start; p < sec_val->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+            yaml_node_t *v = yaml_document_get_node(&doc, p->value);
+            size_t line = k->start_mark.line + 1;
+            if (k->type != YAML_SCALAR_NODE) {
+                set_err(err, err_len, "%s:%zu: keys must be plain words", source, line);
+                goto done;
+            }
+            char path[160];
+            snprintf(path, sizeof path, "%s.%s", section, scalar_text(k));
+            char why[200] = "";
+            if (strcmp(section, "endpoints") == 0) {
+                char *slot = endpoint_slot(cfg, scalar_text(k));
+                if (!slot) {
+                    set_err(err, err_len, "%s:%zu: unknown key '%s' (endpoints are <service> or <service>_control)", source, line, path);
+                    goto done;
+                }
+                if (v->type != YAML_SCALAR_NODE || v->data.scalar.length >= CONFIG_STR) {
+                    set_err(err, err_len, "%s:%zu: '%s' must be an endpoint string", source, line, path);
+                    goto done;
+                }
+                snprintf(slot, CONFIG_STR, "%s", scalar_text(v));
+                continue;
+            }
+            const config_key_t *key = find_key(path);
+            if (!key) {
+                set_err(err, err_len, "%s:%zu: unknown key '%s'", source, line, path);
+                goto done;
+            }
+            if (key->type == KEY_LIST) {
+                *(int *)((char *)cfg + key->count_offset) = 0;
+                if (v->type == YAML_SCALAR_NODE && v->data.scalar.length == 0)
+                    continue;
+                if (v->type != YAML_SEQUENCE_NODE) {
+                    set_err(err, err_len, "%s:%zu: '%s' must be a list (- item)", source, line, path);
+                    goto done;
+                }
+                for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+                    yaml_node_t *item = yaml_document_get_node(&doc, *it);
+                    if (item->type != YAML_SCALAR_NODE || set_key(cfg, key, scalar_text(item), why, sizeof why) != 0) {
+                        set_err(err, err_len, "%s:%zu: '%s': %s", source, item->start_mark.line + 1, path,
+                                why[0] ? why : "items must be strings");
+                        goto done;
+                    }
+                }
+                continue;
+            }
+            if (v->type != YAML_SCALAR_NODE) {
+                set_err(err, err_len, "%s:%zu: '%s' must be a single value", source, line, path);
+                goto done;
+            }
+            if (set_key(cfg, key, scalar_text(v), why, sizeof why) != 0) {
+                set_err(err, err_len, "%s:%zu: '%s': %s", source, v->start_mark.line + 1, path, why);
+                goto done;
+            }
+        }
+    }
+    rc = 0;
+done:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+// WEFT_<SECTION>_<KEY>, e.g. WEFT_DEVICE_MTU; lists are comma-separated. Also the short names
+// WEFT_STUN_SERVERS and WEFT_TURN_SERVERS.
+static int apply_env(weft_config_t *cfg, char *err, size_t err_len)
+{
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+        const config_key_t *key = &config_keys[i];
+        char var[96] = "WEFT_";
+        size_t n = strlen(var);
+        for (const char *c = key->path; *c && n < sizeof var - 1; c++)
+            var[n++] = (*c == '.') ? '_' : (char)toupper((unsigned char)*c);
+        var[n] = '\0';
+        const char *value = getenv(var);
+        if (!value && strcmp(key->path, "nat.stun_servers") == 0)
+            value = getenv("WEFT_STUN_SERVERS");
+        if (!value && strcmp(key->path, "nat.turn_servers") == 0)
+            value = getenv("WEFT_TURN_SERVERS");
+        if (!value)
+            continue;
+        char why[200] = "";
+        if (key->type == KEY_LIST) {
+            *(int *)((char *)cfg + key->count_offset) = 0;
+            char buf[CONFIG_STR * 4];
+            snprintf(buf, sizeof buf, "%s", value);
+            char *save = NULL;
+            for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+                while (*item == ' ')
+                    item++;
+                if (*item && set_key(cfg, key, item, why, sizeof why) != 0) {
+                    set_err(err, err_len, "environment %s: %s", var, why);
+                    return -1;
+                }
+            }
+        } else if (set_key(cfg, key, value, why, sizeof why) != 0) {
+            set_err(err, err_len, "environment %s: %s", var, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int config_load(weft_config_t *cfg, const char *home, char *err, size_t err_len)
+{
+    config_defaults(cfg, home);
+    FILE *f = fopen(cfg->config_file, "r");
+    if (!f) {
+        if (errno != ENOENT) {
+            set_err(err, err_len, "%s: %s", cfg->config_file, strerror(errno));
+            return -1;
+        }
+    } else {
+        char *text = NULL;
+        size_t cap = 0, len = 0;
+        char chunk[4096];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+            if (len + got > 1 << 20) {
+                fclose(f);
+                free(text);
+                set_err(err, err_len, "%s: larger than 1 MiB", cfg->config_file);
+                return -1;
+            }
+            if (len + got > cap) {
+                cap = (len + got) * 2;
+                char *grown = realloc(text, cap);
+                if (!grown) {
+                    fclose(f);
+                    free(text);
+                    set_err(err, err_len, "%s: out of memory", cfg->config_file);
+                    return -1;
+                }
+                text = grown;
+            }
+            memcpy(text + len, chunk, got);
+            len += got;
+        }
+        fclose(f);
+        int rc = config_parse(cfg, text ? text : "", len, cfg->config_file, err, err_len);
+        free(text);
+        if (rc != 0)
+            return -1;
+    }
+    if (apply_env(cfg, err, err_len) != 0)
+        return -1;
+    if (cfg->identity_file[0] != '/') {  // relative to home
+        char abs[PATH_MAX];
+        snprintf(abs, sizeof abs, "%s/%s", cfg->home, cfg->identity_file);
+        snprintf(cfg->identity_file, sizeof cfg->identity_file, "%s", abs);
+    }
+    return 0;
+}
+
+static void write_list(FILE *f, const char *key, const char (*items)[CONFIG_STR], int count)
+{
+    if (count == 0) {
+        fprintf(f, "  %s: []\n", key);
+        return;
+    }
+    fprintf(f, "  %s:\n", key);
+    for (int i = 0; i < count; i++)
+        fprintf(f, "    - \"%s\"\n", items[i]);
+}
+
+int config_save(const weft_config_t *cfg, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        return -1;
+    }
+    fprintf(f, "# weft node configuration (docs/config.md lists every key)\n");
+    fprintf(f, "node:\n  name: \"%s\"\n", cfg->name);
+    fprintf(f, "mesh:\n  name: \"%s\"\n", cfg->mesh);
+    if (cfg->overlay_addr[0])
+        fprintf(f, "  address: \"%s/%d\"\n", cfg->overlay_addr, cfg->overlay_prefix);
+    if (cfg->network_key[0])
+        fprintf(f, "  network_key: \"%s\"\n", cfg->network_key);
+    fprintf(f, "hub:\n  endpoint: \"%s\"\n  public_key: \"%s\"\n", cfg->hub_endpoint, cfg->hub_public_key);
+    fprintf(f, "device:\n  name: \"%s\"\n  mtu: %d\n", cfg->device_name, cfg->mtu);
+    fprintf(f, "nat:\n");
+    write_list(f, "stun_servers", cfg->stun_servers, cfg->stun_server_count);
+    write_list(f, "turn_servers", cfg->turn_servers, cfg->turn_server_count);
+    fprintf(f, "  keepalive: %d\n", cfg->keepalive_interval);
+    fprintf(f, "redis:\n  url: \"%s\"\n", cfg->redis_url);
+    fprintf(f, "log:\n  level: \"%s\"\n", cfg->log_level);
+    int rc = ferror(f) ? -1 : 0;
+    if (fclose(f) != 0)
+        rc = -1;
+    return rc;
+}

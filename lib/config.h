@@ -1,0 +1,94 @@
+// config.h — a node's configuration: the YAML file in the node's home (weft.yaml), defaults for every
+// key, WEFT_* environment overrides, and the endpoints each service binds and connects to.
+//
+// The file is read with libyaml; unknown keys and wrong types are errors that name the file and line.
+#ifndef WEFT_CONFIG_H
+#define WEFT_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONFIG_MAX_SERVERS 8
+#define CONFIG_STR 256
+
+// The services of a node, in start order.
+typedef enum {
+    SVC_DEVICE = 0,
+    SVC_ROUTER,
+    SVC_CRYPTO,
+    SVC_NAT,
+    SVC_DISCOVERY,
+    SVC_COUNT
+} service_id_t;
+
+const char *service_name(service_id_t id);        // "device", ...
+int service_from_name(const char *name);          // -1 if unknown
+
+typedef struct {
+    char home[PATH_MAX];            // the node's home directory (--home / WEFT_HOME)
+    char run_dir[PATH_MAX];         // sockets and pid files: <home>/run
+    char log_dir[PATH_MAX];         // one log file per service: <home>/log
+    char config_file[PATH_MAX];     // <home>/weft.yaml
+
+    // node:
+    char name[64];                  // node.name: a human name, default the hostname
+    char identity_file[PATH_MAX];   // node.identity: Ed25519 key file, default <home>/identity.key
+
+    // mesh:
+    char mesh[64];                  // mesh.name, default "default"
+    char overlay_addr[64];          // mesh.address without prefix, e.g. "10.100.0.2"
+    int overlay_prefix;             // mesh.address prefix length, e.g. 16
+    char network_key[CONFIG_STR];   // mesh.network_key: 64 hex chars (Noise psk) or "" for none
+
+    // hub:
+    char hub_endpoint[CONFIG_STR];  // hub.endpoint, e.g. "tcp://10.0.0.1:7400"
+    char hub_public_key[CONFIG_STR];// hub.public_key: the hub's CURVE public key (Z85, 40 chars)
+    char hub_listen[CONFIG_STR];    // hub.listen (only `weft hub`), default "tcp://*:7400"
+    int hub_member_timeout;         // hub.member_timeout seconds, default 15
+    int heartbeat_interval;         // hub.heartbeat seconds, default 3
+
+    // device:
+    char device_name[16];           // device.name, default "weft0"
+    int mtu;                        // device.mtu, default 1400
+
+    // nat:
+    char stun_servers[CONFIG_MAX_SERVERS][CONFIG_STR];  // nat.stun_servers: "host:port"
+    int stun_server_count;
+    char turn_servers[CONFIG_MAX_SERVERS][CONFIG_STR];  // nat.turn_servers: "turn://user:pass@host:port"
+    int turn_server_count;
+    int keepalive_interval;         // nat.keepalive seconds, default 25
+    int connect_timeout;            // nat.connect_timeout seconds, default 10
+
+    // redis:
+    char redis_url[CONFIG_STR];     // redis.url: "" = a local redis-server on <run>/redis.sock
+
+    // log:
+    char log_level[16];             // log.level: debug|info|warn|error, default info
+
+    // endpoints: (each overridable; default ipc:// under run_dir)
+    char inbox[SVC_COUNT][CONFIG_STR];    // endpoints.<svc>: the service's PULL inbox
+    char control[SVC_COUNT][CONFIG_STR];  // endpoints.<svc>_control: the service's REP control socket
+} weft_config_t;
+
+// Fills every key with its default for a node whose home is `home`.
+void config_defaults(weft_config_t *cfg, const char *home);
+
+// Loads <home>/weft.yaml over the defaults, then applies WEFT_* environment overrides.
+// On error returns -1 and writes "file:line: what" into err.
+int config_load(weft_config_t *cfg, const char *home, char *err, size_t err_len);
+
+// Parses YAML text (used by config_load and the tests). `source` names it in errors.
+int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *source, char *err,
+                 size_t err_len);
+
+// Writes cfg as YAML to path (mode 0600). Returns 0 or -1.
+int config_save(const weft_config_t *cfg, const char *path);
+
+// Resolves the home directory: explicit > $WEFT_HOME > ~/.weft. Writes an absolute path.
+void config_resolve_home(const char *explicit_home, char *out, size_t out_len);
+
+// Redis endpoint the node uses: the configured URL, or unix://<run>/redis.sock
+void config_redis_url(const weft_config_t *cfg, char *out, size_t out_len);
+
+#endif

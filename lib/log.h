@@ -1,0 +1,19 @@
+// log.h — one line per event on stderr: time, level, service, message. The supervisor (`weft up`)
+// sends each service's stderr to its own file under the node's log directory.
+#ifndef WEFT_LOG_H
+#define WEFT_LOG_H
+
+typedef enum { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR } log_level_t;
+
+void log_init(const char *service_name, log_level_t level);
+// parses "debug", "info", "warn", "error"; returns -1 for anything else
+int  log_level_parse(const char *text, log_level_t *level);
+void log_set_level(log_level_t level);
+void log_write(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_write(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info(...)  log_write(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_write(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error(...) log_write(LOG_LEVEL_ERROR, __VA_ARGS__)
+
+#endif
