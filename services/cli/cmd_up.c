@@ -1,0 +1,338 @@
+// cmd_up.c — `weft up`, `weft down` and `weft hub`: start and stop a node's (or a hub's) processes
+// under the supervisor, in the foreground or as a daemon.
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "log.h"
+#include "supervisor.h"
+
+void program_path(const char *name, char *out, size_t out_len)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(out, out_len, "%s/%s", self, name);
+            if (access(out, X_OK) == 0)
+                return;
+        }
+    }
+    snprintf(out, out_len, "%s", name);  // fall back to $PATH
+}
+
+int load_node_config(const char *home, weft_config_t *cfg)
+{
+    char err[512];
+    if (config_load(cfg, home, err, sizeof err) != 0) {
+        fprintf(stderr, "weft: %s\n", err);
+        return -1;
+    }
+    if (access(cfg->config_file, R_OK) != 0) {
+        fprintf(stderr, "weft: no %s: run `weft init` first\n", cfg->config_file);
+        return -1;
+    }
+    return 0;
+}
+
+int running_pid(const char *pid_file)
+{
+    FILE *f = fopen(pid_file, "r");
+    if (!f)
+        return 0;
+    int pid = 0;
+    if (fscanf(f, "%d", &pid) != 1)
+        pid = 0;
+    fclose(f);
+    if (pid > 0 && kill(pid, 0) == 0)
+        return pid;
+    return 0;
+}
+
+// Takes the home's lock (held for the supervisor's lifetime) and writes its pid file.
+static int claim_home(const char *run_dir, const char *what)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/weft.lock", run_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "weft: %s is already running in %s (see `weft status`)\n", what, run_dir);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/weft.pid", run_dir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%d\n", (int)getpid());
+        fclose(f);
+    }
+    return fd;  // kept open: the lock lives as long as the process
+}
+
+// Daemon: the parent returns once the child holds the lock; the child goes on with stdio in the log.
+static int daemonize(const char *log_file, const char *run_dir)
+{
+    int ready[2];
+    if (pipe(ready) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0) {
+        close(ready[1]);
+        char ok = 0;
+        ssize_t got = read(ready[0], &ok, 1);
+        close(ready[0]);
+        if (got != 1 || ok != 1) {
+            fprintf(stderr, "weft: failed to start; see %s\n", log_file);
+            exit(EXIT_FAIL);
+        }
+        (void)run_dir;
+        exit(EXIT_OK);
+    }
+    close(ready[0]);
+    setsid();
+    int fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND, 0640);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+        dup2(devnull, STDIN_FILENO);
+        close(devnull);
+    }
+    return ready[1];
+}
+
+static void signal_ready(int fd)
+{
+    if (fd >= 0) {
+        char ok = 1;
+        if (write(fd, &ok, 1) != 1)
+            log_warn("could not tell the starting shell we are up");
+        close(fd);
+    }
+}
+
+static void add_redis(supervisor_t *sup, const char *run_dir, const char *home)
+{
+    char sock[PATH_MAX], data[PATH_MAX], prog[PATH_MAX];
+    snprintf(sock, sizeof sock, "%s/redis.sock", run_dir);
+    snprintf(data, sizeof data, "%s/data", home);
+    mkdir(data, 0700);
+    program_path("redis-server", prog, sizeof prog);
+    if (access(prog, X_OK) != 0)
+        snprintf(prog, sizeof prog, "redis-server");
+    unlink(sock);
+    const char *argv[] = {prog, "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700", "--dir", data,
+                          "--save", "60 1", "--appendonly", "no", "--daemonize", "no", NULL};
+    supervisor_add(sup, "redis", argv, sock);
+}
+
+static void up_usage(FILE *out)
+{
+    fprintf(out, "usage: weft up [--home DIR] [--foreground]\n"
+                 "Starts the node: a local redis-server (unless redis.url is set) and the services device,\n"
+                 "router, crypto, nat and discovery, each its own process, restarted with backoff if it dies.\n\n"
+                 "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
+                 "  --foreground    stay in the foreground (log to stderr); Ctrl-C stops the node\n"
+                 "  -h, --help      this help\n"
+                 "Logs: <home>/log/<service>.log. Stop with `weft down`.\n");
+}
+
+int cmd_up(int argc, char **argv)
+{
+    static struct option options[] = {{"home", required_argument, 0, 'H'},
+                                      {"foreground", no_argument, 0, 'f'},
+                                      {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
+    const char *home = NULL;
+    bool foreground = false;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hf", options, NULL)) != -1) {
+        switch (opt) {
+        case 'H': home = optarg; break;
+        case 'f': foreground = true; break;
+        case 'h': up_usage(stdout); return EXIT_OK;
+        default: up_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "weft up: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    weft_config_t cfg;
+    if (load_node_config(home, &cfg) != 0)
+        return EXIT_FAIL;
+    mkdir(cfg.run_dir, 0700);
+    mkdir(cfg.log_dir, 0700);
+    char log_file[PATH_MAX];
+    snprintf(log_file, sizeof log_file, "%s/weft.log", cfg.log_dir);
+    char pid_file[PATH_MAX + 16];
+    snprintf(pid_file, sizeof pid_file, "%s/weft.pid", cfg.run_dir);
+    if (running_pid(pid_file)) {
+        fprintf(stderr, "weft up: the node in %s is already running (see `weft status`)\n", cfg.home);
+        return EXIT_FAIL;
+    }
+    int ready_fd = foreground ? -1 : daemonize(log_file, cfg.run_dir);
+    log_init("supervisor", LOG_LEVEL_INFO);
+    int lock = claim_home(cfg.run_dir, "a node");
+    if (lock < 0)
+        return EXIT_FAIL;
+
+    supervisor_t *sup = supervisor_new(cfg.run_dir, cfg.log_dir);
+    if (!cfg.redis_url[0])
+        add_redis(sup, cfg.run_dir, cfg.home);
+    for (int s = 0; s < SVC_COUNT; s++) {
+        char prog[PATH_MAX], name[64];
+        snprintf(name, sizeof name, "weft-%s", service_name((service_id_t)s));
+        program_path(name, prog, sizeof prog);
+        const char *child_argv[] = {prog, "--home", cfg.home, NULL};
+        supervisor_add(sup, service_name((service_id_t)s), child_argv, NULL);
+    }
+    log_info("node %s up in %s (overlay %s/%d)", cfg.name, cfg.home, cfg.overlay_addr, cfg.overlay_prefix);
+    signal_ready(ready_fd);
+    int rc = supervisor_run(sup);
+    supervisor_destroy(&sup);
+    unlink(pid_file);
+    close(lock);
+    log_info("node down");
+    return rc == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+static void down_usage(FILE *out)
+{
+    fprintf(out, "usage: weft down [--home DIR]\n"
+                 "Stops the node (or hub) running in DIR: every service, then its redis-server.\n");
+}
+
+int cmd_down(int argc, char **argv)
+{
+    static struct option options[] = {{"home", required_argument, 0, 'H'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *home = NULL;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'H': home = optarg; break;
+        case 'h': down_usage(stdout); return EXIT_OK;
+        default: down_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    char resolved[PATH_MAX], pid_file[PATH_MAX + 16];
+    config_resolve_home(home, resolved, sizeof resolved);
+    snprintf(pid_file, sizeof pid_file, "%s/run/weft.pid", resolved);
+    int pid = running_pid(pid_file);
+    if (!pid) {
+        fprintf(stderr, "weft down: nothing is running in %s\n", resolved);
+        return EXIT_FAIL;
+    }
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 150; i++) {  // services get 5 s each at most; wait up to 15 s
+        if (kill(pid, 0) != 0) {
+            printf("stopped (pid %d)\n", pid);
+            return EXIT_OK;
+        }
+        usleep(100 * 1000);
+    }
+    fprintf(stderr, "weft down: pid %d still running after 15 s\n", pid);
+    return EXIT_FAIL;
+}
+
+static void hub_usage(FILE *out)
+{
+    fprintf(out, "usage: weft hub [--home DIR] [--listen ENDPOINT] [--redis URL] [--foreground]\n"
+                 "       weft hub key [--home DIR]\n"
+                 "Runs a hub: the rendezvous server members register with and signal through. It keeps its\n"
+                 "state in a local redis-server (or --redis URL) and its CURVE key in DIR/hub.key.\n"
+                 "`weft hub key` prints the public key members need (`weft init --hub-key`).\n\n"
+                 "  --home DIR          hub home (default $WEFT_HOME, else ~/.weft)\n"
+                 "  --listen ENDPOINT   where to listen (default tcp://*:7400)\n"
+                 "  --redis URL         an external Redis instead of a local one\n"
+                 "  --foreground        stay in the foreground\n"
+                 "Stop it with `weft down --home DIR`.\n");
+}
+
+int cmd_hub(int argc, char **argv)
+{
+    static struct option options[] = {{"home", required_argument, 0, 'H'},    {"listen", required_argument, 0, 'l'},
+                                      {"redis", required_argument, 0, 'r'},   {"foreground", no_argument, 0, 'f'},
+                                      {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    const char *home = NULL, *listen = "tcp://*:7400", *redis = NULL;
+    bool foreground = false, print_key = false;
+    int opt;
+    if (argc > 1 && strcmp(argv[1], "key") == 0) {
+        print_key = true;
+        argc--;
+        argv++;
+    }
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hf", options, NULL)) != -1) {
+        switch (opt) {
+        case 'H': home = optarg; break;
+        case 'l': listen = optarg; break;
+        case 'r': redis = optarg; break;
+        case 'f': foreground = true; break;
+        case 'h': hub_usage(stdout); return EXIT_OK;
+        default: hub_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "weft hub: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    weft_config_t cfg;
+    config_defaults(&cfg, home);
+    mkdir(cfg.home, 0700);
+    mkdir(cfg.run_dir, 0700);
+    mkdir(cfg.log_dir, 0700);
+    char prog[PATH_MAX];
+    program_path("weft-hub", prog, sizeof prog);
+    if (print_key) {
+        execl(prog, prog, "--home", cfg.home, "--print-key", (char *)NULL);
+        fprintf(stderr, "weft hub: cannot run %s: %s\n", prog, strerror(errno));
+        return EXIT_FAIL;
+    }
+    char log_file[PATH_MAX], pid_file[PATH_MAX + 16];
+    snprintf(log_file, sizeof log_file, "%s/weft.log", cfg.log_dir);
+    snprintf(pid_file, sizeof pid_file, "%s/weft.pid", cfg.run_dir);
+    if (running_pid(pid_file)) {
+        fprintf(stderr, "weft hub: a hub or node is already running in %s\n", cfg.home);
+        return EXIT_FAIL;
+    }
+    int ready_fd = foreground ? -1 : daemonize(log_file, cfg.run_dir);
+    log_init("hub-supervisor", LOG_LEVEL_INFO);
+    int lock = claim_home(cfg.run_dir, "a hub");
+    if (lock < 0)
+        return EXIT_FAIL;
+    supervisor_t *sup = supervisor_new(cfg.run_dir, cfg.log_dir);
+    char redis_url[PATH_MAX + 16];
+    if (!redis) {
+        add_redis(sup, cfg.run_dir, cfg.home);
+        snprintf(redis_url, sizeof redis_url, "unix://%s/redis.sock", cfg.run_dir);
+        redis = redis_url;
+    }
+    const char *child_argv[] = {prog, "--home", cfg.home, "--listen", listen, "--redis", redis, NULL};
+    supervisor_add(sup, "hub", child_argv, NULL);
+    signal_ready(ready_fd);
+    int rc = supervisor_run(sup);
+    supervisor_destroy(&sup);
+    unlink(pid_file);
+    close(lock);
+    return rc == 0 ? EXIT_OK : EXIT_FAIL;
+}

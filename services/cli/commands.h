@@ -1,0 +1,30 @@
+// commands.h — the `weft` CLI's subcommands, one function each, and what they share.
+#ifndef WEFT_COMMANDS_H
+#define WEFT_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+// Exit codes (docs/cli.md): 0 ok, 1 failure, 2 usage error.
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+int cmd_init(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_peers(int argc, char **argv);
+int cmd_id(int argc, char **argv);
+int cmd_hub(int argc, char **argv);
+
+// Path of a sibling program (weft-device, ...) next to this executable, or its bare name for $PATH.
+void program_path(const char *name, char *out, size_t out_len);
+// Loads the node's config, printing the error. Returns 0 or -1.
+int load_node_config(const char *home, weft_config_t *cfg);
+// Reads a pid file; returns the pid if that process is alive, else 0.
+int running_pid(const char *pid_file);
+
+#endif
