@@ -2,6 +2,7 @@
 #include "service.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -172,6 +173,8 @@ int service_main(int argc, char **argv, service_id_t id, const char *summary, za
     log_init(svc->name, level);
     mkdir(svc->config.run_dir, 0700);
 
+    // hiredis writes to its socket with plain write(): a dead Redis must be an error, not a SIGPIPE
+    signal(SIGPIPE, SIG_IGN);
     zsys_init();
     zsys_set_linger(0);
     zactor_t *worker = zactor_new(actor, svc);

@@ -1,4 +1,5 @@
 // main.c — `weft`, the command-line tool: dispatches to one subcommand.
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN);  // a Redis or socket that goes away is an error to report, not a signal
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -1,0 +1,268 @@
+// device_actor.c — the weft-device actor: the TUN fd and the packet batches that cross it.
+//   TUN -> read up to DEVICE_READ_BURST packets per wake-up -> one PacketBatch -> router inbox
+//   device inbox (PacketBatch from crypto) -> one write() per packet -> TUN
+#include "device_actor.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "service.h"
+#include "tun.h"
+#include "wire.h"
+
+#define DEVICE_READ_BURST 64       // packets read per wake-up, sent as one batch
+#define DEVICE_MAX_PACKET 65535    // largest IPv4 packet: a read never truncates
+
+typedef struct {
+    service_t *svc;
+    tun_t *tun;
+    zsock_t *inbox;
+    zsock_t *control;
+    zsock_t *router;               // PUSH to the router's inbox
+    packet_batch_t *batch;         // packets read from TUN, on their way to the router
+    size_t mtu;
+    // counters (pointers into svc->counters, stable for the service's life)
+    uint64_t *packets_in, *bytes_in, *batches_out, *packets_out, *bytes_out, *batches_in;
+    uint64_t *drop_queue_full, *drop_bad_batch, *drop_bad_packet, *drop_too_big, *drop_write_error;
+    uint64_t *drop_read_error, *drop_bad_message, *ignored_messages;
+} device_t;
+
+// Logs the 1st, 2nd, 4th, 8th... occurrence of a repeated problem, so a flood does not flood the log.
+static bool worth_logging(uint64_t count) { return count && (count & (count - 1)) == 0; }
+
+static void device_register_counters(device_t *self)
+{
+    service_t *svc = self->svc;
+    self->packets_in = service_counter(svc, "packets_in");
+    self->bytes_in = service_counter(svc, "bytes_in");
+    self->batches_out = service_counter(svc, "batches_out");
+    self->packets_out = service_counter(svc, "packets_out");
+    self->bytes_out = service_counter(svc, "bytes_out");
+    self->batches_in = service_counter(svc, "batches_in");
+    self->drop_queue_full = service_counter(svc, "drop_queue_full");
+    self->drop_bad_batch = service_counter(svc, "drop_bad_batch");
+    self->drop_bad_packet = service_counter(svc, "drop_bad_packet");
+    self->drop_too_big = service_counter(svc, "drop_too_big");
+    self->drop_write_error = service_counter(svc, "drop_write_error");
+    self->drop_read_error = service_counter(svc, "drop_read_error");
+    self->drop_bad_message = service_counter(svc, "drop_bad_message");
+    self->ignored_messages = service_counter(svc, "ignored_messages");
+}
+
+static void device_destroy(device_t **self_p)
+{
+    device_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy(&self->router);
+    zsock_destroy(&self->control);
+    zsock_destroy(&self->inbox);
+    packet_batch_destroy(&self->batch);
+    tun_destroy(&self->tun);
+    free(self);
+    *self_p = NULL;
+}
+
+// Opens and configures the TUN device. Returns 0, or -1 with why filled.
+static int device_open_tun(device_t *self, char *why, size_t why_len)
+{
+    const weft_config_t *cfg = &self->svc->config;
+    if (!cfg->overlay_addr[0]) {
+        snprintf(why, why_len, "no overlay address: set mesh.address in weft.yaml");
+        return -1;
+    }
+    char err[256];
+    self->tun = tun_new(cfg->device_name, err, sizeof err);
+    if (!self->tun || tun_configure(self->tun, cfg->overlay_addr, cfg->overlay_prefix, cfg->mtu, err, sizeof err) < 0) {
+        snprintf(why, why_len, "TUN device: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+// Creates the device: TUN, sockets, batch. Returns NULL with why filled.
+static device_t *device_new(service_t *svc, char *why, size_t why_len)
+{
+    device_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(why, why_len, "out of memory");
+        return NULL;
+    }
+    self->svc = svc;
+    self->mtu = (size_t)svc->config.mtu;
+    device_register_counters(self);
+    if (device_open_tun(self, why, why_len) < 0) {
+        device_destroy(&self);
+        return NULL;
+    }
+    self->batch = packet_batch_new();
+    self->inbox = service_bind_inbox(svc);
+    self->control = service_bind_control(svc);
+    self->router = service_connect_inbox(svc, SVC_ROUTER);
+    if (!self->batch || !self->inbox || !self->control || !self->router) {
+        snprintf(why, why_len, "cannot set up the batch or sockets (see above)");
+        device_destroy(&self);
+        return NULL;
+    }
+    const weft_config_t *cfg = &svc->config;
+    snprintf(svc->detail, sizeof svc->detail, "tun %s %s/%d mtu %d", tun_name(self->tun), cfg->overlay_addr,
+             cfg->overlay_prefix, cfg->mtu);
+    return self;
+}
+
+// Pushes the batch read so far to the router; a full queue drops it (counted).
+static void device_flush_to_router(device_t *self)
+{
+    size_t count = self->batch->count;
+    if (count == 0)
+        return;
+    if (packet_batch_send(self->batch, self->router) < 0) {
+        *self->drop_queue_full += count;
+        if (worth_logging(*self->drop_queue_full))
+            log_warn("router inbox full: dropped %zu packets (%llu so far)", count,
+                     (unsigned long long)*self->drop_queue_full);
+        return;
+    }
+    (*self->batches_out)++;
+}
+
+// Reads one packet into the batch. Returns 1 when a packet was read, 0 when TUN is drained, -1 on error.
+static int device_read_one(device_t *self)
+{
+    uint8_t *slot = packet_batch_reserve(self->batch, DEVICE_MAX_PACKET);
+    if (!slot) {
+        device_flush_to_router(self);
+        slot = packet_batch_reserve(self->batch, DEVICE_MAX_PACKET);
+        if (!slot)
+            return -1;
+    }
+    ssize_t n = read(tun_fd(self->tun), slot, DEVICE_MAX_PACKET);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return 0;
+        (*self->drop_read_error)++;
+        if (worth_logging(*self->drop_read_error))
+            log_warn("read from %s failed: %s", tun_name(self->tun), strerror(errno));
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    packet_batch_commit(self->batch, (size_t)n, NULL);
+    (*self->packets_in)++;
+    *self->bytes_in += (uint64_t)n;
+    return 1;
+}
+
+// TUN is readable: read up to DEVICE_READ_BURST packets, send them as one batch.
+static void device_on_tun_readable(device_t *self)
+{
+    for (int i = 0; i < DEVICE_READ_BURST; i++)
+        if (device_read_one(self) <= 0)
+            break;
+    device_flush_to_router(self);
+}
+
+// Writes one packet from crypto into TUN.
+static void device_write_packet(device_t *self, const uint8_t *pkt, size_t len)
+{
+    if (len == 0) {
+        (*self->drop_bad_packet)++;
+        return;
+    }
+    if (len > self->mtu) {
+        (*self->drop_too_big)++;
+        if (worth_logging(*self->drop_too_big))
+            log_warn("dropped a %zu-byte packet bigger than the MTU %zu (peers must use the same device.mtu)",
+                     len, self->mtu);
+        return;
+    }
+    ssize_t n = write(tun_fd(self->tun), pkt, len);
+    if (n != (ssize_t)len) {
+        (*self->drop_write_error)++;
+        if (worth_logging(*self->drop_write_error))
+            log_warn("write of a %zu-byte packet to %s failed: %s (%llu so far)", len, tun_name(self->tun),
+                     n < 0 ? strerror(errno) : "short write", (unsigned long long)*self->drop_write_error);
+        return;
+    }
+    (*self->packets_out)++;
+    *self->bytes_out += len;
+}
+
+static void device_on_batch(device_t *self, const Weft__PacketBatch *hdr, zframe_t *payload)
+{
+    packet_view_t view;
+    char why[160];
+    if (packet_view_init(&view, hdr, payload, why, sizeof why) < 0) {
+        (*self->drop_bad_batch)++;
+        if (worth_logging(*self->drop_bad_batch))
+            log_warn("dropped a malformed packet batch: %s", why);
+        return;
+    }
+    (*self->batches_in)++;
+    const uint8_t *pkt, *peer;
+    size_t len;
+    while (packet_view_next(&view, &pkt, &len, &peer))
+        device_write_packet(self, pkt, len);
+}
+
+static void device_on_inbox(device_t *self)
+{
+    zframe_t *payload = NULL;
+    Weft__Envelope *env = wire_recv(self->inbox, &payload);
+    if (!env) {
+        (*self->drop_bad_message)++;   // wire_recv logged why
+        return;
+    }
+    if (env->body_case == WEFT__ENVELOPE__BODY_PACKETS)
+        device_on_batch(self, env->packets, payload);
+    else
+        (*self->ignored_messages)++;
+    zframe_destroy(&payload);
+    weft__envelope__free_unpacked(env, NULL);
+}
+
+enum { POLL_PIPE, POLL_INBOX, POLL_CONTROL, POLL_TUN, POLL_COUNT };
+
+// Runs until the pipe says $TERM.
+static void device_run(device_t *self, zsock_t *pipe)
+{
+    zmq_pollitem_t items[POLL_COUNT] = {
+        [POLL_PIPE] = {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
+        [POLL_INBOX] = {zsock_resolve(self->inbox), 0, ZMQ_POLLIN, 0},
+        [POLL_CONTROL] = {zsock_resolve(self->control), 0, ZMQ_POLLIN, 0},
+        [POLL_TUN] = {NULL, tun_fd(self->tun), ZMQ_POLLIN, 0},
+    };
+    while (true) {
+        if (zmq_poll(items, POLL_COUNT, -1) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            log_error("poll failed: %s", zmq_strerror(zmq_errno()));
+            return;
+        }
+        if ((items[POLL_PIPE].revents & ZMQ_POLLIN) && service_pipe_terminated(pipe))
+            return;
+        if (items[POLL_TUN].revents & ZMQ_POLLIN)
+            device_on_tun_readable(self);
+        if (items[POLL_INBOX].revents & ZMQ_POLLIN)
+            device_on_inbox(self);
+        if (items[POLL_CONTROL].revents & ZMQ_POLLIN)
+            service_handle_control(self->svc, self->control);
+    }
+}
+
+void device_actor(zsock_t *pipe, void *args)
+{
+    service_t *svc = args;
+    char why[512];
+    device_t *self = device_new(svc, why, sizeof why);
+    if (!self) {
+        service_actor_fail(pipe, why);
+        return;
+    }
+    log_info("%s", svc->detail);
+    zsock_signal(pipe, 0);
+    device_run(self, pipe);
+    device_destroy(&self);
+}
