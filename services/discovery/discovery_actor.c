@@ -1,0 +1,461 @@
+// discovery_actor.c — weft-discovery: a CURVE DEALER to the hub (Register at start and every heartbeat,
+// Leave on clean shutdown), the PeerList it gets back saved to Redis (weft:peers) and pushed to router,
+// crypto and nat, the hub connection's state in Redis (weft:hub), and ICE Signals relayed both ways
+// between nat and the hub.
+#include "discovery_actor.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "hub.pb-c.h"
+#include "hub_proto.h"
+#include "identity.h"
+#include "log.h"
+#include "service.h"
+#include "store.h"
+#include "wire.h"
+
+#define HUB_MAX_REPLY (1 << 20)     // a PeerList of a big mesh; anything larger drops the connection
+#define UNREACHABLE_INTERVALS 3     // heartbeats without an answer before the hub counts as unreachable
+
+typedef enum { HUB_CONNECTING = 0, HUB_REGISTERED, HUB_UNREACHABLE } hub_state_t;
+static const char *hub_state_names[] = {"connecting", "registered", "unreachable"};
+
+enum { OUT_ROUTER = 0, OUT_CRYPTO, OUT_NAT, OUT_COUNT };
+static const service_id_t out_services[OUT_COUNT] = {SVC_ROUTER, SVC_CRYPTO, SVC_NAT};
+
+typedef struct {
+    service_t *svc;
+    const weft_config_t *cfg;
+    uint8_t id[32];                 // our node id (the Ed25519 public key)
+    zsock_t *hub;                   // DEALER, CURVE client
+    zsock_t *inbox, *control;
+    zsock_t *out[OUT_COUNT];        // PUSH to router, crypto, nat
+    store_t *store;                 // NULL while Redis is unreachable
+    char redis_url[CONFIG_STR];
+    hub_state_t state;
+    int64_t next_heartbeat;         // monotonic ms
+    int64_t last_reply;             // monotonic ms of the hub's last answer (or of start)
+    uint64_t last_reply_unix_ms;
+    size_t members;                 // mesh members, us included, as of the last PeerList
+} discovery_t;
+
+static void count(discovery_t *d, const char *name)
+{
+    (*service_counter(d->svc, name))++;
+}
+
+// ---- Redis ----
+
+static bool have_store(discovery_t *d)
+{
+    if (d->store)
+        return true;
+    char err[256];
+    d->store = store_connect(d->redis_url, err, sizeof err);
+    if (!d->store) {
+        log_warn("%s; will retry", err);
+        count(d, "redis_errors");
+    }
+    return d->store != NULL;
+}
+
+static void save_hub_state(discovery_t *d)
+{
+    if (!have_store(d))
+        return;
+    char last[24], members[24];
+    snprintf(last, sizeof last, "%llu", (unsigned long long)d->last_reply_unix_ms);
+    snprintf(members, sizeof members, "%zu", d->members);
+    if (store_exec(d->store, "HSET weft:hub endpoint %s state %s last_reply_ms %s members %s",
+                   d->cfg->hub_endpoint, hub_state_names[d->state], last, members) != 0)
+        count(d, "redis_errors");
+}
+
+static void update_detail(discovery_t *d)
+{
+    if (d->state == HUB_REGISTERED)
+        snprintf(d->svc->detail, sizeof d->svc->detail, "registered with %s: %zu members", d->cfg->hub_endpoint,
+                 d->members);
+    else
+        snprintf(d->svc->detail, sizeof d->svc->detail, "%s %s", d->state == HUB_CONNECTING ? "connecting to"
+                 : "hub unreachable:", d->cfg->hub_endpoint);
+}
+
+static void set_state(discovery_t *d, hub_state_t state)
+{
+    if (d->state == state)
+        return;
+    d->state = state;
+    update_detail(d);
+    save_hub_state(d);
+}
+
+// ---- to the other services ----
+
+static void push_envelope(discovery_t *d, const Weft__Envelope *env, int first, int last)
+{
+    for (int i = first; i <= last; i++) {
+        if (wire_send(d->out[i], env, NULL, 0, true) != 0) {
+            count(d, "push_dropped");
+            log_warn("%s inbox full or gone: message dropped", service_name(out_services[i]));
+        }
+    }
+}
+
+static void publish_peers(discovery_t *d, const Weft__PeerList *list)
+{
+    Weft__Envelope env = WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_PEERS;
+    env.peers = (Weft__PeerList *)list;
+    push_envelope(d, &env, OUT_ROUTER, OUT_NAT);
+}
+
+static void publish_stored_peers(discovery_t *d)
+{
+    if (!have_store(d))
+        return;
+    Weft__PeerList *list = store_load_peers(d->store);
+    if (!list)
+        return;
+    log_info("pushed the stored member list (%zu peers) to router, crypto and nat", list->n_peers);
+    publish_peers(d, list);
+    weft__peer_list__free_unpacked(list, NULL);
+}
+
+// ---- to the hub ----
+
+static int send_to_hub(discovery_t *d, const Weft__HubRequest *req)
+{
+    uint8_t stack_buf[2048];
+    size_t size = weft__hub_request__get_packed_size(req);
+    uint8_t *buf = size <= sizeof stack_buf ? stack_buf : malloc(size);
+    if (!buf)
+        return -1;
+    weft__hub_request__pack(req, buf);
+    // ZMQ_IMMEDIATE: with no connection to the hub this fails at once instead of queueing stale requests
+    int rc = zmq_send(zsock_resolve(d->hub), buf, size, ZMQ_DONTWAIT);
+    if (buf != stack_buf)
+        free(buf);
+    if (rc < 0)
+        count(d, "drop_hub_not_connected");
+    return rc < 0 ? -1 : 0;
+}
+
+static int send_register(discovery_t *d)
+{
+    Weft__Register reg = WEFT__REGISTER__INIT;
+    reg.mesh = (char *)d->cfg->mesh;
+    reg.id.data = d->id;
+    reg.id.len = 32;
+    reg.name = (char *)d->cfg->name;
+    reg.overlay_addr = (char *)d->cfg->overlay_addr;
+    Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_REGISTER;
+    req.register_ = &reg;
+    if (send_to_hub(d, &req) != 0)
+        return -1;
+    count(d, "registrations_sent");
+    return 0;
+}
+
+static void send_leave(discovery_t *d)
+{
+    Weft__Leave leave = WEFT__LEAVE__INIT;
+    leave.mesh = (char *)d->cfg->mesh;
+    leave.id.data = d->id;
+    leave.id.len = 32;
+    Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_LEAVE;
+    req.leave = &leave;
+    if (send_to_hub(d, &req) == 0)
+        log_info("sent Leave to the hub");
+}
+
+static void heartbeat(discovery_t *d)
+{
+    int64_t next = (int64_t)d->cfg->heartbeat_interval * 1000;
+    if (send_register(d) != 0 && d->state != HUB_REGISTERED)
+        next = 250;  // not connected yet (the CURVE handshake takes a moment): try again soon
+    int64_t silent = wire_now_ms() - d->last_reply;
+    if (d->state != HUB_UNREACHABLE && silent > (int64_t)UNREACHABLE_INTERVALS * d->cfg->heartbeat_interval * 1000) {
+        log_warn("hub unreachable: no answer from %s for %lld s (is it running? does hub.public_key match "
+                 "what `weft hub` printed?); still trying",
+                 d->cfg->hub_endpoint, (long long)(silent / 1000));
+        set_state(d, HUB_UNREACHABLE);
+    }
+    d->next_heartbeat = wire_now_ms() + next;
+}
+
+// ---- from the hub ----
+
+static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
+{
+    if (!list->mesh || strcmp(list->mesh, d->cfg->mesh) != 0) {
+        count(d, "bad_replies");
+        log_warn("dropped a member list for mesh '%s' (we are in '%s')", list->mesh ? list->mesh : "", d->cfg->mesh);
+        return;
+    }
+    // keep the well-formed entries that are not us
+    Weft__Peer **kept = calloc(list->n_peers ? list->n_peers : 1, sizeof *kept);
+    if (!kept)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < list->n_peers; i++) {
+        const Weft__Peer *p = list->peers[i];
+        if (!hub_valid_id(p->id) || !hub_valid_ipv4(p->overlay_addr) || !hub_valid_name(p->name)) {
+            count(d, "bad_replies");
+            log_warn("dropped a malformed member entry from the hub");
+            continue;
+        }
+        if (memcmp(p->id.data, d->id, 32) != 0)
+            kept[n++] = list->peers[i];
+    }
+    Weft__PeerList clean = *list;
+    clean.n_peers = n;
+    clean.peers = kept;
+    count(d, "peer_lists_received");
+    if (d->members != n + 1 || d->state != HUB_REGISTERED)
+        log_info("registered with %s: mesh %s has %zu members", d->cfg->hub_endpoint, d->cfg->mesh, n + 1);
+    d->members = n + 1;
+    d->state = HUB_REGISTERED;
+    update_detail(d);
+    if (have_store(d) && store_save_peers(d->store, &clean) != 0)
+        count(d, "redis_errors");
+    save_hub_state(d);
+    publish_peers(d, &clean);
+    free(kept);
+}
+
+static void hub_signal(discovery_t *d, const Weft__Signal *sig)
+{
+    char why[80];
+    if (!hub_valid_signal(sig, why, sizeof why) || memcmp(sig->to.data, d->id, 32) != 0) {
+        count(d, "bad_replies");
+        log_warn("dropped a signal from the hub: %s", sig->to.len == 32 ? "not addressed to us" : why);
+        return;
+    }
+    count(d, "signals_from_hub");
+    Weft__Envelope env = WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_SIGNAL;
+    env.signal = (Weft__Signal *)sig;
+    push_envelope(d, &env, OUT_NAT, OUT_NAT);
+}
+
+static void hub_error(discovery_t *d, const Weft__HubError *error)
+{
+    count(d, "hub_errors");
+    const char *message = error->message ? error->message : "";
+    if (error->code == WEFT__HUB_ERROR__CODE__ADDRESS_IN_USE)
+        log_error("the hub refused our address %s: %s (change mesh.address in weft.yaml)", d->cfg->overlay_addr,
+                  message);
+    else
+        log_warn("hub error %s: %s", hub_error_code_name(error->code), message);
+    if (error->code == WEFT__HUB_ERROR__CODE__NOT_MEMBER)
+        d->next_heartbeat = wire_now_ms();  // the hub forgot us (restart, timeout): register now
+}
+
+static void receive_from_hub(discovery_t *d)
+{
+    zmsg_t *msg = zmsg_recv(d->hub);
+    if (!msg)
+        return;
+    zframe_t *frame = zmsg_first(msg);
+    Weft__HubReply *reply = NULL;
+    if (zmsg_size(msg) == 1)
+        reply = weft__hub_reply__unpack(NULL, zframe_size(frame), zframe_data(frame));
+    if (!reply || reply->body_case == WEFT__HUB_REPLY__BODY__NOT_SET) {
+        count(d, "bad_replies");
+        log_warn("dropped a reply from the hub that is not a HubReply (%zu frames)", zmsg_size(msg));
+    } else {
+        d->last_reply = wire_now_ms();
+        d->last_reply_unix_ms = (uint64_t)zclock_time();
+        if (reply->body_case == WEFT__HUB_REPLY__BODY_PEERS)
+            hub_peer_list(d, reply->peers);
+        else if (reply->body_case == WEFT__HUB_REPLY__BODY_SIGNAL)
+            hub_signal(d, reply->signal);
+        else
+            hub_error(d, reply->error);
+    }
+    if (reply)
+        weft__hub_reply__free_unpacked(reply, NULL);
+    zmsg_destroy(&msg);
+}
+
+// ---- from nat ----
+
+static void receive_inbox(discovery_t *d)
+{
+    zframe_t *payload = NULL;
+    Weft__Envelope *env = wire_recv(d->inbox, &payload);
+    zframe_destroy(&payload);
+    if (!env) {
+        count(d, "bad_inbox");
+        return;
+    }
+    if (env->body_case != WEFT__ENVELOPE__BODY_SIGNAL) {
+        count(d, "bad_inbox");
+        log_warn("dropped an inbox message that is not a Signal (body %d)", (int)env->body_case);
+        weft__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    Weft__Signal sig = *env->signal;  // shallow copy: `from` points at our id, the rest into env
+    sig.from.data = d->id;
+    sig.from.len = 32;
+    char why[80];
+    if (!hub_valid_signal(&sig, why, sizeof why) || memcmp(sig.to.data, d->id, 32) == 0) {
+        count(d, "bad_inbox");
+        log_warn("dropped a signal from nat: %s", sig.to.len == 32 ? "addressed to ourselves" : why);
+    } else {
+        Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
+        req.body_case = WEFT__HUB_REQUEST__BODY_SIGNAL;
+        req.signal = &sig;
+        if (send_to_hub(d, &req) == 0)
+            count(d, "signals_to_hub");
+    }
+    weft__envelope__free_unpacked(env, NULL);
+}
+
+// ---- set-up ----
+
+static bool valid_hub_key(const char *key)
+{
+    uint8_t decoded[32];
+    return strlen(key) == 40 && zmq_z85_decode(decoded, key) != NULL;
+}
+
+// The DEALER to the hub, CURVE client with our identity's X25519 key pair. Returns NULL with why filled.
+static zsock_t *connect_hub(discovery_t *d, const identity_t *identity, char *why, size_t why_len)
+{
+    uint8_t x_public[32], x_secret[32];
+    if (identity_x25519(identity, x_public, x_secret) != 0) {
+        snprintf(why, why_len, "cannot derive the CURVE key from the node identity");
+        return NULL;
+    }
+    zcert_t *cert = zcert_new_from(x_public, x_secret);
+    sodium_memzero(x_secret, sizeof x_secret);
+    zsock_t *hub = cert ? zsock_new(ZMQ_DEALER) : NULL;
+    if (hub) {
+        zsock_set_linger(hub, 500);  // time for the Leave to go out on shutdown
+        zsock_set_immediate(hub, 1);
+        zsock_set_sndhwm(hub, 100);
+        zsock_set_maxmsgsize(hub, HUB_MAX_REPLY);
+        zcert_apply(cert, hub);
+        zsock_set_curve_serverkey(hub, d->cfg->hub_public_key);
+        if (zsock_connect(hub, "%s", d->cfg->hub_endpoint) != 0) {
+            snprintf(why, why_len, "cannot connect to hub.endpoint '%s': %s", d->cfg->hub_endpoint,
+                     zmq_strerror(zmq_errno()));
+            zsock_destroy(&hub);
+        }
+    } else {
+        snprintf(why, why_len, "cannot create the hub socket");
+    }
+    zcert_destroy(&cert);
+    return hub;
+}
+
+static int check_config(const weft_config_t *cfg, char *why, size_t why_len)
+{
+    if (!cfg->hub_endpoint[0])
+        snprintf(why, why_len, "hub.endpoint in weft.yaml is empty (want e.g. tcp://10.0.0.1:7400)");
+    else if (!valid_hub_key(cfg->hub_public_key))
+        snprintf(why, why_len, "hub.public_key in weft.yaml must be the 40-character key `weft hub` printed");
+    else if (!cfg->overlay_addr[0])
+        snprintf(why, why_len, "mesh.address in weft.yaml is empty (want e.g. 10.100.0.2/16)");
+    else if (!hub_valid_mesh(cfg->mesh))
+        snprintf(why, why_len, "mesh.name '%s' must be 1..63 characters of A-Z a-z 0-9 . _ -", cfg->mesh);
+    else
+        return 0;
+    return -1;
+}
+
+static int open_sockets(discovery_t *d, char *why, size_t why_len)
+{
+    identity_t identity;
+    char err[256];
+    if (identity_load(d->cfg->identity_file, &identity, err, sizeof err) != 0) {
+        snprintf(why, why_len, "%s", err);
+        return -1;
+    }
+    memcpy(d->id, identity.public_key, 32);
+    d->hub = connect_hub(d, &identity, why, why_len);
+    identity_wipe(&identity);
+    if (!d->hub)
+        return -1;
+    d->inbox = service_bind_inbox(d->svc);
+    d->control = service_bind_control(d->svc);
+    for (int i = 0; i < OUT_COUNT; i++)
+        d->out[i] = service_connect_inbox(d->svc, out_services[i]);
+    if (!d->inbox || !d->control || !d->out[OUT_ROUTER] || !d->out[OUT_CRYPTO] || !d->out[OUT_NAT]) {
+        snprintf(why, why_len, "cannot open the service sockets (see above)");
+        return -1;
+    }
+    return 0;
+}
+
+static void close_sockets(discovery_t *d)
+{
+    zsock_destroy(&d->hub);
+    zsock_destroy(&d->inbox);
+    zsock_destroy(&d->control);
+    for (int i = 0; i < OUT_COUNT; i++)
+        zsock_destroy(&d->out[i]);
+    store_destroy(&d->store);
+}
+
+static void run(discovery_t *d, zsock_t *pipe)
+{
+    zpoller_t *poller = zpoller_new(pipe, d->inbox, d->control, d->hub, NULL);
+    while (true) {
+        int64_t wait = d->next_heartbeat - wire_now_ms();
+        zsock_t *which = zpoller_wait(poller, wait > 0 ? (int)(wait < 1000 ? wait : 1000) : 0);
+        if (which == pipe) {
+            if (service_pipe_terminated(pipe))
+                break;
+        } else if (which == d->hub) {
+            receive_from_hub(d);
+        } else if (which == d->inbox) {
+            receive_inbox(d);
+        } else if (which == d->control) {
+            service_handle_control(d->svc, d->control);
+        } else if (zpoller_terminated(poller)) {
+            break;
+        }
+        if (wire_now_ms() >= d->next_heartbeat)
+            heartbeat(d);
+    }
+    zpoller_destroy(&poller);
+}
+
+void discovery_actor(zsock_t *pipe, void *args)
+{
+    service_t *svc = args;
+    discovery_t d = {.svc = svc, .cfg = &svc->config, .state = HUB_CONNECTING};
+    char why[512];
+    if (check_config(d.cfg, why, sizeof why) != 0 || open_sockets(&d, why, sizeof why) != 0) {
+        close_sockets(&d);
+        service_actor_fail(pipe, why);
+        return;
+    }
+    config_redis_url(d.cfg, d.redis_url, sizeof d.redis_url);
+    // register the counters up front so `weft status` lists them all from the start
+    const char *names[] = {"registrations_sent", "peer_lists_received", "signals_to_hub", "signals_from_hub",
+                           "hub_errors", "bad_replies", "bad_inbox"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        service_counter(svc, names[i]);
+    d.last_reply = wire_now_ms();
+    update_detail(&d);
+    save_hub_state(&d);
+    publish_stored_peers(&d);
+    zsock_signal(pipe, 0);
+    log_info("registering with %s as %s (%s) in mesh %s", d.cfg->hub_endpoint, d.cfg->name, d.cfg->overlay_addr,
+             d.cfg->mesh);
+
+    run(&d, pipe);
+
+    send_leave(&d);
+    d.state = HUB_CONNECTING;
+    d.members = 0;
+    save_hub_state(&d);
+    close_sockets(&d);
+}

@@ -1,0 +1,442 @@
+// hub_actor.c — the hub: a CURVE ROUTER socket, the request handler (Register, Leave, Signal) on top of
+// the Redis membership table (members.h), PeerList pushes to a mesh's members when it changes, and the
+// once-a-second sweep of expired members. Owns no state of its own beyond counters: all of it is in
+// Redis, so a restarted hub carries on.
+#include "hub_actor.h"
+
+#include <string.h>
+
+#include "hub_proto.h"
+#include "hub_zap.h"
+#include "identity.h"
+#include "log.h"
+#include "members.h"
+#include "wire.h"
+
+struct hub {
+    members_t *members;
+    store_t *store;                 // not owned
+    service_t *stats;
+    hub_send_fn *send;
+    void *send_ctx;
+    member_t *scratch;              // MEMBERS_MAX_PER_MESH members of the mesh being worked on
+    Weft__Peer *peers;              // PeerList entries built from scratch
+    Weft__Peer **peer_ptrs;
+    mesh_name_t *meshes;            // the sweep's list of meshes
+    uint64_t total_members;         // all meshes, as of the last sweep
+};
+
+hub_t *hub_new(const hub_options_t *options, hub_send_fn *send, void *send_ctx)
+{
+    hub_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->members = members_new(options->store, options->member_timeout);
+    self->store = options->store;
+    self->stats = options->stats;
+    self->send = send;
+    self->send_ctx = send_ctx;
+    self->scratch = calloc(MEMBERS_MAX_PER_MESH, sizeof *self->scratch);
+    self->peers = calloc(MEMBERS_MAX_PER_MESH, sizeof *self->peers);
+    self->peer_ptrs = calloc(MEMBERS_MAX_PER_MESH, sizeof *self->peer_ptrs);
+    self->meshes = calloc(MEMBERS_MAX_MESHES, sizeof *self->meshes);
+    if (!self->members || !self->scratch || !self->peers || !self->peer_ptrs || !self->meshes)
+        hub_destroy(&self);
+    return self;
+}
+
+void hub_destroy(hub_t **self)
+{
+    if (self && *self) {
+        members_destroy(&(*self)->members);
+        free((*self)->scratch);
+        free((*self)->peers);
+        free((*self)->peer_ptrs);
+        free((*self)->meshes);
+        free(*self);
+        *self = NULL;
+    }
+}
+
+static void count(hub_t *self, const char *name)
+{
+    (*service_counter(self->stats, name))++;
+}
+
+static void send_packed(hub_t *self, const uint8_t *rid, size_t rid_len, uint8_t *buf, size_t len)
+{
+    if (!buf) {
+        log_error("out of memory packing a reply");
+        return;
+    }
+    self->send(self->send_ctx, rid, rid_len, buf, len);
+    free(buf);
+}
+
+static void send_error(hub_t *self, const uint8_t *rid, size_t rid_len, Weft__HubError__Code code,
+                       const char *message)
+{
+    size_t len = 0;
+    uint8_t *buf = hub_error_pack(code, message, &len);
+    send_packed(self, rid, rid_len, buf, len);
+    count(self, "errors_sent");
+}
+
+static void bad_request(hub_t *self, const uint8_t *rid, size_t rid_len, const char *why)
+{
+    log_warn("bad request: %s", why);
+    count(self, "bad_requests");
+    if (rid_len > 0)
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, why);
+}
+
+// Sends members[except]'s view of the mesh (everyone else) to it.
+static void send_peer_list(hub_t *self, const char *mesh, size_t n, size_t to)
+{
+    size_t count_peers = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == to)
+            continue;
+        Weft__Peer *p = &self->peers[count_peers];
+        weft__peer__init(p);
+        p->id.data = self->scratch[i].id;
+        p->id.len = 32;
+        p->name = self->scratch[i].name;
+        p->overlay_addr = self->scratch[i].overlay_addr;
+        p->last_seen_ms = self->scratch[i].last_seen_ms;
+        self->peer_ptrs[count_peers++] = p;
+    }
+    Weft__PeerList list = WEFT__PEER_LIST__INIT;
+    list.mesh = (char *)mesh;
+    list.n_peers = count_peers;
+    list.peers = self->peer_ptrs;
+    Weft__HubReply reply = WEFT__HUB_REPLY__INIT;
+    reply.body_case = WEFT__HUB_REPLY__BODY_PEERS;
+    reply.peers = &list;
+    size_t len = 0;
+    uint8_t *buf = hub_reply_pack(&reply, &len);
+    const member_t *m = &self->scratch[to];
+    send_packed(self, m->routing_id, m->routing_id_len, buf, len);
+    count(self, "peer_lists_sent");
+}
+
+static void push_to_all_but(hub_t *self, const char *mesh, size_t n, size_t skip)
+{
+    for (size_t i = 0; i < n; i++)
+        if (i != skip)
+            send_peer_list(self, mesh, n, i);
+}
+
+static int find_member(const member_t *list, size_t n, const uint8_t id[32])
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(list[i].id, id, 32) == 0)
+            return (int)i;
+    return -1;
+}
+
+// Is this the node's own key? The CURVE handshake proved the client holds the secret for user_id.
+static bool id_matches_connection(const uint8_t id[32], const char *user_id)
+{
+    uint8_t x_public[32];
+    char z85[41];
+    if (!user_id || strlen(user_id) != 40 || identity_peer_x25519(id, x_public) != 0)
+        return false;
+    zmq_z85_encode(z85, x_public, 32);
+    return strcmp(z85, user_id) == 0;
+}
+
+static void log_member(const char *what, const char *mesh, const member_t *m)
+{
+    char fingerprint[FINGERPRINT_LEN];
+    id_fingerprint(m->id, fingerprint);
+    log_info("%s mesh %s: %s (%s) at %s", what, mesh, m->name[0] ? m->name : "(no name)", fingerprint,
+             m->overlay_addr);
+}
+
+static void handle_register(hub_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
+                            const Weft__Register *reg)
+{
+    if (!id_matches_connection(reg->id.data, user_id)) {
+        bad_request(self, rid, rid_len, "register: id is not the CURVE key of this connection");
+        return;
+    }
+    size_t expired;
+    int n = members_load(self->members, reg->mesh, self->scratch, MEMBERS_MAX_PER_MESH - 1, &expired);
+    if (n < 0) {
+        count(self, "redis_errors");
+        log_warn("register for mesh %s not handled: Redis failed", reg->mesh);
+        return;
+    }
+    int me = find_member(self->scratch, (size_t)n, reg->id.data);
+    for (int i = 0; i < n; i++) {
+        if (i != me && strcmp(self->scratch[i].overlay_addr, reg->overlay_addr) == 0) {
+            char why[160];
+            snprintf(why, sizeof why, "%s is already used by member %s of mesh %s", reg->overlay_addr,
+                     self->scratch[i].name, reg->mesh);
+            log_warn("register refused: %s", why);
+            send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__ADDRESS_IN_USE, why);
+            return;
+        }
+    }
+    bool is_new = me < 0;
+    if (is_new)
+        me = n++;
+    member_t *m = &self->scratch[me];
+    bool changed = is_new || expired > 0 || strcmp(m->overlay_addr, reg->overlay_addr) != 0 ||
+                   strcmp(m->name, reg->name) != 0 || m->routing_id_len != rid_len ||
+                   memcmp(m->routing_id, rid, rid_len) != 0;
+    memcpy(m->id, reg->id.data, 32);
+    snprintf(m->name, sizeof m->name, "%s", reg->name);
+    snprintf(m->overlay_addr, sizeof m->overlay_addr, "%s", reg->overlay_addr);
+    memcpy(m->routing_id, rid, rid_len);
+    m->routing_id_len = rid_len;
+    m->last_seen_ms = (uint64_t)zclock_time();
+    if (members_put(self->members, reg->mesh, m) != 0) {
+        count(self, "redis_errors");
+        return;
+    }
+    count(self, "registrations");
+    if (is_new)
+        log_member("joined", reg->mesh, m);
+    else if (changed)
+        log_member("updated", reg->mesh, m);
+    send_peer_list(self, reg->mesh, (size_t)n, (size_t)me);
+    if (changed)
+        push_to_all_but(self, reg->mesh, (size_t)n, (size_t)me);
+}
+
+// The member registered on this connection, in its mesh: index into scratch, or -1 (error sent).
+static int connection_member(hub_t *self, const uint8_t *rid, size_t rid_len, const uint8_t id[32],
+                             const char *mesh_hint, mesh_name_t mesh, int *n_out)
+{
+    int found = 0;
+    if (mesh_hint)
+        snprintf(mesh, sizeof(mesh_name_t), "%s", mesh_hint), found = 1;
+    else
+        found = members_mesh_of(self->members, rid, rid_len, mesh);
+    size_t expired = 0;
+    int n = found > 0 ? members_load(self->members, mesh, self->scratch, MEMBERS_MAX_PER_MESH, &expired) : 0;
+    if (found < 0 || n < 0) {
+        count(self, "redis_errors");
+        return -1;
+    }
+    if (expired > 0)
+        push_to_all_but(self, mesh, (size_t)n, SIZE_MAX);
+    int me = find_member(self->scratch, (size_t)n, id);
+    if (me < 0 || self->scratch[me].routing_id_len != rid_len ||
+        memcmp(self->scratch[me].routing_id, rid, rid_len) != 0) {
+        count(self, "not_member");
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__NOT_MEMBER,
+                   "this connection is not a registered member (register first)");
+        return -1;
+    }
+    *n_out = n;
+    return me;
+}
+
+static void handle_leave(hub_t *self, const uint8_t *rid, size_t rid_len, const Weft__Leave *leave)
+{
+    mesh_name_t mesh;
+    int n;
+    int me = connection_member(self, rid, rid_len, leave->id.data, leave->mesh, mesh, &n);
+    if (me < 0)
+        return;
+    if (members_remove(self->members, mesh, leave->id.data) != 0) {
+        count(self, "redis_errors");
+        return;
+    }
+    log_member("left", mesh, &self->scratch[me]);
+    count(self, "leaves");
+    // the leaver is at index me: every other member gets the list without it
+    self->scratch[me] = self->scratch[n - 1];
+    push_to_all_but(self, mesh, (size_t)n - 1, SIZE_MAX);
+}
+
+static void handle_signal(hub_t *self, const uint8_t *rid, size_t rid_len, const Weft__Signal *sig)
+{
+    mesh_name_t mesh;
+    int n;
+    if (connection_member(self, rid, rid_len, sig->from.data, NULL, mesh, &n) < 0)
+        return;
+    int to = find_member(self->scratch, (size_t)n, sig->to.data);
+    if (to < 0) {
+        count(self, "unknown_peer");
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__UNKNOWN_PEER,
+                   "signal: the receiver is not a live member of this mesh");
+        return;
+    }
+    Weft__HubReply reply = WEFT__HUB_REPLY__INIT;
+    reply.body_case = WEFT__HUB_REPLY__BODY_SIGNAL;
+    reply.signal = (Weft__Signal *)sig;
+    size_t len = 0;
+    uint8_t *buf = hub_reply_pack(&reply, &len);
+    const member_t *dest = &self->scratch[to];
+    send_packed(self, dest->routing_id, dest->routing_id_len, buf, len);
+    count(self, "signals_forwarded");
+}
+
+void hub_handle_request(hub_t *self, const uint8_t *routing_id, size_t routing_len, const char *user_id,
+                        const uint8_t *data, size_t len)
+{
+    count(self, "requests");
+    if (routing_len == 0 || routing_len > MEMBERS_ROUTING_MAX) {
+        bad_request(self, NULL, 0, "request without a usable routing id");
+        return;
+    }
+    char why[160];
+    Weft__HubRequest *req = hub_request_parse(data, len, why, sizeof why);
+    if (!req) {
+        bad_request(self, routing_id, routing_len, why);
+        return;
+    }
+    switch (req->body_case) {
+    case WEFT__HUB_REQUEST__BODY_REGISTER:
+        handle_register(self, routing_id, routing_len, user_id, req->register_);
+        break;
+    case WEFT__HUB_REQUEST__BODY_LEAVE:
+        handle_leave(self, routing_id, routing_len, req->leave);
+        break;
+    case WEFT__HUB_REQUEST__BODY_SIGNAL:
+        handle_signal(self, routing_id, routing_len, req->signal);
+        break;
+    default:
+        break;  // hub_request_parse admits only the three
+    }
+    weft__hub_request__free_unpacked(req, NULL);
+}
+
+// Counters go to the log only when asked (debug) and to Redis hash hub:stats for tools and tests.
+static void write_stats(hub_t *self)
+{
+    *service_counter(self->stats, "members") = self->total_members;
+    snprintf(self->stats->detail, sizeof self->stats->detail, "%llu members",
+             (unsigned long long)self->total_members);
+    for (size_t i = 0; i < self->stats->counter_count; i++) {
+        const service_counter_t *c = &self->stats->counters[i];
+        store_exec(self->store, "HSET hub:stats %s %llu", c->name, (unsigned long long)c->value);
+    }
+}
+
+void hub_sweep(hub_t *self)
+{
+    int meshes = members_meshes(self->members, self->meshes, MEMBERS_MAX_MESHES);
+    if (meshes < 0) {
+        count(self, "redis_errors");
+        return;
+    }
+    uint64_t total = 0;
+    for (int k = 0; k < meshes; k++) {
+        const char *mesh = self->meshes[k];
+        size_t expired;
+        int n = members_load(self->members, mesh, self->scratch, MEMBERS_MAX_PER_MESH, &expired);
+        if (n < 0) {
+            count(self, "redis_errors");
+            continue;
+        }
+        total += (uint64_t)n;
+        if (expired > 0) {
+            log_info("mesh %s: %zu member(s) timed out, %d left", mesh, expired, n);
+            *service_counter(self->stats, "expired") += expired;
+            push_to_all_but(self, mesh, (size_t)n, SIZE_MAX);
+        }
+        if (n == 0)
+            members_forget_mesh(self->members, mesh);
+    }
+    self->total_members = total;
+    write_stats(self);
+}
+
+// ---- the actor: sockets around the handler ----
+
+static void router_send(void *ctx, const uint8_t *rid, size_t rid_len, const uint8_t *data, size_t len)
+{
+    zsock_t *router = ctx;
+    void *handle = zsock_resolve(router);
+    // ROUTER_MANDATORY: an unknown or gone routing id fails here instead of vanishing silently
+    if (zmq_send(handle, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(handle, data, len, ZMQ_DONTWAIT) < 0)
+        log_debug("reply to a %zu-byte routing id not sent: %s", rid_len, zmq_strerror(zmq_errno()));
+}
+
+static zsock_t *open_router(const hub_options_t *options)
+{
+    zsock_t *router = zsock_new(ZMQ_ROUTER);
+    if (!router)
+        return NULL;
+    zsock_set_linger(router, 0);
+    zsock_set_router_mandatory(router, 1);
+    zsock_set_maxmsgsize(router, HUB_MAX_FRAME + 1024);  // a larger message drops its connection
+    zsock_set_sndhwm(router, 1000);
+    zsock_set_rcvhwm(router, 1000);
+    zcert_apply(options->cert, router);
+    zsock_set_curve_server(router, 1);
+    zsock_set_zap_domain(router, "weft-hub");
+    if (zsock_bind(router, "%s", options->listen) < 0) {
+        log_error("cannot listen on %s: %s", options->listen, zmq_strerror(zmq_errno()));
+        zsock_destroy(&router);
+    }
+    return router;
+}
+
+static void receive_request(hub_t *hub, zsock_t *router)
+{
+    zmsg_t *msg = zmsg_recv(router);
+    if (!msg)
+        return;
+    zframe_t *rid = zmsg_pop(msg);
+    zframe_t *body = zmsg_pop(msg);
+    if (!rid || !body || zmsg_size(msg) != 0) {
+        char why[80];
+        size_t frames = (body ? 1 : 0) + zmsg_size(msg);  // after the routing id
+        snprintf(why, sizeof why, "a request must be one frame (got %zu)", frames);
+        (*service_counter(hub->stats, "requests"))++;
+        bad_request(hub, rid ? zframe_data(rid) : NULL, rid ? zframe_size(rid) : 0, why);
+    } else {
+        const char *user_id = zframe_meta(body, "User-Id");
+        hub_handle_request(hub, zframe_data(rid), zframe_size(rid), user_id ? user_id : "", zframe_data(body),
+                           zframe_size(body));
+    }
+    zframe_destroy(&rid);
+    zframe_destroy(&body);
+    zmsg_destroy(&msg);
+}
+
+void hub_actor(zsock_t *pipe, void *args)
+{
+    hub_options_t *options = args;
+    zactor_t *zap = zactor_new(hub_zap_actor, NULL);
+    zsock_t *router = zap ? open_router(options) : NULL;
+    hub_t *hub = router ? hub_new(options, router_send, router) : NULL;
+    if (!hub) {
+        zsock_destroy(&router);
+        zactor_destroy(&zap);
+        service_actor_fail(pipe, "the hub could not start (see above)");
+        return;
+    }
+    log_info("listening on %s (CURVE), member timeout %d s", options->listen, options->member_timeout);
+    zsock_signal(pipe, 0);
+
+    zpoller_t *poller = zpoller_new(pipe, router, NULL);
+    int64_t next_sweep = wire_now_ms();
+    while (true) {
+        int64_t wait = next_sweep - wire_now_ms();
+        zsock_t *which = zpoller_wait(poller, wait > 0 ? (int)wait : 0);
+        if (which == pipe) {
+            if (service_pipe_terminated(pipe))
+                break;
+        } else if (which == router) {
+            receive_request(hub, router);
+        } else if (zpoller_terminated(poller)) {
+            break;
+        }
+        if (wire_now_ms() >= next_sweep) {
+            hub_sweep(hub);
+            next_sweep = wire_now_ms() + 1000;
+        }
+    }
+    zpoller_destroy(&poller);
+    hub_destroy(&hub);
+    zsock_destroy(&router);
+    zactor_destroy(&zap);
+}

@@ -1,0 +1,164 @@
+// hub_proto.c — see hub_proto.h.
+#include "hub_proto.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool hub_valid_mesh(const char *mesh)
+{
+    if (!mesh)
+        return false;
+    size_t n = strlen(mesh);
+    if (n < 1 || n > HUB_MESH_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = mesh[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '_' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool hub_valid_name(const char *name)
+{
+    if (!name)
+        return false;
+    size_t n = strlen(name);
+    if (n > HUB_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return false;
+    return true;
+}
+
+bool hub_valid_ipv4(const char *addr)
+{
+    struct in_addr a;
+    return addr && strlen(addr) <= 15 && inet_pton(AF_INET, addr, &a) == 1;
+}
+
+bool hub_valid_id(ProtobufCBinaryData id)
+{
+    return id.len == HUB_ID_LEN && id.data;
+}
+
+static bool short_string(const char *s)
+{
+    return s && strlen(s) <= HUB_SIGNAL_MAX_FIELD;
+}
+
+bool hub_valid_signal(const Weft__Signal *sig, char *why, size_t why_len)
+{
+    const char *problem = NULL;
+    if (!hub_valid_id(sig->from) || !hub_valid_id(sig->to))
+        problem = "signal ids must be 32 bytes";
+    else if (sig->kind != WEFT__SIGNAL__KIND__OFFER && sig->kind != WEFT__SIGNAL__KIND__ANSWER &&
+             sig->kind != WEFT__SIGNAL__KIND__RESTART)
+        problem = "unknown signal kind";
+    else if (!short_string(sig->ufrag) || !short_string(sig->pwd) || !short_string(sig->answers))
+        problem = "signal credentials too long";
+    else if (sig->n_candidates > HUB_SIGNAL_MAX_CANDIDATES)
+        problem = "too many candidates";
+    for (size_t i = 0; !problem && i < sig->n_candidates; i++)
+        if (!short_string(sig->candidates[i]))
+            problem = "candidate line too long";
+    if (problem) {
+        snprintf(why, why_len, "%s", problem);
+        return false;
+    }
+    return true;
+}
+
+static bool check_register(const Weft__Register *r, char *why, size_t why_len)
+{
+    const char *problem = NULL;
+    if (!hub_valid_mesh(r->mesh))
+        problem = "mesh must be 1..63 characters of A-Z a-z 0-9 . _ -";
+    else if (!hub_valid_id(r->id))
+        problem = "id must be 32 bytes";
+    else if (!hub_valid_name(r->name))
+        problem = "name must be at most 63 printable characters";
+    else if (!hub_valid_ipv4(r->overlay_addr))
+        problem = "overlay_addr must be an IPv4 address";
+    if (problem)
+        snprintf(why, why_len, "register: %s", problem);
+    return !problem;
+}
+
+static bool check_leave(const Weft__Leave *l, char *why, size_t why_len)
+{
+    if (!hub_valid_mesh(l->mesh) || !hub_valid_id(l->id)) {
+        snprintf(why, why_len, "leave: needs a valid mesh and a 32-byte id");
+        return false;
+    }
+    return true;
+}
+
+static bool check_request(const Weft__HubRequest *req, char *why, size_t why_len)
+{
+    switch (req->body_case) {
+    case WEFT__HUB_REQUEST__BODY_REGISTER:
+        return req->register_ && check_register(req->register_, why, why_len);
+    case WEFT__HUB_REQUEST__BODY_LEAVE:
+        return req->leave && check_leave(req->leave, why, why_len);
+    case WEFT__HUB_REQUEST__BODY_SIGNAL:
+        return req->signal && hub_valid_signal(req->signal, why, why_len);
+    default:
+        snprintf(why, why_len, "request has no body");
+        return false;
+    }
+}
+
+Weft__HubRequest *hub_request_parse(const uint8_t *data, size_t len, char *why, size_t why_len)
+{
+    if (len > HUB_MAX_FRAME) {
+        snprintf(why, why_len, "request of %zu bytes is larger than %d", len, HUB_MAX_FRAME);
+        return NULL;
+    }
+    Weft__HubRequest *req = weft__hub_request__unpack(NULL, len, data);
+    if (!req) {
+        snprintf(why, why_len, "request of %zu bytes does not decode as a HubRequest", len);
+        return NULL;
+    }
+    if (!check_request(req, why, why_len)) {
+        weft__hub_request__free_unpacked(req, NULL);
+        return NULL;
+    }
+    return req;
+}
+
+uint8_t *hub_reply_pack(const Weft__HubReply *reply, size_t *len)
+{
+    *len = weft__hub_reply__get_packed_size(reply);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    if (buf)
+        weft__hub_reply__pack(reply, buf);
+    return buf;
+}
+
+uint8_t *hub_error_pack(Weft__HubError__Code code, const char *message, size_t *len)
+{
+    Weft__HubError error = WEFT__HUB_ERROR__INIT;
+    error.code = code;
+    error.message = (char *)message;
+    Weft__HubReply reply = WEFT__HUB_REPLY__INIT;
+    reply.body_case = WEFT__HUB_REPLY__BODY_ERROR;
+    reply.error = &error;
+    return hub_reply_pack(&reply, len);
+}
+
+const char *hub_error_code_name(Weft__HubError__Code code)
+{
+    switch (code) {
+    case WEFT__HUB_ERROR__CODE__BAD_REQUEST: return "BAD_REQUEST";
+    case WEFT__HUB_ERROR__CODE__NOT_MEMBER: return "NOT_MEMBER";
+    case WEFT__HUB_ERROR__CODE__UNKNOWN_PEER: return "UNKNOWN_PEER";
+    case WEFT__HUB_ERROR__CODE__ADDRESS_IN_USE: return "ADDRESS_IN_USE";
+    default: return "UNKNOWN_CODE";
+    }
+}
