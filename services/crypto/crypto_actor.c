@@ -1,0 +1,357 @@
+// crypto_actor.c — the weft-crypto actor. Owns the sockets (inbox, control, PUSH to nat and device),
+// the node's static key for the session table (session.c), the 1 s timer tick, the member list (from
+// discovery, or from Redis at start) and the session status hashes in Redis (weft:session:<hex id>).
+//
+// The inbox carries packets from router (plaintext IP, first byte 0x4_ / 0x6_) and datagrams from nat
+// (first byte = datagram type 1, 2 or 4) in the same kind of PacketBatch; the first byte tells them apart.
+#include "crypto_actor.h"
+
+#include <sodium.h>
+#include <string.h>
+#include <time.h>
+
+#include "identity.h"
+#include "log.h"
+#include "session.h"
+#include "store.h"
+#include "wire.h"
+
+#define TICK_MS 1000
+#define STATUS_REFRESH_MS 60000     // rewrite every session hash at least this often (they expire in 300 s)
+#define STATUS_TTL_S 300
+
+typedef struct {
+    service_t *svc;
+    zsock_t *inbox, *control, *to_nat, *to_device;
+    session_set_t *sessions;
+    packet_batch_t *nat_batch, *device_batch;
+    session_io_t io;
+    store_t *store;
+    char redis_url[CONFIG_STR];
+    bool members_known;             // a PeerList arrived or was loaded: Redis is not asked again
+    bool store_failed_logged;
+    int64_t next_store_attempt_ms, store_retry_ms;   // reconnect back-off: 1 s doubling to 10 s
+    int64_t next_tick_ms, next_full_report_ms;
+    uint64_t *packets_in, *datagrams_in, *batches_in, *drop_bad_batch, *drop_untagged;
+    uint64_t *drop_nat_queue_full, *drop_device_queue_full, *packets_out, *datagrams_out;
+} crypto_t;
+
+static session_time_t time_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (session_time_t){.mono_ms = wire_now_ms(), .unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec};
+}
+
+// ---- output: one batch to nat and one to device per inbox message ----
+
+static void send_batch(crypto_t *self, packet_batch_t *batch)
+{
+    bool to_nat = batch == self->nat_batch;
+    size_t count = batch->count;
+    int sent = packet_batch_send(batch, to_nat ? self->to_nat : self->to_device);
+    if (sent < 0)
+        *(to_nat ? self->drop_nat_queue_full : self->drop_device_queue_full) += count;
+    else
+        *(to_nat ? self->datagrams_out : self->packets_out) += (uint64_t)sent;
+}
+
+static void flush_batch(void *ctx, packet_batch_t *batch)
+{
+    send_batch(ctx, batch);
+}
+
+static void send_batches(crypto_t *self)
+{
+    send_batch(self, self->nat_batch);
+    send_batch(self, self->device_batch);
+}
+
+static void update_detail(crypto_t *self)
+{
+    snprintf(self->svc->detail, sizeof self->svc->detail, "%zu sessions established, %zu members",
+             session_set_established(self->sessions), session_set_member_count(self->sessions));
+}
+
+// ---- inbox ----
+
+static void handle_packets(crypto_t *self, const Weft__PacketBatch *hdr, zframe_t *payload)
+{
+    packet_view_t view;
+    char why[160];
+    (*self->batches_in)++;
+    if (packet_view_init(&view, hdr, payload, why, sizeof why) != 0) {
+        (*self->drop_bad_batch)++;
+        log_warn("dropped a packet batch: %s", why);
+        return;
+    }
+    session_time_t now = time_now();
+    const uint8_t *pkt, *peer;
+    size_t len;
+    while (packet_view_next(&view, &pkt, &len, &peer)) {
+        if (!peer || len == 0) {
+            (*self->drop_untagged)++;
+            continue;
+        }
+        if (pkt[0] >> 4) {          // an IP packet from router
+            (*self->packets_in)++;
+            session_set_outbound(self->sessions, pkt, len, peer, &now, &self->io);
+        } else {                    // a datagram from nat
+            (*self->datagrams_in)++;
+            session_set_inbound(self->sessions, pkt, len, peer, &now, &self->io);
+        }
+    }
+}
+
+static void apply_members(crypto_t *self, const Weft__PeerList *list, const char *source)
+{
+    size_t before = session_set_member_count(self->sessions);
+    size_t members = session_set_update_members(self->sessions, list);
+    if (members != before || !self->members_known)
+        log_info("%zu members (peer list from %s)", members, source);
+    self->members_known = true;
+    update_detail(self);
+}
+
+static void handle_inbox(crypto_t *self)
+{
+    zframe_t *payload = NULL;
+    Weft__Envelope *env = wire_recv(self->inbox, &payload);
+    if (!env) {
+        (*service_counter(self->svc, "drop_bad_message"))++;
+        return;
+    }
+    if (env->body_case == WEFT__ENVELOPE__BODY_PACKETS)
+        handle_packets(self, env->packets, payload);
+    else if (env->body_case == WEFT__ENVELOPE__BODY_PEERS)
+        apply_members(self, env->peers, "discovery");
+    else
+        (*service_counter(self->svc, "drop_unexpected_message"))++;
+    send_batches(self);
+    update_detail(self);
+    zframe_destroy(&payload);
+    weft__envelope__free_unpacked(env, NULL);
+}
+
+// ---- Redis: member list at start, session status ----
+
+static void store_lost(crypto_t *self)
+{
+    store_destroy(&self->store);
+    if (!self->store_failed_logged)
+        log_warn("redis at %s unreachable; session status not written until it is back", self->redis_url);
+    self->store_failed_logged = true;
+}
+
+static bool store_ready(crypto_t *self)
+{
+    if (self->store)
+        return true;
+    int64_t now_ms = wire_now_ms();
+    if (now_ms < self->next_store_attempt_ms)
+        return false;
+    char err[256];
+    self->store = store_connect(self->redis_url, err, sizeof err);
+    if (!self->store) {
+        if (!self->store_failed_logged)
+            log_warn("%s (retrying)", err);
+        self->store_failed_logged = true;
+        self->store_retry_ms = self->store_retry_ms ? self->store_retry_ms * 2 : TICK_MS;
+        if (self->store_retry_ms > 10000)
+            self->store_retry_ms = 10000;
+        self->next_store_attempt_ms = now_ms + self->store_retry_ms;
+        return false;
+    }
+    self->store_retry_ms = 0;
+    log_info("connected to redis at %s", self->redis_url);
+    self->store_failed_logged = false;
+    self->next_full_report_ms = 0;   // rewrite everything after a gap
+    if (!self->members_known) {
+        Weft__PeerList *list = store_load_peers(self->store);
+        if (list) {
+            apply_members(self, list, "redis");
+            weft__peer_list__free_unpacked(list, NULL);
+        }
+    }
+    return true;
+}
+
+static void write_status(void *ctx, const session_peer_status_t *st, bool removed)
+{
+    crypto_t *self = ctx;
+    if (!self->store)
+        return;   // lost during this report; the next connection rewrites everything
+    char hex[ID_HEX_LEN];
+    id_to_hex(st->id, hex);
+    int rc;
+    if (removed) {
+        rc = store_exec(self->store, "DEL weft:session:%s", hex);
+    } else {
+        rc = store_exec(self->store,
+                        "HSET weft:session:%s state %s established_ms %lld handshakes %llu rx_packets %llu "
+                        "tx_packets %llu rx_bytes %llu tx_bytes %llu last_handshake_ms %lld",
+                        hex, session_state_name(st->state), (long long)st->established_unix_ms,
+                        (unsigned long long)st->handshakes, (unsigned long long)st->rx_packets,
+                        (unsigned long long)st->tx_packets, (unsigned long long)st->rx_bytes,
+                        (unsigned long long)st->tx_bytes, (long long)st->last_handshake_unix_ms);
+        if (rc == 0)
+            rc = store_exec(self->store, "EXPIRE weft:session:%s %d", hex, STATUS_TTL_S);
+    }
+    if (rc != 0)
+        store_lost(self);
+}
+
+static void report_status(crypto_t *self, int64_t now_ms)
+{
+    if (!store_ready(self))
+        return;
+    bool all = now_ms >= self->next_full_report_ms;
+    if (all)
+        self->next_full_report_ms = now_ms + STATUS_REFRESH_MS;
+    session_set_report(self->sessions, all, write_status, self);
+}
+
+static void tick(crypto_t *self)
+{
+    session_time_t now = time_now();
+    session_set_tick(self->sessions, &now, &self->io);
+    send_batches(self);
+    report_status(self, now.mono_ms);
+    update_detail(self);
+    self->next_tick_ms = now.mono_ms + TICK_MS;
+}
+
+// ---- set-up ----
+
+// mesh.network_key: 64 hex chars, or empty for an all-zero psk.
+static int parse_network_key(const char *text, uint8_t psk[32])
+{
+    memset(psk, 0, 32);
+    if (!text[0])
+        return 0;
+    size_t bin_len = 0;
+    const char *end = NULL;
+    if (strlen(text) != 64 || sodium_hex2bin(psk, 32, text, 64, NULL, &bin_len, &end) != 0 || bin_len != 32 ||
+        *end) {
+        sodium_memzero(psk, 32);
+        return -1;
+    }
+    return 0;
+}
+
+// Loads the identity and the network key into a new session table. Returns NULL with why filled.
+static session_set_t *sessions_create(service_t *svc, char *why, size_t why_len)
+{
+    identity_t identity;
+    char err[512];
+    if (identity_load(svc->config.identity_file, &identity, err, sizeof err) != 0) {
+        snprintf(why, why_len, "cannot load the node identity: %s", err);
+        return NULL;
+    }
+    session_config_t cfg = {0};
+    memcpy(cfg.local_id, identity.public_key, WIRE_ID_LEN);
+    uint8_t x_public[32];
+    int rc = identity_x25519(&identity, x_public, cfg.static_private);
+    identity_wipe(&identity);
+    if (rc != 0) {
+        snprintf(why, why_len, "cannot derive the X25519 key from %s", svc->config.identity_file);
+        sodium_memzero(&cfg, sizeof cfg);
+        return NULL;
+    }
+    if (parse_network_key(svc->config.network_key, cfg.psk) != 0) {
+        snprintf(why, why_len, "mesh.network_key in %s must be 64 hex characters (32 bytes) or empty",
+                 svc->config.config_file);
+        sodium_memzero(&cfg, sizeof cfg);
+        return NULL;
+    }
+    int mtu = svc->config.mtu;
+    cfg.max_packet = (size_t)(mtu < 1500 ? 1500 : mtu > 65535 ? 65535 : mtu);
+    session_set_t *set = session_set_new(&cfg, svc);
+    sodium_memzero(&cfg, sizeof cfg);
+    if (!set)
+        snprintf(why, why_len, "cannot create the session table");
+    return set;
+}
+
+static void crypto_destroy(crypto_t *self)
+{
+    session_set_destroy(&self->sessions);
+    packet_batch_destroy(&self->nat_batch);
+    packet_batch_destroy(&self->device_batch);
+    zsock_destroy(&self->inbox);
+    zsock_destroy(&self->control);
+    zsock_destroy(&self->to_nat);
+    zsock_destroy(&self->to_device);
+    store_destroy(&self->store);
+}
+
+static void register_counters(crypto_t *self)
+{
+    service_t *svc = self->svc;
+    self->batches_in = service_counter(svc, "batches_in");
+    self->packets_in = service_counter(svc, "packets_in");
+    self->datagrams_in = service_counter(svc, "datagrams_in");
+    self->packets_out = service_counter(svc, "packets_out");
+    self->datagrams_out = service_counter(svc, "datagrams_out");
+    self->drop_bad_batch = service_counter(svc, "drop_bad_batch");
+    self->drop_untagged = service_counter(svc, "drop_untagged");
+    self->drop_nat_queue_full = service_counter(svc, "drop_nat_queue_full");
+    self->drop_device_queue_full = service_counter(svc, "drop_device_queue_full");
+}
+
+static int crypto_setup(crypto_t *self, service_t *svc, char *why, size_t why_len)
+{
+    self->svc = svc;
+    register_counters(self);
+    self->sessions = sessions_create(svc, why, why_len);
+    if (!self->sessions)
+        return -1;
+    self->inbox = service_bind_inbox(svc);
+    self->control = service_bind_control(svc);
+    self->to_nat = service_connect_inbox(svc, SVC_NAT);
+    self->to_device = service_connect_inbox(svc, SVC_DEVICE);
+    self->nat_batch = packet_batch_new();
+    self->device_batch = packet_batch_new();
+    if (!self->inbox || !self->control || !self->to_nat || !self->to_device || !self->nat_batch ||
+        !self->device_batch) {
+        snprintf(why, why_len, "cannot set up the crypto sockets (see above)");
+        return -1;
+    }
+    self->io = (session_io_t){.to_nat = self->nat_batch, .to_device = self->device_batch, .flush = flush_batch,
+                              .ctx = self};
+    config_redis_url(&svc->config, self->redis_url, sizeof self->redis_url);
+    update_detail(self);
+    return 0;
+}
+
+void crypto_actor(zsock_t *pipe, void *args)
+{
+    crypto_t self = {0};
+    char why[1024];
+    if (crypto_setup(&self, args, why, sizeof why) != 0) {
+        crypto_destroy(&self);
+        service_actor_fail(pipe, why);
+        return;
+    }
+    zpoller_t *poller = zpoller_new(pipe, self.inbox, self.control, NULL);
+    zsock_signal(pipe, 0);
+    tick(&self);   // connects to Redis and loads the member list if it is up
+    while (true) {
+        int64_t wait = self.next_tick_ms - wire_now_ms();
+        void *which = zpoller_wait(poller, wait < 0 ? 0 : (int)wait);
+        if (which == pipe) {
+            if (service_pipe_terminated(pipe))
+                break;
+        } else if (which == self.inbox) {
+            handle_inbox(&self);
+        } else if (which == self.control) {
+            service_handle_control(self.svc, self.control);
+        } else if (zpoller_terminated(poller)) {
+            break;
+        }
+        if (wire_now_ms() >= self.next_tick_ms)
+            tick(&self);
+    }
+    zpoller_destroy(&poller);
+    crypto_destroy(&self);
+}

@@ -1,0 +1,105 @@
+// session.h — weft-crypto's session table: one Noise IKpsk2 session per member peer, the handshakes
+// that create them, the per-peer queue of packets waiting for a handshake, and the WireGuard timers.
+//
+// No sockets and no clock of its own: every call gets the current time (session_time_t) and writes its
+// output datagrams / plaintext packets into the caller's batches (session_io_t), so tests can drive two
+// session sets against each other in one process with a fake clock.
+#ifndef WEFT_CRYPTO_SESSION_H
+#define WEFT_CRYPTO_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node.pb-c.h"
+#include "service.h"
+#include "transport.h"
+#include "wire.h"
+
+// WireGuard's timers (whitepaper section 6), in milliseconds.
+#define SESSION_REKEY_AFTER_MS 120000          // the initiator starts a new handshake on send
+#define SESSION_REJECT_AFTER_MS 180000         // a session this old is used neither to send nor to receive
+#define SESSION_REKEY_ON_RECEIVE_MS 165000     // REJECT - KEEPALIVE(10 s) - REKEY_TIMEOUT
+#define SESSION_REKEY_TIMEOUT_MS 5000          // resend an unanswered initiation
+#define SESSION_REKEY_ATTEMPT_MS 90000         // give up a handshake (and its queued packets)
+#define SESSION_UNKNOWN_INDEX_RETRY_MS 1000    // handshake at most this often for unknown-index traffic
+// Rekey after this many messages sent: 2^60 as WireGuard, less a margin so that the new handshake has
+// time to finish before lib/transport refuses counters >= 2^60.
+#define SESSION_REKEY_AFTER_MESSAGES (TRANSPORT_REJECT_AFTER_MESSAGES - ((uint64_t)1 << 16))
+#define SESSION_QUEUE_PACKETS 128              // packets queued per peer while a handshake runs
+#define SESSION_PROLOGUE "weft v1"
+
+typedef struct session_set session_set_t;
+
+// The time of a call: monotonic milliseconds for timers, wall-clock nanoseconds for the initiation
+// timestamp and the unix-ms fields of the status.
+typedef struct {
+    int64_t mono_ms;
+    int64_t unix_ns;
+} session_time_t;
+
+// Where a call writes its output. flush is called with a full batch: it must send and empty it.
+typedef struct {
+    packet_batch_t *to_nat;         // datagrams, each tagged with its peer
+    packet_batch_t *to_device;      // decrypted IP packets
+    void (*flush)(void *ctx, packet_batch_t *batch);
+    void *ctx;
+} session_io_t;
+
+typedef struct {
+    uint8_t local_id[WIRE_ID_LEN];  // our node id (members with this id are ignored)
+    uint8_t static_private[32];     // our X25519 private key (copied; wipe yours)
+    uint8_t psk[32];                // the network key, all zero when none
+    size_t max_packet;              // largest plaintext packet that can wait in a queue
+} session_config_t;
+
+typedef enum {
+    SESSION_STATE_NONE = 0,
+    SESSION_STATE_HANDSHAKING,
+    SESSION_STATE_ESTABLISHED,
+} session_state_t;
+
+const char *session_state_name(session_state_t state);   // "none", "handshaking", "established"
+
+// What may be said about a peer's session in public (no keys).
+typedef struct {
+    uint8_t id[WIRE_ID_LEN];
+    session_state_t state;
+    int64_t established_unix_ms;    // when the current session was made
+    int64_t last_handshake_unix_ms;
+    uint64_t handshakes;            // completed handshakes
+    uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes;
+} session_peer_status_t;
+
+// Counters are registered on svc (service_counter). Returns NULL (logged) for an unusable key.
+session_set_t *session_set_new(const session_config_t *cfg, service_t *svc);
+// Wipes every key and frees the set.
+void session_set_destroy(session_set_t **self);
+
+// Replaces the member set with list (discovery's snapshot). Entries with a bad id or address are
+// skipped (logged). Peers no longer listed lose their sessions and queue. Returns the member count.
+size_t session_set_update_members(session_set_t *self, const Weft__PeerList *list);
+size_t session_set_member_count(const session_set_t *self);
+
+// One plaintext packet from router for peer: encrypted into io->to_nat, or queued while a handshake
+// is started.
+void session_set_outbound(session_set_t *self, const uint8_t *packet, size_t len,
+                          const uint8_t peer_id[WIRE_ID_LEN], const session_time_t *now, session_io_t *io);
+
+// One datagram from nat, received from peer (NULL when untagged: dropped). Handshake answers go to
+// io->to_nat, decrypted packets to io->to_device.
+void session_set_inbound(session_set_t *self, const uint8_t *datagram, size_t len,
+                         const uint8_t *peer_id, const session_time_t *now, session_io_t *io);
+
+// Timers: initiation retries and give-up, session expiry. Call about once a second.
+void session_set_tick(session_set_t *self, const session_time_t *now, session_io_t *io);
+
+// Number of peers with an established session.
+size_t session_set_established(const session_set_t *self);
+
+// Calls fn for every peer whose status changed since the last call (every peer when all), and once
+// with removed = true for each peer removed since the last call.
+typedef void session_status_fn(void *ctx, const session_peer_status_t *status, bool removed);
+void session_set_report(session_set_t *self, bool all, session_status_fn *fn, void *ctx);
+
+#endif
