@@ -1,0 +1,426 @@
+// ice_peer.c — one libnice agent per peer: creation, gathering, remote candidates, the callbacks libnice
+// makes on the GLib thread (turned into events for the actor, received datagrams into the inbound batch),
+// and teardown. See ice_peer.h for who may call what from which thread.
+#include "ice_peer.h"
+
+#include <gio/gio.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "identity.h"
+#include "log.h"
+
+#define ICE_COMPONENT 1
+// libnice reads one datagram per call; a batch of 256 arriving at once needs room in the socket buffer
+#define ICE_SOCKET_BUFFER (4 * 1024 * 1024)
+
+struct ice_peer {
+    glib_bridge_t *bridge;
+    NiceAgent *agent;           // set at creation, read-only afterwards
+    guint stream_id;
+    uint8_t peer[32];
+    char peer_hex[ID_HEX_LEN];
+    uint64_t serial;
+    // GLib thread only
+    bool gathered;
+    ice_remote_t *pending_remote;   // applied once gathering is done
+    // written by the GLib thread, read by the actor
+    _Atomic uint64_t rx_bytes, rx_packets;
+};
+
+// ---------------------------------------------------------------- remote descriptions
+
+ice_remote_t *ice_remote_new(const char *ufrag, const char *pwd, char *const *candidates, size_t count)
+{
+    ice_remote_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ufrag = strdup(ufrag);
+    self->pwd = strdup(pwd);
+    self->candidates = calloc(count ? count : 1, sizeof(char *));
+    bool ok = self->ufrag && self->pwd && self->candidates;
+    for (size_t i = 0; ok && i < count; i++) {
+        self->candidates[i] = strdup(candidates[i]);
+        ok = self->candidates[i] != NULL;
+        self->candidate_count = i + 1;
+    }
+    if (!ok)
+        ice_remote_destroy(&self);
+    return self;
+}
+
+void ice_remote_destroy(ice_remote_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ice_remote_t *self = *self_p;
+    for (size_t i = 0; i < self->candidate_count; i++)
+        free(self->candidates[i]);
+    free(self->candidates);
+    free(self->ufrag);
+    if (self->pwd) {
+        memset(self->pwd, 0, strlen(self->pwd));
+        free(self->pwd);
+    }
+    free(self);
+    *self_p = NULL;
+}
+
+// ---------------------------------------------------------------- events to the actor
+
+static void event_init(const ice_peer_t *self, ice_event_t *ev, ice_event_type_t type)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->type = type;
+    ev->serial = self->serial;
+    memcpy(ev->peer, self->peer, 32);
+}
+
+static gboolean post_from_glib(gpointer data)
+{
+    ice_peer_t *self = ((void **)data)[0];
+    zmsg_t *msg = ((void **)data)[1];
+    glib_bridge_post(self->bridge, &msg);
+    free(data);
+    return G_SOURCE_REMOVE;
+}
+
+// libnice emits signals in the thread that releases the agent's lock; if that ever is the actor's (while
+// sending), hand the event to the GLib thread, which alone owns the event socket.
+static void post_event(ice_peer_t *self, zmsg_t *msg)
+{
+    if (g_main_context_is_owner(glib_bridge_context(self->bridge))) {
+        glib_bridge_post(self->bridge, &msg);
+        return;
+    }
+    void **data = malloc(2 * sizeof(void *));
+    if (!data) {
+        zmsg_destroy(&msg);
+        return;
+    }
+    data[0] = self;
+    data[1] = msg;
+    glib_bridge_invoke(self->bridge, post_from_glib, data);
+}
+
+static void post_plain_event(ice_peer_t *self, const ice_event_t *ev)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, ev, sizeof *ev);
+    post_event(self, msg);
+}
+
+static const char *candidate_type_name(NiceCandidateType type)
+{
+    switch (type) {
+    case NICE_CANDIDATE_TYPE_HOST: return "host";
+    case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: return "srflx";
+    case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: return "prflx";
+    case NICE_CANDIDATE_TYPE_RELAYED: return "relay";
+    default: return "unknown";
+    }
+}
+
+static void describe_candidate(const NiceCandidate *cand, char type[8], char addr[64])
+{
+    snprintf(type, 8, "%s", candidate_type_name(cand->type));
+    char ip[NICE_ADDRESS_STRING_LEN];
+    nice_address_to_string(&cand->addr, ip);
+    unsigned port = nice_address_get_port(&cand->addr);
+    if (nice_address_ip_version(&cand->addr) == 6)
+        snprintf(addr, 64, "[%s]:%u", ip, port);
+    else
+        snprintf(addr, 64, "%s:%u", ip, port);
+}
+
+static void fill_pair(ice_event_t *ev, const NiceCandidate *local, const NiceCandidate *remote)
+{
+    if (!local || !remote)
+        return;
+    ev->has_pair = true;
+    describe_candidate(local, ev->local_type, ev->local_addr);
+    describe_candidate(remote, ev->remote_type, ev->remote_addr);
+}
+
+// ---------------------------------------------------------------- libnice callbacks (GLib thread)
+
+static void set_buffer(int fd, int force_option, int option, int size)
+{
+    // the FORCE variants pass net.core.[rw]mem_max when we have CAP_NET_ADMIN
+    if (setsockopt(fd, SOL_SOCKET, force_option, &size, sizeof size) != 0)
+        setsockopt(fd, SOL_SOCKET, option, &size, sizeof size);
+}
+
+// Gives the selected pair's socket large send and receive buffers.
+static void enlarge_socket_buffers(ice_peer_t *self)
+{
+    GSocket *socket = nice_agent_get_selected_socket(self->agent, self->stream_id, ICE_COMPONENT);
+    if (!socket)
+        return;
+    int fd = g_socket_get_fd(socket);
+    set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, ICE_SOCKET_BUFFER);
+    set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, ICE_SOCKET_BUFFER);
+    g_object_unref(socket);
+}
+
+static void apply_remote(ice_peer_t *self, ice_remote_t *remote)
+{
+    int bad = 0;
+    if (!nice_agent_set_remote_credentials(self->agent, self->stream_id, remote->ufrag, remote->pwd))
+        bad++;
+    GSList *list = NULL;
+    for (size_t i = 0; i < remote->candidate_count; i++) {
+        NiceCandidate *cand = nice_agent_parse_remote_candidate_sdp(self->agent, self->stream_id,
+                                                                    remote->candidates[i]);
+        if (!cand || cand->component_id != ICE_COMPONENT) {
+            if (cand)
+                nice_candidate_free(cand);
+            bad++;
+            continue;
+        }
+        list = g_slist_prepend(list, cand);
+    }
+    if (list && nice_agent_set_remote_candidates(self->agent, self->stream_id, ICE_COMPONENT, list) < 0)
+        bad += (int)g_slist_length(list);
+    g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
+    if (bad) {
+        log_warn("peer %.16s: libnice refused %d of %zu remote candidates (or the credentials)",
+                 self->peer_hex, bad, remote->candidate_count);
+        ice_event_t ev;
+        event_init(self, &ev, ICE_EVENT_BAD_REMOTE);
+        ev.bad_candidates = bad;
+        post_plain_event(self, &ev);
+    }
+    ice_remote_destroy(&remote);
+}
+
+static void on_gathering_done(NiceAgent *agent, guint stream_id, gpointer data)
+{
+    ice_peer_t *self = data;
+    if (stream_id != self->stream_id)
+        return;
+    self->gathered = true;
+    gchar *ufrag = NULL, *pwd = NULL;
+    if (!nice_agent_get_local_credentials(agent, stream_id, &ufrag, &pwd)) {
+        log_error("peer %.16s: the agent has no local credentials", self->peer_hex);
+        return;
+    }
+    ice_event_t ev;
+    event_init(self, &ev, ICE_EVENT_GATHERED);
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, &ev, sizeof ev);
+    zmsg_addstr(msg, ufrag);
+    zmsg_addstr(msg, pwd);
+    memset(pwd, 0, strlen(pwd));
+    g_free(ufrag);
+    g_free(pwd);
+    GSList *locals = nice_agent_get_local_candidates(agent, stream_id, ICE_COMPONENT);
+    int added = 0;
+    for (GSList *it = locals; it && added < ICE_MAX_CANDIDATES; it = it->next) {
+        gchar *sdp = nice_agent_generate_local_candidate_sdp(agent, it->data);
+        if (sdp && strlen(sdp) < ICE_MAX_CANDIDATE_LEN) {
+            zmsg_addstr(msg, sdp);
+            added++;
+        }
+        g_free(sdp);
+    }
+    g_slist_free_full(locals, (GDestroyNotify)nice_candidate_free);
+    log_debug("peer %.16s: gathered %d candidates", self->peer_hex, added);
+    post_event(self, msg);
+    if (self->pending_remote) {
+        ice_remote_t *remote = self->pending_remote;
+        self->pending_remote = NULL;
+        apply_remote(self, remote);
+    }
+}
+
+static void on_state_changed(NiceAgent *agent, guint stream_id, guint component_id, guint state, gpointer data)
+{
+    ice_peer_t *self = data;
+    if (stream_id != self->stream_id || component_id != ICE_COMPONENT)
+        return;
+    ice_event_t ev;
+    event_init(self, &ev, ICE_EVENT_STATE);
+    ev.state = (int)state;
+    if (state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) {
+        NiceCandidate *local = NULL, *remote = NULL;
+        if (nice_agent_get_selected_pair(agent, stream_id, component_id, &local, &remote))
+            fill_pair(&ev, local, remote);
+        enlarge_socket_buffers(self);
+    }
+    post_plain_event(self, &ev);
+}
+
+static void on_selected_pair(NiceAgent *agent, guint stream_id, guint component_id, NiceCandidate *local,
+                             NiceCandidate *remote, gpointer data)
+{
+    (void)agent;
+    ice_peer_t *self = data;
+    if (stream_id != self->stream_id || component_id != ICE_COMPONENT)
+        return;
+    ice_event_t ev;
+    event_init(self, &ev, ICE_EVENT_PAIR);
+    fill_pair(&ev, local, remote);
+    enlarge_socket_buffers(self);
+    post_plain_event(self, &ev);
+}
+
+static void on_receive(NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar *buf, gpointer data)
+{
+    (void)agent;
+    (void)stream_id;
+    (void)component_id;
+    ice_peer_t *self = data;
+    atomic_fetch_add_explicit(&self->rx_bytes, len, memory_order_relaxed);
+    atomic_fetch_add_explicit(&self->rx_packets, 1, memory_order_relaxed);
+    glib_bridge_deliver(self->bridge, self->peer, buf, len);
+}
+
+// ---------------------------------------------------------------- commands (run on the GLib thread)
+
+typedef struct {
+    ice_peer_t *self;
+    ice_remote_t *remote;
+} remote_command_t;
+
+static gboolean start_on_glib(gpointer data)
+{
+    remote_command_t *cmd = data;
+    ice_peer_t *self = cmd->self;
+    self->pending_remote = cmd->remote;
+    free(cmd);
+    nice_agent_attach_recv(self->agent, self->stream_id, ICE_COMPONENT, glib_bridge_context(self->bridge),
+                           on_receive, self);
+    if (!nice_agent_gather_candidates(self->agent, self->stream_id)) {
+        log_warn("peer %.16s: gathering failed (no usable local address?)", self->peer_hex);
+        ice_event_t ev;
+        event_init(self, &ev, ICE_EVENT_STATE);
+        ev.state = NICE_COMPONENT_STATE_FAILED;
+        post_plain_event(self, &ev);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean set_remote_on_glib(gpointer data)
+{
+    remote_command_t *cmd = data;
+    ice_peer_t *self = cmd->self;
+    ice_remote_t *remote = cmd->remote;
+    free(cmd);
+    if (!self->gathered) {
+        ice_remote_destroy(&self->pending_remote);
+        self->pending_remote = remote;
+    } else {
+        apply_remote(self, remote);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean destroy_on_glib(gpointer data)
+{
+    ice_peer_t *self = data;
+    g_signal_handlers_disconnect_by_data(self->agent, self);
+    nice_agent_attach_recv(self->agent, self->stream_id, ICE_COMPONENT, glib_bridge_context(self->bridge), NULL, NULL);
+    nice_agent_remove_stream(self->agent, self->stream_id);
+    g_object_unref(self->agent);
+    ice_remote_destroy(&self->pending_remote);
+    free(self);
+    return G_SOURCE_REMOVE;
+}
+
+static void invoke_with_remote(ice_peer_t *self, GSourceFunc func, ice_remote_t *remote)
+{
+    remote_command_t *cmd = malloc(sizeof *cmd);
+    if (!cmd) {
+        ice_remote_destroy(&remote);
+        return;
+    }
+    cmd->self = self;
+    cmd->remote = remote;
+    glib_bridge_invoke(self->bridge, func, cmd);
+}
+
+// ---------------------------------------------------------------- actor-side API
+
+static void configure_servers(ice_peer_t *self, const ice_settings_t *settings)
+{
+    if (settings->has_stun)
+        g_object_set(self->agent, "stun-server", settings->stun_ip, "stun-server-port", settings->stun_port, NULL);
+    if (settings->has_turn &&
+        !nice_agent_set_relay_info(self->agent, self->stream_id, ICE_COMPONENT, settings->turn_ip,
+                                   settings->turn_port, settings->turn_user, settings->turn_pass,
+                                   NICE_RELAY_TYPE_TURN_UDP))
+        log_warn("peer %.16s: libnice refused the TURN relay %s:%u", self->peer_hex, settings->turn_ip,
+                 settings->turn_port);
+}
+
+ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, const uint8_t peer[32],
+                         bool controlling, uint64_t serial)
+{
+    ice_peer_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->bridge = bridge;
+    memcpy(self->peer, peer, 32);
+    id_to_hex(peer, self->peer_hex);
+    self->serial = serial;
+    self->agent = nice_agent_new(glib_bridge_context(bridge), NICE_COMPATIBILITY_RFC5245);
+    if (!self->agent) {
+        log_error("peer %.16s: cannot create a libnice agent", self->peer_hex);
+        free(self);
+        return NULL;
+    }
+    g_object_set(self->agent, "controlling-mode", controlling ? TRUE : FALSE, "keepalive-conncheck", TRUE,
+                 "ice-tcp", FALSE, "upnp", FALSE, NULL);
+    self->stream_id = nice_agent_add_stream(self->agent, 1);
+    if (self->stream_id == 0) {
+        log_error("peer %.16s: libnice cannot add a stream", self->peer_hex);
+        g_object_unref(self->agent);
+        free(self);
+        return NULL;
+    }
+    configure_servers(self, settings);
+    g_signal_connect(self->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), self);
+    g_signal_connect(self->agent, "component-state-changed", G_CALLBACK(on_state_changed), self);
+    g_signal_connect(self->agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), self);
+    return self;
+}
+
+void ice_peer_start(ice_peer_t *self, ice_remote_t *remote)
+{
+    invoke_with_remote(self, start_on_glib, remote);
+}
+
+void ice_peer_set_remote(ice_peer_t *self, ice_remote_t *remote)
+{
+    invoke_with_remote(self, set_remote_on_glib, remote);
+}
+
+void ice_peer_destroy(ice_peer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ice_peer_t *self = *self_p;
+    *self_p = NULL;
+    glib_bridge_invoke(self->bridge, destroy_on_glib, self);
+}
+
+int ice_peer_send(ice_peer_t *self, const NiceOutputMessage *messages, unsigned count)
+{
+    GError *error = NULL;
+    gint sent = nice_agent_send_messages_nonblocking(self->agent, self->stream_id, ICE_COMPONENT, messages, count,
+                                                     NULL, &error);
+    if (error) {
+        if (sent < 0)
+            log_debug("peer %.16s: send failed: %s", self->peer_hex, error->message);
+        g_error_free(error);
+    }
+    return sent;
+}
+
+void ice_peer_rx(ice_peer_t *self, uint64_t *bytes, uint64_t *packets)
+{
+    *bytes = atomic_load_explicit(&self->rx_bytes, memory_order_relaxed);
+    *packets = atomic_load_explicit(&self->rx_packets, memory_order_relaxed);
+}

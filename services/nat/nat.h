@@ -1,0 +1,107 @@
+// nat.h — weft-nat's shared state, owned by the actor thread: the peer table (one ICE path per peer, with
+// its signalling and retry state), counters, and the functions the service's files offer each other.
+//   nat_actor.c  sockets, main loop, outbound datagrams, Redis connection
+//   nat_peers.c  the peer table and the per-peer ICE state machine (PeerList, Signals, agent events, timers)
+//   nat_path.c   the weft:path:<id> hashes for `weft peers`
+#ifndef WEFT_NAT_H
+#define WEFT_NAT_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ice_peer.h"
+#include "ice_settings.h"
+#include "identity.h"
+#include "node.pb-c.h"
+#include "service.h"
+#include "store.h"
+#include "wire.h"
+
+#define NAT_BACKOFF_MIN_MS 1000
+#define NAT_BACKOFF_MAX_MS 30000
+#define NAT_PATH_WRITE_MS 2000
+#define NAT_PATH_TTL_S 60
+#define NAT_OLD_UFRAGS 4          // earlier offers remembered, to tell a stale RESTART
+
+typedef enum {
+    PATH_WAITING = 0,       // no agent yet (controlled side waiting for an offer)
+    PATH_GATHERING,
+    PATH_CONNECTING,
+    PATH_CONNECTED,
+    PATH_READY,
+    PATH_FAILED,
+} path_state_t;
+
+typedef struct {
+    uint8_t id[WIRE_ID_LEN];
+    char hex[ID_HEX_LEN];
+    bool controlling;               // our id is the lower one: we offer
+    bool listed;                    // seen in the latest PeerList (sweep mark)
+
+    ice_peer_t *ice;                // current agent, or NULL
+    uint64_t serial;                // its serial: events of older agents are ignored
+    path_state_t state;
+    char local_ufrag[ICE_MAX_CRED_LEN + 1];   // current agent's ufrag, once gathered
+    char offer_ufrag[ICE_MAX_CRED_LEN + 1];   // controlled: the offer the current agent answers
+    char failed_offer[ICE_MAX_CRED_LEN + 1];  // controlled: the offer whose agent failed last (RESTART answers)
+    bool answer_applied;            // controlling: an ANSWER was applied to the current agent
+    char old_ufrags[NAT_OLD_UFRAGS][ICE_MAX_CRED_LEN + 1];  // controlling: our last offers (stale RESTARTs)
+    unsigned old_ufrag_next;
+
+    int64_t attempt_ms;             // monotonic: current agent created (connect timeout runs from here)
+    int64_t last_attempt_ms;        // monotonic: last agent created (RESTARTs cannot restart faster)
+    int64_t retry_at_ms;            // monotonic: next retry (offer again / send RESTART), 0 = none
+    int backoff_ms;                 // wait before the next retry; doubles, reset when connected
+    uint64_t attempts;              // agents created for this peer
+
+    // path for `weft peers`
+    char local_type[8], remote_type[8], local_addr[64], remote_addr[64];
+    int64_t connected_unix_ms;
+    uint64_t tx_bytes, tx_packets;
+    uint64_t rx_bytes_before, rx_packets_before;   // received on agents already destroyed
+    bool dirty;                     // write weft:path:<id> soon
+} nat_peer_t;
+
+typedef struct {
+    uint64_t *datagrams_out, *datagrams_in, *bytes_out, *bytes_in;
+    uint64_t *drop_no_path, *drop_send_error, *drop_bad_batch, *drop_crypto_full;
+    uint64_t *signals_out, *signals_in, *signals_stale, *signals_bad, *signals_unknown_peer, *drop_signal_out;
+    uint64_t *agents_created, *ice_restarts, *peers_connected, *peerlist_bad;
+} nat_counters_t;
+
+typedef struct {
+    service_t *svc;
+    uint8_t self_id[WIRE_ID_LEN];
+    char self_hex[ID_HEX_LEN];
+    ice_settings_t ice_settings;
+    glib_bridge_t *bridge;
+    zsock_t *discovery;             // PUSH to discovery's inbox (signals out)
+    store_t *store;                 // NULL until Redis answers
+    bool have_peer_list;            // discovery sent one: Redis's copy is older
+    nat_peer_t **peers;
+    size_t peer_count, peer_cap;
+    uint64_t next_serial;
+    nat_counters_t count;
+} nat_t;
+
+// ---- nat_peers.c ----
+nat_peer_t *nat_peer_find(nat_t *nat, const uint8_t id[WIRE_ID_LEN]);
+bool nat_peer_usable(const nat_peer_t *peer);      // has an agent in CONNECTED or READY
+// A full snapshot of the other members (from discovery or Redis): adds, keeps, removes.
+void nat_peers_update(nat_t *nat, const Weft__PeerList *list, const char *source);
+void nat_peers_on_signal(nat_t *nat, const Weft__Signal *signal);
+// One event message from the GLib thread.
+void nat_peers_on_event(nat_t *nat, zmsg_t *msg);
+// Timers: connect timeouts and retries.
+void nat_peers_tick(nat_t *nat, int64_t now_ms);
+void nat_peers_destroy_all(nat_t *nat);
+const char *nat_path_state_name(path_state_t state);
+
+// ---- nat_path.c ----
+// Writes weft:path:<hex> (HSET + EXPIRE) and clears the peer's dirty mark. Returns 0, or -1 when Redis
+// is not connected or did not take it (the mark stays: written again on the next pass).
+int nat_path_write(nat_t *nat, nat_peer_t *peer);
+void nat_path_delete(nat_t *nat, const nat_peer_t *peer);
+
+#endif

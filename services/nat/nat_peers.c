@@ -1,0 +1,460 @@
+// nat_peers.c — the peer table and each peer's ICE state machine (actor thread only):
+//   - PeerList in: add peers (the lower id offers at once; the higher one asks with RESTART if no offer
+//     comes within a second), drop peers that left;
+//   - Signals in: OFFER (controlled side: fresh agent, answer), ANSWER (controlling side: applied only to
+//     the agent whose ufrag it answers), RESTART (controlling side: offer again, rate limited);
+//   - agent events in: gathered (send OFFER/ANSWER), state, selected pair, refused remote candidates;
+//   - timers: connect timeout and retries with back-off (1 s doubling to 30 s, reset when connected).
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "nat.h"
+#include "nat_signal.h"
+
+const char *nat_path_state_name(path_state_t state)
+{
+    switch (state) {
+    case PATH_GATHERING: return "gathering";
+    case PATH_CONNECTING: return "connecting";
+    case PATH_CONNECTED: return "connected";
+    case PATH_READY: return "ready";
+    case PATH_FAILED: return "failed";
+    case PATH_WAITING:
+    default: return "connecting";
+    }
+}
+
+static int64_t unix_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+nat_peer_t *nat_peer_find(nat_t *nat, const uint8_t id[WIRE_ID_LEN])
+{
+    for (size_t i = 0; i < nat->peer_count; i++)
+        if (memcmp(nat->peers[i]->id, id, WIRE_ID_LEN) == 0)
+            return nat->peers[i];
+    return NULL;
+}
+
+bool nat_peer_usable(const nat_peer_t *peer)
+{
+    return peer->ice && (peer->state == PATH_CONNECTED || peer->state == PATH_READY);
+}
+
+static void update_summary(nat_t *nat)
+{
+    size_t connected = 0;
+    for (size_t i = 0; i < nat->peer_count; i++)
+        connected += nat_peer_usable(nat->peers[i]);
+    *nat->count.peers_connected = connected;
+    snprintf(nat->svc->detail, sizeof nat->svc->detail, "%zu peers, %zu connected%s", nat->peer_count, connected,
+             nat->store ? "" : " (redis not reachable)");
+}
+
+static void set_state(nat_peer_t *peer, path_state_t state)
+{
+    if (peer->state != state)
+        peer->dirty = true;
+    peer->state = state;
+}
+
+// ---------------------------------------------------------------- agents
+
+static void drop_agent(nat_peer_t *peer)
+{
+    if (!peer->ice)
+        return;
+    uint64_t bytes, packets;
+    ice_peer_rx(peer->ice, &bytes, &packets);
+    peer->rx_bytes_before += bytes;
+    peer->rx_packets_before += packets;
+    ice_peer_destroy(&peer->ice);
+    if (peer->controlling && peer->local_ufrag[0]) {
+        memcpy(peer->old_ufrags[peer->old_ufrag_next], peer->local_ufrag, sizeof peer->local_ufrag);
+        peer->old_ufrag_next = (peer->old_ufrag_next + 1) % NAT_OLD_UFRAGS;
+    }
+    peer->serial = 0;
+    peer->local_ufrag[0] = '\0';
+    peer->offer_ufrag[0] = '\0';
+    peer->answer_applied = false;
+    peer->local_type[0] = peer->remote_type[0] = '\0';
+    peer->local_addr[0] = peer->remote_addr[0] = '\0';
+    peer->dirty = true;
+}
+
+// Replaces the peer's agent by a fresh one and starts gathering (remote: the offer, controlled side).
+static int new_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t now)
+{
+    drop_agent(peer);
+    uint64_t serial = ++nat->next_serial;
+    peer->ice = ice_peer_new(nat->bridge, &nat->ice_settings, peer->id, peer->controlling, serial);
+    if (!peer->ice) {
+        ice_remote_destroy(&remote);
+        return -1;
+    }
+    peer->serial = serial;
+    if (peer->attempts++ > 0)
+        (*nat->count.ice_restarts)++;
+    (*nat->count.agents_created)++;
+    peer->attempt_ms = peer->last_attempt_ms = now;
+    peer->retry_at_ms = 0;
+    set_state(peer, PATH_GATHERING);
+    ice_peer_start(peer->ice, remote);
+    return 0;
+}
+
+static void schedule_retry(nat_peer_t *peer, int64_t now)
+{
+    peer->retry_at_ms = now + peer->backoff_ms;
+    peer->backoff_ms = peer->backoff_ms * 2 > NAT_BACKOFF_MAX_MS ? NAT_BACKOFF_MAX_MS : peer->backoff_ms * 2;
+}
+
+// The current attempt is over without a path: drop the agent, retry after the back-off.
+static void attempt_failed(nat_peer_t *peer, const char *why, int64_t now)
+{
+    log_info("peer %.16s: no path (%s); retrying in %d ms", peer->hex, why, peer->backoff_ms);
+    if (!peer->controlling)
+        snprintf(peer->failed_offer, sizeof peer->failed_offer, "%s", peer->offer_ufrag);
+    drop_agent(peer);
+    set_state(peer, PATH_FAILED);
+    schedule_retry(peer, now);
+}
+
+static void send_restart(nat_t *nat, nat_peer_t *peer, const char *answers)
+{
+    if (nat_signal_send(nat->discovery, WEFT__SIGNAL__KIND__RESTART, nat->self_id, peer->id, NULL, NULL, NULL, 0,
+                        answers) == 0) {
+        (*nat->count.signals_out)++;
+        log_info("peer %.16s: sent RESTART", peer->hex);
+    } else {
+        (*nat->count.drop_signal_out)++;
+        log_warn("peer %.16s: discovery's inbox is full; RESTART not sent", peer->hex);
+    }
+}
+
+static void retry(nat_t *nat, nat_peer_t *peer, int64_t now);
+
+// ---------------------------------------------------------------- peer table
+
+static nat_peer_t *peer_add(nat_t *nat, const uint8_t id[WIRE_ID_LEN], int64_t now)
+{
+    if (nat->peer_count == nat->peer_cap) {
+        size_t cap = nat->peer_cap ? nat->peer_cap * 2 : 16;
+        nat_peer_t **grown = realloc(nat->peers, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        nat->peers = grown;
+        nat->peer_cap = cap;
+    }
+    nat_peer_t *peer = calloc(1, sizeof *peer);
+    if (!peer)
+        return NULL;
+    memcpy(peer->id, id, WIRE_ID_LEN);
+    id_to_hex(id, peer->hex);
+    peer->controlling = memcmp(nat->self_id, id, WIRE_ID_LEN) < 0;
+    peer->backoff_ms = NAT_BACKOFF_MIN_MS;
+    peer->state = PATH_WAITING;
+    peer->dirty = true;
+    nat->peers[nat->peer_count++] = peer;
+    log_info("peer %.16s: new (%s)", peer->hex, peer->controlling ? "we offer" : "it offers");
+    if (peer->controlling)
+        new_agent(nat, peer, NULL, now);
+    else
+        peer->retry_at_ms = now + NAT_BACKOFF_MIN_MS;   // RESTART if no offer comes by then
+    return peer;
+}
+
+static void peer_remove(nat_t *nat, size_t index)
+{
+    nat_peer_t *peer = nat->peers[index];
+    log_info("peer %.16s: left the mesh", peer->hex);
+    drop_agent(peer);
+    nat_path_delete(nat, peer);
+    free(peer);
+    nat->peers[index] = nat->peers[--nat->peer_count];
+}
+
+void nat_peers_update(nat_t *nat, const Weft__PeerList *list, const char *source)
+{
+    int64_t now = wire_now_ms();
+    for (size_t i = 0; i < nat->peer_count; i++)
+        nat->peers[i]->listed = false;
+    for (size_t i = 0; i < list->n_peers; i++) {
+        const Weft__Peer *entry = list->peers[i];
+        if (!entry || entry->id.len != WIRE_ID_LEN) {
+            (*nat->count.peerlist_bad)++;
+            log_warn("%s: peer entry %zu has a %zu-byte id (want 32); skipped", source, i, entry ? entry->id.len : 0);
+            continue;
+        }
+        if (memcmp(entry->id.data, nat->self_id, WIRE_ID_LEN) == 0)
+            continue;
+        nat_peer_t *peer = nat_peer_find(nat, entry->id.data);
+        if (!peer)
+            peer = peer_add(nat, entry->id.data, now);
+        if (peer)
+            peer->listed = true;
+    }
+    for (size_t i = nat->peer_count; i-- > 0;)
+        if (!nat->peers[i]->listed)
+            peer_remove(nat, i);
+    update_summary(nat);
+}
+
+void nat_peers_destroy_all(nat_t *nat)
+{
+    for (size_t i = 0; i < nat->peer_count; i++) {
+        drop_agent(nat->peers[i]);
+        free(nat->peers[i]);
+    }
+    free(nat->peers);
+    nat->peers = NULL;
+    nat->peer_count = nat->peer_cap = 0;
+}
+
+// ---------------------------------------------------------------- signals
+
+// The candidate lines of an OFFER/ANSWER that parse; NULL (counted, logged) when it had some but none do.
+static ice_remote_t *remote_from_signal(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
+{
+    char *good[ICE_MAX_CANDIDATES];
+    size_t bad = 0, count = nat_signal_good_candidates(s, good, &bad);
+    if (bad) {
+        (*nat->count.signals_bad)++;
+        log_warn("peer %.16s: %s has %zu malformed candidate lines (of %zu)%s", peer->hex,
+                 nat_signal_kind_name(s->kind), bad, s->n_candidates, count ? "; using the others" : "; dropped");
+        if (!count)
+            return NULL;
+    }
+    return ice_remote_new(s->ufrag, s->pwd, good, count);
+}
+
+static void on_offer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
+{
+    if (peer->ice && strcmp(peer->offer_ufrag, s->ufrag) == 0) {
+        (*nat->count.signals_stale)++;
+        log_debug("peer %.16s: duplicate OFFER %s ignored", peer->hex, s->ufrag);
+        return;
+    }
+    ice_remote_t *remote = remote_from_signal(nat, peer, s);
+    if (!remote)
+        return;
+    if (new_agent(nat, peer, remote, wire_now_ms()) != 0) {
+        log_error("peer %.16s: cannot create an agent to answer", peer->hex);
+        return;
+    }
+    snprintf(peer->offer_ufrag, sizeof peer->offer_ufrag, "%s", s->ufrag);
+    log_info("peer %.16s: OFFER %s with %zu candidates; answering", peer->hex, s->ufrag, s->n_candidates);
+}
+
+static void on_answer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
+{
+    if (!peer->ice || peer->answer_applied || strcmp(s->answers, peer->local_ufrag) != 0) {
+        (*nat->count.signals_stale)++;
+        log_info("peer %.16s: stale ANSWER for %s ignored (current offer %s)", peer->hex, s->answers,
+                 peer->local_ufrag[0] ? peer->local_ufrag : "none");
+        return;
+    }
+    ice_remote_t *remote = remote_from_signal(nat, peer, s);
+    if (!remote)
+        return;
+    ice_peer_set_remote(peer->ice, remote);
+    peer->answer_applied = true;
+    log_info("peer %.16s: ANSWER %s with %zu candidates", peer->hex, s->ufrag, s->n_candidates);
+}
+
+static bool is_old_offer(const nat_peer_t *peer, const char *ufrag)
+{
+    for (size_t i = 0; i < NAT_OLD_UFRAGS; i++)
+        if (strcmp(peer->old_ufrags[i], ufrag) == 0)
+            return true;
+    return false;
+}
+
+// RESTART `answers` names the offer whose agent failed on the other side (empty: it has none). One of our
+// earlier offers means the failure is already being dealt with; ours now, none or unknown: offer again.
+static void on_restart(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
+{
+    if (s->answers[0] && strcmp(s->answers, peer->local_ufrag) != 0 && is_old_offer(peer, s->answers)) {
+        (*nat->count.signals_stale)++;
+        log_info("peer %.16s: stale RESTART (for offer %s) ignored", peer->hex, s->answers);
+        return;
+    }
+    int64_t now = wire_now_ms();
+    int64_t when = peer->last_attempt_ms + NAT_BACKOFF_MIN_MS;   // never more than one offer a second
+    if (when < now)
+        when = now;
+    log_info("peer %.16s: RESTART; offering again in %lld ms", peer->hex, (long long)(when - now));
+    if (when == now)
+        retry(nat, peer, now);
+    else if (!peer->retry_at_ms || when < peer->retry_at_ms)
+        peer->retry_at_ms = when;
+}
+
+void nat_peers_on_signal(nat_t *nat, const Weft__Signal *s)
+{
+    char why[160];
+    if (nat_signal_check(s, nat->self_id, why, sizeof why) != 0) {
+        (*nat->count.signals_bad)++;
+        log_warn("dropped a Signal: %s", why);
+        return;
+    }
+    nat_peer_t *peer = nat_peer_find(nat, s->from.data);
+    if (!peer) {
+        (*nat->count.signals_unknown_peer)++;
+        char hex[ID_HEX_LEN];
+        id_to_hex(s->from.data, hex);
+        log_info("dropped a %s from %.16s, not a known peer", nat_signal_kind_name(s->kind), hex);
+        return;
+    }
+    bool wants_controlling = s->kind != WEFT__SIGNAL__KIND__OFFER;   // OFFERs go to the controlled side
+    if (peer->controlling != wants_controlling) {
+        (*nat->count.signals_bad)++;
+        log_warn("peer %.16s: dropped a %s: wrong ICE role", peer->hex, nat_signal_kind_name(s->kind));
+        return;
+    }
+    (*nat->count.signals_in)++;
+    switch (s->kind) {
+    case WEFT__SIGNAL__KIND__OFFER: on_offer(nat, peer, s); break;
+    case WEFT__SIGNAL__KIND__ANSWER: on_answer(nat, peer, s); break;
+    case WEFT__SIGNAL__KIND__RESTART: on_restart(nat, peer, s); break;
+    default: break;
+    }
+    update_summary(nat);
+}
+
+// ---------------------------------------------------------------- agent events
+
+static void send_description(nat_t *nat, nat_peer_t *peer, const char *ufrag, const char *pwd, char **cands,
+                             size_t count)
+{
+    Weft__Signal__Kind kind = peer->controlling ? WEFT__SIGNAL__KIND__OFFER : WEFT__SIGNAL__KIND__ANSWER;
+    const char *answers = peer->controlling ? NULL : peer->offer_ufrag;
+    if (nat_signal_send(nat->discovery, kind, nat->self_id, peer->id, ufrag, pwd, cands, count, answers) == 0) {
+        (*nat->count.signals_out)++;
+        log_info("peer %.16s: sent %s %s with %zu candidates", peer->hex, nat_signal_kind_name(kind), ufrag, count);
+    } else {
+        (*nat->count.drop_signal_out)++;
+        log_warn("peer %.16s: discovery's inbox is full; %s not sent", peer->hex, nat_signal_kind_name(kind));
+    }
+}
+
+static void on_gathered(nat_t *nat, nat_peer_t *peer, zmsg_t *msg)
+{
+    char *ufrag = zmsg_popstr(msg);
+    char *pwd = zmsg_popstr(msg);
+    char *cands[ICE_MAX_CANDIDATES];
+    size_t count = 0;
+    while (count < ICE_MAX_CANDIDATES && (cands[count] = zmsg_popstr(msg)) != NULL)
+        count++;
+    if (ufrag && pwd) {
+        snprintf(peer->local_ufrag, sizeof peer->local_ufrag, "%s", ufrag);
+        if (peer->state == PATH_GATHERING)
+            set_state(peer, PATH_CONNECTING);
+        send_description(nat, peer, ufrag, pwd, cands, count);
+    }
+    for (size_t i = 0; i < count; i++)
+        free(cands[i]);
+    free(ufrag);
+    if (pwd) {
+        memset(pwd, 0, strlen(pwd));
+        free(pwd);
+    }
+}
+
+static void take_pair(nat_peer_t *peer, const ice_event_t *ev)
+{
+    if (!ev->has_pair)
+        return;
+    memcpy(peer->local_type, ev->local_type, sizeof peer->local_type);
+    memcpy(peer->remote_type, ev->remote_type, sizeof peer->remote_type);
+    memcpy(peer->local_addr, ev->local_addr, sizeof peer->local_addr);
+    memcpy(peer->remote_addr, ev->remote_addr, sizeof peer->remote_addr);
+    peer->local_type[sizeof peer->local_type - 1] = peer->remote_type[sizeof peer->remote_type - 1] = '\0';
+    peer->local_addr[sizeof peer->local_addr - 1] = peer->remote_addr[sizeof peer->remote_addr - 1] = '\0';
+    peer->dirty = true;
+}
+
+static void on_state(nat_peer_t *peer, const ice_event_t *ev)
+{
+    bool was_usable = nat_peer_usable(peer);
+    switch (ev->state) {
+    case NICE_COMPONENT_STATE_CONNECTED:
+    case NICE_COMPONENT_STATE_READY:
+        set_state(peer, ev->state == NICE_COMPONENT_STATE_READY ? PATH_READY : PATH_CONNECTED);
+        take_pair(peer, ev);
+        if (!was_usable) {
+            peer->connected_unix_ms = unix_now_ms();
+            peer->backoff_ms = NAT_BACKOFF_MIN_MS;
+            peer->retry_at_ms = 0;
+            log_info("peer %.16s: connected in %lld ms, %s %s -> %s %s", peer->hex,
+                     (long long)(wire_now_ms() - peer->attempt_ms), peer->local_type, peer->local_addr,
+                     peer->remote_type, peer->remote_addr);
+        }
+        break;
+    case NICE_COMPONENT_STATE_FAILED:
+        attempt_failed(peer, was_usable ? "the path died" : "ICE failed", wire_now_ms());
+        break;
+    case NICE_COMPONENT_STATE_CONNECTING:
+        if (was_usable || peer->state == PATH_GATHERING)
+            set_state(peer, PATH_CONNECTING);
+        break;
+    default:
+        break;
+    }
+}
+
+void nat_peers_on_event(nat_t *nat, zmsg_t *msg)
+{
+    zframe_t *head = zmsg_pop(msg);
+    if (!head || zframe_size(head) != sizeof(ice_event_t)) {
+        log_error("internal: malformed event from the GLib thread");
+        zframe_destroy(&head);
+        return;
+    }
+    ice_event_t ev;
+    memcpy(&ev, zframe_data(head), sizeof ev);
+    zframe_destroy(&head);
+    nat_peer_t *peer = nat_peer_find(nat, ev.peer);
+    if (!peer || !peer->ice || peer->serial != ev.serial)
+        return;   // an agent already replaced or destroyed
+    switch (ev.type) {
+    case ICE_EVENT_GATHERED: on_gathered(nat, peer, msg); break;
+    case ICE_EVENT_STATE: on_state(peer, &ev); break;
+    case ICE_EVENT_PAIR: take_pair(peer, &ev); break;
+    case ICE_EVENT_BAD_REMOTE: (*nat->count.signals_bad)++; break;
+    }
+    update_summary(nat);
+}
+
+// ---------------------------------------------------------------- timers
+
+static void retry(nat_t *nat, nat_peer_t *peer, int64_t now)
+{
+    peer->retry_at_ms = 0;
+    if (peer->controlling) {
+        log_info("peer %.16s: offering again", peer->hex);
+        if (new_agent(nat, peer, NULL, now) != 0)
+            schedule_retry(peer, now);
+    } else if (!peer->ice) {
+        send_restart(nat, peer, peer->failed_offer);
+        schedule_retry(peer, now);   // and again, later, until an offer comes
+    }
+}
+
+void nat_peers_tick(nat_t *nat, int64_t now)
+{
+    int64_t timeout_ms = (int64_t)nat->svc->config.connect_timeout * 1000;
+    for (size_t i = 0; i < nat->peer_count; i++) {
+        nat_peer_t *peer = nat->peers[i];
+        bool trying = peer->state == PATH_GATHERING || peer->state == PATH_CONNECTING;
+        if (peer->ice && trying && now - peer->attempt_ms >= timeout_ms)
+            attempt_failed(peer, "connect timeout", now);
+        if (peer->retry_at_ms && now >= peer->retry_at_ms)
+            retry(nat, peer, now);
+    }
+    update_summary(nat);
+}
