@@ -8,6 +8,7 @@
 #include <time.h>
 
 static char log_service[32] = "weft";
+static _Thread_local char log_thread_name[32];
 static log_level_t log_min_level = LOG_LEVEL_INFO;
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
@@ -18,6 +19,11 @@ void log_init(const char *service_name, log_level_t level)
 }
 
 void log_set_level(log_level_t level) { log_min_level = level; }
+
+void log_set_thread_name(const char *name)
+{
+    snprintf(log_thread_name, sizeof log_thread_name, "%s", name ? name : "");
+}
 
 int log_level_parse(const char *text, log_level_t *level)
 {
@@ -48,5 +54,5 @@ void log_write(log_level_t level, const char *fmt, ...)
     va_end(args);
     // one fprintf per line so concurrent threads do not interleave within a line
     fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", stamp, now.tv_nsec / 1000000, level_names[level],
-            log_service, line);
+            log_thread_name[0] ? log_thread_name : log_service, line);
 }

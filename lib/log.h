@@ -6,6 +6,8 @@
 typedef enum { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR } log_level_t;
 
 void log_init(const char *service_name, log_level_t level);
+// Names the calling thread in its log lines (services co-located in one process), over log_init's name.
+void log_set_thread_name(const char *name);
 // parses "debug", "info", "warn", "error"; returns -1 for anything else
 int  log_level_parse(const char *text, log_level_t *level);
 void log_set_level(log_level_t level);

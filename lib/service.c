@@ -50,7 +50,12 @@ static zsock_t *make_socket(int type, const char *endpoint, bool bind, const cha
 
 zsock_t *service_bind_inbox(service_t *svc)
 {
-    return make_socket(ZMQ_PULL, svc->config.inbox[svc->id], true, "inbox");
+    zsock_t *inbox = make_socket(ZMQ_PULL, svc->config.inbox[svc->id], true, "inbox");
+    if (inbox && svc->inbox_also[0] && zsock_bind(inbox, "%s", svc->inbox_also) < 0) {
+        log_error("cannot bind the inbox to %s too: %s", svc->inbox_also, zmq_strerror(zmq_errno()));
+        zsock_destroy(&inbox);
+    }
+    return inbox;
 }
 
 zsock_t *service_bind_control(service_t *svc)
@@ -118,6 +123,26 @@ bool service_pipe_terminated(zsock_t *pipe)
     return term;
 }
 
+int service_load(service_t *svc, service_id_t id, const char *home, const char *level_text, char *err,
+                 size_t err_len)
+{
+    memset(svc, 0, sizeof *svc);
+    svc->id = id;
+    svc->name = service_name(id);
+    svc->started_ms = wire_now_ms();
+    if (config_load(&svc->config, home, err, err_len) != 0)
+        return -1;
+    log_level_t level = LOG_LEVEL_INFO;
+    const char *text = level_text ? level_text : svc->config.log_level;
+    if (log_level_parse(text, &level) != 0) {
+        snprintf(err, err_len, "unknown log level '%s' (debug, info, warn, error)", text);
+        return -2;
+    }
+    log_init(svc->name, level);
+    mkdir(svc->config.run_dir, 0700);
+    return 0;
+}
+
 static void usage(FILE *out, const char *prog, const char *summary)
 {
     fprintf(out,
@@ -154,25 +179,13 @@ int service_main(int argc, char **argv, service_id_t id, const char *summary, za
     service_t *svc = calloc(1, sizeof *svc);
     if (!svc)
         return 1;
-    svc->id = id;
-    svc->name = service_name(id);
-    svc->started_ms = wire_now_ms();
     char err[512];
-    if (config_load(&svc->config, home, err, sizeof err) != 0) {
-        fprintf(stderr, "weft-%s: %s\n", svc->name, err);
+    int loaded = service_load(svc, id, home, level_text, err, sizeof err);
+    if (loaded != 0) {
+        fprintf(stderr, "weft-%s: %s\n", service_name(id), err);
         free(svc);
-        return 1;
+        return loaded == -2 ? 2 : 1;
     }
-    log_level_t level = LOG_LEVEL_INFO;
-    if (log_level_parse(level_text ? level_text : svc->config.log_level, &level) != 0) {
-        fprintf(stderr, "weft-%s: unknown log level '%s' (debug, info, warn, error)\n", svc->name,
-                level_text ? level_text : svc->config.log_level);
-        free(svc);
-        return 2;
-    }
-    log_init(svc->name, level);
-    mkdir(svc->config.run_dir, 0700);
-
     // hiredis writes to its socket with plain write(): a dead Redis must be an error, not a SIGPIPE
     signal(SIGPIPE, SIG_IGN);
     zsys_init();

@@ -28,7 +28,13 @@ typedef struct {
     service_counter_t counters[SERVICE_MAX_COUNTERS];
     size_t counter_count;
     char detail[512];               // one line of state for `weft status`
+    char inbox_also[CONFIG_STR];    // a second endpoint the inbox binds (co-located: the ipc one), or ""
 } service_t;
+
+// Fills svc for service `id`: loads the node's config from `home` and sets up logging. level_text
+// overrides log.level when not NULL. Returns 0, or -1 / -2 (bad level: a usage error) with err filled.
+int service_load(service_t *svc, service_id_t id, const char *home, const char *level_text, char *err,
+                 size_t err_len);
 
 // Returns the counter called `name` (a string literal), registering it at zero on first use.
 uint64_t *service_counter(service_t *svc, const char *name);
@@ -48,7 +54,7 @@ void service_actor_fail(zsock_t *pipe, const char *why);
 // True when the pipe said $TERM (the caller should return).
 bool service_pipe_terminated(zsock_t *pipe);
 
-// Runs one service as a process. `summary` is the one-line --help description.
+// Runs one service as a process (services/node runs several as threads of one process). `summary` is the one-line --help description.
 int service_main(int argc, char **argv, service_id_t id, const char *summary, zactor_fn *actor);
 
 #endif

@@ -98,7 +98,7 @@ lab_node() {
   "$BIN/weft" init --home "$home" --name "$name" --address "$overlay/16" --hub "$HUB_ENDPOINT" \
     --hub-key "$HUB_KEY" "$@" >/dev/null || lab_fail "weft init $name failed"
   LAB_HOMES+=("$home")
-  lab_exec "$name" "$BIN/weft" up --home "$home" || lab_fail "weft up $name failed"
+  lab_exec "$name" "$BIN/weft" up --home "$home" ${LAB_UP_ARGS:-} || lab_fail "weft up $name failed"
 }
 
 lab_home() { echo "$LAB_DIR/$1"; }
