@@ -82,7 +82,7 @@ static int claim_home(const char *run_dir, const char *what)
 }
 
 // Daemon: the parent returns once the child holds the lock; the child goes on with stdio in the log.
-static int daemonize(const char *log_file, const char *run_dir)
+static int daemonize(const char *log_file)
 {
     int ready[2];
     if (pipe(ready) != 0)
@@ -99,22 +99,11 @@ static int daemonize(const char *log_file, const char *run_dir)
             fprintf(stderr, "weft: failed to start; see %s\n", log_file);
             exit(EXIT_FAIL);
         }
-        (void)run_dir;
         exit(EXIT_OK);
     }
     close(ready[0]);
     setsid();
-    int fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND, 0640);
-    if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-    }
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) {
-        dup2(devnull, STDIN_FILENO);
-        close(devnull);
-    }
+    supervisor_redirect_stdio(log_file);
     return ready[1];
 }
 
@@ -193,7 +182,7 @@ int cmd_up(int argc, char **argv)
         fprintf(stderr, "weft up: the node in %s is already running (see `weft status`)\n", cfg.home);
         return EXIT_FAIL;
     }
-    int ready_fd = foreground ? -1 : daemonize(log_file, cfg.run_dir);
+    int ready_fd = foreground ? -1 : daemonize(log_file);
     log_init("supervisor", LOG_LEVEL_INFO);
     int lock = claim_home(cfg.run_dir, "a node");
     if (lock < 0)
@@ -325,7 +314,7 @@ int cmd_hub(int argc, char **argv)
         fprintf(stderr, "weft hub: a hub or node is already running in %s\n", cfg.home);
         return EXIT_FAIL;
     }
-    int ready_fd = foreground ? -1 : daemonize(log_file, cfg.run_dir);
+    int ready_fd = foreground ? -1 : daemonize(log_file);
     log_init("hub-supervisor", LOG_LEVEL_INFO);
     int lock = claim_home(cfg.run_dir, "a hub");
     if (lock < 0)

@@ -88,6 +88,21 @@ static void write_pid_file(const supervisor_t *self, const child_t *c)
     }
 }
 
+void supervisor_redirect_stdio(const char *log_path)
+{
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+        dup2(devnull, STDIN_FILENO);
+        close(devnull);
+    }
+}
+
 static int start_child(supervisor_t *self, child_t *c)
 {
     char log_path[700];
@@ -102,17 +117,7 @@ static int start_child(supervisor_t *self, child_t *c)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         setpgid(0, 0);  // a Ctrl-C on the terminal reaches the supervisor, which stops children in order
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-            close(fd);
-        }
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            dup2(devnull, STDIN_FILENO);
-            close(devnull);
-        }
+        supervisor_redirect_stdio(log_path);
         execvp(c->argv[0], c->argv);
         fprintf(stderr, "cannot run %s: %s\n", c->argv[0], strerror(errno));
         _exit(127);

@@ -20,6 +20,9 @@ void supervisor_destroy(supervisor_t **self);
 // for it before starting the next child.
 int supervisor_add(supervisor_t *self, const char *name, const char *const argv[], const char *ready_socket);
 
+// Points stdout and stderr at log_path (appending) and stdin at /dev/null: for daemons and children.
+void supervisor_redirect_stdio(const char *log_path);
+
 // Starts every child in order, then supervises until SIGTERM or SIGINT. Returns 0 on a clean stop.
 int supervisor_run(supervisor_t *self);
 
