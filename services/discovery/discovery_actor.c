@@ -38,7 +38,12 @@ typedef struct {
     int64_t last_reply;             // monotonic ms of the hub's last answer (or of start)
     uint64_t last_reply_unix_ms;
     size_t members;                 // mesh members, us included, as of the last PeerList
+    zlist_t *held_signals;          // packed HubRequests from nat, held until the hub has registered us
 } discovery_t;
+
+// The hub relays a Signal only from a registered connection; a restarted discovery may get nat's
+// offer before its Register is answered, so signals wait (a few, the newest) for the first PeerList.
+#define HELD_SIGNALS_MAX 32
 
 static void count(discovery_t *d, const char *name)
 {
@@ -189,6 +194,31 @@ static void heartbeat(discovery_t *d)
 
 // ---- from the hub ----
 
+static void hold_signal(discovery_t *d, const Weft__HubRequest *req)
+{
+    size_t size = weft__hub_request__get_packed_size(req);
+    zframe_t *frame = zframe_new(NULL, size);
+    if (!frame)
+        return;
+    weft__hub_request__pack(req, zframe_data(frame));
+    if (zlist_size(d->held_signals) >= HELD_SIGNALS_MAX) {
+        zframe_t *oldest = zlist_pop(d->held_signals);
+        zframe_destroy(&oldest);
+        count(d, "signals_dropped_unregistered");
+    }
+    zlist_append(d->held_signals, frame);
+}
+
+static void send_held_signals(discovery_t *d)
+{
+    zframe_t *frame;
+    while ((frame = zlist_pop(d->held_signals))) {
+        if (zmq_send(zsock_resolve(d->hub), zframe_data(frame), zframe_size(frame), ZMQ_DONTWAIT) >= 0)
+            count(d, "signals_to_hub");
+        zframe_destroy(&frame);
+    }
+}
+
 static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
 {
     if (!list->mesh || strcmp(list->mesh, d->cfg->mesh) != 0) {
@@ -225,6 +255,7 @@ static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
     save_hub_state(d);
     publish_peers(d, &clean);
     free(kept);
+    send_held_signals(d);
 }
 
 static void hub_signal(discovery_t *d, const Weft__Signal *sig)
@@ -310,7 +341,9 @@ static void receive_inbox(discovery_t *d)
         Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
         req.body_case = WEFT__HUB_REQUEST__BODY_SIGNAL;
         req.signal = &sig;
-        if (send_to_hub(d, &req) == 0)
+        if (d->state != HUB_REGISTERED)
+            hold_signal(d, &req);
+        else if (send_to_hub(d, &req) == 0)
             count(d, "signals_to_hub");
     }
     weft__envelope__free_unpacked(env, NULL);
@@ -401,6 +434,10 @@ static void close_sockets(discovery_t *d)
     for (int i = 0; i < OUT_COUNT; i++)
         zsock_destroy(&d->out[i]);
     store_destroy(&d->store);
+    zframe_t *frame;
+    while (d->held_signals && (frame = zlist_pop(d->held_signals)))
+        zframe_destroy(&frame);
+    zlist_destroy(&d->held_signals);
 }
 
 static void run(discovery_t *d, zsock_t *pipe)
@@ -430,7 +467,7 @@ static void run(discovery_t *d, zsock_t *pipe)
 void discovery_actor(zsock_t *pipe, void *args)
 {
     service_t *svc = args;
-    discovery_t d = {.svc = svc, .cfg = &svc->config, .state = HUB_CONNECTING};
+    discovery_t d = {.svc = svc, .cfg = &svc->config, .state = HUB_CONNECTING, .held_signals = zlist_new()};
     char why[512];
     if (check_config(d.cfg, why, sizeof why) != 0 || open_sockets(&d, why, sizeof why) != 0) {
         close_sockets(&d);

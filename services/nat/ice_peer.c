@@ -3,7 +3,10 @@
 // and teardown. See ice_peer.h for who may call what from which thread.
 #include "ice_peer.h"
 
+#include <errno.h>
 #include <gio/gio.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,6 +28,7 @@ struct ice_peer {
     // GLib thread only
     bool gathered;
     ice_remote_t *pending_remote;   // applied once gathering is done
+    ice_settings_t settings;        // servers and the overlay to keep out of ICE
     // written by the GLib thread, read by the actor
     _Atomic uint64_t rx_bytes, rx_packets;
 };
@@ -164,6 +168,38 @@ static void enlarge_socket_buffers(ice_peer_t *self)
     g_object_unref(socket);
 }
 
+// Offers every up, non-loopback interface address except the overlay's own (the TUN device and the
+// overlay prefix): libnice would otherwise find them itself and could pick a path through the overlay.
+static void add_local_addresses(ice_peer_t *self, const ice_settings_t *settings)
+{
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0) {
+        log_warn("peer %.16s: cannot list local addresses: %s", self->peer_hex, strerror(errno));
+        return;
+    }
+    int added = 0;
+    for (struct ifaddrs *ifa = list; ifa; ifa = ifa->ifa_next) {
+        if (!ifa->ifa_addr || !(ifa->ifa_flags & IFF_UP) || (ifa->ifa_flags & IFF_LOOPBACK))
+            continue;
+        if (ifa->ifa_addr->sa_family != AF_INET && ifa->ifa_addr->sa_family != AF_INET6)
+            continue;
+        if (strcmp(ifa->ifa_name, settings->overlay_device) == 0)
+            continue;
+        NiceAddress addr;
+        nice_address_init(&addr);
+        nice_address_set_from_sockaddr(&addr, ifa->ifa_addr);
+        char text[NICE_ADDRESS_STRING_LEN];
+        nice_address_to_string(&addr, text);
+        if (ice_settings_in_overlay(settings, text))
+            continue;
+        if (nice_agent_add_local_address(self->agent, &addr))
+            added++;
+    }
+    freeifaddrs(list);
+    if (!added)
+        log_warn("peer %.16s: no local address outside the overlay to offer", self->peer_hex);
+}
+
 static void apply_remote(ice_peer_t *self, ice_remote_t *remote)
 {
     int bad = 0;
@@ -173,6 +209,14 @@ static void apply_remote(ice_peer_t *self, ice_remote_t *remote)
     for (size_t i = 0; i < remote->candidate_count; i++) {
         NiceCandidate *cand = nice_agent_parse_remote_candidate_sdp(self->agent, self->stream_id,
                                                                     remote->candidates[i]);
+        if (cand) {
+            char text[NICE_ADDRESS_STRING_LEN];
+            nice_address_to_string(&cand->addr, text);
+            if (ice_settings_in_overlay(&self->settings, text)) {  // a path through the overlay: skip
+                nice_candidate_free(cand);
+                continue;
+            }
+        }
         if (!cand || cand->component_id != ICE_COMPONENT) {
             if (cand)
                 nice_candidate_free(cand);
@@ -380,7 +424,9 @@ ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, 
         free(self);
         return NULL;
     }
+    self->settings = *settings;
     configure_servers(self, settings);
+    add_local_addresses(self, settings);
     g_signal_connect(self->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), self);
     g_signal_connect(self->agent, "component-state-changed", G_CALLBACK(on_state_changed), self);
     g_signal_connect(self->agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), self);

@@ -1,6 +1,7 @@
 // ice_settings.c — parses and resolves the configured STUN/TURN servers. See ice_settings.h.
 #include "ice_settings.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,10 +69,24 @@ static int parse_turn(ice_settings_t *s, const char *text)
     return 0;
 }
 
+bool ice_settings_in_overlay(const ice_settings_t *settings, const char *addr)
+{
+    struct in_addr a;
+    if (!settings->overlay_mask || inet_pton(AF_INET, addr, &a) != 1)
+        return false;
+    return (ntohl(a.s_addr) & settings->overlay_mask) == settings->overlay_net;
+}
+
 int ice_settings_from_config(ice_settings_t *settings, const weft_config_t *cfg)
 {
     memset(settings, 0, sizeof *settings);
     int rc = 0;
+    snprintf(settings->overlay_device, sizeof settings->overlay_device, "%s", cfg->device_name);
+    struct in_addr overlay;
+    if (cfg->overlay_addr[0] && inet_pton(AF_INET, cfg->overlay_addr, &overlay) == 1 && cfg->overlay_prefix > 0) {
+        settings->overlay_mask = cfg->overlay_prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> cfg->overlay_prefix);
+        settings->overlay_net = ntohl(overlay.s_addr) & settings->overlay_mask;
+    }
     if (cfg->stun_server_count > 0 && parse_stun(settings, cfg->stun_servers[0]) != 0)
         rc = -1;
     if (cfg->turn_server_count > 0 && parse_turn(settings, cfg->turn_servers[0]) != 0)

@@ -5,6 +5,7 @@
 #define WEFT_NAT_ICE_SETTINGS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -17,7 +18,13 @@ typedef struct {
     unsigned turn_port;
     char turn_user[128];
     char turn_pass[128];
+    // The overlay is never an ICE path: ICE over our own TUN device would loop packets into itself.
+    char overlay_device[16];        // device.name: its addresses are not offered as candidates
+    uint32_t overlay_net, overlay_mask;   // mesh.address prefix, host order: candidates in it are skipped
 } ice_settings_t;
+
+// True when addr (a numeric IPv4 or IPv6 address) lies inside the overlay prefix.
+bool ice_settings_in_overlay(const ice_settings_t *settings, const char *addr);
 
 // Fills settings from cfg. A server that does not parse or resolve is logged and left out (returns -1);
 // the agents then work with what remains (host candidates always).

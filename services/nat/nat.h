@@ -23,6 +23,18 @@
 #define NAT_PATH_WRITE_MS 2000
 #define NAT_PATH_TTL_S 60
 #define NAT_OLD_UFRAGS 4          // earlier offers remembered, to tell a stale RESTART
+#define NAT_HOLD_MAX 8            // datagrams held per peer while its path is being (re)built...
+#define NAT_HOLD_BYTES 1600       // ...each at most this long (a handshake or one packet)
+#define NAT_HOLD_MS 5000          // ...and sent when the path comes up, if not older than this
+
+// Datagrams that arrived for a peer with no usable path. A restarted side's first datagram is
+// usually crypto's handshake initiation: holding it saves a 5 s handshake retry.
+typedef struct {
+    uint8_t data[NAT_HOLD_MAX][NAT_HOLD_BYTES];
+    uint16_t len[NAT_HOLD_MAX];
+    int64_t at_ms[NAT_HOLD_MAX];
+    unsigned count;
+} nat_hold_t;
 
 typedef enum {
     PATH_WAITING = 0,       // no agent yet (controlled side waiting for an offer)
@@ -61,13 +73,14 @@ typedef struct {
     uint64_t tx_bytes, tx_packets;
     uint64_t rx_bytes_before, rx_packets_before;   // received on agents already destroyed
     bool dirty;                     // write weft:path:<id> soon
+    nat_hold_t held;                // datagrams waiting for the path
 } nat_peer_t;
 
 typedef struct {
     uint64_t *datagrams_out, *datagrams_in, *bytes_out, *bytes_in;
     uint64_t *drop_no_path, *drop_send_error, *drop_bad_batch, *drop_crypto_full;
     uint64_t *signals_out, *signals_in, *signals_stale, *signals_bad, *signals_unknown_peer, *drop_signal_out;
-    uint64_t *agents_created, *ice_restarts, *peers_connected, *peerlist_bad;
+    uint64_t *agents_created, *ice_restarts, *peers_connected, *peerlist_bad, *held, *held_sent;
 } nat_counters_t;
 
 typedef struct {
@@ -88,6 +101,9 @@ typedef struct {
 // ---- nat_peers.c ----
 nat_peer_t *nat_peer_find(nat_t *nat, const uint8_t id[WIRE_ID_LEN]);
 bool nat_peer_usable(const nat_peer_t *peer);      // has an agent in CONNECTED or READY
+// Keeps a copy of a datagram for a peer without a usable path (the oldest goes when full); false if
+// it cannot be held (too long).
+bool nat_peer_hold(nat_t *nat, nat_peer_t *peer, const uint8_t *data, size_t len, int64_t now_ms);
 // A full snapshot of the other members (from discovery or Redis): adds, keeps, removes.
 void nat_peers_update(nat_t *nat, const Weft__PeerList *list, const char *source);
 void nat_peers_on_signal(nat_t *nat, const Weft__Signal *signal);

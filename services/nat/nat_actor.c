@@ -49,6 +49,8 @@ static void register_counters(nat_actor_t *self, service_t *svc)
     c->peers_connected = service_counter(svc, "peers_connected");
     c->peerlist_bad = service_counter(svc, "peerlist_bad");
     self->drop_bad_message = service_counter(svc, "drop_bad_message");
+    c->held = service_counter(svc, "held_no_path");
+    c->held_sent = service_counter(svc, "held_sent");
 }
 
 // ---------------------------------------------------------------- outbound datagrams
@@ -59,7 +61,10 @@ static void send_run(nat_actor_t *self, const uint8_t *peer_id, size_t count)
     nat_t *nat = &self->nat;
     nat_peer_t *peer = peer_id ? nat_peer_find(nat, peer_id) : NULL;
     if (!peer || !nat_peer_usable(peer)) {
-        *nat->count.drop_no_path += count;
+        int64_t now = wire_now_ms();
+        for (size_t i = 0; i < count; i++)
+            if (!peer || !nat_peer_hold(nat, peer, self->vectors[i].buffer, self->vectors[i].size, now))
+                (*nat->count.drop_no_path)++;
         return;
     }
     int sent = ice_peer_send(peer->ice, self->messages, (unsigned)count);
@@ -318,6 +323,8 @@ void nat_actor(zsock_t *pipe, void *args)
         service_actor_fail(pipe, failure);
         return;
     }
+    // know the peers before the first datagram from crypto is read, so it can be held, not dropped
+    try_redis(self);
     zsock_signal(pipe, 0);
     run(self, pipe);
     teardown(self);

@@ -378,7 +378,52 @@ static void take_pair(nat_peer_t *peer, const ice_event_t *ev)
     peer->dirty = true;
 }
 
-static void on_state(nat_peer_t *peer, const ice_event_t *ev)
+bool nat_peer_hold(nat_t *nat, nat_peer_t *peer, const uint8_t *data, size_t len, int64_t now_ms)
+{
+    nat_hold_t *h = &peer->held;
+    if (len > NAT_HOLD_BYTES)
+        return false;
+    if (h->count == NAT_HOLD_MAX) {  // drop the oldest
+        memmove(h->data[0], h->data[1], sizeof h->data[0] * (NAT_HOLD_MAX - 1));
+        memmove(&h->len[0], &h->len[1], sizeof h->len[0] * (NAT_HOLD_MAX - 1));
+        memmove(&h->at_ms[0], &h->at_ms[1], sizeof h->at_ms[0] * (NAT_HOLD_MAX - 1));
+        h->count--;
+        (*nat->count.drop_no_path)++;
+    }
+    memcpy(h->data[h->count], data, len);
+    h->len[h->count] = (uint16_t)len;
+    h->at_ms[h->count] = now_ms;
+    h->count++;
+    (*nat->count.held)++;
+    return true;
+}
+
+// The path just came up: send what waited for it, unless it waited too long.
+static void send_held(nat_t *nat, nat_peer_t *peer)
+{
+    nat_hold_t *h = &peer->held;
+    NiceOutputMessage messages[NAT_HOLD_MAX];
+    GOutputVector vectors[NAT_HOLD_MAX];
+    unsigned n = 0;
+    int64_t now = wire_now_ms();
+    for (unsigned i = 0; i < h->count; i++) {
+        if (now - h->at_ms[i] > NAT_HOLD_MS) {
+            (*nat->count.drop_no_path)++;
+            continue;
+        }
+        vectors[n] = (GOutputVector){h->data[i], h->len[i]};
+        messages[n] = (NiceOutputMessage){&vectors[n], 1};
+        n++;
+    }
+    h->count = 0;
+    int sent = n ? ice_peer_send(peer->ice, messages, n) : 0;
+    if (sent > 0) {
+        *nat->count.held_sent += (uint64_t)sent;
+        peer->tx_packets += (uint64_t)sent;
+    }
+}
+
+static void on_state(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
 {
     bool was_usable = nat_peer_usable(peer);
     switch (ev->state) {
@@ -393,6 +438,7 @@ static void on_state(nat_peer_t *peer, const ice_event_t *ev)
             log_info("peer %.16s: connected in %lld ms, %s %s -> %s %s", peer->hex,
                      (long long)(wire_now_ms() - peer->attempt_ms), peer->local_type, peer->local_addr,
                      peer->remote_type, peer->remote_addr);
+            send_held(nat, peer);
         }
         break;
     case NICE_COMPONENT_STATE_FAILED:
@@ -423,7 +469,7 @@ void nat_peers_on_event(nat_t *nat, zmsg_t *msg)
         return;   // an agent already replaced or destroyed
     switch (ev.type) {
     case ICE_EVENT_GATHERED: on_gathered(nat, peer, msg); break;
-    case ICE_EVENT_STATE: on_state(peer, &ev); break;
+    case ICE_EVENT_STATE: on_state(nat, peer, &ev); break;
     case ICE_EVENT_PAIR: take_pair(peer, &ev); break;
     case ICE_EVENT_BAD_REMOTE: (*nat->count.signals_bad)++; break;
     }

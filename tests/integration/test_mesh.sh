@@ -16,6 +16,13 @@ lab_log "waiting for the nodes to find and connect to each other"
 lab_wait 30 "alpha to see beta connected" lab_peer_connected alpha 10.100.0.2
 lab_wait 30 "beta to see alpha connected" lab_peer_connected beta 10.100.0.1
 "$BIN/weft" peers --home "$(lab_home alpha)"
+# the path is on the underlay, never through the overlay itself (that would loop packets into weft0)
+"$BIN/weft" peers --home "$(lab_home alpha)" --json | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    for end in ("local_addr", "remote_addr"):
+        if p["path"][end].startswith("10.100."):
+            sys.exit("path %s %s is inside the overlay" % (end, p["path"][end]))' || lab_fail "ICE chose a path through the overlay"
 
 lab_log "ping -c 20 both ways"
 out=$(lab_exec alpha ping -c 20 -i 0.05 -W 2 10.100.0.2) || { echo "$out"; lab_fail "alpha -> beta ping failed"; }
