@@ -105,7 +105,8 @@ int cmd_status(int argc, char **argv)
     char hub_state[64] = "unknown";
     char url[PATH_MAX];
     config_redis_url(&cfg, url, sizeof url);
-    store_t *store = supervisor ? store_connect(url, err, sizeof err) : NULL;
+    // services may run without this supervisor (containers, weft-node by hand): always ask them
+    store_t *store = store_connect(url, err, sizeof err);
     if (store) {
         redisReply *r = store_command(store, "HGET weft:hub state");
         if (r && r->type == REDIS_REPLY_STRING)
@@ -134,13 +135,13 @@ int cmd_status(int argc, char **argv)
         printf("node      %s  (%s)\nid        %s\nmesh      %s  overlay %s/%d\nhub       %s  (%s)\n"
                "supervisor %s\n\n",
                cfg.name, fp, hex, cfg.mesh, cfg.overlay_addr, cfg.overlay_prefix, cfg.hub_endpoint, hub_state,
-               supervisor ? "running" : "not running (start with `weft up`)");
+               supervisor ? "running" : "not running here (services may run elsewhere, e.g. in containers)");
         printf("%-10s %-8s %-10s %s\n", "SERVICE", "PID", "UPTIME", "STATE");
     }
     int missing = 0;
     for (int s = 0; s < SVC_COUNT; s++) {
         Weft__Envelope *holder = NULL;
-        Weft__ServiceStatus *st = supervisor ? ask_status(cfg.control[s], 1000, &holder) : NULL;
+        Weft__ServiceStatus *st = ask_status(cfg.control[s], supervisor ? 1000 : 300, &holder);
         if (!st)
             missing++;
         if (o.json) {

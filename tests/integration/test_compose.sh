@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# test_compose.sh BIN_DIR — compose.yaml brings up a whole node in containers, and it joins a hub.
+#
+# Makes the base image and the weft image (docker/make-base-image.sh, docker/Containerfile), a hub home
+# and a node home (BIN_DIR/weft hub key, BIN_DIR/weft init), starts podman's API service on a private
+# socket, then `docker-compose --profile hub up -d` of compose.yaml under a project name of its own: the
+# node (netns, redis, device, router, crypto, nat, discovery) and a hub container on the project's
+# bridge. Passes when every container is running, weft0 has the node's overlay address, every service
+# has bound its inbox and control sockets in the shared run volume, the node's discovery says it is
+# registered with the hub (weft:hub in the node's Redis) and the hub logged the node joining. Then
+# `docker-compose down -v`; whatever is left of the project (containers, network, volume), the API
+# service (by PID) and the temporary homes are removed on every exit, failure included.
+# All traffic stays on the project's podman bridge; the hub's port is published on 127.0.0.1 only.
+#
+# Needs root. First run on a machine: installs podman & co. (apt), debootstraps the base image and
+# builds the weft image — a few minutes; later runs reuse both (the image rebuilds only what changed).
+set -euo pipefail
+
+BIN=$(cd "${1:?usage: test_compose.sh BIN_DIR}" && pwd)
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+IMAGE=localhost/weft:latest
+WAIT=${WEFT_COMPOSE_WAIT:-120}     # seconds for the stack to come up and register
+
+T0=$SECONDS
+phase_start=$SECONDS
+timings=()
+phase() {   # phase NAME: records how long the phase that just ended took
+    timings+=("$1 $((SECONDS - phase_start))s")
+    phase_start=$SECONDS
+}
+say() { echo "test_compose: $*"; }
+fail() { say "FAIL: $*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || fail "needs root (podman, TUN devices)"
+for p in weft weft-hub; do
+    [ -x "$BIN/$p" ] || fail "$BIN/$p is missing: build weft first"
+done
+
+# --- the machine, the base image, the weft image ---
+# shellcheck source=../../docker/make-base-image.sh
+. "$REPO/docker/make-base-image.sh" >/dev/null || fail "docker/make-base-image.sh failed"
+[ -n "${CONTAINERS_CONF:-}" ] || fail "make-base-image.sh exported no CONTAINERS_CONF"
+phase base-image
+
+work=$(mktemp -d /tmp/weft-compose.XXXXXX)
+proj=weftcompose$$
+sock_dir=/run/weft-compose.$$
+api_pid=""
+compose_started=""
+
+compose() {
+    DOCKER_HOST=unix://$sock_dir/podman.sock COMPOSE_PROJECT_NAME=$proj \
+    WEFT_IMAGE=$IMAGE WEFT_HOME=$work/node WEFT_HUB_HOME=$work/hub WEFT_HUB_PUBLISH=127.0.0.1: \
+        timeout 180 docker-compose --ansi never -f "$REPO/compose.yaml" --project-directory "$REPO" \
+        --profile hub "$@"
+}
+project_containers() {
+    podman ps -a -q --filter "label=com.docker.compose.project=$proj" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    trap - EXIT INT TERM
+    if [ $rc -ne 0 ] && [ -n "$compose_started" ]; then
+        say "--- what the containers said (failure) ---"
+        podman ps -a --filter "label=com.docker.compose.project=$proj" \
+            --format '{{.Names}} {{.Status}}' 2>/dev/null
+        for c in $(podman ps -a --format '{{.Names}}' --filter "label=com.docker.compose.project=$proj"); do
+            echo "== $c"
+            timeout 20 podman logs --tail 15 "$c" 2>&1
+        done
+        for f in "$work"/hub/log/*.log; do
+            [ -f "$f" ] && { echo "== $f"; tail -n 15 "$f"; }
+        done
+    fi
+    if [ -n "$compose_started" ]; then
+        local t=$SECONDS
+        # docker-compose removes containers in parallel, and podman will not remove `netns` while a
+        # container that shares its namespace exists: a second `down` removes what the first left
+        compose down -v --timeout 5 >"$work/down.log" 2>&1 ||
+            compose down -v --timeout 5 >>"$work/down.log" 2>&1
+        [ $rc -eq 0 ] && say "compose down: $((SECONDS - t)) s"
+    fi
+    # whatever is still there: containers (dependents first), the network, the run volume
+    local ids
+    ids=$(project_containers)
+    if [ -n "$ids" ]; then
+        for c in $(podman ps -a --format '{{.Names}}' --filter "label=com.docker.compose.project=$proj" |
+                   grep -v '_netns_'); do
+            podman rm -f -t 2 "$c" >/dev/null 2>&1
+        done
+        # shellcheck disable=SC2046  # one argument per container id
+        podman rm -f -t 2 $(project_containers) >/dev/null 2>&1
+    fi
+    podman network exists "${proj}_default" 2>/dev/null && podman network rm -f "${proj}_default" >/dev/null 2>&1
+    podman volume exists "${proj}_run" 2>/dev/null && podman volume rm -f "${proj}_run" >/dev/null 2>&1
+    if [ -n "$api_pid" ]; then
+        kill "$api_pid" 2>/dev/null
+        wait "$api_pid" 2>/dev/null
+    fi
+    rm -rf "$sock_dir" "$work"
+    [ $rc -eq 0 ] || say "timings so far: ${timings[*]:-none}; $((SECONDS - T0)) s in all"
+    if [ -n "$(project_containers)" ] || podman network exists "${proj}_default" 2>/dev/null; then
+        say "WARNING: could not remove everything of project $proj"
+        rc=1
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "building $IMAGE (podman build, docker/Containerfile)"
+# the build stage gets a name of its own so that pruning the images earlier builds left behind keeps
+# its compilers and -dev packages cached
+if ! podman build -f "$REPO/docker/Containerfile" --target build -t localhost/weft-build:latest "$REPO" \
+        >"$work/build.log" 2>&1 ||
+   ! podman build -f "$REPO/docker/Containerfile" -t "$IMAGE" "$REPO" >>"$work/build.log" 2>&1; then
+    tail -n 40 "$work/build.log"
+    fail "podman build failed"
+fi
+# (only those older than 10 minutes: a build running beside this one may be about to use a newer one)
+podman image prune -f --filter label=org.weft.stage --filter until=10m >/dev/null 2>&1 || true
+phase weft-image
+
+# --- the homes ---
+key=$("$BIN/weft" hub key --home "$work/hub") || fail "weft hub key failed"
+[ ${#key} -eq 40 ] || fail "weft hub key printed '$key', not a 40-character key"
+"$BIN/weft" init --home "$work/node" --name compose-node --address 10.100.0.2/16 \
+    --hub tcp://hub:7400 --hub-key "$key" >/dev/null || fail "weft init failed"
+
+# --- podman's API, for docker-compose ---
+mkdir -p "$sock_dir"
+podman system service --time=0 "unix://$sock_dir/podman.sock" >"$work/podman-service.log" 2>&1 &
+api_pid=$!
+for _ in $(seq 100); do
+    [ -S "$sock_dir/podman.sock" ] && break
+    sleep 0.1
+done
+[ -S "$sock_dir/podman.sock" ] || fail "podman system service did not make its socket"
+phase homes+api
+
+# --- up ---
+say "docker-compose up (project $proj)"
+compose_started=1
+compose up -d --no-build >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "docker-compose up failed"; }
+phase compose-up
+
+services=(netns redis device router crypto nat discovery hub)
+names=()
+for s in "${services[@]}"; do names+=("${proj}_${s}_1"); done
+x() {   # x SERVICE CMD...: runs CMD in that service's container (podman exec may be slow under load)
+    local c=${proj}_$1_1
+    shift
+    timeout 60 podman exec "$c" "$@"
+}
+
+deadline=$((SECONDS + WAIT))
+running=0 registered="" joined="" sockets=0 addr=""
+while [ $SECONDS -lt $deadline ]; do
+    running=$(podman inspect -f '{{.State.Status}}' "${names[@]}" 2>/dev/null | grep -c '^running$' || true)
+    if [ "$running" -eq ${#names[@]} ]; then
+        [ -n "$addr" ] || addr=$(x device ip -4 -o addr show dev weft0 2>/dev/null | awk '{print $4}') || true
+        sockets=$(x device sh -c 'n=0; for s in device router crypto nat discovery; do
+                      [ -S /weft/run/$s.inbox ] && [ -S /weft/run/$s.control ] && n=$((n+1)); done; echo $n' \
+                  2>/dev/null) || sockets=0
+        registered=$(x redis redis-cli -s /weft/run/redis.sock HGET weft:hub state 2>/dev/null) || registered=""
+        grep -q "joined mesh default: compose-node" "$work"/hub/log/*.log 2>/dev/null && joined=1
+        if [ "$addr" = 10.100.0.2/16 ] && [ "$sockets" = 5 ] && [ "$registered" = registered ] && [ -n "$joined" ]; then
+            break
+        fi
+    fi
+    sleep 2
+done
+phase ready
+say "containers running: $running/${#names[@]}; weft0: ${addr:-none}; services with both sockets: $sockets/5;" \
+    "node's hub state: ${registered:-none}; hub logged the join: ${joined:-no}"
+[ "$running" -eq ${#names[@]} ] || fail "not every container is running after $WAIT s"
+[ "$addr" = 10.100.0.2/16 ] || fail "weft0 in the node's namespace has '${addr}', not 10.100.0.2/16"
+[ "$sockets" = 5 ] || fail "only $sockets of 5 services bound their inbox and control sockets in /weft/run"
+[ "$registered" = registered ] || fail "the node's discovery is '${registered}' with the hub, not registered"
+[ -n "$joined" ] || fail "the hub's log shows no 'joined mesh default: compose-node'"
+
+# every service shares the node's network namespace, and the hub is outside it
+ns=$(x netns readlink /proc/1/ns/net)
+for s in redis device router crypto nat discovery; do
+    [ "$(x "$s" readlink /proc/1/ns/net)" = "$ns" ] || fail "$s is not in the node's network namespace"
+done
+[ "$(x hub readlink /proc/1/ns/net)" != "$ns" ] || fail "the hub shares the node's network namespace"
+
+say "weft status in the device container:"
+x device weft status --home /weft || fail "weft status: not every service answers in the containers"
+phase checks
+
+trap - INT TERM
+say "timings: ${timings[*]}; total before down $((SECONDS - T0)) s"
+say "PASS"
