@@ -114,6 +114,30 @@ static bool check_request(const Weft__HubRequest *req, char *why, size_t why_len
     }
 }
 
+// protobuf-c 1.4 decodes field number 0 written as an overlong varint (80 00) into an unknown field, then
+// packs it as 00, which no decoder, protobuf-c included, accepts: a Signal carrying one would be relayed to
+// its recipient as a HubReply that does not decode (found by fuzz_hub_request). No valid message has a
+// field 0, so a request with one, at the top or in its body, is refused.
+static bool has_field_zero(const ProtobufCMessage *m)
+{
+    for (size_t i = 0; m && i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return true;
+    return false;
+}
+
+static bool request_has_field_zero(const Weft__HubRequest *req)
+{
+    if (has_field_zero(&req->base))
+        return true;
+    switch (req->body_case) {
+    case WEFT__HUB_REQUEST__BODY_REGISTER: return req->register_ && has_field_zero(&req->register_->base);
+    case WEFT__HUB_REQUEST__BODY_LEAVE: return req->leave && has_field_zero(&req->leave->base);
+    case WEFT__HUB_REQUEST__BODY_SIGNAL: return req->signal && has_field_zero(&req->signal->base);
+    default: return false;
+    }
+}
+
 Weft__HubRequest *hub_request_parse(const uint8_t *data, size_t len, char *why, size_t why_len)
 {
     if (len > HUB_MAX_FRAME) {
@@ -123,6 +147,11 @@ Weft__HubRequest *hub_request_parse(const uint8_t *data, size_t len, char *why, 
     Weft__HubRequest *req = weft__hub_request__unpack(NULL, len, data);
     if (!req) {
         snprintf(why, why_len, "request of %zu bytes does not decode as a HubRequest", len);
+        return NULL;
+    }
+    if (request_has_field_zero(req)) {
+        snprintf(why, why_len, "request has a field numbered 0");
+        weft__hub_request__free_unpacked(req, NULL);
         return NULL;
     }
     if (!check_request(req, why, why_len)) {

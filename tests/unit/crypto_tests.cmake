@@ -1,6 +1,6 @@
-# crypto_tests.cmake — unit tests for weft-crypto (services/crypto/session.c and crypto_wire.c) and,
-# with Clang, a libFuzzer target for the datagram decoder. Included by the tests' CMakeLists after
-# weftcore exists; expects enable_testing() there.
+# crypto_tests.cmake — unit tests for weft-crypto (services/crypto/session.c and crypto_wire.c); the
+# datagram decoder's fuzz target is in fuzz/. Included by the tests' CMakeLists after weftcore exists;
+# expects enable_testing() there.
 set(WEFT_CRYPTO_DIR ${CMAKE_CURRENT_LIST_DIR}/../../services/crypto)
 set(WEFT_CRYPTO_LIB_SOURCES ${WEFT_CRYPTO_DIR}/session.c ${WEFT_CRYPTO_DIR}/crypto_wire.c)
 
@@ -12,12 +12,3 @@ add_executable(test_session ${CMAKE_CURRENT_LIST_DIR}/test_session.c ${WEFT_CRYP
 target_include_directories(test_session PRIVATE ${WEFT_CRYPTO_DIR})
 target_link_libraries(test_session weftcore PkgConfig::CMOCKA PkgConfig::SODIUM)
 add_test(NAME test_session COMMAND test_session)
-
-if(CMAKE_C_COMPILER_ID STREQUAL "Clang")
-  add_executable(fuzz_crypto_datagram ${CMAKE_CURRENT_LIST_DIR}/../../fuzz/fuzz_crypto_datagram.c
-    ${WEFT_CRYPTO_LIB_SOURCES})
-  target_include_directories(fuzz_crypto_datagram PRIVATE ${WEFT_CRYPTO_DIR})
-  target_compile_options(fuzz_crypto_datagram PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_crypto_datagram PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_crypto_datagram weftcore PkgConfig::SODIUM)
-endif()

@@ -1,0 +1,272 @@
+// make_corpus.c — writes the fuzz targets' seed inputs (fuzz/corpus/<name>/), a few small valid ones each,
+// so that the fuzzers start past the outer checks. Run again after a .proto or a framing changes:
+//
+//   make fuzz_make_corpus && ./bin/fuzz_make_corpus <source>/fuzz/corpus
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "crypto_wire.h"
+#include "hub.pb-c.h"
+#include "node.pb-c.h"
+#include "packet.pb-c.h"
+
+static const char *root;
+
+static void put(const char *dir, const char *name, const uint8_t *data, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", root, dir);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+    snprintf(path, sizeof path, "%s/%s/%s", root, dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+    printf("%s (%zu bytes)\n", path, len);
+}
+
+static uint8_t buf[65536];
+
+// ---------------------------------------------------------------- wire: framing of fuzz_wire.c
+
+static void put_envelope(const char *name, const Weft__Envelope *env, const uint8_t *payload, size_t payload_len)
+{
+    size_t n = weft__envelope__get_packed_size(env);
+    if (payload) {
+        buf[0] = 1;     // two frames; then the envelope's length, little-endian
+        buf[1] = (uint8_t)n;
+        buf[2] = (uint8_t)(n >> 8);
+        weft__envelope__pack(env, buf + 3);
+        memcpy(buf + 3 + n, payload, payload_len);
+        put("wire", name, buf, 3 + n + payload_len);
+    } else {
+        buf[0] = 0;     // one frame
+        weft__envelope__pack(env, buf + 1);
+        put("wire", name, buf, 1 + n);
+    }
+}
+
+static uint8_t id_a[32], id_b[32], self_id[32];
+
+static void make_wire(void)
+{
+    // a batch from device: two packets, no peers
+    static const uint8_t packets[] = {0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 100, 0, 1, 10, 100, 0, 2,
+                                      0x45, 0, 0, 8, 1, 2, 3, 4};
+    uint32_t lengths[2] = {20, 8};
+    Weft__PacketBatch batch = WEFT__PACKET_BATCH__INIT;
+    batch.n_lengths = 2;
+    batch.lengths = lengths;
+    Weft__Envelope env = WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_PACKETS;
+    env.packets = &batch;
+    put_envelope("batch", &env, packets, sizeof packets);
+
+    // a batch from router: the same packets for two peers
+    ProtobufCBinaryData peers[2] = {{32, id_a}, {32, id_b}};
+    uint32_t peer_index[2] = {1, 0};
+    batch.n_peers = 2;
+    batch.peers = peers;
+    batch.n_peer_index = 2;
+    batch.peer_index = peer_index;
+    put_envelope("batch_peers", &env, packets, sizeof packets);
+
+    // a PeerList from discovery
+    Weft__Peer a = WEFT__PEER__INIT, b = WEFT__PEER__INIT;
+    a.id = peers[0];
+    a.name = "alpha";
+    a.overlay_addr = "10.100.0.2";
+    a.last_seen_ms = 1700000000000ULL;
+    b.id = peers[1];
+    b.name = "beta";
+    b.overlay_addr = "10.100.0.3";
+    Weft__Peer *members[2] = {&a, &b};
+    Weft__PeerList list = WEFT__PEER_LIST__INIT;
+    list.mesh = "home";
+    list.n_peers = 2;
+    list.peers = members;
+    env = (Weft__Envelope)WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_PEERS;
+    env.peers = &list;
+    put_envelope("peer_list", &env, NULL, 0);
+
+    // a Signal from nat to discovery, a status request and a status
+    char *cand[1] = {"a=candidate:1 1 udp 2130706431 192.168.1.10 50000 typ host"};
+    Weft__Signal sig = WEFT__SIGNAL__INIT;
+    sig.from = peers[0];
+    sig.to = peers[1];
+    sig.kind = WEFT__SIGNAL__KIND__OFFER;
+    sig.ufrag = "abcd";
+    sig.pwd = "abcdefghijklmnopqrstuv";
+    sig.n_candidates = 1;
+    sig.candidates = cand;
+    env = (Weft__Envelope)WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_SIGNAL;
+    env.signal = &sig;
+    put_envelope("signal", &env, NULL, 0);
+
+    Weft__StatusRequest req = WEFT__STATUS_REQUEST__INIT;
+    req.verbose = 1;
+    env = (Weft__Envelope)WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_STATUS_REQUEST;
+    env.status_request = &req;
+    put_envelope("status_request", &env, NULL, 0);
+
+    Weft__Counter c = WEFT__COUNTER__INIT;
+    c.name = "packets_in";
+    c.value = 42;
+    Weft__Counter *counters[1] = {&c};
+    Weft__ServiceStatus st = WEFT__SERVICE_STATUS__INIT;
+    st.service = "router";
+    st.pid = 1234;
+    st.uptime_ms = 5000;
+    st.n_counters = 1;
+    st.counters = counters;
+    st.detail = "2 routes";
+    env = (Weft__Envelope)WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_STATUS;
+    env.status = &st;
+    put_envelope("status", &env, NULL, 0);
+}
+
+// ---------------------------------------------------------------- signal: a Signal addressed to self_id
+
+static void put_signal(const char *name, const Weft__Signal *sig)
+{
+    size_t n = weft__signal__pack(sig, buf);
+    put("signal", name, buf, n);
+}
+
+static void make_signal(void)
+{
+    char *cands[3] = {
+        "a=candidate:1 1 udp 2130706431 192.168.1.10 50000 typ host",
+        "a=candidate:2 1 udp 1694498815 203.0.113.7 41000 typ srflx raddr 192.168.1.10 rport 50000",
+        "a=candidate:3 1 tcp 1015022079 fe80::1 9 typ host tcptype active",
+    };
+    Weft__Signal sig = WEFT__SIGNAL__INIT;
+    sig.from.data = id_a;
+    sig.from.len = 32;
+    sig.to.data = self_id;
+    sig.to.len = 32;
+    sig.kind = WEFT__SIGNAL__KIND__OFFER;
+    sig.ufrag = "Xy9+";
+    sig.pwd = "abcdefghijklmnopqrst/+";
+    sig.n_candidates = 3;
+    sig.candidates = cands;
+    put_signal("offer", &sig);
+    sig.kind = WEFT__SIGNAL__KIND__ANSWER;
+    sig.ufrag = "AbCd";
+    sig.answers = "Xy9+";
+    sig.n_candidates = 1;
+    put_signal("answer", &sig);
+    Weft__Signal restart = WEFT__SIGNAL__INIT;
+    restart.from = sig.from;
+    restart.to = sig.to;
+    restart.kind = WEFT__SIGNAL__KIND__RESTART;
+    restart.answers = "Xy9+";
+    put_signal("restart", &restart);
+}
+
+// ---------------------------------------------------------------- hub_request
+
+static void put_request(const char *name, const Weft__HubRequest *req)
+{
+    size_t n = weft__hub_request__pack(req, buf);
+    put("hub_request", name, buf, n);
+}
+
+static void make_hub_request(void)
+{
+    Weft__Register reg = WEFT__REGISTER__INIT;
+    reg.mesh = "home";
+    reg.id.data = id_a;
+    reg.id.len = 32;
+    reg.name = "alpha";
+    reg.overlay_addr = "10.100.0.2";
+    Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_REGISTER;
+    req.register_ = &reg;
+    put_request("register", &req);
+
+    Weft__Leave leave = WEFT__LEAVE__INIT;
+    leave.mesh = "home";
+    leave.id = reg.id;
+    req = (Weft__HubRequest)WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_LEAVE;
+    req.leave = &leave;
+    put_request("leave", &req);
+
+    char *cand[1] = {"a=candidate:1 1 udp 2130706431 192.168.1.10 50000 typ host"};
+    Weft__Signal sig = WEFT__SIGNAL__INIT;
+    sig.from = reg.id;
+    sig.to.data = id_b;
+    sig.to.len = 32;
+    sig.kind = WEFT__SIGNAL__KIND__OFFER;
+    sig.ufrag = "abcd";
+    sig.pwd = "abcdefghijklmnopqrstuv";
+    sig.n_candidates = 1;
+    sig.candidates = cand;
+    req = (Weft__HubRequest)WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_SIGNAL;
+    req.signal = &sig;
+    put_request("signal", &req);
+
+    // regression: the same Signal with a field numbered 0 written as 80 00 (hub_proto.c refuses it)
+    uint8_t inner[1024];
+    size_t n = weft__signal__pack(&sig, inner);
+    inner[n++] = 0x80, inner[n++] = 0x00, inner[n++] = 0x00;
+    size_t at = 0;
+    buf[at++] = 0x1a;   // field 3 (signal), length-delimited
+    for (size_t v = n; ; v >>= 7) {
+        buf[at++] = (uint8_t)(v & 0x7f) | (v >= 0x80 ? 0x80 : 0);
+        if (v < 0x80)
+            break;
+    }
+    memcpy(buf + at, inner, n);
+    put("hub_request", "signal_field_zero", buf, at + n);
+}
+
+// ---------------------------------------------------------------- crypto_datagram: the right shapes
+
+static void make_crypto_datagram(void)
+{
+    memset(buf, 0xa5, CRYPTO_INITIATION_LEN);
+    crypto_write_initiation_header(buf, 0x01020304);
+    put("crypto_datagram", "initiation", buf, CRYPTO_INITIATION_LEN);
+    memset(buf, 0x5a, CRYPTO_RESPONSE_LEN);
+    crypto_write_response_header(buf, 0x05060708, 0x01020304);
+    put("crypto_datagram", "response", buf, CRYPTO_RESPONSE_LEN);
+    memset(buf, 0x33, CRYPTO_TRANSPORT_OVERHEAD + 20);
+    crypto_write_transport_header(buf, 0x01020304, 7);
+    put("crypto_datagram", "transport", buf, CRYPTO_TRANSPORT_OVERHEAD + 20);
+    put("crypto_datagram", "transport_keepalive", buf, CRYPTO_TRANSPORT_OVERHEAD);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s <fuzz/corpus directory>\n", argv[0]);
+        return 2;
+    }
+    root = argv[1];
+    if (mkdir(root, 0755) != 0 && errno != EEXIST) {
+        perror(root);
+        return 1;
+    }
+    memset(self_id, 0x11, 32);  // fuzz_signal.c's node id
+    memset(id_a, 0xaa, 32);
+    memset(id_b, 0xbb, 32);
+    make_wire();
+    make_signal();
+    make_hub_request();
+    make_crypto_datagram();
+    return 0;
+}
