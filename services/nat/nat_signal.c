@@ -50,10 +50,11 @@ static bool is_ip(const char *text)
     return inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1;
 }
 
-static bool is_one_of(const char *text, const char *const *words)
+// libnice compares transports without case but candidate types and tcptypes with it: so do we.
+static bool is_one_of(const char *text, const char *const *words, bool ignore_case)
 {
     for (; *words; words++)
-        if (strcasecmp(text, *words) == 0)
+        if ((ignore_case ? strcasecmp(text, *words) : strcmp(text, *words)) == 0)
             return true;
     return false;
 }
@@ -64,8 +65,15 @@ static bool is_candidate_line(const char *line)
 {
     static const char *const transports[] = {"udp", "tcp", NULL};
     static const char *const types[] = {"host", "srflx", "prflx", "relay", NULL};
+    static const char *const tcptypes[] = {"active", "passive", "so", NULL};
+    static const char *const extensions[] = {"raddr", "rport", "tcptype", "generation", "ufrag", "network-id",
+                                             "network-cost", NULL};
     const char *prefix = "a=candidate:";
     if (strncmp(line, prefix, strlen(prefix)) != 0)
+        return false;
+    // libnice splits on every single space: an empty field (two spaces, a space at either end) fails there
+    size_t len = strlen(line);
+    if (strstr(line, "  ") || line[len - 1] == ' ' || line[strlen(prefix)] == ' ')
         return false;
     char copy[ICE_MAX_CANDIDATE_LEN];
     snprintf(copy, sizeof copy, "%s", line + strlen(prefix));
@@ -76,13 +84,17 @@ static bool is_candidate_line(const char *line)
     if (n < 8 || n % 2 != 0)
         return false;
     if (!is_ice_string(tok[0], 1, 32) || !is_number(tok[1], 256) || strcmp(tok[1], "0") == 0 ||
-        !is_one_of(tok[2], transports) || !is_number(tok[3], 0xffffffffUL) || !is_ip(tok[4]) ||
-        !is_number(tok[5], 65535) || strcmp(tok[6], "typ") != 0 || !is_one_of(tok[7], types))
+        !is_one_of(tok[2], transports, true) || !is_number(tok[3], 0xffffffffUL) || !is_ip(tok[4]) ||
+        !is_number(tok[5], 65535) || strcmp(tok[6], "typ") != 0 || !is_one_of(tok[7], types, false))
         return false;
     for (size_t i = 8; i + 1 < n; i += 2) {
+        if (!is_one_of(tok[i], extensions, false))
+            return false;
         if (strcmp(tok[i], "raddr") == 0 && !is_ip(tok[i + 1]))
             return false;
         if (strcmp(tok[i], "rport") == 0 && !is_number(tok[i + 1], 65535))
+            return false;
+        if (strcmp(tok[i], "tcptype") == 0 && !is_one_of(tok[i + 1], tcptypes, false))
             return false;
     }
     return true;
