@@ -73,6 +73,24 @@ for node in alpha beta; do
   done
 done
 
+lab_log "kill -9 the hub: the data path does not need it; it is restarted and members register again"
+hub_old=$(lab_service_pid hub hub)
+kill -9 "$hub_old"
+out=$(lab_exec alpha ping -c 10 -i 0.1 -W 2 10.100.0.2) || true
+echo "$out" | grep -q " 0% packet loss" || { echo "$out"; lab_fail "the overlay lost packets while the hub was down"; }
+lab_wait 10 "the hub to be restarted" bash -c "p=\$(cat $(lab_home hub)/run/hub.pid); [ -n \"\$p\" ] && [ \"\$p\" != $hub_old ] && kill -0 \$p"
+hub_registered() { lab_exec "$1" "$BIN/weft" status --home "$(lab_home "$1")" --json | grep -q '"hub_state":"registered"'; }
+# ICE signalling through the restarted hub: restart one side's nat, which must offer or ask again
+old=$(lab_service_pid alpha nat)
+kill -9 "$old"
+start=$SECONDS
+until lab_exec alpha ping -c 1 -W 1 10.100.0.2 >/dev/null 2>&1; do
+  [ $SECONDS -ge $((start + 20)) ] && lab_fail "no ping within 20 s of restarting nat after the hub restart"
+done
+lab_log "after the hub restart, a restarted nat connected again in $((SECONDS - start)) s"
+lab_wait 20 "alpha to register with the restarted hub" hub_registered alpha
+lab_wait 20 "beta to register with the restarted hub" hub_registered beta
+
 lab_log "final: ping -c 20 with 0% loss"
 out=$(lab_exec alpha ping -c 20 -i 0.05 -W 2 10.100.0.2) || true
 echo "$out" | grep -q " 0% packet loss" || { echo "$out"; lab_fail "final ping lost packets"; }

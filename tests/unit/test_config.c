@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -141,12 +142,32 @@ static void test_save_then_load(void **state)
     rmdir(dir);
 }
 
+// docs/weft.example.yaml must stay a valid config (docs stay true)
+static void test_example_file_parses(void **state)
+{
+    (void)state;
+    FILE *f = fopen(WEFT_SOURCE_DIR "/docs/weft.example.yaml", "r");
+    assert_non_null(f);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    weft_config_t cfg;
+    char err[256] = "";
+    config_defaults(&cfg, "/tmp/x");
+    if (config_parse(&cfg, text, n, "weft.example.yaml", err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg.overlay_addr, "10.100.0.1");
+    assert_int_equal(strlen(cfg.hub_public_key), 40);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_empty_and_garbage),
         cmocka_unit_test(test_env_overrides),    cmocka_unit_test(test_save_then_load),
+        cmocka_unit_test(test_example_file_parses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
