@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -29,7 +30,7 @@ int service_from_name(const char *name)
     return -1;
 }
 
-typedef enum { KEY_STRING, KEY_INT, KEY_LIST, KEY_ADDRESS } key_type_t;
+typedef enum { KEY_STRING, KEY_INT, KEY_BOOL, KEY_LIST, KEY_ADDRESS } key_type_t;
 
 typedef struct {
     const char *path;       // "section.key"
@@ -42,6 +43,7 @@ typedef struct {
 
 #define STR(path, field) {path, KEY_STRING, offsetof(weft_config_t, field), sizeof(((weft_config_t *)0)->field), 0, 0, 0}
 #define INT(path, field, lo, hi) {path, KEY_INT, offsetof(weft_config_t, field), 0, 0, lo, hi}
+#define BOOL(path, field) {path, KEY_BOOL, offsetof(weft_config_t, field), 0, 0, 0, 0}
 #define LIST(path, field, count) {path, KEY_LIST, offsetof(weft_config_t, field), CONFIG_STR, offsetof(weft_config_t, count), 0, 0}
 
 static const config_key_t config_keys[] = {
@@ -57,6 +59,7 @@ static const config_key_t config_keys[] = {
     INT("hub.heartbeat", heartbeat_interval, 1, 600),
     STR("device.name", device_name),
     INT("device.mtu", mtu, 576, 9000),
+    BOOL("device.offload", device_offload),
     LIST("nat.stun_servers", stun_servers, stun_server_count),
     LIST("nat.turn_servers", turn_servers, turn_server_count),
     INT("nat.keepalive", keepalive_interval, 1, 3600),
@@ -117,6 +120,7 @@ void config_defaults(weft_config_t *cfg, const char *home)
     cfg->heartbeat_interval = 3;
     snprintf(cfg->device_name, sizeof cfg->device_name, "weft0");
     cfg->mtu = 1400;
+    cfg->device_offload = true;
     cfg->keepalive_interval = 25;
     cfg->connect_timeout = 10;
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
@@ -172,6 +176,20 @@ static int parse_int(const char *text, int lo, int hi, int *out)
     return 0;
 }
 
+// true/false or yes/no (any case), as YAML writes booleans.
+static int parse_bool(const char *text, bool *out)
+{
+    if (strcasecmp(text, "true") == 0 || strcasecmp(text, "yes") == 0) {
+        *out = true;
+        return 0;
+    }
+    if (strcasecmp(text, "false") == 0 || strcasecmp(text, "no") == 0) {
+        *out = false;
+        return 0;
+    }
+    return -1;
+}
+
 // Sets one scalar key from text. Lists take one item per call (append) unless `replace_list`.
 static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text, char *why, size_t why_len)
 {
@@ -187,6 +205,12 @@ static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text
     case KEY_INT:
         if (parse_int(text, key->min, key->max, (int *)(base + key->offset)) != 0) {
             snprintf(why, why_len, "'%s' is not a whole number in %d..%d", text, key->min, key->max);
+            return -1;
+        }
+        return 0;
+    case KEY_BOOL:
+        if (parse_bool(text, (bool *)(base + key->offset)) != 0) {
+            snprintf(why, why_len, "'%s' is not true/false or yes/no", text);
             return -1;
         }
         return 0;
@@ -463,7 +487,8 @@ int config_save(const weft_config_t *cfg, const char *path)
     if (cfg->network_key[0])
         fprintf(f, "  network_key: \"%s\"\n", cfg->network_key);
     fprintf(f, "hub:\n  endpoint: \"%s\"\n  public_key: \"%s\"\n", cfg->hub_endpoint, cfg->hub_public_key);
-    fprintf(f, "device:\n  name: \"%s\"\n  mtu: %d\n", cfg->device_name, cfg->mtu);
+    fprintf(f, "device:\n  name: \"%s\"\n  mtu: %d\n  offload: %s\n", cfg->device_name, cfg->mtu,
+            cfg->device_offload ? "true" : "false");
     fprintf(f, "nat:\n");
     write_list(f, "stun_servers", cfg->stun_servers, cfg->stun_server_count);
     write_list(f, "turn_servers", cfg->turn_servers, cfg->turn_server_count);

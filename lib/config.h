@@ -51,6 +51,7 @@ typedef struct {
     // device:
     char device_name[16];           // device.name, default "weft0"
     int mtu;                        // device.mtu, default 1400
+    bool device_offload;            // device.offload: TUN checksum/TSO offload (IFF_VNET_HDR), default true
 
     // nat:
     char stun_servers[CONFIG_MAX_SERVERS][CONFIG_STR];  // nat.stun_servers: "host:port"

@@ -1,13 +1,18 @@
 // device_actor.c — the weft-device actor: the TUN fd and the packet batches that cross it.
-//   TUN -> read up to DEVICE_READ_BURST packets per wake-up -> one PacketBatch -> router inbox
+//   TUN -> read up to DEVICE_READ_BURST packets per wake-up -> PacketBatch(es) -> router inbox
 //   device inbox (PacketBatch from crypto) -> one write() per packet -> TUN
+// With device.offload the TUN has IFF_VNET_HDR and TSO/checksum offload: a read gives a virtio_net_hdr and
+// a packet of up to 64 KiB, which segment.c splits (or finishes the checksum of) straight into the batch,
+// and every write carries a zeroed virtio_net_hdr in front of the packet.
 #include "device_actor.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "segment.h"
 #include "service.h"
 #include "tun.h"
 #include "wire.h"
@@ -23,11 +28,16 @@ typedef struct {
     zsock_t *router;               // PUSH to the router's inbox
     packet_batch_t *batch;         // packets read from TUN, on their way to the router
     size_t mtu;
+    bool offload;                  // the TUN has IFF_VNET_HDR (reads and writes carry a virtio_net_hdr)
+    uint8_t *read_buf;             // offload: one read (virtio_net_hdr + packet), allocated once
     // counters (pointers into svc->counters, stable for the service's life)
     uint64_t *packets_in, *bytes_in, *batches_out, *packets_out, *bytes_out, *batches_in;
     uint64_t *drop_queue_full, *drop_bad_batch, *drop_bad_packet, *drop_too_big, *drop_write_error;
     uint64_t *drop_read_error, *drop_bad_message, *ignored_messages;
+    uint64_t *gso_packets_in, *segments_out, *drop_bad_gso, *csum_completed;
 } device_t;
+
+#define DEVICE_READ_BUF (SEGMENT_VNET_HDR_LEN + SEGMENT_MAX_PACKET)
 
 // Logs the 1st, 2nd, 4th, 8th... occurrence of a repeated problem, so a flood does not flood the log.
 static bool worth_logging(uint64_t count) { return count && (count & (count - 1)) == 0; }
@@ -49,6 +59,10 @@ static void device_register_counters(device_t *self)
     self->drop_read_error = service_counter(svc, "drop_read_error");
     self->drop_bad_message = service_counter(svc, "drop_bad_message");
     self->ignored_messages = service_counter(svc, "ignored_messages");
+    self->gso_packets_in = service_counter(svc, "gso_packets_in");
+    self->segments_out = service_counter(svc, "segments_out");
+    self->drop_bad_gso = service_counter(svc, "drop_bad_gso");
+    self->csum_completed = service_counter(svc, "csum_completed");
 }
 
 static void device_destroy(device_t **self_p)
@@ -61,6 +75,7 @@ static void device_destroy(device_t **self_p)
     zsock_destroy(&self->inbox);
     packet_batch_destroy(&self->batch);
     tun_destroy(&self->tun);
+    free(self->read_buf);
     free(self);
     *self_p = NULL;
 }
@@ -74,11 +89,14 @@ static int device_open_tun(device_t *self, char *why, size_t why_len)
         return -1;
     }
     char err[256];
-    self->tun = tun_new(cfg->device_name, err, sizeof err);
+    self->tun = tun_new(cfg->device_name, cfg->device_offload, err, sizeof err);
     if (!self->tun || tun_configure(self->tun, cfg->overlay_addr, cfg->overlay_prefix, cfg->mtu, err, sizeof err) < 0) {
         snprintf(why, why_len, "TUN device: %s", err);
         return -1;
     }
+    self->offload = tun_offload(self->tun);
+    if (cfg->device_offload && !self->offload)
+        log_warn("TUN offload unavailable, running without it: %s", tun_offload_note(self->tun));
     return 0;
 }
 
@@ -98,6 +116,11 @@ static device_t *device_new(service_t *svc, char *why, size_t why_len)
         return NULL;
     }
     self->batch = packet_batch_new();
+    if (self->offload && !(self->read_buf = malloc(DEVICE_READ_BUF))) {
+        snprintf(why, why_len, "out of memory");
+        device_destroy(&self);
+        return NULL;
+    }
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
     self->router = service_connect_inbox(svc, SVC_ROUTER);
@@ -107,8 +130,8 @@ static device_t *device_new(service_t *svc, char *why, size_t why_len)
         return NULL;
     }
     const weft_config_t *cfg = &svc->config;
-    snprintf(svc->detail, sizeof svc->detail, "tun %s %s/%d mtu %d", tun_name(self->tun), cfg->overlay_addr,
-             cfg->overlay_prefix, cfg->mtu);
+    snprintf(svc->detail, sizeof svc->detail, "tun %s %s/%d mtu %d offload %s", tun_name(self->tun),
+             cfg->overlay_addr, cfg->overlay_prefix, cfg->mtu, self->offload ? "csum+tso" : "off");
     return self;
 }
 
@@ -155,11 +178,72 @@ static int device_read_one(device_t *self)
     return 1;
 }
 
-// TUN is readable: read up to DEVICE_READ_BURST packets, send them as one batch.
+// Offload: puts the packets of one read (its segments, or the packet with its checksum finished) into the
+// batch, sending the batch whenever it fills. No allocation: segments are written into the batch's slots.
+static void device_add_segments(device_t *self, const uint8_t *read_buf, size_t n)
+{
+    segment_vnet_hdr_t vh;
+    segment_vnet_hdr_decode(&vh, read_buf);
+    segment_iter_t it;
+    const char *why = "";
+    if (segment_begin(&it, &vh, read_buf + SEGMENT_VNET_HDR_LEN, n - SEGMENT_VNET_HDR_LEN, self->mtu, &why) < 0) {
+        (*self->drop_bad_gso)++;
+        if (worth_logging(*self->drop_bad_gso))
+            log_warn("dropped a %zu-byte packet from %s (gso_type %u, gso_size %u, hdr_len %u): %s (%llu so far)",
+                     n - SEGMENT_VNET_HDR_LEN, tun_name(self->tun), vh.gso_type, vh.gso_size, vh.hdr_len, why,
+                     (unsigned long long)*self->drop_bad_gso);
+        return;
+    }
+    if (it.gso)
+        (*self->gso_packets_in)++;
+    else if (it.needs_csum)
+        (*self->csum_completed)++;
+    size_t len;
+    while ((len = segment_next_len(&it)) > 0) {
+        uint8_t *slot = packet_batch_reserve(self->batch, len);
+        if (!slot) {  // the batch is full, maybe mid-packet: send it and go on in a fresh one
+            device_flush_to_router(self);
+            slot = packet_batch_reserve(self->batch, len);
+            if (!slot)
+                return;  // cannot happen: an empty batch holds any packet up to 64 KiB
+        }
+        segment_next(&it, slot);
+        packet_batch_commit(self->batch, len, NULL);
+        if (it.gso)
+            (*self->segments_out)++;
+    }
+}
+
+// Offload: reads one virtio_net_hdr + packet. Returns 1 when one was read, 0 when TUN is drained, -1 on error.
+static int device_read_one_offload(device_t *self)
+{
+    ssize_t n = read(tun_fd(self->tun), self->read_buf, DEVICE_READ_BUF);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return 0;
+        (*self->drop_read_error)++;
+        if (worth_logging(*self->drop_read_error))
+            log_warn("read from %s failed: %s", tun_name(self->tun), strerror(errno));
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    (*self->packets_in)++;
+    if ((size_t)n <= SEGMENT_VNET_HDR_LEN) {  // a header and no packet: nothing to forward
+        (*self->drop_bad_gso)++;
+        return 1;
+    }
+    *self->bytes_in += (uint64_t)n - SEGMENT_VNET_HDR_LEN;
+    device_add_segments(self, self->read_buf, (size_t)n);
+    return 1;
+}
+
+// TUN is readable: read up to DEVICE_READ_BURST packets (with offload: super-packets), send them as one
+// batch (or more, when the segments of super-packets fill one).
 static void device_on_tun_readable(device_t *self)
 {
     for (int i = 0; i < DEVICE_READ_BURST; i++)
-        if (device_read_one(self) <= 0)
+        if ((self->offload ? device_read_one_offload(self) : device_read_one(self)) <= 0)
             break;
     device_flush_to_router(self);
 }
@@ -178,8 +262,17 @@ static void device_write_packet(device_t *self, const uint8_t *pkt, size_t len)
                      len, self->mtu);
         return;
     }
-    ssize_t n = write(tun_fd(self->tun), pkt, len);
-    if (n != (ssize_t)len) {
+    ssize_t n, want = (ssize_t)len;
+    if (self->offload) {
+        // a zeroed virtio_net_hdr: no GSO, checksums complete (crypto hands over whole IP packets)
+        static const uint8_t no_offload[SEGMENT_VNET_HDR_LEN];
+        struct iovec iov[2] = {{(void *)no_offload, sizeof no_offload}, {(void *)pkt, len}};
+        want += (ssize_t)sizeof no_offload;
+        n = writev(tun_fd(self->tun), iov, 2);
+    } else {
+        n = write(tun_fd(self->tun), pkt, len);
+    }
+    if (n != want) {
         (*self->drop_write_error)++;
         if (worth_logging(*self->drop_write_error))
             log_warn("write of a %zu-byte packet to %s failed: %s (%llu so far)", len, tun_name(self->tun),

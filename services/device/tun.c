@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,37 +18,76 @@
 struct tun {
     int fd;
     char name[IFNAMSIZ];
+    bool offload;                   // IFF_VNET_HDR with checksum and TSO offloads
+    char offload_note[160];         // why offload is off although it was asked for
 };
 
-tun_t *tun_new(const char *name, char *err, size_t err_len)
+// Opens /dev/net/tun and creates the device with flags. Returns the fd, or -1 with err filled.
+static int open_tun(const char *name, short flags, char *ifname, char *err, size_t err_len)
+{
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, err_len, "cannot open /dev/net/tun: %s", strerror(errno));
+        return -1;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = flags;
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        snprintf(err, err_len, "cannot create TUN device %s: %s", name, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
+    ifname[IFNAMSIZ - 1] = '\0';
+    return fd;
+}
+
+// A device whose reads and writes carry a virtio_net_hdr, that may hand us TCP super-packets (TSO4/6)
+// and packets whose checksum is left to us (CSUM). Returns the fd, or -1 with err filled.
+static int open_tun_offload(const char *name, char *ifname, char *err, size_t err_len)
+{
+    int fd = open_tun(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, ifname, err, err_len);
+    if (fd < 0)
+        return -1;
+    int hdr_size = (int)sizeof(struct virtio_net_hdr);
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0) {
+        snprintf(err, err_len, "TUNSETVNETHDRSZ failed: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) < 0) {
+        snprintf(err, err_len, "TUNSETOFFLOAD(CSUM|TSO4|TSO6) failed: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+tun_t *tun_new(const char *name, bool offload, char *err, size_t err_len)
 {
     if (!name || !name[0] || strlen(name) >= IFNAMSIZ) {
         snprintf(err, err_len, "bad TUN device name '%s' (1..%d characters)", name ? name : "", IFNAMSIZ - 1);
         return NULL;
     }
-    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, err_len, "cannot open /dev/net/tun: %s", strerror(errno));
-        return NULL;
-    }
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-    memcpy(ifr.ifr_name, name, strlen(name));
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        snprintf(err, err_len, "cannot create TUN device %s: %s", name, strerror(errno));
-        close(fd);
-        return NULL;
-    }
     tun_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(err, err_len, "out of memory");
-        close(fd);
         return NULL;
     }
-    self->fd = fd;
-    memcpy(self->name, ifr.ifr_name, IFNAMSIZ);
-    self->name[IFNAMSIZ - 1] = '\0';
+    self->fd = -1;
+    if (offload) {
+        // closing the fd removes the (non-persistent) device, so a refusal falls back to a plain one
+        self->fd = open_tun_offload(name, self->name, self->offload_note, sizeof self->offload_note);
+        self->offload = self->fd >= 0;
+    }
+    if (self->fd < 0)
+        self->fd = open_tun(name, IFF_TUN | IFF_NO_PI, self->name, err, err_len);
+    if (self->fd < 0) {
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
@@ -61,6 +101,10 @@ void tun_destroy(tun_t **self)
 }
 
 int tun_fd(const tun_t *self) { return self->fd; }
+
+bool tun_offload(const tun_t *self) { return self->offload; }
+
+const char *tun_offload_note(const tun_t *self) { return self->offload_note; }
 
 const char *tun_name(const tun_t *self) { return self->name; }
 

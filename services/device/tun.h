@@ -1,15 +1,22 @@
 // tun.h — the node's TUN device: an L3 (IFF_TUN | IFF_NO_PI) interface opened non-blocking, with its
 // overlay address, netmask (which makes the kernel add the connected route), MTU and IFF_UP set by ioctl.
 // The device is not persistent: it disappears when the fd is closed (or the process dies).
+//
+// With offload the device also has IFF_VNET_HDR (a 10-byte struct virtio_net_hdr before every packet read
+// or written) and TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6: reads may return TCP super-packets of up to 64 KiB
+// and packets whose checksum is left to finish (segment.h handles both).
 #ifndef WEFT_DEVICE_TUN_H
 #define WEFT_DEVICE_TUN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct tun tun_t;
 
-// Opens (creates) the TUN device `name`. Returns NULL with err filled on failure.
-tun_t *tun_new(const char *name, char *err, size_t err_len);
+// Opens (creates) the TUN device `name`, with offload if asked for. If the kernel refuses the vnet header
+// or the offloads, the device is created without them: tun_offload() is then false and tun_offload_note()
+// says why. Returns NULL with err filled on failure.
+tun_t *tun_new(const char *name, bool offload, char *err, size_t err_len);
 void tun_destroy(tun_t **self);
 
 // Sets the IPv4 address (dotted quad), prefix length (1..32) and MTU, then brings the link up.
@@ -17,6 +24,10 @@ void tun_destroy(tun_t **self);
 int tun_configure(tun_t *self, const char *addr, int prefix, int mtu, char *err, size_t err_len);
 
 int tun_fd(const tun_t *self);
+// Does every read and write carry a virtio_net_hdr (offload on)?
+bool tun_offload(const tun_t *self);
+// Why offload is off although it was asked for ("" otherwise).
+const char *tun_offload_note(const tun_t *self);
 // The name the kernel gave the device.
 const char *tun_name(const tun_t *self);
 
