@@ -27,12 +27,12 @@ lab_wait 30 "alpha to connect to beta" lab_peer_connected alpha 10.100.0.2
 lab_wait 30 "alpha to connect to gamma" lab_peer_connected alpha 10.100.0.3
 lab_wait 30 "beta to connect to gamma" lab_peer_connected beta 10.100.0.3
 
-step "weft status (alpha)"
-build/bin/weft status --home "$(lab_home alpha)"
-
 step "ping across the overlay"
 lab_exec alpha ping -c 3 10.100.0.2
 lab_exec gamma ping -c 3 10.100.0.1
+
+step "weft status (alpha)"
+build/bin/weft status --home "$(lab_home alpha)"
 
 step "weft peers (alpha)"
 build/bin/weft peers --home "$(lab_home alpha)"
