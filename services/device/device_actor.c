@@ -1,9 +1,10 @@
 // device_actor.c — the weft-device actor: the TUN fd and the packet batches that cross it.
 //   TUN -> read up to DEVICE_READ_BURST packets per wake-up -> PacketBatch(es) -> router inbox
-//   device inbox (PacketBatch from crypto) -> one write() per packet -> TUN
+//   device inbox (PacketBatch from crypto) -> one write() per packet (offload: per merged run) -> TUN
 // With device.offload the TUN has IFF_VNET_HDR and TSO/checksum offload: a read gives a virtio_net_hdr and
-// a packet of up to 64 KiB, which segment.c splits (or finishes the checksum of) straight into the batch,
-// and every write carries a zeroed virtio_net_hdr in front of the packet.
+// a packet of up to 64 KiB, which segment.c splits (or finishes the checksum of) straight into the batch;
+// on the way in, coalesce.c merges runs of consecutive TCP segments of one flow into one GSO super-packet
+// (receive-side GRO) and every write carries a virtio_net_hdr (zeroed for packets written as they are).
 #include "device_actor.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "coalesce.h"
 #include "log.h"
 #include "segment.h"
 #include "service.h"
@@ -30,11 +32,13 @@ typedef struct {
     size_t mtu;
     bool offload;                  // the TUN has IFF_VNET_HDR (reads and writes carry a virtio_net_hdr)
     uint8_t *read_buf;             // offload: one read (virtio_net_hdr + packet), allocated once
+    coalesce_t *gro;               // offload: merges inbound TCP segments (its buffer allocated once)
     // counters (pointers into svc->counters, stable for the service's life)
     uint64_t *packets_in, *bytes_in, *batches_out, *packets_out, *bytes_out, *batches_in;
     uint64_t *drop_queue_full, *drop_bad_batch, *drop_bad_packet, *drop_too_big, *drop_write_error;
     uint64_t *drop_read_error, *drop_bad_message, *ignored_messages;
     uint64_t *gso_packets_in, *segments_out, *drop_bad_gso, *csum_completed;
+    uint64_t *gro_packets_out, *gro_segments_in;
 } device_t;
 
 #define DEVICE_READ_BUF (SEGMENT_VNET_HDR_LEN + SEGMENT_MAX_PACKET)
@@ -63,6 +67,8 @@ static void device_register_counters(device_t *self)
     self->segments_out = service_counter(svc, "segments_out");
     self->drop_bad_gso = service_counter(svc, "drop_bad_gso");
     self->csum_completed = service_counter(svc, "csum_completed");
+    self->gro_packets_out = service_counter(svc, "gro_packets_out");
+    self->gro_segments_in = service_counter(svc, "gro_segments_in");
 }
 
 static void device_destroy(device_t **self_p)
@@ -76,6 +82,7 @@ static void device_destroy(device_t **self_p)
     packet_batch_destroy(&self->batch);
     tun_destroy(&self->tun);
     free(self->read_buf);
+    coalesce_destroy(&self->gro);
     free(self);
     *self_p = NULL;
 }
@@ -116,7 +123,7 @@ static device_t *device_new(service_t *svc, char *why, size_t why_len)
         return NULL;
     }
     self->batch = packet_batch_new();
-    if (self->offload && !(self->read_buf = malloc(DEVICE_READ_BUF))) {
+    if (self->offload && (!(self->read_buf = malloc(DEVICE_READ_BUF)) || !(self->gro = coalesce_new()))) {
         snprintf(why, why_len, "out of memory");
         device_destroy(&self);
         return NULL;
@@ -248,7 +255,30 @@ static void device_on_tun_readable(device_t *self)
     device_flush_to_router(self);
 }
 
-// Writes one packet from crypto into TUN.
+// Offload: writes one packet or merged super-packet with its virtio_net_hdr (coalesce.h's emit callback).
+static void device_write_out(void *arg, const coalesce_out_t *out)
+{
+    device_t *self = arg;
+    struct iovec iov[2] = {{(void *)out->vnet, sizeof out->vnet}, {(void *)out->pkt, out->len}};
+    ssize_t n = writev(tun_fd(self->tun), iov, 2);
+    if (n != (ssize_t)(sizeof out->vnet + out->len)) {
+        *self->drop_write_error += out->segments;
+        if (worth_logging(*self->drop_write_error))
+            log_warn("write of a %zu-byte packet (%zu segments) to %s failed: %s (%llu so far)", out->len,
+                     out->segments, tun_name(self->tun), n < 0 ? strerror(errno) : "short write",
+                     (unsigned long long)*self->drop_write_error);
+        return;
+    }
+    if (out->segments > 1) {
+        (*self->gro_packets_out)++;
+        *self->gro_segments_in += out->segments;
+    }
+    *self->packets_out += out->segments;
+    *self->bytes_out += out->len;
+}
+
+// Writes one packet from crypto into TUN (offload: hands it to the coalescer, which writes it, maybe
+// merged with the packets around it, by the end of the batch).
 static void device_write_packet(device_t *self, const uint8_t *pkt, size_t len)
 {
     if (len == 0) {
@@ -262,17 +292,12 @@ static void device_write_packet(device_t *self, const uint8_t *pkt, size_t len)
                      len, self->mtu);
         return;
     }
-    ssize_t n, want = (ssize_t)len;
     if (self->offload) {
-        // a zeroed virtio_net_hdr: no GSO, checksums complete (crypto hands over whole IP packets)
-        static const uint8_t no_offload[SEGMENT_VNET_HDR_LEN];
-        struct iovec iov[2] = {{(void *)no_offload, sizeof no_offload}, {(void *)pkt, len}};
-        want += (ssize_t)sizeof no_offload;
-        n = writev(tun_fd(self->tun), iov, 2);
-    } else {
-        n = write(tun_fd(self->tun), pkt, len);
+        coalesce_push(self->gro, pkt, len, device_write_out, self);
+        return;
     }
-    if (n != want) {
+    ssize_t n = write(tun_fd(self->tun), pkt, len);
+    if (n != (ssize_t)len) {
         (*self->drop_write_error)++;
         if (worth_logging(*self->drop_write_error))
             log_warn("write of a %zu-byte packet to %s failed: %s (%llu so far)", len, tun_name(self->tun),
@@ -298,6 +323,8 @@ static void device_on_batch(device_t *self, const Weft__PacketBatch *hdr, zframe
     size_t len;
     while (packet_view_next(&view, &pkt, &len, &peer))
         device_write_packet(self, pkt, len);
+    if (self->offload)  // before payload (which the pending packets point into) is destroyed
+        coalesce_flush(self->gro, device_write_out, self);
 }
 
 static void device_on_inbox(device_t *self)
