@@ -39,6 +39,7 @@ typedef struct {
     uint64_t *drop_read_error, *drop_bad_message, *ignored_messages;
     uint64_t *gso_packets_in, *segments_out, *drop_bad_gso, *csum_completed;
     uint64_t *gro_packets_out, *gro_segments_in;
+    bool gro_refused_logged;        // the kernel refused a merged write once (logged once)
 } device_t;
 
 #define DEVICE_READ_BUF (SEGMENT_VNET_HDR_LEN + SEGMENT_MAX_PACKET)
@@ -255,12 +256,45 @@ static void device_on_tun_readable(device_t *self)
     device_flush_to_router(self);
 }
 
+// A kernel that refuses a merged super-packet gets its segments one by one instead (cut again by
+// segment.c, which gives back the original segments). Returns true if every segment was written.
+static bool device_write_resegmented(device_t *self, const coalesce_out_t *out)
+{
+    segment_vnet_hdr_t hdr;
+    segment_vnet_hdr_decode(&hdr, out->vnet);
+    segment_iter_t it;
+    const char *why = NULL;
+    if (segment_begin(&it, &hdr, out->pkt, out->len, (size_t)self->svc->config.mtu, &why) != 0)
+        return false;
+    static const uint8_t plain_vnet[SEGMENT_VNET_HDR_LEN];  // no GSO, checksums complete
+    uint8_t seg[9216];                                      // one segment: at most the MTU (<= 9000)
+    bool all = true;
+    while (segment_next_len(&it) && segment_next_len(&it) <= sizeof seg) {
+        size_t len = segment_next(&it, seg);
+        struct iovec iov[2] = {{(void *)plain_vnet, sizeof plain_vnet}, {seg, len}};
+        if (writev(tun_fd(self->tun), iov, 2) != (ssize_t)(sizeof plain_vnet + len)) {
+            (*self->drop_write_error)++;
+            all = false;
+        } else {
+            (*self->packets_out)++;
+            *self->bytes_out += len;
+        }
+    }
+    if (!self->gro_refused_logged)
+        log_warn("%s refused a merged %zu-byte packet; wrote its %zu segments one by one", tun_name(self->tun),
+                 out->len, out->segments);
+    self->gro_refused_logged = true;
+    return all;
+}
+
 // Offload: writes one packet or merged super-packet with its virtio_net_hdr (coalesce.h's emit callback).
 static void device_write_out(void *arg, const coalesce_out_t *out)
 {
     device_t *self = arg;
     struct iovec iov[2] = {{(void *)out->vnet, sizeof out->vnet}, {(void *)out->pkt, out->len}};
     ssize_t n = writev(tun_fd(self->tun), iov, 2);
+    if (n != (ssize_t)(sizeof out->vnet + out->len) && out->segments > 1 && device_write_resegmented(self, out))
+        return;
     if (n != (ssize_t)(sizeof out->vnet + out->len)) {
         *self->drop_write_error += out->segments;
         if (worth_logging(*self->drop_write_error))
