@@ -13,6 +13,10 @@ int  log_level_parse(const char *text, log_level_t *level);
 void log_set_level(log_level_t level);
 void log_write(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+// For events that can repeat per packet: true on the 1st, 2nd, 4th, 8th... occurrence, so a flood of the
+// same drop logs a few lines with the running count instead of one per packet.
+static inline int log_worth_repeating(unsigned long long count) { return count && (count & (count - 1)) == 0; }
+
 #define log_debug(...) log_write(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_write(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_warn(...)  log_write(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -44,8 +44,6 @@ typedef struct {
 
 #define DEVICE_READ_BUF (SEGMENT_VNET_HDR_LEN + SEGMENT_MAX_PACKET)
 
-// Logs the 1st, 2nd, 4th, 8th... occurrence of a repeated problem, so a flood does not flood the log.
-static bool worth_logging(uint64_t count) { return count && (count & (count - 1)) == 0; }
 
 static void device_register_counters(device_t *self)
 {
@@ -151,12 +149,27 @@ static void device_flush_to_router(device_t *self)
         return;
     if (packet_batch_send(self->batch, self->router) < 0) {
         *self->drop_queue_full += count;
-        if (worth_logging(*self->drop_queue_full))
+        if (log_worth_repeating(*self->drop_queue_full))
             log_warn("router inbox full: dropped %zu packets (%llu so far)", count,
                      (unsigned long long)*self->drop_queue_full);
         return;
     }
     (*self->batches_out)++;
+}
+
+// One read from TUN: bytes read, 0 when drained (or interrupted), -1 on error (counted, logged).
+static ssize_t device_tun_read(device_t *self, uint8_t *buf, size_t cap)
+{
+    ssize_t n = read(tun_fd(self->tun), buf, cap);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return 0;
+        (*self->drop_read_error)++;
+        if (log_worth_repeating(*self->drop_read_error))
+            log_warn("read from %s failed: %s", tun_name(self->tun), strerror(errno));
+        return -1;
+    }
+    return n;
 }
 
 // Reads one packet into the batch. Returns 1 when a packet was read, 0 when TUN is drained, -1 on error.
@@ -169,17 +182,9 @@ static int device_read_one(device_t *self)
         if (!slot)
             return -1;
     }
-    ssize_t n = read(tun_fd(self->tun), slot, DEVICE_MAX_PACKET);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return 0;
-        (*self->drop_read_error)++;
-        if (worth_logging(*self->drop_read_error))
-            log_warn("read from %s failed: %s", tun_name(self->tun), strerror(errno));
-        return -1;
-    }
-    if (n == 0)
-        return 0;
+    ssize_t n = device_tun_read(self, slot, DEVICE_MAX_PACKET);
+    if (n <= 0)
+        return (int)n;
     packet_batch_commit(self->batch, (size_t)n, NULL);
     (*self->packets_in)++;
     *self->bytes_in += (uint64_t)n;
@@ -196,7 +201,7 @@ static void device_add_segments(device_t *self, const uint8_t *read_buf, size_t 
     const char *why = "";
     if (segment_begin(&it, &vh, read_buf + SEGMENT_VNET_HDR_LEN, n - SEGMENT_VNET_HDR_LEN, self->mtu, &why) < 0) {
         (*self->drop_bad_gso)++;
-        if (worth_logging(*self->drop_bad_gso))
+        if (log_worth_repeating(*self->drop_bad_gso))
             log_warn("dropped a %zu-byte packet from %s (gso_type %u, gso_size %u, hdr_len %u): %s (%llu so far)",
                      n - SEGMENT_VNET_HDR_LEN, tun_name(self->tun), vh.gso_type, vh.gso_size, vh.hdr_len, why,
                      (unsigned long long)*self->drop_bad_gso);
@@ -225,17 +230,9 @@ static void device_add_segments(device_t *self, const uint8_t *read_buf, size_t 
 // Offload: reads one virtio_net_hdr + packet. Returns 1 when one was read, 0 when TUN is drained, -1 on error.
 static int device_read_one_offload(device_t *self)
 {
-    ssize_t n = read(tun_fd(self->tun), self->read_buf, DEVICE_READ_BUF);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return 0;
-        (*self->drop_read_error)++;
-        if (worth_logging(*self->drop_read_error))
-            log_warn("read from %s failed: %s", tun_name(self->tun), strerror(errno));
-        return -1;
-    }
-    if (n == 0)
-        return 0;
+    ssize_t n = device_tun_read(self, self->read_buf, DEVICE_READ_BUF);
+    if (n <= 0)
+        return (int)n;
     (*self->packets_in)++;
     if ((size_t)n <= SEGMENT_VNET_HDR_LEN) {  // a header and no packet: nothing to forward
         (*self->drop_bad_gso)++;
@@ -297,7 +294,7 @@ static void device_write_out(void *arg, const coalesce_out_t *out)
         return;
     if (n != (ssize_t)(sizeof out->vnet + out->len)) {
         *self->drop_write_error += out->segments;
-        if (worth_logging(*self->drop_write_error))
+        if (log_worth_repeating(*self->drop_write_error))
             log_warn("write of a %zu-byte packet (%zu segments) to %s failed: %s (%llu so far)", out->len,
                      out->segments, tun_name(self->tun), n < 0 ? strerror(errno) : "short write",
                      (unsigned long long)*self->drop_write_error);
@@ -321,7 +318,7 @@ static void device_write_packet(device_t *self, const uint8_t *pkt, size_t len)
     }
     if (len > self->mtu) {
         (*self->drop_too_big)++;
-        if (worth_logging(*self->drop_too_big))
+        if (log_worth_repeating(*self->drop_too_big))
             log_warn("dropped a %zu-byte packet bigger than the MTU %zu (peers must use the same device.mtu)",
                      len, self->mtu);
         return;
@@ -333,7 +330,7 @@ static void device_write_packet(device_t *self, const uint8_t *pkt, size_t len)
     ssize_t n = write(tun_fd(self->tun), pkt, len);
     if (n != (ssize_t)len) {
         (*self->drop_write_error)++;
-        if (worth_logging(*self->drop_write_error))
+        if (log_worth_repeating(*self->drop_write_error))
             log_warn("write of a %zu-byte packet to %s failed: %s (%llu so far)", len, tun_name(self->tun),
                      n < 0 ? strerror(errno) : "short write", (unsigned long long)*self->drop_write_error);
         return;
@@ -348,7 +345,7 @@ static void device_on_batch(device_t *self, const Weft__PacketBatch *hdr, zframe
     char why[160];
     if (packet_view_init(&view, hdr, payload, why, sizeof why) < 0) {
         (*self->drop_bad_batch)++;
-        if (worth_logging(*self->drop_bad_batch))
+        if (log_worth_repeating(*self->drop_bad_batch))
             log_warn("dropped a malformed packet batch: %s", why);
         return;
     }

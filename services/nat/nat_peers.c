@@ -25,13 +25,6 @@ const char *nat_path_state_name(path_state_t state)
     }
 }
 
-static int64_t unix_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 nat_peer_t *nat_peer_find(nat_t *nat, const uint8_t id[WIRE_ID_LEN])
 {
     for (size_t i = 0; i < nat->peer_count; i++)
@@ -432,7 +425,7 @@ static void on_state(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
         set_state(peer, ev->state == NICE_COMPONENT_STATE_READY ? PATH_READY : PATH_CONNECTED);
         take_pair(peer, ev);
         if (!was_usable) {
-            peer->connected_unix_ms = unix_now_ms();
+            peer->connected_unix_ms = zclock_time();
             peer->backoff_ms = NAT_BACKOFF_MIN_MS;
             peer->retry_at_ms = 0;
             log_info("peer %.16s: connected in %lld ms, %s %s -> %s %s", peer->hex,

@@ -35,14 +35,6 @@ typedef struct {
     uint64_t *drop_bad_batch, *drop_bad_message, *routes_count, *peer_lists, *bad_peers, *ignored_messages;
 } router_t;
 
-static bool worth_logging(uint64_t count) { return count && (count & (count - 1)) == 0; }
-
-static uint64_t unix_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void router_register_counters(router_t *self)
 {
@@ -147,7 +139,7 @@ static int route_for_peer(router_t *self, const Weft__Peer *peer, route_t *route
         why = "overlay address is ours";
     if (why) {
         (*self->bad_peers)++;
-        if (worth_logging(*self->bad_peers))
+        if (log_worth_repeating(*self->bad_peers))
             log_warn("ignoring peer '%.64s' (%.40s): %s", peer && peer->name ? peer->name : "",
                      peer && peer->overlay_addr ? peer->overlay_addr : "", why);
         return -1;
@@ -156,7 +148,7 @@ static int route_for_peer(router_t *self, const Weft__Peer *peer, route_t *route
     memcpy(route->next_hop, peer->id.data, ROUTE_ID_LEN);
     route->hops = 1;
     route->metric = 1;
-    route->updated_ms = unix_now_ms();
+    route->updated_ms = (uint64_t)zclock_time();
     return 0;
 }
 
@@ -255,7 +247,7 @@ static void router_flush(router_t *self)
         return;
     if (packet_batch_send(self->out, self->crypto) < 0) {
         *self->drop_queue_full += count;
-        if (worth_logging(*self->drop_queue_full))
+        if (log_worth_repeating(*self->drop_queue_full))
             log_warn("crypto inbox full: dropped %zu packets (%llu so far)", count,
                      (unsigned long long)*self->drop_queue_full);
         return;
@@ -289,7 +281,7 @@ static void router_on_batch(router_t *self, const Weft__PacketBatch *hdr, zframe
     char why[160];
     if (packet_view_init(&view, hdr, payload, why, sizeof why) < 0) {
         (*self->drop_bad_batch)++;
-        if (worth_logging(*self->drop_bad_batch))
+        if (log_worth_repeating(*self->drop_bad_batch))
             log_warn("dropped a malformed packet batch: %s", why);
         return;
     }
