@@ -8,6 +8,8 @@ PACKAGES=(
   libzmq3-dev libczmq-dev libsodium-dev libnice-dev libglib2.0-dev
   libprotobuf-c-dev protobuf-c-compiler libhiredis-dev libyaml-dev libcmocka-dev
   redis-server iproute2 iputils-ping nftables tcpdump iperf3 procps psmisc python3
+  coturn stun-client miniupnpd-nftables miniupnpc natpmpc libminiupnpc-dev libnatpmp-dev conntrack
+  libmicrohttpd-dev prometheus
 )
 
 missing=()
