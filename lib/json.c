@@ -66,6 +66,18 @@ void json_uint(json_t *j, const char *key, uint64_t value)
     fprintf(j->out, "%llu", (unsigned long long)value);
 }
 
+void json_int(json_t *j, const char *key, int64_t value)
+{
+    prefix(j, key);
+    fprintf(j->out, "%lld", (long long)value);
+}
+
+void json_null(json_t *j, const char *key)
+{
+    prefix(j, key);
+    fputs("null", j->out);
+}
+
 void json_bool(json_t *j, const char *key, bool value)
 {
     prefix(j, key);

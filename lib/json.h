@@ -1,5 +1,5 @@
-// json.h — a minimal JSON writer for the CLI's --json output: objects, arrays, escaped strings, numbers.
-// It tracks commas itself, so callers just emit keys and values in order.
+// json.h — a minimal JSON writer for --json output and anything else that prints JSON (shared, in lib/):
+// objects, arrays, escaped strings, numbers. It tracks commas itself, so callers just emit keys and values in order.
 #ifndef WEFT_JSON_H
 #define WEFT_JSON_H
 
@@ -20,6 +20,8 @@ void json_array_begin(json_t *j, const char *key);
 void json_array_end(json_t *j);
 void json_string(json_t *j, const char *key, const char *value);
 void json_uint(json_t *j, const char *key, uint64_t value);
+void json_int(json_t *j, const char *key, int64_t value);
+void json_null(json_t *j, const char *key);
 void json_bool(json_t *j, const char *key, bool value);
 void json_finish(json_t *j);   // newline
 
