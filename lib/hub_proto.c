@@ -99,9 +99,109 @@ static bool check_leave(const Weft__Leave *l, char *why, size_t why_len)
     return true;
 }
 
+bool hub_parse_cidr(const char *cidr, uint32_t *network, int *prefix)
+{
+    char addr[16];
+    const char *slash = cidr ? strchr(cidr, '/') : NULL;
+    if (!slash || (size_t)(slash - cidr) >= sizeof addr || strlen(slash + 1) < 1 || strlen(slash + 1) > 2)
+        return false;
+    memcpy(addr, cidr, (size_t)(slash - cidr));
+    addr[slash - cidr] = '\0';
+    struct in_addr a;
+    if (inet_pton(AF_INET, addr, &a) != 1)
+        return false;
+    int p = 0;
+    for (const char *c = slash + 1; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return false;
+        p = p * 10 + (*c - '0');
+    }
+    if (p < HUB_CIDR_MIN_PREFIX || p > HUB_CIDR_MAX_PREFIX)
+        return false;
+    uint32_t mask = 0xffffffffu << (32 - p);
+    *network = ntohl(a.s_addr) & mask;
+    *prefix = p;
+    return true;
+}
+
+static bool bytes_of(ProtobufCBinaryData b, size_t len)
+{
+    return b.len == len && b.data;
+}
+
+static bool check_membership(const Weft__HubRequest *req, char *why, size_t why_len)
+{
+    const char *problem = NULL;
+    uint32_t net;
+    int prefix;
+    switch (req->body_case) {
+    case WEFT__HUB_REQUEST__BODY_CREATE_MESH: {
+        const Weft__CreateMesh *m = req->create_mesh;
+        if (!hub_valid_mesh(m->name))
+            problem = "create mesh: name must be 1..63 characters of A-Z a-z 0-9 . _ -";
+        else if (!hub_parse_cidr(m->cidr, &net, &prefix))
+            problem = "create mesh: cidr must be an IPv4 network with a prefix of 8..30, e.g. 10.100.0.0/16";
+        else if (m->ttl_s > HUB_ROOM_MAX_TTL)
+            problem = "create mesh: ttl_s is more than 30 days";
+        break;
+    }
+    case WEFT__HUB_REQUEST__BODY_REGISTER_INVITE: {
+        const Weft__RegisterInvite *r = req->register_invite;
+        if (!bytes_of(r->mesh_id, HUB_MESH_ID_LEN) || !bytes_of(r->nonce, HUB_NONCE_LEN))
+            problem = "register invite: mesh_id and nonce must be 16 bytes";
+        else if (r->max_uses < 1 || r->max_uses > HUB_INVITE_MAX_USES)
+            problem = "register invite: max_uses must be 1..1000";
+        else if (r->expires == 0)
+            problem = "register invite: expires missing";
+        break;
+    }
+    case WEFT__HUB_REQUEST__BODY_JOIN:
+        if (req->join->invite.len < 1 || req->join->invite.len > HUB_INVITE_MAX || !req->join->invite.data)
+            problem = "join: invite must be 1..1024 bytes";
+        else if (!hub_valid_name(req->join->name))
+            problem = "join: name must be at most 63 printable characters";
+        break;
+    case WEFT__HUB_REQUEST__BODY_CERT_ISSUED: {
+        const Weft__CertIssued *c = req->cert_issued;
+        if (c->cert.len != 0 && c->cert.len != HUB_CERT_LEN)
+            problem = "cert issued: cert has the wrong length";
+        else if (c->sealed_psk.len != 0 && c->sealed_psk.len != HUB_SEALED_PSK_LEN)
+            problem = "cert issued: sealed_psk has the wrong length";
+        else if (!c->error || strlen(c->error) > 256)
+            problem = "cert issued: error too long";
+        break;
+    }
+    case WEFT__HUB_REQUEST__BODY_KICK:
+        if (!bytes_of(req->kick->mesh_id, HUB_MESH_ID_LEN) || !bytes_of(req->kick->revocation, HUB_REVOCATION_LEN))
+            problem = "kick: needs a 16-byte mesh_id and an encoded revocation";
+        break;
+    case WEFT__HUB_REQUEST__BODY_LEAVE_MESH:
+        if (!bytes_of(req->leave_mesh->mesh_id, HUB_MESH_ID_LEN))
+            problem = "leave mesh: mesh_id must be 16 bytes";
+        break;
+    default:
+        problem = "request has no body";
+    }
+    if (problem)
+        snprintf(why, why_len, "%s", problem);
+    return !problem;
+}
+
 static bool check_request(const Weft__HubRequest *req, char *why, size_t why_len)
 {
     switch (req->body_case) {
+    case WEFT__HUB_REQUEST__BODY_CREATE_MESH:
+        return req->create_mesh && check_membership(req, why, why_len);
+    case WEFT__HUB_REQUEST__BODY_REGISTER_INVITE:
+        return req->register_invite && check_membership(req, why, why_len);
+    case WEFT__HUB_REQUEST__BODY_JOIN:
+        return req->join && check_membership(req, why, why_len);
+    case WEFT__HUB_REQUEST__BODY_CERT_ISSUED:
+        return req->cert_issued && check_membership(req, why, why_len);
+    case WEFT__HUB_REQUEST__BODY_KICK:
+        return req->kick && check_membership(req, why, why_len);
+    case WEFT__HUB_REQUEST__BODY_LEAVE_MESH:
+        return req->leave_mesh && check_membership(req, why, why_len);
     case WEFT__HUB_REQUEST__BODY_REGISTER:
         return req->register_ && check_register(req->register_, why, why_len);
     case WEFT__HUB_REQUEST__BODY_LEAVE:
@@ -134,6 +234,13 @@ static bool request_has_field_zero(const Weft__HubRequest *req)
     case WEFT__HUB_REQUEST__BODY_REGISTER: return req->register_ && has_field_zero(&req->register_->base);
     case WEFT__HUB_REQUEST__BODY_LEAVE: return req->leave && has_field_zero(&req->leave->base);
     case WEFT__HUB_REQUEST__BODY_SIGNAL: return req->signal && has_field_zero(&req->signal->base);
+    case WEFT__HUB_REQUEST__BODY_CREATE_MESH: return req->create_mesh && has_field_zero(&req->create_mesh->base);
+    case WEFT__HUB_REQUEST__BODY_REGISTER_INVITE:
+        return req->register_invite && has_field_zero(&req->register_invite->base);
+    case WEFT__HUB_REQUEST__BODY_JOIN: return req->join && has_field_zero(&req->join->base);
+    case WEFT__HUB_REQUEST__BODY_CERT_ISSUED: return req->cert_issued && has_field_zero(&req->cert_issued->base);
+    case WEFT__HUB_REQUEST__BODY_KICK: return req->kick && has_field_zero(&req->kick->base);
+    case WEFT__HUB_REQUEST__BODY_LEAVE_MESH: return req->leave_mesh && has_field_zero(&req->leave_mesh->base);
     default: return false;
     }
 }
@@ -188,6 +295,15 @@ const char *hub_error_code_name(Weft__HubError__Code code)
     case WEFT__HUB_ERROR__CODE__NOT_MEMBER: return "NOT_MEMBER";
     case WEFT__HUB_ERROR__CODE__UNKNOWN_PEER: return "UNKNOWN_PEER";
     case WEFT__HUB_ERROR__CODE__ADDRESS_IN_USE: return "ADDRESS_IN_USE";
+    case WEFT__HUB_ERROR__CODE__NO_SUCH_MESH: return "NO_SUCH_MESH";
+    case WEFT__HUB_ERROR__CODE__NOT_ADMIN: return "NOT_ADMIN";
+    case WEFT__HUB_ERROR__CODE__BAD_INVITE: return "BAD_INVITE";
+    case WEFT__HUB_ERROR__CODE__INVITE_USED_UP: return "INVITE_USED_UP";
+    case WEFT__HUB_ERROR__CODE__INVITE_EXPIRED: return "INVITE_EXPIRED";
+    case WEFT__HUB_ERROR__CODE__NO_ADMIN_ONLINE: return "NO_ADMIN_ONLINE";
+    case WEFT__HUB_ERROR__CODE__REVOKED: return "REVOKED";
+    case WEFT__HUB_ERROR__CODE__MESH_FULL: return "MESH_FULL";
+    case WEFT__HUB_ERROR__CODE__NOT_IN_MESH: return "NOT_IN_MESH";
     default: return "UNKNOWN_CODE";
     }
 }

@@ -17,11 +17,24 @@
 #define HUB_ID_LEN 32                   // node id: Ed25519 public key
 #define HUB_SIGNAL_MAX_CANDIDATES 64
 #define HUB_SIGNAL_MAX_FIELD 1024       // ufrag, pwd, answers, each candidate line
+// membership requests (docs/membership.md)
+#define HUB_MESH_ID_LEN 16
+#define HUB_NONCE_LEN 16
+#define HUB_INVITE_MAX 1024             // an encoded invite
+#define HUB_INVITE_MAX_USES 1000
+#define HUB_CERT_LEN 166                // = CERT_LEN (lib/cert.h)
+#define HUB_REVOCATION_LEN 153          // = REVOCATION_LEN (lib/cert.h)
+#define HUB_SEALED_PSK_LEN (32 + 48)    // crypto_box_seal of a 32-byte psk
+#define HUB_ROOM_MAX_TTL (30 * 24 * 3600)
+#define HUB_CIDR_MIN_PREFIX 8
+#define HUB_CIDR_MAX_PREFIX 30
 
 bool hub_valid_mesh(const char *mesh);
 bool hub_valid_name(const char *name);
 bool hub_valid_ipv4(const char *addr);
 bool hub_valid_id(ProtobufCBinaryData id);
+// "10.100.0.0/16" -> network (host order, host bits cleared) and prefix (8..30). False if malformed.
+bool hub_parse_cidr(const char *cidr, uint32_t *network, int *prefix);
 // A Signal's ids are 32 bytes, kind is known and its strings fit the limits above.
 bool hub_valid_signal(const Weft__Signal *sig, char *why, size_t why_len);
 
