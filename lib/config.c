@@ -52,6 +52,9 @@ static const config_key_t config_keys[] = {
     STR("mesh.name", mesh),
     {"mesh.address", KEY_ADDRESS, 0, 0, 0, 0, 0},
     STR("mesh.network_key", network_key),
+    STR("mesh.id", mesh_id),
+    STR("mesh.admin_key", mesh_admin_key),
+    STR("mesh.certificate", certificate_file),
     STR("hub.endpoint", hub_endpoint),
     STR("hub.public_key", hub_public_key),
     STR("hub.listen", hub_listen),
@@ -111,6 +114,7 @@ void config_defaults(weft_config_t *cfg, const char *home)
     snprintf(cfg->log_dir, sizeof cfg->log_dir, "%s/log", cfg->home);
     snprintf(cfg->config_file, sizeof cfg->config_file, "%s/weft.yaml", cfg->home);
     snprintf(cfg->identity_file, sizeof cfg->identity_file, "%s/identity.key", cfg->home);
+    snprintf(cfg->certificate_file, sizeof cfg->certificate_file, "%s/member.cert", cfg->home);
     if (gethostname(cfg->name, sizeof cfg->name) != 0)
         snprintf(cfg->name, sizeof cfg->name, "node");
     cfg->name[sizeof cfg->name - 1] = '\0';
@@ -455,6 +459,11 @@ int config_load(weft_config_t *cfg, const char *home, char *err, size_t err_len)
         snprintf(abs, sizeof abs, "%s/%s", cfg->home, cfg->identity_file);
         snprintf(cfg->identity_file, sizeof cfg->identity_file, "%s", abs);
     }
+    if (cfg->certificate_file[0] && cfg->certificate_file[0] != '/') {  // relative to home
+        char abs[PATH_MAX];
+        snprintf(abs, sizeof abs, "%s/%s", cfg->home, cfg->certificate_file);
+        snprintf(cfg->certificate_file, sizeof cfg->certificate_file, "%s", abs);
+    }
     return 0;
 }
 
@@ -486,6 +495,11 @@ int config_save(const weft_config_t *cfg, const char *path)
         fprintf(f, "  address: \"%s/%d\"\n", cfg->overlay_addr, cfg->overlay_prefix);
     if (cfg->network_key[0])
         fprintf(f, "  network_key: \"%s\"\n", cfg->network_key);
+    if (cfg->mesh_id[0]) {
+        fprintf(f, "  id: \"%s\"\n", cfg->mesh_id);
+        fprintf(f, "  admin_key: \"%s\"\n", cfg->mesh_admin_key);
+        fprintf(f, "  certificate: \"%s\"\n", cfg->certificate_file);
+    }
     fprintf(f, "hub:\n  endpoint: \"%s\"\n  public_key: \"%s\"\n", cfg->hub_endpoint, cfg->hub_public_key);
     fprintf(f, "device:\n  name: \"%s\"\n  mtu: %d\n  offload: %s\n", cfg->device_name, cfg->mtu,
             cfg->device_offload ? "true" : "false");

@@ -40,6 +40,9 @@ typedef struct {
     char overlay_addr[64];          // mesh.address without prefix, e.g. "10.100.0.2"
     int overlay_prefix;             // mesh.address prefix length, e.g. 16
     char network_key[CONFIG_STR];   // mesh.network_key: 64 hex chars (Noise psk) or "" for none
+    char mesh_id[CONFIG_STR];       // mesh.id: 32 hex chars; "" = a mesh without certificates (legacy)
+    char mesh_admin_key[CONFIG_STR];// mesh.admin_key: the admin's Ed25519 key, 64 hex chars
+    char certificate_file[PATH_MAX];// mesh.certificate: this node's certificate, default <home>/member.cert
 
     // hub:
     char hub_endpoint[CONFIG_STR];  // hub.endpoint, e.g. "tcp://10.0.0.1:7400"
