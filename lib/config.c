@@ -30,7 +30,7 @@ int service_from_name(const char *name)
     return -1;
 }
 
-typedef enum { KEY_STRING, KEY_INT, KEY_BOOL, KEY_LIST, KEY_ADDRESS } key_type_t;
+typedef enum { KEY_STRING, KEY_INT, KEY_BOOL, KEY_LIST, KEY_ADDRESS, KEY_CHOICE, KEY_MAC } key_type_t;
 
 typedef struct {
     const char *path;       // "section.key"
@@ -39,18 +39,21 @@ typedef struct {
     size_t size;            // string capacity (KEY_STRING)
     size_t count_offset;    // KEY_LIST: offset of the int count
     int min, max;           // KEY_INT bounds
+    const char *choices;    // KEY_CHOICE: the allowed words, "a|b|c"
 } config_key_t;
 
-#define STR(path, field) {path, KEY_STRING, offsetof(weft_config_t, field), sizeof(((weft_config_t *)0)->field), 0, 0, 0}
-#define INT(path, field, lo, hi) {path, KEY_INT, offsetof(weft_config_t, field), 0, 0, lo, hi}
-#define BOOL(path, field) {path, KEY_BOOL, offsetof(weft_config_t, field), 0, 0, 0, 0}
-#define LIST(path, field, count) {path, KEY_LIST, offsetof(weft_config_t, field), CONFIG_STR, offsetof(weft_config_t, count), 0, 0}
+#define STR(p, field) {.path = p, .type = KEY_STRING, .offset = offsetof(weft_config_t, field), .size = sizeof(((weft_config_t *)0)->field)}
+#define INT(p, field, lo, hi) {.path = p, .type = KEY_INT, .offset = offsetof(weft_config_t, field), .min = lo, .max = hi}
+#define BOOL(p, field) {.path = p, .type = KEY_BOOL, .offset = offsetof(weft_config_t, field)}
+#define LIST(p, field, count) {.path = p, .type = KEY_LIST, .offset = offsetof(weft_config_t, field), .size = CONFIG_STR, .count_offset = offsetof(weft_config_t, count)}
+#define CHOICE(p, field, words) {.path = p, .type = KEY_CHOICE, .offset = offsetof(weft_config_t, field), .size = sizeof(((weft_config_t *)0)->field), .choices = words}
+#define MAC(p, field) {.path = p, .type = KEY_MAC, .offset = offsetof(weft_config_t, field), .size = sizeof(((weft_config_t *)0)->field)}
 
 static const config_key_t config_keys[] = {
     STR("node.name", name),
     STR("node.identity", identity_file),
     STR("mesh.name", mesh),
-    {"mesh.address", KEY_ADDRESS, 0, 0, 0, 0, 0},
+    {.path = "mesh.address", .type = KEY_ADDRESS},
     STR("mesh.network_key", network_key),
     STR("mesh.id", mesh_id),
     STR("mesh.admin_key", mesh_admin_key),
@@ -63,10 +66,18 @@ static const config_key_t config_keys[] = {
     STR("device.name", device_name),
     INT("device.mtu", mtu, 576, 9000),
     BOOL("device.offload", device_offload),
+    CHOICE("device.mode", device_mode, "tun|tap"),
+    MAC("device.mac", device_mac),
+    BOOL("connection.direct", connection_direct),
+    CHOICE("connection.relay", connection_relay, "allow|never|only"),
+    INT("connection.keepalive", keepalive_interval, 1, 3600),
+    INT("connection.connect_timeout", connect_timeout, 1, 600),
     LIST("nat.stun_servers", stun_servers, stun_server_count),
     LIST("nat.turn_servers", turn_servers, turn_server_count),
-    INT("nat.keepalive", keepalive_interval, 1, 3600),
-    INT("nat.connect_timeout", connect_timeout, 1, 600),
+    BOOL("nat.port_mapping", port_mapping),
+    BOOL("nat.port_prediction", port_prediction),
+    INT("nat.keepalive", keepalive_interval, 1, 3600),        // old name of connection.keepalive
+    INT("nat.connect_timeout", connect_timeout, 1, 600),      // old name of connection.connect_timeout
     STR("redis.url", redis_url),
     STR("log.level", log_level),
 };
@@ -125,8 +136,13 @@ void config_defaults(weft_config_t *cfg, const char *home)
     snprintf(cfg->device_name, sizeof cfg->device_name, "weft0");
     cfg->mtu = 1400;
     cfg->device_offload = true;
+    snprintf(cfg->device_mode, sizeof cfg->device_mode, "tun");
+    cfg->connection_direct = true;
+    snprintf(cfg->connection_relay, sizeof cfg->connection_relay, "allow");
     cfg->keepalive_interval = 25;
     cfg->connect_timeout = 10;
+    cfg->port_mapping = true;
+    cfg->port_prediction = true;
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
     for (int i = 0; i < SVC_COUNT; i++) {
         snprintf(cfg->inbox[i], CONFIG_STR, "ipc://%s/%s.inbox", cfg->run_dir, service_names[i]);
@@ -194,6 +210,54 @@ static int parse_bool(const char *text, bool *out)
     return -1;
 }
 
+// One of the words in choices ("a|b|c"), exactly.
+static bool is_choice(const char *text, const char *choices)
+{
+    size_t n = strlen(text);
+    for (const char *c = choices; c && *c;) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (n && len == n && strncmp(c, text, n) == 0)
+            return true;
+        c = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
+// "02:ab:cd:ef:01:23" (or with '-'): a unicast address, not all zero. Written back lower case with ':'.
+static int parse_mac(const char *text, char *out, size_t out_len, char *why, size_t why_len)
+{
+    unsigned b[6];
+    char sep[5];
+    int used = 0;
+    if (strlen(text) != 17 ||
+        sscanf(text, "%2x%c%2x%c%2x%c%2x%c%2x%c%2x%n", &b[0], &sep[0], &b[1], &sep[1], &b[2], &sep[2], &b[3],
+               &sep[3], &b[4], &sep[4], &b[5], &used) != 11 || used != 17) {
+        snprintf(why, why_len, "'%s' is not a MAC address (want six hex pairs, e.g. 02:00:5e:10:00:01)", text);
+        return -1;
+    }
+    for (int i = 0; i < 17; i++)
+        if (i % 3 != 2 && !isxdigit((unsigned char)text[i])) {
+            snprintf(why, why_len, "'%s' is not a MAC address (want six hex pairs, e.g. 02:00:5e:10:00:01)", text);
+            return -1;
+        }
+    for (int i = 0; i < 5; i++)
+        if (sep[i] != sep[0] || (sep[i] != ':' && sep[i] != '-')) {
+            snprintf(why, why_len, "'%s': separate the pairs with ':' (or '-')", text);
+            return -1;
+        }
+    if (b[0] & 1) {
+        snprintf(why, why_len, "'%s' is a multicast address (the first byte must be even, e.g. 02)", text);
+        return -1;
+    }
+    if ((b[0] | b[1] | b[2] | b[3] | b[4] | b[5]) == 0) {
+        snprintf(why, why_len, "'%s' is all zero", text);
+        return -1;
+    }
+    snprintf(out, out_len, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+    return 0;
+}
+
 // Sets one scalar key from text. Lists take one item per call (append) unless `replace_list`.
 static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text, char *why, size_t why_len)
 {
@@ -220,6 +284,28 @@ static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text
         return 0;
     case KEY_ADDRESS:
         return parse_address(cfg, text, why, why_len);
+    case KEY_CHOICE:
+        if (strcmp(key->path, "device.mode") == 0 && strcmp(text, "tap") == 0) {
+            snprintf(why, why_len, "'tap' is not supported yet: weft carries IPv4 packets (L3) over a TUN "
+                                   "device, not Ethernet frames; use tun");
+            return -1;
+        }
+        if (!is_choice(text, key->choices)) {
+            snprintf(why, why_len, "'%s' is not one of %s", text, key->choices);
+            return -1;
+        }
+        if (strlen(text) >= key->size) {
+            snprintf(why, why_len, "value too long (at most %zu characters)", key->size - 1);
+            return -1;
+        }
+        memcpy(base + key->offset, text, strlen(text) + 1);
+        return 0;
+    case KEY_MAC:
+        if (!*text) {
+            base[key->offset] = '\0';
+            return 0;
+        }
+        return parse_mac(text, base + key->offset, key->size, why, why_len);
     case KEY_LIST: {
         int *count = (int *)(base + key->count_offset);
         if (*count >= CONFIG_MAX_SERVERS) {
@@ -236,6 +322,105 @@ static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text
     }
     }
     return -1;
+}
+
+#define EXPAND_MAX_DEPTH 8
+
+static int emit(char *out, size_t out_len, size_t *pos, const char *text, size_t n, char *why, size_t why_len)
+{
+    if (*pos + n >= out_len) {
+        snprintf(why, why_len, "value longer than %zu characters after ${...} expansion", out_len - 1);
+        return -1;
+    }
+    memcpy(out + *pos, text, n);
+    *pos += n;
+    out[*pos] = '\0';
+    return 0;
+}
+
+static int expand_into(const char *text, size_t len, char *out, size_t out_len, size_t *pos, int depth,
+                       char *why, size_t why_len)
+{
+    if (depth > EXPAND_MAX_DEPTH) {
+        snprintf(why, why_len, "${...} defaults nested more than %d deep", EXPAND_MAX_DEPTH);
+        return -1;
+    }
+    size_t i = 0;
+    while (i < len) {
+        if (text[i] != '$' || i + 1 >= len || (text[i + 1] != '$' && text[i + 1] != '{')) {
+            if (emit(out, out_len, pos, text + i, 1, why, why_len) != 0)
+                return -1;
+            i++;
+            continue;
+        }
+        if (text[i + 1] == '$') {  // $$: a literal $
+            if (emit(out, out_len, pos, "$", 1, why, why_len) != 0)
+                return -1;
+            i += 2;
+            continue;
+        }
+        // ${ ... }: find the matching brace (defaults may hold ${...} themselves)
+        size_t start = i + 2, close = start;
+        int open = 1;
+        while (close < len) {
+            if (text[close] == '$' && close + 1 < len && text[close + 1] == '{') {
+                open++;
+                close += 2;
+                continue;
+            }
+            if (text[close] == '}' && --open == 0)
+                break;
+            close++;
+        }
+        if (close >= len) {
+            snprintf(why, why_len, "'${' is not closed (add '}', or write $$ for a literal $)");
+            return -1;
+        }
+        size_t name_len = 0;
+        while (start + name_len < close &&
+               (isalpha((unsigned char)text[start + name_len]) || text[start + name_len] == '_' ||
+                (name_len > 0 && isdigit((unsigned char)text[start + name_len]))))
+            name_len++;
+        char name[128];
+        if (name_len == 0 || name_len >= sizeof name) {
+            snprintf(why, why_len, "'${%.*s}' does not start with a variable name (letters, digits, _)",
+                     (int)(close - start > 60 ? 60 : close - start), text + start);
+            return -1;
+        }
+        memcpy(name, text + start, name_len);
+        name[name_len] = '\0';
+        const char *rest = text + start + name_len;
+        size_t rest_len = close - start - name_len;
+        bool has_default = rest_len >= 2 && rest[0] == ':' && rest[1] == '-';
+        if (rest_len > 0 && !has_default) {
+            snprintf(why, why_len, "'${%s%.*s}': write ${%s} or ${%s:-default}", name,
+                     (int)(rest_len > 60 ? 60 : rest_len), rest, name, name);
+            return -1;
+        }
+        const char *value = getenv(name);
+        if (value && (*value || !has_default)) {
+            if (emit(out, out_len, pos, value, strlen(value), why, why_len) != 0)
+                return -1;
+        } else if (has_default) {
+            if (expand_into(rest + 2, rest_len - 2, out, out_len, pos, depth + 1, why, why_len) != 0)
+                return -1;
+        } else {
+            snprintf(why, why_len, "environment variable %s is not set (set it, or give a default: ${%s:-value})",
+                     name, name);
+            return -1;
+        }
+        i = close + 1;
+    }
+    return 0;
+}
+
+int config_expand(const char *text, char *out, size_t out_len, char *why, size_t why_len)
+{
+    if (!out || out_len == 0)
+        return -1;
+    out[0] = '\0';
+    size_t pos = 0;
+    return expand_into(text, strlen(text), out, out_len, &pos, 0, why, why_len);
 }
 
 static const config_key_t *find_key(const char *path)
@@ -266,6 +451,39 @@ static const char *scalar_text(yaml_node_t *node)
     return (const char *)node->data.scalar.value;
 }
 
+// The cross-key checks; key_line (NULL: unknown) gives the line of each table key for the message.
+static int validate(const weft_config_t *cfg, const char *source, const size_t *key_line, char *err, size_t err_len)
+{
+    const char *problem = NULL, *at = NULL;
+    if (cfg->device_mac[0] && strcmp(cfg->device_mode, "tap") != 0) {
+        problem = "'device.mac' is only used with device.mode tap (a TUN device has no MAC address); remove it";
+        at = "device.mac";
+    } else if (!cfg->connection_direct && strcmp(cfg->connection_relay, "never") == 0) {
+        problem = "connection.direct is false and connection.relay is never: no way is left to reach a peer";
+        at = "connection.relay";
+    }
+    if (!problem)
+        return 0;
+    size_t line = 0;
+    for (size_t i = 0; key_line && i < CONFIG_KEY_COUNT; i++)
+        if (strcmp(config_keys[i].path, at) == 0)
+            line = key_line[i];
+    if (!line && key_line)
+        for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)   // the other key of the pair, if only it was in the file
+            if (key_line[i] && strncmp(config_keys[i].path, at, strcspn(at, ".") + 1) == 0)
+                line = key_line[i];
+    if (line)
+        set_err(err, err_len, "%s:%zu: %s", source, line, problem);
+    else
+        set_err(err, err_len, "%s: %s", source, problem);
+    return -1;
+}
+
+int config_validate(const weft_config_t *cfg, const char *source, char *err, size_t err_len)
+{
+    return validate(cfg, source, NULL, err, err_len);
+}
+
 int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *source, char *err,
                  size_t err_len)
 {
@@ -283,6 +501,8 @@ int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *s
         yaml_parser_delete(&parser);
         return -1;
     }
+    size_t key_line[CONFIG_KEY_COUNT] = {0};
+    char value[CONFIG_STR * 4];   // a scalar after ${...} expansion
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) {  // empty file: defaults only
         rc = 0;
@@ -324,11 +544,20 @@ int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *s
                     set_err(err, err_len, "%s:%zu: unknown key '%s' (endpoints are <service> or <service>_control)", source, line, path);
                     goto done;
                 }
-                if (v->type != YAML_SCALAR_NODE || v->data.scalar.length >= CONFIG_STR) {
+                if (v->type != YAML_SCALAR_NODE) {
                     set_err(err, err_len, "%s:%zu: '%s' must be an endpoint string", source, line, path);
                     goto done;
                 }
-                snprintf(slot, CONFIG_STR, "%s", scalar_text(v));
+                if (config_expand(scalar_text(v), value, sizeof value, why, sizeof why) != 0) {
+                    set_err(err, err_len, "%s:%zu: '%s': %s", source, v->start_mark.line + 1, path, why);
+                    goto done;
+                }
+                if (strlen(value) >= CONFIG_STR) {
+                    set_err(err, err_len, "%s:%zu: '%s': endpoint longer than %d characters", source, line, path,
+                            CONFIG_STR - 1);
+                    goto done;
+                }
+                snprintf(slot, CONFIG_STR, "%s", value);
                 continue;
             }
             const config_key_t *key = find_key(path);
@@ -336,6 +565,7 @@ int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *s
                 set_err(err, err_len, "%s:%zu: unknown key '%s'", source, line, path);
                 goto done;
             }
+            key_line[key - config_keys] = line;
             if (key->type == KEY_LIST) {
                 *(int *)((char *)cfg + key->count_offset) = 0;
                 if (v->type == YAML_SCALAR_NODE && v->data.scalar.length == 0)
@@ -346,7 +576,9 @@ int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *s
                 }
                 for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
                     yaml_node_t *item = yaml_document_get_node(&doc, *it);
-                    if (item->type != YAML_SCALAR_NODE || set_key(cfg, key, scalar_text(item), why, sizeof why) != 0) {
+                    if (item->type != YAML_SCALAR_NODE ||
+                        config_expand(scalar_text(item), value, sizeof value, why, sizeof why) != 0 ||
+                        set_key(cfg, key, value, why, sizeof why) != 0) {
                         set_err(err, err_len, "%s:%zu: '%s': %s", source, item->start_mark.line + 1, path,
                                 why[0] ? why : "items must be strings");
                         goto done;
@@ -358,13 +590,14 @@ int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *s
                 set_err(err, err_len, "%s:%zu: '%s' must be a single value", source, line, path);
                 goto done;
             }
-            if (set_key(cfg, key, scalar_text(v), why, sizeof why) != 0) {
+            if (config_expand(scalar_text(v), value, sizeof value, why, sizeof why) != 0 ||
+                set_key(cfg, key, value, why, sizeof why) != 0) {
                 set_err(err, err_len, "%s:%zu: '%s': %s", source, v->start_mark.line + 1, path, why);
                 goto done;
             }
         }
     }
-    rc = 0;
+    rc = validate(cfg, source, key_line, err, err_len);
 done:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -406,6 +639,26 @@ static int apply_env(weft_config_t *cfg, char *err, size_t err_len)
         } else if (set_key(cfg, key, value, why, sizeof why) != 0) {
             set_err(err, err_len, "environment %s: %s", var, why);
             return -1;
+        }
+    }
+    // endpoints.<svc> and endpoints.<svc>_control: WEFT_ENDPOINTS_<SVC> and WEFT_ENDPOINTS_<SVC>_CONTROL
+    for (int svc = 0; svc < SVC_COUNT; svc++) {
+        for (int control = 0; control < 2; control++) {
+            char var[96] = "WEFT_ENDPOINTS_";
+            size_t n = strlen(var);
+            for (const char *c = service_names[svc]; *c && n < sizeof var - 1; c++)
+                var[n++] = (char)toupper((unsigned char)*c);
+            var[n] = '\0';
+            if (control)
+                strncat(var, "_CONTROL", sizeof var - strlen(var) - 1);
+            const char *value = getenv(var);
+            if (!value)
+                continue;
+            if (!*value || strlen(value) >= CONFIG_STR) {
+                set_err(err, err_len, "environment %s: want an endpoint of 1..%d characters", var, CONFIG_STR - 1);
+                return -1;
+            }
+            snprintf(control ? cfg->control[svc] : cfg->inbox[svc], CONFIG_STR, "%s", value);
         }
     }
     return 0;
@@ -454,6 +707,8 @@ int config_load(weft_config_t *cfg, const char *home, char *err, size_t err_len)
     }
     if (apply_env(cfg, err, err_len) != 0)
         return -1;
+    if (config_validate(cfg, "weft.yaml with WEFT_* overrides", err, err_len) != 0)
+        return -1;
     if (cfg->identity_file[0] != '/') {  // relative to home
         char abs[PATH_MAX];
         snprintf(abs, sizeof abs, "%s/%s", cfg->home, cfg->identity_file);
@@ -467,6 +722,23 @@ int config_load(weft_config_t *cfg, const char *home, char *err, size_t err_len)
     return 0;
 }
 
+// text as a YAML double-quoted scalar's inside: \ and " escaped, and $ doubled so that reading it back
+// (which expands ${VAR}) gives text again. Returns out.
+static const char *quoted(char *out, size_t out_len, const char *text)
+{
+    size_t n = 0;
+    for (const char *c = text; *c && n + 3 < out_len; c++) {
+        if (*c == '\\' || *c == '"')
+            out[n++] = '\\';
+        else if (*c == '$')
+            out[n++] = '$';
+        out[n++] = *c;
+    }
+    out[n] = '\0';
+    return out;
+}
+#define QUOTED_LEN (CONFIG_STR * 2 + 4)
+
 static void write_list(FILE *f, const char *key, const char (*items)[CONFIG_STR], int count)
 {
     if (count == 0) {
@@ -474,8 +746,9 @@ static void write_list(FILE *f, const char *key, const char (*items)[CONFIG_STR]
         return;
     }
     fprintf(f, "  %s:\n", key);
+    char q[QUOTED_LEN];
     for (int i = 0; i < count; i++)
-        fprintf(f, "    - \"%s\"\n", items[i]);
+        fprintf(f, "    - \"%s\"\n", quoted(q, sizeof q, items[i]));
 }
 
 int config_save(const weft_config_t *cfg, const char *path)
@@ -489,26 +762,32 @@ int config_save(const weft_config_t *cfg, const char *path)
         return -1;
     }
     fprintf(f, "# weft node configuration (docs/config.md lists every key)\n");
-    fprintf(f, "node:\n  name: \"%s\"\n", cfg->name);
-    fprintf(f, "mesh:\n  name: \"%s\"\n", cfg->mesh);
+    char q[QUOTED_LEN], q2[QUOTED_LEN];
+    fprintf(f, "node:\n  name: \"%s\"\n", quoted(q, sizeof q, cfg->name));
+    fprintf(f, "mesh:\n  name: \"%s\"\n", quoted(q, sizeof q, cfg->mesh));
     if (cfg->overlay_addr[0])
         fprintf(f, "  address: \"%s/%d\"\n", cfg->overlay_addr, cfg->overlay_prefix);
     if (cfg->network_key[0])
-        fprintf(f, "  network_key: \"%s\"\n", cfg->network_key);
+        fprintf(f, "  network_key: \"%s\"\n", quoted(q, sizeof q, cfg->network_key));
     if (cfg->mesh_id[0]) {
-        fprintf(f, "  id: \"%s\"\n", cfg->mesh_id);
-        fprintf(f, "  admin_key: \"%s\"\n", cfg->mesh_admin_key);
-        fprintf(f, "  certificate: \"%s\"\n", cfg->certificate_file);
+        fprintf(f, "  id: \"%s\"\n", quoted(q, sizeof q, cfg->mesh_id));
+        fprintf(f, "  admin_key: \"%s\"\n", quoted(q, sizeof q, cfg->mesh_admin_key));
+        fprintf(f, "  certificate: \"%s\"\n", quoted(q, sizeof q, cfg->certificate_file));
     }
-    fprintf(f, "hub:\n  endpoint: \"%s\"\n  public_key: \"%s\"\n", cfg->hub_endpoint, cfg->hub_public_key);
-    fprintf(f, "device:\n  name: \"%s\"\n  mtu: %d\n  offload: %s\n", cfg->device_name, cfg->mtu,
-            cfg->device_offload ? "true" : "false");
+    fprintf(f, "hub:\n  endpoint: \"%s\"\n  public_key: \"%s\"\n", quoted(q, sizeof q, cfg->hub_endpoint),
+            quoted(q2, sizeof q2, cfg->hub_public_key));
+    fprintf(f, "device:\n  mode: %s\n  name: \"%s\"\n  mtu: %d\n  offload: %s\n", cfg->device_mode,
+            quoted(q, sizeof q, cfg->device_name), cfg->mtu, cfg->device_offload ? "true" : "false");
+    if (cfg->device_mac[0])
+        fprintf(f, "  mac: \"%s\"\n", cfg->device_mac);
+    fprintf(f, "connection:\n  direct: %s\n  relay: %s\n  keepalive: %d\n  connect_timeout: %d\n",
+            cfg->connection_direct ? "true" : "false", cfg->connection_relay, cfg->keepalive_interval,
+            cfg->connect_timeout);
     fprintf(f, "nat:\n");
     write_list(f, "stun_servers", cfg->stun_servers, cfg->stun_server_count);
     write_list(f, "turn_servers", cfg->turn_servers, cfg->turn_server_count);
-    fprintf(f, "  keepalive: %d\n", cfg->keepalive_interval);
-    fprintf(f, "redis:\n  url: \"%s\"\n", cfg->redis_url);
-    fprintf(f, "log:\n  level: \"%s\"\n", cfg->log_level);
+    fprintf(f, "redis:\n  url: \"%s\"\n", quoted(q, sizeof q, cfg->redis_url));
+    fprintf(f, "log:\n  level: \"%s\"\n", quoted(q, sizeof q, cfg->log_level));
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0)
         rc = -1;

@@ -55,14 +55,22 @@ typedef struct {
     char device_name[16];           // device.name, default "weft0"
     int mtu;                        // device.mtu, default 1400
     bool device_offload;            // device.offload: TUN checksum/TSO offload (IFF_VNET_HDR), default true
+    char device_mode[8];            // device.mode: "tun" (L3, the only mode supported today; "tap" is refused)
+    char device_mac[18];            // device.mac: "" or "02:xx:xx:xx:xx:xx" (unicast); only for device.mode tap
+
+    // connection: (how peers are reached; nat honours them)
+    bool connection_direct;         // connection.direct: try direct paths (host/srflx), default true
+    char connection_relay[8];       // connection.relay: allow|never|only (TURN), default "allow"
 
     // nat:
     char stun_servers[CONFIG_MAX_SERVERS][CONFIG_STR];  // nat.stun_servers: "host:port"
     int stun_server_count;
     char turn_servers[CONFIG_MAX_SERVERS][CONFIG_STR];  // nat.turn_servers: "turn://user:pass@host:port"
     int turn_server_count;
-    int keepalive_interval;         // nat.keepalive seconds, default 25
-    int connect_timeout;            // nat.connect_timeout seconds, default 10
+    int keepalive_interval;         // connection.keepalive (old name nat.keepalive) seconds, default 25
+    int connect_timeout;            // connection.connect_timeout (old name nat.connect_timeout) s, default 10
+    bool port_mapping;              // nat.port_mapping: ask the gateway (UPnP-IGD, NAT-PMP) for mappings, default true
+    bool port_prediction;           // nat.port_prediction: offer predicted ports when our NAT is sequential symmetric, default true
 
     // redis:
     char redis_url[CONFIG_STR];     // redis.url: "" = a local redis-server on <run>/redis.sock
@@ -86,7 +94,16 @@ int config_load(weft_config_t *cfg, const char *home, char *err, size_t err_len)
 int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *source, char *err,
                  size_t err_len);
 
-// Writes cfg as YAML to path (mode 0600). Returns 0 or -1.
+// Checks what no single key can: combinations (device.mac without tap, no path left to peers).
+// `source` prefixes the message ("weft.yaml", "environment"). Returns 0 or -1 with err filled.
+int config_validate(const weft_config_t *cfg, const char *source, char *err, size_t err_len);
+
+// Expands ${VAR}, ${VAR:-default} (default itself expanded; used when VAR is unset or empty) and $$ (a
+// literal $) in text, from the environment. A lone $ stays as it is. An unset VAR without a default is an
+// error naming it. Returns 0 or -1 with `why` filled.
+int config_expand(const char *text, char *out, size_t out_len, char *why, size_t why_len);
+
+// Writes cfg as YAML to path (mode 0600); every $ is written as $$. Returns 0 or -1.
 int config_save(const weft_config_t *cfg, const char *path);
 
 // Resolves the home directory: explicit > $WEFT_HOME > ~/.weft. Writes an absolute path.

@@ -161,13 +161,194 @@ static void test_example_file_parses(void **state)
     assert_int_equal(strlen(cfg.hub_public_key), 40);
 }
 
+// ${VAR} expansion in values: set, unset (error naming file:line and the variable), defaults, $$, nesting
+static void test_expansion(void **state)
+{
+    (void)state;
+    setenv("WEFT_T_HUB", "10.0.0.5", 1);
+    setenv("WEFT_T_EMPTY", "", 1);
+    unsetenv("WEFT_T_UNSET");
+    unsetenv("WEFT_T_UNSET2");
+    char out[64], why[200];
+    assert_int_equal(config_expand("tcp://${WEFT_T_HUB}:7400", out, sizeof out, why, sizeof why), 0);
+    assert_string_equal(out, "tcp://10.0.0.5:7400");
+    assert_int_equal(config_expand("${WEFT_T_UNSET:-fallback}", out, sizeof out, why, sizeof why), 0);
+    assert_string_equal(out, "fallback");
+    assert_int_equal(config_expand("${WEFT_T_EMPTY:-used-when-empty}", out, sizeof out, why, sizeof why), 0);
+    assert_string_equal(out, "used-when-empty");
+    assert_int_equal(config_expand("[${WEFT_T_EMPTY}]", out, sizeof out, why, sizeof why), 0);
+    assert_string_equal(out, "[]");
+    assert_int_equal(config_expand("${WEFT_T_HUB:-ignored}", out, sizeof out, why, sizeof why), 0);
+    assert_string_equal(out, "10.0.0.5");
+    assert_int_equal(config_expand("pa$$word $${WEFT_T_HUB} $x $", out, sizeof out, why, sizeof why), 0);
+    assert_string_equal(out, "pa$word ${WEFT_T_HUB} $x $");
+    // nested: a default holding another variable, and that one's default
+    assert_int_equal(config_expand("${WEFT_T_UNSET:-${WEFT_T_HUB}}", out, sizeof out, why, sizeof why), 0);
+    assert_string_equal(out, "10.0.0.5");
+    assert_int_equal(config_expand("${WEFT_T_UNSET:-${WEFT_T_UNSET2:-deep}}!", out, sizeof out, why, sizeof why), 0);
+    assert_string_equal(out, "deep!");
+    assert_int_equal(config_expand("${WEFT_T_UNSET:-${WEFT_T_UNSET2}}", out, sizeof out, why, sizeof why), -1);
+    assert_non_null(strstr(why, "WEFT_T_UNSET2 is not set"));
+    // malformed references
+    assert_int_equal(config_expand("${WEFT_T_HUB", out, sizeof out, why, sizeof why), -1);
+    assert_non_null(strstr(why, "not closed"));
+    assert_int_equal(config_expand("${}", out, sizeof out, why, sizeof why), -1);
+    assert_int_equal(config_expand("${1A}", out, sizeof out, why, sizeof why), -1);
+    assert_int_equal(config_expand("${WEFT_T_HUB?x}", out, sizeof out, why, sizeof why), -1);
+    assert_non_null(strstr(why, "${WEFT_T_HUB:-default}"));
+    // too long after expansion
+    char small[8];
+    assert_int_equal(config_expand("${WEFT_T_HUB}", small, sizeof small, why, sizeof why), -1);
+    assert_non_null(strstr(why, "longer than 7"));
+
+    // in a file: values, list items and endpoints expand; an unset variable names file:line and the variable
+    weft_config_t cfg;
+    char err[256] = "";
+    const char *yaml = "hub:\n  endpoint: tcp://${WEFT_T_HUB}:7400\nnat:\n  stun_servers:\n    - ${WEFT_T_HUB}:3478\n"
+                       "device:\n  mtu: ${WEFT_T_UNSET:-1280}\nendpoints:\n  crypto: tcp://${WEFT_T_HUB}:1\n";
+    assert_int_equal(parse(&cfg, yaml, err, sizeof err), 0);
+    assert_string_equal(cfg.hub_endpoint, "tcp://10.0.0.5:7400");
+    assert_string_equal(cfg.stun_servers[0], "10.0.0.5:3478");
+    assert_int_equal(cfg.mtu, 1280);
+    assert_string_equal(cfg.inbox[SVC_CRYPTO], "tcp://10.0.0.5:1");
+    expect_error("node:\n  name: a\nhub:\n  endpoint: tcp://${WEFT_T_UNSET}:7400\n",
+                 "weft.yaml:4: 'hub.endpoint': environment variable WEFT_T_UNSET is not set");
+    expect_error("nat:\n  turn_servers:\n    - ok\n    - ${WEFT_T_UNSET}\n", "weft.yaml:4: 'nat.turn_servers'");
+    expect_error("endpoints:\n  router: ${WEFT_T_UNSET}\n", "weft.yaml:2: 'endpoints.router'");
+    // the expanded value is checked like a written one
+    setenv("WEFT_T_MTU", "99999", 1);
+    expect_error("device:\n  mtu: ${WEFT_T_MTU}\n", "weft.yaml:2: 'device.mtu': '99999' is not a whole number in 576..9000");
+    unsetenv("WEFT_T_MTU");
+    unsetenv("WEFT_T_HUB");
+    unsetenv("WEFT_T_EMPTY");
+}
+
+static void test_device_keys(void **state)
+{
+    (void)state;
+    weft_config_t cfg;
+    char err[256] = "";
+    assert_string_equal((config_defaults(&cfg, "/tmp/h"), cfg.device_mode), "tun");
+    assert_int_equal(parse(&cfg, "device:\n  mode: tun\n", err, sizeof err), 0);
+    expect_error("device:\n  name: weft0\n  mode: tap\n", "weft.yaml:3: 'device.mode': 'tap' is not supported yet");
+    expect_error("device:\n  mode: TUN\n", "'TUN' is not one of tun|tap");
+    expect_error("device:\n  mode: \"\"\n", "is not one of tun|tap");
+    // device.mac: the syntax is checked, and a MAC without tap is refused (TUN has none)
+    expect_error("device:\n  mac: 02:00:5e:10:00:01\n", "weft.yaml:2: 'device.mac' is only used with device.mode tap");
+    expect_error("device:\n  mac: 02:00:5e:10:00\n", "is not a MAC address");
+    expect_error("device:\n  mac: 02:00:5e:10:00:0g\n", "is not a MAC address");
+    expect_error("device:\n  mac: 02:00-5e:10:00:01\n", "separate the pairs");
+    expect_error("device:\n  mac: 01:00:5e:10:00:01\n", "multicast");
+    expect_error("device:\n  mac: 00:00:00:00:00:00\n", "all zero");
+    expect_error("device:\n  mac: \" 2:00:5e:10:00:01\"\n", "is not a MAC address");
+    assert_int_equal(parse(&cfg, "device:\n  mac: \"\"\n", err, sizeof err), 0);
+}
+
+static void test_connection_keys(void **state)
+{
+    (void)state;
+    weft_config_t cfg;
+    char err[256] = "";
+    config_defaults(&cfg, "/tmp/h");
+    assert_true(cfg.connection_direct);
+    assert_string_equal(cfg.connection_relay, "allow");
+    assert_int_equal(parse(&cfg, "connection:\n  direct: no\n  relay: only\n  keepalive: 5\n  connect_timeout: 20\n",
+                           err, sizeof err), 0);
+    assert_false(cfg.connection_direct);
+    assert_string_equal(cfg.connection_relay, "only");
+    assert_int_equal(cfg.keepalive_interval, 5);
+    assert_int_equal(cfg.connect_timeout, 20);
+    // the old names still set the same values
+    assert_int_equal(parse(&cfg, "nat:\n  keepalive: 7\n  connect_timeout: 9\n", err, sizeof err), 0);
+    assert_int_equal(cfg.keepalive_interval, 7);
+    assert_int_equal(cfg.connect_timeout, 9);
+    assert_int_equal(parse(&cfg, "connection:\n  relay: never\n", err, sizeof err), 0);
+    expect_error("connection:\n  relay: sometimes\n", "weft.yaml:2: 'connection.relay': 'sometimes' is not one of allow|never|only");
+    expect_error("connection:\n  direct: perhaps\n", "'perhaps' is not true/false");
+    expect_error("connection:\n  keepalive: 0\n", "1..3600");
+    expect_error("connection:\n  connect_timeout: 601\n", "1..600");
+    expect_error("connection:\n  direct: false\n  relay: never\n",
+                 "weft.yaml:3: connection.direct is false and connection.relay is never");
+    expect_error("connection:\n  relay: never\n  direct: false\n", "weft.yaml:2: connection.direct is false");
+}
+
+// every key can be set from WEFT_<SECTION>_<KEY>, endpoints included; the cross-key check runs after them
+static void test_env_covers_every_key(void **state)
+{
+    (void)state;
+    setenv("WEFT_CONNECTION_RELAY", "only", 1);
+    setenv("WEFT_CONNECTION_DIRECT", "false", 1);
+    setenv("WEFT_DEVICE_MODE", "tun", 1);
+    setenv("WEFT_TURN_SERVERS", "turn://a:b@10.0.0.1:3478,turn://c:d@10.0.0.2:3478", 1);
+    setenv("WEFT_ENDPOINTS_NAT_CONTROL", "tcp://127.0.0.1:7999", 1);
+    setenv("WEFT_ENDPOINTS_ROUTER", "tcp://127.0.0.1:7998", 1);
+    setenv("WEFT_MESH_ADDRESS", "10.9.0.1/24", 1);
+    weft_config_t cfg;
+    char err[256] = "";
+    assert_int_equal(config_load(&cfg, "/nonexistent-weft-home", err, sizeof err), 0);
+    assert_string_equal(cfg.connection_relay, "only");
+    assert_false(cfg.connection_direct);
+    assert_int_equal(cfg.turn_server_count, 2);
+    assert_string_equal(cfg.control[SVC_NAT], "tcp://127.0.0.1:7999");
+    assert_string_equal(cfg.inbox[SVC_ROUTER], "tcp://127.0.0.1:7998");
+    assert_string_equal(cfg.overlay_addr, "10.9.0.1");
+    assert_int_equal(cfg.overlay_prefix, 24);
+    setenv("WEFT_CONNECTION_RELAY", "never", 1);
+    assert_int_equal(config_load(&cfg, "/nonexistent-weft-home", err, sizeof err), -1);
+    assert_non_null(strstr(err, "no way is left"));
+    setenv("WEFT_DEVICE_MODE", "tap", 1);
+    assert_int_equal(config_load(&cfg, "/nonexistent-weft-home", err, sizeof err), -1);
+    assert_non_null(strstr(err, "WEFT_DEVICE_MODE: 'tap' is not supported yet"));
+    setenv("WEFT_ENDPOINTS_ROUTER", "", 1);
+    unsetenv("WEFT_DEVICE_MODE");
+    unsetenv("WEFT_CONNECTION_RELAY");
+    assert_int_equal(config_load(&cfg, "/nonexistent-weft-home", err, sizeof err), -1);
+    assert_non_null(strstr(err, "WEFT_ENDPOINTS_ROUTER"));
+    unsetenv("WEFT_CONNECTION_DIRECT");
+    unsetenv("WEFT_TURN_SERVERS");
+    unsetenv("WEFT_ENDPOINTS_NAT_CONTROL");
+    unsetenv("WEFT_ENDPOINTS_ROUTER");
+    unsetenv("WEFT_MESH_ADDRESS");
+}
+
+// values holding $, quotes and backslashes come back unchanged through config_save and config_load
+static void test_save_escapes(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/weft-config-test.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    weft_config_t cfg, back;
+    config_defaults(&cfg, dir);
+    strcpy(cfg.hub_public_key, "ab${HOME}cd$$ef\"g\\h$");
+    strcpy(cfg.name, "n$1");
+    strcpy(cfg.connection_relay, "only");
+    cfg.connection_direct = false;
+    cfg.keepalive_interval = 11;
+    strcpy(cfg.stun_servers[0], "x$y:1");
+    cfg.stun_server_count = 1;
+    assert_int_equal(config_save(&cfg, cfg.config_file), 0);
+    char err[256] = "";
+    if (config_load(&back, dir, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(back.hub_public_key, cfg.hub_public_key);
+    assert_string_equal(back.name, "n$1");
+    assert_string_equal(back.stun_servers[0], "x$y:1");
+    assert_string_equal(back.connection_relay, "only");
+    assert_false(back.connection_direct);
+    assert_int_equal(back.keepalive_interval, 11);
+    unlink(cfg.config_file);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_empty_and_garbage),
         cmocka_unit_test(test_env_overrides),    cmocka_unit_test(test_save_then_load),
-        cmocka_unit_test(test_example_file_parses),
+        cmocka_unit_test(test_example_file_parses), cmocka_unit_test(test_expansion),
+        cmocka_unit_test(test_device_keys),      cmocka_unit_test(test_connection_keys),
+        cmocka_unit_test(test_env_covers_every_key), cmocka_unit_test(test_save_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
