@@ -141,6 +141,8 @@ static bool check_membership(const Weft__HubRequest *req, char *why, size_t why_
             problem = "create mesh: name must be 1..63 characters of A-Z a-z 0-9 . _ -";
         else if (!hub_parse_cidr(m->cidr, &net, &prefix))
             problem = "create mesh: cidr must be an IPv4 network with a prefix of 8..30, e.g. 10.100.0.0/16";
+        else if (!hub_valid_id(m->admin_key))
+            problem = "create mesh: admin_key must be 32 bytes";
         else if (m->ttl_s > HUB_ROOM_MAX_TTL)
             problem = "create mesh: ttl_s is more than 30 days";
         break;
@@ -158,6 +160,8 @@ static bool check_membership(const Weft__HubRequest *req, char *why, size_t why_
     case WEFT__HUB_REQUEST__BODY_JOIN:
         if (req->join->invite.len < 1 || req->join->invite.len > HUB_INVITE_MAX || !req->join->invite.data)
             problem = "join: invite must be 1..1024 bytes";
+        else if (!hub_valid_id(req->join->key))
+            problem = "join: key must be 32 bytes";
         else if (!hub_valid_name(req->join->name))
             problem = "join: name must be at most 63 printable characters";
         break;
@@ -176,8 +180,8 @@ static bool check_membership(const Weft__HubRequest *req, char *why, size_t why_
             problem = "kick: needs a 16-byte mesh_id and an encoded revocation";
         break;
     case WEFT__HUB_REQUEST__BODY_LEAVE_MESH:
-        if (!bytes_of(req->leave_mesh->mesh_id, HUB_MESH_ID_LEN))
-            problem = "leave mesh: mesh_id must be 16 bytes";
+        if (!bytes_of(req->leave_mesh->mesh_id, HUB_MESH_ID_LEN) || !hub_valid_id(req->leave_mesh->key))
+            problem = "leave mesh: needs a 16-byte mesh_id and a 32-byte key";
         break;
     default:
         problem = "request has no body";
