@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
-static const char *service_names[SVC_COUNT] = {"device", "router", "crypto", "nat", "discovery"};
+static const char *service_names[SVC_COUNT] = {"device", "router", "crypto", "nat", "discovery", "api"};
 
 const char *service_name(service_id_t id)
 {
@@ -40,6 +40,7 @@ typedef struct {
     size_t count_offset;    // KEY_LIST: offset of the int count
     int min, max;           // KEY_INT bounds
     const char *choices;    // KEY_CHOICE: the allowed words, "a|b|c"
+    const char *renamed_to; // an old name kept for old files: the key's current name
 } config_key_t;
 
 #define STR(p, field) {.path = p, .type = KEY_STRING, .offset = offsetof(weft_config_t, field), .size = sizeof(((weft_config_t *)0)->field)}
@@ -61,6 +62,9 @@ static const config_key_t config_keys[] = {
     STR("hub.endpoint", hub_endpoint),
     STR("hub.public_key", hub_public_key),
     STR("hub.listen", hub_listen),
+    STR("hub.http_listen", hub_http_listen),
+    STR("hub.api_token_file", hub_api_token_file),
+    INT("hub.http_rate", hub_http_rate, 1, 100000),
     INT("hub.member_timeout", hub_member_timeout, 2, 3600),
     INT("hub.heartbeat", heartbeat_interval, 1, 600),
     STR("device.name", device_name),
@@ -76,10 +80,13 @@ static const config_key_t config_keys[] = {
     LIST("nat.turn_servers", turn_servers, turn_server_count),
     BOOL("nat.port_mapping", port_mapping),
     BOOL("nat.port_prediction", port_prediction),
-    INT("nat.keepalive", keepalive_interval, 1, 3600),        // old name of connection.keepalive
-    INT("nat.connect_timeout", connect_timeout, 1, 600),      // old name of connection.connect_timeout
+    {.path = "nat.keepalive", .type = KEY_INT, .offset = offsetof(weft_config_t, keepalive_interval), .min = 1,
+     .max = 3600, .renamed_to = "connection.keepalive"},
+    {.path = "nat.connect_timeout", .type = KEY_INT, .offset = offsetof(weft_config_t, connect_timeout), .min = 1,
+     .max = 600, .renamed_to = "connection.connect_timeout"},
     STR("redis.url", redis_url),
     STR("log.level", log_level),
+    STR("api.listen", api_listen),
 };
 #define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
 
@@ -132,6 +139,10 @@ void config_defaults(weft_config_t *cfg, const char *home)
     snprintf(cfg->mesh, sizeof cfg->mesh, "default");
     snprintf(cfg->hub_listen, sizeof cfg->hub_listen, "tcp://*:7400");
     cfg->hub_member_timeout = 15;
+    snprintf(cfg->hub_http_listen, sizeof cfg->hub_http_listen, "127.0.0.1:7402");
+    snprintf(cfg->hub_api_token_file, sizeof cfg->hub_api_token_file, "api.token");
+    cfg->hub_http_rate = 20;
+    snprintf(cfg->api_listen, sizeof cfg->api_listen, "127.0.0.1:7401");
     cfg->heartbeat_interval = 3;
     snprintf(cfg->device_name, sizeof cfg->device_name, "weft0");
     cfg->mtu = 1400;
@@ -423,6 +434,57 @@ int config_expand(const char *text, char *out, size_t out_len, char *why, size_t
     return expand_into(text, strlen(text), out, out_len, &pos, 0, why, why_len);
 }
 
+size_t config_key_count(void) { return CONFIG_KEY_COUNT; }
+
+const char *config_key_path(size_t i) { return i < CONFIG_KEY_COUNT ? config_keys[i].path : NULL; }
+
+const char *config_key_renamed_to(size_t i) { return i < CONFIG_KEY_COUNT ? config_keys[i].renamed_to : NULL; }
+
+config_kind_t config_key_kind(size_t i)
+{
+    if (i >= CONFIG_KEY_COUNT)
+        return CONFIG_KIND_STRING;
+    switch (config_keys[i].type) {
+    case KEY_INT: return CONFIG_KIND_INT;
+    case KEY_BOOL: return CONFIG_KIND_BOOL;
+    case KEY_LIST: return CONFIG_KIND_LIST;
+    default: return CONFIG_KIND_STRING;
+    }
+}
+
+bool config_key_is_secret(size_t i)
+{
+    const char *path = config_key_path(i);
+    return path && (strstr(path, "secret") || strstr(path, "password") || strcmp(path, "mesh.network_key") == 0);
+}
+
+const char *config_key_text(const weft_config_t *cfg, size_t i, int item, char *out, size_t out_len)
+{
+    if (i >= CONFIG_KEY_COUNT || !out || out_len == 0)
+        return NULL;
+    const config_key_t *key = &config_keys[i];
+    const char *base = (const char *)cfg;
+    if (key->type != KEY_LIST && item != 0)
+        return NULL;
+    switch (key->type) {
+    case KEY_INT: snprintf(out, out_len, "%d", *(const int *)(base + key->offset)); break;
+    case KEY_BOOL: snprintf(out, out_len, "%s", *(const bool *)(base + key->offset) ? "true" : "false"); break;
+    case KEY_ADDRESS:
+        if (cfg->overlay_addr[0])
+            snprintf(out, out_len, "%s/%d", cfg->overlay_addr, cfg->overlay_prefix);
+        else
+            out[0] = '\0';
+        break;
+    case KEY_LIST:
+        if (item < 0 || item >= *(const int *)(base + key->count_offset))
+            return NULL;
+        snprintf(out, out_len, "%s", base + key->offset + (size_t)item * CONFIG_STR);
+        break;
+    default: snprintf(out, out_len, "%s", base + key->offset); break;
+    }
+    return out;
+}
+
 static const config_key_t *find_key(const char *path)
 {
     for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
@@ -666,10 +728,22 @@ static int apply_env(weft_config_t *cfg, char *err, size_t err_len)
 
 int config_load(weft_config_t *cfg, const char *home, char *err, size_t err_len)
 {
+    return config_load_file(cfg, home, NULL, err, err_len);
+}
+
+int config_load_file(weft_config_t *cfg, const char *home, const char *file, char *err, size_t err_len)
+{
     config_defaults(cfg, home);
+    if (file) {
+        if (strlen(file) >= sizeof cfg->config_file) {
+            set_err(err, err_len, "config file name longer than %zu characters", sizeof cfg->config_file - 1);
+            return -1;
+        }
+        snprintf(cfg->config_file, sizeof cfg->config_file, "%s", file);
+    }
     FILE *f = fopen(cfg->config_file, "r");
     if (!f) {
-        if (errno != ENOENT) {
+        if (errno != ENOENT || file) {
             set_err(err, err_len, "%s: %s", cfg->config_file, strerror(errno));
             return -1;
         }

@@ -19,6 +19,7 @@ typedef enum {
     SVC_CRYPTO,
     SVC_NAT,
     SVC_DISCOVERY,
+    SVC_API,                        // weft-api: the node's HTTP API (no inbox; control socket only)
     SVC_COUNT
 } service_id_t;
 
@@ -48,6 +49,9 @@ typedef struct {
     char hub_endpoint[CONFIG_STR];  // hub.endpoint, e.g. "tcp://10.0.0.1:7400"
     char hub_public_key[CONFIG_STR];// hub.public_key: the hub's CURVE public key (Z85, 40 chars)
     char hub_listen[CONFIG_STR];    // hub.listen (only `weft hub`), default "tcp://*:7400"
+    char hub_http_listen[CONFIG_STR];   // hub.http_listen: the hub's HTTP API, "127.0.0.1:7402" or "off"
+    char hub_api_token_file[PATH_MAX];  // hub.api_token_file: bearer token of admin calls, default <home>/api.token
+    int hub_http_rate;              // hub.http_rate: reads per second per client address (burst twice that), default 20
     int hub_member_timeout;         // hub.member_timeout seconds, default 15
     int heartbeat_interval;         // hub.heartbeat seconds, default 3
 
@@ -75,6 +79,9 @@ typedef struct {
     // redis:
     char redis_url[CONFIG_STR];     // redis.url: "" = a local redis-server on <run>/redis.sock
 
+    // api:
+    char api_listen[CONFIG_STR];    // api.listen: the node HTTP API (weft-api), "127.0.0.1:7401" or "off"
+
     // log:
     char log_level[16];             // log.level: debug|info|warn|error, default info
 
@@ -89,6 +96,21 @@ void config_defaults(weft_config_t *cfg, const char *home);
 // Loads <home>/weft.yaml over the defaults, then applies WEFT_* environment overrides.
 // On error returns -1 and writes "file:line: what" into err.
 int config_load(weft_config_t *cfg, const char *home, char *err, size_t err_len);
+
+// The same with an explicit file instead of <home>/weft.yaml (NULL: that one); an explicit file must exist.
+int config_load_file(weft_config_t *cfg, const char *home, const char *file, char *err, size_t err_len);
+
+// Every key of the table, for listing and --json: its path ("device.mtu") and its value as text.
+typedef enum { CONFIG_KIND_STRING, CONFIG_KIND_INT, CONFIG_KIND_BOOL, CONFIG_KIND_LIST } config_kind_t;
+size_t config_key_count(void);
+const char *config_key_path(size_t i);
+config_kind_t config_key_kind(size_t i);
+// The newer name of a key kept for old files ("connection.keepalive" for "nat.keepalive"), else NULL.
+const char *config_key_renamed_to(size_t i);
+// True for keys whose value is a secret (never printed).
+bool config_key_is_secret(size_t i);
+// Writes key i's value (for lists, item `item`) into out; returns out, or NULL when item is past the end.
+const char *config_key_text(const weft_config_t *cfg, size_t i, int item, char *out, size_t out_len);
 
 // Parses YAML text (used by config_load and the tests). `source` names it in errors.
 int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *source, char *err,
