@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_actor.h"
 #include "crypto_actor.h"
 #include "device_actor.h"
 #include "discovery_actor.h"
@@ -19,7 +20,7 @@
 
 static zactor_fn *const actors[SVC_COUNT] = {
     [SVC_DEVICE] = device_actor, [SVC_ROUTER] = router_actor, [SVC_CRYPTO] = crypto_actor,
-    [SVC_NAT] = nat_actor,       [SVC_DISCOVERY] = discovery_actor,
+    [SVC_NAT] = nat_actor,       [SVC_DISCOVERY] = discovery_actor, [SVC_API] = api_actor,
 };
 
 // Runs one service's actor on its thread, with the thread named in the log.
@@ -40,7 +41,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: weft-node [--home DIR] [--services LIST] [--log-level LEVEL]\n"
                  "Runs a node's services as threads of one process, connected over inproc://.\n\n"
                  "  --home DIR        the node's home (default $WEFT_HOME, else ~/.weft)\n"
-                 "  --services LIST   comma-separated, from device,router,crypto,nat,discovery (default: all)\n"
+                 "  --services LIST   comma-separated, from device,router,crypto,nat,discovery,api (default: all)\n"
                  "  --log-level LEVEL debug, info, warn or error\n"
                  "Normally started by `weft up --colocate`.\n");
 }
@@ -54,7 +55,7 @@ static int parse_services(const char *list, bool selected[SVC_COUNT])
     for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         int id = service_from_name(name);
         if (id < 0) {
-            fprintf(stderr, "weft-node: unknown service '%s' (device, router, crypto, nat, discovery)\n", name);
+            fprintf(stderr, "weft-node: unknown service '%s' (device, router, crypto, nat, discovery, api)\n", name);
             return -1;
         }
         selected[id] = true;
@@ -64,7 +65,7 @@ static int parse_services(const char *list, bool selected[SVC_COUNT])
 
 int main(int argc, char **argv)
 {
-    const char *home = NULL, *level = NULL, *list = "device,router,crypto,nat,discovery";
+    const char *home = NULL, *level = NULL, *list = "device,router,crypto,nat,discovery,api";
     static struct option options[] = {{"home", required_argument, 0, 'H'}, {"services", required_argument, 0, 's'},
                                       {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};

@@ -1,0 +1,86 @@
+// node_view.h — a node as seen from outside, for `weft status` / `weft peers` and the node HTTP API
+// (services/api): the one place that gathers it and the one place that writes it as JSON, so the CLI and
+// the API always say the same thing.
+//
+// Live service state comes from each service's control socket (StatusRequest -> ServiceStatus, asked of
+// all services at once with one deadline); the peer table, per-peer path and session state and the routes
+// come from the node's Redis (docs/state.md). Nothing here writes anywhere.
+#ifndef WEFT_NODE_VIEW_H
+#define WEFT_NODE_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "identity.h"
+#include "json.h"
+#include "service.h"
+#include "store.h"
+
+typedef struct {
+    char name[64];
+    uint64_t value;
+} node_counter_t;
+
+// One service's answer on its control socket (up false: it did not answer in time).
+typedef struct {
+    const char *name;                              // service_name(id)
+    bool up;
+    uint32_t pid;
+    uint64_t uptime_ms;
+    char detail[512];
+    size_t counter_count;
+    node_counter_t counters[SERVICE_MAX_COUNTERS];
+} node_service_t;
+
+typedef struct {
+    char id[ID_HEX_LEN];                           // "" when the identity file cannot be read
+    char fingerprint[FINGERPRINT_LEN];
+    char hub_state[64];                            // weft:hub state, "unknown" without Redis
+    int supervisor_pid;                            // 0: no `weft up` running in this home
+    int missing;                                   // services that did not answer
+    node_service_t services[SVC_COUNT];
+} node_status_t;
+
+// One member of the mesh as this node sees it: the PeerList entry, nat's path, crypto's session.
+typedef struct {
+    char name[64];
+    char id[ID_HEX_LEN];
+    char fingerprint[FINGERPRINT_LEN];
+    char overlay_addr[64];
+    // weft:path:<id> (nat); state "none" when nat has no path
+    char path_state[32], connection[16], local_type[16], remote_type[16];
+    char local_addr[80], remote_addr[80];
+    uint64_t path_rx_bytes, path_tx_bytes, path_rx_packets, path_tx_packets, path_restarts;
+    // weft:session:<id> (crypto); state "none" when there is no session
+    char session_state[32];
+    uint64_t handshakes, session_rx_bytes, session_tx_bytes;
+} node_peer_t;
+
+typedef struct {
+    char addr[64];
+    char peer[ID_HEX_LEN];
+    char next_hop[ID_HEX_LEN];
+    uint64_t hops, metric, updated_ms;
+} node_route_t;
+
+// Asks every service for its status (all at once; each gets at most timeout_ms) and reads the node's
+// identity, supervisor pid file and hub state. `store` may be NULL (no Redis: hub_state "unknown").
+void node_status_collect(const weft_config_t *cfg, store_t *store, int timeout_ms, node_status_t *out);
+
+// The peer table with each peer's path and session. Returns the count (0 when none saved yet) and sets
+// *peers (free() it; NULL when 0). Returns -1 if Redis failed.
+int node_peers_collect(store_t *store, node_peer_t **peers);
+
+// Every route in weft:routes, sorted by address. Same return convention as node_peers_collect.
+int node_routes_collect(store_t *store, node_route_t **routes);
+
+// The JSON documents (docs/api.md lists their fields).
+void node_status_json(const weft_config_t *cfg, const node_status_t *status, json_t *j);
+void node_peers_json(const node_peer_t *peers, int count, json_t *j);
+void node_routes_json(const node_route_t *routes, int count, json_t *j);
+// Every service's counters: {"services": {"device": {"up": true, "counters": {...}}, ...}}
+void node_stats_json(const node_status_t *status, json_t *j);
+
+#endif

@@ -1,0 +1,78 @@
+// api_actor.c — see api_actor.h. The actor owns the HTTP server and the control socket; the server's
+// threads count requests in api_t's atomics, which the actor copies into the service's counters before
+// answering a StatusRequest.
+#include "api_actor.h"
+
+#include <string.h>
+
+#include "api.h"
+#include "log.h"
+#include "service.h"
+
+#define API_MAX_BODY 4096   // the node API takes no bodies; anything bigger is not even kept
+
+static void publish_counters(service_t *svc, api_t *api)
+{
+    *service_counter(svc, "http_requests") = atomic_load(&api->requests);
+    *service_counter(svc, "http_2xx") = atomic_load(&api->responses_2xx);
+    *service_counter(svc, "http_4xx") = atomic_load(&api->responses_4xx);
+    *service_counter(svc, "http_5xx") = atomic_load(&api->responses_5xx);
+    *service_counter(svc, "http_not_found") = atomic_load(&api->not_found);
+    *service_counter(svc, "http_bad_method") = atomic_load(&api->bad_method);
+    *service_counter(svc, "network_requests") = atomic_load(&api->network_probes);
+}
+
+void api_actor(zsock_t *pipe, void *args)
+{
+    service_t *svc = args;
+    api_t *api = calloc(1, sizeof *api);
+    if (!api) {
+        service_actor_fail(pipe, "out of memory");
+        return;
+    }
+    api->config = &svc->config;
+    zsock_t *control = service_bind_control(svc);
+    if (!control) {
+        free(api);
+        service_actor_fail(pipe, "cannot bind the control socket");
+        return;
+    }
+    http_server_t *server = NULL;
+    const char *listen = svc->config.api_listen;
+    if (strcmp(listen, "off") == 0 || !listen[0]) {
+        snprintf(svc->detail, sizeof svc->detail, "HTTP API off (api.listen: off)");
+        log_info("HTTP API off (api.listen is off)");
+    } else {
+        char err[256];
+        server = http_server_new(listen, api_handle, api, API_MAX_BODY, err, sizeof err);
+        if (!server) {
+            char why[400];
+            snprintf(why, sizeof why, "api.listen %s: %s", listen, err);
+            zsock_destroy(&control);
+            free(api);
+            service_actor_fail(pipe, why);
+            return;
+        }
+        snprintf(svc->detail, sizeof svc->detail, "HTTP API on http://%s", listen);
+        log_info("HTTP API listening on http://%s", listen);
+    }
+    publish_counters(svc, api);
+    zsock_signal(pipe, 0);
+    zpoller_t *poller = zpoller_new(pipe, control, NULL);
+    while (poller) {
+        zsock_t *which = zpoller_wait(poller, -1);
+        if (which == pipe) {
+            if (service_pipe_terminated(pipe))
+                break;
+        } else if (which == control) {
+            publish_counters(svc, api);
+            service_handle_control(svc, control);
+        } else if (zpoller_terminated(poller)) {
+            break;
+        }
+    }
+    zpoller_destroy(&poller);
+    http_server_destroy(&server);  // waits for the connection threads
+    zsock_destroy(&control);
+    free(api);
+}
