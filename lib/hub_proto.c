@@ -143,6 +143,8 @@ static bool check_membership(const Weft__HubRequest *req, char *why, size_t why_
             problem = "create mesh: cidr must be an IPv4 network with a prefix of 8..30, e.g. 10.100.0.0/16";
         else if (!hub_valid_id(m->admin_key))
             problem = "create mesh: admin_key must be 32 bytes";
+        else if (!hub_valid_name(m->member_name))
+            problem = "create mesh: member_name must be at most 63 printable characters";
         else if (m->ttl_s > HUB_ROOM_MAX_TTL)
             problem = "create mesh: ttl_s is more than 30 days";
         break;

@@ -1,12 +1,15 @@
 // discovery_actor.c — weft-discovery: a CURVE DEALER to the hub (Register at start and every heartbeat,
 // Leave on clean shutdown), the PeerList it gets back saved to Redis (weft:peers) and pushed to router,
 // crypto and nat, the hub connection's state in Redis (weft:hub), and ICE Signals relayed both ways
-// between nat and the hub.
+// between nat and the hub. On the admin's node of a managed mesh it also signs the certificates the hub
+// asks for when someone joins (CertRequest -> CertIssued, with the network psk sealed to the joiner).
 #include "discovery_actor.h"
 
+#include <arpa/inet.h>
 #include <sodium.h>
 #include <string.h>
 
+#include "cert.h"
 #include "hub.pb-c.h"
 #include "hub_proto.h"
 #include "identity.h"
@@ -39,6 +42,11 @@ typedef struct {
     uint64_t last_reply_unix_ms;
     size_t members;                 // mesh members, us included, as of the last PeerList
     zlist_t *held_signals;          // packed HubRequests from nat, held until the hub has registered us
+    const char *mesh;               // the mesh's name at the hub: mesh.id (hex) if set, else mesh.name
+    bool is_admin;                  // mesh.admin_key is our id: we sign members' certificates
+    identity_t admin;               // our identity, kept only when is_admin
+    uint8_t mesh_id[MESH_ID_LEN];
+    int64_t refused_until;          // the hub refused us for good (kicked, mesh gone): slow heartbeat
 } discovery_t;
 
 // The hub relays a Signal only from a registered connection; a restarted discovery may get nat's
@@ -150,7 +158,7 @@ static int send_to_hub(discovery_t *d, const Weft__HubRequest *req)
 static int send_register(discovery_t *d)
 {
     Weft__Register reg = WEFT__REGISTER__INIT;
-    reg.mesh = (char *)d->cfg->mesh;
+    reg.mesh = (char *)d->mesh;
     reg.id.data = d->id;
     reg.id.len = 32;
     reg.name = (char *)d->cfg->name;
@@ -167,7 +175,7 @@ static int send_register(discovery_t *d)
 static void send_leave(discovery_t *d)
 {
     Weft__Leave leave = WEFT__LEAVE__INIT;
-    leave.mesh = (char *)d->cfg->mesh;
+    leave.mesh = (char *)d->mesh;
     leave.id.data = d->id;
     leave.id.len = 32;
     Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
@@ -189,6 +197,8 @@ static void heartbeat(discovery_t *d)
                  d->cfg->hub_endpoint, (long long)(silent / 1000));
         set_state(d, HUB_UNREACHABLE);
     }
+    if (d->refused_until > wire_now_ms())
+        next = d->refused_until - wire_now_ms();
     d->next_heartbeat = wire_now_ms() + next;
 }
 
@@ -221,9 +231,9 @@ static void send_held_signals(discovery_t *d)
 
 static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
 {
-    if (!list->mesh || strcmp(list->mesh, d->cfg->mesh) != 0) {
+    if (!list->mesh || strcmp(list->mesh, d->mesh) != 0) {
         count(d, "bad_replies");
-        log_warn("dropped a member list for mesh '%s' (we are in '%s')", list->mesh ? list->mesh : "", d->cfg->mesh);
+        log_warn("dropped a member list for mesh '%s' (we are in '%s')", list->mesh ? list->mesh : "", d->mesh);
         return;
     }
     // keep the well-formed entries that are not us
@@ -284,6 +294,86 @@ static void hub_error(discovery_t *d, const Weft__HubError *error)
         log_warn("hub error %s: %s", hub_error_code_name(error->code), message);
     if (error->code == WEFT__HUB_ERROR__CODE__NOT_MEMBER)
         d->next_heartbeat = wire_now_ms();  // the hub forgot us (restart, timeout): register now
+    if (error->code == WEFT__HUB_ERROR__CODE__REVOKED || error->code == WEFT__HUB_ERROR__CODE__NOT_IN_MESH ||
+        error->code == WEFT__HUB_ERROR__CODE__NO_SUCH_MESH) {
+        log_error("the hub refuses us in mesh %s: %s (`weft mesh leave` removes this mesh from the node)",
+                  d->cfg->mesh, message);
+        d->refused_until = wire_now_ms() + 30000;  // keep trying, slowly: an admin may add us back
+        d->next_heartbeat = d->refused_until;
+        d->members = 0;
+        d->state = HUB_UNREACHABLE;
+        update_detail(d);
+        save_hub_state(d);
+    }
+}
+
+// ---- the admin's role: sign a joiner's certificate ----
+
+static void send_cert_issued(discovery_t *d, uint64_t request_id, const uint8_t *cert, size_t cert_len,
+                             const uint8_t *sealed, size_t sealed_len, const char *error)
+{
+    Weft__CertIssued issued = WEFT__CERT_ISSUED__INIT;
+    issued.request_id = request_id;
+    issued.cert.data = (uint8_t *)cert;
+    issued.cert.len = cert_len;
+    issued.sealed_psk.data = (uint8_t *)sealed;
+    issued.sealed_psk.len = sealed_len;
+    issued.error = (char *)(error ? error : "");
+    Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_CERT_ISSUED;
+    req.cert_issued = &issued;
+    if (send_to_hub(d, &req) != 0)
+        log_warn("could not send the certificate for join %llu to the hub", (unsigned long long)request_id);
+}
+
+static void hub_cert_request(discovery_t *d, const Weft__CertRequest *cr)
+{
+    struct in_addr addr;
+    const char *problem = NULL;
+    if (!d->is_admin)
+        problem = "this node is not the mesh's admin";
+    else if (cr->mesh_id.len != MESH_ID_LEN || memcmp(cr->mesh_id.data, d->mesh_id, MESH_ID_LEN) != 0)
+        problem = "the request is for another mesh";
+    else if (!hub_valid_id(cr->member_key) || !hub_valid_name(cr->name))
+        problem = "malformed member key or name";
+    else if (!cr->address || inet_pton(AF_INET, cr->address, &addr) != 1 || cr->prefix < 8 || cr->prefix > 30)
+        problem = "malformed address";
+    if (problem) {
+        count(d, "cert_requests_refused");
+        log_warn("certificate request refused: %s", problem);
+        send_cert_issued(d, cr->request_id, NULL, 0, NULL, 0, problem);
+        return;
+    }
+    uint64_t now = (uint64_t)(zclock_time() / 1000);
+    cert_t cert = {0};
+    memcpy(cert.mesh_id, d->mesh_id, MESH_ID_LEN);
+    memcpy(cert.member_key, cr->member_key.data, 32);
+    cert.address = ntohl(addr.s_addr);
+    cert.prefix = (uint8_t)cr->prefix;
+    cert.issued = now;
+    cert.expires = cr->expires ? cr->expires : 0;
+    cert_sign(&cert, &d->admin);
+    uint8_t encoded[CERT_LEN];
+    cert_encode(&cert, encoded);
+    // the psk goes to the joiner only, sealed to its X25519 key: the hub relays bytes it cannot open
+    uint8_t psk[32], joiner_x[32], sealed[32 + crypto_box_SEALBYTES];
+    size_t sealed_len = 0, psk_len = 0;
+    if (d->cfg->network_key[0]) {
+        if (sodium_hex2bin(psk, sizeof psk, d->cfg->network_key, strlen(d->cfg->network_key), NULL, &psk_len, NULL) != 0 ||
+            psk_len != 32 || identity_peer_x25519(cr->member_key.data, joiner_x) != 0 ||
+            crypto_box_seal(sealed, psk, sizeof psk, joiner_x) != 0) {
+            sodium_memzero(psk, sizeof psk);
+            send_cert_issued(d, cr->request_id, NULL, 0, NULL, 0, "the admin could not seal the network key");
+            return;
+        }
+        sealed_len = sizeof sealed;
+        sodium_memzero(psk, sizeof psk);
+    }
+    send_cert_issued(d, cr->request_id, encoded, sizeof encoded, sealed, sealed_len, NULL);
+    count(d, "certs_signed");
+    char fp[FINGERPRINT_LEN];
+    id_fingerprint(cr->member_key.data, fp);
+    log_info("signed a certificate for %s (%s) at %s/%u", cr->name, fp, cr->address, cr->prefix);
 }
 
 static void receive_from_hub(discovery_t *d)
@@ -305,8 +395,12 @@ static void receive_from_hub(discovery_t *d)
             hub_peer_list(d, reply->peers);
         else if (reply->body_case == WEFT__HUB_REPLY__BODY_SIGNAL)
             hub_signal(d, reply->signal);
-        else
+        else if (reply->body_case == WEFT__HUB_REPLY__BODY_CERT_REQUEST)
+            hub_cert_request(d, reply->cert_request);
+        else if (reply->body_case == WEFT__HUB_REPLY__BODY_ERROR)
             hub_error(d, reply->error);
+        else
+            count(d, "bad_replies");
     }
     if (reply)
         weft__hub_reply__free_unpacked(reply, NULL);
@@ -395,6 +489,8 @@ static int check_config(const weft_config_t *cfg, char *why, size_t why_len)
         snprintf(why, why_len, "hub.public_key in weft.yaml must be the 40-character key `weft hub` printed");
     else if (!cfg->overlay_addr[0])
         snprintf(why, why_len, "mesh.address in weft.yaml is empty (want e.g. 10.100.0.2/16)");
+    else if (cfg->mesh_id[0] && strlen(cfg->mesh_id) != 32)
+        snprintf(why, why_len, "mesh.id '%s' must be 32 hex characters", cfg->mesh_id);
     else if (!hub_valid_mesh(cfg->mesh))
         snprintf(why, why_len, "mesh.name '%s' must be 1..63 characters of A-Z a-z 0-9 . _ -", cfg->mesh);
     else
@@ -411,6 +507,13 @@ static int open_sockets(discovery_t *d, char *why, size_t why_len)
         return -1;
     }
     memcpy(d->id, identity.public_key, 32);
+    char id_hex[ID_HEX_LEN];
+    id_to_hex(identity.public_key, id_hex);
+    if (d->cfg->mesh_id[0] && mesh_id_from_hex(d->cfg->mesh_id, d->mesh_id) == 0 &&
+        strcmp(d->cfg->mesh_admin_key, id_hex) == 0) {
+        d->is_admin = true;  // we sign members' certificates: the identity stays in memory
+        d->admin = identity;
+    }
     d->hub = connect_hub(d, &identity, why, why_len);
     identity_wipe(&identity);
     if (!d->hub)
@@ -438,6 +541,7 @@ static void close_sockets(discovery_t *d)
     while (d->held_signals && (frame = zlist_pop(d->held_signals)))
         zframe_destroy(&frame);
     zlist_destroy(&d->held_signals);
+    identity_wipe(&d->admin);
 }
 
 static void run(discovery_t *d, zsock_t *pipe)
@@ -468,6 +572,7 @@ void discovery_actor(zsock_t *pipe, void *args)
 {
     service_t *svc = args;
     discovery_t d = {.svc = svc, .cfg = &svc->config, .state = HUB_CONNECTING, .held_signals = zlist_new()};
+    d.mesh = d.cfg->mesh_id[0] ? d.cfg->mesh_id : d.cfg->mesh;
     char why[512];
     if (check_config(d.cfg, why, sizeof why) != 0 || open_sockets(&d, why, sizeof why) != 0) {
         close_sockets(&d);
@@ -485,8 +590,10 @@ void discovery_actor(zsock_t *pipe, void *args)
     save_hub_state(&d);
     publish_stored_peers(&d);
     zsock_signal(pipe, 0);
-    log_info("registering with %s as %s (%s) in mesh %s", d.cfg->hub_endpoint, d.cfg->name, d.cfg->overlay_addr,
-             d.cfg->mesh);
+    log_info("registering with %s as %s (%s) in mesh %s%s%s", d.cfg->hub_endpoint, d.cfg->name, d.cfg->overlay_addr,
+             d.cfg->mesh, d.cfg->mesh_id[0] ? " id " : "", d.cfg->mesh_id[0] ? d.cfg->mesh_id : "");
+    if (d.is_admin)
+        log_info("this node is the mesh's admin: it signs the certificates of members who join");
 
     run(&d, pipe);
 

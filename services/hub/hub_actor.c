@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hub_proto.h"
+#include "hub_mesh.h"
 #include "hub_zap.h"
 #include "identity.h"
 #include "log.h"
@@ -15,6 +16,7 @@
 
 struct hub {
     members_t *members;
+    hub_mesh_t *mesh;               // managed meshes: create, invites, join, kick (hub_mesh.c)
     store_t *store;                 // not owned
     service_t *stats;
     hub_send_fn *send;
@@ -25,6 +27,8 @@ struct hub {
     mesh_name_t *meshes;            // the sweep's list of meshes
     uint64_t total_members;         // all meshes, as of the last sweep
 };
+
+static void push_mesh(void *ctx, const char *mesh);
 
 hub_t *hub_new(const hub_options_t *options, hub_send_fn *send, void *send_ctx)
 {
@@ -40,7 +44,8 @@ hub_t *hub_new(const hub_options_t *options, hub_send_fn *send, void *send_ctx)
     self->peers = calloc(MEMBERS_MAX_PER_MESH, sizeof *self->peers);
     self->peer_ptrs = calloc(MEMBERS_MAX_PER_MESH, sizeof *self->peer_ptrs);
     self->meshes = calloc(MEMBERS_MAX_MESHES, sizeof *self->meshes);
-    if (!self->members || !self->scratch || !self->peers || !self->peer_ptrs || !self->meshes)
+    self->mesh = hub_mesh_new(options->store, self->members, options->stats, send, send_ctx, push_mesh, self);
+    if (!self->mesh || !self->members || !self->scratch || !self->peers || !self->peer_ptrs || !self->meshes)
         hub_destroy(&self);
     return self;
 }
@@ -48,6 +53,7 @@ hub_t *hub_new(const hub_options_t *options, hub_send_fn *send, void *send_ctx)
 void hub_destroy(hub_t **self)
 {
     if (self && *self) {
+        hub_mesh_destroy(&(*self)->mesh);
         members_destroy(&(*self)->members);
         free((*self)->scratch);
         free((*self)->peers);
@@ -110,6 +116,7 @@ static void send_peer_list(hub_t *self, const char *mesh, size_t n, size_t to)
     list.mesh = (char *)mesh;
     list.n_peers = count_peers;
     list.peers = self->peer_ptrs;
+    hub_mesh_fill_revoked(self->mesh, mesh, &list);
     Weft__HubReply reply = WEFT__HUB_REPLY__INIT;
     reply.body_case = WEFT__HUB_REPLY__BODY_PEERS;
     reply.peers = &list;
@@ -154,11 +161,39 @@ static void log_member(const char *what, const char *mesh, const member_t *m)
              m->overlay_addr);
 }
 
+static void log_throttled_refusal(const Weft__Register *reg, const char *why)
+{
+    char fingerprint[FINGERPRINT_LEN];
+    id_fingerprint(reg->id.data, fingerprint);
+    log_info("register of %s in mesh %s refused: %s", fingerprint, reg->mesh, why);
+}
+
+// Every live member of mesh gets its PeerList now (after a kick or a leave).
+static void push_mesh(void *ctx, const char *mesh)
+{
+    hub_t *self = ctx;
+    size_t expired = 0;
+    int n = members_load(self->members, mesh, self->scratch, MEMBERS_MAX_PER_MESH, &expired);
+    if (n < 0) {
+        count(self, "redis_errors");
+        return;
+    }
+    push_to_all_but(self, mesh, (size_t)n, SIZE_MAX);
+}
+
 static void handle_register(hub_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
                             const Weft__Register *reg)
 {
     if (!id_matches_connection(reg->id.data, user_id)) {
         bad_request(self, rid, rid_len, "register: id is not the CURVE key of this connection");
+        return;
+    }
+    Weft__HubError__Code refusal;
+    char refused[200];
+    if (!hub_mesh_admit(self->mesh, reg->mesh, reg->id.data, reg->overlay_addr, &refusal, refused, sizeof refused)) {
+        count(self, "registers_refused");
+        log_throttled_refusal(reg, refused);
+        send_error(self, rid, rid_len, refusal, refused);
         return;
     }
     size_t expired;
@@ -301,7 +336,8 @@ void hub_handle_request(hub_t *self, const uint8_t *routing_id, size_t routing_l
         handle_signal(self, routing_id, routing_len, req->signal);
         break;
     default:
-        break;  // hub_request_parse admits only the three
+        hub_mesh_handle(self->mesh, routing_id, routing_len, user_id, req);  // membership (hub_mesh.c)
+        break;
     }
     weft__hub_request__free_unpacked(req, NULL);
 }
@@ -344,6 +380,7 @@ void hub_sweep(hub_t *self)
             members_forget_mesh(self->members, mesh);
     }
     self->total_members = total;
+    hub_mesh_tick(self->mesh);
     write_stats(self);
 }
 

@@ -1,0 +1,44 @@
+// hub_mesh.h — the hub's membership requests (docs/membership.md): CreateMesh, RegisterInvite, Join (with
+// the CertRequest to an online admin and its CertIssued answer), Kick and LeaveMesh, on top of the
+// roster in mesh_store.h; and the admission check Register uses for managed meshes (named by their id in
+// hex). Joins waiting for an admin's signature are held here, in memory, for JOIN_TIMEOUT_MS.
+#ifndef WEFT_HUB_MESH_H
+#define WEFT_HUB_MESH_H
+
+#include "hub_actor.h"
+#include "hub_proto.h"
+#include "members.h"
+#include "mesh_store.h"
+
+#define HUB_MESH_JOIN_TIMEOUT_MS 10000
+#define HUB_MESH_MAX_PENDING 64
+#define HUB_MESH_MAX_REVOKED 256
+
+typedef struct hub_mesh hub_mesh_t;
+
+// What the handlers need from the hub actor: its reply channel and a way to push PeerLists.
+typedef void(hub_push_fn)(void *ctx, const char *mesh);
+
+hub_mesh_t *hub_mesh_new(store_t *store, members_t *members, service_t *stats, hub_send_fn *send, void *send_ctx,
+                         hub_push_fn *push, void *push_ctx);
+void hub_mesh_destroy(hub_mesh_t **self);
+
+// One of the membership requests (hub_request_parse checked its fields).
+void hub_mesh_handle(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
+                     const Weft__HubRequest *req);
+
+// Is `mesh` a managed mesh (32 hex chars)? Then may id register in it with overlay_addr? Returns true
+// (also for unmanaged meshes), or false with *code and why set for the error reply.
+bool hub_mesh_admit(hub_mesh_t *self, const char *mesh, const uint8_t id[32], const char *overlay_addr,
+                    Weft__HubError__Code *code, char *why, size_t why_len);
+
+// The revocations to put in a PeerList of `mesh` (none for unmanaged meshes): fills list->revoked, valid
+// until the next call.
+void hub_mesh_fill_revoked(hub_mesh_t *self, const char *mesh, Weft__PeerList *list);
+
+// Joins whose admin did not answer in time get an error and their use and address back. Every second.
+void hub_mesh_tick(hub_mesh_t *self);
+
+bool hub_mesh_is_managed(const char *mesh, uint8_t id[16]);
+
+#endif
