@@ -4,12 +4,18 @@
 //
 // The inbox carries packets from router (plaintext IP, first byte 0x4_ / 0x6_) and datagrams from nat
 // (first byte = datagram type 1, 2 or 4) in the same kind of PacketBatch; the first byte tells them apart.
+//
+// In a mesh with certificates (mesh.id set) it loads the node's certificate (mesh.certificate) for the
+// handshakes, checks the admin-signed revocations that come in PeerLists and keeps the revoked ids in
+// Redis (weft:revoked), so a restart refuses them too.
 #include "crypto_actor.h"
 
+#include <arpa/inet.h>
 #include <sodium.h>
 #include <string.h>
 #include <time.h>
 
+#include "cert.h"
 #include "identity.h"
 #include "log.h"
 #include "session.h"
@@ -29,12 +35,18 @@ typedef struct {
     store_t *store;
     char redis_url[CONFIG_STR];
     bool members_known;             // a PeerList arrived or was loaded: Redis is not asked again
+    bool certificates;              // mesh.id is set: revocations are checked against mesh_id/admin_key
+    uint8_t mesh_id[MESH_ID_LEN], admin_key[32], local_id[32];
+    zlistx_t *unsaved_revoked;      // hex ids (malloc'd) revoked but not yet in Redis
     bool store_failed_logged;
     int64_t next_store_attempt_ms, store_retry_ms;   // reconnect back-off: 1 s doubling to 10 s
     int64_t next_tick_ms, next_full_report_ms;
     uint64_t *packets_in, *datagrams_in, *batches_in, *drop_bad_batch, *drop_untagged;
     uint64_t *drop_nat_queue_full, *drop_device_queue_full, *packets_out, *datagrams_out;
+    uint64_t *revocations, *drop_bad_revocation;
 } crypto_t;
+
+static bool store_ready(crypto_t *self);
 
 static session_time_t time_now(void)
 {
@@ -69,8 +81,9 @@ static void send_batches(crypto_t *self)
 
 static void update_detail(crypto_t *self)
 {
-    snprintf(self->svc->detail, sizeof self->svc->detail, "%zu sessions established, %zu members",
-             session_set_established(self->sessions), session_set_member_count(self->sessions));
+    snprintf(self->svc->detail, sizeof self->svc->detail, "%zu sessions established, %zu members%s",
+             session_set_established(self->sessions), session_set_member_count(self->sessions),
+             self->certificates ? ", certificates checked" : "");
 }
 
 // ---- inbox ----
@@ -103,8 +116,65 @@ static void handle_packets(crypto_t *self, const Weft__PacketBatch *hdr, zframe_
     }
 }
 
+// Revokes one member id (from a checked revocation or Redis). Logs and queues it for Redis when new.
+static void revoke_member(crypto_t *self, const uint8_t id[32], bool save)
+{
+    if (!session_set_revoke(self->sessions, id))
+        return;
+    (*self->revocations)++;
+    char fp[FINGERPRINT_LEN];
+    id_fingerprint(id, fp);
+    if (memcmp(id, self->local_id, 32) == 0)
+        log_error("this node was removed from the mesh by its admin: no peer will accept its handshakes");
+    else
+        log_info("member %s is revoked: its sessions are closed and its handshakes refused", fp);
+    char *hex = save ? malloc(ID_HEX_LEN) : NULL;
+    if (hex) {
+        id_to_hex(id, hex);
+        zlistx_add_end(self->unsaved_revoked, hex);
+    }
+}
+
+// Writes the revocations not yet in Redis (weft:revoked, a set of hex ids). Keeps them on failure.
+static void save_revoked(crypto_t *self)
+{
+    if (zlistx_size(self->unsaved_revoked) == 0 || !store_ready(self))
+        return;
+    for (char *hex = zlistx_first(self->unsaved_revoked); hex; hex = zlistx_first(self->unsaved_revoked)) {
+        if (store_exec(self->store, "SADD weft:revoked %s", hex) != 0) {
+            store_destroy(&self->store);
+            return;
+        }
+        zlistx_delete(self->unsaved_revoked, zlistx_cursor(self->unsaved_revoked));
+    }
+}
+
+// PeerList.revoked: encoded revocations, each checked against this mesh and its admin.
+static void apply_revocations(crypto_t *self, const Weft__PeerList *list)
+{
+    if (list->n_revoked && !self->certificates) {
+        if (log_worth_repeating(++*self->drop_bad_revocation))
+            log_warn("ignoring %zu revocations: this node is in a mesh without certificates (no mesh.id)",
+                     list->n_revoked);
+        return;
+    }
+    for (size_t i = 0; i < list->n_revoked; i++) {
+        revocation_t rev;
+        char err[160];
+        if (revocation_decode(list->revoked[i].data, list->revoked[i].len, &rev, err, sizeof err) != 0 ||
+            revocation_check(&rev, self->mesh_id, self->admin_key, err, sizeof err) != 0) {
+            if (log_worth_repeating(++*self->drop_bad_revocation))
+                log_warn("ignoring a revocation: %s", err);
+            continue;
+        }
+        revoke_member(self, rev.member_key, true);
+    }
+    save_revoked(self);
+}
+
 static void apply_members(crypto_t *self, const Weft__PeerList *list, const char *source)
 {
+    apply_revocations(self, list);
     size_t before = session_set_member_count(self->sessions);
     size_t members = session_set_update_members(self->sessions, list);
     if (members != before || !self->members_known)
@@ -143,6 +213,23 @@ static void store_lost(crypto_t *self)
     self->store_failed_logged = true;
 }
 
+// Revoked ids persisted by an earlier run (weft:revoked).
+static void load_revoked(crypto_t *self)
+{
+    if (!self->certificates)
+        return;
+    redisReply *r = store_command(self->store, "SMEMBERS weft:revoked");
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements; i++) {
+            uint8_t id[32];
+            if (r->element[i]->type == REDIS_REPLY_STRING && id_from_hex(r->element[i]->str, id) == 0)
+                revoke_member(self, id, false);
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+}
+
 static bool store_ready(crypto_t *self)
 {
     if (self->store)
@@ -166,6 +253,7 @@ static bool store_ready(crypto_t *self)
     log_info("connected to redis at %s", self->redis_url);
     self->store_failed_logged = false;
     self->next_full_report_ms = 0;   // rewrite everything after a gap
+    load_revoked(self);
     if (!self->members_known) {
         Weft__PeerList *list = store_load_peers(self->store);
         if (list) {
@@ -217,6 +305,7 @@ static void tick(crypto_t *self)
     session_set_tick(self->sessions, &now, &self->io);
     send_batches(self);
     report_status(self, now.mono_ms);
+    save_revoked(self);
     update_detail(self);
     self->next_tick_ms = now.mono_ms + TICK_MS;
 }
@@ -239,8 +328,70 @@ static int parse_network_key(const char *text, uint8_t psk[32])
     return 0;
 }
 
-// Loads the identity and the network key into a new session table. Returns NULL with why filled.
-static session_set_t *sessions_create(service_t *svc, char *why, size_t why_len)
+// mesh.id, mesh.admin_key and the node's own certificate, checked as a peer would check it. Returns 0,
+// or -1 with why filled. Nothing to do (0) for a mesh without certificates (no mesh.id).
+static int load_membership(crypto_t *self, const weft_config_t *config, session_config_t *cfg, char *why,
+                           size_t why_len)
+{
+    if (!config->mesh_id[0]) {
+        if (config->mesh_admin_key[0]) {
+            snprintf(why, why_len, "mesh.admin_key is set in %s but mesh.id is not", config->config_file);
+            return -1;
+        }
+        log_info("mesh without certificates (no mesh.id): handshakes only with peers that have none either");
+        return 0;
+    }
+    if (mesh_id_from_hex(config->mesh_id, cfg->mesh_id) != 0) {
+        snprintf(why, why_len, "mesh.id in %s must be 32 hex characters", config->config_file);
+        return -1;
+    }
+    if (id_from_hex(config->mesh_admin_key, cfg->admin_key) != 0) {
+        snprintf(why, why_len, "mesh.admin_key in %s must be 64 hex characters (the admin's node id)",
+                 config->config_file);
+        return -1;
+    }
+    cert_t cert;
+    char err[512];
+    if (cert_load(config->certificate_file, &cert, err, sizeof err) != 0) {
+        snprintf(why, why_len, "mesh.id is set but this node's certificate is unusable: %s", err);
+        return -1;
+    }
+    if (cert_check(&cert, cfg->mesh_id, cfg->admin_key, (uint64_t)time(NULL), err, sizeof err) != 0) {
+        snprintf(why, why_len, "this node's certificate %s: %s", config->certificate_file, err);
+        return -1;
+    }
+    if (memcmp(cert.member_key, cfg->local_id, 32) != 0) {
+        snprintf(why, why_len, "the certificate %s was issued to another node, not this node's identity",
+                 config->certificate_file);
+        return -1;
+    }
+    if (config->overlay_addr[0]) {
+        struct in_addr addr;
+        if (inet_pton(AF_INET, config->overlay_addr, &addr) != 1 || addr.s_addr != htonl(cert.address)) {
+            char certified[INET_ADDRSTRLEN];
+            uint32_t cert_addr = htonl(cert.address);
+            inet_ntop(AF_INET, &cert_addr, certified, sizeof certified);
+            snprintf(why, why_len, "mesh.address %s in %s is not the address in this node's certificate (%s)",
+                     config->overlay_addr, config->config_file, certified);
+            return -1;
+        }
+    }
+    cfg->certificates = true;
+    cert_encode(&cert, cfg->certificate);
+    self->certificates = true;
+    memcpy(self->mesh_id, cfg->mesh_id, MESH_ID_LEN);
+    memcpy(self->admin_key, cfg->admin_key, 32);
+    char until[32] = "never";
+    if (cert.expires)
+        snprintf(until, sizeof until, "%llu", (unsigned long long)cert.expires);
+    log_info("mesh %s with certificates; this node's certificate expires at %s (unix s)", config->mesh_id,
+             until);
+    return 0;
+}
+
+// Loads the identity, the network key and the membership into a new session table. Returns NULL with
+// why filled.
+static session_set_t *sessions_create(crypto_t *self, service_t *svc, char *why, size_t why_len)
 {
     identity_t identity;
     char err[512];
@@ -250,6 +401,7 @@ static session_set_t *sessions_create(service_t *svc, char *why, size_t why_len)
     }
     session_config_t cfg = {0};
     memcpy(cfg.local_id, identity.public_key, WIRE_ID_LEN);
+    memcpy(self->local_id, identity.public_key, 32);
     uint8_t x_public[32];
     int rc = identity_x25519(&identity, x_public, cfg.static_private);
     identity_wipe(&identity);
@@ -261,6 +413,10 @@ static session_set_t *sessions_create(service_t *svc, char *why, size_t why_len)
     if (parse_network_key(svc->config.network_key, cfg.psk) != 0) {
         snprintf(why, why_len, "mesh.network_key in %s must be 64 hex characters (32 bytes) or empty",
                  svc->config.config_file);
+        sodium_memzero(&cfg, sizeof cfg);
+        return NULL;
+    }
+    if (load_membership(self, &svc->config, &cfg, why, why_len) != 0) {
         sodium_memzero(&cfg, sizeof cfg);
         return NULL;
     }
@@ -283,6 +439,7 @@ static void crypto_destroy(crypto_t *self)
     zsock_destroy(&self->to_nat);
     zsock_destroy(&self->to_device);
     store_destroy(&self->store);
+    zlistx_destroy(&self->unsaved_revoked);
 }
 
 static void register_counters(crypto_t *self)
@@ -297,13 +454,27 @@ static void register_counters(crypto_t *self)
     self->drop_untagged = service_counter(svc, "drop_untagged");
     self->drop_nat_queue_full = service_counter(svc, "drop_nat_queue_full");
     self->drop_device_queue_full = service_counter(svc, "drop_device_queue_full");
+    self->revocations = service_counter(svc, "revocations");
+    self->drop_bad_revocation = service_counter(svc, "drop_bad_revocation");
+}
+
+static void free_string(void **item)
+{
+    free(*item);
+    *item = NULL;
 }
 
 static int crypto_setup(crypto_t *self, service_t *svc, char *why, size_t why_len)
 {
     self->svc = svc;
     register_counters(self);
-    self->sessions = sessions_create(svc, why, why_len);
+    self->unsaved_revoked = zlistx_new();
+    if (!self->unsaved_revoked) {
+        snprintf(why, why_len, "out of memory");
+        return -1;
+    }
+    zlistx_set_destructor(self->unsaved_revoked, free_string);
+    self->sessions = sessions_create(self, svc, why, why_len);
     if (!self->sessions)
         return -1;
     self->inbox = service_bind_inbox(svc);

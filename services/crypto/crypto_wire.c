@@ -39,14 +39,14 @@ int crypto_datagram_decode(const uint8_t *buf, size_t len, crypto_datagram_t *ou
     crypto_datagram_t d = {.type = buf[0]};
     switch (d.type) {
     case CRYPTO_MSG_INITIATION:
-        if (len != CRYPTO_INITIATION_LEN)
+        if (len != CRYPTO_INITIATION_LEN && len != CRYPTO_INITIATION_CERT_LEN)
             return -1;
         d.sender_index = get_u32le(buf + 4);
         d.body = buf + CRYPTO_INITIATION_HEADER_LEN;
         d.body_len = len - CRYPTO_INITIATION_HEADER_LEN;
         break;
     case CRYPTO_MSG_RESPONSE:
-        if (len != CRYPTO_RESPONSE_LEN)
+        if (len != CRYPTO_RESPONSE_LEN && len != CRYPTO_RESPONSE_CERT_LEN)
             return -1;
         d.sender_index = get_u32le(buf + 4);
         d.receiver_index = get_u32le(buf + 8);

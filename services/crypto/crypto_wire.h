@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cert.h"
 #include "noise.h"
 
 enum {
@@ -22,6 +23,12 @@ enum {
 #define CRYPTO_INITIATION_LEN (CRYPTO_INITIATION_HEADER_LEN + NOISE_MSG1_OVERHEAD + CRYPTO_TAI64N_LEN)
 #define CRYPTO_RESPONSE_LEN (CRYPTO_RESPONSE_HEADER_LEN + NOISE_MSG2_OVERHEAD)
 #define CRYPTO_TRANSPORT_OVERHEAD (CRYPTO_TRANSPORT_HEADER_LEN + TRANSPORT_TAG_LEN)
+// In a mesh with certificates (mesh.id set) both handshake messages carry the sender's encoded
+// membership certificate (lib/cert.h) in their Noise payload: after the timestamp in the initiation,
+// as the whole payload of the response.
+#define CRYPTO_CERT_LEN CERT_LEN
+#define CRYPTO_INITIATION_CERT_LEN (CRYPTO_INITIATION_LEN + CRYPTO_CERT_LEN)
+#define CRYPTO_RESPONSE_CERT_LEN (CRYPTO_RESPONSE_LEN + CRYPTO_CERT_LEN)
 
 // A decoded datagram. body points into the decoded buffer: the Noise message (types 1, 2) or
 // ciphertext || tag (type 4).
@@ -34,8 +41,8 @@ typedef struct {
     size_t body_len;
 } crypto_datagram_t;
 
-// Checks and splits a datagram: known type, zero reserved bytes, exact length for handshake messages,
-// room for a tag in a transport message. Returns 0, or -1 (out untouched) for anything else.
+// Checks and splits a datagram: known type, zero reserved bytes, exact length for handshake messages
+// (with or without a certificate), room for a tag in a transport message. Returns 0, or -1 (out untouched) for anything else.
 int crypto_datagram_decode(const uint8_t *buf, size_t len, crypto_datagram_t *out);
 
 // Header writers; each returns the header length written at out.

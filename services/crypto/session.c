@@ -46,6 +46,8 @@ typedef struct {
     packet_queue_t queue;
     uint8_t last_timestamp[CRYPTO_TAI64N_LEN];  // newest initiation accepted from this peer
     int64_t last_unknown_index_ms;              // rate limit for unknown-index handshakes
+    uint64_t cert_expires;      // unix s: the expiry of the peer's last accepted certificate (0: never)
+    uint64_t refused;           // handshakes refused (their reasons are logged at 1, 2, 4, 8...)
     bool listed;                // seen in the member list being applied
     bool dirty;                 // status changed since the last report
     session_peer_status_t status;
@@ -58,6 +60,7 @@ typedef struct {
     uint64_t *drop_malformed, *drop_auth, *drop_replay, *drop_unknown_index, *drop_handshake_unknown_peer;
     uint64_t *drop_handshake_replay, *drop_bad_source, *drop_queue_overflow, *drop_handshake_timeout;
     uint64_t *drop_no_peer, *drop_expired, *drop_too_big, *drop_batch_full;
+    uint64_t *handshakes_refused, *drop_revoked, *sessions_cert_expired;
 } counters_t;
 
 struct session_set {
@@ -66,6 +69,7 @@ struct session_set {
     zhashx_t *peers;                // node id (32 bytes, the peer's own copy) -> peer_t*
     zhashx_t *indexes;              // local index (as a pointer-sized key) -> peer_t*
     zlistx_t *removed;              // ids (malloc'd) removed since the last report
+    zhashx_t *revoked;              // revoked member ids: id (malloc'd, also the item) -> id
     uint8_t last_sent_timestamp[CRYPTO_TAI64N_LEN];
     size_t established;             // peers whose status.state is ESTABLISHED
     counters_t c;
@@ -318,7 +322,8 @@ static void send_initiation(session_set_t *self, peer_t *peer, bool first, const
     p->active = true;
     p->first_sent_ms = first_sent;
     p->last_sent_ms = now->mono_ms;   // even on failure: retried on the next REKEY_TIMEOUT
-    uint8_t *out = reserve(self, io, io->to_nat, CRYPTO_INITIATION_LEN, peer->id);
+    size_t msg_len = self->cfg.certificates ? CRYPTO_INITIATION_CERT_LEN : CRYPTO_INITIATION_LEN;
+    uint8_t *out = reserve(self, io, io->to_nat, msg_len, peer->id);
     if (!out)
         return;
     if (noise_handshake_init(&p->hs, true, (const uint8_t *)SESSION_PROLOGUE, strlen(SESSION_PROLOGUE),
@@ -326,27 +331,37 @@ static void send_initiation(session_set_t *self, peer_t *peer, bool first, const
         log_warn("cannot start a handshake with a peer (bad static key?)");
         return;
     }
-    uint8_t timestamp[CRYPTO_TAI64N_LEN];
-    next_timestamp(self, now, timestamp);
+    uint8_t payload[CRYPTO_TAI64N_LEN + CRYPTO_CERT_LEN];   // timestamp || our certificate
+    next_timestamp(self, now, payload);
+    size_t payload_len = CRYPTO_TAI64N_LEN;
+    if (self->cfg.certificates) {
+        memcpy(payload + CRYPTO_TAI64N_LEN, self->cfg.certificate, CRYPTO_CERT_LEN);
+        payload_len += CRYPTO_CERT_LEN;
+    }
     size_t noise_len = 0;
-    if (noise_handshake_write(&p->hs, timestamp, sizeof timestamp, out + CRYPTO_INITIATION_HEADER_LEN,
-                              CRYPTO_INITIATION_LEN - CRYPTO_INITIATION_HEADER_LEN, &noise_len) != 0 ||
-        noise_len != CRYPTO_INITIATION_LEN - CRYPTO_INITIATION_HEADER_LEN) {
+    if (noise_handshake_write(&p->hs, payload, payload_len, out + CRYPTO_INITIATION_HEADER_LEN,
+                              msg_len - CRYPTO_INITIATION_HEADER_LEN, &noise_len) != 0 ||
+        noise_len != msg_len - CRYPTO_INITIATION_HEADER_LEN) {
         log_warn("cannot write a handshake initiation");
         noise_handshake_wipe(&p->hs);
         return;
     }
     p->local_index = index_claim(self, peer);
     crypto_write_initiation_header(out, p->local_index);
-    packet_batch_commit(io->to_nat, CRYPTO_INITIATION_LEN, peer->id);
+    packet_batch_commit(io->to_nat, msg_len, peer->id);
     (*self->c.handshakes_initiated)++;
     peer_update_state(self, peer, now->mono_ms);
 }
 
-// Starts a handshake with peer unless one is in flight.
+static bool is_revoked(const session_set_t *self, const uint8_t *id)
+{
+    return zhashx_lookup(self->revoked, id) != NULL;
+}
+
+// Starts a handshake with peer unless one is in flight or the peer is revoked.
 static void start_handshake(session_set_t *self, peer_t *peer, const session_time_t *now, session_io_t *io)
 {
-    if (!peer->pending.active)
+    if (!peer->pending.active && !is_revoked(self, peer->id))
         send_initiation(self, peer, true, now, io);
 }
 
@@ -387,22 +402,86 @@ static void session_established(session_set_t *self, peer_t *peer, const session
     peer_update_state(self, peer, now->mono_ms);
 }
 
-// Reads an initiation from peer into hs (a responder handshake). Returns NULL when it is acceptable,
-// else the drop counter to bump: undecryptable, from another key than the peer's, or replayed.
-static uint64_t *read_initiation(session_set_t *self, peer_t *peer, const crypto_datagram_t *d,
-                                 noise_handshake_t *hs, uint8_t timestamp[CRYPTO_TAI64N_LEN])
+// Logs why a handshake with peer is refused, at its 1st, 2nd, 4th... refusal. The caller counts it.
+static void log_refusal(peer_t *peer, const char *why)
 {
-    size_t timestamp_len = 0;
+    unsigned long long count = ++peer->refused;
+    if (log_worth_repeating(count)) {
+        char fp[FINGERPRINT_LEN];
+        id_fingerprint(peer->id, fp);
+        log_warn("refused a handshake with %s: %s (%llu refused)", fp, why, count);
+    }
+}
+
+// Checks the certificate peer sent in a handshake (len 0: none). Returns 0, or -1 with why filled.
+static int check_peer_certificate(session_set_t *self, peer_t *peer, const uint8_t *data, size_t len,
+                                  const session_time_t *now, char *why, size_t why_len)
+{
+    if (!self->cfg.certificates) {
+        if (len == 0)
+            return 0;
+        snprintf(why, why_len, "it presents a membership certificate, but this node is in a mesh without "
+                               "certificates (no mesh.id)");
+        return -1;
+    }
+    if (len == 0) {
+        snprintf(why, why_len, "it presents no membership certificate (a node without mesh.id?)");
+        return -1;
+    }
+    cert_t cert;
+    char err[160];
+    uint64_t now_s = now->unix_ns > 0 ? (uint64_t)(now->unix_ns / 1000000000) : 0;
+    if (cert_decode(data, len, &cert, err, sizeof err) != 0 ||
+        cert_check(&cert, self->cfg.mesh_id, self->cfg.admin_key, now_s, err, sizeof err) != 0) {
+        snprintf(why, why_len, "%s", err);
+        return -1;
+    }
+    if (sodium_memcmp(cert.member_key, peer->id, WIRE_ID_LEN) != 0) {
+        snprintf(why, why_len, "its certificate was issued to another node");
+        return -1;
+    }
+    if (htonl(cert.address) != peer->overlay_addr) {
+        char listed[INET_ADDRSTRLEN], certified[INET_ADDRSTRLEN];
+        uint32_t cert_addr = htonl(cert.address);
+        inet_ntop(AF_INET, &peer->overlay_addr, listed, sizeof listed);
+        inet_ntop(AF_INET, &cert_addr, certified, sizeof certified);
+        snprintf(why, why_len, "its certificate is for %s, but it is listed at %s", certified, listed);
+        return -1;
+    }
+    if (is_revoked(self, peer->id)) {
+        snprintf(why, why_len, "it was revoked by the mesh admin");
+        return -1;
+    }
+    peer->cert_expires = cert.expires;
+    return 0;
+}
+
+// Reads an initiation from peer into hs (a responder handshake). Returns NULL when it is acceptable,
+// else the counter to bump: undecryptable, from another key than the peer's, replayed, or refused
+// (certificate; logged).
+static uint64_t *read_initiation(session_set_t *self, peer_t *peer, const crypto_datagram_t *d,
+                                 noise_handshake_t *hs, const session_time_t *now,
+                                 uint8_t timestamp[CRYPTO_TAI64N_LEN])
+{
+    uint8_t payload[CRYPTO_TAI64N_LEN + CRYPTO_CERT_LEN];
+    size_t payload_len = 0;
     if (noise_handshake_init(hs, false, (const uint8_t *)SESSION_PROLOGUE, strlen(SESSION_PROLOGUE),
                              &self->local, NULL, self->cfg.psk) != 0 ||
-        noise_handshake_read(hs, d->body, d->body_len, timestamp, CRYPTO_TAI64N_LEN, &timestamp_len) != 0 ||
-        timestamp_len != CRYPTO_TAI64N_LEN)
+        noise_handshake_read(hs, d->body, d->body_len, payload, sizeof payload, &payload_len) != 0 ||
+        payload_len < CRYPTO_TAI64N_LEN)
         return self->c.drop_auth;
     const uint8_t *remote = noise_handshake_remote_static(hs);
     if (!remote || sodium_memcmp(remote, peer->static_public, 32) != 0)
         return self->c.drop_handshake_unknown_peer;
+    memcpy(timestamp, payload, CRYPTO_TAI64N_LEN);
     if (memcmp(timestamp, peer->last_timestamp, CRYPTO_TAI64N_LEN) <= 0)
         return self->c.drop_handshake_replay;
+    char why[256];
+    if (check_peer_certificate(self, peer, payload + CRYPTO_TAI64N_LEN, payload_len - CRYPTO_TAI64N_LEN, now,
+                               why, sizeof why) != 0) {
+        log_refusal(peer, why);
+        return self->c.handshakes_refused;
+    }
     return NULL;
 }
 
@@ -411,11 +490,14 @@ static uint64_t *read_initiation(session_set_t *self, peer_t *peer, const crypto
 static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *hs, uint32_t sender_index,
                           const session_time_t *now, session_io_t *io)
 {
-    uint8_t *out = reserve(self, io, io->to_nat, CRYPTO_RESPONSE_LEN, peer->id);
+    bool with_cert = self->cfg.certificates;
+    size_t msg_len = with_cert ? CRYPTO_RESPONSE_CERT_LEN : CRYPTO_RESPONSE_LEN;
+    uint8_t *out = reserve(self, io, io->to_nat, msg_len, peer->id);
     size_t noise_len = 0;
-    if (!out || noise_handshake_write(hs, NULL, 0, out + CRYPTO_RESPONSE_HEADER_LEN,
-                                      CRYPTO_RESPONSE_LEN - CRYPTO_RESPONSE_HEADER_LEN, &noise_len) != 0 ||
-        noise_len != CRYPTO_RESPONSE_LEN - CRYPTO_RESPONSE_HEADER_LEN) {
+    if (!out || noise_handshake_write(hs, with_cert ? self->cfg.certificate : NULL, with_cert ? CRYPTO_CERT_LEN : 0,
+                                      out + CRYPTO_RESPONSE_HEADER_LEN, msg_len - CRYPTO_RESPONSE_HEADER_LEN,
+                                      &noise_len) != 0 ||
+        noise_len != msg_len - CRYPTO_RESPONSE_HEADER_LEN) {
         log_warn("cannot write a handshake response");
         return;
     }
@@ -430,7 +512,7 @@ static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *
     kp->initiator = false;
     kp->created_ms = now->mono_ms;
     crypto_write_response_header(out, kp->local_index, kp->remote_index);
-    packet_batch_commit(io->to_nat, CRYPTO_RESPONSE_LEN, peer->id);
+    packet_batch_commit(io->to_nat, msg_len, peer->id);
     (*self->c.handshakes_responded)++;
     peer->status.last_handshake_unix_ms = now->unix_ns / 1000000;
     peer->dirty = true;
@@ -445,9 +527,14 @@ static void handle_initiation(session_set_t *self, const crypto_datagram_t *d, c
         (*self->c.drop_handshake_unknown_peer)++;
         return;
     }
+    if (is_revoked(self, peer->id)) {   // before any Diffie-Hellman: nat's tag names the sender
+        log_refusal(peer, "it was revoked by the mesh admin");
+        (*self->c.handshakes_refused)++;
+        return;
+    }
     noise_handshake_t hs;
     uint8_t timestamp[CRYPTO_TAI64N_LEN];
-    uint64_t *drop = read_initiation(self, peer, d, &hs, timestamp);
+    uint64_t *drop = read_initiation(self, peer, d, &hs, now, timestamp);
     if (drop) {
         (*drop)++;
     } else {
@@ -466,11 +553,19 @@ static void handle_response(session_set_t *self, const crypto_datagram_t *d, con
         return;
     }
     pending_t *p = &peer->pending;
-    uint8_t payload[16];
+    uint8_t payload[CRYPTO_CERT_LEN];
     size_t payload_len = 0;
-    if (noise_handshake_read(&p->hs, d->body, d->body_len, payload, sizeof payload, &payload_len) != 0 ||
-        payload_len != 0) {
+    if (noise_handshake_read(&p->hs, d->body, d->body_len, payload, sizeof payload, &payload_len) != 0) {
         (*self->c.drop_auth)++;   // the handshake is untouched: the genuine response may still come
+        return;
+    }
+    char why[256];
+    if (check_peer_certificate(self, peer, payload, payload_len, now, why, sizeof why) != 0) {
+        // the peer is not (or no longer) a member: no session; the handshake is retried on the
+        // usual schedule, which lets a renewed certificate or a fixed configuration through
+        log_refusal(peer, why);
+        (*self->c.handshakes_refused)++;
+        noise_handshake_wipe(&p->hs);
         return;
     }
     keypair_t kp = {0};
@@ -597,6 +692,10 @@ void session_set_outbound(session_set_t *self, const uint8_t *packet, size_t len
         (*self->c.drop_no_peer)++;
         return;
     }
+    if (is_revoked(self, peer->id)) {
+        (*self->c.drop_revoked)++;
+        return;
+    }
     if (len == 0) {
         (*self->c.drop_malformed)++;
         return;
@@ -619,9 +718,27 @@ static void expire_keypair(session_set_t *self, keypair_t *kp, int64_t now_ms)
         keypair_clear(self, kp);
 }
 
+// Wipes peer's sessions (not its handshake in flight or its queue).
+static void drop_sessions(session_set_t *self, peer_t *peer)
+{
+    keypair_clear(self, &peer->current);
+    keypair_clear(self, &peer->previous);
+    keypair_clear(self, &peer->next);
+}
+
 static void peer_tick(session_set_t *self, peer_t *peer, const session_time_t *now, session_io_t *io)
 {
     pending_t *p = &peer->pending;
+    uint64_t now_s = now->unix_ns > 0 ? (uint64_t)(now->unix_ns / 1000000000) : 0;
+    if (self->cfg.certificates && peer->cert_expires && now_s >= peer->cert_expires) {
+        // a session lives no longer than the certificate it was made with
+        char fp[FINGERPRINT_LEN];
+        id_fingerprint(peer->id, fp);
+        log_info("the certificate of %s expired: its sessions are closed", fp);
+        peer->cert_expires = 0;
+        drop_sessions(self, peer);
+        (*self->c.sessions_cert_expired)++;
+    }
     if (p->active && now->mono_ms - p->first_sent_ms >= SESSION_REKEY_ATTEMPT_MS) {
         char hex[ID_HEX_LEN];
         id_to_hex(peer->id, hex);
@@ -642,6 +759,37 @@ void session_set_tick(session_set_t *self, const session_time_t *now, session_io
 {
     for (peer_t *peer = zhashx_first(self->peers); peer; peer = zhashx_next(self->peers))
         peer_tick(self, peer, now, io);
+}
+
+bool session_set_revoke(session_set_t *self, const uint8_t member_key[WIRE_ID_LEN])
+{
+    if (is_revoked(self, member_key))
+        return false;
+    uint8_t *id = malloc(WIRE_ID_LEN);
+    if (!id) {
+        log_error("out of memory for a revocation");
+        return false;
+    }
+    memcpy(id, member_key, WIRE_ID_LEN);
+    zhashx_insert(self->revoked, id, id);
+    peer_t *peer = find_peer(self, member_key);
+    if (peer) {
+        uint64_t dropped = peer->queue.count;
+        peer_wipe(self, peer);
+        *self->c.drop_revoked += dropped;
+        set_state(self, peer, SESSION_STATE_NONE);
+    }
+    return true;
+}
+
+bool session_set_is_revoked(const session_set_t *self, const uint8_t member_key[WIRE_ID_LEN])
+{
+    return is_revoked(self, member_key);
+}
+
+size_t session_set_revoked_count(const session_set_t *self)
+{
+    return zhashx_size(self->revoked);
 }
 
 size_t session_set_established(const session_set_t *self)
@@ -758,6 +906,9 @@ static void counters_register(counters_t *c, service_t *svc)
     c->drop_expired = service_counter(svc, "drop_expired");
     c->drop_too_big = service_counter(svc, "drop_too_big");
     c->drop_batch_full = service_counter(svc, "drop_batch_full");
+    c->handshakes_refused = service_counter(svc, "handshakes_refused");
+    c->drop_revoked = service_counter(svc, "drop_revoked");
+    c->sessions_cert_expired = service_counter(svc, "sessions_cert_expired");
 }
 
 static void removed_free(void **item)
@@ -783,7 +934,10 @@ session_set_t *session_set_new(const session_config_t *cfg, service_t *svc)
     self->peers = table_new(id_hash, id_compare);
     self->indexes = table_new(index_hash, index_compare);
     self->removed = zlistx_new();
-    if (rc != 0 || !self->peers || !self->indexes || !self->removed) {
+    self->revoked = table_new(id_hash, id_compare);
+    if (self->revoked)
+        zhashx_set_destructor(self->revoked, removed_free);
+    if (rc != 0 || !self->peers || !self->indexes || !self->removed || !self->revoked) {
         log_error("cannot set up the session table%s", rc != 0 ? ": the static key is unusable" : "");
         session_set_destroy(&self);
         return NULL;
@@ -808,6 +962,7 @@ void session_set_destroy(session_set_t **self_p)
     }
     zhashx_destroy(&self->indexes);
     zlistx_destroy(&self->removed);
+    zhashx_destroy(&self->revoked);
     sodium_memzero(self, sizeof *self);
     free(self);
     *self_p = NULL;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cert.h"
 #include "node.pb-c.h"
 #include "service.h"
 #include "transport.h"
@@ -51,6 +52,13 @@ typedef struct {
     uint8_t static_private[32];     // our X25519 private key (copied; wipe yours)
     uint8_t psk[32];                // the network key, all zero when none
     size_t max_packet;              // largest plaintext packet that can wait in a queue
+    // A mesh with certificates (mesh.id set): every handshake carries our certificate and must carry the
+    // peer's, valid for mesh_id, signed by admin_key, for the peer's own key and overlay address, and
+    // not revoked. Without (certificates false) handshakes carry none and peers that send one are refused.
+    bool certificates;
+    uint8_t mesh_id[MESH_ID_LEN];
+    uint8_t admin_key[32];
+    uint8_t certificate[CERT_LEN];  // our own encoded certificate
 } session_config_t;
 
 typedef enum {
@@ -93,6 +101,13 @@ void session_set_inbound(session_set_t *self, const uint8_t *datagram, size_t le
 
 // Timers: initiation retries and give-up, session expiry. Call about once a second.
 void session_set_tick(session_set_t *self, const session_time_t *now, session_io_t *io);
+
+// Revokes a member (the key of a revocation the caller checked): its sessions, handshake and queue are
+// wiped at once, its handshakes are refused, none is started to it and packets for it are dropped.
+// Returns true if it was not revoked before.
+bool session_set_revoke(session_set_t *self, const uint8_t member_key[WIRE_ID_LEN]);
+bool session_set_is_revoked(const session_set_t *self, const uint8_t member_key[WIRE_ID_LEN]);
+size_t session_set_revoked_count(const session_set_t *self);
 
 // Number of peers with an established session.
 size_t session_set_established(const session_set_t *self);

@@ -2,6 +2,7 @@
  * test_session.c - cmocka tests for weft-crypto's session table (services/crypto/session.c) and its
  * datagram codec (crypto_wire.c): two session sets, "alice" and "bob", in one process with a fake
  * clock, pass their datagrams to each other by hand (the way nat would, tagged with the sender's id).
+ * The membership tests give them certificates signed by an admin (lib/cert.h) and check every refusal.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cert.h"
 #include "crypto_wire.h"
 #include "identity.h"
 #include "session.h"
@@ -46,9 +48,16 @@ static void node_make_identity(node_t *n, const char *addr)
     n->addr = addr;
 }
 
-static void node_start(node_t *n, const uint8_t psk[32])
+// membership: NULL for a mesh without certificates, else its certificates/mesh_id/admin_key/certificate
+static void node_start_member(node_t *n, const uint8_t psk[32], const session_config_t *membership)
 {
     session_config_t cfg = {0};
+    if (membership) {
+        cfg.certificates = membership->certificates;
+        memcpy(cfg.mesh_id, membership->mesh_id, sizeof cfg.mesh_id);
+        memcpy(cfg.admin_key, membership->admin_key, sizeof cfg.admin_key);
+        memcpy(cfg.certificate, membership->certificate, sizeof cfg.certificate);
+    }
     uint8_t x_public[32];
     memcpy(cfg.local_id, n->identity.public_key, 32);
     assert_int_equal(identity_x25519(&n->identity, x_public, cfg.static_private), 0);
@@ -61,6 +70,11 @@ static void node_start(node_t *n, const uint8_t psk[32])
     n->nat = packet_batch_new();
     n->dev = packet_batch_new();
     n->io = (session_io_t){.to_nat = n->nat, .to_device = n->dev};
+}
+
+static void node_start(node_t *n, const uint8_t psk[32])
+{
+    node_start_member(n, psk, NULL);
 }
 
 static void node_stop(node_t *n)
@@ -237,6 +251,18 @@ static void test_codec_roundtrip_and_bounds(void **state)
     assert_int_equal(d.receiver_index, 9);
     assert_int_equal(crypto_datagram_decode(r, sizeof r + 0, &d), 0);
     assert_int_equal(crypto_datagram_decode(r, sizeof r - 1, &d), -1);
+
+    // handshake messages with a certificate: exactly one more length each
+    uint8_t big[CRYPTO_INITIATION_CERT_LEN + 1] = {0};
+    crypto_write_initiation_header(big, 1);
+    assert_int_equal(crypto_datagram_decode(big, CRYPTO_INITIATION_CERT_LEN, &d), 0);
+    assert_int_equal(d.body_len, CRYPTO_INITIATION_CERT_LEN - 8);
+    assert_int_equal(crypto_datagram_decode(big, CRYPTO_INITIATION_CERT_LEN - 1, &d), -1);
+    assert_int_equal(crypto_datagram_decode(big, CRYPTO_INITIATION_CERT_LEN + 1, &d), -1);
+    crypto_write_response_header(big, 1, 2);
+    assert_int_equal(crypto_datagram_decode(big, CRYPTO_RESPONSE_CERT_LEN, &d), 0);
+    assert_int_equal(crypto_datagram_decode(big, CRYPTO_RESPONSE_CERT_LEN - 1, &d), -1);
+    assert_int_equal(crypto_datagram_decode(big, CRYPTO_RESPONSE_CERT_LEN + 1, &d), -1);
 
     uint8_t t[CRYPTO_TRANSPORT_OVERHEAD] = {0};
     crypto_write_transport_header(t, 5, 0x1122334455667788ULL);
@@ -789,6 +815,260 @@ static void test_simultaneous_initiation(void **state)
     assert_int_equal(b->dev->count, 3);
 }
 
+// ---- membership: certificates in the handshake, revocations ----
+
+#define NOW_S 1700000000ULL   // the worlds' wall clock (world_setup_psk)
+static const uint8_t test_mesh[MESH_ID_LEN] = {0x4d, 0x45, 0x53, 0x48, 1, 2, 3};
+static const uint8_t other_mesh[MESH_ID_LEN] = {0x4d, 0x45, 0x53, 0x48, 9, 9, 9};
+
+typedef struct {
+    const identity_t *signer;
+    const uint8_t *mesh;
+    const uint8_t *member;      // NULL: n's own key
+    const char *addr;           // NULL: n's own address
+    uint64_t issued, expires;
+} cert_spec_t;
+
+// Membership of mesh test_mesh, admin `admin`, with a certificate for n made from spec.
+static session_config_t membership_for(const node_t *n, const identity_t *admin, const cert_spec_t *spec)
+{
+    session_config_t m = {.certificates = true};
+    memcpy(m.mesh_id, test_mesh, MESH_ID_LEN);
+    memcpy(m.admin_key, admin->public_key, 32);
+    cert_t c = {0};
+    memcpy(c.mesh_id, spec->mesh, MESH_ID_LEN);
+    memcpy(c.member_key, spec->member ? spec->member : n->identity.public_key, 32);
+    struct in_addr a;
+    assert_int_equal(inet_pton(AF_INET, spec->addr ? spec->addr : n->addr, &a), 1);
+    c.address = ntohl(a.s_addr);
+    c.prefix = 16;
+    c.issued = spec->issued;
+    c.expires = spec->expires;
+    assert_int_equal(cert_sign(&c, spec->signer), 0);
+    cert_encode(&c, m.certificate);
+    return m;
+}
+
+static identity_t test_admin;
+
+// alice and bob, members of test_mesh with valid certificates (bob's expires at NOW_S + bob_valid_s).
+static int cert_world_setup_with(void **state, uint64_t bob_valid_s)
+{
+    static const uint8_t psk[32] = {7, 7, 7};
+    crypto_sign_keypair(test_admin.public_key, test_admin.secret_key);
+    world_t *w = calloc(1, sizeof *w);
+    node_make_identity(&w->alice, ALICE_ADDR);
+    node_make_identity(&w->bob, BOB_ADDR);
+    cert_spec_t ok = {&test_admin, test_mesh, NULL, NULL, NOW_S - 10, NOW_S + 3600};
+    session_config_t ma = membership_for(&w->alice, &test_admin, &ok);
+    ok.expires = NOW_S + bob_valid_s;
+    session_config_t mb = membership_for(&w->bob, &test_admin, &ok);
+    node_start_member(&w->alice, psk, &ma);
+    node_start_member(&w->bob, psk, &mb);
+    node_t *a = &w->alice, *b = &w->bob;
+    node_members(a, &b, 1);
+    node_members(b, &a, 1);
+    w->now = (session_time_t){.mono_ms = 1000, .unix_ns = (int64_t)NOW_S * 1000000000};
+    *state = w;
+    return 0;
+}
+
+static int cert_world_setup(void **state)
+{
+    return cert_world_setup_with(state, 3600);
+}
+
+static uint64_t refused(node_t *n)
+{
+    return counter(n, "handshakes_refused");
+}
+
+static void test_cert_handshake(void **state)
+{
+    world_t *w = *state;
+    node_t *a = &w->alice, *b = &w->bob;
+    send_ip(w, a, b, 1);
+    size_t len;
+    batch_packet(a->nat, 0, &len);
+    assert_int_equal(len, CRYPTO_INITIATION_CERT_LEN);
+    deliver(w, a, b);
+    assert_int_equal(b->nat->count, 1);
+    batch_packet(b->nat, 0, &len);
+    assert_int_equal(len, CRYPTO_RESPONSE_CERT_LEN);
+    deliver(w, b, a);
+    deliver(w, a, b);
+    assert_int_equal(b->dev->count, 1);
+    assert_int_equal(session_set_established(a->set), 1);
+    assert_int_equal(session_set_established(b->set), 1);
+    assert_int_equal(refused(a) + refused(b), 0);
+}
+
+// carol, listed by bob as a member, presents a bad certificate: bob refuses her initiation, and
+// refuses her response to his.
+static void check_refused_both_ways(world_t *w, node_t *carol)
+{
+    node_t *a = &w->alice, *b = &w->bob;
+    node_t *members[2] = {a, carol};
+    node_members(b, members, 2);
+    node_members(carol, &b, 1);
+
+    uint64_t before = refused(b);
+    send_ip(w, carol, b, 1);
+    assert_int_equal(carol->nat->count, 1);
+    deliver(w, carol, b);
+    assert_int_equal(b->nat->count, 0);                 // no response
+    assert_int_equal(refused(b), before + 1);
+    assert_int_equal(session_set_established(b->set), 0);
+
+    send_ip(w, b, carol, 2);
+    assert_int_equal(b->nat->count, 1);
+    deliver(w, b, carol);
+    if (carol->nat->count == 0)
+        return;                                          // carol refused bob (she has no certificates)
+    deliver(w, carol, b);
+    assert_int_equal(refused(b), before + 2);
+    assert_int_equal(b->nat->count, 0);                 // the queued packet stays queued
+    assert_int_equal(session_set_established(b->set), 0);
+    assert_int_equal(counter(b, "handshakes_completed"), 0);
+}
+
+static void test_cert_refusals(void **state)
+{
+    world_t *w = *state;
+    identity_t stranger;
+    crypto_sign_keypair(stranger.public_key, stranger.secret_key);
+    const cert_spec_t bad[] = {
+        {&stranger, test_mesh, NULL, NULL, NOW_S - 10, NOW_S + 3600},       // not signed by the admin
+        {&test_admin, test_mesh, NULL, NULL, NOW_S - 3600, NOW_S - 1},      // expired a second ago
+        {&test_admin, test_mesh, NULL, NULL, NOW_S - 3600, NOW_S},          // expires right now
+        {&test_admin, other_mesh, NULL, NULL, NOW_S - 10, NOW_S + 3600},    // another mesh
+        {&test_admin, test_mesh, w->alice.identity.public_key, NULL, NOW_S - 10, NOW_S + 3600},  // alice's
+        {&test_admin, test_mesh, NULL, "10.100.0.99", NOW_S - 10, NOW_S + 3600},  // another address
+        {&test_admin, test_mesh, NULL, NULL, NOW_S + CERT_CLOCK_SKEW + 60, NOW_S + 7200},  // not yet valid
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        node_t carol = {0};
+        node_make_identity(&carol, "10.100.0.3");
+        session_config_t m = membership_for(&carol, &test_admin, &bad[i]);
+        node_start_member(&carol, (const uint8_t[32]){7, 7, 7}, &m);
+        check_refused_both_ways(w, &carol);
+        node_stop(&carol);
+        advance(w, 10);
+    }
+    assert_int_equal(refused(&w->bob), 2 * (sizeof bad / sizeof bad[0]));
+
+    // a valid certificate within the clock skew is accepted
+    node_t dave = {0};
+    node_make_identity(&dave, "10.100.0.4");
+    cert_spec_t early = {&test_admin, test_mesh, NULL, NULL, NOW_S + CERT_CLOCK_SKEW - 60, NOW_S + 7200};
+    session_config_t m = membership_for(&dave, &test_admin, &early);
+    node_start_member(&dave, (const uint8_t[32]){7, 7, 7}, &m);
+    node_t *members[2] = {&w->alice, &dave};
+    node_members(&w->bob, members, 2);
+    node_t *pb = &w->bob;
+    node_members(&dave, &pb, 1);
+    send_ip(w, &dave, &w->bob, 1);
+    deliver(w, &dave, &w->bob);
+    deliver(w, &w->bob, &dave);
+    assert_int_equal(session_set_established(dave.set), 1);
+    node_stop(&dave);
+}
+
+static void test_cert_against_node_without_certificates(void **state)
+{
+    world_t *w = *state;
+    node_t *b = &w->bob;
+    node_t legacy = {0};
+    node_make_identity(&legacy, "10.100.0.5");
+    node_start(&legacy, (const uint8_t[32]){7, 7, 7});
+    // the legacy node presents no certificate: bob refuses it; it refuses bob's certificate
+    check_refused_both_ways(w, &legacy);
+    assert_int_equal(refused(&legacy), 1);
+    assert_int_equal(legacy.nat->count, 0);
+    assert_int_equal(session_set_established(b->set), 0);
+    node_stop(&legacy);
+}
+
+static void test_revocation_cuts_off(void **state)
+{
+    world_t *w = *state;
+    node_t *a = &w->alice, *b = &w->bob;
+    handshake(w);
+    send_ip(w, a, b, 1);
+    packet_batch_t *kept = packet_batch_new();   // a transport packet alice sends after the revocation
+    size_t len;
+    const uint8_t *p = batch_packet(a->nat, 0, &len);
+    packet_batch_add(kept, p, len, NULL);
+    packet_batch_reset(a->nat);
+
+    assert_true(session_set_revoke(b->set, a->identity.public_key));
+    assert_false(session_set_revoke(b->set, a->identity.public_key));
+    assert_true(session_set_is_revoked(b->set, a->identity.public_key));
+    assert_int_equal(session_set_revoked_count(b->set), 1);
+    assert_int_equal(session_set_established(b->set), 0);
+    assert_int_equal(counter(b, "sessions"), 0);
+
+    // alice's packets on the old session: nothing decrypted, no handshake started towards her
+    p = batch_packet(kept, 0, &len);
+    deliver_bytes(w, a, b, p, len);
+    assert_int_equal(b->dev->count, 0);
+    assert_int_equal(b->nat->count, 0);
+    packet_batch_destroy(&kept);
+    // bob sends nothing to her
+    send_ip(w, b, a, 2);
+    assert_int_equal(b->nat->count, 0);
+    assert_int_equal(counter(b, "drop_revoked"), 1);
+    // her new initiations (she forgot her session) are refused before any Diffie-Hellman
+    node_t *pb = b;
+    node_members(a, NULL, 0);
+    node_members(a, &pb, 1);
+    send_ip(w, a, b, 3);
+    assert_int_equal(a->nat->count, 1);
+    deliver(w, a, b);
+    assert_int_equal(b->nat->count, 0);
+    assert_int_equal(refused(b), 1);
+    assert_int_equal(session_set_established(b->set), 0);
+}
+
+static void test_revoked_before_first_handshake(void **state)
+{
+    world_t *w = *state;
+    node_t *a = &w->alice, *b = &w->bob;
+    assert_true(session_set_revoke(b->set, a->identity.public_key));
+    send_ip(w, a, b, 1);
+    deliver(w, a, b);
+    assert_int_equal(b->nat->count, 0);
+    assert_int_equal(refused(b), 1);
+    send_ip(w, b, a, 1);
+    assert_int_equal(b->nat->count, 0);
+    assert_int_equal(counter(b, "drop_revoked"), 1);
+}
+
+static int cert_world_setup_short(void **state)
+{
+    return cert_world_setup_with(state, 100);   // bob's certificate expires 100 s after NOW_S
+}
+
+static void test_cert_expiry_closes_sessions(void **state)
+{
+    world_t *w = *state;
+    node_t *a = &w->alice, *b = &w->bob;
+    handshake(w);
+    advance(w, 99 * 1000);
+    session_set_tick(a->set, &w->now, &a->io);
+    assert_int_equal(session_set_established(a->set), 1);
+    advance(w, 1000);
+    session_set_tick(a->set, &w->now, &a->io);
+    assert_int_equal(session_set_established(a->set), 0);
+    assert_int_equal(counter(a, "sessions_cert_expired"), 1);
+    // bob still presents the expired certificate: alice refuses his response
+    send_ip(w, a, b, 1);
+    deliver(w, a, b);
+    deliver(w, b, a);
+    assert_int_equal(refused(a), 1);
+    assert_int_equal(session_set_established(a->set), 0);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -814,6 +1094,13 @@ int main(void)
         T(test_status_report),
         T(test_peer_restart_recovers),
         T(test_simultaneous_initiation),
+#define C(f) cmocka_unit_test_setup_teardown(f, cert_world_setup, world_teardown)
+        C(test_cert_handshake),
+        C(test_cert_refusals),
+        C(test_cert_against_node_without_certificates),
+        C(test_revocation_cuts_off),
+        C(test_revoked_before_first_handshake),
+        cmocka_unit_test_setup_teardown(test_cert_expiry_closes_sessions, cert_world_setup_short, world_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
