@@ -19,6 +19,7 @@ int cmd_status(int argc, char **argv);
 int cmd_peers(int argc, char **argv);
 int cmd_id(int argc, char **argv);
 int cmd_hub(int argc, char **argv);
+int cmd_network(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 
 // Path of a sibling program (weft-device, ...) next to this executable, or its bare name for $PATH.

@@ -17,6 +17,7 @@ static const struct {
     {"peers", cmd_peers, "list the mesh's other members and how each is reached"},
     {"id", cmd_id, "print this node's id and fingerprint"},
     {"hub", cmd_hub, "run a hub (rendezvous server), or print its key"},
+    {"network", cmd_network, "probe this machine's NAT with STUN: public address, NAT type, advice"},
     {"config", cmd_config, "check a weft.yaml (keys, types, ranges, ${VAR}s)"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
