@@ -243,12 +243,12 @@ http_server_t *http_server_new(const char *listen, http_handler_fn *handler, voi
     uint16_t port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
                                                      : ((struct sockaddr_in *)&addr)->sin_port);
     self->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, self,
+                                    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, self,
                                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
                                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(HTTP_MAX_CONNECTIONS / 2),
                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
-                                    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, self,
                                     MHD_OPTION_END);
     if (!self->daemon) {
         snprintf(err, err_len, "cannot listen on %s (address in use or not local?)", listen);

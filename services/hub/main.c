@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "hub_actor.h"
+#include "hub_http.h"
 #include "log.h"
 #include "service.h"
 #include "store.h"
@@ -18,7 +19,9 @@ typedef struct {
     const char *listen;
     const char *redis_url;
     const char *log_level;
+    const char *http_listen;
     bool print_key;
+    bool print_token;
 } hub_args_t;
 
 static void usage(FILE *out, const char *prog)
@@ -31,6 +34,8 @@ static void usage(FILE *out, const char *prog)
             "  --redis URL        Redis (default unix://<home>/run/redis.sock)\n"
             "  --log-level LEVEL  debug, info, warn or error (default info)\n"
             "  --print-key        create the key if needed, print the hub's public key and exit\n"
+            "  --http-listen ADDR the HTTP API, host:port or off (default hub.http_listen, else 127.0.0.1:7402)\n"
+            "  --print-token      create the HTTP API's admin token if needed, print it and exit\n"
             "  -h, --help         this help\n\n"
             "Normally started by `weft hub`, which starts its Redis first.\n",
             prog);
@@ -43,6 +48,8 @@ static int parse_args(int argc, char **argv, hub_args_t *args)
                                       {"redis", required_argument, 0, 'R'},
                                       {"log-level", required_argument, 0, 'l'},
                                       {"print-key", no_argument, 0, 'P'},
+                                      {"http-listen", required_argument, 0, 'A'},
+                                      {"print-token", no_argument, 0, 'T'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     int opt;
@@ -53,6 +60,8 @@ static int parse_args(int argc, char **argv, hub_args_t *args)
         case 'R': args->redis_url = optarg; break;
         case 'l': args->log_level = optarg; break;
         case 'P': args->print_key = true; break;
+        case 'A': args->http_listen = optarg; break;
+        case 'T': args->print_token = true; break;
         case 'h': usage(stdout, argv[0]); return 0;
         default: usage(stderr, argv[0]); return 2;
         }
@@ -137,6 +146,7 @@ static int load_settings(const hub_args_t *args, weft_config_t *cfg, hub_options
     log_init("hub", level);
     snprintf(options->listen, sizeof options->listen, "%s", args->listen ? args->listen : cfg->hub_listen);
     options->member_timeout = cfg->hub_member_timeout;
+    turn_creds_config_from(&options->turn, cfg);
     if (args->redis_url)
         snprintf(redis_url, redis_len, "%s", args->redis_url);
     else
@@ -146,11 +156,35 @@ static int load_settings(const hub_args_t *args, weft_config_t *cfg, hub_options
     return 0;
 }
 
-static int run(hub_options_t *options, const char *redis_url)
+// The HTTP API's settings: hub.http_listen (or --http-listen), hub.api_token_file relative to the home.
+static void http_settings(const hub_args_t *args, const weft_config_t *cfg, const char *redis_url,
+                          hub_http_options_t *http)
+{
+    memset(http, 0, sizeof *http);
+    snprintf(http->listen, sizeof http->listen, "%s", args->http_listen ? args->http_listen : cfg->hub_http_listen);
+    snprintf(http->redis_url, sizeof http->redis_url, "%s", redis_url);
+    if (cfg->hub_api_token_file[0] == '/')
+        snprintf(http->token_file, sizeof http->token_file, "%s", cfg->hub_api_token_file);
+    else
+        snprintf(http->token_file, sizeof http->token_file, "%s/%s", cfg->home, cfg->hub_api_token_file);
+    http->rate = cfg->hub_http_rate;
+}
+
+static int run(hub_options_t *options, const char *redis_url, const hub_http_options_t *http_options)
 {
     options->store = connect_redis(redis_url);
     if (!options->store)
         return 1;
+    hub_http_t *http = NULL;
+    if (http_options->listen[0] && strcmp(http_options->listen, "off") != 0) {
+        char err[512];
+        http = hub_http_new(http_options, err, sizeof err);
+        if (!http) {
+            log_error("HTTP API (hub.http_listen %s): %s", http_options->listen, err);
+            store_destroy(&options->store);
+            return 1;
+        }
+    }
     zactor_t *hub = zactor_new(hub_actor, options);
     int rc = 0;
     if (!hub) {
@@ -165,6 +199,7 @@ static int run(hub_options_t *options, const char *redis_url)
         zstr_free(&msg);
         zactor_destroy(&hub);
     }
+    hub_http_destroy(&http);
     store_destroy(&options->store);
     if (!rc)
         log_info("stopped");
@@ -189,6 +224,17 @@ int main(int argc, char **argv)
     rc = load_settings(&args, &cfg, &options, redis_url, sizeof redis_url);
     if (rc)
         return rc;
+    hub_http_options_t http_options;
+    http_settings(&args, &cfg, redis_url, &http_options);
+    if (args.print_token) {
+        char token[65], err[512];
+        if (hub_http_load_token(http_options.token_file, token, err, sizeof err) != 0) {
+            fprintf(stderr, "weft-hub: %s\n", err);
+            return 1;
+        }
+        printf("%s\n", token);
+        return 0;
+    }
     zsys_init();
     zsys_set_linger(0);
     signal(SIGPIPE, SIG_IGN);  // a Redis that goes away must be an error return, not death by SIGPIPE
@@ -205,7 +251,7 @@ int main(int argc, char **argv)
     stats.id = SVC_COUNT;
     stats.started_ms = zclock_mono();
     options.stats = &stats;
-    rc = run(&options, redis_url);
+    rc = run(&options, redis_url, &http_options);
     zcert_destroy(&options.cert);
     return rc;
 }
