@@ -257,9 +257,12 @@ static void hub_usage(FILE *out)
 {
     fprintf(out, "usage: weft hub [--home DIR] [--listen ENDPOINT] [--redis URL] [--foreground]\n"
                  "       weft hub key [--home DIR]\n"
+                 "       weft hub token [--home DIR]\n"
                  "Runs a hub: the rendezvous server members register with and signal through. It keeps its\n"
                  "state in a local redis-server (or --redis URL) and its CURVE key in DIR/hub.key.\n"
-                 "`weft hub key` prints the public key members need (`weft init --hub-key`).\n\n"
+                 "`weft hub key` prints the public key members need (`weft init --hub-key`).\n"
+                 "`weft hub token` prints the bearer token of the hub's HTTP API admin calls (docs/api.md),\n"
+                 "creating it on first use. The HTTP API listens on hub.http_listen (default 127.0.0.1:7402).\n\n"
                  "  --home DIR          hub home (default $WEFT_HOME, else ~/.weft)\n"
                  "  --listen ENDPOINT   where to listen (default tcp://*:7400)\n"
                  "  --redis URL         an external Redis instead of a local one\n"
@@ -273,10 +276,14 @@ int cmd_hub(int argc, char **argv)
                                       {"redis", required_argument, 0, 'r'},   {"foreground", no_argument, 0, 'f'},
                                       {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *home = NULL, *listen = "tcp://*:7400", *redis = NULL;
-    bool foreground = false, print_key = false;
+    bool foreground = false, print_key = false, print_token = false;
     int opt;
     if (argc > 1 && strcmp(argv[1], "key") == 0) {
         print_key = true;
+        argc--;
+        argv++;
+    } else if (argc > 1 && strcmp(argv[1], "token") == 0) {
+        print_token = true;
         argc--;
         argv++;
     }
@@ -302,8 +309,8 @@ int cmd_hub(int argc, char **argv)
     mkdir(cfg.log_dir, 0700);
     char prog[PATH_MAX];
     program_path("weft-hub", prog, sizeof prog);
-    if (print_key) {
-        execl(prog, prog, "--home", cfg.home, "--print-key", (char *)NULL);
+    if (print_key || print_token) {
+        execl(prog, prog, "--home", cfg.home, print_key ? "--print-key" : "--print-token", (char *)NULL);
         fprintf(stderr, "weft hub: cannot run %s: %s\n", prog, strerror(errno));
         return EXIT_FAIL;
     }
