@@ -270,7 +270,8 @@ static void describe_silence(const prober_t *p, int rc, int timeout_ms, char *ou
         snprintf(out, out_len, "%d response(s) with a wrong transaction id, no valid answer in %d ms", p->foreign,
                  timeout_ms);
     else
-        snprintf(out, out_len, "no answer in %d ms (%d requests)", timeout_ms, p->requests);
+        snprintf(out, out_len, "no answer in %d ms (%d request%s)", timeout_ms, p->requests,
+                 p->requests == 1 ? "" : "s");
 }
 
 // --- local addresses ---
