@@ -838,6 +838,10 @@ int config_save(const weft_config_t *cfg, const char *path)
     fprintf(f, "# weft node configuration (docs/config.md lists every key)\n");
     char q[QUOTED_LEN], q2[QUOTED_LEN];
     fprintf(f, "node:\n  name: \"%s\"\n", quoted(q, sizeof q, cfg->name));
+    char default_identity[PATH_MAX + 16];
+    snprintf(default_identity, sizeof default_identity, "%s/identity.key", cfg->home);
+    if (cfg->identity_file[0] && strcmp(cfg->identity_file, default_identity) != 0)  // e.g. a mesh instance's
+        fprintf(f, "  identity: \"%s\"\n", quoted(q, sizeof q, cfg->identity_file));
     fprintf(f, "mesh:\n  name: \"%s\"\n", quoted(q, sizeof q, cfg->mesh));
     if (cfg->overlay_addr[0])
         fprintf(f, "  address: \"%s/%d\"\n", cfg->overlay_addr, cfg->overlay_prefix);

@@ -19,6 +19,9 @@ int cmd_status(int argc, char **argv);
 int cmd_peers(int argc, char **argv);
 int cmd_id(int argc, char **argv);
 int cmd_hub(int argc, char **argv);
+int cmd_mesh(int argc, char **argv);    // cmd_mesh.c: create, invite, join, kick, list, leave
+int cmd_room(int argc, char **argv);    // cmd_room.c
+int cmd_verify(int argc, char **argv);  // cmd_verify.c
 int cmd_network(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 

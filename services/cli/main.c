@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "mesh_home.h"
 
 static const struct {
     const char *name;
@@ -19,6 +20,9 @@ static const struct {
     {"hub", cmd_hub, "run a hub (rendezvous server), or print its key"},
     {"network", cmd_network, "probe this machine's NAT with STUN: public address, NAT type, advice"},
     {"config", cmd_config, "check a weft.yaml (keys, types, ranges, ${VAR}s)"},
+    {"mesh", cmd_mesh, "meshes with an admin: create, invite, join, kick, list, leave"},
+    {"room", cmd_room, "open a room: a mesh that expires by itself"},
+    {"verify", cmd_verify, "compare a short code with a member to verify its key"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -49,7 +53,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+            return mesh_home_dispatch(commands[i].name, argc - 1, argv + 1, commands[i].run);  // --mesh
     fprintf(stderr, "weft: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;
