@@ -41,12 +41,24 @@ typedef struct {
     int min, max;           // KEY_INT bounds
     const char *choices;    // KEY_CHOICE: the allowed words, "a|b|c"
     const char *renamed_to; // an old name kept for old files: the key's current name
+    // KEY_STRING / KEY_LIST: checks the text (each item); 0, or -1 with why filled
+    int (*check)(const char *text, char *why, size_t why_len);
 } config_key_t;
+
+static int check_zmq_endpoint(const char *text, char *why, size_t why_len);
+static int check_redis_url(const char *text, char *why, size_t why_len);
+static int check_host_port(const char *text, char *why, size_t why_len);
+static int check_turn_url(const char *text, char *why, size_t why_len);
+static int check_network_key(const char *text, char *why, size_t why_len);
+static int check_curve_key(const char *text, char *why, size_t why_len);
+static int check_device_name(const char *text, char *why, size_t why_len);
 
 #define STR(p, field) {.path = p, .type = KEY_STRING, .offset = offsetof(weft_config_t, field), .size = sizeof(((weft_config_t *)0)->field)}
 #define INT(p, field, lo, hi) {.path = p, .type = KEY_INT, .offset = offsetof(weft_config_t, field), .min = lo, .max = hi}
 #define BOOL(p, field) {.path = p, .type = KEY_BOOL, .offset = offsetof(weft_config_t, field)}
 #define LIST(p, field, count) {.path = p, .type = KEY_LIST, .offset = offsetof(weft_config_t, field), .size = CONFIG_STR, .count_offset = offsetof(weft_config_t, count)}
+#define STR_CHECKED(p, field, fn) {.path = p, .type = KEY_STRING, .offset = offsetof(weft_config_t, field), .size = sizeof(((weft_config_t *)0)->field), .check = fn}
+#define LIST_CHECKED(p, field, count, fn) {.path = p, .type = KEY_LIST, .offset = offsetof(weft_config_t, field), .size = CONFIG_STR, .count_offset = offsetof(weft_config_t, count), .check = fn}
 #define CHOICE(p, field, words) {.path = p, .type = KEY_CHOICE, .offset = offsetof(weft_config_t, field), .size = sizeof(((weft_config_t *)0)->field), .choices = words}
 #define MAC(p, field) {.path = p, .type = KEY_MAC, .offset = offsetof(weft_config_t, field), .size = sizeof(((weft_config_t *)0)->field)}
 
@@ -55,19 +67,22 @@ static const config_key_t config_keys[] = {
     STR("node.identity", identity_file),
     STR("mesh.name", mesh),
     {.path = "mesh.address", .type = KEY_ADDRESS},
-    STR("mesh.network_key", network_key),
+    STR_CHECKED("mesh.network_key", network_key, check_network_key),
     STR("mesh.id", mesh_id),
     STR("mesh.admin_key", mesh_admin_key),
     STR("mesh.certificate", certificate_file),
-    STR("hub.endpoint", hub_endpoint),
-    STR("hub.public_key", hub_public_key),
-    STR("hub.listen", hub_listen),
+    STR_CHECKED("hub.endpoint", hub_endpoint, check_zmq_endpoint),
+    STR_CHECKED("hub.public_key", hub_public_key, check_curve_key),
+    STR_CHECKED("hub.listen", hub_listen, check_zmq_endpoint),
     STR("hub.http_listen", hub_http_listen),
     STR("hub.api_token_file", hub_api_token_file),
     INT("hub.http_rate", hub_http_rate, 1, 100000),
     INT("hub.member_timeout", hub_member_timeout, 2, 3600),
     INT("hub.heartbeat", heartbeat_interval, 1, 600),
-    STR("device.name", device_name),
+    STR("hub.turn_secret", hub_turn_secret),
+    LIST("hub.turn_servers", hub_turn_servers, hub_turn_server_count),
+    INT("hub.turn_ttl", hub_turn_ttl, 2, 7 * 86400),
+    STR_CHECKED("device.name", device_name, check_device_name),
     INT("device.mtu", mtu, 576, 9000),
     BOOL("device.offload", device_offload),
     CHOICE("device.mode", device_mode, "tun|tap"),
@@ -76,16 +91,16 @@ static const config_key_t config_keys[] = {
     CHOICE("connection.relay", connection_relay, "allow|never|only"),
     INT("connection.keepalive", keepalive_interval, 1, 3600),
     INT("connection.connect_timeout", connect_timeout, 1, 600),
-    LIST("nat.stun_servers", stun_servers, stun_server_count),
-    LIST("nat.turn_servers", turn_servers, turn_server_count),
+    LIST_CHECKED("nat.stun_servers", stun_servers, stun_server_count, check_host_port),
+    LIST_CHECKED("nat.turn_servers", turn_servers, turn_server_count, check_turn_url),
     BOOL("nat.port_mapping", port_mapping),
     BOOL("nat.port_prediction", port_prediction),
     {.path = "nat.keepalive", .type = KEY_INT, .offset = offsetof(weft_config_t, keepalive_interval), .min = 1,
      .max = 3600, .renamed_to = "connection.keepalive"},
     {.path = "nat.connect_timeout", .type = KEY_INT, .offset = offsetof(weft_config_t, connect_timeout), .min = 1,
      .max = 600, .renamed_to = "connection.connect_timeout"},
-    STR("redis.url", redis_url),
-    STR("log.level", log_level),
+    STR_CHECKED("redis.url", redis_url, check_redis_url),
+    CHOICE("log.level", log_level, "debug|info|warn|error"),
     STR("api.listen", api_listen),
 };
 #define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
@@ -144,6 +159,7 @@ void config_defaults(weft_config_t *cfg, const char *home)
     cfg->hub_http_rate = 20;
     snprintf(cfg->api_listen, sizeof cfg->api_listen, "127.0.0.1:7401");
     cfg->heartbeat_interval = 3;
+    cfg->hub_turn_ttl = 86400;
     snprintf(cfg->device_name, sizeof cfg->device_name, "weft0");
     cfg->mtu = 1400;
     cfg->device_offload = true;
@@ -221,6 +237,137 @@ static int parse_bool(const char *text, bool *out)
     return -1;
 }
 
+// ---- value checks of string keys (syntax only: nothing is resolved or connected to here) ----
+
+// "1".."65535", all digits
+static bool is_port(const char *text)
+{
+    if (!*text || strlen(text) > 5)
+        return false;
+    for (const char *c = text; *c; c++)
+        if (!isdigit((unsigned char)*c))
+            return false;
+    long port = strtol(text, NULL, 10);
+    return port >= 1 && port <= 65535;
+}
+
+// host:port or [v6]:port; the host is not empty and holds no spaces, '/' or '@'
+static bool is_host_port(const char *text, size_t len)
+{
+    const char *colon = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == ':')
+            colon = text + i;
+    if (!colon || colon == text)
+        return false;
+    char port[8];
+    size_t port_len = len - (size_t)(colon + 1 - text);
+    if (port_len == 0 || port_len >= sizeof port)
+        return false;
+    memcpy(port, colon + 1, port_len);
+    port[port_len] = '\0';
+    if (!is_port(port))
+        return false;
+    for (const char *c = text; c < colon; c++)
+        if (isspace((unsigned char)*c) || *c == '/' || *c == '@' || !isprint((unsigned char)*c))
+            return false;
+    if (text[0] == '[')
+        return colon[-1] == ']' && colon - text > 2;
+    return memchr(text, ':', (size_t)(colon - text)) == NULL;   // an IPv6 address needs [brackets]
+}
+
+static int check_host_port(const char *text, char *why, size_t why_len)
+{
+    if (is_host_port(text, strlen(text)))
+        return 0;
+    snprintf(why, why_len, "'%s' is not host:port (e.g. 192.0.2.1:3478 or [2001:db8::1]:3478)", text);
+    return -1;
+}
+
+// tcp://host:port (port may be *), ipc://path, inproc://name; "" = not set
+static int check_zmq_endpoint(const char *text, char *why, size_t why_len)
+{
+    if (!*text)
+        return 0;
+    if (strncmp(text, "tcp://", 6) == 0) {
+        const char *rest = text + 6;
+        size_t n = strlen(rest);
+        if (n >= 2 && strcmp(rest + n - 2, ":*") == 0 && n > 2)
+            return 0;
+        if (is_host_port(rest, n) || (rest[0] == '*' && rest[1] == ':' && is_port(rest + 2)))
+            return 0;
+    } else if ((strncmp(text, "ipc://", 6) == 0 && text[6]) || (strncmp(text, "inproc://", 9) == 0 && text[9])) {
+        return 0;
+    }
+    snprintf(why, why_len, "'%s' is not a ZeroMQ endpoint (want tcp://host:port, ipc://path or inproc://name)", text);
+    return -1;
+}
+
+// "" (a local redis-server), unix:///absolute/path or redis://host:port
+static int check_redis_url(const char *text, char *why, size_t why_len)
+{
+    if (!*text || (strncmp(text, "unix://", 7) == 0 && text[7] == '/') ||
+        (strncmp(text, "redis://", 8) == 0 && is_host_port(text + 8, strlen(text + 8))))
+        return 0;
+    snprintf(why, why_len, "'%s' is not a Redis URL (want redis://host:port or unix:///path, or \"\")", text);
+    return -1;
+}
+
+// turn://user:pass@host:port[?transport=udp|tcp]; the message never repeats the text (it holds a password)
+static int check_turn_url(const char *text, char *why, size_t why_len)
+{
+    const char *rest = strncmp(text, "turn://", 7) == 0 ? text + 7 : NULL;
+    const char *at = rest ? strrchr(rest, '@') : NULL;
+    const char *colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
+    if (colon && colon > rest) {
+        const char *host = at + 1;
+        const char *query = strchr(host, '?');
+        size_t host_len = query ? (size_t)(query - host) : strlen(host);
+        if (is_host_port(host, host_len) &&
+            (!query || strcmp(query, "?transport=udp") == 0 || strcmp(query, "?transport=tcp") == 0))
+            return 0;
+    }
+    snprintf(why, why_len, "an entry is not turn://user:pass@host:port[?transport=udp|tcp]");
+    return -1;
+}
+
+static int check_network_key(const char *text, char *why, size_t why_len)
+{
+    size_t n = strlen(text);
+    bool hex = n == 64;
+    for (size_t i = 0; hex && i < n; i++)
+        hex = isxdigit((unsigned char)text[i]) != 0;
+    if (n == 0 || hex)
+        return 0;
+    snprintf(why, why_len, "want 64 hex characters (32 bytes), or \"\" for none");
+    return -1;
+}
+
+// a CURVE public key in Z85: 40 characters of the Z85 alphabet
+static int check_curve_key(const char *text, char *why, size_t why_len)
+{
+    static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+    size_t n = strlen(text);
+    if (n == 0 || (n == 40 && strspn(text, z85) == 40))
+        return 0;
+    snprintf(why, why_len, "want the hub's 40-character key as `weft hub key` prints it (got %zu characters%s)", n,
+             n == 40 ? ", some not Z85" : "");
+    return -1;
+}
+
+// a Linux interface name: 1..15 characters, no '/', ':' or white space, not "." or ".."
+static int check_device_name(const char *text, char *why, size_t why_len)
+{
+    size_t n = strlen(text);
+    bool ok = n >= 1 && n <= 15 && strcmp(text, ".") != 0 && strcmp(text, "..") != 0;
+    for (const char *c = text; ok && *c; c++)
+        ok = isgraph((unsigned char)*c) && *c != '/' && *c != ':';
+    if (ok)
+        return 0;
+    snprintf(why, why_len, "'%s' is not an interface name (1..15 characters, no '/', ':' or spaces)", text);
+    return -1;
+}
+
 // One of the words in choices ("a|b|c"), exactly.
 static bool is_choice(const char *text, const char *choices)
 {
@@ -279,6 +426,8 @@ static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text
             snprintf(why, why_len, "value too long (at most %zu characters)", key->size - 1);
             return -1;
         }
+        if (key->check && key->check(text, why, why_len) != 0)
+            return -1;
         memcpy(base + key->offset, text, strlen(text) + 1);
         return 0;
     case KEY_INT:
@@ -327,6 +476,8 @@ static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text
             snprintf(why, why_len, "entry too long");
             return -1;
         }
+        if (key->check && key->check(text, why, why_len) != 0)
+            return -1;
         snprintf(base + key->offset + (size_t)(*count) * CONFIG_STR, CONFIG_STR, "%s", text);
         (*count)++;
         return 0;

@@ -38,7 +38,7 @@ static void test_full_file(void **state)
     weft_config_t cfg;
     char err[256] = "";
     const char *yaml = "node:\n  name: alpha\nmesh:\n  name: lab\n  address: 10.100.0.7/16\n"
-                       "hub:\n  endpoint: tcp://10.0.0.1:7400\n  public_key: \"abc\"\n"
+                       "hub:\n  endpoint: tcp://10.0.0.1:7400\n  public_key: \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\"\n"
                        "device:\n  mtu: 1280\nnat:\n  stun_servers:\n    - 10.0.0.9:3478\n    - 10.0.0.10:3478\n"
                        "  keepalive: 10\nendpoints:\n  crypto: tcp://127.0.0.1:5001\n  nat_control: inproc://natc\n";
     assert_int_equal(parse(&cfg, yaml, err, sizeof err), 0);
@@ -78,7 +78,7 @@ static void test_errors_name_the_line(void **state)
     expect_error("node:\n  name: \"unterminated\n", "weft.yaml:");
     expect_error("endpoints:\n  toaster: tcp://x:1\n", "unknown key 'endpoints.toaster'");
     expect_error("colour:\n  x: 1\n", "unknown key 'colour.x'");
-    expect_error("nat:\n  stun_servers:\n    - a\n    - b\n    - c\n    - d\n    - e\n    - f\n    - g\n    - h\n    - i\n",
+    expect_error("nat:\n  stun_servers:\n    - a:1\n    - b:1\n    - c:1\n    - d:1\n    - e:1\n    - f:1\n    - g:1\n    - h:1\n    - i:1\n",
                  "at most 8");
 }
 
@@ -213,7 +213,7 @@ static void test_expansion(void **state)
     assert_string_equal(cfg.inbox[SVC_CRYPTO], "tcp://10.0.0.5:1");
     expect_error("node:\n  name: a\nhub:\n  endpoint: tcp://${WEFT_T_UNSET}:7400\n",
                  "weft.yaml:4: 'hub.endpoint': environment variable WEFT_T_UNSET is not set");
-    expect_error("nat:\n  turn_servers:\n    - ok\n    - ${WEFT_T_UNSET}\n", "weft.yaml:4: 'nat.turn_servers'");
+    expect_error("nat:\n  turn_servers:\n    - turn://u:p@h:1\n    - ${WEFT_T_UNSET}\n", "weft.yaml:4: 'nat.turn_servers'");
     expect_error("endpoints:\n  router: ${WEFT_T_UNSET}\n", "weft.yaml:2: 'endpoints.router'");
     // the expanded value is checked like a written one
     setenv("WEFT_T_MTU", "99999", 1);
@@ -319,25 +319,99 @@ static void test_save_escapes(void **state)
     assert_non_null(mkdtemp(dir));
     weft_config_t cfg, back;
     config_defaults(&cfg, dir);
-    strcpy(cfg.hub_public_key, "ab${HOME}cd$$ef\"g\\h$");
-    strcpy(cfg.name, "n$1");
+    strcpy(cfg.hub_public_key, "ab${HOME}cd$$ef%kR.o@n%FcmmsL/@{H8]yf7$$");   // Z85 has $ { }
+    strcpy(cfg.name, "n$1 \"quoted\" back\\slash");
     strcpy(cfg.connection_relay, "only");
     cfg.connection_direct = false;
     cfg.keepalive_interval = 11;
     strcpy(cfg.stun_servers[0], "x$y:1");
+    strcpy(cfg.hub_endpoint, "tcp://h$:1");
     cfg.stun_server_count = 1;
     assert_int_equal(config_save(&cfg, cfg.config_file), 0);
     char err[256] = "";
     if (config_load(&back, dir, err, sizeof err) != 0)
         fail_msg("%s", err);
     assert_string_equal(back.hub_public_key, cfg.hub_public_key);
-    assert_string_equal(back.name, "n$1");
+    assert_string_equal(back.name, cfg.name);
     assert_string_equal(back.stun_servers[0], "x$y:1");
     assert_string_equal(back.connection_relay, "only");
     assert_false(back.connection_direct);
     assert_int_equal(back.keepalive_interval, 11);
     unlink(cfg.config_file);
     rmdir(dir);
+}
+
+static void expect_ok(const char *yaml)
+{
+    weft_config_t cfg;
+    char err[256] = "";
+    if (parse(&cfg, yaml, err, sizeof err) != 0)
+        fail_msg("'%s' was refused: %s", yaml, err);
+}
+
+// the syntax of string keys: endpoints, URLs, keys, names (nothing is resolved)
+static void test_string_checks(void **state)
+{
+    (void)state;
+    expect_ok("hub:\n  endpoint: tcp://hub.example:7400\n  listen: tcp://*:7400\n");
+    expect_ok("hub:\n  endpoint: tcp://[2001:db8::1]:7400\n  listen: ipc:///tmp/hub\n");
+    expect_ok("hub:\n  listen: tcp://10.0.0.1:*\n");
+    expect_error("hub:\n  endpoint: 10.0.0.1:7400\n", "weft.yaml:2: 'hub.endpoint': '10.0.0.1:7400' is not a ZeroMQ endpoint");
+    expect_error("hub:\n  endpoint: tcp://10.0.0.1\n", "is not a ZeroMQ endpoint");
+    expect_error("hub:\n  endpoint: tcp://10.0.0.1:70000\n", "is not a ZeroMQ endpoint");
+    expect_error("hub:\n  listen: ipc://\n", "is not a ZeroMQ endpoint");
+    expect_ok("hub:\n  public_key: \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\"\n");
+    expect_error("hub:\n  public_key: abc\n", "40-character key");
+    expect_error("hub:\n  public_key: \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf,\"\n", "some not Z85");
+    expect_ok("mesh:\n  network_key: 00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n");
+    expect_error("mesh:\n  network_key: 0011\n", "64 hex characters");
+    expect_error("mesh:\n  network_key: 00112233445566778899aabbccddeeff00112233445566778899aabbccddeefg\n",
+                 "64 hex characters");
+    expect_ok("redis:\n  url: redis://127.0.0.1:6379\n");
+    expect_ok("redis:\n  url: unix:///run/redis.sock\n");
+    expect_ok("redis:\n  url: \"\"\n");
+    expect_error("redis:\n  url: http://127.0.0.1:6379\n", "is not a Redis URL");
+    expect_error("redis:\n  url: unix://relative.sock\n", "is not a Redis URL");
+    expect_ok("nat:\n  stun_servers: [\"stun.example:3478\", \"[2001:db8::2]:3478\"]\n");
+    expect_error("nat:\n  stun_servers:\n    - stun.example\n", "weft.yaml:3: 'nat.stun_servers': 'stun.example' is not host:port");
+    expect_error("nat:\n  stun_servers:\n    - 2001:db8::2:3478\n", "is not host:port");
+    expect_ok("nat:\n  turn_servers:\n    - turn://u:p@10.0.0.2:3478\n    - turn://u:p@t.example:443?transport=tcp\n");
+    expect_error("nat:\n  turn_servers:\n    - turn://10.0.0.2:3478\n", "not turn://user:pass@host:port");
+    expect_error("nat:\n  turn_servers:\n    - turn://u:secret@10.0.0.2:3478?transport=sctp\n", "not turn://");
+    // the password is never repeated in the message
+    weft_config_t cfg;
+    char err[256] = "";
+    assert_int_equal(parse(&cfg, "nat:\n  turn_servers:\n    - turn://u:secret@10.0.0.2\n", err, sizeof err), -1);
+    assert_null(strstr(err, "secret"));
+    expect_ok("device:\n  name: wg-lab.0\n");
+    expect_error("device:\n  name: a/b\n", "not an interface name");
+    expect_error("device:\n  name: \"a b\"\n", "not an interface name");
+    expect_error("device:\n  name: \"\"\n", "not an interface name");
+    expect_error("device:\n  name: sixteen-chars-xx\n", "too long");
+    expect_ok("log:\n  level: debug\n");
+    expect_error("log:\n  level: verbose\n", "weft.yaml:2: 'log.level': 'verbose' is not one of debug|info|warn|error");
+}
+
+// docs/config.md has a row for every key, so the docs cannot fall behind the table
+static void test_docs_list_every_key(void **state)
+{
+    (void)state;
+    FILE *f = fopen(WEFT_SOURCE_DIR "/docs/config.md", "r");
+    assert_non_null(f);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    int missing = 0;
+    for (size_t i = 0; i < config_key_count(); i++) {
+        char row[128];
+        snprintf(row, sizeof row, "\n| %s |", config_key_path(i));
+        if (!strstr(text, row)) {
+            print_error("docs/config.md has no row '| %s | default | env | meaning |'\n", config_key_path(i));
+            missing++;
+        }
+    }
+    assert_int_equal(missing, 0);
 }
 
 int main(void)
@@ -349,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_example_file_parses), cmocka_unit_test(test_expansion),
         cmocka_unit_test(test_device_keys),      cmocka_unit_test(test_connection_keys),
         cmocka_unit_test(test_env_covers_every_key), cmocka_unit_test(test_save_escapes),
+        cmocka_unit_test(test_string_checks),    cmocka_unit_test(test_docs_list_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
