@@ -54,6 +54,10 @@ typedef struct {
     int hub_http_rate;              // hub.http_rate: reads per second per client address (burst twice that), default 20
     int hub_member_timeout;         // hub.member_timeout seconds, default 15
     int heartbeat_interval;         // hub.heartbeat seconds, default 3
+    char hub_turn_secret[CONFIG_STR];   // hub.turn_secret (only `weft hub`): coturn's static-auth-secret; "" = no TURN credentials
+    char hub_turn_servers[CONFIG_MAX_SERVERS][CONFIG_STR];  // hub.turn_servers: "host:port[?transport=tcp]" handed to members
+    int hub_turn_server_count;
+    int hub_turn_ttl;               // hub.turn_ttl seconds the credentials live, default 86400
 
     // device:
     char device_name[16];           // device.name, default "weft0"
