@@ -233,6 +233,11 @@ int cmd_down(int argc, char **argv)
         default: down_usage(stderr); return EXIT_USAGE;
         }
     }
+    if (optind < argc) {
+        fprintf(stderr, "weft down: unexpected argument '%s'\n", argv[optind]);
+        down_usage(stderr);
+        return EXIT_USAGE;
+    }
     char resolved[PATH_MAX], pid_file[PATH_MAX + 16];
     config_resolve_home(home, resolved, sizeof resolved);
     snprintf(pid_file, sizeof pid_file, "%s/run/weft.pid", resolved);
@@ -300,6 +305,7 @@ int cmd_hub(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "weft hub: unexpected argument '%s'\n", argv[optind]);
+        hub_usage(stderr);
         return EXIT_USAGE;
     }
     weft_config_t cfg;
