@@ -11,6 +11,7 @@
 
 #include "cert.h"
 #include "hub.pb-c.h"
+#include "discovery_turn.h"
 #include "hub_proto.h"
 #include "identity.h"
 #include "log.h"
@@ -47,6 +48,7 @@ typedef struct {
     identity_t admin;               // our identity, kept only when is_admin
     uint8_t mesh_id[MESH_ID_LEN];
     int64_t refused_until;          // the hub refused us for good (kicked, mesh gone): slow heartbeat
+    discovery_turn_t turn;          // TURN credentials from the hub, for nat (memory only)
 } discovery_t;
 
 // The hub relays a Signal only from a registered connection; a restarted discovery may get nat's
@@ -163,6 +165,7 @@ static int send_register(discovery_t *d)
     reg.id.len = 32;
     reg.name = (char *)d->cfg->name;
     reg.overlay_addr = (char *)d->cfg->overlay_addr;
+    reg.want_turn_credentials = discovery_turn_wanted(&d->turn, zclock_time() / 1000);
     Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
     req.body_case = WEFT__HUB_REQUEST__BODY_REGISTER;
     req.register_ = &reg;
@@ -200,6 +203,7 @@ static void heartbeat(discovery_t *d)
     if (d->refused_until > wire_now_ms())
         next = d->refused_until - wire_now_ms();
     d->next_heartbeat = wire_now_ms() + next;
+    discovery_turn_push(&d->turn, d->out[OUT_NAT], wire_now_ms(), false);   // again, for a restarted nat
 }
 
 // ---- from the hub ----
@@ -376,6 +380,21 @@ static void hub_cert_request(discovery_t *d, const Weft__CertRequest *cr)
     log_info("signed a certificate for %s (%s) at %s/%u", cr->name, fp, cr->address, cr->prefix);
 }
 
+static void hub_turn_credentials(discovery_t *d, const Weft__TurnCredentials *creds)
+{
+    char why[160];
+    if (discovery_turn_take(&d->turn, creds, zclock_time() / 1000, why, sizeof why) != 0) {
+        count(d, "bad_replies");
+        log_warn("dropped TURN credentials from the hub: %s", why);
+        return;
+    }
+    count(d, "turn_credentials");
+    log_info("TURN credentials from the hub for %zu server(s), valid until %lld", creds->n_servers,
+             (long long)creds->expires_unix);
+    if (discovery_turn_push(&d->turn, d->out[OUT_NAT], wire_now_ms(), true) != 0)
+        log_warn("nat's inbox is full: TURN credentials passed on later");
+}
+
 static void receive_from_hub(discovery_t *d)
 {
     zmsg_t *msg = zmsg_recv(d->hub);
@@ -399,6 +418,8 @@ static void receive_from_hub(discovery_t *d)
             hub_cert_request(d, reply->cert_request);
         else if (reply->body_case == WEFT__HUB_REPLY__BODY_ERROR)
             hub_error(d, reply->error);
+        else if (reply->body_case == WEFT__HUB_REPLY__BODY_TURN_CREDENTIALS)
+            hub_turn_credentials(d, reply->turn_credentials);
         else
             count(d, "bad_replies");
     }
@@ -531,6 +552,7 @@ static int open_sockets(discovery_t *d, char *why, size_t why_len)
 
 static void close_sockets(discovery_t *d)
 {
+    discovery_turn_clear(&d->turn);
     zsock_destroy(&d->hub);
     zsock_destroy(&d->inbox);
     zsock_destroy(&d->control);

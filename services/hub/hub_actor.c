@@ -26,6 +26,7 @@ struct hub {
     Weft__Peer **peer_ptrs;
     mesh_name_t *meshes;            // the sweep's list of meshes
     uint64_t total_members;         // all meshes, as of the last sweep
+    turn_creds_config_t turn;       // TURN credentials for members (turn_creds.h)
 };
 
 static void push_mesh(void *ctx, const char *mesh);
@@ -38,6 +39,7 @@ hub_t *hub_new(const hub_options_t *options, hub_send_fn *send, void *send_ctx)
     self->members = members_new(options->store, options->member_timeout);
     self->store = options->store;
     self->stats = options->stats;
+    self->turn = options->turn;
     self->send = send;
     self->send_ctx = send_ctx;
     self->scratch = calloc(MEMBERS_MAX_PER_MESH, sizeof *self->scratch);
@@ -181,6 +183,17 @@ static void push_mesh(void *ctx, const char *mesh)
     push_to_all_but(self, mesh, (size_t)n, SIZE_MAX);
 }
 
+// Time-limited TURN credentials for a member that asked (none when the hub has no hub.turn_secret).
+static void send_turn_credentials(hub_t *self, const uint8_t *rid, size_t rid_len, const uint8_t id[32])
+{
+    size_t len = 0;
+    uint8_t *buf = turn_creds_reply_pack(&self->turn, id, zclock_time() / 1000, &len);
+    if (!buf)
+        return;
+    send_packed(self, rid, rid_len, buf, len);
+    count(self, "turn_credentials_sent");
+}
+
 static void handle_register(hub_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
                             const Weft__Register *reg)
 {
@@ -237,6 +250,8 @@ static void handle_register(hub_t *self, const uint8_t *rid, size_t rid_len, con
     else if (changed)
         log_member("updated", reg->mesh, m);
     send_peer_list(self, reg->mesh, (size_t)n, (size_t)me);
+    if (reg->want_turn_credentials)
+        send_turn_credentials(self, rid, rid_len, reg->id.data);
     if (changed)
         push_to_all_but(self, reg->mesh, (size_t)n, (size_t)me);
 }

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "service.h"
 #include "store.h"
+#include "turn_creds.h"
 
 typedef struct {
     char listen[CONFIG_STR];    // ROUTER endpoint, e.g. tcp://*:7400
@@ -15,6 +16,7 @@ typedef struct {
     zcert_t *cert;              // the hub's CURVE certificate (not owned)
     store_t *store;             // connected Redis (not owned)
     service_t *stats;           // counters and detail (not owned)
+    turn_creds_config_t turn;   // hub.turn_*: TURN credentials handed to members (turn_creds.h)
 } hub_options_t;
 
 // args is a hub_options_t*. Signals 0 on the pipe when listening; on a set-up error it logs, sends

@@ -9,10 +9,12 @@
 #include <net/if.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sodium.h>
 #include <sys/socket.h>
 
 #include "identity.h"
 #include "log.h"
+#include "path_probe.h"
 
 #define ICE_COMPONENT 1
 // libnice reads one datagram per call; a batch of 256 arriving at once needs room in the socket buffer
@@ -28,9 +30,16 @@ struct ice_peer {
     // GLib thread only
     bool gathered;
     ice_remote_t *pending_remote;   // applied once gathering is done
-    ice_settings_t settings;        // servers and the overlay to keep out of ICE
+    ice_settings_t settings;        // the overlay to keep out of ICE, relay policy
+    // the one STUN and one TURN server this agent was given (nat_servers.c picks them)
+    bool has_stun, has_turn;
+    ice_stun_server_t stun;
+    ice_turn_server_t turn;
+    uint64_t probe_token;           // our pings carry it; a pong without it is not ours
     // written by the GLib thread, read by the actor
     _Atomic uint64_t rx_bytes, rx_packets;
+    _Atomic int64_t last_rx_ms;     // monotonic ms of the last datagram from the peer (0: none yet)
+    _Atomic int64_t rtt_ms;         // last measured round trip (-1: none yet)
 };
 
 // ---------------------------------------------------------------- remote descriptions
@@ -260,6 +269,15 @@ static void on_gathering_done(NiceAgent *agent, guint stream_id, gpointer data)
     g_free(ufrag);
     g_free(pwd);
     GSList *locals = nice_agent_get_local_candidates(agent, stream_id, ICE_COMPONENT);
+    for (GSList *it = locals; it; it = it->next) {
+        const NiceCandidate *cand = it->data;
+        if (cand->type == NICE_CANDIDATE_TYPE_RELAYED)
+            ev.has_relay = true;
+        if (cand->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE)
+            ev.has_srflx = true;
+    }
+    zframe_t *head = zmsg_first(msg);   // the flags are known only now
+    memcpy(zframe_data(head), &ev, sizeof ev);
     int added = 0;
     for (GSList *it = locals; it && added < ICE_MAX_CANDIDATES; it = it->next) {
         gchar *sdp = nice_agent_generate_local_candidate_sdp(agent, it->data);
@@ -310,14 +328,36 @@ static void on_selected_pair(NiceAgent *agent, guint stream_id, guint component_
     post_plain_event(self, &ev);
 }
 
+// A probe from the peer's nat: a ping is answered at once with a pong; our own pong gives the RTT.
+static void on_probe(ice_peer_t *self, const uint8_t *buf, size_t len, int64_t now)
+{
+    path_probe_t probe;
+    if (!path_probe_decode(buf, len, &probe))
+        return;
+    if (probe.type == PATH_PROBE_PING) {
+        uint8_t out[PATH_PROBE_LEN];
+        probe.type = PATH_PROBE_PONG;
+        path_probe_encode(&probe, out);
+        nice_agent_send(self->agent, self->stream_id, ICE_COMPONENT, sizeof out, (const gchar *)out);
+    } else if (probe.token == self->probe_token && probe.sent_ms <= now && now - probe.sent_ms < 60000) {
+        atomic_store_explicit(&self->rtt_ms, now - probe.sent_ms, memory_order_relaxed);
+    }
+}
+
 static void on_receive(NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar *buf, gpointer data)
 {
     (void)agent;
     (void)stream_id;
     (void)component_id;
     ice_peer_t *self = data;
+    int64_t now = zclock_mono();
     atomic_fetch_add_explicit(&self->rx_bytes, len, memory_order_relaxed);
     atomic_fetch_add_explicit(&self->rx_packets, 1, memory_order_relaxed);
+    atomic_store_explicit(&self->last_rx_ms, now, memory_order_relaxed);
+    if (path_probe_is_probe_type((const uint8_t *)buf, len)) {
+        on_probe(self, (const uint8_t *)buf, len, now);
+        return;
+    }
     glib_bridge_deliver(self->bridge, self->peer, buf, len);
 }
 
@@ -369,6 +409,7 @@ static gboolean destroy_on_glib(gpointer data)
     nice_agent_remove_stream(self->agent, self->stream_id);
     g_object_unref(self->agent);
     ice_remote_destroy(&self->pending_remote);
+    memset(self->turn.pass, 0, sizeof self->turn.pass);
     free(self);
     return G_SOURCE_REMOVE;
 }
@@ -387,20 +428,19 @@ static void invoke_with_remote(ice_peer_t *self, GSourceFunc func, ice_remote_t 
 
 // ---------------------------------------------------------------- actor-side API
 
-static void configure_servers(ice_peer_t *self, const ice_settings_t *settings)
+static void configure_servers(ice_peer_t *self)
 {
-    if (settings->has_stun)
-        g_object_set(self->agent, "stun-server", settings->stun_ip, "stun-server-port", settings->stun_port, NULL);
-    if (settings->has_turn &&
-        !nice_agent_set_relay_info(self->agent, self->stream_id, ICE_COMPONENT, settings->turn_ip,
-                                   settings->turn_port, settings->turn_user, settings->turn_pass,
-                                   NICE_RELAY_TYPE_TURN_UDP))
-        log_warn("peer %.16s: libnice refused the TURN relay %s:%u", self->peer_hex, settings->turn_ip,
-                 settings->turn_port);
+    if (self->has_stun)
+        g_object_set(self->agent, "stun-server", self->stun.ip, "stun-server-port", self->stun.port, NULL);
+    if (self->has_turn &&
+        !nice_agent_set_relay_info(self->agent, self->stream_id, ICE_COMPONENT, self->turn.ip, self->turn.port,
+                                   self->turn.user, self->turn.pass,
+                                   self->turn.tcp ? NICE_RELAY_TYPE_TURN_TCP : NICE_RELAY_TYPE_TURN_UDP))
+        log_warn("peer %.16s: libnice refused the TURN server %s", self->peer_hex, self->turn.name);
 }
 
-ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, const uint8_t peer[32],
-                         bool controlling, uint64_t serial)
+ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, const ice_stun_server_t *stun,
+                         const ice_turn_server_t *turn, const uint8_t peer[32], bool controlling, uint64_t serial)
 {
     ice_peer_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -415,8 +455,12 @@ ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, 
         free(self);
         return NULL;
     }
+    // stun-max-retransmissions 3 (200+400+800+1600 ms): a STUN/TURN server or a candidate pair that does
+    // not answer is given up after about 3 s instead of libnice's default of about 25 s, so a dead server
+    // does not hold back gathering (and the offer) for long; nat_servers.c then moves to the next one.
     g_object_set(self->agent, "controlling-mode", controlling ? TRUE : FALSE, "keepalive-conncheck", TRUE,
-                 "ice-tcp", FALSE, "upnp", FALSE, NULL);
+                 "ice-tcp", settings->ice_tcp ? TRUE : FALSE, "force-relay", settings->relay_only ? TRUE : FALSE,
+                 "stun-max-retransmissions", 3, "upnp", FALSE, NULL);
     self->stream_id = nice_agent_add_stream(self->agent, 1);
     if (self->stream_id == 0) {
         log_error("peer %.16s: libnice cannot add a stream", self->peer_hex);
@@ -425,7 +469,17 @@ ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, 
         return NULL;
     }
     self->settings = *settings;
-    configure_servers(self, settings);
+    memset(self->settings.turn, 0, sizeof self->settings.turn);        // no copies of passwords beyond
+    memset(self->settings.hub_turn, 0, sizeof self->settings.hub_turn);   // the one this agent uses
+    self->has_stun = stun != NULL;
+    if (stun)
+        self->stun = *stun;
+    self->has_turn = turn != NULL && settings->relay_allowed;
+    if (self->has_turn)
+        self->turn = *turn;
+    randombytes_buf(&self->probe_token, sizeof self->probe_token);
+    atomic_store(&self->rtt_ms, -1);
+    configure_servers(self);
     add_local_addresses(self, settings);
     g_signal_connect(self->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), self);
     g_signal_connect(self->agent, "component-state-changed", G_CALLBACK(on_state_changed), self);
@@ -469,4 +523,34 @@ void ice_peer_rx(ice_peer_t *self, uint64_t *bytes, uint64_t *packets)
 {
     *bytes = atomic_load_explicit(&self->rx_bytes, memory_order_relaxed);
     *packets = atomic_load_explicit(&self->rx_packets, memory_order_relaxed);
+}
+
+int64_t ice_peer_last_rx_ms(ice_peer_t *self)
+{
+    return atomic_load_explicit(&self->last_rx_ms, memory_order_relaxed);
+}
+
+int64_t ice_peer_rtt_ms(ice_peer_t *self)
+{
+    return atomic_load_explicit(&self->rtt_ms, memory_order_relaxed);
+}
+
+int ice_peer_send_probe(ice_peer_t *self, int64_t now_ms)
+{
+    path_probe_t probe = {.type = PATH_PROBE_PING, .token = self->probe_token, .sent_ms = now_ms};
+    uint8_t out[PATH_PROBE_LEN];
+    path_probe_encode(&probe, out);
+    GOutputVector vector = {out, sizeof out};
+    NiceOutputMessage message = {&vector, 1};
+    return ice_peer_send(self, &message, 1) == 1 ? 0 : -1;
+}
+
+const char *ice_peer_turn_name(const ice_peer_t *self)
+{
+    return self->has_turn ? self->turn.name : "";
+}
+
+const char *ice_peer_stun_name(const ice_peer_t *self)
+{
+    return self->has_stun ? self->stun.name : "";
 }

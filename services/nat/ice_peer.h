@@ -33,6 +33,7 @@ typedef struct {
     uint8_t peer[32];
     int state;                  // NiceComponentState, for ICE_EVENT_STATE
     int bad_candidates;         // for ICE_EVENT_BAD_REMOTE
+    bool has_relay, has_srflx;  // for ICE_EVENT_GATHERED: what the STUN/TURN servers gave
     bool has_pair;
     char local_type[8], remote_type[8];     // host|srflx|prflx|relay
     char local_addr[64], remote_addr[64];   // "ip:port"
@@ -51,9 +52,10 @@ void ice_remote_destroy(ice_remote_t **self);
 
 typedef struct ice_peer ice_peer_t;
 
-// Creates the agent (actor thread). Returns NULL (logged) on failure.
-ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, const uint8_t peer[32],
-                         bool controlling, uint64_t serial);
+// Creates the agent (actor thread) with at most one STUN and one TURN server (NULL: none; copied).
+// Returns NULL (logged) on failure.
+ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, const ice_stun_server_t *stun,
+                         const ice_turn_server_t *turn, const uint8_t peer[32], bool controlling, uint64_t serial);
 // Starts gathering; `remote` (owned from now on, may be NULL) is applied when gathering is done.
 void ice_peer_start(ice_peer_t *self, ice_remote_t *remote);
 // Applies the other side's credentials and candidates (owned from now on).
@@ -65,5 +67,14 @@ void ice_peer_destroy(ice_peer_t **self_p);
 int ice_peer_send(ice_peer_t *self, const NiceOutputMessage *messages, unsigned count);
 // Bytes and datagrams received by this agent so far.
 void ice_peer_rx(ice_peer_t *self, uint64_t *bytes, uint64_t *packets);
+// Monotonic ms of the last datagram (data or probe) from the peer on this agent; 0 if none yet.
+int64_t ice_peer_last_rx_ms(ice_peer_t *self);
+// The last round trip measured by a probe, in ms; -1 if none yet.
+int64_t ice_peer_rtt_ms(ice_peer_t *self);
+// Sends a ping (path_probe.h) on the selected pair (actor thread). Returns 0 or -1.
+int ice_peer_send_probe(ice_peer_t *self, int64_t now_ms);
+// The servers this agent was given ("" when none): "host:port" as configured.
+const char *ice_peer_turn_name(const ice_peer_t *self);
+const char *ice_peer_stun_name(const ice_peer_t *self);
 
 #endif

@@ -41,31 +41,72 @@ static int resolve_host_port(const char *text, char *ip, size_t ip_len, unsigned
     return 0;
 }
 
-static int parse_stun(ice_settings_t *s, const char *text)
+static int parse_stun(ice_stun_server_t *s, const char *text)
 {
-    if (resolve_host_port(text, s->stun_ip, sizeof s->stun_ip, &s->stun_port) != 0) {
-        log_warn("nat.stun_servers: cannot use '%s' (want host:port that resolves); no STUN", text);
+    const char *plain = strncmp(text, "stun:", 5) == 0 ? text + 5 : text;   // "stun:host:port" too
+    if (strlen(plain) >= sizeof s->name || resolve_host_port(plain, s->ip, sizeof s->ip, &s->port) != 0) {
+        log_warn("nat.stun_servers: cannot use '%s' (want host:port that resolves); left out", text);
         return -1;
     }
-    s->has_stun = true;
+    snprintf(s->name, sizeof s->name, "%s", plain);
     return 0;
 }
 
-static int parse_turn(ice_settings_t *s, const char *text)
+int ice_settings_parse_turn(const char *text, const char *user, const char *pass, ice_turn_server_t *out,
+                            char *why, size_t why_len)
 {
-    const char *prefix = "turn://";
-    const char *rest = strncmp(text, prefix, strlen(prefix)) == 0 ? text + strlen(prefix) : NULL;
-    const char *at = rest ? strrchr(rest, '@') : NULL;
-    const char *colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
-    if (!colon || (size_t)(colon - rest) >= sizeof s->turn_user || (size_t)(at - colon - 1) >= sizeof s->turn_pass ||
-        resolve_host_port(at + 1, s->turn_ip, sizeof s->turn_ip, &s->turn_port) != 0) {
-        // the entry holds a password: name only its position, never print it
-        log_warn("nat.turn_servers: the first entry does not parse or resolve (want turn://user:pass@host:port); no TURN");
+    memset(out, 0, sizeof *out);
+    const char *rest = text;
+    if (strncmp(rest, "turn://", 7) == 0)
+        rest += 7;
+    else if (strncmp(rest, "turn:", 5) == 0)
+        rest += 5;
+    else if (!user) {
+        snprintf(why, why_len, "does not start with turn://");
         return -1;
     }
-    snprintf(s->turn_user, sizeof s->turn_user, "%.*s", (int)(colon - rest), rest);
-    snprintf(s->turn_pass, sizeof s->turn_pass, "%.*s", (int)(at - colon - 1), colon + 1);
-    s->has_turn = true;
+    char hostport[CONFIG_STR];
+    const char *query = strchr(rest, '?');
+    size_t main_len = query ? (size_t)(query - rest) : strlen(rest);
+    const char *at = NULL;      // the last '@' before the query: a password may hold '@'
+    for (size_t i = 0; i < main_len; i++)
+        if (rest[i] == '@')
+            at = rest + i;
+    if (at) {
+        const char *colon = memchr(rest, ':', (size_t)(at - rest));
+        if (!colon || (size_t)(colon - rest) >= sizeof out->user || (size_t)(at - colon - 1) >= sizeof out->pass) {
+            snprintf(why, why_len, "want user:pass@ before the host");
+            return -1;
+        }
+        snprintf(out->user, sizeof out->user, "%.*s", (int)(colon - rest), rest);
+        snprintf(out->pass, sizeof out->pass, "%.*s", (int)(at - colon - 1), colon + 1);
+        rest = at + 1;
+        main_len = query ? (size_t)(query - rest) : strlen(rest);
+    } else if (user && pass) {
+        snprintf(out->user, sizeof out->user, "%s", user);
+        snprintf(out->pass, sizeof out->pass, "%s", pass);
+    } else {
+        snprintf(why, why_len, "no user:pass@ (and no credentials from the hub)");
+        return -1;
+    }
+    if (main_len >= sizeof hostport || main_len >= ICE_SERVER_NAME - 5) {
+        snprintf(why, why_len, "host:port too long");
+        return -1;
+    }
+    snprintf(hostport, sizeof hostport, "%.*s", (int)main_len, rest);
+    if (query) {
+        if (strcmp(query, "?transport=tcp") == 0)
+            out->tcp = true;
+        else if (strcmp(query, "?transport=udp") != 0) {
+            snprintf(why, why_len, "unknown option '%.40s' (want ?transport=udp or ?transport=tcp)", query);
+            return -1;
+        }
+    }
+    if (resolve_host_port(hostport, out->ip, sizeof out->ip, &out->port) != 0) {
+        snprintf(why, why_len, "'%s' is not host:port that resolves", hostport);
+        return -1;
+    }
+    snprintf(out->name, sizeof out->name, "%s%s", hostport, out->tcp ? "/tcp" : "");
     return 0;
 }
 
@@ -75,6 +116,17 @@ bool ice_settings_in_overlay(const ice_settings_t *settings, const char *addr)
     if (!settings->overlay_mask || inet_pton(AF_INET, addr, &a) != 1)
         return false;
     return (ntohl(a.s_addr) & settings->overlay_mask) == settings->overlay_net;
+}
+
+int ice_settings_turn_list(const ice_settings_t *settings, int64_t now_unix, const ice_turn_server_t **out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < settings->hub_turn_count && n < max; i++)
+        if (settings->hub_turn[i].expires_unix > now_unix)
+            out[n++] = &settings->hub_turn[i];
+    for (int i = 0; i < settings->turn_count && n < max; i++)
+        out[n++] = &settings->turn[i];
+    return n;
 }
 
 int ice_settings_from_config(ice_settings_t *settings, const weft_config_t *cfg)
@@ -87,13 +139,29 @@ int ice_settings_from_config(ice_settings_t *settings, const weft_config_t *cfg)
         settings->overlay_mask = cfg->overlay_prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> cfg->overlay_prefix);
         settings->overlay_net = ntohl(overlay.s_addr) & settings->overlay_mask;
     }
-    if (cfg->stun_server_count > 0 && parse_stun(settings, cfg->stun_servers[0]) != 0)
-        rc = -1;
-    if (cfg->turn_server_count > 0 && parse_turn(settings, cfg->turn_servers[0]) != 0)
-        rc = -1;
-    if (settings->has_stun)
-        log_info("STUN server %s:%u", settings->stun_ip, settings->stun_port);
-    if (settings->has_turn)
-        log_info("TURN relay %s:%u (user %s)", settings->turn_ip, settings->turn_port, settings->turn_user);
+    for (int i = 0; i < cfg->stun_server_count && settings->stun_count < ICE_MAX_SERVERS; i++) {
+        if (parse_stun(&settings->stun[settings->stun_count], cfg->stun_servers[i]) == 0)
+            log_info("STUN server %d: %s (%s:%u)", settings->stun_count + 1, settings->stun[settings->stun_count].name,
+                     settings->stun[settings->stun_count].ip, settings->stun[settings->stun_count].port),
+                settings->stun_count++;
+        else
+            rc = -1;
+    }
+    for (int i = 0; i < cfg->turn_server_count && settings->turn_count < ICE_MAX_SERVERS; i++) {
+        char why[160];
+        ice_turn_server_t *t = &settings->turn[settings->turn_count];
+        if (ice_settings_parse_turn(cfg->turn_servers[i], NULL, NULL, t, why, sizeof why) == 0) {
+            log_info("TURN server %d: %s (user %s)", settings->turn_count + 1, t->name, t->user);
+            settings->turn_count++;
+        } else {
+            // the entry holds a password: name only its position, never print it
+            log_warn("nat.turn_servers: entry %d left out: %s", i + 1, why);
+            rc = -1;
+        }
+    }
+    settings->ice_tcp = true;
+    settings->direct = cfg->connection_direct;
+    settings->relay_allowed = strcmp(cfg->connection_relay, "never") != 0;
+    settings->relay_only = strcmp(cfg->connection_relay, "only") == 0 || !cfg->connection_direct;
     return rc;
 }

@@ -1,6 +1,8 @@
-// ice_settings.h — the STUN and TURN servers every agent uses, parsed once from the config
-// (nat.stun_servers "host:port", nat.turn_servers "turn://user:pass@host:port"; the first entry of each).
-// libnice wants numeric addresses, so host names are resolved here, at start.
+// ice_settings.h — the STUN and TURN servers agents may use, parsed once from the config
+// (nat.stun_servers "host:port"; nat.turn_servers "turn://user:pass@host:port[?transport=udp|tcp]"),
+// in the configured order, plus the TURN servers and time-limited credentials the hub hands out
+// (TURN REST API, hub.turn_secret). Which entry an agent uses now is nat_servers.c's business.
+// libnice wants numeric addresses, so host names are resolved here, once.
 #ifndef WEFT_NAT_ICE_SETTINGS_H
 #define WEFT_NAT_ICE_SETTINGS_H
 
@@ -9,15 +11,36 @@
 
 #include "config.h"
 
+#define ICE_MAX_SERVERS 8
+#define ICE_SERVER_NAME 96      // "host:port" as configured (for logs and `weft peers`), never a password
+
 typedef struct {
-    bool has_stun;
-    char stun_ip[64];
-    unsigned stun_port;
-    bool has_turn;
-    char turn_ip[64];
-    unsigned turn_port;
-    char turn_user[128];
-    char turn_pass[128];
+    char name[ICE_SERVER_NAME];
+    char ip[64];
+    unsigned port;
+} ice_stun_server_t;
+
+typedef struct {
+    char name[ICE_SERVER_NAME];     // "host:port" or "host:port/tcp"
+    char ip[64];
+    unsigned port;
+    bool tcp;                       // TURN over TCP (?transport=tcp)
+    char user[160];
+    char pass[160];
+    int64_t expires_unix;           // ephemeral credentials from the hub: when they stop working; 0 = static
+} ice_turn_server_t;
+
+typedef struct {
+    ice_stun_server_t stun[ICE_MAX_SERVERS];
+    int stun_count;
+    ice_turn_server_t turn[ICE_MAX_SERVERS];        // static ones from the config
+    int turn_count;
+    ice_turn_server_t hub_turn[ICE_MAX_SERVERS];    // from the hub (ephemeral credentials), tried first
+    int hub_turn_count;
+    bool ice_tcp;                   // also offer and try ICE-TCP candidates (UDP may be blocked)
+    bool direct;                    // connection.direct: host/srflx candidates may be used
+    bool relay_allowed;             // connection.relay != never
+    bool relay_only;                // connection.relay == only (or direct off): libnice force-relay
     // The overlay is never an ICE path: ICE over our own TUN device would loop packets into itself.
     char overlay_device[16];        // device.name: its addresses are not offered as candidates
     uint32_t overlay_net, overlay_mask;   // mesh.address prefix, host order: candidates in it are skipped
@@ -26,8 +49,18 @@ typedef struct {
 // True when addr (a numeric IPv4 or IPv6 address) lies inside the overlay prefix.
 bool ice_settings_in_overlay(const ice_settings_t *settings, const char *addr);
 
-// Fills settings from cfg. A server that does not parse or resolve is logged and left out (returns -1);
+// Fills settings from cfg. An entry that does not parse or resolve is logged and left out (returns -1);
 // the agents then work with what remains (host candidates always).
 int ice_settings_from_config(ice_settings_t *settings, const weft_config_t *cfg);
+
+// Parses one TURN server "turn://user:pass@host:port[?transport=tcp]" (user:pass@ may be left out when
+// `user`/`pass` are given, for the hub's list). Returns 0, or -1 with why filled (never the password).
+int ice_settings_parse_turn(const char *text, const char *user, const char *pass, ice_turn_server_t *out,
+                            char *why, size_t why_len);
+
+// The TURN servers to try, in order: the hub's (while their credentials are valid at now_unix), then
+// the static ones. Returns how many were written to out (at most max).
+int ice_settings_turn_list(const ice_settings_t *settings, int64_t now_unix, const ice_turn_server_t **out,
+                           int max);
 
 #endif

@@ -13,6 +13,7 @@
 #include "ice_peer.h"
 #include "ice_settings.h"
 #include "identity.h"
+#include "nat_servers.h"
 #include "node.pb-c.h"
 #include "service.h"
 #include "store.h"
@@ -26,6 +27,12 @@
 #define NAT_HOLD_MAX 8            // datagrams held per peer while its path is being (re)built...
 #define NAT_HOLD_BYTES 1600       // ...each at most this long (a handshake or one packet)
 #define NAT_HOLD_MS 5000          // ...and sent when the path comes up, if not older than this
+// Path liveness (path_probe.h). A connected path is probed at least every nat.keepalive s. When nothing
+// came from the peer for NAT_SUSPECT_MS although we sent to it, it is probed every NAT_PROBE_MS; when
+// NAT_DEAD_MS pass after the first unanswered probe, the path is dead and ICE starts again at once.
+#define NAT_SUSPECT_MS 1000
+#define NAT_PROBE_MS 250
+#define NAT_DEAD_MS 2000
 
 // Datagrams that arrived for a peer with no usable path. A restarted side's first datagram is
 // usually crypto's handshake initiation: holding it saves a 5 s handshake retry.
@@ -67,8 +74,17 @@ typedef struct {
     int backoff_ms;                 // wait before the next retry; doubles, reset when connected
     uint64_t attempts;              // agents created for this peer
 
+    // liveness (monotonic ms)
+    int64_t usable_since_ms;        // the current agent became usable
+    int64_t last_tx_ms;             // last datagram sent to the peer
+    int64_t last_probe_ms;          // last probe sent
+    int64_t probe_unanswered_ms;    // first probe sent since the last datagram came; 0 = none
+
     // path for `weft peers`
     char local_type[8], remote_type[8], local_addr[64], remote_addr[64];
+    char server[ICE_SERVER_NAME];   // the STUN/TURN server behind our candidate of the pair ("" for host)
+    char last_error[160];           // why the last attempt or path ended ("" when none)
+    int64_t rtt_ms;                 // last probe round trip, -1 unknown
     int64_t connected_unix_ms;
     uint64_t tx_bytes, tx_packets;
     uint64_t rx_bytes_before, rx_packets_before;   // received on agents already destroyed
@@ -81,6 +97,7 @@ typedef struct {
     uint64_t *drop_no_path, *drop_send_error, *drop_bad_batch, *drop_crypto_full;
     uint64_t *signals_out, *signals_in, *signals_stale, *signals_bad, *signals_unknown_peer, *drop_signal_out;
     uint64_t *agents_created, *ice_restarts, *peers_connected, *peerlist_bad, *held, *held_sent;
+    uint64_t *peers_direct, *peers_relay, *paths_died, *probes_sent;
 } nat_counters_t;
 
 typedef struct {
@@ -88,6 +105,7 @@ typedef struct {
     uint8_t self_id[WIRE_ID_LEN];
     char self_hex[ID_HEX_LEN];
     ice_settings_t ice_settings;
+    nat_servers_t servers;          // which STUN/TURN server new agents use
     glib_bridge_t *bridge;
     zsock_t *discovery;             // PUSH to discovery's inbox (signals out)
     store_t *store;                 // NULL until Redis answers
@@ -109,7 +127,7 @@ void nat_peers_update(nat_t *nat, const Weft__PeerList *list, const char *source
 void nat_peers_on_signal(nat_t *nat, const Weft__Signal *signal);
 // One event message from the GLib thread.
 void nat_peers_on_event(nat_t *nat, zmsg_t *msg);
-// Timers: connect timeouts and retries.
+// Timers: connect timeouts, retries, path probes and liveness.
 void nat_peers_tick(nat_t *nat, int64_t now_ms);
 void nat_peers_destroy_all(nat_t *nat);
 const char *nat_path_state_name(path_state_t state);

@@ -51,6 +51,10 @@ static void register_counters(nat_actor_t *self, service_t *svc)
     self->drop_bad_message = service_counter(svc, "drop_bad_message");
     c->held = service_counter(svc, "held_no_path");
     c->held_sent = service_counter(svc, "held_sent");
+    c->peers_direct = service_counter(svc, "peers_direct");
+    c->peers_relay = service_counter(svc, "peers_relay");
+    c->paths_died = service_counter(svc, "paths_died");
+    c->probes_sent = service_counter(svc, "probes_sent");
 }
 
 // ---------------------------------------------------------------- outbound datagrams
@@ -77,6 +81,8 @@ static void send_run(nat_actor_t *self, const uint8_t *peer_id, size_t count)
     *nat->count.drop_send_error += count - ok;
     peer->tx_packets += ok;
     peer->tx_bytes += bytes;
+    if (ok)
+        peer->last_tx_ms = wire_now_ms();
 }
 
 static void send_batch(nat_actor_t *self, const Weft__PacketBatch *hdr, zframe_t *payload)
@@ -123,6 +129,9 @@ static void handle_message(nat_actor_t *self, Weft__Envelope *env, zframe_t *pay
         break;
     case WEFT__ENVELOPE__BODY_SIGNAL:
         nat_peers_on_signal(&self->nat, env->signal);
+        break;
+    case WEFT__ENVELOPE__BODY_TURN_CREDENTIALS:
+        nat_servers_take_hub_turn(&self->nat.servers, &self->nat.ice_settings, env->turn_credentials);
         break;
     default:
         (*self->drop_bad_message)++;
@@ -248,6 +257,7 @@ static const char *setup(nat_actor_t *self, service_t *svc)
     if (load_identity(nat) != 0)
         return "no identity";
     ice_settings_from_config(&nat->ice_settings, &svc->config);
+    nat_servers_start(&nat->servers, &nat->ice_settings);
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
     nat->discovery = service_connect_inbox(svc, SVC_DISCOVERY);
@@ -272,6 +282,7 @@ static void teardown(nat_actor_t *self)
 {
     nat_peers_destroy_all(&self->nat);          // agents are torn down on the GLib thread...
     glib_bridge_destroy(&self->nat.bridge);     // ...which finishes every queued command before it stops
+    nat_servers_stop(&self->nat.servers);
     zpoller_destroy(&self->poller);
     zsock_destroy(&self->events);
     zsock_destroy(&self->inbox);
@@ -292,6 +303,8 @@ static void run(nat_actor_t *self, zsock_t *pipe)
             drain_inbox(self);
         } else if (which == self->control) {
             answer_control(self);
+        } else if (which && which == nat_servers_probe_socket(&self->nat.servers)) {
+            nat_servers_on_probe(&self->nat.servers, &self->nat.ice_settings);
         } else if (!which && zpoller_terminated(self->poller)) {
             break;
         }
@@ -316,6 +329,8 @@ void nat_actor(zsock_t *pipe, void *args)
         self->poller = zpoller_new(pipe, self->inbox, self->control, self->events, NULL);
         if (!self->poller)
             failure = "cannot create the poller";
+        else if (nat_servers_probe_socket(&self->nat.servers))
+            zpoller_add(self->poller, nat_servers_probe_socket(&self->nat.servers));
     }
     if (failure) {
         teardown(self);

@@ -38,12 +38,22 @@ bool nat_peer_usable(const nat_peer_t *peer)
     return peer->ice && (peer->state == PATH_CONNECTED || peer->state == PATH_READY);
 }
 
+static bool on_relay(const nat_peer_t *peer)
+{
+    return strcmp(peer->local_type, "relay") == 0 || strcmp(peer->remote_type, "relay") == 0;
+}
+
 static void update_summary(nat_t *nat)
 {
-    size_t connected = 0;
-    for (size_t i = 0; i < nat->peer_count; i++)
-        connected += nat_peer_usable(nat->peers[i]);
+    size_t connected = 0, relayed = 0;
+    for (size_t i = 0; i < nat->peer_count; i++) {
+        bool usable = nat_peer_usable(nat->peers[i]);
+        connected += usable;
+        relayed += usable && on_relay(nat->peers[i]);
+    }
     *nat->count.peers_connected = connected;
+    *nat->count.peers_relay = relayed;
+    *nat->count.peers_direct = connected - relayed;
     snprintf(nat->svc->detail, sizeof nat->svc->detail, "%zu peers, %zu connected%s", nat->peer_count, connected,
              nat->store ? "" : " (redis not reachable)");
 }
@@ -76,6 +86,9 @@ static void drop_agent(nat_peer_t *peer)
     peer->answer_applied = false;
     peer->local_type[0] = peer->remote_type[0] = '\0';
     peer->local_addr[0] = peer->remote_addr[0] = '\0';
+    peer->server[0] = '\0';
+    peer->probe_unanswered_ms = 0;
+    peer->rtt_ms = -1;
     peer->dirty = true;
 }
 
@@ -84,7 +97,10 @@ static int new_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t
 {
     drop_agent(peer);
     uint64_t serial = ++nat->next_serial;
-    peer->ice = ice_peer_new(nat->bridge, &nat->ice_settings, peer->id, peer->controlling, serial);
+    const ice_stun_server_t *stun;
+    const ice_turn_server_t *turn;
+    nat_servers_pick(&nat->servers, &nat->ice_settings, zclock_time() / 1000, &stun, &turn);
+    peer->ice = ice_peer_new(nat->bridge, &nat->ice_settings, stun, turn, peer->id, peer->controlling, serial);
     if (!peer->ice) {
         ice_remote_destroy(&remote);
         return -1;
@@ -107,9 +123,11 @@ static void schedule_retry(nat_peer_t *peer, int64_t now)
 }
 
 // The current attempt is over without a path: drop the agent, retry after the back-off.
-static void attempt_failed(nat_peer_t *peer, const char *why, int64_t now)
+static void attempt_failed(nat_t *nat, nat_peer_t *peer, const char *why, int64_t now)
 {
     log_info("peer %.16s: no path (%s); retrying in %d ms", peer->hex, why, peer->backoff_ms);
+    snprintf(peer->last_error, sizeof peer->last_error, "%s", why);
+    nat_servers_on_failure(&nat->servers, now);
     if (!peer->controlling)
         snprintf(peer->failed_offer, sizeof peer->failed_offer, "%s", peer->offer_ufrag);
     drop_agent(peer);
@@ -150,6 +168,7 @@ static nat_peer_t *peer_add(nat_t *nat, const uint8_t id[WIRE_ID_LEN], int64_t n
     id_to_hex(id, peer->hex);
     peer->controlling = memcmp(nat->self_id, id, WIRE_ID_LEN) < 0;
     peer->backoff_ms = NAT_BACKOFF_MIN_MS;
+    peer->rtt_ms = -1;
     peer->state = PATH_WAITING;
     peer->dirty = true;
     nat->peers[nat->peer_count++] = peer;
@@ -335,7 +354,7 @@ static void send_description(nat_t *nat, nat_peer_t *peer, const char *ufrag, co
     }
 }
 
-static void on_gathered(nat_t *nat, nat_peer_t *peer, zmsg_t *msg)
+static void on_gathered(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev, zmsg_t *msg)
 {
     char *ufrag = zmsg_popstr(msg);
     char *pwd = zmsg_popstr(msg);
@@ -344,6 +363,8 @@ static void on_gathered(nat_t *nat, nat_peer_t *peer, zmsg_t *msg)
     while (count < ICE_MAX_CANDIDATES && (cands[count] = zmsg_popstr(msg)) != NULL)
         count++;
     if (ufrag && pwd) {
+        nat_servers_on_gathered(&nat->servers, &nat->ice_settings, zclock_time() / 1000,
+                                ice_peer_turn_name(peer->ice), ev->has_relay);
         snprintf(peer->local_ufrag, sizeof peer->local_ufrag, "%s", ufrag);
         if (peer->state == PATH_GATHERING)
             set_state(peer, PATH_CONNECTING);
@@ -362,6 +383,12 @@ static void take_pair(nat_peer_t *peer, const ice_event_t *ev)
 {
     if (!ev->has_pair)
         return;
+    const char *server = "";
+    if (strcmp(ev->local_type, "relay") == 0)
+        server = ice_peer_turn_name(peer->ice);
+    else if (strcmp(ev->local_type, "srflx") == 0)
+        server = ice_peer_stun_name(peer->ice)[0] ? ice_peer_stun_name(peer->ice) : ice_peer_turn_name(peer->ice);
+    snprintf(peer->server, sizeof peer->server, "%s", server);
     memcpy(peer->local_type, ev->local_type, sizeof peer->local_type);
     memcpy(peer->remote_type, ev->remote_type, sizeof peer->remote_type);
     memcpy(peer->local_addr, ev->local_addr, sizeof peer->local_addr);
@@ -426,6 +453,10 @@ static void on_state(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
         take_pair(peer, ev);
         if (!was_usable) {
             peer->connected_unix_ms = zclock_time();
+            peer->usable_since_ms = wire_now_ms();
+            peer->last_probe_ms = 0;            // probe at once: the first RTT
+            peer->probe_unanswered_ms = 0;
+            peer->last_error[0] = '\0';
             peer->backoff_ms = NAT_BACKOFF_MIN_MS;
             peer->retry_at_ms = 0;
             log_info("peer %.16s: connected in %lld ms, %s %s -> %s %s", peer->hex,
@@ -435,7 +466,8 @@ static void on_state(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
         }
         break;
     case NICE_COMPONENT_STATE_FAILED:
-        attempt_failed(peer, was_usable ? "the path died" : "ICE failed", wire_now_ms());
+        attempt_failed(nat, peer, was_usable ? "the path died (ICE keepalive failed)" : "ICE failed: no candidate pair works",
+                       wire_now_ms());
         break;
     case NICE_COMPONENT_STATE_CONNECTING:
         if (was_usable || peer->state == PATH_GATHERING)
@@ -461,7 +493,7 @@ void nat_peers_on_event(nat_t *nat, zmsg_t *msg)
     if (!peer || !peer->ice || peer->serial != ev.serial)
         return;   // an agent already replaced or destroyed
     switch (ev.type) {
-    case ICE_EVENT_GATHERED: on_gathered(nat, peer, msg); break;
+    case ICE_EVENT_GATHERED: on_gathered(nat, peer, &ev, msg); break;
     case ICE_EVENT_STATE: on_state(nat, peer, &ev); break;
     case ICE_EVENT_PAIR: take_pair(peer, &ev); break;
     case ICE_EVENT_BAD_REMOTE: (*nat->count.signals_bad)++; break;
@@ -484,6 +516,41 @@ static void retry(nat_t *nat, nat_peer_t *peer, int64_t now)
     }
 }
 
+// Probes a connected path (path_probe.h): for its RTT, to keep NAT bindings at nat.keepalive, and
+// quickly while we send but hear nothing. A path silent for NAT_DEAD_MS after the first unanswered
+// probe is dead: ICE starts again at once (the relay is among the candidates, so a cut direct path
+// moves to it).
+static void check_liveness(nat_t *nat, nat_peer_t *peer, int64_t now)
+{
+    int64_t rx = ice_peer_last_rx_ms(peer->ice);
+    int64_t heard = rx > peer->usable_since_ms ? rx : peer->usable_since_ms;
+    int64_t rtt = ice_peer_rtt_ms(peer->ice);
+    if (rtt != peer->rtt_ms) {
+        peer->rtt_ms = rtt;
+        peer->dirty = true;
+    }
+    if (peer->probe_unanswered_ms && rx >= peer->probe_unanswered_ms)
+        peer->probe_unanswered_ms = 0;   // something came back
+    bool keepalive_due = now - peer->last_probe_ms >= (int64_t)nat->svc->config.keepalive_interval * 1000;
+    bool suspect = now - heard >= NAT_SUSPECT_MS && (peer->last_tx_ms > heard || peer->probe_unanswered_ms);
+    if (keepalive_due || (suspect && now - peer->last_probe_ms >= NAT_PROBE_MS)) {
+        if (ice_peer_send_probe(peer->ice, now) == 0) {
+            (*nat->count.probes_sent)++;
+            if (!peer->probe_unanswered_ms)
+                peer->probe_unanswered_ms = now;
+        }
+        peer->last_probe_ms = now;
+    }
+    if (peer->probe_unanswered_ms && now - peer->probe_unanswered_ms >= NAT_DEAD_MS && now - heard >= NAT_DEAD_MS) {
+        char why[160];
+        snprintf(why, sizeof why, "the path died: nothing from the peer for %lld ms (%s %s -> %s %s)",
+                 (long long)(now - heard), peer->local_type, peer->local_addr, peer->remote_type, peer->remote_addr);
+        (*nat->count.paths_died)++;
+        attempt_failed(nat, peer, why, now);
+        peer->retry_at_ms = now;        // no back-off for a path that worked: start again now
+    }
+}
+
 void nat_peers_tick(nat_t *nat, int64_t now)
 {
     int64_t timeout_ms = (int64_t)nat->svc->config.connect_timeout * 1000;
@@ -491,7 +558,9 @@ void nat_peers_tick(nat_t *nat, int64_t now)
         nat_peer_t *peer = nat->peers[i];
         bool trying = peer->state == PATH_GATHERING || peer->state == PATH_CONNECTING;
         if (peer->ice && trying && now - peer->attempt_ms >= timeout_ms)
-            attempt_failed(peer, "connect timeout", now);
+            attempt_failed(nat, peer, "connect timeout", now);
+        if (nat_peer_usable(peer))
+            check_liveness(nat, peer, now);
         if (peer->retry_at_ms && now >= peer->retry_at_ms)
             retry(nat, peer, now);
     }

@@ -1,0 +1,170 @@
+// nat_servers.c — STUN/TURN server choice with failover, in the configured order. See nat_servers.h.
+//
+// Why TURN failures are reported as "no relay candidate" and not with the server's reason (401 wrong
+// credentials, 437, ...): libnice 0.1.21 keeps the Allocate error to itself; it only leaves the relay
+// candidate out. The server's own log (coturn: "401 ... check_stun_auth") has the reason.
+#include "nat_servers.h"
+
+#include <string.h>
+
+#include "log.h"
+#include "stun_probe.h"
+
+static void compose_status(nat_servers_t *self)
+{
+    snprintf(self->status, sizeof self->status, "%s%s%s", self->stun_status,
+             self->stun_status[0] && self->turn_status[0] ? "; " : "", self->turn_status);
+}
+
+int nat_servers_start(nat_servers_t *self, const ice_settings_t *settings)
+{
+    memset(self, 0, sizeof *self);
+    self->stun_index = -1;
+    if (settings->stun_count == 0)
+        return 0;
+    ice_settings_t *copy = malloc(sizeof *copy);
+    if (!copy)
+        return -1;
+    *copy = *settings;
+    memset(copy->turn, 0, sizeof copy->turn);          // the probe thread needs no TURN passwords
+    memset(copy->hub_turn, 0, sizeof copy->hub_turn);
+    self->stun_probe = zactor_new(stun_probe_actor, copy);
+    if (!self->stun_probe) {
+        free(copy);
+        log_error("cannot start the STUN probe thread; agents get no STUN server");
+        return -1;
+    }
+    zstr_send(self->stun_probe, "PROBE");
+    self->stun_probing = true;
+    return 0;
+}
+
+void nat_servers_stop(nat_servers_t *self)
+{
+    zactor_destroy(&self->stun_probe);
+}
+
+zsock_t *nat_servers_probe_socket(nat_servers_t *self)
+{
+    return self->stun_probe ? zactor_sock(self->stun_probe) : NULL;
+}
+
+void nat_servers_on_probe(nat_servers_t *self, const ice_settings_t *settings)
+{
+    zframe_t *frame = zframe_recv(self->stun_probe);
+    self->stun_probing = false;
+    if (!frame || zframe_size(frame) != sizeof(stun_probe_result_t)) {
+        zframe_destroy(&frame);
+        return;
+    }
+    stun_probe_result_t r;
+    memcpy(&r, zframe_data(frame), sizeof r);
+    zframe_destroy(&frame);
+    int chosen = -1;
+    char failed[NAT_SERVERS_STATUS] = "";
+    for (int i = 0; i < settings->stun_count; i++) {
+        if (r.status[i] == STUN_PROBE_OK) {
+            chosen = i;
+            break;
+        }
+        size_t used = strlen(failed);
+        snprintf(failed + used, sizeof failed - used, "%sSTUN server %s %s", used ? ", " : "", settings->stun[i].name,
+                 r.status[i] == STUN_PROBE_NO_ANSWER ? "unreachable" : r.detail[i]);
+    }
+    if (chosen >= 0) {
+        if (chosen != self->stun_index)
+            log_info("STUN server %s answered (we are %s)%s%s", settings->stun[chosen].name, r.mapped[chosen],
+                     failed[0] ? "; before it: " : "", failed);
+        snprintf(self->stun_status, sizeof self->stun_status, "%s%s%s", failed, failed[0] ? ", using " : "",
+                 failed[0] ? settings->stun[chosen].name : "");
+    } else {
+        log_warn("no STUN server answered: %s", failed);
+        snprintf(self->stun_status, sizeof self->stun_status, "%s; no STUN server", failed);
+    }
+    self->stun_index = chosen;
+    compose_status(self);
+}
+
+void nat_servers_pick(nat_servers_t *self, const ice_settings_t *settings, int64_t now_unix,
+                      const ice_stun_server_t **stun, const ice_turn_server_t **turn)
+{
+    *stun = self->stun_index >= 0 && self->stun_index < settings->stun_count ? &settings->stun[self->stun_index]
+                                                                             : NULL;
+    const ice_turn_server_t *list[ICE_MAX_SERVERS * 2];
+    int n = ice_settings_turn_list(settings, now_unix, list, ICE_MAX_SERVERS * 2);
+    *turn = n > 0 && settings->relay_allowed ? list[self->turn_index % n] : NULL;
+}
+
+void nat_servers_on_gathered(nat_servers_t *self, const ice_settings_t *settings, int64_t now_unix,
+                             const char *turn_name, bool has_relay)
+{
+    if (!turn_name[0])
+        return;
+    const ice_turn_server_t *list[ICE_MAX_SERVERS * 2];
+    int n = ice_settings_turn_list(settings, now_unix, list, ICE_MAX_SERVERS * 2);
+    const char *current = n > 0 ? list[self->turn_index % n]->name : "";
+    if (has_relay) {
+        if (self->turn_bad[0] && strcmp(turn_name, current) == 0) {
+            snprintf(self->turn_status, sizeof self->turn_status, "TURN server %s gave no relay address, using %s",
+                     self->turn_bad, turn_name);
+            compose_status(self);
+        }
+        return;
+    }
+    // only the first agent to find out moves the index (others were gathering with the same server)
+    if (strcmp(turn_name, current) != 0)
+        return;
+    snprintf(self->turn_bad, sizeof self->turn_bad, "%s", turn_name);
+    self->turn_index = n > 0 ? (self->turn_index + 1) % n : 0;
+    const char *next = n > 1 ? list[self->turn_index]->name : "";
+    log_warn("TURN server %s gave no relay address (unreachable, or it refused our credentials: see its log)%s%s",
+             turn_name, next[0] ? "; next agents use " : "", next);
+    snprintf(self->turn_status, sizeof self->turn_status,
+             "TURN server %s gave no relay address (unreachable or credentials refused)%s%s", turn_name,
+             next[0] ? ", trying " : "", next);
+    compose_status(self);
+}
+
+void nat_servers_on_failure(nat_servers_t *self, int64_t now_ms)
+{
+    if (!self->stun_probe || self->stun_probing || now_ms < self->stun_next_probe_ms)
+        return;
+    self->stun_next_probe_ms = now_ms + NAT_STUN_REPROBE_MS;
+    zstr_send(self->stun_probe, "PROBE");
+    self->stun_probing = true;
+}
+
+int nat_servers_take_hub_turn(nat_servers_t *self, ice_settings_t *settings, const Weft__TurnCredentials *creds)
+{
+    if (!creds->username || !creds->password || strlen(creds->username) >= sizeof settings->hub_turn[0].user ||
+        strlen(creds->password) >= sizeof settings->hub_turn[0].pass || creds->n_servers == 0) {
+        log_warn("TURN credentials from discovery are unusable (empty or too long); ignored");
+        return -1;
+    }
+    if (settings->hub_turn_count > 0 && strcmp(settings->hub_turn[0].user, creds->username) == 0 &&
+        strcmp(settings->hub_turn[0].pass, creds->password) == 0)
+        return 0;   // the periodic repeat
+    ice_turn_server_t list[ICE_MAX_SERVERS];
+    int n = 0;
+    for (size_t i = 0; i < creds->n_servers && n < ICE_MAX_SERVERS; i++) {
+        char why[160];
+        if (ice_settings_parse_turn(creds->servers[i], creds->username, creds->password, &list[n], why, sizeof why)
+            != 0) {
+            log_warn("TURN server %zu from the hub left out: %s", i + 1, why);
+            continue;
+        }
+        list[n++].expires_unix = (int64_t)creds->expires_unix;
+    }
+    if (n == 0)
+        return -1;
+    memcpy(settings->hub_turn, list, sizeof list[0] * (size_t)n);
+    settings->hub_turn_count = n;
+    memset(list, 0, sizeof list);
+    log_info("TURN credentials from the hub: %d server(s), first %s, user %s", n, settings->hub_turn[0].name,
+             creds->username);
+    self->turn_index = 0;
+    self->turn_bad[0] = '\0';
+    self->turn_status[0] = '\0';
+    compose_status(self);
+    return 1;
+}

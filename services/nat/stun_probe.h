@@ -1,0 +1,50 @@
+// stun_probe.h — which configured STUN servers answer: one Binding request (RFC 5389, libnice's STUN
+// code) to every server at once from one UDP socket, repeated every 500 ms, for at most 2 s. Runs on its
+// own thread (a CZMQ actor) so the nat actor never blocks; the nat actor takes the first server, in the
+// configured order, that gave a well-formed answer.
+//
+// Why not libnice's own gathering: a server that does not answer and a host with no NAT look the same
+// there (no srflx candidate), and a dead server holds gathering back until libnice's STUN timer expires.
+#ifndef WEFT_NAT_STUN_PROBE_H
+#define WEFT_NAT_STUN_PROBE_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ice_settings.h"
+
+#define STUN_PROBE_TIMEOUT_MS 2000
+#define STUN_PROBE_RETRY_MS 500
+
+typedef enum {
+    STUN_PROBE_NO_ANSWER = 0,
+    STUN_PROBE_OK,          // a valid Binding success response; mapped is the address it saw
+    STUN_PROBE_BAD_ANSWER,  // answered, but not with a valid Binding success response (error, garbage)
+    STUN_PROBE_UNSENT,      // could not even send to it
+} stun_probe_status_t;
+
+typedef struct {
+    stun_probe_status_t status[ICE_MAX_SERVERS];
+    char mapped[ICE_MAX_SERVERS][64];       // "ip:port" for STUN_PROBE_OK
+    char detail[ICE_MAX_SERVERS][96];       // why, for the others
+} stun_probe_result_t;
+
+// Probes servers (blocking, up to STUN_PROBE_TIMEOUT_MS). Used by the actor below and the tests.
+void stun_probe_run(const ice_stun_server_t *servers, int count, stun_probe_result_t *result);
+
+// The actor: send it the frame "PROBE" (the servers it was created with are probed); it answers on its
+// pipe with one frame holding a stun_probe_result_t. args: a heap copy of ice_settings_t (the actor
+// frees it).
+void stun_probe_actor(zsock_t *pipe, void *args);
+
+// Checks one received datagram as the answer to a request this process sent; the decoding is
+// libnice's STUN parser. Returns STUN_PROBE_OK (mapped filled), STUN_PROBE_BAD_ANSWER (detail filled) or
+// STUN_PROBE_NO_ANSWER when it is not an answer to any request of ours (ignored). `agent` is a StunAgent
+// that sent the requests. Also the fuzz target's entry point.
+struct stun_agent_t;
+stun_probe_status_t stun_probe_check_answer(struct stun_agent_t *agent, const uint8_t *buf, size_t len,
+                                            char *mapped, size_t mapped_len, char *detail, size_t detail_len);
+
+#endif
