@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # gen-cli-doc.sh [--check] BIN_DIR — writes docs/cli.md from the built `weft`'s own help: `weft --help`,
 # then `weft CMD --help` for every command it lists under "commands:", then `weft CMD SUB --help` for
-# every subcommand a command's help lists under "subcommands:" (two-space indented, one per line, up to a
-# blank line). The help text is the single source: edit it in services/cli/, rebuild, run this again.
+# every subcommand a command's help lists under "subcommands:" or "commands:" (two-space indented, one
+# per line, up to a blank line). The help text is the single source: edit it in services/cli/, rebuild, run this again.
 #
 #   scripts/gen-cli-doc.sh build/bin            regenerate docs/cli.md
 #   scripts/gen-cli-doc.sh --check build/bin    exit 1 if docs/cli.md differs from what the build prints
@@ -54,7 +54,7 @@ generate() {
      After changing a help text: rebuild, then run  scripts/gen-cli-doc.sh <build>/bin  -->
 
 Every command prints its help with `--help` (exit status 0). Read commands take `--json` and then print
-one JSON object on standard output. Every command takes `--home DIR` (default `$WEFT_HOME`, else
+JSON on standard output. Every command takes `--home DIR` (default `$WEFT_HOME`, else
 `~/.weft`); [config.md](config.md) lists the keys of `weft.yaml` and their `WEFT_*` variables.
 
 ## Exit codes
@@ -62,7 +62,7 @@ one JSON object on standard output. Every command takes `--home DIR` (default `$
 | code | meaning | what is printed |
 |---|---|---|
 | 0 | success (for `weft config check`: the file is valid) | the result on standard output |
-| 1 | failure: the command was understood but could not be done (node not running, invalid config, hub unreachable, ...) | what went wrong and what to do, on standard error (or `"ok":false` and `"error"` with `--json`) |
+| 1 | failure: the command was understood but could not be done (node not running, invalid config, hub unreachable, ...) | what went wrong and what to do, on standard error (`weft config check --json` prints `"ok":false` and the error on standard output) |
 | 2 | usage error: unknown command or option, missing or malformed argument | the problem and the usage, on standard error |
 EOF
   section "weft" "$top"
@@ -70,7 +70,7 @@ EOF
   for cmd in $(printf '%s\n' "$top" | names_under commands); do
     text=$(help_of "$cmd")
     section "weft $cmd" "$text"
-    for sub in $(printf '%s\n' "$text" | names_under subcommands); do
+    for sub in $( (printf '%s\n' "$text" | names_under subcommands; printf '%s\n' "$text" | names_under commands) ); do
       section "weft $cmd $sub" "$(help_of "$cmd" "$sub")"
     done
   done
