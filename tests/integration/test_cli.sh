@@ -31,10 +31,23 @@ expect() {
 expect 0 "usage: weft COMMAND" "$W" --help
 expect 2 "usage: weft COMMAND" "$W"
 expect 2 "unknown command 'frobnicate'" "$W" frobnicate
-for c in init up down status peers id hub; do
-  expect 0 "usage: weft $c" "$W" "$c" --help
-  expect 2 "usage|unrecognized|invalid" "$W" "$c" --no-such-option
+# every command `weft --help` lists, and every subcommand their helps list (under "commands:" or
+# "subcommands:"): --help exits 0 with a usage line, an unknown option exits 2 with a hint
+names_under() { awk -v h="$1:" '$0 == h { f = 1; next } f && /^$/ { exit } f && /^  [a-z]/ { print $1 }'; }
+commands=$("$W" --help | names_under commands)
+for c in init up down status peers id hub config; do
+  grep -qx "$c" <<<"$commands" || { echo "FAIL: weft --help does not list '$c'"; failures=$((failures + 1)); }
 done
+for c in $commands; do
+  expect 0 "usage: weft $c" "$W" "$c" --help
+  expect 2 "usage|unrecognized|invalid|unknown" "$W" "$c" --no-such-option
+  help=$("$W" "$c" --help)
+  for sub in $( (names_under subcommands <<<"$help"; names_under commands <<<"$help") ); do
+    expect 0 "usage: weft $c $sub" "$W" "$c" "$sub" --help
+    expect 2 "usage|unrecognized|invalid|unknown" "$W" "$c" "$sub" --no-such-option
+  done
+done
+expect 2 "unexpected argument 'stray'" "$W" down --home "$TMP/none" stray
 for s in device router crypto nat discovery; do
   expect 0 "usage: .*weft-$s" "$BIN/weft-$s" --help
   expect 2 "unexpected argument" "$BIN/weft-$s" stray
@@ -76,6 +89,55 @@ expect 1 "chmod 600" "$W" id --home "$H"
 chmod 600 "$H/identity.key"
 # WEFT_* overrides are checked like the file
 WEFT_DEVICE_MTU=huge expect 1 "WEFT_DEVICE_MTU" "$W" status --home "$H"
+
+# weft config check: ok and a summary, or the error with file:line; exit 0 / 1 / 2
+json_ok() { python3 -c 'import json, sys; json.load(sys.stdin)'; }
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+expect 0 "^ok: .*weft.example.yaml" "$W" config check "$SRC/docs/weft.example.yaml"
+expect 0 "^ok: .*/n1/weft.yaml" "$W" config check --home "$H"    # what weft init wrote
+"$W" config check --json "$SRC/docs/weft.example.yaml" | json_ok || { echo "FAIL: config check --json is not JSON"; failures=$((failures + 1)); }
+expect 0 '"ok":true' "$W" config check --json "$SRC/docs/weft.example.yaml"
+expect 1 "run .weft init. first" "$W" config check --home "$TMP/never-initialised"
+expect 1 "No such file" "$W" config check "$TMP/missing.yaml"
+expect 2 "one FILE at most" "$W" config check a.yaml b.yaml
+expect 2 "usage: weft config" "$W" config
+expect 2 "unknown subcommand 'frob'" "$W" config frob
+C="$TMP/check.yaml"
+printf 'node:\n  name: a\n\ndevice:\n  mtu: 1400\n  colour: blue\n' >"$C"
+expect 1 "check.yaml:6: unknown key 'device.colour'" "$W" config check "$C"
+expect 1 '"line":6' "$W" config check --json "$C"
+{ "$W" config check --json "$C" || true; } | json_ok || { echo "FAIL: a failed config check --json is not JSON"; failures=$((failures + 1)); }
+printf 'device:\n  mtu: [1400\n' >"$C"
+expect 1 "check.yaml:[0-9]+: " "$W" config check "$C"
+printf 'hub:\n  endpoint: tcp://${WEFT_TEST_HUB_HOST}:7400\n' >"$C"
+(unset WEFT_TEST_HUB_HOST; expect 1 "check.yaml:2: 'hub.endpoint': environment variable WEFT_TEST_HUB_HOST is not set" "$W" config check "$C")
+WEFT_TEST_HUB_HOST=10.0.0.9 expect 0 "hub +tcp://10.0.0.9:7400" "$W" config check "$C"
+printf 'device:\n  mtu: ${WEFT_TEST_MTU:-1280}\n' >"$C"
+expect 0 "mtu 1280" "$W" config check "$C"
+WEFT_TEST_MTU=20 expect 1 "576..9000" "$W" config check "$C"
+WEFT_DEVICE_MTU=9999 expect 1 "environment WEFT_DEVICE_MTU" "$W" config check "$C"
+printf 'device:\n  mode: tap\n' >"$C"
+expect 1 "check.yaml:2: 'device.mode': 'tap' is not supported yet" "$W" config check "$C"
+printf 'connection:\n  direct: false\n  relay: never\n' >"$C"
+expect 1 "check.yaml:3: connection.direct is false and connection.relay is never" "$W" config check "$C"
+# secrets are never printed
+printf 'mesh:\n  network_key: %s\nnat:\n  turn_servers: ["turn://user:hunter2@10.0.0.2:3478"]\n' "$(printf 'ab%.0s' {1..32})" >"$C"
+out=$("$W" config check --json "$C")
+if grep -q "hunter2\|abababab" <<<"$out" || ! grep -q '"mesh.network_key":"(set)"' <<<"$out"; then
+  echo "FAIL: config check --json shows a secret: $out"; failures=$((failures + 1))
+fi
+# the services refuse what config check refuses, the same way
+WEFT_DEVICE_MODE=tap expect 1 "WEFT_DEVICE_MODE: 'tap' is not supported yet" "$BIN/weft-device" --home "$H"
+
+# --json on every read command gives JSON (where the command can answer without a running node)
+"$W" id --home "$H" --json | json_ok || { echo "FAIL: weft id --json is not JSON"; failures=$((failures + 1)); }
+if grep -qx mesh <<<"$commands"; then
+  "$W" mesh list --home "$H" --json | json_ok || { echo "FAIL: weft mesh list --json is not JSON"; failures=$((failures + 1)); }
+fi
+for c in status peers id network; do
+  grep -qx "$c" <<<"$commands" || continue
+  "$W" "$c" --help | grep -q -- "--json" || { echo "FAIL: weft $c has no --json"; failures=$((failures + 1)); }
+done
 
 # the hub's key: created once, then stable
 K1=$("$W" hub key --home "$TMP/hub")
