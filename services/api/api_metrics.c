@@ -1,6 +1,6 @@
 // api_metrics.c — GET /metrics in the Prometheus text format (version 0.0.4): per-service up, peers by
 // connection type (from nat's weft:path:* in Redis), bytes and packets per peer and in total, handshakes,
-// drops by service and reason, and every other service counter as weft_service_counter. Names and labels
+// drops by service and reason, and every other service counter as weft_service_stat. Names and labels
 // are listed in docs/api.md; `promtool check metrics` passes on it (tests/integration/test_api.sh).
 #include <stdlib.h>
 #include <string.h>
@@ -66,12 +66,12 @@ static void services(FILE *out, const node_status_t *st)
                 fprintf(out, "\"} %llu\n", (unsigned long long)st->services[s].counters[c].value);
             }
 
-    header(out, "weft_service_counter", "untyped",
+    header(out, "weft_service_stat", "untyped",
            "Every other counter a service reports on its control socket (weft status), by service and name.");
     for (int s = 0; s < SVC_COUNT; s++)
         for (size_t c = 0; c < st->services[s].counter_count; c++)
             if (strncmp(st->services[s].counters[c].name, "drop_", 5) != 0) {
-                fprintf(out, "weft_service_counter{service=\"%s\",name=\"", st->services[s].name);
+                fprintf(out, "weft_service_stat{service=\"%s\",name=\"", st->services[s].name);
                 label(out, st->services[s].counters[c].name);
                 fprintf(out, "\"} %llu\n", (unsigned long long)st->services[s].counters[c].value);
             }

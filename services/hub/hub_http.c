@@ -520,7 +520,7 @@ static void metrics(hub_http_t *self, http_response_t *res)
     metric(out, "weft_hub_networks", "gauge", "Managed networks (meshes) the hub holds.");
     fprintf(out, "weft_hub_networks %lld\n", nets && nets->type == REDIS_REPLY_INTEGER ? nets->integer : 0);
     uint64_t members = 0;
-    metric(out, "weft_hub_counter", "untyped", "The hub's counters (hub:stats, docs/services/hub.md), by name.");
+    metric(out, "weft_hub_stat", "untyped", "The hub's counters (hub:stats, docs/services/hub.md), by name.");
     for (size_t i = 0; stats && stats->type == REDIS_REPLY_ARRAY && i + 1 < stats->elements; i += 2) {
         const redisReply *k = stats->element[i], *v = stats->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
@@ -531,7 +531,7 @@ static void metrics(hub_http_t *self, http_response_t *res)
         }
         if (strspn(k->str, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(k->str))
             continue;
-        fprintf(out, "weft_hub_counter{name=\"%s\"} %llu\n", k->str, strtoull(v->str, NULL, 10));
+        fprintf(out, "weft_hub_stat{name=\"%s\"} %llu\n", k->str, strtoull(v->str, NULL, 10));
     }
     metric(out, "weft_hub_members", "gauge", "Live members over all meshes, as of the hub's last sweep.");
     fprintf(out, "weft_hub_members %llu\n", (unsigned long long)members);

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# test_api.sh BIN_DIR — the node HTTP API (weft-api, docs/api.md) on two connected nodes, one run as separate
+# processes (alpha) and one co-located in weft-node (beta): every endpoint answers with the JSON shape
+# docs/api.md documents, status and peers say what `weft status --json` / `weft peers --json` say, /metrics
+# passes `promtool check metrics` and counts the peer as direct, unknown paths are 404, wrong methods 405,
+# path traversal 400 (all with a JSON error body), and a service that stops answering shows as down in
+# /metrics until it answers again.
+set -euo pipefail
+source "$(dirname "$0")/../lib/netlab.sh"
+lab_init "${1:?usage: test_api.sh BIN_DIR}"
+command -v curl >/dev/null || lab_fail "curl is missing (scripts/install-deps.sh)"
+command -v promtool >/dev/null || lab_fail "promtool is missing (scripts/install-deps.sh: prometheus)"
+lab_switch
+lab_hub hub 10.99.0.1
+lab_node alpha 10.99.0.2 10.100.0.1
+LAB_UP_ARGS=--colocate lab_node beta 10.99.0.3 10.100.0.2
+lab_wait 30 "alpha to connect to beta" lab_peer_connected alpha 10.100.0.2
+lab_wait 30 "beta to connect to alpha" lab_peer_connected beta 10.100.0.1
+lab_exec alpha ping -c 3 -i 0.2 -W 2 10.100.0.2 >/dev/null || lab_fail "alpha cannot ping beta"
+session_up() {
+  "$BIN/weft" peers --home "$(lab_home "$1")" --json |
+    python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[0]["session"]["state"] == "established" else 1)'
+}
+lab_wait 10 "alpha's session to show as established" session_up alpha
+lab_wait 10 "beta's session to show as established" session_up beta
+
+API=http://127.0.0.1:7401
+# get NODE PATH [curl args]: the body; the status code goes to $LAB_DIR/code
+get() {
+  local node=$1 path=$2
+  shift 2
+  lab_exec "$node" curl -s -o "$LAB_DIR/body" -w '%{http_code}' --max-time 10 "$@" "$API$path" >"$LAB_DIR/code" || true
+  cat "$LAB_DIR/body"
+}
+code() { cat "$LAB_DIR/code"; }
+lab_wait 10 "alpha's API to answer" lab_exec alpha curl -sf --max-time 2 "$API/health"
+lab_wait 10 "beta's API to answer" lab_exec beta curl -sf --max-time 2 "$API/health"
+
+# check NAME PYTHON: runs PYTHON with `d` = the JSON of $LAB_DIR/body; fails the test with NAME if it raises
+check() {
+  python3 - "$LAB_DIR/body" "$1" "$2" <<'EOF' || lab_fail "$2"
+import json, sys
+body, code, name = sys.argv[1], sys.argv[2], sys.argv[3]
+d = json.load(open(body))
+exec(code)
+EOF
+}
+
+for node in alpha beta; do
+  peer_overlay=$([ $node = alpha ] && echo 10.100.0.2 || echo 10.100.0.1)
+  own_overlay=$([ $node = alpha ] && echo 10.100.0.1 || echo 10.100.0.2)
+
+  get $node /health >/dev/null
+  [ "$(code)" = 200 ] || lab_fail "$node /health answered $(code)"
+  check "
+assert set(d) == {'status', 'node', 'redis'}, d
+assert d['status'] == 'ok' and d['redis'] is True and d['node'] == '$node', d
+" "$node /health shape"
+
+  get $node /api/v1/status >/dev/null
+  [ "$(code)" = 200 ] || lab_fail "$node /api/v1/status answered $(code)"
+  "$BIN/weft" status --home "$(lab_home $node)" --json >"$LAB_DIR/cli.json" || lab_fail "weft status $node failed"
+  check "
+keys = {'name','id','fingerprint','mesh','overlay_addr','overlay_prefix','hub','hub_state','running','supervisor_pid','services'}
+assert set(d) == keys, set(d) ^ keys
+assert d['name'] == '$node' and d['overlay_addr'] == '$own_overlay' and d['running'] is True
+assert d['hub_state'] == 'registered', d['hub_state']
+names = [s['service'] for s in d['services']]
+assert names == ['device','router','crypto','nat','discovery','api'], names
+for s in d['services']:
+    assert s['up'] is True, s
+    assert {'service','up','pid','uptime_ms','detail','counters'} == set(s), s
+    assert all(isinstance(v, int) for v in s['counters'].values()), s
+cli = json.load(open('$LAB_DIR/cli.json'))
+for k in ('name','id','fingerprint','mesh','overlay_addr','hub','hub_state','supervisor_pid'):
+    assert cli[k] == d[k], (k, cli[k], d[k])
+assert [s['pid'] for s in cli['services']] == [s['pid'] for s in d['services']]
+" "$node /api/v1/status shape, or it differs from weft status --json"
+
+  get $node /api/v1/peers >/dev/null
+  [ "$(code)" = 200 ] || lab_fail "$node /api/v1/peers answered $(code)"
+  "$BIN/weft" peers --home "$(lab_home $node)" --json >"$LAB_DIR/cli.json" || lab_fail "weft peers $node failed"
+  check "
+assert isinstance(d, list) and len(d) == 1, d
+p = d[0]
+assert set(p) == {'name','id','fingerprint','overlay_addr','path','session'}, p
+assert p['overlay_addr'] == '$peer_overlay' and len(p['id']) == 64
+assert set(p['path']) == {'state','connection','local_type','remote_type','local_addr','remote_addr','rx_bytes','tx_bytes','rx_packets','tx_packets','restarts'}, p['path']
+assert p['path']['connection'] == 'direct', p['path']
+assert set(p['session']) == {'state','handshakes','rx_bytes','tx_bytes'}, p['session']
+assert p['session']['state'] == 'established', p['session']
+cli = json.load(open('$LAB_DIR/cli.json'))
+assert [(c['id'], c['name'], c['overlay_addr'], c['path']['state']) for c in cli] == [(c['id'], c['name'], c['overlay_addr'], c['path']['state']) for c in d]
+" "$node /api/v1/peers shape, or it differs from weft peers --json"
+
+  get $node /api/v1/routes >/dev/null
+  [ "$(code)" = 200 ] || lab_fail "$node /api/v1/routes answered $(code)"
+  check "
+assert isinstance(d, list) and d, d
+for r in d:
+    assert set(r) == {'addr','peer','next_hop','hops','metric','updated_ms'}, r
+assert any(r['addr'] == '$peer_overlay' and len(r['peer']) == 64 for r in d), d
+" "$node /api/v1/routes shape"
+
+  get $node /api/v1/network >/dev/null
+  [ "$(code)" = 200 ] || lab_fail "$node /api/v1/network answered $(code)"
+  check "
+assert set(d) == {'local_addresses','stun_servers','turn_servers','probe'}, d
+assert any(a['address'].startswith('10.99.0.') and a['family'] == 'ipv4' for a in d['local_addresses']), d
+for a in d['local_addresses']:
+    assert set(a) == {'interface','family','address','loopback'}, a
+assert isinstance(d['probe']['available'], bool) and d['probe'].get('reason') or d['probe']['available'], d['probe']
+" "$node /api/v1/network shape"
+
+  get $node /api/v1/stats >/dev/null
+  [ "$(code)" = 200 ] || lab_fail "$node /api/v1/stats answered $(code)"
+  check "
+assert set(d) == {'services'}, d
+assert list(d['services']) == ['device','router','crypto','nat','discovery','api'], list(d['services'])
+for name, s in d['services'].items():
+    assert set(s) == {'up','uptime_ms','counters'} and s['up'] is True, (name, s)
+assert d['services']['crypto']['counters'].get('handshakes_completed', 0) + d['services']['crypto']['counters'].get('handshakes_responded', 0) >= 1, d['services']['crypto']
+assert d['services']['api']['counters']['http_requests'] >= 1
+" "$node /api/v1/stats shape"
+
+  get $node /metrics >"$LAB_DIR/metrics.txt"
+  [ "$(code)" = 200 ] || lab_fail "$node /metrics answered $(code)"
+  promtool check metrics <"$LAB_DIR/metrics.txt" || lab_fail "$node /metrics does not pass promtool check metrics"
+  for line in 'weft_up{service="device"} 1' 'weft_up{service="api"} 1' 'weft_peers{connection="direct"} 1' \
+              'weft_peers{connection="relay"} 0' 'weft_redis_up 1'; do
+    grep -qxF "$line" "$LAB_DIR/metrics.txt" || lab_fail "$node /metrics lacks '$line'"
+  done
+  grep -q '^weft_handshakes_total{result="completed"} ' "$LAB_DIR/metrics.txt" || lab_fail "$node /metrics has no handshakes"
+  grep -q '^weft_peer_rx_bytes_total{peer="' "$LAB_DIR/metrics.txt" || lab_fail "$node /metrics has no per-peer bytes"
+
+  # errors: JSON bodies with error and detail
+  for probe in "/nope 404" "/api/v1/peers/x 404" "/api/v2/status 404"; do
+    set -- $probe
+    get $node "$1" >/dev/null
+    [ "$(code)" = "$2" ] || lab_fail "$node $1 answered $(code), not $2"
+    check "assert set(d) == {'error','detail'} and d['error'] == 'not_found', d" "$node $1: not a JSON error"
+  done
+  get $node /api/v1/status -X POST -d x >/dev/null
+  [ "$(code)" = 405 ] || lab_fail "$node POST /api/v1/status answered $(code), not 405"
+  check "assert d['error'] == 'method_not_allowed', d" "$node POST /api/v1/status: not a JSON error"
+  allow=$(lab_exec $node curl -s -o /dev/null -D - -X DELETE "$API/api/v1/peers" | tr -d '\r' | sed -n 's/^Allow: //p')
+  [ "$allow" = "GET, HEAD" ] || lab_fail "$node: 405 without 'Allow: GET, HEAD' (got '$allow')"
+  get $node /api/v1/../../etc/passwd --path-as-is >/dev/null
+  [ "$(code)" = 400 ] || lab_fail "$node: path traversal answered $(code), not 400"
+  check "assert d['error'] == 'bad_path', d" "$node: path traversal not a JSON error"
+  head -c 200000 /dev/urandom >"$LAB_DIR/junk"
+  get $node /api/v1/status -X POST -H 'Content-Type: application/json' --data-binary @"$LAB_DIR/junk" >/dev/null
+  [ "$(code)" = 405 ] || lab_fail "$node: a 200 kB garbage body answered $(code), not 405"
+  lab_exec $node curl -sf --max-time 2 "$API/health" >/dev/null || lab_fail "$node: the API died on a garbage body"
+  lab_log "$node: every endpoint answers as documented"
+done
+
+# a service that does not answer (stopped with SIGSTOP) shows as down in /metrics and /api/v1/stats, and
+# the other endpoints still answer; after SIGCONT it is up again
+router=$(lab_service_pid alpha router)
+kill -STOP "$router"
+get alpha /metrics >"$LAB_DIR/metrics.txt"
+kill -CONT "$router"
+grep -qxF 'weft_up{service="router"} 0' "$LAB_DIR/metrics.txt" || lab_fail "a stopped router is not down in /metrics"
+grep -qxF 'weft_up{service="device"} 1' "$LAB_DIR/metrics.txt" || lab_fail "device is not up in /metrics"
+promtool check metrics <"$LAB_DIR/metrics.txt" || lab_fail "/metrics with a service down does not pass promtool"
+lab_wait 10 "router to be up again in /metrics" sh -c \
+  "ip netns exec $(lab_ns alpha) curl -s $API/metrics | grep -qxF 'weft_up{service=\"router\"} 1'"
+lab_log "a stopped router shows as down in /metrics, and up again after SIGCONT"
+
+# a slow request does not hold up the others (one thread per connection): 20 parallel clients
+start=$(date +%s%N)
+for i in $(seq 1 20); do lab_exec alpha curl -sf --max-time 10 -o /dev/null "$API/api/v1/status" & done
+wait
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+lab_log "20 parallel /api/v1/status requests answered in $ms ms"
+lab_exec alpha curl -sf --max-time 2 "$API/health" >/dev/null || lab_fail "the API died under parallel requests"
+lab_log "PASS"
