@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# test_hub_api.sh BIN_DIR — the hub's HTTP API (docs/api.md) in a hub namespace with a node registered:
+# /health and /metrics (promtool), admin calls refused without a token (401) or with a wrong one (403),
+# a network created, read, listed and deleted, a member added, read and removed, the Server-Sent Events
+# stream receiving the join and the kick, malformed requests (bad JSON, unknown fields, wrong content type,
+# oversized body, bad ids, path traversal, wrong methods) answered 4xx with a JSON error, and the
+# per-address rate limit answering 429 with Retry-After to a flood while another address is still served.
+set -euo pipefail
+source "$(dirname "$0")/../lib/netlab.sh"
+lab_init "${1:?usage: test_hub_api.sh BIN_DIR}"
+command -v curl >/dev/null || lab_fail "curl is missing (scripts/install-deps.sh)"
+command -v promtool >/dev/null || lab_fail "promtool is missing (scripts/install-deps.sh: prometheus)"
+lab_switch
+# the API on every address of the hub's namespace, so the rate-limit check can come from two addresses
+WEFT_HUB_HTTP_LISTEN='*:7402' WEFT_HUB_HTTP_RATE=10 lab_hub hub 10.99.0.1
+lab_node alpha 10.99.0.2 10.100.0.1
+hub_home=$(lab_home hub)
+
+API=http://127.0.0.1:7402
+NETS=$API/api/v1/mesh/networks
+lab_wait 10 "the hub's API to answer" lab_exec hub curl -sf --max-time 2 "$API/health"
+TOKEN=$("$BIN/weft" hub token --home "$hub_home" 2>/dev/null) || lab_fail "weft hub token failed"
+[ ${#TOKEN} -eq 64 ] || lab_fail "the token '$TOKEN' is not 64 characters"
+[ "$(stat -c %a "$hub_home/api.token")" = 600 ] || lab_fail "api.token is not mode 600"
+ALPHA_ID=$("$BIN/weft" id --home "$(lab_home alpha)" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+
+# req METHOD URL [curl args]: the body; the status code goes to $LAB_DIR/code, headers to $LAB_DIR/headers
+req() {
+  local method=$1 url=$2
+  shift 2
+  lab_exec hub curl -s -X "$method" -o "$LAB_DIR/body" -D "$LAB_DIR/headers" -w '%{http_code}' --max-time 10 "$@" "$url" \
+    >"$LAB_DIR/code" || true
+  cat "$LAB_DIR/body"
+}
+code() { cat "$LAB_DIR/code"; }
+header() { tr -d '\r' <"$LAB_DIR/headers" | sed -n "s/^$1: //Ip"; }
+expect() { [ "$(code)" = "$1" ] || lab_fail "$2: answered $(code), not $1 ($(cat "$LAB_DIR/body"))"; }
+check() {
+  python3 - "$LAB_DIR/body" "$1" "$2" <<'EOF' || lab_fail "$2"
+import json, sys
+body, code, name = sys.argv[1], sys.argv[2], sys.argv[3]
+d = json.load(open(body))
+exec(code)
+EOF
+}
+json_error() { check "assert set(d) == {'error','detail'} and d['error'] == '$1' and d['detail'], d" "$2: not the JSON error $1"; }
+AUTH=(-H "Authorization: Bearer $TOKEN")
+JSON=(-H "Content-Type: application/json")
+
+# health and metrics
+req GET "$API/health" >/dev/null; expect 200 "/health"
+check "assert d == {'status': 'ok', 'service': 'hub', 'redis': True}, d" "/health shape"
+lab_wait 10 "alpha to be a live member in the hub's metrics" sh -c \
+  "ip netns exec $(lab_ns hub) curl -s $API/metrics | grep -qxF 'weft_hub_members 1'"
+req GET "$API/metrics" >"$LAB_DIR/metrics.txt"; expect 200 "/metrics"
+promtool check metrics <"$LAB_DIR/metrics.txt" || lab_fail "the hub's /metrics does not pass promtool check metrics"
+grep -qxF 'weft_hub_redis_up 1' "$LAB_DIR/metrics.txt" || lab_fail "/metrics: Redis not up"
+grep -q '^weft_hub_stat{name="registrations"} [1-9]' "$LAB_DIR/metrics.txt" || lab_fail "/metrics: no registrations"
+
+# admin calls need the token
+net_body="{\"name\":\"lab\",\"cidr\":\"10.200.0.0/24\",\"admin_key\":\"$ALPHA_ID\"}"
+req POST "$NETS" "${JSON[@]}" -d "$net_body" >/dev/null; expect 401 "POST without a token"
+json_error unauthorized "POST without a token"
+[ -n "$(header WWW-Authenticate)" ] || lab_fail "401 without WWW-Authenticate"
+req POST "$NETS" "${JSON[@]}" -H "Authorization: Bearer ${TOKEN%?}0" -d "$net_body" >/dev/null
+[ "$TOKEN" != "${TOKEN%?}0" ] && { expect 403 "POST with a wrong token"; json_error forbidden "POST with a wrong token"; }
+req POST "$NETS" "${JSON[@]}" -H "Authorization: Bearer nope" -d "$net_body" >/dev/null; expect 403 "POST with a short token"
+
+# malformed requests
+req POST "$NETS" "${AUTH[@]}" -H 'Content-Type: text/plain' -d "$net_body" >/dev/null; expect 415 "text/plain body"
+json_error unsupported_media_type "text/plain body"
+for bad in '{"name":' '[]' '"x"' '{"name":"lab","cidr":"10.200.0.0/24","admin_key":"'$ALPHA_ID'","x":1}' \
+           '{"name":"lab","cidr":"10.200.0.0/33","admin_key":"'$ALPHA_ID'"}' '{"name":"l a b","cidr":"10.200.0.0/24","admin_key":"'$ALPHA_ID'"}' \
+           '{"name":"lab","cidr":"10.200.0.0/24","admin_key":"zz"}' '{"name":"lab","name":"lab2","cidr":"10.200.0.0/24","admin_key":"'$ALPHA_ID'"}' \
+           '{"name":"lab","cidr":"10.200.0.0/24","admin_key":"'$ALPHA_ID'","ttl_s":-1}' '{"name":"lab","cidr":"10.200.0.0/24","admin_key":"'$ALPHA_ID'"} x'; do
+  req POST "$NETS" "${AUTH[@]}" "${JSON[@]}" -d "$bad" >/dev/null; expect 400 "body $bad"
+  json_error bad_request "body $bad"
+done
+python3 -c 'print("{\"name\":\"" + "a" * 20000 + "\"}")' >"$LAB_DIR/big.json"
+req POST "$NETS" "${AUTH[@]}" "${JSON[@]}" --data-binary @"$LAB_DIR/big.json" >/dev/null; expect 413 "a 20 kB body"
+json_error body_too_large "a 20 kB body"
+req GET "$API/api/v1/mesh/networks/../../../etc/passwd" --path-as-is >/dev/null; expect 400 "path traversal"
+json_error bad_path "path traversal"
+req GET "$NETS/not-an-id" >/dev/null; expect 400 "a bad network id"; json_error bad_id "a bad network id"
+req GET "$NETS/00112233445566778899aabbccddeeff" >/dev/null; expect 404 "an unknown network"; json_error not_found "an unknown network"
+req GET "$API/api/v1/nothing" >/dev/null; expect 404 "an unknown path"; json_error not_found "an unknown path"
+req PUT "$NETS" "${AUTH[@]}" >/dev/null; expect 405 "PUT on networks"; json_error method_not_allowed "PUT on networks"
+[ "$(header Allow)" = "GET, POST" ] || lab_fail "405 without 'Allow: GET, POST' (got '$(header Allow)')"
+lab_exec hub curl -sf --max-time 2 "$API/health" >/dev/null || lab_fail "the hub API died on malformed requests"
+
+# a network: create, read, list
+req POST "$NETS" "${AUTH[@]}" "${JSON[@]}" -d "$net_body" >/dev/null; expect 201 "creating a network"
+check "
+assert set(d) == {'id','name','cidr','admin_key','psk','ttl_s','created_ms','expires'}, d
+assert len(d['id']) == 32 and d['name'] == 'lab' and d['cidr'] == '10.200.0.0/24' and d['admin_key'] == '$ALPHA_ID', d
+assert d['psk'] is False and d['ttl_s'] == 0 and d['expires'] == 0 and d['created_ms'] > 0, d
+" "network shape"
+NET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$LAB_DIR/body")
+req GET "$NETS" >/dev/null; expect 200 "listing networks"
+check "assert isinstance(d, list) and [n['id'] for n in d] == ['$NET'], d" "network list"
+req GET "$NETS/$NET" >/dev/null; expect 200 "reading the network"
+check "assert d['id'] == '$NET' and d['members'] == [], d" "network with members"
+
+# the event stream sees the member join and be kicked
+lab_exec hub curl -s -N --max-time 60 "$NETS/$NET/events" >"$LAB_DIR/events.txt" 2>/dev/null &
+LAB_PIDS+=($!)
+lab_wait 5 "the event stream to open" grep -q '^: events of network' "$LAB_DIR/events.txt"
+req POST "$NETS/$NET/peers" "${JSON[@]}" -d "{\"key\":\"$ALPHA_ID\",\"name\":\"alpha\"}" >/dev/null
+expect 401 "adding a member without a token"
+req POST "$NETS/$NET/peers" "${AUTH[@]}" "${JSON[@]}" -d "{\"key\":\"$ALPHA_ID\",\"name\":\"alpha\",\"address\":\"10.9.9.9\"}" >/dev/null
+expect 400 "an address outside the cidr"
+req POST "$NETS/$NET/peers" "${AUTH[@]}" "${JSON[@]}" -d "{\"key\":\"$ALPHA_ID\",\"name\":\"alpha\"}" >/dev/null
+expect 201 "adding a member"
+check "
+assert set(d) == {'key','fingerprint','name','address','joined_ms','online'}, d
+assert d['key'] == '$ALPHA_ID' and d['name'] == 'alpha' and d['address'].startswith('10.200.0.'), d
+assert d['online'] is False, d
+" "member shape"
+lab_wait 5 "the join event" grep -q '^event: join$' "$LAB_DIR/events.txt"
+python3 - "$LAB_DIR/events.txt" "$ALPHA_ID" "$NET" <<'EOF' || lab_fail "the join event's data"
+import json, sys
+lines = open(sys.argv[1]).read().split("\n")
+data = json.loads(lines[lines.index("event: join") + 1][len("data: "):])
+assert data["event"] == "join" and data["member"] == sys.argv[2] and data["mesh"] == sys.argv[3], data
+EOF
+req GET "$NETS/$NET/peers" >/dev/null; expect 200 "listing members"
+check "assert [m['key'] for m in d] == ['$ALPHA_ID'], d" "member list"
+req GET "$NETS/$NET/peers/$ALPHA_ID" >/dev/null; expect 200 "reading a member"
+check "assert d['key'] == '$ALPHA_ID', d" "member read"
+req GET "$NETS/$NET/peers/xyz" >/dev/null; expect 400 "a bad member key"; json_error bad_id "a bad member key"
+req GET "$NETS/$NET/peers/$(printf '0%.0s' $(seq 64))" >/dev/null; expect 404 "an unknown member"
+req DELETE "$NETS/$NET/peers/$ALPHA_ID" -H "Authorization: Bearer wrong" >/dev/null; expect 403 "kicking with a wrong token"
+req DELETE "$NETS/$NET/peers/$ALPHA_ID" "${AUTH[@]}" >/dev/null; expect 200 "kicking a member"
+check "assert d == {'deleted': 'peer', 'id': '$ALPHA_ID'}, d" "kick answer"
+lab_wait 5 "the kick event" grep -q '^event: kick$' "$LAB_DIR/events.txt"
+req GET "$NETS/$NET/peers" >/dev/null; check "assert d == [], d" "members after the kick"
+
+req DELETE "$NETS/$NET" "${AUTH[@]}" >/dev/null; expect 200 "deleting the network"
+req GET "$NETS/$NET" >/dev/null; expect 404 "the deleted network"
+
+# rate limit: a flood from the hub's own LAN address is refused with 429 + Retry-After, loopback still served
+lab_exec hub python3 - <<'EOF' >"$LAB_DIR/flood.txt" || lab_fail "the flood found no 429"
+import urllib.request, urllib.error
+codes, retry = {}, None
+for _ in range(100):
+    try:
+        with urllib.request.urlopen("http://10.99.0.1:7402/api/v1/mesh/networks", timeout=5) as r:
+            codes[r.status] = codes.get(r.status, 0) + 1
+    except urllib.error.HTTPError as e:
+        codes[e.code] = codes.get(e.code, 0) + 1
+        if e.code == 429:
+            retry = e.headers.get("Retry-After")
+            assert e.headers.get("Content-Type") == "application/json"
+print(codes, "Retry-After:", retry)
+assert codes.get(429, 0) > 0 and codes.get(200, 0) >= 10 and retry and int(retry) >= 1, codes
+EOF
+lab_log "flood of 100 reads from one address: $(cat "$LAB_DIR/flood.txt")"
+req GET "$NETS" >/dev/null; expect 200 "a read from another address during the flood's penalty"
+grep -q '^weft_hub_http_rejected_total{reason="rate_limited"} [1-9]' <(lab_exec hub curl -s "$API/metrics") ||
+  lab_fail "/metrics does not count the rate-limited requests"
+lab_log "PASS"
