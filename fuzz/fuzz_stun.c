@@ -1,0 +1,66 @@
+// fuzz_stun.c — libFuzzer target for the STUN decoder (lib/stun.c), which reads whatever a STUN server, or
+// anyone who can send UDP to `weft network`'s socket, sends back. The input is one datagram: it is
+// decoded exactly as natprobe does; a refused message must say why; an accepted one has its addresses
+// read and printed (the text must stay inside its buffer), and the addresses it reports are built into
+// a fresh response that must decode back to the same values (build and decode agree).
+//
+//   cmake -DCMAKE_C_COMPILER=clang ... && make fuzz_stun && ./bin/fuzz_stun fuzz/corpus/stun
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stun.h"
+
+static volatile size_t sink;
+
+static void use_address(const stun_addr_t *a)
+{
+    char text[STUN_ADDR_TEXT];
+    stun_addr_to_text(a, text);
+    size_t n = strnlen(text, sizeof text);
+    if (n == sizeof text)
+        abort();   // not terminated
+    if (a->family && n == 0)
+        abort();   // a present address always prints
+    sink += n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    stun_message_t msg;
+    char err[160] = "";
+    if (stun_decode(data, size, &msg, err, sizeof err) != 0) {
+        if (!err[0])
+            abort();   // a refused message always says why
+        return 0;
+    }
+    if (!stun_looks_like(data, size))
+        abort();   // anything decoded passes the cheap filter too
+    if (strnlen(msg.software, sizeof msg.software) == sizeof msg.software ||
+        strnlen(msg.error_reason, sizeof msg.error_reason) == sizeof msg.error_reason)
+        abort();
+    const stun_addr_t *all[] = {&msg.xor_mapped,      &msg.mapped,          &msg.other_address,
+                                &msg.changed_address, &msg.response_origin, &msg.source_address};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        use_address(all[i]);
+
+    const stun_addr_t *mapped = stun_mapped_address(&msg);
+    if (!mapped)
+        return 0;
+    uint8_t out[STUN_MAX_MESSAGE];
+    size_t len = stun_build_binding_response(msg.txid, mapped, stun_alternate_address(&msg), msg.software, out,
+                                             sizeof out);
+    if (len == 0)
+        abort();   // two addresses and 127 bytes of text always fit
+    stun_message_t back;
+    if (stun_decode(out, len, &back, err, sizeof err) != 0)
+        abort();   // what we build, we decode
+    if (!stun_addr_equal(&back.xor_mapped, mapped) || !stun_addr_equal(&back.mapped, mapped) ||
+        memcmp(back.txid, msg.txid, STUN_TXID_LEN) != 0 || strcmp(back.software, msg.software) != 0)
+        abort();
+    const stun_addr_t *alt = stun_alternate_address(&msg);
+    if (alt && !stun_addr_equal(&back.other_address, alt))
+        abort();
+    return 0;
+}
