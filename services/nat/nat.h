@@ -12,6 +12,8 @@
 
 #include "ice_peer.h"
 #include "ice_settings.h"
+#include "portmap.h"
+#include "predict.h"
 #include "identity.h"
 #include "nat_servers.h"
 #include "node.pb-c.h"
@@ -107,6 +109,8 @@ typedef struct {
     ice_settings_t ice_settings;
     nat_servers_t servers;          // which STUN/TURN server new agents use
     glib_bridge_t *bridge;
+    portmap_t *portmap;             // gateway port mappings (nat.port_mapping), or NULL
+    predict_t *predict;             // port prediction (nat.port_prediction), or NULL
     zsock_t *discovery;             // PUSH to discovery's inbox (signals out)
     store_t *store;                 // NULL until Redis answers
     bool have_peer_list;            // discovery sent one: Redis's copy is older

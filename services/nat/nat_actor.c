@@ -257,6 +257,10 @@ static const char *setup(nat_actor_t *self, service_t *svc)
     if (load_identity(nat) != 0)
         return "no identity";
     ice_settings_from_config(&nat->ice_settings, &svc->config);
+    if (svc->config.port_mapping)
+        nat->portmap = portmap_new();
+    if (svc->config.port_prediction)
+        nat->predict = predict_new(svc->config.stun_servers, svc->config.stun_server_count);
     nat_servers_start(&nat->servers, &nat->ice_settings);
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
@@ -282,6 +286,8 @@ static void teardown(nat_actor_t *self)
 {
     nat_peers_destroy_all(&self->nat);          // agents are torn down on the GLib thread...
     glib_bridge_destroy(&self->nat.bridge);     // ...which finishes every queued command before it stops
+    portmap_destroy(&self->nat.portmap);        // deletes our mappings on the gateway (also on SIGTERM)
+    predict_destroy(&self->nat.predict);
     nat_servers_stop(&self->nat.servers);
     zpoller_destroy(&self->poller);
     zsock_destroy(&self->events);

@@ -368,6 +368,9 @@ static void on_gathered(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev, zms
         snprintf(peer->local_ufrag, sizeof peer->local_ufrag, "%s", ufrag);
         if (peer->state == PATH_GATHERING)
             set_state(peer, PATH_CONNECTING);
+        // extra candidates: a gateway mapping of our host ports, predicted ports of a sequential NAT
+        count += portmap_add_candidates(nat->portmap, cands, count, ICE_MAX_CANDIDATES);
+        count += predict_add_candidates(nat->predict, cands, count, ICE_MAX_CANDIDATES);
         send_description(nat, peer, ufrag, pwd, cands, count);
     }
     for (size_t i = 0; i < count; i++)

@@ -1,0 +1,290 @@
+// predict.c — learning our NAT's port allocation and offering predicted srflx candidates (see predict.h).
+#include "predict.h"
+
+#include <arpa/inet.h>
+#include <czmq.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "candidate_line.h"
+#include "log.h"
+#include "stun.h"
+
+#define PREDICT_RETRANSMIT_MS 250
+
+typedef struct {
+    struct sockaddr_in servers[PREDICT_MAX_SERVERS];
+    int server_count;
+    _Atomic int *kind, *step;
+} probe_args_t;
+
+struct predict {
+    zactor_t *actor;
+    probe_args_t args;
+    _Atomic int kind;
+    _Atomic int step;
+};
+
+const char *predict_kind_name(predict_kind_t kind)
+{
+    switch (kind) {
+    case PREDICT_INDEPENDENT: return "endpoint-independent mapping";
+    case PREDICT_SEQUENTIAL: return "symmetric, sequential ports";
+    case PREDICT_RANDOM: return "symmetric, random ports";
+    case PREDICT_UNKNOWN:
+    default: return "unknown";
+    }
+}
+
+predict_kind_t predict_classify(uint16_t p1, uint16_t p2, uint16_t p3, int *step)
+{
+    *step = 0;
+    if (p1 == p2)
+        return PREDICT_INDEPENDENT;
+    int d1 = (int)p2 - (int)p1, d2 = (int)p3 - (int)p2;
+    if (d1 == d2 && d1 >= -PREDICT_MAX_STEP && d1 <= PREDICT_MAX_STEP) {
+        *step = d1;
+        return PREDICT_SEQUENTIAL;
+    }
+    return PREDICT_RANDOM;
+}
+
+// ---------------------------------------------------------------- the probe (its own thread)
+
+// One Binding request from fd to `to`, retransmitted, for at most PREDICT_BINDING_MS. Returns 0 with the
+// decoded response in *msg, or -1.
+static int binding(int fd, const struct sockaddr_in *to, stun_message_t *msg)
+{
+    uint8_t request[STUN_MAX_MESSAGE], buf[STUN_MAX_MESSAGE];
+    stun_request_t req = {.software = NULL, .fingerprint = false};
+    stun_new_txid(req.txid);
+    size_t len = stun_build_binding_request(&req, request, sizeof request);
+    if (!len)
+        return -1;
+    int64_t deadline = zclock_mono() + PREDICT_BINDING_MS;
+    while (zclock_mono() < deadline) {
+        if (sendto(fd, request, len, 0, (const struct sockaddr *)to, sizeof *to) < 0)
+            return -1;
+        int64_t resend = zclock_mono() + PREDICT_RETRANSMIT_MS;
+        while (true) {
+            int64_t left = (resend < deadline ? resend : deadline) - zclock_mono();
+            if (left <= 0)
+                break;
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            if (poll(&pfd, 1, (int)left) <= 0)
+                continue;
+            struct sockaddr_in from;
+            socklen_t from_len = sizeof from;
+            ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &from_len);
+            char err[128];
+            if (n <= 0 || !stun_looks_like(buf, (size_t)n) || stun_decode(buf, (size_t)n, msg, err, sizeof err) != 0)
+                continue;   // not an answer to us: keep waiting
+            if (msg->type == STUN_BINDING_SUCCESS && memcmp(msg->txid, req.txid, STUN_TXID_LEN) == 0 &&
+                stun_mapped_address(msg) && stun_mapped_address(msg)->family == AF_INET)
+                return 0;
+        }
+    }
+    return -1;
+}
+
+static int udp_socket(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in any = {.sin_family = AF_INET};
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&any, sizeof any) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void addr_text(const struct sockaddr_in *a, char out[32])
+{
+    char ip[INET_ADDRSTRLEN] = "";
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    snprintf(out, 32, "%s:%u", ip, ntohs(a->sin_port));
+}
+
+// Three Bindings (see predict.h). Returns the kind; *step when sequential.
+static predict_kind_t probe(const probe_args_t *args, int *step)
+{
+    *step = 0;
+    int fd1 = udp_socket(), fd2 = udp_socket();
+    predict_kind_t kind = PREDICT_UNKNOWN;
+    stun_message_t m1, m2, m3;
+    int used = -1;
+    for (int i = 0; fd1 >= 0 && fd2 >= 0 && i < args->server_count && used < 0; i++)
+        if (binding(fd1, &args->servers[i], &m1) == 0)
+            used = i;
+    struct sockaddr_in second;
+    const stun_addr_t *alt = used >= 0 ? stun_alternate_address(&m1) : NULL;
+    bool have_second = false;
+    if (alt && stun_addr_to_sockaddr(alt, &second) == 0)
+        have_second = true;
+    else if (used >= 0 && used + 1 < args->server_count) {
+        second = args->servers[used + 1];
+        have_second = true;
+    }
+    if (used < 0) {
+        log_info("port prediction: no STUN server answered; not predicting");
+    } else if (!have_second) {
+        log_info("port prediction: the STUN server gives no other address and no second server is configured; "
+                 "cannot tell how the NAT maps ports");
+    } else if (binding(fd1, &second, &m2) != 0 || binding(fd2, &args->servers[used], &m3) != 0) {
+        char text[32];
+        addr_text(&second, text);
+        log_info("port prediction: %s did not answer; cannot tell how the NAT maps ports", text);
+    } else {
+        uint16_t p1 = stun_mapped_address(&m1)->port, p2 = stun_mapped_address(&m2)->port,
+                 p3 = stun_mapped_address(&m3)->port;
+        kind = predict_classify(p1, p2, p3, step);
+        log_info("port prediction: public ports %u, %u (other destination), %u (other socket): %s%s", p1, p2, p3,
+                 predict_kind_name(kind), kind == PREDICT_SEQUENTIAL ? "; offering predicted ports" : "");
+    }
+    if (fd1 >= 0)
+        close(fd1);
+    if (fd2 >= 0)
+        close(fd2);
+    return kind;
+}
+
+static void probe_actor(zsock_t *pipe, void *data)
+{
+    probe_args_t *args = data;
+    zsock_signal(pipe, 0);
+    zpoller_t *poller = zpoller_new(pipe, NULL);
+    int64_t next_probe = 0;
+    while (poller) {
+        int64_t now = zclock_mono();
+        if (now >= next_probe) {
+            int step;
+            predict_kind_t kind = probe(args, &step);
+            atomic_store(args->step, step);
+            atomic_store(args->kind, (int)kind);
+            next_probe = zclock_mono() + PREDICT_REPROBE_MS;
+        }
+        int64_t wait = next_probe - zclock_mono();
+        zsock_t *which = zpoller_wait(poller, wait < 0 ? 0 : wait > 60000 ? 60000 : (int)wait);
+        if (which == pipe) {
+            char *command = zstr_recv(pipe);
+            bool term = !command || strcmp(command, "$TERM") == 0;
+            zstr_free(&command);
+            if (term)
+                break;
+        } else if (!which && zpoller_terminated(poller)) {
+            break;
+        }
+    }
+    zpoller_destroy(&poller);
+}
+
+// ---------------------------------------------------------------- actor side
+
+// "host:port" to an IPv4 address; -1 if it does not parse or resolve.
+static int resolve(const char *server, struct sockaddr_in *out)
+{
+    char host[CONFIG_STR];
+    snprintf(host, sizeof host, "%s", server);
+    char *colon = strrchr(host, ':');
+    if (!colon || colon == host || strchr(host, ':') != colon)
+        return -1;
+    *colon = '\0';
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (!end || *end || end == colon + 1 || port <= 0 || port > 65535)
+        return -1;
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+        return -1;
+    memcpy(out, res->ai_addr, sizeof *out);
+    out->sin_port = htons((uint16_t)port);
+    freeaddrinfo(res);
+    return 0;
+}
+
+predict_t *predict_new(const char servers[][CONFIG_STR], int count)
+{
+    if (count <= 0)
+        return NULL;
+    predict_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    for (int i = 0; i < count && self->args.server_count < PREDICT_MAX_SERVERS; i++) {
+        if (resolve(servers[i], &self->args.servers[self->args.server_count]) == 0)
+            self->args.server_count++;
+        else
+            log_warn("port prediction: STUN server '%s' does not resolve to IPv4; skipped", servers[i]);
+    }
+    if (self->args.server_count == 0) {
+        log_info("port prediction: no IPv4 STUN server; not predicting");
+        free(self);
+        return NULL;
+    }
+    self->args.kind = &self->kind;
+    self->args.step = &self->step;
+    self->actor = zactor_new(probe_actor, &self->args);
+    if (!self->actor) {
+        log_error("port prediction: cannot start its thread");
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void predict_destroy(predict_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zactor_destroy(&(*self_p)->actor);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+predict_kind_t predict_kind(predict_t *self, int *step)
+{
+    *step = self ? atomic_load(&self->step) : 0;
+    return self ? (predict_kind_t)atomic_load(&self->kind) : PREDICT_UNKNOWN;
+}
+
+size_t predict_lines(int step, char **lines, size_t count, size_t max)
+{
+    if (step == 0)
+        return 0;
+    candidate_line_t srflx;
+    bool found = false;
+    for (size_t i = 0; i < count && !found; i++) {
+        struct in_addr v4;
+        found = candidate_line_parse(lines[i], &srflx) == 0 && srflx.udp && strcmp(srflx.type, "srflx") == 0 &&
+                srflx.raddr[0] && inet_pton(AF_INET, srflx.ip, &v4) == 1 && strncmp(srflx.foundation, "w", 1) != 0;
+    }
+    if (!found)
+        return 0;
+    size_t added = 0;
+    for (int k = 1; k <= PREDICT_COUNT && count + added < max; k++) {
+        long port = (long)srflx.port + (long)k * step;
+        if (port < 1024 || port > 65535)
+            break;
+        char foundation[16];
+        snprintf(foundation, sizeof foundation, "wpre%d", k);
+        char *line = candidate_line_srflx(foundation, srflx.component,
+                                          candidate_priority(CANDIDATE_PREF_PREDICTED, 65535 - (unsigned)k,
+                                                             srflx.component),
+                                          srflx.ip, (uint16_t)port, srflx.raddr, srflx.rport);
+        if (line)
+            lines[count + added++] = line;
+    }
+    return added;
+}
+
+size_t predict_add_candidates(predict_t *self, char **lines, size_t count, size_t max)
+{
+    int step;
+    if (predict_kind(self, &step) != PREDICT_SEQUENTIAL)
+        return 0;
+    return predict_lines(step, lines, count, max);
+}

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# test_portmap.sh BIN_DIR — weft-nat's gateway port mappings against a real miniupnpd (nftables backend).
+#
+# alpha sits behind a port-restricted NAT (router ra) that runs miniupnpd; beta behind a symmetric NAT
+# (router rb). Neither has a STUN or TURN server, so without a mapping neither has an address the other
+# can reach: the control run (nat.port_mapping: false) must not connect. With mappings on:
+#   - UPnP-IGD: the mapping of alpha's host candidate is on the router (nftables dnat rule), the mapped
+#     address is the candidate beta's path uses, the overlay pings, and `weft down` removes the mapping;
+#   - NAT-PMP (miniupnpd with UPnP off): the same through NAT-PMP.
+set -euo pipefail
+source "$(dirname "$0")/../lib/netlab.sh"
+source "$(dirname "$0")/../lib/natlab.sh"
+natlab_init "${1:?usage: test_portmap.sh BIN_DIR}"
+command -v miniupnpd >/dev/null || lab_fail "miniupnpd is not installed"
+
+# start_miniupnpd ROUTER upnp|natpmp: miniupnpd (nftables backend) on the router's LAN with one of its two
+# protocols. (Not natlab_upnp: miniupnpd 2.3.1 disables port forwarding on an external address in a
+# reserved block such as the lab's 198.18.0.0/15 - unless it learns by STUN, from the lab's coturn, that
+# the address is reachable; the router must then let the server's answers in.)
+start_miniupnpd() {
+  local r=$1 proto=$2 ns lan conf="$LAB_DIR/miniupnpd-$1.conf"
+  ns=$(lab_ns "$r")
+  lan=$(natlab_lan_net "$r")
+  if ! ip netns exec "$ns" nft list table inet filter >/dev/null 2>&1; then
+    ip netns exec "$ns" nft -f - <<'EOF2' || lab_fail "miniupnpd nftables on $r"
+table inet filter {
+  chain forward { type filter hook forward priority 0; policy accept; jump miniupnpd; }
+  chain miniupnpd { }
+  chain prerouting { type nat hook prerouting priority -100; policy accept; jump prerouting_miniupnpd; }
+  chain postrouting { type nat hook postrouting priority 100; policy accept; jump postrouting_miniupnpd; }
+  chain prerouting_miniupnpd { }
+  chain postrouting_miniupnpd { }
+}
+EOF2
+    ip netns exec "$ns" nft insert rule ip natlab input iifname wan ip saddr "{ $NATLAB_SERVER_IP, $NATLAB_SERVER_IP2 }" \
+      udp sport "{ $NATLAB_TURN_PORT, $NATLAB_TURN_ALT_PORT }" accept || lab_fail "STUN answers into $r"
+  fi
+  cat >"$conf" <<EOF2
+ext_ifname=wan
+listening_ip=br0
+http_port=0
+enable_natpmp=$([ "$proto" = natpmp ] && echo yes || echo no)
+enable_upnp=$([ "$proto" = upnp ] && echo yes || echo no)
+ext_perform_stun=yes
+ext_stun_host=$NATLAB_SERVER_IP
+ext_stun_port=$NATLAB_TURN_PORT
+secure_mode=yes
+system_uptime=yes
+uuid=$(cat /proc/sys/kernel/random/uuid)
+allow 1024-65535 $lan.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF2
+  ip netns exec "$ns" miniupnpd -d -f "$conf" -P "$LAB_DIR/miniupnpd-$r.pid" >>"$LAB_DIR/miniupnpd-$r.log" 2>&1 &
+  MINIUPNPD_PID=$!
+  LAB_PIDS+=($MINIUPNPD_PID)
+  lab_wait 15 "miniupnpd on $r to enable port forwarding" grep -q "Port forwarding is now enabled" "$LAB_DIR/miniupnpd-$r.log"
+  if [ "$proto" = natpmp ]; then
+    lab_wait 10 "miniupnpd on $r to listen for NAT-PMP" bash -c "ip netns exec $ns ss -Hlun | grep -q ':5351 '"
+  else
+    lab_wait 10 "miniupnpd on $r to listen for SSDP" bash -c "ip netns exec $ns ss -Hlun | grep -q ':1900 '"
+  fi
+}
+
+stop_miniupnpd() {
+  kill "$MINIUPNPD_PID"
+  lab_wait 10 "miniupnpd to stop" bash -c "! kill -0 $MINIUPNPD_PID 2>/dev/null"
+  : >"$LAB_DIR/miniupnpd-$1.log"
+}
+
+natlab_hub
+natlab_router ra port
+natlab_router rb symmetric
+natlab_host a ra
+natlab_host b rb
+ra_ns=$(lab_ns ra)
+alpha_ip=${NATLAB_HOST_IP[a]}
+ra_wan=$(natlab_wan_ip ra)
+
+# a node without STUN or TURN: only host candidates, plus what the gateway maps
+node_init() {
+  local name=$1 overlay=$2 mapping=$3 home="$LAB_DIR/$1"
+  rm -rf "$home"
+  "$BIN/weft" init --home "$home" --name "$name" --address "$overlay/16" --hub "$HUB_ENDPOINT" \
+    --hub-key "$HUB_KEY" >/dev/null || lab_fail "weft init $name failed"
+  grep -q '^nat:$' "$home/weft.yaml" || lab_fail "no nat: section in $home/weft.yaml"
+  sed -i "s/^nat:\$/nat:\n  port_mapping: $mapping/" "$home/weft.yaml"
+  LAB_HOMES+=("$home")
+}
+
+# the dnat rules miniupnpd made on ra for alpha ("port" per line)
+mapped_ports() {
+  ip netns exec "$ra_ns" nft list chain inet filter prerouting_miniupnpd 2>/dev/null |
+    sed -n "s/.* dport \([0-9]*\) .*dnat ip to $alpha_ip:\([0-9]*\).*/\1 \2/p"
+}
+
+beta_path() {   # prints "state remote_type remote_addr" of beta's path to alpha
+  "$BIN/weft" peers --home "$(lab_home beta)" --json | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p["overlay_addr"] == "10.100.0.1":
+        print(p["path"]["state"], p["path"]["remote_type"] or "-", p["path"]["remote_addr"] or "-")'
+}
+
+lab_log "control: mappings off, no STUN/TURN: alpha (port-restricted) and beta (symmetric) must not connect"
+node_init alpha 10.100.0.1 false
+node_init beta 10.100.0.2 true
+natlab_node_up alpha a
+natlab_node_up beta b
+sleep 14
+if lab_peer_connected beta 10.100.0.1 || lab_peer_connected alpha 10.100.0.2; then
+  lab_fail "connected without a port mapping: the test cannot show the mapping is what connects"
+fi
+lab_log "not connected after 14 s, as expected (beta sees: $(beta_path))"
+natlab_node_down alpha
+natlab_node_down beta
+natlab_reset
+
+run_case() {   # run_case LABEL: alpha with mappings on, checks, then weft down
+  local label=$1
+  node_init alpha 10.100.0.1 true
+  node_init beta 10.100.0.2 true
+  natlab_node_up alpha a
+  natlab_node_up beta b
+  lab_wait 40 "beta to connect to alpha ($label)" lab_peer_connected beta 10.100.0.1
+  lab_wait 20 "alpha to connect to beta ($label)" lab_peer_connected alpha 10.100.0.2
+  local maps
+  maps=$(mapped_ports)
+  [ -n "$maps" ] || lab_fail "$label: no mapping for $alpha_ip on the router"
+  lab_log "$label: mappings on ra (external internal): $(echo "$maps" | tr '\n' ';')"
+  local path
+  path=$(beta_path)
+  lab_log "$label: beta's path to alpha: $path"
+  local remote=${path##* }
+  echo "$maps" | awk -v r="$remote" -v w="$ra_wan" '$0 != "" && w ":" $1 == r { found = 1 } END { exit !found }' ||
+    lab_fail "$label: beta's path goes to $remote, not to a mapped port of $ra_wan"
+  grep -q "port mapping: $label $ra_wan:" "$LAB_DIR/alpha/log/nat.log" ||
+    lab_fail "$label: alpha's nat log does not show a $label mapping"
+  lab_exec a ping -c 5 -i 0.2 -W 2 10.100.0.2 >/dev/null || lab_fail "$label: overlay ping alpha -> beta failed"
+  lab_log "$label: overlay ping works; weft down on alpha"
+  natlab_node_down alpha
+  lab_wait 10 "alpha's mappings to be deleted ($label)" test -z "$(mapped_ports)"
+  grep -q "port mapping: removed" "$LAB_DIR/alpha/log/nat.log" || lab_fail "$label: no removal in alpha's nat log"
+  natlab_node_down beta
+  natlab_reset
+}
+
+start_miniupnpd ra upnp
+run_case upnp
+stop_miniupnpd ra
+
+lab_log "NAT-PMP: miniupnpd again with UPnP off"
+start_miniupnpd ra natpmp
+run_case natpmp
+
+lab_log "PASS"
