@@ -445,11 +445,6 @@ static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text
     case KEY_ADDRESS:
         return parse_address(cfg, text, why, why_len);
     case KEY_CHOICE:
-        if (strcmp(key->path, "device.mode") == 0 && strcmp(text, "tap") == 0) {
-            snprintf(why, why_len, "'tap' is not supported yet: weft carries IPv4 packets (L3) over a TUN "
-                                   "device, not Ethernet frames; use tun");
-            return -1;
-        }
         if (!is_choice(text, key->choices)) {
             snprintf(why, why_len, "'%s' is not one of %s", text, key->choices);
             return -1;

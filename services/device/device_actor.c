@@ -5,6 +5,8 @@
 // a packet of up to 64 KiB, which segment.c splits (or finishes the checksum of) straight into the batch;
 // on the way in, coalesce.c merges runs of consecutive TCP segments of one flow into one GSO super-packet
 // (receive-side GRO) and every write carries a virtio_net_hdr (zeroed for packets written as they are).
+// With device.mode tap the device is a TAP (Ethernet frames, no offload): ether.c strips and adds the
+// Ethernet header and answers the kernel's ARP requests for the overlay's addresses.
 #include "device_actor.h"
 
 #include <errno.h>
@@ -12,7 +14,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "coalesce.h"
+#include "ether.h"
 #include "log.h"
 #include "segment.h"
 #include "service.h"
@@ -40,6 +45,10 @@ typedef struct {
     uint64_t *gso_packets_in, *segments_out, *drop_bad_gso, *csum_completed;
     uint64_t *gro_packets_out, *gro_segments_in;
     bool gro_refused_logged;        // the kernel refused a merged write once (logged once)
+    bool tap;                       // a TAP device: frames in and out (ether.h)
+    uint8_t mac[ETHER_ADDR_LEN];    // tap: the device's own MAC, the destination of frames we write
+    uint32_t self_addr, net, mask;  // tap: our overlay address and prefix (host order), for ARP
+    uint64_t *arp_replies, *drop_not_ipv4_frame;
 } device_t;
 
 #define DEVICE_READ_BUF (SEGMENT_VNET_HDR_LEN + SEGMENT_MAX_PACKET)
@@ -68,6 +77,8 @@ static void device_register_counters(device_t *self)
     self->csum_completed = service_counter(svc, "csum_completed");
     self->gro_packets_out = service_counter(svc, "gro_packets_out");
     self->gro_segments_in = service_counter(svc, "gro_segments_in");
+    self->arp_replies = service_counter(svc, "arp_replies");
+    self->drop_not_ipv4_frame = service_counter(svc, "drop_not_ipv4_frame");
 }
 
 static void device_destroy(device_t **self_p)
@@ -86,6 +97,44 @@ static void device_destroy(device_t **self_p)
     *self_p = NULL;
 }
 
+// device.mode tap: a TAP device with device.mac (if set), no offload. Returns 0, or -1 with why filled.
+static int device_open_tap(device_t *self, char *why, size_t why_len)
+{
+    const weft_config_t *cfg = &self->svc->config;
+    char err[256] = "";
+    struct in_addr addr;
+    if (inet_pton(AF_INET, cfg->overlay_addr, &addr) != 1) {
+        snprintf(why, why_len, "'%s' is not an IPv4 address", cfg->overlay_addr);
+        return -1;
+    }
+    self->self_addr = ntohl(addr.s_addr);
+    self->mask = cfg->overlay_prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> cfg->overlay_prefix);
+    self->net = self->self_addr & self->mask;
+    unsigned m[ETHER_ADDR_LEN];
+    self->tun = tun_new_tap(cfg->device_name, err, sizeof err);
+    if (self->tun && cfg->device_mac[0]) {  // the config checked the syntax: six pairs with ':'
+        if (sscanf(cfg->device_mac, "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6) {
+            snprintf(why, why_len, "device.mac '%s' is not a MAC address", cfg->device_mac);
+            return -1;
+        }
+        for (int i = 0; i < ETHER_ADDR_LEN; i++)
+            self->mac[i] = (uint8_t)m[i];
+        if (tun_set_mac(self->tun, self->mac, err, sizeof err) < 0) {
+            snprintf(why, why_len, "TAP device: %s", err);
+            return -1;
+        }
+    }
+    if (!self->tun || tun_configure(self->tun, cfg->overlay_addr, cfg->overlay_prefix, cfg->mtu, err, sizeof err) < 0 ||
+        tun_get_mac(self->tun, self->mac, err, sizeof err) < 0) {
+        snprintf(why, why_len, "TAP device: %s", err);
+        return -1;
+    }
+    self->offload = false;
+    if (cfg->device_offload)
+        log_info("device.offload is not used with a TAP device");
+    return 0;
+}
+
 // Opens and configures the TUN device. Returns 0, or -1 with why filled.
 static int device_open_tun(device_t *self, char *why, size_t why_len)
 {
@@ -95,6 +144,9 @@ static int device_open_tun(device_t *self, char *why, size_t why_len)
         return -1;
     }
     char err[256];
+    self->tap = strcmp(cfg->device_mode, "tap") == 0;
+    if (self->tap)
+        return device_open_tap(self, why, why_len);
     self->tun = tun_new(cfg->device_name, cfg->device_offload, err, sizeof err);
     if (!self->tun || tun_configure(self->tun, cfg->overlay_addr, cfg->overlay_prefix, cfg->mtu, err, sizeof err) < 0) {
         snprintf(why, why_len, "TUN device: %s", err);
@@ -136,8 +188,13 @@ static device_t *device_new(service_t *svc, char *why, size_t why_len)
         return NULL;
     }
     const weft_config_t *cfg = &svc->config;
-    snprintf(svc->detail, sizeof svc->detail, "tun %s %s/%d mtu %d offload %s", tun_name(self->tun),
-             cfg->overlay_addr, cfg->overlay_prefix, cfg->mtu, self->offload ? "csum+tso" : "off");
+    if (self->tap)
+        snprintf(svc->detail, sizeof svc->detail, "tap %s %s/%d mtu %d mac %02x:%02x:%02x:%02x:%02x:%02x",
+                 tun_name(self->tun), cfg->overlay_addr, cfg->overlay_prefix, cfg->mtu, self->mac[0], self->mac[1],
+                 self->mac[2], self->mac[3], self->mac[4], self->mac[5]);
+    else
+        snprintf(svc->detail, sizeof svc->detail, "tun %s %s/%d mtu %d offload %s", tun_name(self->tun),
+                 cfg->overlay_addr, cfg->overlay_prefix, cfg->mtu, self->offload ? "csum+tso" : "off");
     return self;
 }
 
@@ -172,6 +229,34 @@ static ssize_t device_tun_read(device_t *self, uint8_t *buf, size_t cap)
     return n;
 }
 
+// tap: turns the frame in buf (n bytes) into the IPv4 packet it carries, moved to the start of buf.
+// Returns the packet's length, or 0 when the frame carried none (ARP, answered here; anything else,
+// dropped and counted).
+static ssize_t device_frame_to_packet(device_t *self, uint8_t *buf, size_t n)
+{
+    uint8_t reply[ETHER_ARP_FRAME_LEN];
+    switch (ether_classify(buf, n)) {
+    case ETHER_IPV4:
+        if (n > ETHER_HEADER_LEN) {
+            memmove(buf, buf + ETHER_HEADER_LEN, n - ETHER_HEADER_LEN);
+            return (ssize_t)(n - ETHER_HEADER_LEN);
+        }
+        break;
+    case ETHER_ARP:
+        if (ether_arp_reply(buf, n, self->self_addr, self->net, self->mask, reply) == 0)
+            return 0;   // not a question for a peer's address: nothing to say
+        if (write(tun_fd(self->tun), reply, sizeof reply) == (ssize_t)sizeof reply)
+            (*self->arp_replies)++;
+        else
+            (*self->drop_write_error)++;
+        return 0;
+    default:
+        break;
+    }
+    (*self->drop_not_ipv4_frame)++;
+    return 0;
+}
+
 // Reads one packet into the batch. Returns 1 when a packet was read, 0 when TUN is drained, -1 on error.
 static int device_read_one(device_t *self)
 {
@@ -185,6 +270,8 @@ static int device_read_one(device_t *self)
     ssize_t n = device_tun_read(self, slot, DEVICE_MAX_PACKET);
     if (n <= 0)
         return (int)n;
+    if (self->tap && (n = device_frame_to_packet(self, slot, (size_t)n)) == 0)
+        return 1;   // a frame that carries no packet (answered ARP, or dropped): nothing to commit
     packet_batch_commit(self->batch, (size_t)n, NULL);
     (*self->packets_in)++;
     *self->bytes_in += (uint64_t)n;
@@ -327,7 +414,20 @@ static void device_write_packet(device_t *self, const uint8_t *pkt, size_t len)
         coalesce_push(self->gro, pkt, len, device_write_out, self);
         return;
     }
-    ssize_t n = write(tun_fd(self->tun), pkt, len);
+    ssize_t n;
+    if (self->tap) {  // as an Ethernet frame to our device, from the sender's made-up MAC
+        if (len < 20) {
+            (*self->drop_bad_packet)++;
+            return;
+        }
+        uint8_t header[ETHER_HEADER_LEN];
+        ether_header_for_ipv4(pkt, self->mac, header);
+        struct iovec iov[2] = {{header, sizeof header}, {(void *)pkt, len}};
+        n = writev(tun_fd(self->tun), iov, 2);
+        n = n == (ssize_t)(sizeof header + len) ? (ssize_t)len : -1;
+    } else {
+        n = write(tun_fd(self->tun), pkt, len);
+    }
     if (n != (ssize_t)len) {
         (*self->drop_write_error)++;
         if (log_worth_repeating(*self->drop_write_error))

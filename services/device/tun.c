@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
+#include <linux/if_arp.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@ struct tun {
     int fd;
     char name[IFNAMSIZ];
     bool offload;                   // IFF_VNET_HDR with checksum and TSO offloads
+    bool tap;                       // IFF_TAP: Ethernet frames
     char offload_note[160];         // why offload is off although it was asked for
 };
 
@@ -91,6 +93,26 @@ tun_t *tun_new(const char *name, bool offload, char *err, size_t err_len)
     return self;
 }
 
+tun_t *tun_new_tap(const char *name, char *err, size_t err_len)
+{
+    if (!name || !name[0] || strlen(name) >= IFNAMSIZ) {
+        snprintf(err, err_len, "bad TAP device name '%s' (1..%d characters)", name ? name : "", IFNAMSIZ - 1);
+        return NULL;
+    }
+    tun_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    self->tap = true;
+    self->fd = open_tun(name, IFF_TAP | IFF_NO_PI, self->name, err, err_len);
+    if (self->fd < 0) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
 void tun_destroy(tun_t **self)
 {
     if (self && *self) {
@@ -103,6 +125,8 @@ void tun_destroy(tun_t **self)
 int tun_fd(const tun_t *self) { return self->fd; }
 
 bool tun_offload(const tun_t *self) { return self->offload; }
+
+bool tun_is_tap(const tun_t *self) { return self->tap; }
 
 const char *tun_offload_note(const tun_t *self) { return self->offload_note; }
 
@@ -174,6 +198,38 @@ static void disable_ipv6(const tun_t *self)
         // nothing to do: IPv6 packets are then dropped by the router (drop_not_ipv4)
     }
     close(fd);
+}
+
+// SIOCSIFHWADDR / SIOCGIFHWADDR on a control socket
+static int hwaddr_ioctl(const tun_t *self, unsigned long request, uint8_t mac[6], char *err, size_t err_len)
+{
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        snprintf(err, err_len, "cannot open a socket to configure %s: %s", self->name, strerror(errno));
+        return -1;
+    }
+    struct ifreq ifr;
+    ifreq_for(self, &ifr);
+    ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    if (request == SIOCSIFHWADDR)
+        memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+    int rc = do_ioctl(sock, request, &ifr, "the MAC address", err, err_len);
+    if (rc == 0 && request == SIOCGIFHWADDR)
+        memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+    close(sock);
+    return rc;
+}
+
+int tun_set_mac(tun_t *self, const uint8_t mac[6], char *err, size_t err_len)
+{
+    uint8_t copy[6];
+    memcpy(copy, mac, 6);
+    return hwaddr_ioctl(self, SIOCSIFHWADDR, copy, err, err_len);
+}
+
+int tun_get_mac(const tun_t *self, uint8_t mac[6], char *err, size_t err_len)
+{
+    return hwaddr_ioctl(self, SIOCGIFHWADDR, mac, err, err_len);
 }
 
 int tun_configure(tun_t *self, const char *addr, int prefix, int mtu, char *err, size_t err_len)

@@ -1,5 +1,7 @@
 // tun.h — the node's TUN device: an L3 (IFF_TUN | IFF_NO_PI) interface opened non-blocking, with its
 // overlay address, netmask (which makes the kernel add the connected route), MTU and IFF_UP set by ioctl.
+// With device.mode tap it is an L2 TAP device instead (IFF_TAP | IFF_NO_PI: Ethernet frames, see ether.h),
+// never with offload, and with the MAC address device.mac when one is set.
 // The device is not persistent: it disappears when the fd is closed (or the process dies).
 //
 // With offload the device also has IFF_VNET_HDR (a 10-byte struct virtio_net_hdr before every packet read
@@ -10,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct tun tun_t;
 
@@ -17,6 +20,8 @@ typedef struct tun tun_t;
 // or the offloads, the device is created without them: tun_offload() is then false and tun_offload_note()
 // says why. Returns NULL with err filled on failure.
 tun_t *tun_new(const char *name, bool offload, char *err, size_t err_len);
+// Opens (creates) the TAP device `name`. Returns NULL with err filled on failure.
+tun_t *tun_new_tap(const char *name, char *err, size_t err_len);
 void tun_destroy(tun_t **self);
 
 // Sets the IPv4 address (dotted quad), prefix length (1..32) and MTU, then brings the link up.
@@ -24,6 +29,11 @@ void tun_destroy(tun_t **self);
 int tun_configure(tun_t *self, const char *addr, int prefix, int mtu, char *err, size_t err_len);
 
 int tun_fd(const tun_t *self);
+// A TAP device (Ethernet frames)?
+bool tun_is_tap(const tun_t *self);
+// TAP: sets the device's MAC address (before tun_configure brings it up) / reads it. 0, or -1 with err.
+int tun_set_mac(tun_t *self, const uint8_t mac[6], char *err, size_t err_len);
+int tun_get_mac(const tun_t *self, uint8_t mac[6], char *err, size_t err_len);
 // Does every read and write carry a virtio_net_hdr (offload on)?
 bool tun_offload(const tun_t *self);
 // Why offload is off although it was asked for ("" otherwise).

@@ -116,8 +116,12 @@ printf 'device:\n  mtu: ${WEFT_TEST_MTU:-1280}\n' >"$C"
 expect 0 "mtu 1280" "$W" config check "$C"
 WEFT_TEST_MTU=20 expect 1 "576..9000" "$W" config check "$C"
 WEFT_DEVICE_MTU=9999 expect 1 "environment WEFT_DEVICE_MTU" "$W" config check "$C"
-printf 'device:\n  mode: tap\n' >"$C"
-expect 1 "check.yaml:2: 'device.mode': 'tap' is not supported yet" "$W" config check "$C"
+printf 'device:\n  mode: tap\n  mac: 02:00:5e:10:00:01\n' >"$C"
+expect 0 "device +tap weft0" "$W" config check "$C"
+printf 'device:\n  mode: tun\n  mac: 02:00:5e:10:00:01\n' >"$C"
+expect 1 "check.yaml:3: 'device.mac' is only used with device.mode tap" "$W" config check "$C"
+printf 'device:\n  mode: tab\n' >"$C"
+expect 1 "check.yaml:2: 'device.mode': 'tab' is not one of tun\|tap" "$W" config check "$C"
 printf 'connection:\n  direct: false\n  relay: never\n' >"$C"
 expect 1 "check.yaml:3: connection.direct is false and connection.relay is never" "$W" config check "$C"
 # secrets are never printed
@@ -127,7 +131,7 @@ if grep -q "hunter2\|abababab" <<<"$out" || ! grep -q '"mesh.network_key":"(set)
   echo "FAIL: config check --json shows a secret: $out"; failures=$((failures + 1))
 fi
 # the services refuse what config check refuses, the same way
-WEFT_DEVICE_MODE=tap expect 1 "WEFT_DEVICE_MODE: 'tap' is not supported yet" "$BIN/weft-device" --home "$H"
+WEFT_DEVICE_MODE=tab expect 1 "WEFT_DEVICE_MODE: 'tab' is not one of" "$BIN/weft-device" --home "$H"
 
 # --json on every read command gives JSON (where the command can answer without a running node)
 "$W" id --home "$H" --json | json_ok || { echo "FAIL: weft id --json is not JSON"; failures=$((failures + 1)); }

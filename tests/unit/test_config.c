@@ -230,7 +230,12 @@ static void test_device_keys(void **state)
     char err[256] = "";
     assert_string_equal((config_defaults(&cfg, "/tmp/h"), cfg.device_mode), "tun");
     assert_int_equal(parse(&cfg, "device:\n  mode: tun\n", err, sizeof err), 0);
-    expect_error("device:\n  name: weft0\n  mode: tap\n", "weft.yaml:3: 'device.mode': 'tap' is not supported yet");
+    assert_int_equal(parse(&cfg, "device:\n  mode: tap\n  mac: 02:00:5E:10:00:01\n", err, sizeof err), 0);
+    assert_string_equal(cfg.device_mode, "tap");
+    assert_string_equal(cfg.device_mac, "02:00:5e:10:00:01");   // written back lower case
+    assert_int_equal(parse(&cfg, "device:\n  mac: 02-00-5e-10-00-02\n  mode: tap\n", err, sizeof err), 0);
+    assert_string_equal(cfg.device_mac, "02:00:5e:10:00:02");
+    expect_error("device:\n  name: weft0\n  mode: tab\n", "weft.yaml:3: 'device.mode': 'tab' is not one of tun|tap");
     expect_error("device:\n  mode: TUN\n", "'TUN' is not one of tun|tap");
     expect_error("device:\n  mode: \"\"\n", "is not one of tun|tap");
     // device.mac: the syntax is checked, and a MAC without tap is refused (TUN has none)
@@ -297,8 +302,14 @@ static void test_env_covers_every_key(void **state)
     assert_int_equal(config_load(&cfg, "/nonexistent-weft-home", err, sizeof err), -1);
     assert_non_null(strstr(err, "no way is left"));
     setenv("WEFT_DEVICE_MODE", "tap", 1);
+    setenv("WEFT_DEVICE_MAC", "03:00:5e:10:00:01", 1);
     assert_int_equal(config_load(&cfg, "/nonexistent-weft-home", err, sizeof err), -1);
-    assert_non_null(strstr(err, "WEFT_DEVICE_MODE: 'tap' is not supported yet"));
+    assert_non_null(strstr(err, "WEFT_DEVICE_MAC: '03:00:5e:10:00:01' is a multicast address"));
+    setenv("WEFT_DEVICE_MODE", "tun", 1);
+    setenv("WEFT_DEVICE_MAC", "02:00:5e:10:00:01", 1);
+    assert_int_equal(config_load(&cfg, "/nonexistent-weft-home", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'device.mac' is only used with device.mode tap"));
+    unsetenv("WEFT_DEVICE_MAC");
     setenv("WEFT_ENDPOINTS_ROUTER", "", 1);
     unsetenv("WEFT_DEVICE_MODE");
     unsetenv("WEFT_CONNECTION_RELAY");
