@@ -3,12 +3,15 @@
 //
 //   make fuzz_make_corpus && ./bin/fuzz_make_corpus <source>/fuzz/corpus
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cert.h"
 #include "crypto_wire.h"
+#include "invite.h"
 #include "hub.pb-c.h"
 #include "node.pb-c.h"
 #include "packet.pb-c.h"
@@ -250,6 +253,59 @@ static void make_crypto_datagram(void)
     put("crypto_datagram", "transport_keepalive", buf, CRYPTO_TRANSPORT_OVERHEAD);
 }
 
+// ---------------------------------------------------------------- membership: fuzz_cert.c, fuzz_invite.c
+
+static void make_membership(void)
+{
+    identity_t admin;
+    uint8_t seed[32];
+    memset(seed, 0x42, sizeof seed);   // fixed keys: the seeds are the same on every run
+    crypto_sign_seed_keypair(admin.public_key, admin.secret_key, seed);
+    cert_t c = {0};
+    memset(c.mesh_id, 0x6d, sizeof c.mesh_id);
+    memset(c.member_key, 0xaa, sizeof c.member_key);
+    c.address = 0x0a640002;
+    c.prefix = 16;
+    c.issued = 1800000000;
+    c.expires = 1800086400;
+    cert_sign(&c, &admin);
+    uint8_t cert[CERT_LEN];
+    cert_encode(&c, cert);
+    put("cert", "certificate", cert, sizeof cert);
+    char hex[CERT_HEX_LEN];
+    cert_to_hex(&c, hex);
+    put("cert", "certificate_hex", (const uint8_t *)hex, strlen(hex));
+    revocation_t r = {0};
+    memcpy(r.mesh_id, c.mesh_id, sizeof r.mesh_id);
+    memcpy(r.member_key, c.member_key, sizeof r.member_key);
+    r.revoked_at = 1800000100;
+    revocation_sign(&r, &admin);
+    uint8_t rev[REVOCATION_LEN];
+    revocation_encode(&r, rev);
+    put("cert", "revocation", rev, sizeof rev);
+
+    invite_t inv = {0};
+    memcpy(inv.mesh_id, c.mesh_id, sizeof inv.mesh_id);
+    snprintf(inv.mesh_name, sizeof inv.mesh_name, "home");
+    inv.hub_count = 2;
+    snprintf(inv.hubs[0], sizeof inv.hubs[0], "tcp://192.0.2.10:7400");
+    snprintf(inv.hubs[1], sizeof inv.hubs[1], "tcp://hub.example.net:7400");
+    memset(inv.hub_key, 0x77, sizeof inv.hub_key);
+    inv.expires = 1800086400;
+    inv.max_uses = 5;
+    memset(inv.nonce, 0x4e, sizeof inv.nonce);
+    char err[256], code[INVITE_MAX_CODE];
+    uint8_t bytes[INVITE_MAX_BYTES];
+    if (invite_sign(&inv, &admin, err, sizeof err) != 0 || invite_encode(&inv, code, sizeof code, err, sizeof err) != 0) {
+        fprintf(stderr, "invite: %s\n", err);
+        exit(1);
+    }
+    int n = invite_pack(&inv, bytes, sizeof bytes, err, sizeof err);
+    put("invite", "code", (const uint8_t *)code, strlen(code));
+    put("invite", "binary", bytes, (size_t)n);
+    identity_wipe(&admin);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -268,5 +324,6 @@ int main(int argc, char **argv)
     make_signal();
     make_hub_request();
     make_crypto_datagram();
+    make_membership();
     return 0;
 }

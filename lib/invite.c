@@ -159,10 +159,81 @@ static int take_u8(reader_t *r)
     return b ? *b : -1;
 }
 
-static int truncated(char *err, size_t err_len)
+// The last 4 bytes are the BLAKE2b checksum of the others.
+static bool checksum_ok(const uint8_t *data, size_t len)
 {
-    snprintf(err, err_len, "invite code is cut short: copy all of it");
+    if (!data || len < 4)
+        return false;
+    uint8_t want[4];
+    crypto_generichash(want, sizeof want, data, len - 4, NULL, 0);
+    return memcmp(want, data + len - 4, 4) == 0;
+}
+
+static const char typo_message[] = "invite code has a typo (checksum mismatch): copy it again";
+
+// A structural problem: if the checksum does not match either, a typo or a cut is the likelier cause.
+static int damaged(const uint8_t *data, size_t len, const char *what, char *err, size_t err_len)
+{
+    if (checksum_ok(data, len))
+        snprintf(err, err_len, "invite code is damaged: %s", what);
+    else
+        snprintf(err, err_len, "invite code has a typo or is cut short (checksum mismatch): copy all of it again");
     return -1;
+}
+
+// Reads the fields (lengths and counts only; their contents are checked after the checksum).
+// Returns NULL, or what is wrong.
+static const char *read_fields(reader_t *r, invite_t *inv, size_t *signed_len, const uint8_t *data)
+{
+    const uint8_t *b;
+    (void)take_u8(r);   // version, checked by the caller
+    if (!(b = take(r, MESH_ID_LEN)))
+        return "it is cut short";
+    memcpy(inv->mesh_id, b, MESH_ID_LEN);
+    int name_len = take_u8(r);
+    if (name_len == 0 || name_len > INVITE_MAX_NAME)
+        return "the mesh name's length is not 1..63";
+    if (name_len < 0 || !(b = take(r, (size_t)name_len)))
+        return "it is cut short";
+    memcpy(inv->mesh_name, b, (size_t)name_len);
+    int hubs = take_u8(r);
+    if (hubs == 0 || hubs > INVITE_MAX_HUBS)
+        return "the hub count is not 1..4";
+    if (hubs < 0)
+        return "it is cut short";
+    inv->hub_count = (uint8_t)hubs;
+    for (int i = 0; i < hubs; i++) {
+        int hlen = take_u8(r);
+        if (hlen == 0)
+            return "a hub endpoint is empty";
+        if (hlen < 0 || !(b = take(r, (size_t)hlen)))
+            return "it is cut short";
+        memcpy(inv->hubs[i], b, (size_t)hlen);
+    }
+    if (!(b = take(r, 32)))
+        return "it is cut short";
+    memcpy(inv->hub_key, b, 32);
+    if (!(b = take(r, 8)))
+        return "it is cut short";
+    inv->expires = get_u64(b);
+    if (!(b = take(r, 2)))
+        return "it is cut short";
+    inv->max_uses = (uint16_t)(b[0] << 8 | b[1]);
+    if (!(b = take(r, INVITE_NONCE_LEN)))
+        return "it is cut short";
+    memcpy(inv->nonce, b, INVITE_NONCE_LEN);
+    if (!(b = take(r, 32)))
+        return "it is cut short";
+    memcpy(inv->admin_key, b, 32);
+    *signed_len = (size_t)(r->p - data);
+    if (!(b = take(r, 64)))
+        return "it is cut short";
+    memcpy(inv->signature, b, 64);
+    if (!take(r, 4))
+        return "it is cut short";
+    if (r->left != 0)
+        return "it has bytes after the checksum";
+    return NULL;
 }
 
 int invite_unpack(const uint8_t *data, size_t len, invite_t *inv, char *err, size_t err_len)
@@ -172,98 +243,43 @@ int invite_unpack(const uint8_t *data, size_t len, invite_t *inv, char *err, siz
         snprintf(err, err_len, "libsodium failed to initialise");
         return -1;
     }
-    reader_t r = {data, data ? len : 0, false};
-    int version = take_u8(&r);
-    if (version < 0)
-        return truncated(err, err_len);
-    if (version != INVITE_VERSION) {
-        snprintf(err, err_len, "invite version %d is not supported by this weft (want %d)", version,
-                 INVITE_VERSION);
+    if (!data || len == 0) {
+        snprintf(err, err_len, "invite code is empty after its prefix: copy all of it");
         return -1;
     }
-    inv->version = (uint8_t)version;
-    const uint8_t *b = take(&r, MESH_ID_LEN);
-    if (!b)
-        return truncated(err, err_len);
-    memcpy(inv->mesh_id, b, MESH_ID_LEN);
-
-    int name_len = take_u8(&r);
-    if (name_len < 0)
-        return truncated(err, err_len);
-    if (name_len == 0 || name_len > INVITE_MAX_NAME) {
-        snprintf(err, err_len, "invite code is damaged: mesh name length %d is not 1..%d", name_len,
-                 INVITE_MAX_NAME);
+    // 1. version (a different version with a good checksum is a code from another weft)
+    if (data[0] != INVITE_VERSION) {
+        if (checksum_ok(data, len))
+            snprintf(err, err_len, "invite version %u is not supported by this weft (want %d)", data[0],
+                     INVITE_VERSION);
+        else
+            snprintf(err, err_len, "%s", typo_message);
         return -1;
     }
-    if (!(b = take(&r, (size_t)name_len)))
-        return truncated(err, err_len);
-    memcpy(inv->mesh_name, b, (size_t)name_len);
-    if (!printable(inv->mesh_name, (size_t)name_len)) {
-        snprintf(err, err_len, "invite code is damaged: mesh name is not printable");
+    inv->version = INVITE_VERSION;
+    // 2. lengths and counts
+    reader_t r = {data, len, false};
+    size_t signed_len = 0;
+    const char *problem = read_fields(&r, inv, &signed_len, data);
+    if (problem) {
+        damaged(data, len, problem, err, err_len);
+        memset(inv, 0, sizeof *inv);
         return -1;
     }
-
-    int hubs = take_u8(&r);
-    if (hubs < 0)
-        return truncated(err, err_len);
-    if (hubs < 1 || hubs > INVITE_MAX_HUBS) {
-        snprintf(err, err_len, "invite code is damaged: %d hub endpoints, want 1..%d", hubs, INVITE_MAX_HUBS);
+    // 3. checksum
+    if (!checksum_ok(data, len)) {
+        snprintf(err, err_len, "%s", typo_message);
+        memset(inv, 0, sizeof *inv);
         return -1;
     }
-    inv->hub_count = (uint8_t)hubs;
-    for (int i = 0; i < hubs; i++) {
-        int hlen = take_u8(&r);
-        if (hlen < 0)
-            return truncated(err, err_len);
-        if (hlen == 0) {
-            snprintf(err, err_len, "invite code is damaged: hub endpoint %d is empty", i + 1);
-            return -1;
-        }
-        if (!(b = take(&r, (size_t)hlen)))
-            return truncated(err, err_len);
-        memcpy(inv->hubs[i], b, (size_t)hlen);
-        if (!printable(inv->hubs[i], (size_t)hlen)) {
-            snprintf(err, err_len, "invite code is damaged: hub endpoint %d is not printable", i + 1);
-            return -1;
-        }
-    }
-    if (!(b = take(&r, 32)))
-        return truncated(err, err_len);
-    memcpy(inv->hub_key, b, 32);
-    if (!(b = take(&r, 8)))
-        return truncated(err, err_len);
-    inv->expires = get_u64(b);
-    if (!(b = take(&r, 2)))
-        return truncated(err, err_len);
-    inv->max_uses = (uint16_t)(b[0] << 8 | b[1]);
-    if (!(b = take(&r, INVITE_NONCE_LEN)))
-        return truncated(err, err_len);
-    memcpy(inv->nonce, b, INVITE_NONCE_LEN);
-    if (!(b = take(&r, 32)))
-        return truncated(err, err_len);
-    memcpy(inv->admin_key, b, 32);
-    size_t signed_len = (size_t)(r.p - data);
-    if (!(b = take(&r, 64)))
-        return truncated(err, err_len);
-    memcpy(inv->signature, b, 64);
-    const uint8_t *checksum = take(&r, 4);
-    if (!checksum)
-        return truncated(err, err_len);
-    if (r.left != 0) {
-        snprintf(err, err_len, "invite code has %zu bytes too many: copy exactly the code", r.left);
+    // 4. field contents
+    char why[128];
+    if (check_fields(inv, why, sizeof why) != 0) {
+        snprintf(err, err_len, "invite code is damaged: %s", why + strlen("invite: "));
+        memset(inv, 0, sizeof *inv);
         return -1;
     }
-
-    uint8_t want[4];
-    crypto_generichash(want, sizeof want, data, signed_len + 64, NULL, 0);
-    if (memcmp(want, checksum, 4) != 0) {
-        snprintf(err, err_len, "invite code has a typo (checksum mismatch): copy it again");
-        return -1;
-    }
-    if (inv->max_uses == 0) {
-        snprintf(err, err_len, "invite code allows no uses");
-        return -1;
-    }
+    // 5. signature
     uint8_t msg[sizeof invite_context + INVITE_MAX_BYTES];
     size_t msg_len;
     signed_message(data, signed_len, msg, &msg_len);
@@ -333,7 +349,8 @@ int invite_decode(const char *code, invite_t *inv, char *err, size_t err_len)
                 snprintf(err, err_len, "invite code has a typo: character %zu cannot be in a code: copy it again",
                          plen + bad + 1);
         } else {
-            snprintf(err, err_len, "invite code is cut short or has extra characters: copy it again");
+            snprintf(err, err_len, "invite code has a typo or is cut short (it is not whole base32): copy all of "
+                                   "it again");
         }
         return -1;
     }

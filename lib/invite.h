@@ -51,12 +51,14 @@ void invite_new_nonce(invite_t *inv);
 
 // The binary form with its checksum. Returns its length, or -1 (err) if a field is out of range.
 int invite_pack(const invite_t *inv, uint8_t *out, size_t out_len, char *err, size_t err_len);
-// Parses the binary form: length and fields, then checksum, then signature. Returns 0 or -1 + err.
+// Parses the binary form: version, lengths and counts, checksum, field contents, signature. A problem
+// found before the checksum is reported as a typo when the checksum does not match either. Returns 0
+// or -1 + err.
 int invite_unpack(const uint8_t *data, size_t len, invite_t *inv, char *err, size_t err_len);
 
 // The code string "weft1-...". Returns 0 or -1 + err (fields out of range, out too small).
 int invite_encode(const invite_t *inv, char *out, size_t out_len, char *err, size_t err_len);
-// Decodes a code: prefix and version, base32, length and fields, checksum, signature - in that order,
+// Decodes a code: prefix, base32, then invite_unpack (version, lengths, checksum, fields, signature),
 // each with its own message (a typo: "invite code has a typo (checksum mismatch): copy it again").
 // Surrounding whitespace is ignored. Does not check expiry. Returns 0 or -1 + err.
 int invite_decode(const char *code, invite_t *inv, char *err, size_t err_len);
