@@ -356,10 +356,11 @@ static int load_membership(crypto_t *self, const weft_config_t *config, session_
         snprintf(why, why_len, "mesh.id is set but this node's certificate is unusable: %s", err);
         return -1;
     }
-    if (cert_check(&cert, cfg->mesh_id, cfg->admin_key, (uint64_t)time(NULL), err, sizeof err) != 0) {
-        snprintf(why, why_len, "this node's certificate %s: %s", config->certificate_file, err);
-        return -1;
-    }
+    // expired, or not for this mesh and admin: it is still presented (a renewal may come), but peers
+    // will refuse it, so say so loudly
+    if (cert_check(&cert, cfg->mesh_id, cfg->admin_key, (uint64_t)time(NULL), err, sizeof err) != 0)
+        log_error("this node's certificate %s: %s; peers will refuse its handshakes", config->certificate_file,
+                  err);
     if (memcmp(cert.member_key, cfg->local_id, 32) != 0) {
         snprintf(why, why_len, "the certificate %s was issued to another node, not this node's identity",
                  config->certificate_file);
