@@ -23,6 +23,33 @@ static const char network_usage[] =
     "  --json            print the result as JSON\n"
     "Exit status 0 when a server answered, 1 when none did, 2 on a usage error.\n";
 
+// "label       text", the text wrapped at 100 columns under itself.
+static void print_wrapped(const char *label, const char *text)
+{
+    const int indent = 12, width = 100;
+    printf("%-*s", indent, label);
+    int column = indent;
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        int word = (int)strcspn(p, " ");
+        if (word == 0)
+            break;
+        if (column > indent && column + 1 + word > width) {
+            printf("\n%*s", indent, "");
+            column = indent;
+        } else if (column > indent) {
+            putchar(' ');
+            column++;
+        }
+        printf("%.*s", word, p);
+        column += word;
+        p += word;
+    }
+    putchar('\n');
+}
+
 static void print_human(const natprobe_result_t *r)
 {
     const char *hairpin = r->hairpin < 0 ? "not tested" : r->hairpin ? "yes" : "no";
@@ -53,8 +80,8 @@ static void print_human(const natprobe_result_t *r)
             printf("skipped     %s: %s\n", s->server, s->error);
     }
     if (r->note[0])
-        printf("note        %s\n", r->note);
-    printf("advice      %s\n", r->advice);
+        print_wrapped("note", r->note);
+    print_wrapped("advice", r->advice);
 }
 
 int cmd_network(int argc, char **argv)
