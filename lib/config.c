@@ -1011,6 +1011,8 @@ int config_save(const weft_config_t *cfg, const char *path)
     write_list(f, "stun_servers", cfg->stun_servers, cfg->stun_server_count);
     write_list(f, "turn_servers", cfg->turn_servers, cfg->turn_server_count);
     fprintf(f, "redis:\n  url: \"%s\"\n", quoted(q, sizeof q, cfg->redis_url));
+    if (cfg->api_listen[0] && strcmp(cfg->api_listen, "127.0.0.1:7401") != 0)  // e.g. a second mesh instance's
+        fprintf(f, "api:\n  listen: \"%s\"\n", quoted(q, sizeof q, cfg->api_listen));
     fprintf(f, "log:\n  level: \"%s\"\n", quoted(q, sizeof q, cfg->log_level));
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0)

@@ -99,6 +99,10 @@ static int write_instance(const char *home, const char *local, const char *node_
     snprintf(cfg.hub_endpoint, sizeof cfg.hub_endpoint, "%s", hub_endpoint);
     snprintf(cfg.hub_public_key, sizeof cfg.hub_public_key, "%s", hub_key);
     snprintf(cfg.device_name, sizeof cfg.device_name, "%s", device);
+    // each instance's HTTP API on its own port: weftK -> 127.0.0.1:7401+K (the legacy home's weft0 keeps 7401)
+    int device_index = atoi(device + 4);
+    if (strcmp(cfg.api_listen, "off") != 0)
+        snprintf(cfg.api_listen, sizeof cfg.api_listen, "127.0.0.1:%d", 7401 + device_index);
     if (config_save(&cfg, cfg.config_file) != 0) {
         snprintf(err, err_len, "cannot write %s: %s", cfg.config_file, strerror(errno));
         mesh_home_remove_tree(dir);
@@ -228,11 +232,13 @@ int mesh_op_create(const char *home_opt, const char *name, const char *cidr, con
     }
     char id_hex[MESH_ID_HEX_LEN];
     mesh_id_to_hex(mc->mesh_id.data, id_hex);
-    printf("created mesh %s (id %s) on %s\n  network  %s%s\n  this node %s/%u (admin)\n", name, id_hex, endpoint,
-           mc->cidr, psk ? ", with a network key" : "", mc->address, mc->prefix);
+    FILE *out = ttl_s ? stderr : stdout;  // `weft room open` prints only the invite code on stdout
+    fprintf(out, "created %s %s (id %s) on %s\n  network  %s%s\n  this node %s/%u (admin)\n", ttl_s ? "room" : "mesh",
+            name, id_hex, endpoint, mc->cidr, psk ? ", with a network key" : "", mc->address, mc->prefix);
     if (mc->expires)
-        printf("  a room: it expires by itself in %u s\n", ttl_s);
-    printf("Next: weft up%s%s, then `weft mesh invite --mesh %s` for each new member\n", home_opt ? " --home " : "",
+        fprintf(out, "  a room: it expires by itself in %u s\n", ttl_s);
+    if (!ttl_s)
+        printf("Next: weft up%s%s, then `weft mesh invite --mesh %s` for each new member\n", home_opt ? " --home " : "",
            home_opt ? home_opt : "", name);
     sodium_memzero(psk_hex, sizeof psk_hex);
     rc = EXIT_OK;

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -263,6 +264,18 @@ static bool takes_mesh(const char *cmd)
     return false;
 }
 
+static bool running_pid_of(const char *pid_file)
+{
+    FILE *f = fopen(pid_file, "r");
+    int pid = 0;
+    if (f) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid > 0 && kill(pid, 0) == 0;
+}
+
 static bool runs_on_each(const char *cmd)
 {
     return strcmp(cmd, "up") == 0 || strcmp(cmd, "down") == 0;
@@ -338,6 +351,7 @@ int mesh_home_dispatch(const char *cmd, int argc, char **argv, int (*run)(int, c
         rc = 2;
     } else {
         rc = 0;
+        int acted = 0;
         args[n] = "--home";
         for (int i = legacy ? -1 : 0; i < count; i++) {
             if (i < 0)
@@ -345,10 +359,25 @@ int mesh_home_dispatch(const char *cmd, int argc, char **argv, int (*run)(int, c
             else
                 mesh_home_instance(home, names[i], dir, sizeof dir);
             args[n + 1] = dir;
-            fprintf(stderr, "mesh %s: ", i < 0 ? "(this home)" : names[i]);
+            char pid_file[PATH_MAX + 32];
+            snprintf(pid_file, sizeof pid_file, "%s/run/weft.pid", dir);
+            bool running = access(pid_file, F_OK) == 0 && running_pid_of(pid_file);
+            if (strcmp(cmd, "down") == 0 && !running)
+                continue;  // stop what runs; a mesh that is down is no failure
+            if (strcmp(cmd, "up") == 0 && running) {
+                fprintf(stderr, "mesh %s: already running\n", i < 0 ? "(this home)" : names[i]);
+                continue;
+            }
+            acted++;
+            fprintf(stderr, "%s mesh %s\n", strcmp(cmd, "up") == 0 ? "starting" : "stopping",
+                    i < 0 ? "(this home)" : names[i]);
             int one = run_child(run, n + 2, args);
             if (one != 0)
                 rc = one;
+        }
+        if (acted == 0 && strcmp(cmd, "down") == 0) {
+            fprintf(stderr, "weft down: none of this node's %d meshes is running\n", count + legacy);
+            rc = 1;
         }
     }
     free(args);

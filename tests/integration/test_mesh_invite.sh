@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# test_mesh_invite.sh BIN_DIR — meshes with an admin, end to end with the real CLI, hub and nodes in
+# network namespaces (docs/membership.md):
+#   1. alpha creates mesh "office" (with a psk) and invites; beta and gamma join with one 2-use code and
+#      all three ping each other.
+#   2. bad invites - tampered, truncated, garbage, expired, reused, a wrong hub key - each fail with a
+#      clear message, write no instance and leave the hub's roster as it was.
+#   3. 20 concurrent `weft mesh join` with one single-use code: exactly one member.
+#   4. two meshes on one node: beta creates "lab" (10.101.0.0/16), alpha joins it too; alpha runs both
+#      (weft0 and weft1) and pings in both.
+#   5. alpha kicks gamma: gamma is cut off within 5 s (measured from the kick), the others keep pinging.
+#   6. a room (--ttl 15) disappears from the hub by itself; its code then fails clearly.
+set -euo pipefail
+source "$(dirname "$0")/../lib/netlab.sh"
+lab_init "${1:?usage: test_mesh_invite.sh BIN_DIR}"
+W="$BIN/weft"
+
+lab_switch
+lab_hub hub 10.99.0.1
+HUB=10.99.0.1:7400
+lab_wait 20 "the hub's redis" test -S "$(lab_home hub)/run/redis.sock"
+hub_redis() { redis-cli -s "$(lab_home hub)/run/redis.sock" "$@"; }
+
+A=$(lab_home alpha); B=$(lab_home beta); G=$(lab_home gamma)
+lab_host alpha 10.99.0.2/24
+lab_host beta 10.99.0.3/24
+lab_host gamma 10.99.0.4/24
+lab_host crowd 10.99.0.5/24
+
+# up NAME [MESH]: start a node's meshes (all, or one), remembering the instance homes for the cleanup
+up() {
+  local home; home=$(lab_home "$1")
+  for d in "$home"/meshes/*/; do LAB_HOMES+=("${d%/}"); done
+  lab_exec "$1" "$W" up --home "$home" ${2:+--mesh "$2"} || lab_fail "weft up $1 ${2:-} failed"
+}
+node_hex() { "$W" id --home "$(lab_home "$1")" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+mesh_id_of() { "$W" mesh list --home "$(lab_home "$1")" --json | python3 -c '
+import json, sys
+print([m["id"] for m in json.load(sys.stdin) if m["name"] == sys.argv[1]][0])' "$2"; }
+ping_ok() { lab_exec "$1" ping -c 3 -i 0.2 -W 2 "$2" >/dev/null 2>&1; }
+
+lab_log "1. alpha creates mesh office and is its admin"
+out=$(lab_exec alpha "$W" mesh create --home "$A" --name office --hub "$HUB" --hub-key "$HUB_KEY" --psk \
+      --node-name alpha) || lab_fail "mesh create failed: $out"
+echo "$out"
+[ -f "$A/meshes/office/weft.yaml" ] && [ -f "$A/meshes/office/member.cert" ] || lab_fail "no instance written"
+grep -q 'address: "10.100.0.1/16"' "$A/meshes/office/weft.yaml" || lab_fail "admin did not get 10.100.0.1"
+OFFICE=$(mesh_id_of alpha office)
+up alpha
+lab_wait 20 "alpha registered" bash -c "'$W' status --home '$A' --json | grep -q registered"
+
+code=$(lab_exec alpha "$W" mesh invite --home "$A" --uses 2) || lab_fail "mesh invite failed"
+[[ "$code" == weft1-* ]] || lab_fail "invite code '$code' does not start with weft1-"
+lab_log "invite: ${code:0:40}... (${#code} chars)"
+lab_exec beta "$W" mesh join "$code" --home "$B" --node-name beta || lab_fail "beta could not join"
+lab_exec gamma "$W" mesh join "$code" --home "$G" --node-name gamma || lab_fail "gamma could not join"
+grep -q 'address: "10.100.0.2/16"' "$B/meshes/office/weft.yaml" || lab_fail "beta's address is not 10.100.0.2"
+grep -q 'address: "10.100.0.3/16"' "$G/meshes/office/weft.yaml" || lab_fail "gamma's address is not 10.100.0.3"
+psk=$(grep network_key "$A/meshes/office/weft.yaml")
+[ -n "$psk" ] && [ "$psk" = "$(grep network_key "$B/meshes/office/weft.yaml")" ] || lab_fail "beta did not get the psk"
+[ "$(hub_redis SCARD "hub:net:$OFFICE:roster")" = 3 ] || lab_fail "the hub's roster is not 3 members"
+# the hub never holds the psk
+hub_redis --scan | while read -r k; do hub_redis DUMP "$k"; done | grep -q "${psk:20:20}" && lab_fail "psk on the hub"
+up beta
+up gamma
+for pair in "alpha 10.100.0.2" "alpha 10.100.0.3" "beta 10.100.0.3" "gamma 10.100.0.1"; do
+  set -- $pair
+  lab_wait 40 "$1 to ping $2" ping_ok "$1" "$2"
+done
+lab_log "alpha, beta and gamma ping each other in office"
+
+lab_log "2. bad invites fail clearly and change nothing"
+code1=$(lab_exec alpha "$W" mesh invite --home "$A") || lab_fail "invite failed"
+roster_before=$(hub_redis SCARD "hub:net:$OFFICE:roster")
+# bad_join NAME CODE EXPECTED_MESSAGE_PART: a join from crowd member NAME must fail with that message
+bad_join() {
+  local home="$LAB_DIR/crowd/$1" out rc=0
+  out=$(lab_exec crowd "$W" mesh join "$2" --home "$home" 2>&1) || rc=$?
+  [ $rc -eq 1 ] || lab_fail "$1: exit $rc (want 1): $out"
+  echo "$out" | grep -qi -- "$3" || lab_fail "$1: message '$out' does not say '$3'"
+  [ ! -d "$home/meshes/office" ] || lab_fail "$1: an instance was written"
+  [ "$(hub_redis SCARD "hub:net:$OFFICE:roster")" = "$roster_before" ] || lab_fail "$1: the roster changed"
+  lab_log "$1: $(echo "$out" | tail -1)"
+}
+mkdir -p "$LAB_DIR/crowd"
+mid=$(( ${#code1} / 2 ))
+c=${code1:$mid:1}; [ "$c" = a ] && r=b || r=a
+bad_join tampered "${code1:0:$mid}$r${code1:$((mid + 1))}" "typo"
+bad_join truncated "${code1:0:$(( ${#code1} - 7 ))}" "code"
+bad_join garbage "hello-this-is-not-a-code" "invite"
+short=$(lab_exec alpha "$W" mesh invite --home "$A" --seconds 2) || lab_fail "short invite failed"
+sleep 3
+bad_join expired "$short" "expired"
+lab_exec crowd "$W" mesh join "$code1" --home "$LAB_DIR/crowd/first" >/dev/null 2>&1 || lab_fail "a fresh code did not work"
+roster_before=$(hub_redis SCARD "hub:net:$OFFICE:roster")
+bad_join reused "$code1" "used up"
+rc=0
+out=$(lab_exec alpha "$W" mesh create --home "$LAB_DIR/crowd/wrongkey" --name other --hub "$HUB" \
+      --hub-key "0000000000000000000000000000000000000000" 2>&1) || rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "hub key" || lab_fail "wrong hub key: exit $rc: $out"
+[ ! -d "$LAB_DIR/crowd/wrongkey/meshes/other" ] || lab_fail "wrong hub key: an instance was written"
+lab_log "wrong hub key: $out"
+
+lab_log "3. 20 concurrent joins with one single-use code"
+single=$(lab_exec alpha "$W" mesh invite --home "$A") || lab_fail "invite failed"
+roster_before=$(hub_redis SCARD "hub:net:$OFFICE:roster")
+pids=()
+for i in $(seq 1 20); do
+  lab_exec crowd "$W" mesh join "$single" --home "$LAB_DIR/crowd/c$i" >"$LAB_DIR/crowd/c$i.out" 2>&1 &
+  pids+=($!)
+done
+ok=0
+for p in "${pids[@]}"; do wait "$p" && ok=$((ok + 1)) || true; done
+written=$(ls -d "$LAB_DIR"/crowd/c*/meshes/office 2>/dev/null | wc -l)
+roster_after=$(hub_redis SCARD "hub:net:$OFFICE:roster")
+lab_log "20 concurrent joins: $ok succeeded, $written instances written, roster $roster_before -> $roster_after"
+[ $ok -eq 1 ] && [ "$written" -eq 1 ] && [ "$roster_after" -eq $((roster_before + 1)) ] || {
+  cat "$LAB_DIR"/crowd/c*.out; lab_fail "want exactly one member from a single-use code"; }
+grep -l "used up" "$LAB_DIR"/crowd/c*.out | wc -l | grep -qx 19 || lab_fail "the 19 others were not told 'used up'"
+
+lab_log "4. two meshes on one node: beta creates lab, alpha joins it as well"
+lab_exec beta "$W" mesh create --home "$B" --name lab --cidr 10.101.0.0/16 --hub "$HUB" --hub-key "$HUB_KEY" \
+  --node-name beta >/dev/null || lab_fail "beta could not create lab"
+up beta lab
+lab_wait 20 "beta's lab registered" bash -c "'$W' status --home '$B' --mesh lab --json | grep -q registered"
+labcode=$(lab_exec beta "$W" mesh invite --home "$B" --mesh lab) || lab_fail "lab invite failed"
+lab_exec alpha "$W" mesh join "$labcode" --home "$A" --node-name alpha >/dev/null || lab_fail "alpha could not join lab"
+grep -q 'name: "weft1"' "$A/meshes/lab/weft.yaml" || lab_fail "alpha's second mesh does not get weft1"
+lab_exec alpha "$W" down --home "$A" >/dev/null || lab_fail "weft down (every mesh) failed"
+up alpha   # both meshes
+lab_wait 20 "weft0 with office's address" bash -c "ip netns exec $(lab_ns alpha) ip -br addr show weft0 | grep -q 10.100.0.1"
+lab_wait 20 "weft1 with lab's address" bash -c "ip netns exec $(lab_ns alpha) ip -br addr show weft1 | grep -q 10.101.0.2"
+lab_wait 40 "alpha to ping beta in office" ping_ok alpha 10.100.0.2
+lab_wait 40 "alpha to ping beta in lab" ping_ok alpha 10.101.0.1
+lab_wait 40 "beta to ping alpha in lab" ping_ok beta 10.101.0.2
+"$W" mesh list --home "$A"
+rc=0; "$W" peers --home "$A" >/dev/null 2>&1 || rc=$?
+[ $rc -eq 2 ] || lab_fail "weft peers without --mesh on a node in two meshes: exit $rc, want 2"
+"$W" peers --home "$A" --mesh lab | grep -q beta || lab_fail "weft peers --mesh lab does not list beta"
+lab_log "alpha pings beta in office (weft0) and in lab (weft1)"
+
+lab_log "5. alpha kicks gamma"
+lab_wait 40 "gamma to ping beta" ping_ok gamma 10.100.0.2
+GAMMA=$(node_hex gamma)
+lab_exec gamma ping -D -i 0.1 -W 1 10.100.0.2 >"$LAB_DIR/gamma-ping.txt" 2>&1 & gping=$!
+LAB_PIDS+=($gping)
+sleep 1
+kick_at=$(date +%s.%N)
+lab_exec alpha "$W" mesh kick "$GAMMA" --home "$A" --mesh office || lab_fail "kick failed"
+sleep 7
+kill "$gping" 2>/dev/null || true
+last=$(grep -o '^\[[0-9.]*\] [0-9]* bytes from' "$LAB_DIR/gamma-ping.txt" | tail -1 | tr -d '[]' | cut -d' ' -f1)
+[ -n "$last" ] || lab_fail "gamma's ping never got a reply (test is blind)"
+cutoff=$(python3 -c "print(f'{max(0.0, $last - $kick_at):.2f}')")
+lab_log "gamma's last reply from beta came $cutoff s after the kick"
+python3 -c "import sys; sys.exit(0 if $last - $kick_at <= 5 else 1)" || lab_fail "gamma was not cut off within 5 s"
+ping_ok gamma 10.100.0.1 && lab_fail "gamma still reaches alpha after the kick"
+ping_ok alpha 10.100.0.2 || lab_fail "alpha no longer reaches beta after kicking gamma"
+[ "$(hub_redis HEXISTS "hub:net:$OFFICE:revoked" "$GAMMA")" = 1 ] || lab_fail "the hub did not keep the revocation"
+[ "$(hub_redis SISMEMBER "hub:net:$OFFICE:roster" "$GAMMA")" = 0 ] || lab_fail "gamma is still on the roster"
+
+lab_log "6. a room expires by itself"
+room=$(lab_exec alpha "$W" room open party --ttl 15 --uses 3 --home "$A" --hub "$HUB" --hub-key "$HUB_KEY") \
+  || lab_fail "room open failed"
+ROOM=$(mesh_id_of alpha party)
+[ "$(hub_redis EXISTS "hub:net:$ROOM")" = 1 ] || lab_fail "the room is not on the hub"
+ttl=$(hub_redis TTL "hub:net:$ROOM")
+[ "$ttl" -gt 0 ] && [ "$ttl" -le 15 ] || lab_fail "the room's key has TTL $ttl, want 1..15"
+lab_wait 25 "the room to expire on the hub" bash -c "[ -z \"\$(redis-cli -s '$(lab_home hub)/run/redis.sock' --scan --pattern 'hub:net:$ROOM*')\" ]"
+rc=0
+out=$(lab_exec crowd "$W" mesh join "$room" --home "$LAB_DIR/crowd/late" 2>&1) || rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q expired || lab_fail "joining an expired room: exit $rc: $out"
+lab_log "room party gone from the hub after its TTL; joining it says: $(echo "$out" | tail -1)"
+lab_log "PASS"
