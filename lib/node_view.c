@@ -192,6 +192,9 @@ int node_peers_collect(store_t *store, node_peer_t **peers)
         peer->path_rx_packets = field_u64(path, "rx_packets");
         peer->path_tx_packets = field_u64(path, "tx_packets");
         peer->path_restarts = field_u64(path, "restarts");
+        peer->rtt_ms = field(path, "rtt_ms")[0] ? strtoll(field(path, "rtt_ms"), NULL, 10) : -1;
+        COPY_FIELD(peer->server, path, "server");
+        COPY_FIELD(peer->last_error, path, "last_error");
         snprintf(peer->session_state, sizeof peer->session_state, "%s",
                  field(session, "state")[0] ? field(session, "state") : "none");
         peer->handshakes = field_u64(session, "handshakes");
@@ -324,6 +327,9 @@ void node_peers_json(const node_peer_t *peers, int count, json_t *j)
         json_uint(j, "rx_packets", p->path_rx_packets);
         json_uint(j, "tx_packets", p->path_tx_packets);
         json_uint(j, "restarts", p->path_restarts);
+        json_int(j, "rtt_ms", p->rtt_ms);
+        json_string(j, "server", p->server);
+        json_string(j, "last_error", p->last_error);
         json_object_end(j);
         json_object_begin(j, "session");
         json_string(j, "state", p->session_state);

@@ -53,6 +53,9 @@ typedef struct {
     char path_state[32], connection[16], local_type[16], remote_type[16];
     char local_addr[80], remote_addr[80];
     uint64_t path_rx_bytes, path_tx_bytes, path_rx_packets, path_tx_packets, path_restarts;
+    int64_t rtt_ms;                 // last probe round trip on the path, -1 unknown
+    char server[96];                // the STUN/TURN server behind our candidate ("" for host)
+    char last_error[512];           // why the last attempt or path ended, and server trouble ("" none)
     // weft:session:<id> (crypto); state "none" when there is no session
     char session_state[32];
     uint64_t handshakes, session_rx_bytes, session_tx_bytes;

@@ -101,7 +101,8 @@ int cmd_status(int argc, char **argv)
 static const char peers_usage[] =
     "usage: weft peers [--home DIR] [--json]\n"
     "Lists the mesh's other members: name, overlay address, fingerprint, how each is reached\n"
-    "(direct or relay, local/remote candidate types, address), the encrypted session, and bytes each way.\n";
+    "(direct or relay, local/remote candidate types, addresses, round-trip time), the encrypted session,\n"
+    "bytes each way, and the last connection error (a server that failed, a path that died).\n";
 
 int cmd_peers(int argc, char **argv)
 {
@@ -132,17 +133,29 @@ int cmd_peers(int argc, char **argv)
         node_peers_json(peers, count, &j);
         json_finish(&j);
     } else {
-        printf("%-12s %-15s %-19s %-10s %-6s %-11s %-21s %-11s %10s %10s\n", "NAME", "OVERLAY", "FINGERPRINT",
-               "PATH", "VIA", "CANDIDATES", "REMOTE", "SESSION", "RX", "TX");
+        printf("%-12s %-15s %-19s %-10s %-6s %-11s %-21s %-21s %6s %-11s %10s %10s\n", "NAME", "OVERLAY",
+               "FINGERPRINT", "PATH", "VIA", "CANDIDATES", "LOCAL", "REMOTE", "RTT", "SESSION", "RX", "TX");
         for (int i = 0; i < count; i++) {
             const node_peer_t *p = &peers[i];
-            char cands[40];
+            char cands[40], rtt[16];
             snprintf(cands, sizeof cands, "%s/%s", p->local_type[0] ? p->local_type : "-",
                      p->remote_type[0] ? p->remote_type : "-");
-            printf("%-12s %-15s %-19s %-10s %-6s %-11s %-21s %-11s %10llu %10llu\n", p->name, p->overlay_addr,
-                   p->fingerprint, p->path_state, p->connection[0] ? p->connection : "-", cands,
-                   p->remote_addr[0] ? p->remote_addr : "-", p->session_state,
-                   (unsigned long long)p->session_rx_bytes, (unsigned long long)p->session_tx_bytes);
+            if (p->rtt_ms >= 0)
+                snprintf(rtt, sizeof rtt, "%lldms", (long long)p->rtt_ms);
+            else
+                snprintf(rtt, sizeof rtt, "-");
+            printf("%-12s %-15s %-19s %-10s %-6s %-11s %-21s %-21s %6s %-11s %10llu %10llu\n", p->name,
+                   p->overlay_addr, p->fingerprint, p->path_state, p->connection[0] ? p->connection : "-", cands,
+                   p->local_addr[0] ? p->local_addr : "-", p->remote_addr[0] ? p->remote_addr : "-", rtt,
+                   p->session_state, (unsigned long long)p->session_rx_bytes,
+                   (unsigned long long)p->session_tx_bytes);
+        }
+        for (int i = 0; i < count; i++) {
+            const node_peer_t *p = &peers[i];
+            if (p->server[0])
+                printf("%s: via server %s\n", p->name, p->server);
+            if (p->last_error[0])
+                printf("%s: last error: %s\n", p->name, p->last_error);
         }
         if (count == 0)
             printf("(no other members yet: is the hub reachable? see `weft status`)\n");

@@ -35,6 +35,13 @@
 #define NAT_SUSPECT_MS 1000
 #define NAT_PROBE_MS 250
 #define NAT_DEAD_MS 2000
+// Back from a relay: while a path is relayed and direct paths are allowed, the controlling side keeps
+// trying a trial agent with direct candidates only next to it (NAT_TRIAL_MS each, NAT_TRIAL_GAP_MS apart
+// for the first minute on the relay, NAT_TRIAL_GAP_LONG_MS after); one that connects takes over.
+#define NAT_TRIAL_MS 3000
+#define NAT_TRIAL_GAP_MS 1000
+#define NAT_TRIAL_GAP_LONG_MS 15000
+#define NAT_TRIAL_FAST_FOR_MS 60000
 
 // Datagrams that arrived for a peer with no usable path. A restarted side's first datagram is
 // usually crypto's handshake initiation: holding it saves a 5 s handshake retry.
@@ -76,6 +83,16 @@ typedef struct {
     int backoff_ms;                 // wait before the next retry; doubles, reset when connected
     uint64_t attempts;              // agents created for this peer
 
+    // trial agent (direct candidates only) next to a relayed path; see NAT_TRIAL_MS
+    ice_peer_t *trial;
+    uint64_t trial_serial;
+    char trial_local_ufrag[ICE_MAX_CRED_LEN + 1];  // its gathered ufrag (controlling: the trial offer)
+    char trial_offer_ufrag[ICE_MAX_CRED_LEN + 1];  // controlled: the trial offer it answers
+    bool trial_answered;            // controlling: the trial ANSWER was applied
+    int64_t trial_started_ms;       // monotonic
+    int64_t next_trial_ms;          // monotonic: controlling side's next trial, 0 = not planned
+    int64_t relay_since_ms;         // monotonic: the path went onto a relay (0: not on one)
+
     // liveness (monotonic ms)
     int64_t usable_since_ms;        // the current agent became usable
     int64_t last_tx_ms;             // last datagram sent to the peer
@@ -99,7 +116,7 @@ typedef struct {
     uint64_t *drop_no_path, *drop_send_error, *drop_bad_batch, *drop_crypto_full;
     uint64_t *signals_out, *signals_in, *signals_stale, *signals_bad, *signals_unknown_peer, *drop_signal_out;
     uint64_t *agents_created, *ice_restarts, *peers_connected, *peerlist_bad, *held, *held_sent;
-    uint64_t *peers_direct, *peers_relay, *paths_died, *probes_sent;
+    uint64_t *peers_direct, *peers_relay, *paths_died, *probes_sent, *trials, *trials_promoted;
 } nat_counters_t;
 
 typedef struct {

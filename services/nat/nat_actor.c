@@ -55,6 +55,8 @@ static void register_counters(nat_actor_t *self, service_t *svc)
     c->peers_relay = service_counter(svc, "peers_relay");
     c->paths_died = service_counter(svc, "paths_died");
     c->probes_sent = service_counter(svc, "probes_sent");
+    c->trials = service_counter(svc, "trials");
+    c->trials_promoted = service_counter(svc, "trials_promoted");
 }
 
 // ---------------------------------------------------------------- outbound datagrams

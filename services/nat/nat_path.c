@@ -27,7 +27,9 @@ int nat_path_write(nat_t *nat, nat_peer_t *peer)
     }
     char connected_ms[24], rx_b[24], tx_b[24], rx_p[24], tx_p[24], restarts[24], rtt[24];
     snprintf(rtt, sizeof rtt, "%" PRId64, nat_peer_usable(peer) ? peer->rtt_ms : -1);
-    const char *error = peer->last_error[0] ? peer->last_error : nat->servers.status;
+    char error[sizeof peer->last_error + sizeof nat->servers.status + 4];
+    snprintf(error, sizeof error, "%s%s%s", peer->last_error, peer->last_error[0] && nat->servers.status[0] ? "; " : "",
+             nat->servers.status);
     snprintf(connected_ms, sizeof connected_ms, "%" PRId64, nat_peer_usable(peer) ? peer->connected_unix_ms : 0);
     snprintf(rx_b, sizeof rx_b, "%" PRIu64, rx_bytes);
     snprintf(tx_b, sizeof tx_b, "%" PRIu64, peer->tx_bytes);

@@ -67,6 +67,20 @@ static void set_state(nat_peer_t *peer, path_state_t state)
 
 // ---------------------------------------------------------------- agents
 
+static void drop_trial(nat_peer_t *peer)
+{
+    if (!peer->trial)
+        return;
+    uint64_t bytes, packets;
+    ice_peer_rx(peer->trial, &bytes, &packets);
+    peer->rx_bytes_before += bytes;
+    peer->rx_packets_before += packets;
+    ice_peer_destroy(&peer->trial);
+    peer->trial_serial = 0;
+    peer->trial_local_ufrag[0] = peer->trial_offer_ufrag[0] = '\0';
+    peer->trial_answered = false;
+}
+
 static void drop_agent(nat_peer_t *peer)
 {
     if (!peer->ice)
@@ -96,6 +110,7 @@ static void drop_agent(nat_peer_t *peer)
 static int new_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t now)
 {
     drop_agent(peer);
+    drop_trial(peer);
     uint64_t serial = ++nat->next_serial;
     const ice_stun_server_t *stun;
     const ice_turn_server_t *turn;
@@ -131,6 +146,7 @@ static void attempt_failed(nat_t *nat, nat_peer_t *peer, const char *why, int64_
     if (!peer->controlling)
         snprintf(peer->failed_offer, sizeof peer->failed_offer, "%s", peer->offer_ufrag);
     drop_agent(peer);
+    drop_trial(peer);
     set_state(peer, PATH_FAILED);
     schedule_retry(peer, now);
 }
@@ -138,7 +154,7 @@ static void attempt_failed(nat_t *nat, nat_peer_t *peer, const char *why, int64_
 static void send_restart(nat_t *nat, nat_peer_t *peer, const char *answers)
 {
     if (nat_signal_send(nat->discovery, WEFT__SIGNAL__KIND__RESTART, nat->self_id, peer->id, NULL, NULL, NULL, 0,
-                        answers) == 0) {
+                        answers, false) == 0) {
         (*nat->count.signals_out)++;
         log_info("peer %.16s: sent RESTART", peer->hex);
     } else {
@@ -185,6 +201,7 @@ static void peer_remove(nat_t *nat, size_t index)
     nat_peer_t *peer = nat->peers[index];
     log_info("peer %.16s: left the mesh", peer->hex);
     drop_agent(peer);
+    drop_trial(peer);
     nat_path_delete(nat, peer);
     free(peer);
     nat->peers[index] = nat->peers[--nat->peer_count];
@@ -220,6 +237,7 @@ void nat_peers_destroy_all(nat_t *nat)
 {
     for (size_t i = 0; i < nat->peer_count; i++) {
         drop_agent(nat->peers[i]);
+        drop_trial(nat->peers[i]);
         free(nat->peers[i]);
     }
     free(nat->peers);
@@ -242,6 +260,38 @@ static ice_remote_t *remote_from_signal(nat_t *nat, nat_peer_t *peer, const Weft
             return NULL;
     }
     return ice_remote_new(s->ufrag, s->pwd, good, count);
+}
+
+static void start_trial(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t now);
+
+// A trial OFFER (controlled side): a trial agent next to the current one; the current one stays.
+static void on_trial_offer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
+{
+    if (peer->trial && strcmp(peer->trial_offer_ufrag, s->ufrag) == 0) {
+        (*nat->count.signals_stale)++;
+        return;
+    }
+    ice_remote_t *remote = remote_from_signal(nat, peer, s);
+    if (!remote)
+        return;
+    start_trial(nat, peer, remote, wire_now_ms());
+    if (peer->trial)
+        snprintf(peer->trial_offer_ufrag, sizeof peer->trial_offer_ufrag, "%s", s->ufrag);
+    log_info("peer %.16s: trial OFFER %s (direct candidates only); answering", peer->hex, s->ufrag);
+}
+
+static void on_trial_answer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
+{
+    if (!peer->trial || peer->trial_answered || strcmp(s->answers, peer->trial_local_ufrag) != 0) {
+        (*nat->count.signals_stale)++;
+        log_debug("peer %.16s: stale trial ANSWER for %s ignored", peer->hex, s->answers);
+        return;
+    }
+    ice_remote_t *remote = remote_from_signal(nat, peer, s);
+    if (!remote)
+        return;
+    ice_peer_set_remote(peer->trial, remote);
+    peer->trial_answered = true;
 }
 
 static void on_offer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
@@ -330,8 +380,8 @@ void nat_peers_on_signal(nat_t *nat, const Weft__Signal *s)
     }
     (*nat->count.signals_in)++;
     switch (s->kind) {
-    case WEFT__SIGNAL__KIND__OFFER: on_offer(nat, peer, s); break;
-    case WEFT__SIGNAL__KIND__ANSWER: on_answer(nat, peer, s); break;
+    case WEFT__SIGNAL__KIND__OFFER: s->trial ? on_trial_offer(nat, peer, s) : on_offer(nat, peer, s); break;
+    case WEFT__SIGNAL__KIND__ANSWER: s->trial ? on_trial_answer(nat, peer, s) : on_answer(nat, peer, s); break;
     case WEFT__SIGNAL__KIND__RESTART: on_restart(nat, peer, s); break;
     default: break;
     }
@@ -341,13 +391,14 @@ void nat_peers_on_signal(nat_t *nat, const Weft__Signal *s)
 // ---------------------------------------------------------------- agent events
 
 static void send_description(nat_t *nat, nat_peer_t *peer, const char *ufrag, const char *pwd, char **cands,
-                             size_t count)
+                             size_t count, bool trial)
 {
     Weft__Signal__Kind kind = peer->controlling ? WEFT__SIGNAL__KIND__OFFER : WEFT__SIGNAL__KIND__ANSWER;
-    const char *answers = peer->controlling ? NULL : peer->offer_ufrag;
-    if (nat_signal_send(nat->discovery, kind, nat->self_id, peer->id, ufrag, pwd, cands, count, answers) == 0) {
+    const char *answers = peer->controlling ? NULL : trial ? peer->trial_offer_ufrag : peer->offer_ufrag;
+    if (nat_signal_send(nat->discovery, kind, nat->self_id, peer->id, ufrag, pwd, cands, count, answers, trial) == 0) {
         (*nat->count.signals_out)++;
-        log_info("peer %.16s: sent %s %s with %zu candidates", peer->hex, nat_signal_kind_name(kind), ufrag, count);
+        log_info("peer %.16s: sent %s%s %s with %zu candidates", peer->hex, trial ? "trial " : "",
+                 nat_signal_kind_name(kind), ufrag, count);
     } else {
         (*nat->count.drop_signal_out)++;
         log_warn("peer %.16s: discovery's inbox is full; %s not sent", peer->hex, nat_signal_kind_name(kind));
@@ -371,7 +422,7 @@ static void on_gathered(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev, zms
         // extra candidates: a gateway mapping of our host ports, predicted ports of a sequential NAT
         count += portmap_add_candidates(nat->portmap, cands, count, ICE_MAX_CANDIDATES);
         count += predict_add_candidates(nat->predict, cands, count, ICE_MAX_CANDIDATES);
-        send_description(nat, peer, ufrag, pwd, cands, count);
+        send_description(nat, peer, ufrag, pwd, cands, count, false);
     }
     for (size_t i = 0; i < count; i++)
         free(cands[i]);
@@ -481,6 +532,135 @@ static void on_state(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
     }
 }
 
+// ---------------------------------------------------------------- trials: from a relay back to a direct path
+
+static bool trials_allowed(const nat_t *nat)
+{
+    return nat->ice_settings.direct && !nat->ice_settings.relay_only;
+}
+
+// A trial agent: direct candidates only (no TURN), next to the current agent, which keeps carrying the
+// traffic. Controlling side: offers it (trial OFFER); controlled side: `remote` is the trial offer.
+static void start_trial(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t now)
+{
+    drop_trial(peer);
+    if (!trials_allowed(nat)) {
+        ice_remote_destroy(&remote);
+        return;
+    }
+    ice_stun_server_t storage;
+    const ice_stun_server_t *stun =
+        nat_servers_pick_stun_only(&nat->servers, &nat->ice_settings, zclock_time() / 1000, &storage);
+    uint64_t serial = ++nat->next_serial;
+    peer->trial = ice_peer_new(nat->bridge, &nat->ice_settings, stun, NULL, peer->id, peer->controlling, serial);
+    if (!peer->trial) {
+        ice_remote_destroy(&remote);
+        return;
+    }
+    peer->trial_serial = serial;
+    peer->trial_started_ms = now;
+    (*nat->count.trials)++;
+    (*nat->count.agents_created)++;
+    ice_peer_start(peer->trial, remote);
+}
+
+static int64_t trial_gap(const nat_peer_t *peer, int64_t now)
+{
+    return now - peer->relay_since_ms < NAT_TRIAL_FAST_FOR_MS ? NAT_TRIAL_GAP_MS : NAT_TRIAL_GAP_LONG_MS;
+}
+
+// The trial connected: it becomes the peer's agent and the relayed one goes.
+static void promote_trial(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
+{
+    ice_peer_t *trial = peer->trial;
+    uint64_t serial = peer->trial_serial;
+    char local_ufrag[ICE_MAX_CRED_LEN + 1], offer_ufrag[ICE_MAX_CRED_LEN + 1];
+    memcpy(local_ufrag, peer->trial_local_ufrag, sizeof local_ufrag);
+    memcpy(offer_ufrag, peer->trial_offer_ufrag, sizeof offer_ufrag);
+    peer->trial = NULL;     // not dropped: it is taken over
+    peer->trial_serial = 0;
+    peer->trial_local_ufrag[0] = peer->trial_offer_ufrag[0] = '\0';
+    peer->trial_answered = false;
+    char before[160];
+    snprintf(before, sizeof before, "%s %s -> %s %s", peer->local_type, peer->local_addr, peer->remote_type,
+             peer->remote_addr);
+    drop_agent(peer);
+    peer->ice = trial;
+    peer->serial = serial;
+    memcpy(peer->local_ufrag, local_ufrag, sizeof local_ufrag);
+    memcpy(peer->offer_ufrag, offer_ufrag, sizeof offer_ufrag);
+    peer->answer_applied = peer->controlling;
+    peer->attempts++;
+    (*nat->count.trials_promoted)++;
+    set_state(peer, ev->state == NICE_COMPONENT_STATE_READY ? PATH_READY : PATH_CONNECTED);
+    take_pair(peer, ev);
+    peer->connected_unix_ms = zclock_time();
+    peer->usable_since_ms = wire_now_ms();
+    peer->last_probe_ms = 0;
+    peer->probe_unanswered_ms = 0;
+    peer->relay_since_ms = 0;
+    peer->next_trial_ms = 0;
+    log_info("peer %.16s: a direct path works again: %s %s -> %s %s (was %s) after %lld ms of trial", peer->hex,
+             peer->local_type, peer->local_addr, peer->remote_type, peer->remote_addr, before,
+             (long long)(wire_now_ms() - peer->trial_started_ms));
+}
+
+static void on_trial_event(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev, zmsg_t *msg)
+{
+    int64_t now = wire_now_ms();
+    if (ev->type == ICE_EVENT_GATHERED) {
+        char *ufrag = zmsg_popstr(msg);
+        char *pwd = zmsg_popstr(msg);
+        char *cands[ICE_MAX_CANDIDATES];
+        size_t count = 0;
+        while (count < ICE_MAX_CANDIDATES && (cands[count] = zmsg_popstr(msg)) != NULL)
+            count++;
+        if (ufrag && pwd) {
+            snprintf(peer->trial_local_ufrag, sizeof peer->trial_local_ufrag, "%s", ufrag);
+            send_description(nat, peer, ufrag, pwd, cands, count, true);
+        }
+        for (size_t i = 0; i < count; i++)
+            free(cands[i]);
+        free(ufrag);
+        if (pwd) {
+            memset(pwd, 0, strlen(pwd));
+            free(pwd);
+        }
+    } else if (ev->type == ICE_EVENT_STATE) {
+        if (ev->state == NICE_COMPONENT_STATE_CONNECTED || ev->state == NICE_COMPONENT_STATE_READY) {
+            if (strcmp(ev->local_type, "relay") != 0 && strcmp(ev->remote_type, "relay") != 0)
+                promote_trial(nat, peer, ev);
+        } else if (ev->state == NICE_COMPONENT_STATE_FAILED) {
+            log_debug("peer %.16s: trial failed: still no direct path", peer->hex);
+            drop_trial(peer);
+            peer->next_trial_ms = peer->controlling ? now + trial_gap(peer, now) : 0;
+        }
+    } else if (ev->type == ICE_EVENT_BAD_REMOTE) {
+        (*nat->count.signals_bad)++;
+    }
+}
+
+// Timers of trials: the controlling side starts one while the path is relayed; any side drops one that
+// did not connect in time.
+static void tick_trial(nat_t *nat, nat_peer_t *peer, int64_t now)
+{
+    bool relayed = nat_peer_usable(peer) && on_relay(peer);
+    if (relayed && !peer->relay_since_ms) {
+        peer->relay_since_ms = now;
+        peer->next_trial_ms = now + NAT_TRIAL_GAP_MS;
+    } else if (!relayed) {
+        peer->relay_since_ms = 0;
+    }
+    int64_t limit = NAT_TRIAL_MS + (peer->controlling ? 0 : 1000);   // the controlled side waits for the other
+    if (peer->trial && now - peer->trial_started_ms >= limit) {
+        drop_trial(peer);
+        peer->next_trial_ms = now + trial_gap(peer, now);
+    }
+    if (peer->controlling && relayed && !peer->trial && trials_allowed(nat) && peer->next_trial_ms &&
+        now >= peer->next_trial_ms)
+        start_trial(nat, peer, NULL, now);
+}
+
 void nat_peers_on_event(nat_t *nat, zmsg_t *msg)
 {
     zframe_t *head = zmsg_pop(msg);
@@ -493,6 +673,11 @@ void nat_peers_on_event(nat_t *nat, zmsg_t *msg)
     memcpy(&ev, zframe_data(head), sizeof ev);
     zframe_destroy(&head);
     nat_peer_t *peer = nat_peer_find(nat, ev.peer);
+    if (peer && peer->trial && peer->trial_serial == ev.serial) {
+        on_trial_event(nat, peer, &ev, msg);
+        update_summary(nat);
+        return;
+    }
     if (!peer || !peer->ice || peer->serial != ev.serial)
         return;   // an agent already replaced or destroyed
     switch (ev.type) {
@@ -556,6 +741,7 @@ static void check_liveness(nat_t *nat, nat_peer_t *peer, int64_t now)
 
 void nat_peers_tick(nat_t *nat, int64_t now)
 {
+    nat_servers_check_expiry(&nat->servers, &nat->ice_settings, zclock_time() / 1000);
     int64_t timeout_ms = (int64_t)nat->svc->config.connect_timeout * 1000;
     for (size_t i = 0; i < nat->peer_count; i++) {
         nat_peer_t *peer = nat->peers[i];
@@ -564,6 +750,7 @@ void nat_peers_tick(nat_t *nat, int64_t now)
             attempt_failed(nat, peer, "connect timeout", now);
         if (nat_peer_usable(peer))
             check_liveness(nat, peer, now);
+        tick_trial(nat, peer, now);
         if (peer->retry_at_ms && now >= peer->retry_at_ms)
             retry(nat, peer, now);
     }

@@ -85,14 +85,51 @@ void nat_servers_on_probe(nat_servers_t *self, const ice_settings_t *settings)
     compose_status(self);
 }
 
+void nat_servers_check_expiry(nat_servers_t *self, const ice_settings_t *settings, int64_t now_unix)
+{
+    if (settings->hub_turn_count > 0 && settings->hub_turn[0].expires_unix <= now_unix && !self->hub_expired_said) {
+        // discovery renews them when a third of their lifetime is left: the hub has been out of reach since
+        log_warn("the TURN credentials from the hub expired %lld s ago (is the hub reachable?); not using %s",
+                 (long long)(now_unix - settings->hub_turn[0].expires_unix), settings->hub_turn[0].name);
+        snprintf(self->turn_status, sizeof self->turn_status,
+                 "TURN credentials from the hub expired at %lld (is the hub reachable?)",
+                 (long long)settings->hub_turn[0].expires_unix);
+        self->hub_expired_said = true;
+        compose_status(self);
+    }
+}
+
 void nat_servers_pick(nat_servers_t *self, const ice_settings_t *settings, int64_t now_unix,
                       const ice_stun_server_t **stun, const ice_turn_server_t **turn)
 {
+    nat_servers_check_expiry(self, settings, now_unix);
     *stun = self->stun_index >= 0 && self->stun_index < settings->stun_count ? &settings->stun[self->stun_index]
                                                                              : NULL;
     const ice_turn_server_t *list[ICE_MAX_SERVERS * 2];
     int n = ice_settings_turn_list(settings, now_unix, list, ICE_MAX_SERVERS * 2);
     *turn = n > 0 && settings->relay_allowed ? list[self->turn_index % n] : NULL;
+    if (*turn && self->turn_failed_in_row < n)
+        *stun = NULL;
+}
+
+const ice_stun_server_t *nat_servers_pick_stun_only(nat_servers_t *self, const ice_settings_t *settings,
+                                                    int64_t now_unix, ice_stun_server_t *storage)
+{
+    if (self->stun_index >= 0 && self->stun_index < settings->stun_count)
+        return &settings->stun[self->stun_index];
+    const ice_turn_server_t *list[ICE_MAX_SERVERS * 2];
+    int n = ice_settings_turn_list(settings, now_unix, list, ICE_MAX_SERVERS * 2);
+    for (int k = 0; k < n; k++) {
+        const ice_turn_server_t *t = list[(self->turn_index + k) % n];
+        if (!t->tcp) {
+            memset(storage, 0, sizeof *storage);
+            snprintf(storage->name, sizeof storage->name, "%s", t->name);
+            snprintf(storage->ip, sizeof storage->ip, "%s", t->ip);
+            storage->port = t->port;
+            return storage;
+        }
+    }
+    return NULL;
 }
 
 void nat_servers_on_gathered(nat_servers_t *self, const ice_settings_t *settings, int64_t now_unix,
@@ -104,6 +141,7 @@ void nat_servers_on_gathered(nat_servers_t *self, const ice_settings_t *settings
     int n = ice_settings_turn_list(settings, now_unix, list, ICE_MAX_SERVERS * 2);
     const char *current = n > 0 ? list[self->turn_index % n]->name : "";
     if (has_relay) {
+        self->turn_failed_in_row = 0;
         if (self->turn_bad[0] && strcmp(turn_name, current) == 0) {
             snprintf(self->turn_status, sizeof self->turn_status, "TURN server %s gave no relay address, using %s",
                      self->turn_bad, turn_name);
@@ -115,6 +153,7 @@ void nat_servers_on_gathered(nat_servers_t *self, const ice_settings_t *settings
     if (strcmp(turn_name, current) != 0)
         return;
     snprintf(self->turn_bad, sizeof self->turn_bad, "%s", turn_name);
+    self->turn_failed_in_row++;
     self->turn_index = n > 0 ? (self->turn_index + 1) % n : 0;
     const char *next = n > 1 ? list[self->turn_index]->name : "";
     log_warn("TURN server %s gave no relay address (unreachable, or it refused our credentials: see its log)%s%s",
@@ -163,6 +202,8 @@ int nat_servers_take_hub_turn(nat_servers_t *self, ice_settings_t *settings, con
     log_info("TURN credentials from the hub: %d server(s), first %s, user %s", n, settings->hub_turn[0].name,
              creds->username);
     self->turn_index = 0;
+    self->turn_failed_in_row = 0;
+    self->hub_expired_said = false;
     self->turn_bad[0] = '\0';
     self->turn_status[0] = '\0';
     compose_status(self);

@@ -26,6 +26,8 @@ typedef struct {
     int stun_index;                 // first server that answered, -1: none (yet)
     int64_t stun_next_probe_ms;     // monotonic: a failed attempt may probe again from then on
     int turn_index;                 // into ice_settings_turn_list()
+    int turn_failed_in_row;         // gatherings without a relay candidate since the last one with
+    bool hub_expired_said;          // the hub's credentials expired and that was logged
     char turn_bad[ICE_SERVER_NAME]; // the last TURN server that gave no relay candidate
     char stun_status[NAT_SERVERS_STATUS];
     char turn_status[NAT_SERVERS_STATUS];
@@ -40,14 +42,23 @@ void nat_servers_stop(nat_servers_t *self);
 zsock_t *nat_servers_probe_socket(nat_servers_t *self);
 // Reads a probe result from the probe thread.
 void nat_servers_on_probe(nat_servers_t *self, const ice_settings_t *settings);
-// The servers for a new agent (NULL: none). The pointers are into settings.
+// The servers for a new agent (NULL: none). The pointers are into settings. While the TURN server works it
+// is the agent's only server (it gives the server-reflexive candidate too): libnice 0.1.21 with both a
+// STUN and a TURN server on one component takes about 2 s to gather (docs: nat-and-ice-facts), alone
+// about 40 ms. STUN is added when no TURN server is configured or every one failed in a row.
 void nat_servers_pick(nat_servers_t *self, const ice_settings_t *settings, int64_t now_unix,
                       const ice_stun_server_t **stun, const ice_turn_server_t **turn);
+// The STUN server for a trial agent (no relay): the probed STUN server, else the current TURN server
+// used as a STUN server (UDP), written to *storage. NULL: none.
+const ice_stun_server_t *nat_servers_pick_stun_only(nat_servers_t *self, const ice_settings_t *settings,
+                                                    int64_t now_unix, ice_stun_server_t *storage);
 // An agent that was given TURN server `turn_name` ("" none) finished gathering.
 void nat_servers_on_gathered(nat_servers_t *self, const ice_settings_t *settings, int64_t now_unix,
                              const char *turn_name, bool has_relay);
 // An attempt failed (no path): maybe the servers changed since the last probe.
 void nat_servers_on_failure(nat_servers_t *self, int64_t now_ms);
+// Notes (log, status) when the hub's TURN credentials have expired (the hub was out of reach too long).
+void nat_servers_check_expiry(nat_servers_t *self, const ice_settings_t *settings, int64_t now_unix);
 // TurnCredentials from the hub (via discovery): replaces settings->hub_turn when they are new. Returns
 // 1 when taken, 0 when the same as before, -1 when unusable (logged).
 int nat_servers_take_hub_turn(nat_servers_t *self, ice_settings_t *settings, const Weft__TurnCredentials *creds);

@@ -184,7 +184,8 @@ int nat_signal_check(const Weft__Signal *s, const uint8_t self_id[32], char *why
 }
 
 int nat_signal_send(zsock_t *discovery, Weft__Signal__Kind kind, const uint8_t from[32], const uint8_t to[32],
-                    const char *ufrag, const char *pwd, char **candidates, size_t count, const char *answers)
+                    const char *ufrag, const char *pwd, char **candidates, size_t count, const char *answers,
+                    bool trial)
 {
     Weft__Signal signal = WEFT__SIGNAL__INIT;
     signal.from.data = (uint8_t *)from;
@@ -197,6 +198,7 @@ int nat_signal_send(zsock_t *discovery, Weft__Signal__Kind kind, const uint8_t f
     signal.candidates = candidates;
     signal.n_candidates = count;
     signal.answers = (char *)(answers ? answers : "");
+    signal.trial = trial;
     Weft__Envelope env = WEFT__ENVELOPE__INIT;
     env.body_case = WEFT__ENVELOPE__BODY_SIGNAL;
     env.signal = &signal;

@@ -19,10 +19,11 @@ int nat_signal_check(const Weft__Signal *signal, const uint8_t self_id[32], char
 // candidates, counts the others in *bad, and returns how many are good.
 size_t nat_signal_good_candidates(const Weft__Signal *signal, char **good, size_t *bad);
 
-// Sends a Signal to discovery (non-blocking). candidates may be NULL when count is 0; answers may be NULL.
-// Returns 0, or -1 when discovery's inbox is full.
+// Sends a Signal to discovery (non-blocking). candidates may be NULL when count is 0; answers may be NULL;
+// trial marks the OFFER/ANSWER of a trial agent. Returns 0, or -1 when discovery's inbox is full.
 int nat_signal_send(zsock_t *discovery, Weft__Signal__Kind kind, const uint8_t from[32], const uint8_t to[32],
-                    const char *ufrag, const char *pwd, char **candidates, size_t count, const char *answers);
+                    const char *ufrag, const char *pwd, char **candidates, size_t count, const char *answers,
+                    bool trial);
 
 const char *nat_signal_kind_name(Weft__Signal__Kind kind);
 

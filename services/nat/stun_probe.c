@@ -169,7 +169,11 @@ void stun_probe_actor(zsock_t *pipe, void *args)
             continue;
         stun_probe_result_t result;
         stun_probe_run(settings->stun, settings->stun_count, &result);
-        zsock_bsend(pipe, "b", &result, sizeof result);
+        // one frame of exactly sizeof result (nat_servers.c checks the size); czmq 4.2's zsock_bsend has no
+        // picture for a byte block, it asserts on "b"
+        zframe_t *frame = zframe_new(&result, sizeof result);
+        if (frame)
+            zframe_send(&frame, pipe, 0);
     }
     free(settings);
 }
