@@ -1,12 +1,16 @@
 // fuzz_hub_request.c — libFuzzer target: arbitrary bytes as one hub request frame through the hub's
 // decoder and validator (hub_request_parse), then, for what passes, the same reply packing the hub
-// does (a PeerList built from the Register, the Signal relayed as a HubReply, an error reply).
+// does (a PeerList built from the Register, the Signal relayed as a HubReply, an error reply), and the
+// decoders the hub runs on membership requests (the invite in a Join, the revocation in a Kick, the
+// certificate in a CertIssued, relayed as a JoinReply).
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cert.h"
 #include "hub_proto.h"
+#include "invite.h"
 
 static void pack_and_check(const Weft__HubReply *reply)
 {
@@ -41,6 +45,29 @@ static void relay(const Weft__HubRequest *req)
         reply.body_case = WEFT__HUB_REPLY__BODY_SIGNAL;
         reply.signal = req->signal;
         pack_and_check(&reply);
+    } else if (req->body_case == WEFT__HUB_REQUEST__BODY_JOIN) {
+        // the hub decodes the invite inside a Join (hub_mesh.c)
+        invite_t inv;
+        char err[200];
+        invite_unpack(req->join->invite.data, req->join->invite.len, &inv, err, sizeof err);
+    } else if (req->body_case == WEFT__HUB_REQUEST__BODY_KICK) {
+        revocation_t rev;
+        char err[200];
+        revocation_decode(req->kick->revocation.data, req->kick->revocation.len, &rev, err, sizeof err);
+    } else if (req->body_case == WEFT__HUB_REQUEST__BODY_CERT_ISSUED) {
+        // relayed to the joiner as a JoinReply
+        Weft__JoinReply jr = WEFT__JOIN_REPLY__INIT;
+        jr.cert = req->cert_issued->cert;
+        jr.sealed_psk = req->cert_issued->sealed_psk;
+        jr.name = "mesh";
+        jr.cidr = "10.100.0.0/16";
+        jr.address = "10.100.0.2";
+        reply.body_case = WEFT__HUB_REPLY__BODY_JOIN_REPLY;
+        reply.join_reply = &jr;
+        pack_and_check(&reply);
+        cert_t cert;
+        char err[200];
+        cert_decode(req->cert_issued->cert.data, req->cert_issued->cert.len, &cert, err, sizeof err);
     }
 }
 

@@ -13,6 +13,7 @@
 #include "crypto_wire.h"
 #include "invite.h"
 #include "hub.pb-c.h"
+#include "hub_proto.h"
 #include "node.pb-c.h"
 #include "packet.pb-c.h"
 
@@ -235,6 +236,76 @@ static void make_hub_request(void)
     }
     memcpy(buf + at, inner, n);
     put("hub_request", "signal_field_zero", buf, at + n);
+
+    // membership requests (services/hub/hub_mesh.c); the invite and revocation bytes inside are only the
+    // right size here: fuzz_invite and fuzz_cert seed real ones
+    uint8_t mesh_id[16], nonce[16], blob[HUB_REVOCATION_LEN];
+    memset(mesh_id, 0x3c, sizeof mesh_id);
+    memset(nonce, 0x4e, sizeof nonce);
+    memset(blob, 0x5a, sizeof blob);
+    Weft__CreateMesh create = WEFT__CREATE_MESH__INIT;
+    create.name = "office";
+    create.cidr = "10.100.0.0/16";
+    create.psk_present = 1;
+    create.ttl_s = 300;
+    create.admin_key = reg.id;
+    create.member_name = "alpha";
+    req = (Weft__HubRequest)WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_CREATE_MESH;
+    req.create_mesh = &create;
+    put_request("create_mesh", &req);
+
+    Weft__RegisterInvite invite = WEFT__REGISTER_INVITE__INIT;
+    invite.mesh_id.data = mesh_id;
+    invite.mesh_id.len = 16;
+    invite.nonce.data = nonce;
+    invite.nonce.len = 16;
+    invite.max_uses = 3;
+    invite.expires = 1800086400;
+    req = (Weft__HubRequest)WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_REGISTER_INVITE;
+    req.register_invite = &invite;
+    put_request("register_invite", &req);
+
+    Weft__Join join = WEFT__JOIN__INIT;
+    join.invite.data = blob;
+    join.invite.len = 200;
+    join.name = "beta";
+    join.key.data = id_b;
+    join.key.len = 32;
+    req = (Weft__HubRequest)WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_JOIN;
+    req.join = &join;
+    put_request("join", &req);
+
+    Weft__CertIssued issued = WEFT__CERT_ISSUED__INIT;
+    issued.request_id = 42;
+    issued.cert.data = blob;
+    issued.cert.len = HUB_CERT_LEN;
+    issued.sealed_psk.data = blob;
+    issued.sealed_psk.len = HUB_SEALED_PSK_LEN;
+    issued.error = "";
+    req = (Weft__HubRequest)WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_CERT_ISSUED;
+    req.cert_issued = &issued;
+    put_request("cert_issued", &req);
+
+    Weft__Kick kick = WEFT__KICK__INIT;
+    kick.mesh_id = invite.mesh_id;
+    kick.revocation.data = blob;
+    kick.revocation.len = HUB_REVOCATION_LEN;
+    req = (Weft__HubRequest)WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_KICK;
+    req.kick = &kick;
+    put_request("kick", &req);
+
+    Weft__LeaveMesh leave_mesh = WEFT__LEAVE_MESH__INIT;
+    leave_mesh.mesh_id = invite.mesh_id;
+    leave_mesh.key = join.key;
+    req = (Weft__HubRequest)WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_LEAVE_MESH;
+    req.leave_mesh = &leave_mesh;
+    put_request("leave_mesh", &req);
 }
 
 // ---------------------------------------------------------------- crypto_datagram: the right shapes
