@@ -91,6 +91,7 @@ static const config_key_t config_keys[] = {
     CHOICE("connection.relay", connection_relay, "allow|never|only"),
     INT("connection.keepalive", keepalive_interval, 1, 3600),
     INT("connection.connect_timeout", connect_timeout, 1, 600),
+    BOOL("routing.broadcast", routing_broadcast),
     LIST_CHECKED("nat.stun_servers", stun_servers, stun_server_count, check_host_port),
     LIST_CHECKED("nat.turn_servers", turn_servers, turn_server_count, check_turn_url),
     BOOL("nat.port_mapping", port_mapping),
@@ -1007,6 +1008,7 @@ int config_save(const weft_config_t *cfg, const char *path)
     fprintf(f, "connection:\n  direct: %s\n  relay: %s\n  keepalive: %d\n  connect_timeout: %d\n",
             cfg->connection_direct ? "true" : "false", cfg->connection_relay, cfg->keepalive_interval,
             cfg->connect_timeout);
+    fprintf(f, "routing:\n  broadcast: %s\n", cfg->routing_broadcast ? "true" : "false");
     fprintf(f, "nat:\n");
     write_list(f, "stun_servers", cfg->stun_servers, cfg->stun_server_count);
     write_list(f, "turn_servers", cfg->turn_servers, cfg->turn_server_count);

@@ -70,6 +70,9 @@ typedef struct {
     bool connection_direct;         // connection.direct: try direct paths (host/srflx), default true
     char connection_relay[8];       // connection.relay: allow|never|only (TURN), default "allow"
 
+    // routing:
+    bool routing_broadcast;         // routing.broadcast: IPv4 broadcast/multicast go to every peer, default false
+
     // nat:
     char stun_servers[CONFIG_MAX_SERVERS][CONFIG_STR];  // nat.stun_servers: "host:port"
     int stun_server_count;

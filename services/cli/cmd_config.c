@@ -138,6 +138,7 @@ static void print_summary(const weft_config_t *cfg, const char *warnings[], int 
            cfg->device_offload ? "on" : "off");
     printf("  connection  direct %s, relay %s, keepalive %d s, connect timeout %d s\n",
            cfg->connection_direct ? "yes" : "no", cfg->connection_relay, cfg->keepalive_interval, cfg->connect_timeout);
+    printf("  routing     broadcast %s\n", cfg->routing_broadcast ? "to every peer" : "off");
     printf("  servers     %d STUN, %d TURN\n", cfg->stun_server_count, cfg->turn_server_count);
     printf("  redis       %s%s\n", url, cfg->redis_url[0] ? "" : " (started by weft up)");
     printf("  log         %s\n", cfg->log_level);

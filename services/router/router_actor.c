@@ -2,6 +2,8 @@
 //   router inbox: PacketBatch (from device, no peers) -> IPv4 destination -> route -> batch tagged with
 //                 next hop -> crypto inbox
 //   router inbox: PeerList (from discovery) -> one direct route per peer; gone peers lose their route
+// Broadcast and multicast destinations (255.255.255.255, 224.0.0.0/4, the overlay prefix's broadcast
+// address) have no route: with routing.broadcast each such packet goes to every peer, else it is dropped.
 #include "router_actor.h"
 
 #include <errno.h>
@@ -25,6 +27,8 @@ typedef struct {
     zsock_t *crypto;                // PUSH to crypto's inbox
     packet_batch_t *out;            // packets tagged with their next hop, on their way to crypto
     uint32_t self_addr;             // our own overlay address (host order), 0 if none
+    uint32_t overlay_broadcast;     // the overlay prefix's broadcast address (host order), 0 if none
+    bool broadcast;                 // routing.broadcast: copy broadcast/multicast packets to every peer
     store_t *store;                 // NULL until Redis answers
     char redis_url[256];
     int redis_attempts;             // failed connection attempts since the last success
@@ -33,6 +37,7 @@ typedef struct {
     int64_t next_tick_ms;
     uint64_t *packets_routed, *drop_no_route, *drop_malformed, *drop_not_ipv4, *drop_queue_full;
     uint64_t *drop_bad_batch, *drop_bad_message, *routes_count, *peer_lists, *bad_peers, *ignored_messages;
+    uint64_t *broadcast_packets, *broadcast_copies;
 } router_t;
 
 
@@ -41,6 +46,8 @@ static void router_register_counters(router_t *self)
     service_t *svc = self->svc;
     self->packets_routed = service_counter(svc, "packets_routed");
     self->drop_no_route = service_counter(svc, "drop_no_route");
+    self->broadcast_packets = service_counter(svc, "broadcast_packets");
+    self->broadcast_copies = service_counter(svc, "broadcast_copies");
     self->drop_malformed = service_counter(svc, "drop_malformed");
     self->drop_not_ipv4 = service_counter(svc, "drop_not_ipv4");
     self->drop_queue_full = service_counter(svc, "drop_queue_full");
@@ -255,6 +262,23 @@ static void router_flush(router_t *self)
     *self->packets_routed += count;
 }
 
+// One copy of a broadcast/multicast packet to the next hop of one route (route_table_foreach callback).
+typedef struct {
+    router_t *self;
+    const uint8_t *pkt;
+    size_t len;
+} flood_ctx_t;
+
+static void flood_one(const route_t *route, void *arg)
+{
+    flood_ctx_t *ctx = arg;
+    router_t *self = ctx->self;
+    if (!packet_batch_fits(self->out, ctx->len, route->next_hop))
+        router_flush(self);
+    if (packet_batch_add(self->out, ctx->pkt, ctx->len, route->next_hop) == 0)
+        (*self->broadcast_copies)++;
+}
+
 static void router_route_packet(router_t *self, const uint8_t *pkt, size_t len)
 {
     uint32_t dst;
@@ -264,7 +288,14 @@ static void router_route_packet(router_t *self, const uint8_t *pkt, size_t len)
     case IPV4_MALFORMED: (*self->drop_malformed)++; return;
     case IPV4_OK: break;
     }
-    const route_t *route = ipv4_is_multicast_or_broadcast(dst) ? NULL : route_table_lookup(self->routes, dst);
+    bool to_all = ipv4_is_multicast_or_broadcast(dst) || (self->overlay_broadcast && dst == self->overlay_broadcast);
+    if (to_all && self->broadcast) {  // one copy per route: every peer owns one address
+        flood_ctx_t ctx = {self, pkt, total};
+        (*self->broadcast_packets)++;
+        route_table_foreach(self->routes, flood_one, &ctx);
+        return;
+    }
+    const route_t *route = to_all ? NULL : route_table_lookup(self->routes, dst);
     if (!route) {
         (*self->drop_no_route)++;
         return;
@@ -341,6 +372,10 @@ static router_t *router_new(service_t *svc, char *why, size_t why_len)
     router_register_counters(self);
     if (svc->config.overlay_addr[0] && ipv4_from_text(svc->config.overlay_addr, &self->self_addr) < 0)
         self->self_addr = 0;
+    int prefix = svc->config.overlay_prefix;
+    if (self->self_addr && prefix >= 1 && prefix <= 30)   // /31 and /32 have no broadcast address
+        self->overlay_broadcast = self->self_addr | (0xffffffffu >> prefix);
+    self->broadcast = svc->config.routing_broadcast;
     config_redis_url(&svc->config, self->redis_url, sizeof self->redis_url);
     self->routes = route_table_new();
     self->out = packet_batch_new();

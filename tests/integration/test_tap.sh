@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_tap.sh BIN_DIR — device.mode tap end to end: a hub and two nodes whose overlay device is a TAP
 # (Ethernet) device, one of them with device.mac set. Each kernel ARPs for the other's overlay address,
-# weft-device answers, and ping works both ways with 0% loss over the L2 device.
+# weft-device answers, and ping works both ways with 0% loss over the L2 device. With routing.broadcast
+# (alpha only) a ping to the overlay's broadcast address reaches beta; beta's (default off) is dropped.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_tap.sh BIN_DIR}"
@@ -9,7 +10,7 @@ lab_init "${1:?usage: test_tap.sh BIN_DIR}"
 MAC=02:00:5e:10:00:01
 lab_switch
 lab_hub hub 10.99.0.1
-WEFT_DEVICE_MODE=tap WEFT_DEVICE_MAC=$MAC lab_node alpha 10.99.0.2 10.100.0.1
+WEFT_DEVICE_MODE=tap WEFT_DEVICE_MAC=$MAC WEFT_ROUTING_BROADCAST=true lab_node alpha 10.99.0.2 10.100.0.1
 WEFT_DEVICE_MODE=tap lab_node beta 10.99.0.3 10.100.0.2
 
 lab_log "the overlay devices are Ethernet devices, alpha's with the configured MAC"
@@ -41,5 +42,23 @@ counters = device.get("counters", {})
 assert counters.get("arp_replies", 0) >= 1, counters
 assert device.get("detail", "").startswith("tap weft0"), device.get("detail")
 ' || lab_fail "weft status does not show the TAP device answering ARP"
+
+lab_log "routing.broadcast: alpha's broadcast ping reaches beta; beta's goes nowhere"
+for n in alpha beta; do lab_exec $n sysctl -qw net.ipv4.icmp_echo_ignore_broadcasts=0; done
+out=$(lab_exec alpha ping -b -c 3 -i 0.2 -W 2 10.100.255.255 2>&1) || true
+echo "$out" | tail -2
+grep -q "from 10.100.0.2" <<<"$out" || lab_fail "alpha's broadcast ping got no answer from beta: $out"
+router_counter() {
+  "$BIN/weft" status --home "$(lab_home "$1")" --json | python3 -c '
+import json, sys
+status = json.load(sys.stdin)
+print([s for s in status["services"] if s.get("service") == "router"][0]["counters"].get(sys.argv[1], 0))' "$2"
+}
+[ "$(router_counter alpha broadcast_copies)" -ge 3 ] || lab_fail "alpha's router counted no broadcast copies"
+before=$(router_counter beta drop_no_route)
+out=$(lab_exec beta ping -b -c 2 -i 0.2 -W 1 10.100.255.255 2>&1) || true
+grep -q "from 10.100.0.1" <<<"$out" && lab_fail "beta's broadcast crossed the mesh although routing.broadcast is off"
+after=$(router_counter beta drop_no_route)
+[ "$after" -ge $((before + 2)) ] || lab_fail "beta's router did not drop its broadcasts ($before -> $after)"
 
 lab_log "PASS"

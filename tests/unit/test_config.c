@@ -268,6 +268,11 @@ static void test_connection_keys(void **state)
     assert_int_equal(cfg.keepalive_interval, 7);
     assert_int_equal(cfg.connect_timeout, 9);
     assert_int_equal(parse(&cfg, "connection:\n  relay: never\n", err, sizeof err), 0);
+    assert_false((config_defaults(&cfg, "/tmp/h"), cfg.routing_broadcast));
+    assert_int_equal(parse(&cfg, "routing:\n  broadcast: yes\n", err, sizeof err), 0);
+    assert_true(cfg.routing_broadcast);
+    expect_error("routing:\n  broadcast: sometimes\n", "weft.yaml:2: 'routing.broadcast': 'sometimes' is not true/false");
+    expect_error("routing:\n  max_hops: 3\n", "weft.yaml:2: unknown key 'routing.max_hops'");
     expect_error("connection:\n  relay: sometimes\n", "weft.yaml:2: 'connection.relay': 'sometimes' is not one of allow|never|only");
     expect_error("connection:\n  direct: perhaps\n", "'perhaps' is not true/false");
     expect_error("connection:\n  keepalive: 0\n", "1..3600");
