@@ -269,7 +269,7 @@ static void hub_usage(FILE *out)
                  "`weft hub token` prints the bearer token of the hub's HTTP API admin calls (docs/api.md),\n"
                  "creating it on first use. The HTTP API listens on hub.http_listen (default 127.0.0.1:7402).\n\n"
                  "  --home DIR          hub home (default $WEFT_HOME, else ~/.weft)\n"
-                 "  --listen ENDPOINT   where to listen (default tcp://*:7400)\n"
+                 "  --listen ENDPOINT   where to listen (default: hub.listen in DIR/weft.yaml, tcp://*:7400)\n"
                  "  --redis URL         an external Redis instead of a local one\n"
                  "  --foreground        stay in the foreground\n"
                  "Stop it with `weft down --home DIR`.\n");
@@ -280,7 +280,7 @@ int cmd_hub(int argc, char **argv)
     static struct option options[] = {{"home", required_argument, 0, 'H'},    {"listen", required_argument, 0, 'l'},
                                       {"redis", required_argument, 0, 'r'},   {"foreground", no_argument, 0, 'f'},
                                       {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-    const char *home = NULL, *listen = "tcp://*:7400", *redis = NULL;
+    const char *home = NULL, *listen = NULL, *redis = NULL;   // no --listen: weft-hub reads hub.listen
     bool foreground = false, print_key = false, print_token = false;
     int opt;
     if (argc > 1 && strcmp(argv[1], "key") == 0) {
@@ -339,7 +339,7 @@ int cmd_hub(int argc, char **argv)
         snprintf(redis_url, sizeof redis_url, "unix://%s/redis.sock", cfg.run_dir);
         redis = redis_url;
     }
-    const char *child_argv[] = {prog, "--home", cfg.home, "--listen", listen, "--redis", redis, NULL};
+    const char *child_argv[] = {prog, "--home", cfg.home, "--redis", redis, listen ? "--listen" : NULL, listen, NULL};
     supervisor_add(sup, "hub", child_argv, NULL);
     signal_ready(ready_fd);
     int rc = supervisor_run(sup);
