@@ -322,7 +322,8 @@ void natprobe_classify(natprobe_result_t *r)
         advice = "No STUN server answered: UDP to them is blocked on this network, or they are down. Check "
                  "nat.stun_servers; peers can then only be reached through a TURN relay over TCP.";
     } else if (!r->behind_nat) {
-        if (r->filtering == NAT_BEHAVIOUR_ADDRESS_DEPENDENT || r->filtering == NAT_BEHAVIOUR_ADDRESS_AND_PORT_DEPENDENT) {
+        if (r->filtering == NAT_BEHAVIOUR_ADDRESS_DEPENDENT ||
+            r->filtering == NAT_BEHAVIOUR_ADDRESS_AND_PORT_DEPENDENT) {
             r->type = NAT_TYPE_FIREWALLED;
             advice = "No NAT, but a firewall drops unsolicited inbound UDP: peers still connect by hole punching "
                      "(ICE); allow inbound UDP to make this node reachable from everyone.";
@@ -331,11 +332,17 @@ void natprobe_classify(natprobe_result_t *r)
             r->reachable = true;
             advice = "No NAT: this node's address is public and peers reach it directly.";
         }
-    } else if (r->mapping == NAT_BEHAVIOUR_ADDRESS_DEPENDENT || r->mapping == NAT_BEHAVIOUR_ADDRESS_AND_PORT_DEPENDENT) {
+    } else if (r->mapping == NAT_BEHAVIOUR_ADDRESS_DEPENDENT ||
+               r->mapping == NAT_BEHAVIOUR_ADDRESS_AND_PORT_DEPENDENT) {
         r->type = NAT_TYPE_SYMMETRIC;
         advice = "Symmetric NAT: every destination gets a new public port, so only peers that are open, full-cone "
                  "or restricted-cone connect directly; peers behind port-restricted or symmetric NATs need a TURN "
                  "relay (nat.turn_servers). Forwarding a UDP port or UPnP/NAT-PMP on the router avoids the relay.";
+    } else if (r->mapping == NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT && r->filtering == NAT_BEHAVIOUR_UNKNOWN) {
+        r->type = NAT_TYPE_UNKNOWN;
+        advice = "A cone NAT (endpoint-independent mapping; filtering not tested): peers connect directly by hole "
+                 "punching (ICE), except possibly peers behind a symmetric NAT, which may need a TURN relay. A STUN "
+                 "server with two addresses (RFC 5780) tells the exact type.";
     } else if (r->mapping == NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT && r->filtering == NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT) {
         r->type = NAT_TYPE_FULL_CONE;
         r->reachable = true;
@@ -421,6 +428,34 @@ static void test_mapping(prober_t *p, const struct sockaddr_in *primary, const s
     }
     stun_addr_t m3 = *stun_mapped_address(&reply.msg);
     r->mapping = stun_addr_equal(&m3, &m2) ? NAT_BEHAVIOUR_ADDRESS_DEPENDENT : NAT_BEHAVIOUR_ADDRESS_AND_PORT_DEPENDENT;
+}
+
+// Without an alternate address: the mapping compared across two servers on different IPs (the next ones in
+// the list). Equal mapped addresses: endpoint-independent; different: at least address-dependent.
+// Returns whether another server answered.
+static bool test_mapping_across_servers(prober_t *p, const char *const *servers, int count,
+                                        const struct sockaddr_in *primary, const stun_addr_t *m1, int timeout_ms,
+                                        natprobe_result_t *r)
+{
+    for (int j = r->used + 1; j < count; j++) {
+        struct sockaddr_in other;
+        char why[NATPROBE_TEXT];
+        if (natprobe_resolve(servers[j], &other, why, sizeof why) != 0 ||
+            other.sin_addr.s_addr == primary->sin_addr.s_addr)
+            continue;
+        reply_t reply;
+        if (transact(p, &other, 0, false, timeout_ms, &reply) != 1 || reply.msg.type != STUN_BINDING_SUCCESS ||
+            !stun_mapped_address(&reply.msg) || stun_mapped_address(&reply.msg)->family != AF_INET)
+            continue;
+        bool same = stun_addr_equal(stun_mapped_address(&reply.msg), m1);
+        r->mapping = same ? NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT : NAT_BEHAVIOUR_ADDRESS_DEPENDENT;
+        char text[NATPROBE_TEXT];
+        snprintf(text, sizeof text, "the server has no alternate address: mapping compared with %.100s (%s), "
+                 "filtering not tested", servers[j], same ? "the same public address" : "another public address");
+        note(r, text);
+        return true;
+    }
+    return false;
 }
 
 int natprobe_run(const char *const *servers, int count, const natprobe_options_t *opt, natprobe_result_t *r)
@@ -510,8 +545,11 @@ int natprobe_run(const char *const *servers, int count, const natprobe_options_t
         if (alt)
             stun_addr_to_text(alt, r->alternate);
         if (!alt || stun_addr_to_sockaddr(alt, &alternate) != 0) {
-            note(r, "the server has no alternate address (no OTHER-ADDRESS or CHANGED-ADDRESS): mapping and "
-                    "filtering not tested");
+            bool compared = r->behind_nat &&
+                            test_mapping_across_servers(&p, servers, count, &primary, &mapped, timeout_ms, r);
+            if (!compared)
+                note(r, "the server has no alternate address (no OTHER-ADDRESS or CHANGED-ADDRESS): mapping and "
+                        "filtering not tested");
         } else if (alternate.sin_addr.s_addr == primary.sin_addr.s_addr || alternate.sin_port == primary.sin_port) {
             note(r, "the server's alternate address shares its IP or port: mapping and filtering not tested");
         } else {

@@ -1,7 +1,8 @@
 // natprobe.h — NAT behaviour discovery with our own STUN client (lib/stun.h): which configured STUN server
 // answers (tried in order, with retransmits, failing over on silence or garbage), this host's local
 // addresses, its public (mapped) address, the NAT's mapping and filtering behaviour (RFC 5780 tests when
-// the server gives OTHER-ADDRESS, the same tests against RFC 3489's CHANGED-ADDRESS otherwise), hairpinning,
+// the server gives OTHER-ADDRESS, the same tests against RFC 3489's CHANGED-ADDRESS otherwise, else the
+// mapping compared across two servers of the list), hairpinning,
 // a classic NAT type name, whether the node is reachable from outside, and advice. IPv4 only.
 //
 // Used by `weft network`; natprobe_first_alive() picks a working server for libnice in weft-nat.

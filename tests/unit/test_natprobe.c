@@ -31,6 +31,7 @@ typedef struct {
     nat_behaviour_t mapping;
     nat_behaviour_t filtering;
     bool alternate;             // send OTHER-ADDRESS
+    bool rfc3489;               // answer as an RFC 3489 server: MAPPED-ADDRESS and CHANGED-ADDRESS only
     lie_t lie;
     atomic_bool stop;
     pthread_t thread;
@@ -84,7 +85,23 @@ static void answer(fake_server_t *s, int at, const uint8_t *req, size_t len, con
     if (s->lie == LIE_WRONG_TXID)
         txid[0] ^= 0xff;
     uint8_t buf[STUN_MAX_MESSAGE];
-    size_t n = stun_build_binding_response(txid, &mapped, s->alternate ? &other : NULL, "fake", buf, sizeof buf);
+    size_t n;
+    if (s->rfc3489) {
+        // header (the 16-byte RFC 3489 transaction id echoed), MAPPED-ADDRESS, CHANGED-ADDRESS
+        uint8_t head[8] = {0x01, 0x01, 0x00, 24};
+        memcpy(buf, head, 4);
+        memcpy(buf + 4, req + 4, 16);
+        const stun_addr_t *addrs[2] = {&mapped, &other};
+        for (int k = 0; k < 2; k++) {
+            uint8_t *a = buf + 20 + 12 * k;
+            a[0] = 0x00, a[1] = k == 0 ? 0x01 : 0x05, a[2] = 0x00, a[3] = 8;
+            a[4] = 0, a[5] = 0x01, a[6] = (uint8_t)(addrs[k]->port >> 8), a[7] = (uint8_t)addrs[k]->port;
+            memcpy(a + 8, addrs[k]->addr, 4);
+        }
+        n = 44;
+    } else {
+        n = stun_build_binding_response(txid, &mapped, s->alternate ? &other : NULL, "fake", buf, sizeof buf);
+    }
     if (s->lie == LIE_GARBAGE)
         buf[n - 1] ^= 0x55;   // FINGERPRINT no longer matches
     sendto(s->fd[out], buf, n, 0, (const struct sockaddr *)from, sizeof *from);
@@ -113,7 +130,8 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static fake_server_t *fake_start(bool nat, nat_behaviour_t mapping, nat_behaviour_t filtering, bool alternate, lie_t lie)
+static fake_server_t *fake_start(bool nat, nat_behaviour_t mapping, nat_behaviour_t filtering, bool alternate,
+                                 lie_t lie)
 {
     fake_server_t *s = calloc(1, sizeof *s);
     s->nat = nat;
@@ -149,7 +167,10 @@ static void fake_stop(fake_server_t **sp)
     *sp = NULL;
 }
 
-static void server_name(const fake_server_t *s, char *out, size_t len) { snprintf(out, len, "127.0.0.1:%u", s->port_a); }
+static void server_name(const fake_server_t *s, char *out, size_t len)
+{
+    snprintf(out, len, "127.0.0.1:%u", s->port_a);
+}
 
 static natprobe_result_t *probe(const char *const *servers, int count, int *rc)
 {
@@ -161,10 +182,12 @@ static natprobe_result_t *probe(const char *const *servers, int count, int *rc)
     return r;
 }
 
-// One NAT played by the fake server; the probe must name it.
-static void expect_type(bool nat, nat_behaviour_t mapping, nat_behaviour_t filtering, nat_type_t want)
+// One NAT played by the fake server (as an RFC 5780 or an RFC 3489 server); the probe must name it.
+static void expect_type_from(bool rfc3489, bool nat, nat_behaviour_t mapping, nat_behaviour_t filtering,
+                             nat_type_t want)
 {
     fake_server_t *s = fake_start(nat, mapping, filtering, true, LIE_NONE);
+    s->rfc3489 = rfc3489;
     char name[64];
     server_name(s, name, sizeof name);
     const char *servers[] = {name};
@@ -175,7 +198,8 @@ static void expect_type(bool nat, nat_behaviour_t mapping, nat_behaviour_t filte
     assert_int_equal(r->behind_nat, nat);
     assert_int_equal(r->filtering, filtering);
     assert_int_equal(r->mapping, nat ? mapping : NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT);
-    assert_true(r->rfc5780);
+    assert_int_equal(r->rfc5780, !rfc3489);
+    assert_non_null(strstr(r->alternate, "127.0.0.2:"));
     assert_string_equal(r->note, "");
     if (nat) {
         assert_non_null(strstr(r->public_address, "127.0.0.9:"));
@@ -186,6 +210,11 @@ static void expect_type(bool nat, nat_behaviour_t mapping, nat_behaviour_t filte
     }
     free(r);
     fake_stop(&s);
+}
+
+static void expect_type(bool nat, nat_behaviour_t mapping, nat_behaviour_t filtering, nat_type_t want)
+{
+    expect_type_from(false, nat, mapping, filtering, want);
 }
 
 static void test_nat_types(void **state)
@@ -200,6 +229,46 @@ static void test_nat_types(void **state)
     expect_type(true, EI, APD, NAT_TYPE_PORT_RESTRICTED_CONE);
     expect_type(true, AD, APD, NAT_TYPE_SYMMETRIC);
     expect_type(true, APD, APD, NAT_TYPE_SYMMETRIC);
+}
+
+// The same tests against an RFC 3489 server (CHANGED-ADDRESS, no XOR-MAPPED-ADDRESS).
+static void test_nat_types_rfc3489(void **state)
+{
+    (void)state;
+    const nat_behaviour_t EI = NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT, AD = NAT_BEHAVIOUR_ADDRESS_DEPENDENT,
+                          APD = NAT_BEHAVIOUR_ADDRESS_AND_PORT_DEPENDENT;
+    expect_type_from(true, false, EI, EI, NAT_TYPE_OPEN);
+    expect_type_from(true, true, EI, AD, NAT_TYPE_RESTRICTED_CONE);
+    expect_type_from(true, true, EI, APD, NAT_TYPE_PORT_RESTRICTED_CONE);
+    expect_type_from(true, true, APD, APD, NAT_TYPE_SYMMETRIC);
+}
+
+// Servers without an alternate address: the mapping is compared across two servers on different IPs.
+static void test_mapping_across_servers(void **state)
+{
+    (void)state;
+    const nat_behaviour_t mappings[] = {NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT, NAT_BEHAVIOUR_ADDRESS_DEPENDENT};
+    for (int k = 0; k < 2; k++) {
+        fake_server_t *x = fake_start(true, mappings[k], NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT, false, LIE_NONE);
+        fake_server_t *y = fake_start(true, mappings[k], NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT, false, LIE_NONE);
+        char nx[64], ny[64];
+        server_name(x, nx, sizeof nx);
+        snprintf(ny, sizeof ny, "127.0.0.2:%u", y->port_a);   // another IP: y answers as its second address
+        const char *servers[] = {nx, ny};
+        int rc;
+        natprobe_result_t *r = probe(servers, 2, &rc);
+        assert_int_equal(rc, 0);
+        assert_int_equal(r->used, 0);
+        assert_int_equal(r->mapping, mappings[k]);
+        assert_int_equal(r->filtering, NAT_BEHAVIOUR_UNKNOWN);
+        assert_non_null(strstr(r->note, "mapping compared with 127.0.0.2:"));
+        assert_int_equal(r->type, k == 0 ? NAT_TYPE_UNKNOWN : NAT_TYPE_SYMMETRIC);
+        if (k == 0)
+            assert_non_null(strstr(r->advice, "cone NAT"));
+        free(r);
+        fake_stop(&x);
+        fake_stop(&y);
+    }
 }
 
 static void test_failover(void **state)
@@ -332,6 +401,8 @@ int main(void)
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_nat_types),
+        cmocka_unit_test(test_nat_types_rfc3489),
+        cmocka_unit_test(test_mapping_across_servers),
         cmocka_unit_test(test_failover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -259,7 +259,8 @@ static void test_malformed_rejected(void **state)
     after[3] = (uint8_t)(sizeof after - 20);
     assert_int_equal(stun_decode(after, sizeof after, &m, err, sizeof err), -1);
     // control characters in SOFTWARE are not passed on
-    uint8_t soft[28] = {0x01, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42, [20] = 0x80, 0x22, 0x00, 0x04, 'a', 0x1b, '\n', 'b'};
+    uint8_t soft[28] = {0x01, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42,
+                        [20] = 0x80, 0x22, 0x00, 0x04, 'a', 0x1b, '\n', 'b'};
     assert_int_equal(stun_decode(soft, sizeof soft, &m, err, sizeof err), 0);
     assert_string_equal(m.software, "a??b");
 }
