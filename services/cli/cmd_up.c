@@ -309,7 +309,11 @@ int cmd_hub(int argc, char **argv)
         return EXIT_USAGE;
     }
     weft_config_t cfg;
-    config_defaults(&cfg, home);
+    char config_err[512];
+    if (config_load(&cfg, home, config_err, sizeof config_err) != 0) {  // refuse before starting anything
+        fprintf(stderr, "weft hub: %s\n(`weft config check --home %s` checks the file)\n", config_err, cfg.home);
+        return EXIT_FAIL;
+    }
     mkdir(cfg.home, 0700);
     mkdir(cfg.run_dir, 0700);
     mkdir(cfg.log_dir, 0700);
