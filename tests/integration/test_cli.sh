@@ -149,4 +149,9 @@ K2=$("$W" hub key --home "$TMP/hub")
 [ ${#K1} -eq 40 ] && [ "$K1" = "$K2" ] || { echo "FAIL: weft hub key printed '$K1' then '$K2'"; failures=$((failures + 1)); }
 [ "$(stat -c %a "$TMP/hub/hub.key")" = 600 ] || { echo "FAIL: hub.key is not mode 600"; failures=$((failures + 1)); }
 
+# a hub with a broken weft.yaml does not start
+printf 'hub:\n  colour: blue\n' >"$TMP/hub/weft.yaml"
+expect 1 "weft.yaml:2: unknown key 'hub.colour'" "$W" hub --home "$TMP/hub"
+[ ! -e "$TMP/hub/run/weft.pid" ] || { echo "FAIL: weft hub started with a broken weft.yaml"; "$W" down --home "$TMP/hub"; failures=$((failures + 1)); }
+
 if [ $failures -eq 0 ]; then echo "PASS"; else echo "$failures failures"; exit 1; fi
