@@ -1,6 +1,7 @@
 // test_hub_proto.c — unit tests for the hub protocol checks (services/hub/hub_proto.c): field
 // validation, request decoding of good and bad frames, and error replies.
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -175,12 +176,148 @@ static void test_error_reply(void **state)
     free(buf);
 }
 
+static Weft__HubRequest *parse_req(Weft__HubRequest *req)
+{
+    size_t len;
+    uint8_t *buf = pack_request(req, &len);
+    char why[160];
+    Weft__HubRequest *parsed = hub_request_parse(buf, len, why, sizeof why);
+    free(buf);
+    return parsed;
+}
+
+static bool accepted(Weft__HubRequest *req)
+{
+    Weft__HubRequest *parsed = parse_req(req);
+    if (parsed)
+        weft__hub_request__free_unpacked(parsed, NULL);
+    return parsed != NULL;
+}
+
+static void test_cidr(void **state)
+{
+    (void)state;
+    uint32_t net;
+    int prefix;
+    assert_true(hub_parse_cidr("10.100.0.0/16", &net, &prefix));
+    assert_int_equal(net, 0x0a640000u);
+    assert_int_equal(prefix, 16);
+    assert_true(hub_parse_cidr("10.100.7.9/24", &net, &prefix));  // host bits are cleared
+    assert_int_equal(net, 0x0a640700u);
+    assert_false(hub_parse_cidr("10.100.0.0", &net, &prefix));
+    assert_false(hub_parse_cidr("10.100.0.0/7", &net, &prefix));
+    assert_false(hub_parse_cidr("10.100.0.0/31", &net, &prefix));
+    assert_false(hub_parse_cidr("10.100.0.0/1a", &net, &prefix));
+    assert_false(hub_parse_cidr("10.100.0/16", &net, &prefix));
+    assert_false(hub_parse_cidr("/16", &net, &prefix));
+    assert_false(hub_parse_cidr(NULL, &net, &prefix));
+}
+
+static void test_membership_requests(void **state)
+{
+    (void)state;
+    uint8_t mesh_id[16] = {1}, nonce[16] = {2}, blob[HUB_REVOCATION_LEN] = {3};
+    Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
+
+    Weft__CreateMesh create = WEFT__CREATE_MESH__INIT;
+    create.name = "office";
+    create.cidr = "10.100.0.0/16";
+    create.admin_key.data = test_id;
+    create.admin_key.len = 32;
+    create.member_name = "alpha";
+    req.body_case = WEFT__HUB_REQUEST__BODY_CREATE_MESH;
+    req.create_mesh = &create;
+    assert_true(accepted(&req));
+    create.cidr = "10.100.0.0/40";
+    assert_false(accepted(&req));
+    create.cidr = "10.100.0.0/16";
+    create.name = "bad name";
+    assert_false(accepted(&req));
+    create.name = "office";
+    create.admin_key.len = 31;
+    assert_false(accepted(&req));
+    create.admin_key.len = 32;
+    create.ttl_s = HUB_ROOM_MAX_TTL + 1;
+    assert_false(accepted(&req));
+    create.ttl_s = 300;
+    assert_true(accepted(&req));
+
+    Weft__RegisterInvite invite = WEFT__REGISTER_INVITE__INIT;
+    invite.mesh_id.data = mesh_id;
+    invite.mesh_id.len = 16;
+    invite.nonce.data = nonce;
+    invite.nonce.len = 16;
+    invite.max_uses = 1;
+    invite.expires = 1800000000;
+    req.body_case = WEFT__HUB_REQUEST__BODY_REGISTER_INVITE;
+    req.register_invite = &invite;
+    assert_true(accepted(&req));
+    invite.max_uses = 0;
+    assert_false(accepted(&req));
+    invite.max_uses = HUB_INVITE_MAX_USES + 1;
+    assert_false(accepted(&req));
+    invite.max_uses = 2;
+    invite.nonce.len = 15;
+    assert_false(accepted(&req));
+
+    Weft__Join join = WEFT__JOIN__INIT;
+    join.invite.data = blob;
+    join.invite.len = 100;
+    join.name = "beta";
+    join.key.data = other_id;
+    join.key.len = 32;
+    req.body_case = WEFT__HUB_REQUEST__BODY_JOIN;
+    req.join = &join;
+    assert_true(accepted(&req));
+    join.invite.len = 0;
+    assert_false(accepted(&req));
+    join.invite.len = 100;
+    join.key.len = 0;
+    assert_false(accepted(&req));
+
+    Weft__CertIssued issued = WEFT__CERT_ISSUED__INIT;
+    issued.cert.data = blob;
+    issued.cert.len = HUB_CERT_LEN;
+    issued.error = "";
+    req.body_case = WEFT__HUB_REQUEST__BODY_CERT_ISSUED;
+    req.cert_issued = &issued;
+    assert_true(accepted(&req));
+    issued.sealed_psk.data = blob;
+    issued.sealed_psk.len = 32;  // a psk not sealed
+    assert_false(accepted(&req));
+    issued.sealed_psk.len = HUB_SEALED_PSK_LEN;
+    issued.cert.len = HUB_CERT_LEN - 1;
+    assert_false(accepted(&req));
+
+    Weft__Kick kick = WEFT__KICK__INIT;
+    kick.mesh_id = invite.mesh_id;
+    kick.revocation.data = blob;
+    kick.revocation.len = HUB_REVOCATION_LEN;
+    req.body_case = WEFT__HUB_REQUEST__BODY_KICK;
+    req.kick = &kick;
+    assert_true(accepted(&req));
+    kick.revocation.len = 10;
+    assert_false(accepted(&req));
+
+    Weft__LeaveMesh leave = WEFT__LEAVE_MESH__INIT;
+    leave.mesh_id = invite.mesh_id;
+    leave.key = join.key;
+    leave.key.len = 32;
+    req.body_case = WEFT__HUB_REQUEST__BODY_LEAVE_MESH;
+    req.leave_mesh = &leave;
+    assert_true(accepted(&req));
+    leave.mesh_id.len = 0;
+    assert_false(accepted(&req));
+    assert_string_equal(hub_error_code_name(WEFT__HUB_ERROR__CODE__INVITE_USED_UP), "INVITE_USED_UP");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mesh_names), cmocka_unit_test(test_names_and_addresses),
         cmocka_unit_test(test_register),   cmocka_unit_test(test_signal),
         cmocka_unit_test(test_garbage),    cmocka_unit_test(test_error_reply),
+        cmocka_unit_test(test_cidr),       cmocka_unit_test(test_membership_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
