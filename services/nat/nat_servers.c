@@ -143,8 +143,8 @@ void nat_servers_on_gathered(nat_servers_t *self, const ice_settings_t *settings
     if (has_relay) {
         self->turn_failed_in_row = 0;
         if (self->turn_bad[0] && strcmp(turn_name, current) == 0) {
-            snprintf(self->turn_status, sizeof self->turn_status, "TURN server %s gave no relay address, using %s",
-                     self->turn_bad, turn_name);
+            snprintf(self->turn_status, sizeof self->turn_status, "TURN server %s gave no relay address, using #%d %s",
+                     self->turn_bad, self->turn_index % n + 1, turn_name);
             compose_status(self);
         }
         return;
@@ -152,14 +152,20 @@ void nat_servers_on_gathered(nat_servers_t *self, const ice_settings_t *settings
     // only the first agent to find out moves the index (others were gathering with the same server)
     if (strcmp(turn_name, current) != 0)
         return;
-    snprintf(self->turn_bad, sizeof self->turn_bad, "%s", turn_name);
+    // named with its place in the list and its user: two entries may share host and port
+    int failed = n > 0 ? self->turn_index % n : 0;
+    snprintf(self->turn_bad, sizeof self->turn_bad, "#%d %s (user %.40s)", failed + 1, turn_name,
+             n > 0 ? list[failed]->user : "");
     self->turn_failed_in_row++;
     self->turn_index = n > 0 ? (self->turn_index + 1) % n : 0;
-    const char *next = n > 1 ? list[self->turn_index]->name : "";
+    char next[ICE_SERVER_NAME + 64] = "";
+    if (n > 1)
+        snprintf(next, sizeof next, "#%d %s (user %.40s)", self->turn_index + 1, list[self->turn_index]->name,
+                 list[self->turn_index]->user);
     log_warn("TURN server %s gave no relay address (unreachable, or it refused our credentials: see its log)%s%s",
-             turn_name, next[0] ? "; next agents use " : "", next);
+             self->turn_bad, next[0] ? "; next agents use " : "", next);
     snprintf(self->turn_status, sizeof self->turn_status,
-             "TURN server %s gave no relay address (unreachable or credentials refused)%s%s", turn_name,
+             "TURN server %s gave no relay address (unreachable or credentials refused)%s%s", self->turn_bad,
              next[0] ? ", trying " : "", next);
     compose_status(self);
 }

@@ -28,7 +28,7 @@ typedef struct {
     int turn_index;                 // into ice_settings_turn_list()
     int turn_failed_in_row;         // gatherings without a relay candidate since the last one with
     bool hub_expired_said;          // the hub's credentials expired and that was logged
-    char turn_bad[ICE_SERVER_NAME]; // the last TURN server that gave no relay candidate
+    char turn_bad[ICE_SERVER_NAME + 64];   // the last TURN server that gave no relay candidate: "#n host:port (user u)"
     char stun_status[NAT_SERVERS_STATUS];
     char turn_status[NAT_SERVERS_STATUS];
     char status[NAT_SERVERS_STATUS * 2 + 4];   // both, for weft:path
