@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "json.h"
+#include "mesh_home.h"
 
 static void config_usage(FILE *out)
 {
@@ -20,11 +21,12 @@ static void config_usage(FILE *out)
 
 static void check_usage(FILE *out)
 {
-    fprintf(out, "usage: weft config check [FILE] [--home DIR] [--json]\n"
+    fprintf(out, "usage: weft config check [FILE] [--home DIR] [--mesh NAME] [--json]\n"
                  "Checks FILE (default: the node's weft.yaml) as `weft up` would read it: YAML syntax, unknown\n"
                  "keys, types and ranges, ${VAR} references to the environment, WEFT_<SECTION>_<KEY> overrides,\n"
                  "and keys that contradict each other. Prints \"ok\" and a summary, or the error with file:line.\n\n"
-                 "  FILE          the file to check (default: DIR/weft.yaml)\n"
+                 "  FILE          the file to check (default: DIR/weft.yaml, or the only mesh's)\n"
+                 "  --mesh NAME   the weft.yaml of mesh NAME (DIR/meshes/NAME/, see `weft mesh list`)\n"
                  "  --home DIR    node home (default $WEFT_HOME, else ~/.weft); relative paths resolve from it\n"
                  "  --json        print the result as one JSON object (secrets are never printed)\n"
                  "  -h, --help    this help\n"
@@ -160,10 +162,11 @@ static long error_line(const char *err, const char *file)
 static int cmd_config_check(int argc, char **argv)
 {
     static struct option options[] = {{"home", required_argument, 0, 'H'},
+                                      {"mesh", required_argument, 0, 'm'},
                                       {"json", no_argument, 0, 'j'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
-    const char *home = NULL, *file = NULL;
+    const char *home = NULL, *file = NULL, *mesh = NULL;
     bool json = false;
     int opt;
     optind = 1;
@@ -171,6 +174,7 @@ static int cmd_config_check(int argc, char **argv)
         switch (opt) {
         case 'H': home = optarg; break;
         case 'j': json = true; break;
+        case 'm': mesh = optarg; break;
         case 'h': check_usage(stdout); return EXIT_OK;
         default: check_usage(stderr); return EXIT_USAGE;
         }
@@ -181,6 +185,19 @@ static int cmd_config_check(int argc, char **argv)
         fprintf(stderr, "weft config check: unexpected argument '%s' (one FILE at most)\n", argv[optind]);
         check_usage(stderr);
         return EXIT_USAGE;
+    }
+    if (file && mesh) {
+        fprintf(stderr, "weft config check: give a FILE or --mesh NAME, not both\n");
+        return EXIT_USAGE;
+    }
+    char resolved[PATH_MAX], instance[PATH_MAX], why[1200];
+    config_resolve_home(home, resolved, sizeof resolved);
+    if (!file) {  // the legacy home's weft.yaml, or --mesh NAME's, or the only mesh's
+        if (mesh_home_select(resolved, mesh, instance, sizeof instance, why, sizeof why) != 0) {
+            fprintf(stderr, "weft config check: %s\n", why);
+            return mesh ? EXIT_FAIL : EXIT_USAGE;
+        }
+        home = instance;
     }
     weft_config_t *cfg = calloc(1, sizeof *cfg);
     if (!cfg) {

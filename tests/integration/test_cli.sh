@@ -124,6 +124,16 @@ printf 'device:\n  mode: tab\n' >"$C"
 expect 1 "check.yaml:2: 'device.mode': 'tab' is not one of tun\|tap" "$W" config check "$C"
 printf 'connection:\n  direct: false\n  relay: never\n' >"$C"
 expect 1 "check.yaml:3: connection.direct is false and connection.relay is never" "$W" config check "$C"
+# a node in several meshes (<home>/meshes/NAME/weft.yaml): --mesh picks one
+M="$TMP/multi"
+mkdir -p "$M/meshes/lab" "$M/meshes/work"
+"$W" init --home "$M/meshes/lab" --address 10.100.0.5/16 --hub tcp://10.99.0.1:7400 --hub-key $KEY >/dev/null
+printf 'log:\n  level: loud\n' >"$M/meshes/work/weft.yaml"
+expect 2 "choose one with --mesh" "$W" config check --home "$M"
+expect 0 "^ok: .*/meshes/lab/weft.yaml" "$W" config check --home "$M" --mesh lab
+expect 1 "meshes/work/weft.yaml:2: 'log.level': 'loud' is not one of" "$W" config check --home "$M" --mesh work
+expect 1 "not in a mesh named 'other'" "$W" config check --home "$M" --mesh other
+expect 2 "not both" "$W" config check --home "$M" --mesh lab "$C"
 # secrets are never printed
 printf 'mesh:\n  network_key: %s\nnat:\n  turn_servers: ["turn://user:hunter2@10.0.0.2:3478"]\n' "$(printf 'ab%.0s' {1..32})" >"$C"
 out=$("$W" config check --json "$C")
