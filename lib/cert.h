@@ -26,6 +26,7 @@
 
 #define REVOCATION_VERSION 1
 #define REVOCATION_LEN 153
+#define REVOCATION_MEMBER_OFFSET (1 + MESH_ID_LEN)   // where member_key starts in the encoded form
 
 typedef struct {
     uint8_t version;               // CERT_VERSION

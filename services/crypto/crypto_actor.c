@@ -159,6 +159,10 @@ static void apply_revocations(crypto_t *self, const Weft__PeerList *list)
         return;
     }
     for (size_t i = 0; i < list->n_revoked; i++) {
+        // every PeerList repeats the mesh's revocations: the signature is checked once per member
+        const ProtobufCBinaryData *r = &list->revoked[i];
+        if (r->len == REVOCATION_LEN && session_set_is_revoked(self->sessions, r->data + REVOCATION_MEMBER_OFFSET))
+            continue;
         revocation_t rev;
         char err[160];
         if (revocation_decode(list->revoked[i].data, list->revoked[i].len, &rev, err, sizeof err) != 0 ||
