@@ -38,7 +38,14 @@ uint32_t stun_crc32(const uint8_t *buf, size_t len)
     return crc ^ 0xffffffffu;
 }
 
-void stun_new_txid(uint8_t txid[STUN_TXID_LEN]) { randombytes_buf(txid, STUN_TXID_LEN); }
+void stun_new_txid(uint8_t txid[STUN_TXID_LEN])
+{
+    // sodium_init is idempotent and thread-safe: it makes the first randombytes call safe from any thread.
+    // It cannot fail on Linux (getrandom), and randombytes_buf works even if it did.
+    int ready = sodium_init();
+    (void)ready;
+    randombytes_buf(txid, STUN_TXID_LEN);
+}
 
 // --- building ---
 
