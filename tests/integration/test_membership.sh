@@ -134,7 +134,7 @@ revoked_at=$(date +%s.%N)
 sleep 2
 kill "${LAB_PIDS[-1]}" 2>/dev/null || true
 last=$(grep "bytes from" "$LAB_DIR/beta-gamma.ping" | tail -1 | sed 's/^\[\([0-9.]*\)\].*/\1/')
-cut=$(python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$last" "$kick_at")
+cut=$(python3 -c "import sys; print('%+.3f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$last" "$kick_at")
 lab_log "kick -> both members revoked gamma: $(python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$revoked_at" "$kick_at") s; last reply beta got from gamma: $cut s after the kick"
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 5.0 else 1)" "$cut" || lab_fail "gamma still answered $cut s after the kick"
 no_ping gamma 10.100.0.2 || lab_fail "gamma still pings beta after the kick"
