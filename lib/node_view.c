@@ -178,6 +178,10 @@ int node_peers_collect(store_t *store, node_peer_t **peers)
         snprintf(peer->overlay_addr, sizeof peer->overlay_addr, "%s", p->overlay_addr ? p->overlay_addr : "");
         id_to_hex(p->id.data, peer->id);
         id_fingerprint(p->id.data, peer->fingerprint);
+        redisReply *verified = store_command(store, "SISMEMBER weft:verified %s", peer->id);
+        peer->verified = verified && verified->type == REDIS_REPLY_INTEGER && verified->integer == 1;
+        if (verified)
+            freeReplyObject(verified);
         redisReply *path = store_command(store, "HGETALL weft:path:%s", peer->id);
         redisReply *session = store_command(store, "HGETALL weft:session:%s", peer->id);
         snprintf(peer->path_state, sizeof peer->path_state, "%s",
@@ -315,6 +319,7 @@ void node_peers_json(const node_peer_t *peers, int count, json_t *j)
         json_string(j, "id", p->id);
         json_string(j, "fingerprint", p->fingerprint);
         json_string(j, "overlay_addr", p->overlay_addr);
+        json_bool(j, "verified", p->verified);
         json_object_begin(j, "path");
         json_string(j, "state", p->path_state);
         json_string(j, "connection", p->connection);

@@ -49,6 +49,7 @@ typedef struct {
     char id[ID_HEX_LEN];
     char fingerprint[FINGERPRINT_LEN];
     char overlay_addr[64];
+    bool verified;                  // in weft:verified: its SAS was confirmed with `weft verify`
     // weft:path:<id> (nat); state "none" when nat has no path
     char path_state[32], connection[16], local_type[16], remote_type[16];
     char local_addr[80], remote_addr[80];

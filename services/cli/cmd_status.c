@@ -44,8 +44,9 @@ static int parse_read_options(int argc, char **argv, read_options_t *o, const ch
 }
 
 static const char status_usage[] =
-    "usage: weft status [--home DIR] [--json]\n"
+    "usage: weft status [--home DIR] [--mesh NAME] [--json]\n"
     "Shows the node (id, overlay address, hub) and each service: pid, uptime, state, counters.\n"
+    "--mesh NAME: which mesh, on a node in several (`weft mesh list`).\n"
     "Exit status 0 when every service answers, 1 otherwise.\n";
 
 int cmd_status(int argc, char **argv)
@@ -99,10 +100,11 @@ int cmd_status(int argc, char **argv)
 }
 
 static const char peers_usage[] =
-    "usage: weft peers [--home DIR] [--json]\n"
+    "usage: weft peers [--home DIR] [--mesh NAME] [--json]\n"
     "Lists the mesh's other members: name, overlay address, fingerprint, how each is reached\n"
     "(direct or relay, local/remote candidate types, addresses, round-trip time), the encrypted session,\n"
-    "bytes each way, and the last connection error (a server that failed, a path that died).\n";
+    "bytes each way, the last connection error (a server that failed, a path that died), and which\n"
+    "members were verified with `weft verify`. --mesh NAME: which mesh, on a node in several.\n";
 
 int cmd_peers(int argc, char **argv)
 {
@@ -152,6 +154,8 @@ int cmd_peers(int argc, char **argv)
         }
         for (int i = 0; i < count; i++) {
             const node_peer_t *p = &peers[i];
+            if (p->verified)
+                printf("%s: verified (its short authentication string was confirmed with `weft verify`)\n", p->name);
             if (p->server[0])
                 printf("%s: via server %s\n", p->name, p->server);
             if (p->last_error[0])

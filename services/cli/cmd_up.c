@@ -134,10 +134,11 @@ static void add_redis(supervisor_t *sup, const char *run_dir, const char *home)
 
 static void up_usage(FILE *out)
 {
-    fprintf(out, "usage: weft up [--home DIR] [--foreground] [--colocate]\n"
+    fprintf(out, "usage: weft up [--home DIR] [--mesh NAME] [--foreground] [--colocate]\n"
                  "Starts the node: a local redis-server (unless redis.url is set) and the services device,\n"
                  "router, crypto, nat and discovery, each its own process, restarted with backoff if it dies.\n\n"
                  "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
+                 "  --mesh NAME     only this mesh (a node in several meshes starts all of them without it)\n"
                  "  --foreground    stay in the foreground (log to stderr); Ctrl-C stops the node\n"
                  "  --colocate      run the five services as threads of one process (weft-node), their\n"
                  "                  inboxes connected over inproc:// instead of ipc://: faster, less isolated\n"
@@ -216,8 +217,9 @@ int cmd_up(int argc, char **argv)
 
 static void down_usage(FILE *out)
 {
-    fprintf(out, "usage: weft down [--home DIR]\n"
-                 "Stops the node (or hub) running in DIR: every service, then its redis-server.\n");
+    fprintf(out, "usage: weft down [--home DIR] [--mesh NAME]\n"
+                 "Stops the node (or hub) running in DIR: every service, then its redis-server. A node in several\n"
+                 "meshes stops all of them, or only --mesh NAME.\n");
 }
 
 int cmd_down(int argc, char **argv)

@@ -52,7 +52,9 @@ lab_wait 20 "alpha registered" bash -c "'$W' status --home '$A' --json | grep -q
 code=$(lab_exec alpha "$W" mesh invite --home "$A" --uses 2) || lab_fail "mesh invite failed"
 [[ "$code" == weft1-* ]] || lab_fail "invite code '$code' does not start with weft1-"
 lab_log "invite: ${code:0:40}... (${#code} chars)"
+t0=$(date +%s.%N)
 lab_exec beta "$W" mesh join "$code" --home "$B" --node-name beta || lab_fail "beta could not join"
+lab_log "beta's weft mesh join took $(python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')") s (CLI start to certificate written)"
 lab_exec gamma "$W" mesh join "$code" --home "$G" --node-name gamma || lab_fail "gamma could not join"
 grep -q 'address: "10.100.0.2/16"' "$B/meshes/office/weft.yaml" || lab_fail "beta's address is not 10.100.0.2"
 grep -q 'address: "10.100.0.3/16"' "$G/meshes/office/weft.yaml" || lab_fail "gamma's address is not 10.100.0.3"
@@ -68,6 +70,21 @@ for pair in "alpha 10.100.0.2" "alpha 10.100.0.3" "beta 10.100.0.3" "gamma 10.10
   lab_wait 40 "$1 to ping $2" ping_ok "$1" "$2"
 done
 lab_log "alpha, beta and gamma ping each other in office"
+
+lab_log "weft verify: both sides show the same digits; alpha marks beta verified"
+lab_wait 20 "beta in alpha's member list" bash -c "'$W' peers --home '$A' --json | grep -q '\"beta\"'"
+lab_wait 20 "alpha in beta's member list" bash -c "'$W' peers --home '$B' --json | grep -q '\"alpha\"'"
+sas_a=$("$W" verify beta --home "$A" --yes 2>/dev/null) || lab_fail "weft verify beta on alpha failed"
+sas_b=$("$W" verify alpha --home "$B" </dev/null 2>/dev/null) || lab_fail "weft verify alpha on beta failed"
+[[ "$sas_a" =~ ^[0-9]{3}\ [0-9]{3}$ ]] && [ "$sas_a" = "$sas_b" ] || lab_fail "SAS differ or malformed: '$sas_a' '$sas_b'"
+sas_g=$("$W" verify gamma --home "$A" </dev/null 2>/dev/null)
+[ "$sas_g" != "$sas_a" ] || lab_fail "the SAS with gamma equals the one with beta"
+"$W" peers --home "$A" --json | python3 -c '
+import json, sys
+v = {p["name"]: p["verified"] for p in json.load(sys.stdin)}
+sys.exit(0 if v.get("beta") is True and v.get("gamma") is False else 1)' || lab_fail "weft peers does not show beta (only) verified"
+"$W" peers --home "$A" | grep -q "beta: verified" || lab_fail "weft peers' table does not say beta is verified"
+lab_log "SAS $sas_a on both sides; beta verified on alpha"
 
 lab_log "2. bad invites fail clearly and change nothing"
 code1=$(lab_exec alpha "$W" mesh invite --home "$A") || lab_fail "invite failed"
@@ -158,6 +175,10 @@ ping_ok gamma 10.100.0.1 && lab_fail "gamma still reaches alpha after the kick"
 ping_ok alpha 10.100.0.2 || lab_fail "alpha no longer reaches beta after kicking gamma"
 [ "$(hub_redis HEXISTS "hub:net:$OFFICE:revoked" "$GAMMA")" = 1 ] || lab_fail "the hub did not keep the revocation"
 [ "$(hub_redis SISMEMBER "hub:net:$OFFICE:roster" "$GAMMA")" = 0 ] || lab_fail "gamma is still on the roster"
+for n in alpha beta; do
+  [ "$(redis-cli -s "$(lab_home $n)/meshes/office/run/redis.sock" SISMEMBER weft:revoked "$GAMMA")" = 1 ] \
+    || lab_fail "$n's crypto did not keep gamma's revocation"
+done
 
 lab_log "6. a room expires by itself"
 room=$(lab_exec alpha "$W" room open party --ttl 15 --uses 3 --home "$A" --hub "$HUB" --hub-key "$HUB_KEY") \
@@ -171,4 +192,14 @@ rc=0
 out=$(lab_exec crowd "$W" mesh join "$room" --home "$LAB_DIR/crowd/late" 2>&1) || rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q expired || lab_fail "joining an expired room: exit $rc: $out"
 lab_log "room party gone from the hub after its TTL; joining it says: $(echo "$out" | tail -1)"
+
+lab_log "7. no admin online: a clear error, the use is given back"
+late=$(lab_exec alpha "$W" mesh invite --home "$A" --mesh office) || lab_fail "invite failed"
+lab_exec alpha "$W" down --home "$A" --mesh office >/dev/null || lab_fail "weft down --mesh office failed"
+roster_before=$(hub_redis SCARD "hub:net:$OFFICE:roster")
+bad_join noadmin "$late" "no admin of mesh office is online"
+up alpha office
+lab_wait 20 "alpha registered again" bash -c "'$W' status --home '$A' --mesh office --json | grep -q registered"
+lab_exec crowd "$W" mesh join "$late" --home "$LAB_DIR/crowd/noadmin" >/dev/null \
+  || lab_fail "the single-use code did not work once the admin was back (its use was not given back)"
 lab_log "PASS"
