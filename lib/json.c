@@ -72,6 +72,12 @@ void json_int(json_t *j, const char *key, int64_t value)
     fprintf(j->out, "%lld", (long long)value);
 }
 
+void json_key(json_t *j, const char *key)
+{
+    prefix(j, key);
+    j->need_comma[j->depth] = false;  // the value that follows (written with a NULL key) takes no comma
+}
+
 void json_null(json_t *j, const char *key)
 {
     prefix(j, key);

@@ -22,6 +22,9 @@ void json_string(json_t *j, const char *key, const char *value);
 void json_uint(json_t *j, const char *key, uint64_t value);
 void json_int(json_t *j, const char *key, int64_t value);
 void json_null(json_t *j, const char *key);
+// Writes only a key inside an object: the next value, written with a NULL key, is its value. For nesting a
+// document another function writes as a whole (natprobe_write_json under "probe").
+void json_key(json_t *j, const char *key);
 void json_bool(json_t *j, const char *key, bool value);
 void json_finish(json_t *j);   // newline
 

@@ -19,7 +19,7 @@ static void publish_counters(service_t *svc, api_t *api)
     *service_counter(svc, "http_5xx") = atomic_load(&api->responses_5xx);
     *service_counter(svc, "http_not_found") = atomic_load(&api->not_found);
     *service_counter(svc, "http_bad_method") = atomic_load(&api->bad_method);
-    *service_counter(svc, "network_requests") = atomic_load(&api->network_probes);
+    *service_counter(svc, "network_probes") = atomic_load(&api->network_probes);
 }
 
 void api_actor(zsock_t *pipe, void *args)

@@ -1,13 +1,26 @@
 // api_network.c — GET /api/v1/network: this machine's addresses (getifaddrs), the STUN and TURN servers
-// the node is configured with, and the NAT probe. The probe (lib/natprobe, `weft network`) is not part of
-// this build yet: the answer says so ("probe": {"available": false, ...}) rather than guessing a NAT type.
+// the node is configured with, and the NAT probe of lib/natprobe.h (what `weft network --json` prints)
+// against the configured STUN servers. A probe takes a few round trips (more when servers are silent), so
+// its result is kept for API_PROBE_CACHE_MS and one probe runs at a time; it runs on the request's own
+// connection thread, so other endpoints are never held up by it.
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "natprobe.h"
+#include "wire.h"
+
+#define API_PROBE_CACHE_MS 30000
+
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static natprobe_result_t probe_cache;
+static int64_t probe_cached_ms;         // monotonic; 0 = nothing cached
+static int probe_rc;
 
 static void local_addresses(json_t *j)
 {
@@ -37,9 +50,47 @@ static void local_addresses(json_t *j)
     json_array_end(j);
 }
 
+// Runs the probe (or takes the cached result) and writes "probe": {...}.
+static void probe(api_t *api, json_t *j)
+{
+    const weft_config_t *cfg = api->config;
+    json_key(j, "probe");
+    if (cfg->stun_server_count == 0) {
+        json_object_begin(j, NULL);
+        json_bool(j, "available", false);
+        json_string(j, "reason", "no STUN server is configured (nat.stun_servers)");
+        json_object_end(j);
+        return;
+    }
+    const char *servers[NATPROBE_MAX_SERVERS];
+    int count = 0;
+    for (int i = 0; i < cfg->stun_server_count && count < NATPROBE_MAX_SERVERS; i++)
+        servers[count++] = cfg->stun_servers[i];
+    pthread_mutex_lock(&probe_lock);
+    int64_t now = zclock_mono();
+    bool cached = probe_cached_ms && now - probe_cached_ms < API_PROBE_CACHE_MS;
+    if (!cached) {
+        natprobe_options_t opt;
+        natprobe_options_default(&opt);
+        memset(&probe_cache, 0, sizeof probe_cache);
+        probe_rc = natprobe_run(servers, count, &opt, &probe_cache);
+        probe_cached_ms = zclock_mono();
+        atomic_fetch_add(&api->network_probes, 1);
+    }
+    // the probe's own document, with whether it is fresh or cached and how old
+    json_object_begin(j, NULL);
+    json_bool(j, "available", true);
+    json_bool(j, "answered", probe_rc == 0);
+    json_bool(j, "cached", cached);
+    json_uint(j, "age_ms", (uint64_t)(zclock_mono() - probe_cached_ms));
+    json_key(j, "result");
+    natprobe_write_json(&probe_cache, j);
+    json_object_end(j);
+    pthread_mutex_unlock(&probe_lock);
+}
+
 void api_network(api_t *api, http_response_t *res)
 {
-    atomic_fetch_add(&api->network_probes, 1);
     http_json_t doc;
     if (http_json_begin(&doc) != 0)
         return http_error(res, 500, "internal", "out of memory");
@@ -51,10 +102,7 @@ void api_network(api_t *api, http_response_t *res)
         json_string(&doc.j, NULL, cfg->stun_servers[i]);
     json_array_end(&doc.j);
     json_uint(&doc.j, "turn_servers", (uint64_t)cfg->turn_server_count);  // count only: URLs hold passwords
-    json_object_begin(&doc.j, "probe");
-    json_bool(&doc.j, "available", false);
-    json_string(&doc.j, "reason", "the NAT probe (weft network) is not built into weft-api yet");
-    json_object_end(&doc.j);
+    probe(api, &doc.j);
     json_object_end(&doc.j);
     http_json_finish(&doc, res, 200);
 }
