@@ -44,6 +44,7 @@ export NATLAB_SERVER_IP NATLAB_SERVER_IP2 NATLAB_TURN_PORT NATLAB_TURN_ALT_PORT 
 
 declare -A NATLAB_ROUTER_TYPE=()  # router -> NAT type
 declare -A NATLAB_ROUTER_IDX=()   # router -> k
+declare -A NATLAB_ROUTER_WAN=()   # router -> its public (WAN) address
 declare -A NATLAB_ROUTER_NEXT=()  # router -> last host number used on its LAN
 declare -A NATLAB_HOST_IP=()      # host -> its address
 declare -A NATLAB_HOST_ROUTER=()  # host -> its router
@@ -51,7 +52,7 @@ declare -A NATLAB_NODE_HOST=()    # node name -> host it runs on now ("" when do
 NATLAB_ROUTERS=()
 NATLAB_LINKS=0
 
-natlab_wan_ip() { echo "198.18.$((10 + ${NATLAB_ROUTER_IDX[$1]})).2"; }
+natlab_wan_ip() { echo "${NATLAB_ROUTER_WAN[$1]}"; }
 natlab_lan_net() {
   local k=${NATLAB_ROUTER_IDX[$1]}
   if [ "${NATLAB_ROUTER_TYPE[$1]}" = none ]; then echo "198.19.$k"; else echo "10.0.$k"; fi
@@ -172,6 +173,7 @@ natlab_router() {
   NATLAB_ROUTER_TYPE[$name]=$type
   NATLAB_ROUTER_IDX[$name]=$k
   NATLAB_ROUTER_NEXT[$name]=9
+  NATLAB_ROUTER_WAN[$name]="198.18.$((10 + k)).2"
   _natlab_uplink "$ns" $((10 + k))
   ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
   ip -n "$ns" link add br0 type bridge
@@ -348,8 +350,26 @@ natlab_cut() {
 natlab_upnp() {
   local r=$1 ns="${LAB_TAG}-$1"
   command -v miniupnpd >/dev/null || lab_fail "miniupnpd is not installed"
-  local lan conf="$LAB_DIR/miniupnpd-$r.conf"
+  local type=${NATLAB_ROUTER_TYPE[$r]:-} k=${NATLAB_ROUTER_IDX[$r]:-}
+  case "$type" in none | "") lab_fail "natlab_upnp: $r is not a NAT router" ;; esac
+  local lan conf="$LAB_DIR/miniupnpd-$r.conf" old_wan pub="11.0.$k.1" link=$((10 + k))
   lan=$(natlab_lan_net "$r")
+  # miniupnpd refuses to map ports when its WAN address is in reserved space (198.18.0.0/15 is), so this
+  # router's WAN becomes 11.0.k.1/32 (the US DoD's 11/8: not announced on the internet; and nothing
+  # leaves the lab anyway), its only address, with an on-link route to the internet's end of the link
+  old_wan=$(natlab_wan_ip "$r")
+  ip -n "$ns" addr flush dev wan
+  ip -n "$ns" addr add "$pub/32" dev wan
+  ip -n "$ns" route add "198.18.$link.1" dev wan
+  ip -n "$ns" route add default via "198.18.$link.1" dev wan
+  local inet_dev
+  inet_dev=$(ip -n "$NATLAB_INET" -o addr show to "198.18.$link.1/32" | awk '{print $2}')
+  ip -n "$NATLAB_INET" route add "$pub/32" dev "$inet_dev"
+  NATLAB_ROUTER_WAN[$r]=$pub
+  ip netns exec "$ns" nft delete table ip natlab
+  _natlab_nat_rules "$ns" "$type" "$pub" "$lan.0/24" | ip netns exec "$ns" nft -f - || lab_fail "nftables for $r ($type)"
+  ip netns exec "$ns" conntrack -F >/dev/null 2>&1 || true
+  lab_log "natlab_upnp: $r's WAN address is now $pub (was $old_wan)"
   # the tables and chains miniupnpd fills (what /etc/miniupnpd/nft_init.sh would make)
   ip netns exec "$ns" nft -f - <<'EOF' || lab_fail "miniupnpd nftables on $r"
 table inet filter {
@@ -367,7 +387,6 @@ listening_ip=br0
 http_port=0
 enable_natpmp=yes
 enable_upnp=yes
-ext_allow_private_ipv4=yes
 secure_mode=yes
 system_uptime=yes
 notify_interval=60
