@@ -1,0 +1,38 @@
+// fuzz_nat_probe.c — libFuzzer target for what weft-nat reads off the network outside libnice's ICE:
+//   - a datagram from a peer's ICE path, as a path probe (services/nat/path_probe.c);
+//   - a datagram from a STUN server, as the answer to our Binding request (stun_probe_check_answer in
+//     services/nat/stun_probe.c, which hands it to libnice's STUN parser and reads the mapped address).
+// The input's bytes 8..19 are replaced by the transaction id of a request the harness just made, so
+// that inputs get past the "is this an answer to us" match into the parsing behind it.
+//
+//   cmake -DCMAKE_C_COMPILER=clang ... && make fuzz_nat_probe && ./bin/fuzz_nat_probe fuzz/corpus/nat_probe
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <stun/stunagent.h>
+#include <stun/usages/bind.h>
+
+#include "path_probe.h"
+#include "stun_probe.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    path_probe_t probe;
+    path_probe_decode(data, size, &probe);
+    path_probe_is_probe_type(data, size);
+
+    StunAgent agent;
+    stun_agent_init(&agent, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389, 0);
+    uint8_t request[256];
+    StunMessage msg;
+    size_t request_len = stun_usage_bind_create(&agent, &msg, request, sizeof request);
+    uint8_t buf[1500];
+    if (size > sizeof buf)
+        size = sizeof buf;
+    memcpy(buf, data, size);
+    if (size >= 20 && request_len >= 20)
+        memcpy(buf + 8, request + 8, 12);
+    char mapped[64], detail[96];
+    stun_probe_check_answer(&agent, buf, size, mapped, sizeof mapped, detail, sizeof detail);
+    return 0;
+}

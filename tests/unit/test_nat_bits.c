@@ -1,0 +1,270 @@
+// test_nat_bits.c — weft-nat's pieces that need no network: TURN URL parsing and the server lists
+// (ice_settings.c), the server choice with failover and the hub's credentials (nat_servers.c), the probe
+// datagram (path_probe.c), and the STUN probe's check of an answer (stun_probe.c) against answers built
+// with libnice's STUN code as a server would, plus a probe of a port nobody answers on.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <stun/stunagent.h>
+#include <stun/usages/bind.h>
+
+#include "ice_settings.h"
+#include "nat_servers.h"
+#include "path_probe.h"
+#include "stun_probe.h"
+
+static void test_parse_turn(void **state)
+{
+    (void)state;
+    ice_turn_server_t t;
+    char why[160];
+    assert_int_equal(ice_settings_parse_turn("turn://u:p@127.0.0.1:3478", NULL, NULL, &t, why, sizeof why), 0);
+    assert_string_equal(t.user, "u");
+    assert_string_equal(t.pass, "p");
+    assert_string_equal(t.ip, "127.0.0.1");
+    assert_int_equal(t.port, 3478);
+    assert_false(t.tcp);
+    assert_string_equal(t.name, "127.0.0.1:3478");
+    assert_int_equal(ice_settings_parse_turn("turn://u:p@ss@127.0.0.1:3478?transport=tcp", NULL, NULL, &t, why,
+                                             sizeof why), 0);
+    assert_string_equal(t.pass, "p@ss");   // the last '@' ends the password
+    assert_true(t.tcp);
+    assert_string_equal(t.name, "127.0.0.1:3478/tcp");
+    assert_int_equal(ice_settings_parse_turn("turn://u:p@127.0.0.1:3478?transport=udp", NULL, NULL, &t, why,
+                                             sizeof why), 0);
+    assert_false(t.tcp);
+    // the hub's entries: host:port, credentials given apart
+    assert_int_equal(ice_settings_parse_turn("127.0.0.1:3478", "1700000000:ab", "pw", &t, why, sizeof why), 0);
+    assert_string_equal(t.user, "1700000000:ab");
+    // refused, with a reason and never the password in it
+    assert_int_equal(ice_settings_parse_turn("127.0.0.1:3478", NULL, NULL, &t, why, sizeof why), -1);
+    assert_int_equal(ice_settings_parse_turn("turn://127.0.0.1:3478", NULL, NULL, &t, why, sizeof why), -1);
+    assert_int_equal(ice_settings_parse_turn("turn://u:secret@127.0.0.1:3478?transport=tls", NULL, NULL, &t, why,
+                                             sizeof why), -1);
+    assert_null(strstr(why, "secret"));
+    assert_int_equal(ice_settings_parse_turn("turn://u:secret@127.0.0.1:0", NULL, NULL, &t, why, sizeof why), -1);
+    assert_int_equal(ice_settings_parse_turn("turn://u:secret@127.0.0.1:70000", NULL, NULL, &t, why, sizeof why), -1);
+    assert_int_equal(ice_settings_parse_turn("turn://u:secret@127.0.0.1", NULL, NULL, &t, why, sizeof why), -1);
+    assert_null(strstr(why, "secret"));
+    assert_int_equal(ice_settings_parse_turn("turn://nocolon@127.0.0.1:1", NULL, NULL, &t, why, sizeof why), -1);
+}
+
+static ice_settings_t two_of_each(void)
+{
+    ice_settings_t s;
+    memset(&s, 0, sizeof s);
+    char why[160];
+    for (int i = 0; i < 2; i++) {
+        snprintf(s.stun[i].name, sizeof s.stun[i].name, "127.0.0.%d:3478", i + 1);
+        snprintf(s.stun[i].ip, sizeof s.stun[i].ip, "127.0.0.%d", i + 1);
+        s.stun[i].port = 3478;
+        char url[64];
+        snprintf(url, sizeof url, "turn://u%d:p@127.0.0.%d:3480", i + 1, i + 1);
+        assert_int_equal(ice_settings_parse_turn(url, NULL, NULL, &s.turn[i], why, sizeof why), 0);
+    }
+    s.stun_count = s.turn_count = 2;
+    s.relay_allowed = s.direct = true;
+    return s;
+}
+
+static void test_server_failover(void **state)
+{
+    (void)state;
+    ice_settings_t s = two_of_each();
+    nat_servers_t ns;
+    memset(&ns, 0, sizeof ns);
+    ns.stun_index = -1;   // nat_servers_start without the probe thread
+    const ice_stun_server_t *stun;
+    const ice_turn_server_t *turn;
+    nat_servers_pick(&ns, &s, 1000, &stun, &turn);
+    assert_ptr_equal(turn, &s.turn[0]);
+    assert_null(stun);                      // no probe answered yet, and TURN alone while it works
+    nat_servers_on_gathered(&ns, &s, 1000, s.turn[0].name, false);   // no relay from #1
+    assert_non_null(strstr(ns.status, "TURN server #1 127.0.0.1:3480 (user u1) gave no relay address"));
+    assert_non_null(strstr(ns.status, "trying #2 127.0.0.2:3480"));
+    ns.stun_index = 1;
+    nat_servers_pick(&ns, &s, 1000, &stun, &turn);
+    assert_ptr_equal(turn, &s.turn[1]);
+    assert_null(stun);
+    nat_servers_on_gathered(&ns, &s, 1000, s.turn[0].name, false);   // a late agent of #1: no second move
+    nat_servers_pick(&ns, &s, 1000, &stun, &turn);
+    assert_ptr_equal(turn, &s.turn[1]);
+    nat_servers_on_gathered(&ns, &s, 1000, s.turn[1].name, false);   // #2 fails too: every one failed
+    nat_servers_pick(&ns, &s, 1000, &stun, &turn);
+    assert_ptr_equal(turn, &s.turn[0]);
+    assert_ptr_equal(stun, &s.stun[1]);     // now STUN as well
+    nat_servers_on_gathered(&ns, &s, 1000, s.turn[0].name, true);    // #1 works again
+    nat_servers_pick(&ns, &s, 1000, &stun, &turn);
+    assert_null(stun);
+    // a trial's STUN server: the probed one
+    ice_stun_server_t storage;
+    assert_ptr_equal(nat_servers_pick_stun_only(&ns, &s, 1000, &storage), &s.stun[1]);
+    ns.stun_index = -1;                     // none answered: the TURN server as a STUN server
+    const ice_stun_server_t *as_stun = nat_servers_pick_stun_only(&ns, &s, 1000, &storage);
+    assert_ptr_equal(as_stun, &storage);
+    assert_string_equal(storage.ip, "127.0.0.1");
+    assert_int_equal(storage.port, 3480);
+    // connection.relay never: no TURN at all
+    s.relay_allowed = false;
+    nat_servers_pick(&ns, &s, 1000, &stun, &turn);
+    assert_null(turn);
+}
+
+static void test_hub_credentials(void **state)
+{
+    (void)state;
+    ice_settings_t s = two_of_each();
+    nat_servers_t ns;
+    memset(&ns, 0, sizeof ns);
+    ns.stun_index = -1;
+    char *servers[] = {"127.0.0.9:3478", "127.0.0.9:3478?transport=tcp", "not a server"};
+    Weft__TurnCredentials c = WEFT__TURN_CREDENTIALS__INIT;
+    c.username = "2000:abcd";
+    c.password = "pw";
+    c.servers = servers;
+    c.n_servers = 3;
+    c.expires_unix = 2000;
+    c.ttl_s = 60;
+    assert_int_equal(nat_servers_take_hub_turn(&ns, &s, &c), 1);
+    assert_int_equal(s.hub_turn_count, 2);   // the bad entry is left out
+    assert_true(s.hub_turn[1].tcp);
+    assert_string_equal(s.hub_turn[0].user, "2000:abcd");
+    assert_int_equal(nat_servers_take_hub_turn(&ns, &s, &c), 0);   // the same again
+    const ice_stun_server_t *stun;
+    const ice_turn_server_t *turn;
+    nat_servers_pick(&ns, &s, 1000, &stun, &turn);
+    assert_ptr_equal(turn, &s.hub_turn[0]);   // the hub's first
+    const ice_turn_server_t *list[16];
+    assert_int_equal(ice_settings_turn_list(&s, 1000, list, 16), 4);
+    // expired: left out, and said
+    assert_int_equal(ice_settings_turn_list(&s, 2000, list, 16), 2);
+    nat_servers_pick(&ns, &s, 2000, &stun, &turn);
+    assert_ptr_equal(turn, &s.turn[0]);
+    assert_non_null(strstr(ns.status, "TURN credentials from the hub expired"));
+    // fresh ones clear the message
+    c.username = "3000:abcd";
+    c.expires_unix = 3000;
+    assert_int_equal(nat_servers_take_hub_turn(&ns, &s, &c), 1);
+    assert_null(strstr(ns.status, "expired"));
+    // unusable
+    c.n_servers = 0;
+    assert_int_equal(nat_servers_take_hub_turn(&ns, &s, &c), -1);
+}
+
+static void test_path_probe(void **state)
+{
+    (void)state;
+    path_probe_t p = {.type = PATH_PROBE_PING, .token = 0x0102030405060708ull, .sent_ms = 123456789012};
+    uint8_t buf[PATH_PROBE_LEN];
+    path_probe_encode(&p, buf);
+    assert_int_equal(buf[0], 0x50);
+    assert_int_equal(buf[4], 0x08);   // little-endian
+    path_probe_t q;
+    assert_true(path_probe_decode(buf, sizeof buf, &q));
+    assert_int_equal(q.type, PATH_PROBE_PING);
+    assert_true(q.token == p.token);
+    assert_true(q.sent_ms == p.sent_ms);
+    assert_false(path_probe_decode(buf, sizeof buf - 1, &q));
+    buf[2] = 1;
+    assert_false(path_probe_decode(buf, sizeof buf, &q));
+    buf[2] = 0;
+    buf[0] = 4;   // crypto's transport type is never a probe
+    assert_false(path_probe_decode(buf, sizeof buf, &q));
+    assert_false(path_probe_is_probe_type(buf, sizeof buf));
+    buf[0] = PATH_PROBE_PONG;
+    assert_true(path_probe_is_probe_type(buf, 1));
+    assert_false(path_probe_is_probe_type(buf, 0));
+}
+
+// A Binding request from `client`, answered by a server built from libnice's STUN code.
+static size_t answer(StunAgent *client, uint8_t *out, size_t out_len, bool error, bool other_transaction)
+{
+    uint8_t req_buf[256];
+    StunMessage req;
+    size_t req_len = stun_usage_bind_create(client, &req, req_buf, sizeof req_buf);
+    assert_true(req_len > 0);
+    if (other_transaction) {   // a request the client never sent
+        StunAgent other;
+        stun_agent_init(&other, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389, 0);
+        req_len = stun_usage_bind_create(&other, &req, req_buf, sizeof req_buf);
+    }
+    StunAgent server;
+    stun_agent_init(&server, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389, 0);
+    StunMessage parsed, resp;
+    assert_int_equal(stun_agent_validate(&server, &parsed, req_buf, req_len, NULL, NULL), STUN_VALIDATION_SUCCESS);
+    if (error) {
+        assert_true(stun_agent_init_error(&server, &resp, out, out_len, &parsed, STUN_ERROR_BAD_REQUEST));
+    } else {
+        assert_true(stun_agent_init_response(&server, &resp, out, out_len, &parsed));
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof ss);
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(4242);
+        inet_pton(AF_INET, "192.0.2.7", &sin->sin_addr);
+        assert_int_equal(stun_message_append_xor_addr(&resp, STUN_ATTRIBUTE_XOR_MAPPED_ADDRESS, &ss, sizeof *sin),
+                         STUN_MESSAGE_RETURN_SUCCESS);
+    }
+    size_t len = stun_agent_finish_message(&server, &resp, NULL, 0);
+    assert_true(len > 0);
+    return len;
+}
+
+static void test_stun_answers(void **state)
+{
+    (void)state;
+    StunAgent client;
+    stun_agent_init(&client, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389, 0);
+    uint8_t buf[512];
+    char mapped[64] = "", detail[96] = "";
+    size_t len = answer(&client, buf, sizeof buf, false, false);
+    assert_int_equal(stun_probe_check_answer(&client, buf, len, mapped, sizeof mapped, detail, sizeof detail),
+                     STUN_PROBE_OK);
+    assert_string_equal(mapped, "192.0.2.7:4242");
+    len = answer(&client, buf, sizeof buf, true, false);
+    assert_int_equal(stun_probe_check_answer(&client, buf, len, mapped, sizeof mapped, detail, sizeof detail),
+                     STUN_PROBE_BAD_ANSWER);
+    assert_string_equal(detail, "answered STUN error 400");
+    len = answer(&client, buf, sizeof buf, false, true);
+    assert_int_equal(stun_probe_check_answer(&client, buf, len, mapped, sizeof mapped, detail, sizeof detail),
+                     STUN_PROBE_NO_ANSWER);   // not ours: ignored
+    const uint8_t garbage[] = "\x01\x01\x00\x08not-stun-at-all";
+    assert_int_equal(stun_probe_check_answer(&client, garbage, sizeof garbage - 1, mapped, sizeof mapped, detail,
+                                             sizeof detail), STUN_PROBE_BAD_ANSWER);
+    assert_non_null(strstr(detail, "not STUN"));
+    // a truncated good answer
+    len = answer(&client, buf, sizeof buf, false, false);
+    assert_int_equal(stun_probe_check_answer(&client, buf, len - 5, mapped, sizeof mapped, detail, sizeof detail),
+                     STUN_PROBE_BAD_ANSWER);
+}
+
+static void test_stun_probe_no_answer(void **state)
+{
+    (void)state;
+    ice_stun_server_t servers[2];
+    memset(servers, 0, sizeof servers);
+    snprintf(servers[0].ip, sizeof servers[0].ip, "127.0.0.1");
+    servers[0].port = 9;                 // discard: nobody answers (or ICMP refuses)
+    snprintf(servers[1].ip, sizeof servers[1].ip, "not-an-address");
+    servers[1].port = 3478;
+    stun_probe_result_t r;
+    stun_probe_run(servers, 2, &r);
+    assert_int_equal(r.status[0], STUN_PROBE_NO_ANSWER);
+    assert_int_equal(r.status[1], STUN_PROBE_UNSENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_turn),     cmocka_unit_test(test_server_failover),
+        cmocka_unit_test(test_hub_credentials), cmocka_unit_test(test_path_probe),
+        cmocka_unit_test(test_stun_answers),   cmocka_unit_test(test_stun_probe_no_answer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
