@@ -136,11 +136,12 @@ static void up_usage(FILE *out)
 {
     fprintf(out, "usage: weft up [--home DIR] [--mesh NAME] [--foreground] [--colocate]\n"
                  "Starts the node: a local redis-server (unless redis.url is set) and the services device,\n"
-                 "router, crypto, nat and discovery, each its own process, restarted with backoff if it dies.\n\n"
+                 "router, crypto, nat, discovery and api (the HTTP API on api.listen, docs/api.md), each its own\n"
+                 "process, restarted with backoff if it dies.\n\n"
                  "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
                  "  --mesh NAME     only this mesh (a node in several meshes starts all of them without it)\n"
                  "  --foreground    stay in the foreground (log to stderr); Ctrl-C stops the node\n"
-                 "  --colocate      run the five services as threads of one process (weft-node), their\n"
+                 "  --colocate      run the six services as threads of one process (weft-node), their\n"
                  "                  inboxes connected over inproc:// instead of ipc://: faster, less isolated\n"
                  "  -h, --help      this help\n"
                  "Logs: <home>/log/<service>.log. Stop with `weft down`.\n");
