@@ -202,4 +202,14 @@ up alpha office
 lab_wait 20 "alpha registered again" bash -c "'$W' status --home '$A' --mesh office --json | grep -q registered"
 lab_exec crowd "$W" mesh join "$late" --home "$LAB_DIR/crowd/noadmin" >/dev/null \
   || lab_fail "the single-use code did not work once the admin was back (its use was not given back)"
+
+lab_log "8. leave: a member leaves for good, the admin cannot without --force"
+first_hex=$("$W" id --home "$LAB_DIR/crowd/first" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+[ "$(hub_redis SISMEMBER "hub:net:$OFFICE:roster" "$first_hex")" = 1 ] || lab_fail "crowd/first is not on the roster"
+lab_exec crowd "$W" mesh leave office --home "$LAB_DIR/crowd/first" || lab_fail "mesh leave failed"
+[ ! -d "$LAB_DIR/crowd/first/meshes/office" ] || lab_fail "mesh leave left the instance"
+[ "$(hub_redis SISMEMBER "hub:net:$OFFICE:roster" "$first_hex")" = 0 ] || lab_fail "the leaver is still on the roster"
+rc=0; out=$(lab_exec alpha "$W" mesh leave office --home "$A" 2>&1) || rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "admin" || lab_fail "the admin left without --force: exit $rc: $out"
+[ -d "$A/meshes/office" ] || lab_fail "the admin's refused leave removed the instance"
 lab_log "PASS"
