@@ -296,7 +296,7 @@ static void hub_error(discovery_t *d, const Weft__HubError *error)
                   message);
     else
         log_warn("hub error %s: %s", hub_error_code_name(error->code), message);
-    if (error->code == WEFT__HUB_ERROR__CODE__NOT_MEMBER)
+    if (error->code == WEFT__HUB_ERROR__CODE__NOT_MEMBER && d->refused_until <= wire_now_ms())
         d->next_heartbeat = wire_now_ms();  // the hub forgot us (restart, timeout): register now
     if (error->code == WEFT__HUB_ERROR__CODE__REVOKED || error->code == WEFT__HUB_ERROR__CODE__NOT_IN_MESH ||
         error->code == WEFT__HUB_ERROR__CODE__NO_SUCH_MESH) {
