@@ -711,6 +711,7 @@ int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *s
         return -1;
     }
     size_t key_line[CONFIG_KEY_COUNT] = {0};
+    size_t endpoint_line[2 * SVC_COUNT] = {0};   // inbox[] then control[]: where each was set
     char value[CONFIG_STR * 4];   // a scalar after ${...} expansion
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) {  // empty file: defaults only
@@ -753,6 +754,14 @@ int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *s
                     set_err(err, err_len, "%s:%zu: unknown key '%s' (endpoints are <service> or <service>_control)", source, line, path);
                     goto done;
                 }
+                bool is_control = slot >= cfg->control[0] && slot <= cfg->control[SVC_COUNT - 1];
+                size_t *seen = is_control ? &endpoint_line[SVC_COUNT + (size_t)(slot - cfg->control[0]) / CONFIG_STR]
+                                          : &endpoint_line[(size_t)(slot - cfg->inbox[0]) / CONFIG_STR];
+                if (*seen) {
+                    set_err(err, err_len, "%s:%zu: '%s' is set twice (also on line %zu)", source, line, path, *seen);
+                    goto done;
+                }
+                *seen = line;
                 if (v->type != YAML_SCALAR_NODE) {
                     set_err(err, err_len, "%s:%zu: '%s' must be an endpoint string", source, line, path);
                     goto done;
@@ -773,6 +782,14 @@ int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *s
             if (!key) {
                 set_err(err, err_len, "%s:%zu: unknown key '%s'", source, line, path);
                 goto done;
+            }
+            for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {   // a key (or its old name) set twice
+                if (key_line[i] && config_keys[i].offset == key->offset && config_keys[i].type == key->type) {
+                    set_err(err, err_len, "%s:%zu: '%s' is set twice (also on line %zu%s%s)", source, line, path,
+                            key_line[i], strcmp(config_keys[i].path, path) ? " as " : "",
+                            strcmp(config_keys[i].path, path) ? config_keys[i].path : "");
+                    goto done;
+                }
             }
             key_line[key - config_keys] = line;
             if (key->type == KEY_LIST) {

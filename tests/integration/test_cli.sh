@@ -79,7 +79,7 @@ expect 1 "is the node up" "$W" peers --home "$H"
 expect 1 "run .weft init. first" "$W" status --home "$TMP/never-initialised"
 
 # a broken weft.yaml: a clear error with the line, and the services refuse it the same way
-printf 'device:\n  mtu: 1400\n  colour: blue\n' >>"$H/weft.yaml"
+printf 'device:\n  colour: blue\n' >>"$H/weft.yaml"
 expect 1 "weft.yaml:[0-9]+: unknown key 'device.colour'" "$W" status --home "$H"
 expect 1 "unknown key 'device.colour'" "$BIN/weft-router" --home "$H"
 # a key file others can read is refused

@@ -78,6 +78,18 @@ static void test_errors_name_the_line(void **state)
     expect_error("node:\n  name: \"unterminated\n", "weft.yaml:");
     expect_error("endpoints:\n  toaster: tcp://x:1\n", "unknown key 'endpoints.toaster'");
     expect_error("colour:\n  x: 1\n", "unknown key 'colour.x'");
+    // a key set twice (directly, in a repeated section, or under its old name) is an error naming both lines
+    expect_error("device:\n  mtu: 1400\n  mtu: 1280\n", "weft.yaml:3: 'device.mtu' is set twice (also on line 2)");
+    expect_error("device:\n  mtu: 1400\nnode:\n  name: a\ndevice:\n  mtu: 1280\n", "weft.yaml:6: 'device.mtu' is set twice");
+    expect_error("connection:\n  keepalive: 5\nnat:\n  keepalive: 6\n",
+                 "weft.yaml:4: 'nat.keepalive' is set twice (also on line 2 as connection.keepalive)");
+    expect_error("endpoints:\n  nat_control: ipc:///a\n  nat_control: ipc:///b\n", "weft.yaml:3: 'endpoints.nat_control' is set twice");
+    weft_config_t twice;
+    char twice_err[256] = "";
+    assert_int_equal(parse(&twice, "device:\n  mtu: 1400\nnode:\n  name: a\ndevice:\n  name: weft9\nendpoints:\n"
+                                    "  nat: ipc:///a\n  nat_control: ipc:///b\n", twice_err, sizeof twice_err), 0);
+    assert_int_equal(twice.mtu, 1400);   // a repeated section adds its keys
+    assert_string_equal(twice.device_name, "weft9");
     expect_error("nat:\n  stun_servers:\n    - a:1\n    - b:1\n    - c:1\n    - d:1\n    - e:1\n    - f:1\n    - g:1\n    - h:1\n    - i:1\n",
                  "at most 8");
 }
