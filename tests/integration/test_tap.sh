@@ -61,4 +61,26 @@ grep -q "from 10.100.0.1" <<<"$out" && lab_fail "beta's broadcast crossed the me
 after=$(router_counter beta drop_no_route)
 [ "$after" -ge $((before + 2)) ] || lab_fail "beta's router did not drop its broadcasts ($before -> $after)"
 
+lab_log "routing.broadcast: a multicast datagram from alpha reaches a group member on beta"
+lab_exec beta python3 -c '
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", 5405))
+group = struct.pack("4s4s", socket.inet_aton("239.1.2.3"), socket.inet_aton("10.100.0.2"))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group)
+s.settimeout(5)
+print(s.recvfrom(100)[0].decode())' >"$LAB_DIR/mcast.out" 2>&1 & receiver=$!
+LAB_PIDS+=($receiver)
+sleep 1
+lab_exec alpha python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("10.100.0.1"))
+for _ in range(3):
+    s.sendto(b"hello-group", ("239.1.2.3", 5405))
+    time.sleep(0.2)'
+wait $receiver || true
+grep -q "hello-group" "$LAB_DIR/mcast.out" || lab_fail "the multicast datagram did not reach beta: $(cat "$LAB_DIR/mcast.out")"
+
 lab_log "PASS"
