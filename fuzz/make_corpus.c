@@ -239,7 +239,7 @@ static void make_hub_request(void)
 
     // membership requests (services/hub/hub_mesh.c); the invite and revocation bytes inside are only the
     // right size here: fuzz_invite and fuzz_cert seed real ones
-    uint8_t mesh_id[16], nonce[16], blob[HUB_REVOCATION_LEN];
+    uint8_t mesh_id[16], nonce[16], blob[256];
     memset(mesh_id, 0x3c, sizeof mesh_id);
     memset(nonce, 0x4e, sizeof nonce);
     memset(blob, 0x5a, sizeof blob);

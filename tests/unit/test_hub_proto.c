@@ -216,7 +216,7 @@ static void test_cidr(void **state)
 static void test_membership_requests(void **state)
 {
     (void)state;
-    uint8_t mesh_id[16] = {1}, nonce[16] = {2}, blob[HUB_REVOCATION_LEN] = {3};
+    uint8_t mesh_id[16] = {1}, nonce[16] = {2}, blob[256] = {3};  // blob: big enough for each field
     Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
 
     Weft__CreateMesh create = WEFT__CREATE_MESH__INIT;
