@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -41,17 +42,25 @@ const char *predict_kind_name(predict_kind_t kind)
     }
 }
 
-predict_kind_t predict_classify(uint16_t p1, uint16_t p2, uint16_t p3, int *step)
+predict_kind_t predict_classify(const uint16_t *ports, size_t count, int *step)
 {
     *step = 0;
-    if (p1 == p2)
+    if (count < 3)
+        return PREDICT_UNKNOWN;
+    if (ports[0] == ports[1])
         return PREDICT_INDEPENDENT;
-    int d1 = (int)p2 - (int)p1, d2 = (int)p3 - (int)p2;
-    if (d1 == d2 && d1 >= -PREDICT_MAX_STEP && d1 <= PREDICT_MAX_STEP) {
-        *step = d1;
-        return PREDICT_SEQUENTIAL;
+    int smallest = 0, sign = 0;
+    for (size_t i = 1; i < count; i++) {
+        int d = (int)ports[i] - (int)ports[i - 1];
+        int s = d > 0 ? 1 : -1;
+        if (d == 0 || d > PREDICT_MAX_GAP || d < -PREDICT_MAX_GAP || (sign && s != sign))
+            return PREDICT_RANDOM;
+        sign = s;
+        if (!smallest || abs(d) < abs(smallest))
+            smallest = d;
     }
-    return PREDICT_RANDOM;
+    *step = smallest;
+    return PREDICT_SEQUENTIAL;
 }
 
 // ---------------------------------------------------------------- the probe (its own thread)
@@ -110,19 +119,19 @@ static void addr_text(const struct sockaddr_in *a, char out[32])
     snprintf(out, 32, "%s:%u", ip, ntohs(a->sin_port));
 }
 
-// Three Bindings (see predict.h). Returns the kind; *step when sequential.
+// Four Bindings (see predict.h). Returns the kind; *step when sequential.
 static predict_kind_t probe(const probe_args_t *args, int *step)
 {
     *step = 0;
     int fd1 = udp_socket(), fd2 = udp_socket();
     predict_kind_t kind = PREDICT_UNKNOWN;
-    stun_message_t m1, m2, m3;
+    stun_message_t m[PREDICT_PROBE_PORTS];
     int used = -1;
     for (int i = 0; fd1 >= 0 && fd2 >= 0 && i < args->server_count && used < 0; i++)
-        if (binding(fd1, &args->servers[i], &m1) == 0)
+        if (binding(fd1, &args->servers[i], &m[0]) == 0)
             used = i;
     struct sockaddr_in second;
-    const stun_addr_t *alt = used >= 0 ? stun_alternate_address(&m1) : NULL;
+    const stun_addr_t *alt = used >= 0 ? stun_alternate_address(&m[0]) : NULL;
     bool have_second = false;
     if (alt && stun_addr_to_sockaddr(alt, &second) == 0)
         have_second = true;
@@ -135,16 +144,19 @@ static predict_kind_t probe(const probe_args_t *args, int *step)
     } else if (!have_second) {
         log_info("port prediction: the STUN server gives no other address and no second server is configured; "
                  "cannot tell how the NAT maps ports");
-    } else if (binding(fd1, &second, &m2) != 0 || binding(fd2, &args->servers[used], &m3) != 0) {
+    } else if (binding(fd1, &second, &m[1]) != 0 || binding(fd2, &args->servers[used], &m[2]) != 0 ||
+               binding(fd2, &second, &m[3]) != 0) {
         char text[32];
         addr_text(&second, text);
-        log_info("port prediction: %s did not answer; cannot tell how the NAT maps ports", text);
+        log_info("port prediction: %s or the server did not answer; cannot tell how the NAT maps ports", text);
     } else {
-        uint16_t p1 = stun_mapped_address(&m1)->port, p2 = stun_mapped_address(&m2)->port,
-                 p3 = stun_mapped_address(&m3)->port;
-        kind = predict_classify(p1, p2, p3, step);
-        log_info("port prediction: public ports %u, %u (other destination), %u (other socket): %s%s", p1, p2, p3,
-                 predict_kind_name(kind), kind == PREDICT_SEQUENTIAL ? "; offering predicted ports" : "");
+        uint16_t ports[PREDICT_PROBE_PORTS];
+        for (int i = 0; i < PREDICT_PROBE_PORTS; i++)
+            ports[i] = stun_mapped_address(&m[i])->port;
+        kind = predict_classify(ports, PREDICT_PROBE_PORTS, step);
+        log_info("port prediction: public ports %u, %u (socket 1), %u, %u (socket 2), to two destinations each: "
+                 "%s%s", ports[0], ports[1], ports[2], ports[3], predict_kind_name(kind),
+                 kind == PREDICT_SEQUENTIAL ? "; offering predicted ports" : "");
     }
     if (fd1 >= 0)
         close(fd1);

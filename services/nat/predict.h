@@ -1,9 +1,11 @@
 // predict.h — port prediction for a symmetric NAT with sequential allocation. Owns a probe thread (a
-// zactor) that learns how our NAT allocates public ports: from one socket, a STUN Binding to the
+// zactor) that learns how our NAT allocates public ports: from each of two sockets, a STUN Binding to the
 // configured server and one to its other address (RFC 5780 OTHER-ADDRESS / RFC 3489 CHANGED-ADDRESS, or
-// the second nat.stun_servers entry), then one from a second socket to the server again:
+// the second nat.stun_servers entry), four public ports in allocation order:
 //   - same public port for both destinations: endpoint-independent mapping, nothing to predict;
-//   - ports advancing by the same small step (1..PREDICT_MAX_STEP) each time: sequential, step learned;
+//   - every port a small step (1..PREDICT_MAX_GAP) past the one before, all in one direction: sequential,
+//     with the smallest of those steps as the NAT's step (other flows of this host, such as the agents'
+//     own gathering, take ports in between now and then);
 //   - anything else: random (symmetric with random ports; prediction cannot help).
 // Probed at start and every PREDICT_REPROBE_MS. When sequential, the offer/answer gets PREDICT_COUNT extra
 // srflx candidates after our own srflx port (port + k * step): the ports our NAT will most likely give the
@@ -19,7 +21,8 @@
 #include "config.h"
 
 #define PREDICT_COUNT 10                // predicted candidates offered
-#define PREDICT_MAX_STEP 16             // larger steps are taken as random
+#define PREDICT_MAX_GAP 32              // a larger gap between two probes' ports is taken as random
+#define PREDICT_PROBE_PORTS 4
 #define PREDICT_REPROBE_MS 300000       // probe again after this
 #define PREDICT_BINDING_MS 1000         // one Binding, retransmits included
 #define PREDICT_MAX_SERVERS 8
@@ -43,9 +46,10 @@ void predict_destroy(predict_t **self_p);
 predict_kind_t predict_kind(predict_t *self, int *step);
 const char *predict_kind_name(predict_kind_t kind);
 
-// The classification of three mapped ports: p1 and p2 from one socket to two destinations, p3 from a
-// second socket to the first destination afterwards. *step is set when sequential.
-predict_kind_t predict_classify(uint16_t p1, uint16_t p2, uint16_t p3, int *step);
+// The classification of the probe's public ports, in the order they were allocated: ports[0] and
+// ports[1] from one socket to two destinations, then the same from a second socket (count >= 3). *step
+// is set when sequential.
+predict_kind_t predict_classify(const uint16_t *ports, size_t count, int *step);
 
 // When our NAT is sequential: appends up to PREDICT_COUNT predicted srflx lines after the first IPv4 UDP
 // srflx line among lines[0..count) (at lines[count...], at most `max` lines in all; malloc'd). Returns
