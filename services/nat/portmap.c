@@ -63,9 +63,9 @@ struct portmap {
 
 // Waits for the answer to the pending NAT-PMP request, retrying as libnatpmp schedules, for at most
 // PORTMAP_PMP_MS. Returns 0 with *resp filled, or a NATPMP_ERR_* code.
-static int pmp_answer(natpmp_t *pmp, natpmpresp_t *resp)
+static int pmp_answer(natpmp_t *pmp, natpmpresp_t *resp, int timeout_ms)
 {
-    int64_t deadline = zclock_mono() + PORTMAP_PMP_MS;
+    int64_t deadline = zclock_mono() + timeout_ms;
     while (true) {
         int r = readnatpmpresponseorretry(pmp, resp);
         if (r != NATPMP_TRYAGAIN)
@@ -114,7 +114,7 @@ static bool discover_natpmp(worker_t *w)
     natpmpresp_t resp;
     int r = sendpublicaddressrequest(&w->pmp);
     if (r >= 0)
-        r = pmp_answer(&w->pmp, &resp);
+        r = pmp_answer(&w->pmp, &resp, PORTMAP_PMP_DISCOVER_MS);
     if (r != 0 || resp.type != NATPMP_RESPTYPE_PUBLICADDRESS ||
         !inet_ntop(AF_INET, &resp.pnu.publicaddress.addr, w->external_ip, sizeof w->external_ip) ||
         local_address_towards(w->pmp.gateway, w->lan_ip, sizeof w->lan_ip) != 0) {
@@ -134,7 +134,9 @@ static bool discover_natpmp(worker_t *w)
 static bool discover_upnp(worker_t *w)
 {
     int error = 0;
-    struct UPNPDev *devices = upnpDiscover(PORTMAP_DISCOVER_MS, NULL, NULL, UPNP_LOCAL_PORT_ANY, 0, 2, &error);
+    // one search type: upnpDiscover would wait the delay once for each of four types when none answers
+    struct UPNPDev *devices = upnpDiscoverDevice("urn:schemas-upnp-org:device:InternetGatewayDevice:1",
+                                                 PORTMAP_DISCOVER_MS, NULL, NULL, UPNP_LOCAL_PORT_ANY, 0, 2, &error);
     if (!devices)
         return false;
     char lan[64] = "";
@@ -158,10 +160,12 @@ static bool discover_upnp(worker_t *w)
 
 static void discover(worker_t *w)
 {
-    if (discover_upnp(w))
-        w->kind = GATEWAY_UPNP;
-    else if (discover_natpmp(w))
+    // NAT-PMP first: a gateway answers at once and one without it refuses at once (ICMP), while SSDP
+    // always waits its delay after the last answer
+    if (discover_natpmp(w))
         w->kind = GATEWAY_NATPMP;
+    else if (discover_upnp(w))
+        w->kind = GATEWAY_UPNP;
     w->next_discovery_ms = zclock_mono() + PORTMAP_REDISCOVER_MS;
     if (w->kind == GATEWAY_NONE)
         log_debug("port mapping: no UPnP-IGD or NAT-PMP gateway answered; looking again in %d s",
@@ -181,7 +185,7 @@ static uint16_t gateway_add(worker_t *w, const char *ip, uint16_t port, uint16_t
         int r = sendnewportmappingrequest(&w->pmp, NATPMP_PROTOCOL_UDP, port, external_port ? external_port : port,
                                           PORTMAP_LEASE_S);
         if (r >= 0)
-            r = pmp_answer(&w->pmp, &resp);
+            r = pmp_answer(&w->pmp, &resp, PORTMAP_PMP_MS);
         if (r != 0 || resp.type != NATPMP_RESPTYPE_UDPPORTMAPPING) {
             log_warn("port mapping: NAT-PMP refused %s:%u (error %d)", ip, port, r);
             return 0;
@@ -221,7 +225,7 @@ static void gateway_delete(worker_t *w, const mapping_t *m)
         natpmpresp_t resp;
         int r = sendnewportmappingrequest(&w->pmp, NATPMP_PROTOCOL_UDP, m->internal_port, 0, 0);
         if (r >= 0)
-            r = pmp_answer(&w->pmp, &resp);
+            r = pmp_answer(&w->pmp, &resp, PORTMAP_PMP_MS);
         if (r != 0)
             log_warn("port mapping: NAT-PMP did not confirm deleting %u (error %d)", m->internal_port, r);
     } else if (w->kind == GATEWAY_UPNP) {

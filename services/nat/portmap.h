@@ -19,8 +19,9 @@
 
 #define PORTMAP_WAIT_MS 500          // the actor waits this long for one mapping, at most
 #define PORTMAP_DISCOVER_MS 500      // SSDP: wait this long after the last answer (a LAN gateway answers in ms)
-#define PORTMAP_PMP_MS 1000          // a NAT-PMP request is retried for this long, at most
-#define PORTMAP_FIRST_WAIT_MS 1600   // the first gathering waits this long, at most, for the first discovery
+#define PORTMAP_PMP_MS 1000          // a NAT-PMP request is retried for this long, at most...
+#define PORTMAP_PMP_DISCOVER_MS 300  // ...and the first one, to find the gateway, this long
+#define PORTMAP_FIRST_WAIT_MS 1000   // the first gathering waits this long, at most, for the first discovery
 #define PORTMAP_REDISCOVER_MS 60000  // no gateway: look again after this
 #define PORTMAP_LEASE_S 600          // lease asked for; renewed at half of what the gateway grants
 #define PORTMAP_CHECK_MS 3000        // how often the worker looks for mappings whose socket is gone
