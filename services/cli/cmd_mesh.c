@@ -124,6 +124,27 @@ static int write_instance(const char *home, const char *local, const char *node_
     return 0;
 }
 
+// The name of a mesh of this node whose overlay network overlaps network/prefix (their routes would
+// collide on this node), or NULL.
+static const char *overlapping_mesh(const char *home, uint32_t network, int prefix)
+{
+    static mesh_local_name_t names[MESH_HOME_MAX];
+    int n = mesh_home_list(home, names, MESH_HOME_MAX);
+    for (int i = 0; i < n; i++) {
+        char dir[PATH_MAX], err[256];
+        weft_config_t cfg;
+        struct in_addr a;
+        mesh_home_instance(home, names[i], dir, sizeof dir);
+        if (config_load(&cfg, dir, err, sizeof err) != 0 || inet_pton(AF_INET, cfg.overlay_addr, &a) != 1)
+            continue;
+        int shorter = cfg.overlay_prefix < prefix ? cfg.overlay_prefix : prefix;
+        uint32_t mask = shorter ? 0xffffffffu << (32 - shorter) : 0;
+        if ((ntohl(a.s_addr) & mask) == (network & mask))
+            return names[i];
+    }
+    return NULL;
+}
+
 static const char *instance_exists(const char *home, const char *local)
 {
     static char dir[PATH_MAX];
@@ -164,6 +185,15 @@ int mesh_op_create(const char *home_opt, const char *name, const char *cidr, con
         fprintf(stderr, "weft %s: this node already has a mesh named '%s' (%s); pick another name\n", cmd, name,
                 instance_exists(home, name));
         return EXIT_FAIL;
+    }
+    const char *overlap = overlapping_mesh(home, network, prefix);
+    if (overlap) {
+        int free_b = 101;
+        while (free_b < 255 && overlapping_mesh(home, (10u << 24) | ((uint32_t)free_b << 16), 16))
+            free_b++;
+        fprintf(stderr, "weft %s: this node's mesh %s already uses addresses in %s; their routes would collide: "
+                        "choose another network with --cidr, e.g. --cidr 10.%d.0.0/16\n", cmd, overlap, cidr, free_b);
+        return EXIT_USAGE;
     }
     identity_t id;
     if (mesh_home_identity(home, &id, err, sizeof err) != 0) {
@@ -370,7 +400,8 @@ static void create_usage(FILE *out)
             "  --name NAME         the mesh's name, 1..63 of A-Z a-z 0-9 . _ -\n"
             "  --hub HOST:PORT     the hub (also tcp://HOST:PORT)\n"
             "  --hub-key KEY       the hub's public key, 40 characters (`weft hub key`); or set WEFT_HUB_KEY\n"
-            "  --cidr CIDR         the overlay network (default 10.100.0.0/16); the admin gets its first address\n"
+            "  --cidr CIDR         the overlay network (default 10.100.0.0/16); the admin gets its first address.\n"
+            "                      It must not overlap another mesh of this node (their routes would collide)\n"
             "  --psk               also protect the mesh with a random network key (sealed to each joiner)\n"
             "  --node-name NAME    this node's name in the mesh (default: the hostname)\n"
             "  --home DIR          node home (default $WEFT_HOME, else ~/.weft)\n"
@@ -622,6 +653,15 @@ static int mesh_join(int argc, char **argv)
         sodium_bin2hex(psk_hex, sizeof psk_hex, psk, sizeof psk);
         sodium_memzero(psk, sizeof psk);
     }
+    uint32_t joined_net;
+    int joined_prefix;
+    char joined_cidr[40];
+    snprintf(joined_cidr, sizeof joined_cidr, "%s/%u", jr->address, jr->prefix);
+    const char *overlap = hub_parse_cidr(joined_cidr, &joined_net, &joined_prefix)
+                              ? overlapping_mesh(home, joined_net, joined_prefix) : NULL;
+    if (overlap)
+        fprintf(stderr, "warning: mesh %s uses %s, which overlaps this node's mesh %s: do not run both at once "
+                        "(their routes collide)\n", local, jr->cidr, overlap);
     if (write_instance(home, local, node_name, inv.mesh_id, inv.admin_key, jr->address, (int)jr->prefix, psk_hex,
                        inv.hubs[0], hub_key, &cert, err, sizeof err) != 0) {
         fprintf(stderr, "weft mesh join: %s\n", err);

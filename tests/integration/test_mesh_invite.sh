@@ -181,7 +181,11 @@ for n in alpha beta; do
 done
 
 lab_log "6. a room expires by itself"
-room=$(lab_exec alpha "$W" room open party --ttl 15 --uses 3 --home "$A" --hub "$HUB" --hub-key "$HUB_KEY") \
+rc=0; out=$(lab_exec alpha "$W" room open party --ttl 15 --home "$A" --hub "$HUB" --hub-key "$HUB_KEY" 2>&1) || rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "collide" && [ ! -d "$A/meshes/party" ] \
+  || lab_fail "a room on office's network was not refused: exit $rc: $out"
+room=$(lab_exec alpha "$W" room open party --ttl 15 --uses 3 --cidr 10.102.0.0/16 --home "$A" --hub "$HUB" \
+       --hub-key "$HUB_KEY") \
   || lab_fail "room open failed"
 ROOM=$(mesh_id_of alpha party)
 [ "$(hub_redis EXISTS "hub:net:$ROOM")" = 1 ] || lab_fail "the room is not on the hub"
