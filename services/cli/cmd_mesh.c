@@ -796,7 +796,8 @@ static void list_usage(FILE *out)
 {
     fprintf(out,
             "usage: weft mesh list [--json] [--home DIR]\n"
-            "The meshes this node is in: local name, mesh id, this node's address, role, hub, device, running.\n\n"
+            "The meshes this node is in: local name, mesh id, this node's address, role (admin, member, legacy),\n"
+            "TUN device, whether it runs, when a room ends (ENDS; JSON expires, unix s, 0 never), and its hub.\n\n"
             "  --json          one JSON array\n"
             "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
             "  -h, --help      this help\n");
@@ -845,7 +846,8 @@ static int mesh_list(int argc, char **argv)
         printf("this node is in no mesh: `weft mesh create` or `weft mesh join CODE`\n");
         return EXIT_OK;
     } else {
-        printf("%-20s %-32s %-18s %-7s %-7s %-3s %s\n", "MESH", "ID", "ADDRESS", "ROLE", "DEVICE", "UP", "HUB");
+        printf("%-20s %-32s %-18s %-7s %-7s %-3s %-8s %s\n", "MESH", "ID", "ADDRESS", "ROLE", "DEVICE", "UP", "ENDS",
+               "HUB");
     }
     for (int i = -1; i < n; i++) {
         char dir[PATH_MAX];
@@ -866,6 +868,15 @@ static int mesh_list(int argc, char **argv)
         snprintf(address, sizeof address, "%s/%d", cfg.overlay_addr, cfg.overlay_prefix);
         const char *role = !cfg.mesh_id[0] ? "legacy" : strcmp(cfg.mesh_admin_key, my_hex) == 0 ? "admin" : "member";
         const char *local = i < 0 ? "(this home)" : names[i];
+        // a room's end is its certificates' expiry
+        cert_t cert;
+        uint64_t expires = cfg.mesh_id[0] && cert_load(cfg.certificate_file, &cert, err, sizeof err) == 0 ? cert.expires
+                                                                                                         : 0;
+        char ends[40] = "-";
+        if (expires && expires <= now_s())
+            snprintf(ends, sizeof ends, "expired");
+        else if (expires)
+            invite_format_duration(expires - now_s(), ends, sizeof ends);
         if (as_json) {
             json_object_begin(&j, NULL);
             json_string(&j, "name", local);
@@ -877,10 +888,11 @@ static int mesh_list(int argc, char **argv)
             json_bool(&j, "running", up);
             json_string(&j, "hub", cfg.hub_endpoint);
             json_string(&j, "home", cfg.home);
+            json_uint(&j, "expires", expires);
             json_object_end(&j);
         } else {
-            printf("%-20s %-32s %-18s %-7s %-7s %-3s %s\n", local, cfg.mesh_id[0] ? cfg.mesh_id : "-", address, role,
-                   cfg.device_name, up ? "yes" : "no", cfg.hub_endpoint);
+            printf("%-20s %-32s %-18s %-7s %-7s %-3s %-8s %s\n", local, cfg.mesh_id[0] ? cfg.mesh_id : "-", address,
+                   role, cfg.device_name, up ? "yes" : "no", ends, cfg.hub_endpoint);
         }
     }
     if (as_json) {

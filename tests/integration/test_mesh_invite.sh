@@ -189,9 +189,14 @@ room=$(lab_exec alpha "$W" room open party --ttl 15 --uses 3 --cidr 10.102.0.0/1
   || lab_fail "room open failed"
 ROOM=$(mesh_id_of alpha party)
 [ "$(hub_redis EXISTS "hub:net:$ROOM")" = 1 ] || lab_fail "the room is not on the hub"
+"$W" mesh list --home "$A" --json | python3 -c '
+import json, sys
+party = [m for m in json.load(sys.stdin) if m["name"] == "party"][0]
+sys.exit(0 if party["expires"] > 0 else 1)' || lab_fail "weft mesh list --json has no expiry for the room"
 ttl=$(hub_redis TTL "hub:net:$ROOM")
 [ "$ttl" -gt 0 ] && [ "$ttl" -le 15 ] || lab_fail "the room's key has TTL $ttl, want 1..15"
 lab_wait 25 "the room to expire on the hub" bash -c "[ -z \"\$(redis-cli -s '$(lab_home hub)/run/redis.sock' --scan --pattern 'hub:net:$ROOM*')\" ]"
+"$W" mesh list --home "$A" | grep "^party " | grep -q " expired " || lab_fail "weft mesh list does not show the room expired"
 rc=0
 out=$(lab_exec crowd "$W" mesh join "$room" --home "$LAB_DIR/crowd/late" 2>&1) || rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q expired || lab_fail "joining an expired room: exit $rc: $out"
