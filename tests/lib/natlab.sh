@@ -4,7 +4,9 @@
 # by lab_cleanup on EXIT. No traffic leaves the lab's namespaces.
 #
 #   natlab_init BIN_DIR                 the internet and coturn (sets NATLAB_* below)
-#   natlab_hub                          `weft hub` on a public address (sets HUB_ENDPOINT, HUB_KEY)
+#   natlab_hub                          `weft hub` on a public address (sets HUB_ENDPOINT, HUB_KEY); with
+#                                       NATLAB_HUB_TURN=1 it hands out TURN REST credentials (and nodes
+#                                       get no static TURN user)
 #   natlab_router NAME TYPE             TYPE: none | full | restricted | port | symmetric
 #   natlab_host NAME ROUTER             a host on the router's LAN, default route via the router
 #   natlab_node HOST OVERLAY [args]     a weft node (home named HOST) on HOST with the lab's STUN and TURN
@@ -13,6 +15,7 @@
 #   natlab_reset                        conntrack -F and learned NAT mappings flushed in every router
 #   natlab_block_udp ROUTER on|off      no UDP crosses that router's WAN (TCP to TURN and the hub still does)
 #   natlab_cut ROUTER_A ROUTER_B on|off the internet drops traffic between the two routers' public addresses
+#   natlab_isolate ROUTER on|off        LAN hosts reach each other only through the router (hairpin)
 #   natlab_upnp ROUTER                  a real miniupnpd (UPnP IGD + NAT-PMP, nftables backend) on the LAN
 #
 # Addresses (198.18.0.0/15, RFC 2544 benchmarking space): link n of the internet is 198.18.n.0/24, the
@@ -91,6 +94,8 @@ _natlab_ns() {
   # the host has br_netfilter loaded; bridged frames must not pass the ip hooks (breaks hairpin DNAT)
   ip netns exec "$ns" sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 \
     net.bridge.bridge-nf-call-arptables=0 2>/dev/null || true
+  # an IPv4 world: no IPv6 link-local addresses for ICE to pair across a LAN (or around a NAT)
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
 }
 
 # natlab_init BIN_DIR: lab_init, the internet namespace and both coturn instances.
@@ -159,6 +164,16 @@ natlab_hub() {
   [ ${#HUB_KEY} -eq 40 ] || lab_fail "hub key '$HUB_KEY' is not 40 characters"
   HUB_ENDPOINT="tcp://$NATLAB_HUB_IP:7400"
   LAB_HOMES+=("$home")
+  if [ "${NATLAB_HUB_TURN:-0}" = 1 ]; then
+    # the hub hands members short-lived credentials for coturn instance 1 (TURN REST API)
+    cat >"$home/weft.yaml" <<EOF
+hub:
+  turn_secret: "$NATLAB_TURN_SECRET"
+  turn_servers:
+    - "$NATLAB_SERVER_IP:$NATLAB_TURN_PORT"
+EOF
+    chmod 600 "$home/weft.yaml"
+  fi
   ip netns exec "$ns" "$BIN/weft" hub --home "$home" --listen "$HUB_ENDPOINT" || lab_fail "weft hub failed to start"
 }
 
@@ -252,16 +267,17 @@ natlab_host() {
   NATLAB_HOST_ROUTER[$name]=$router
 }
 
-# natlab_node_init NAME OVERLAY [weft init args]: a node home $LAB_DIR/NAME using the lab's hub, STUN
-# (instance 1) and TURN (instance 2, the static user). Not started.
+# natlab_node_init NAME OVERLAY [weft init args]: a node home $LAB_DIR/NAME using the lab's hub and STUN
+# (instance 1). TURN: the static user of instance 2 in nat.turn_servers; with NATLAB_HUB_TURN=1 none of
+# its own, it gets ephemeral credentials for instance 1 from the hub. Not started.
 natlab_node_init() {
   local name=$1 overlay=$2
   shift 2
-  local home="$LAB_DIR/$name"
+  local home="$LAB_DIR/$name" turn=()
+  [ "${NATLAB_HUB_TURN:-0}" = 1 ] ||
+    turn=(--turn "turn://$NATLAB_TURN_USER:$NATLAB_TURN_PASS@$NATLAB_SERVER_IP:$NATLAB_TURN_STATIC_PORT")
   "$BIN/weft" init --home "$home" --name "$name" --address "$overlay/16" --hub "$HUB_ENDPOINT" --hub-key "$HUB_KEY" \
-    --stun "$NATLAB_SERVER_IP:$NATLAB_TURN_PORT" \
-    --turn "turn://$NATLAB_TURN_USER:$NATLAB_TURN_PASS@$NATLAB_SERVER_IP:$NATLAB_TURN_STATIC_PORT" \
-    "$@" >/dev/null || lab_fail "weft init $name failed"
+    --stun "$NATLAB_SERVER_IP:$NATLAB_TURN_PORT" "${turn[@]}" "$@" >/dev/null || lab_fail "weft init $name failed"
   LAB_HOMES+=("$home")
   NATLAB_NODE_HOST[$name]=""
 }
@@ -320,6 +336,23 @@ EOF
       ;;
     off) ip netns exec "$ns" nft delete table ip natlab_block 2>/dev/null || true ;;
     *) lab_fail "natlab_block_udp ROUTER on|off" ;;
+  esac
+}
+
+# natlab_isolate ROUTER on|off: client isolation on the router's LAN bridge: hosts cannot reach each other
+# directly (bridged), only through the router, so two hosts behind one NAT meet only by hairpin.
+natlab_isolate() {
+  local ns="${LAB_TAG}-$1" lan
+  lan="$(natlab_lan_net "$1").0/24"
+  case "$2" in
+    on) ip netns exec "$ns" nft -f - <<EOF || lab_fail "natlab_isolate $1 on"
+table bridge natlab_isolate {
+  chain forward { type filter hook forward priority filter; policy accept; ip saddr $lan ip daddr $lan drop; }
+}
+EOF
+      ;;
+    off) ip netns exec "$ns" nft delete table bridge natlab_isolate 2>/dev/null || true ;;
+    *) lab_fail "natlab_isolate ROUTER on|off" ;;
   esac
 }
 
