@@ -179,11 +179,9 @@ static int run(hub_options_t *options, const char *redis_url, const hub_http_opt
     if (http_options->listen[0] && strcmp(http_options->listen, "off") != 0) {
         char err[512];
         http = hub_http_new(http_options, err, sizeof err);
-        if (!http) {
-            log_error("HTTP API (hub.http_listen %s): %s", http_options->listen, err);
-            store_destroy(&options->store);
-            return 1;
-        }
+        if (!http)  // the rendezvous service matters more than its API: run on without it, loudly
+            log_error("HTTP API not started (hub.http_listen %s): %s; the hub runs without it", http_options->listen,
+                      err);
     }
     zactor_t *hub = zactor_new(hub_actor, options);
     int rc = 0;
