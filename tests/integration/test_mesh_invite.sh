@@ -3,13 +3,18 @@
 # network namespaces (docs/membership.md):
 #   1. alpha creates mesh "office" (with a psk) and invites; beta and gamma join with one 2-use code and
 #      all three ping each other.
-#   2. bad invites - tampered, truncated, garbage, expired, reused, a wrong hub key - each fail with a
-#      clear message, write no instance and leave the hub's roster as it was.
+#   2. bad invites - tampered, truncated, garbage, expired, reused, a wrong hub key (mesh create) - each
+#      fail with a clear message, write no instance and leave the hub's roster as it was.
 #   3. 20 concurrent `weft mesh join` with one single-use code: exactly one member.
 #   4. two meshes on one node: beta creates "lab" (10.101.0.0/16), alpha joins it too; alpha runs both
 #      (weft0 and weft1) and pings in both.
 #   5. alpha kicks gamma: gamma is cut off within 5 s (measured from the kick), the others keep pinging.
-#   6. a room (--ttl 15) disappears from the hub by itself; its code then fails clearly.
+#   6. a room (--ttl 15) disappears from the hub by itself; its code then fails clearly; a room on a
+#      network another mesh of the node uses is refused.
+#   7. with the admin down, a join says no admin is online and its use is given back.
+#   8. a member leaves for good (roster and instance gone); the admin cannot without --force.
+#   9. an invite naming a hub key the (re-keyed) hub no longer has fails clearly, changing nothing.
+# Also: weft verify shows the same SAS on both sides and marks the member verified in weft peers.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_mesh_invite.sh BIN_DIR}"
@@ -221,4 +226,15 @@ lab_exec crowd "$W" mesh leave office --home "$LAB_DIR/crowd/first" || lab_fail 
 rc=0; out=$(lab_exec alpha "$W" mesh leave office --home "$A" 2>&1) || rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "admin" || lab_fail "the admin left without --force: exit $rc: $out"
 [ -d "$A/meshes/office" ] || lab_fail "the admin's refused leave removed the instance"
+
+lab_log "9. an invite that names a hub key the hub no longer has (the hub was re-keyed)"
+stale=$(lab_exec alpha "$W" mesh invite --home "$A" --mesh office) || lab_fail "invite failed"
+"$W" down --home "$(lab_home hub)" >/dev/null || lab_fail "could not stop the hub"
+rm -f "$(lab_home hub)"/hub.key*
+lab_exec hub "$W" hub --home "$(lab_home hub)" --listen "$HUB_ENDPOINT" || lab_fail "the hub did not start again"
+lab_wait 20 "the hub's redis" test -S "$(lab_home hub)/run/redis.sock"
+[ "$("$W" hub key --home "$(lab_home hub)")" != "$HUB_KEY" ] || lab_fail "the hub kept its key (test is blind)"
+lab_wait 20 "the hub's roster back in Redis" bash -c "[ \"\$(redis-cli -s '$(lab_home hub)/run/redis.sock' SCARD hub:net:$OFFICE:roster)\" -gt 0 ]"
+roster_before=$(hub_redis SCARD "hub:net:$OFFICE:roster")
+bad_join stale "$stale" "hub key"
 lab_log "PASS"
