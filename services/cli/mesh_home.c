@@ -119,10 +119,24 @@ void mesh_home_free_device(const char *home, char *out, size_t out_len)
     }
 }
 
+// mkdir -p, each new directory mode 0700
+static int make_dirs(const char *path)
+{
+    char partial[PATH_MAX];
+    snprintf(partial, sizeof partial, "%s", path);
+    for (char *slash = strchr(partial + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(partial, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *slash = '/';
+    }
+    return mkdir(partial, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 int mesh_home_identity(const char *home, identity_t *id, char *err, size_t err_len)
 {
     char path[PATH_MAX + 16];
-    if (mkdir(home, 0700) != 0 && errno != EEXIST) {
+    if (make_dirs(home) != 0) {
         snprintf(err, err_len, "cannot create %s: %s", home, strerror(errno));
         return -1;
     }
