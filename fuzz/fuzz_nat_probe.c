@@ -1,7 +1,9 @@
 // fuzz_nat_probe.c — libFuzzer target for what weft-nat reads off the network outside libnice's ICE:
 //   - a datagram from a peer's ICE path, as a path probe (services/nat/path_probe.c);
 //   - a datagram from a STUN server, as the answer to our Binding request (stun_probe_check_answer in
-//     services/nat/stun_probe.c, which hands it to libnice's STUN parser and reads the mapped address).
+//     services/nat/stun_probe.c, which hands it to libnice's STUN parser and reads the mapped address);
+//   - a datagram from a TURN server, as the answer to our Allocate (turn_probe_read_answer in
+//     services/nat/turn_probe.c: libnice's parser and TURN usage, then the error code or relay address).
 // The input's bytes 8..19 are replaced by the transaction id of a request the harness just made, so
 // that inputs get past the "is this an answer to us" match into the parsing behind it.
 //
@@ -11,9 +13,11 @@
 #include <string.h>
 #include <stun/stunagent.h>
 #include <stun/usages/bind.h>
+#include <stun/usages/turn.h>
 
 #include "path_probe.h"
 #include "stun_probe.h"
+#include "turn_probe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -34,5 +38,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(buf + 8, request + 8, 12);
     char mapped[64], detail[96];
     stun_probe_check_answer(&agent, buf, size, mapped, sizeof mapped, detail, sizeof detail);
+
+    StunAgent turn;
+    stun_agent_init(&turn, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389,
+                    STUN_AGENT_USAGE_LONG_TERM_CREDENTIALS | STUN_AGENT_USAGE_NO_INDICATION_AUTH);
+    request_len = stun_usage_turn_create(&turn, &msg, request, sizeof request, NULL,
+                                         STUN_USAGE_TURN_REQUEST_PORT_NORMAL, -1, -1, (uint8_t *)"u", 1,
+                                         (uint8_t *)"p", 1, STUN_USAGE_TURN_COMPATIBILITY_RFC5766);
+    memcpy(buf, data, size);
+    if (size >= 20 && request_len >= 20)
+        memcpy(buf + 8, request + 8, 12);
+    StunMessage answer;
+    int code;
+    turn_probe_read_answer(&turn, buf, size, &answer, &code, detail, sizeof detail);
     return 0;
 }

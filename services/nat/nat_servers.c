@@ -1,14 +1,24 @@
 // nat_servers.c — STUN/TURN server choice with failover, in the configured order. See nat_servers.h.
 //
-// Why TURN failures are reported as "no relay candidate" and not with the server's reason (401 wrong
-// credentials, 437, ...): libnice 0.1.21 keeps the Allocate error to itself; it only leaves the relay
-// candidate out. The server's own log (coturn: "401 ... check_stun_auth") has the reason.
+// libnice 0.1.21 keeps a failed Allocate's error to itself and only leaves the relay candidate out, so
+// an entry whose agent got no relay candidate is asked again by turn_probe.c on the probe thread, and the
+// status line then says why ("401 wrong or expired credentials", "no answer within 2000 ms").
 #include "nat_servers.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #include "log.h"
 #include "stun_probe.h"
+#include "turn_probe.h"
+
+#define TURN_REASON_UNKNOWN "gave no relay address (asking it why)"
+
+static void compose_turn_status(nat_servers_t *self)
+{
+    snprintf(self->turn_status, sizeof self->turn_status, "TURN server %s %s%s%s", self->turn_bad, self->turn_reason,
+             self->turn_next[0] ? ", " : "", self->turn_next);
+}
 
 static void compose_status(nat_servers_t *self)
 {
@@ -20,8 +30,6 @@ int nat_servers_start(nat_servers_t *self, const ice_settings_t *settings)
 {
     memset(self, 0, sizeof *self);
     self->stun_index = -1;
-    if (settings->stun_count == 0)
-        return 0;
     ice_settings_t *copy = malloc(sizeof *copy);
     if (!copy)
         return -1;
@@ -31,11 +39,13 @@ int nat_servers_start(nat_servers_t *self, const ice_settings_t *settings)
     self->stun_probe = zactor_new(stun_probe_actor, copy);
     if (!self->stun_probe) {
         free(copy);
-        log_error("cannot start the STUN probe thread; agents get no STUN server");
+        log_error("cannot start the server probe thread; agents get no STUN server");
         return -1;
     }
-    zstr_send(self->stun_probe, "PROBE");
-    self->stun_probing = true;
+    if (settings->stun_count > 0) {
+        zstr_send(self->stun_probe, "PROBE");
+        self->stun_probing = true;
+    }
     return 0;
 }
 
@@ -49,9 +59,43 @@ zsock_t *nat_servers_probe_socket(nat_servers_t *self)
     return self->stun_probe ? zactor_sock(self->stun_probe) : NULL;
 }
 
+static void on_turn_probe(nat_servers_t *self, zmsg_t *msg)
+{
+    self->turn_probing = false;
+    char *name = zmsg_popstr(msg);
+    char *status = zmsg_popstr(msg);
+    char *detail = zmsg_popstr(msg);
+    if (name && status && detail && strcmp(name, self->turn_bad) == 0) {
+        int st = atoi(status);
+        if (st == TURN_PROBE_ALLOCATES)
+            snprintf(self->turn_reason, sizeof self->turn_reason,
+                     "gave an agent no relay address, but allocates when asked again (a passing failure)");
+        else if (st == TURN_PROBE_NO_ANSWER)
+            snprintf(self->turn_reason, sizeof self->turn_reason, "unreachable: %s", detail);
+        else
+            snprintf(self->turn_reason, sizeof self->turn_reason, "refused: %s", detail);
+        log_warn("TURN server %s %s", self->turn_bad, self->turn_reason);
+        compose_turn_status(self);
+        compose_status(self);
+    }
+    free(name);
+    free(status);
+    free(detail);
+}
+
 void nat_servers_on_probe(nat_servers_t *self, const ice_settings_t *settings)
 {
-    zframe_t *frame = zframe_recv(self->stun_probe);
+    zmsg_t *msg = zmsg_recv(self->stun_probe);
+    char *kind = msg ? zmsg_popstr(msg) : NULL;
+    if (kind && strcmp(kind, "TURN") == 0) {
+        on_turn_probe(self, msg);
+        free(kind);
+        zmsg_destroy(&msg);
+        return;
+    }
+    free(kind);
+    zframe_t *frame = msg ? zmsg_pop(msg) : NULL;
+    zmsg_destroy(&msg);
     self->stun_probing = false;
     if (!frame || zframe_size(frame) != sizeof(stun_probe_result_t)) {
         zframe_destroy(&frame);
@@ -143,8 +187,8 @@ void nat_servers_on_gathered(nat_servers_t *self, const ice_settings_t *settings
     if (has_relay) {
         self->turn_failed_in_row = 0;
         if (self->turn_bad[0] && strcmp(turn_name, current) == 0) {
-            snprintf(self->turn_status, sizeof self->turn_status, "TURN server %s gave no relay address, using #%d %s",
-                     self->turn_bad, self->turn_index % n + 1, turn_name);
+            snprintf(self->turn_next, sizeof self->turn_next, "using #%d %s", self->turn_index % n + 1, turn_name);
+            compose_turn_status(self);
             compose_status(self);
         }
         return;
@@ -157,16 +201,25 @@ void nat_servers_on_gathered(nat_servers_t *self, const ice_settings_t *settings
     snprintf(self->turn_bad, sizeof self->turn_bad, "#%d %s (user %.40s)", failed + 1, turn_name,
              n > 0 ? list[failed]->user : "");
     self->turn_failed_in_row++;
+    // ask the server why, on the probe thread (the frame holds the password: wiped after use)
+    if (self->stun_probe && !self->turn_probing && n > 0) {
+        zmsg_t *msg = zmsg_new();
+        zmsg_addstr(msg, "TURN");
+        zmsg_addstr(msg, self->turn_bad);
+        zmsg_addmem(msg, list[failed], sizeof *list[failed]);
+        if (zmsg_send(&msg, self->stun_probe) == 0)
+            self->turn_probing = true;
+        zmsg_destroy(&msg);
+    }
     self->turn_index = n > 0 ? (self->turn_index + 1) % n : 0;
-    char next[ICE_SERVER_NAME + 64] = "";
+    self->turn_next[0] = '\0';
     if (n > 1)
-        snprintf(next, sizeof next, "#%d %s (user %.40s)", self->turn_index + 1, list[self->turn_index]->name,
-                 list[self->turn_index]->user);
-    log_warn("TURN server %s gave no relay address (unreachable, or it refused our credentials: see its log)%s%s",
-             self->turn_bad, next[0] ? "; next agents use " : "", next);
-    snprintf(self->turn_status, sizeof self->turn_status,
-             "TURN server %s gave no relay address (unreachable or credentials refused)%s%s", self->turn_bad,
-             next[0] ? ", trying " : "", next);
+        snprintf(self->turn_next, sizeof self->turn_next, "trying #%d %s (user %.40s)", self->turn_index + 1,
+                 list[self->turn_index]->name, list[self->turn_index]->user);
+    snprintf(self->turn_reason, sizeof self->turn_reason, "%s", TURN_REASON_UNKNOWN);
+    log_warn("TURN server %s gave no relay address%s%s", self->turn_bad, self->turn_next[0] ? "; " : "",
+             self->turn_next);
+    compose_turn_status(self);
     compose_status(self);
 }
 

@@ -21,13 +21,16 @@
 #define NAT_STUN_REPROBE_MS 30000
 
 typedef struct {
-    zactor_t *stun_probe;           // NULL without STUN servers
+    zactor_t *stun_probe;           // the probe thread: STUN probes and TURN probes (NULL if it failed)
     bool stun_probing;
     int stun_index;                 // first server that answered, -1: none (yet)
     int64_t stun_next_probe_ms;     // monotonic: a failed attempt may probe again from then on
     int turn_index;                 // into ice_settings_turn_list()
     int turn_failed_in_row;         // gatherings without a relay candidate since the last one with
     bool hub_expired_said;          // the hub's credentials expired and that was logged
+    bool turn_probing;              // a TURN probe (turn_probe.c) is under way on the probe thread
+    char turn_reason[200];          // why turn_bad failed: a first guess, then what the probe found
+    char turn_next[ICE_SERVER_NAME + 64];   // "trying #2 ..." / "using #2 ..."
     char turn_bad[ICE_SERVER_NAME + 64];   // the last TURN server that gave no relay candidate: "#n host:port (user u)"
     char stun_status[NAT_SERVERS_STATUS];
     char turn_status[NAT_SERVERS_STATUS];

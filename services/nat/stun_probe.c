@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stun/stunagent.h>
 #include <stun/usages/bind.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "turn_probe.h"
 
 static int server_sockaddr(const ice_stun_server_t *server, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -159,18 +161,42 @@ void stun_probe_actor(zsock_t *pipe, void *args)
         if (!msg)
             break;
         char *command = zmsg_popstr(msg);
-        zmsg_destroy(&msg);
         bool term = !command || streq(command, "$TERM");
         bool probe = command && streq(command, "PROBE");
+        bool turn = command && streq(command, "TURN");
         free(command);
-        if (term)
+        if (term) {
+            zmsg_destroy(&msg);
             break;
+        }
+        if (turn) {
+            // "TURN", name, ice_turn_server_t -> "TURN", name, status, detail
+            char *name = zmsg_popstr(msg);
+            zframe_t *server = zmsg_pop(msg);
+            if (name && server && zframe_size(server) == sizeof(ice_turn_server_t)) {
+                ice_turn_server_t t;
+                memcpy(&t, zframe_data(server), sizeof t);
+                char detail[160];
+                turn_probe_status_t st = turn_probe_run(&t, detail, sizeof detail);
+                sodium_memzero(&t, sizeof t);
+                zstr_sendm(pipe, "TURN");
+                zstr_sendm(pipe, name);
+                zstr_sendfm(pipe, "%d", (int)st);
+                zstr_send(pipe, detail);
+            }
+            if (server)
+                sodium_memzero(zframe_data(server), zframe_size(server));
+            zframe_destroy(&server);
+            free(name);
+        }
+        zmsg_destroy(&msg);
         if (!probe)
             continue;
         stun_probe_result_t result;
         stun_probe_run(settings->stun, settings->stun_count, &result);
-        // one frame of exactly sizeof result (nat_servers.c checks the size); czmq 4.2's zsock_bsend has no
-        // picture for a byte block, it asserts on "b"
+        // "STUN" and one frame of exactly sizeof result (nat_servers.c checks the size); czmq 4.2's
+        // zsock_bsend has no picture for a byte block, it asserts on "b"
+        zstr_sendm(pipe, "STUN");
         zframe_t *frame = zframe_new(&result, sizeof result);
         if (frame)
             zframe_send(&frame, pipe, 0);

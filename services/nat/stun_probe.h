@@ -34,9 +34,10 @@ typedef struct {
 // Probes servers (blocking, up to STUN_PROBE_TIMEOUT_MS). Used by the actor below and the tests.
 void stun_probe_run(const ice_stun_server_t *servers, int count, stun_probe_result_t *result);
 
-// The actor: send it the frame "PROBE" (the servers it was created with are probed); it answers on its
-// pipe with one frame holding a stun_probe_result_t. args: a heap copy of ice_settings_t (the actor
-// frees it).
+// The probe thread: "PROBE" probes the STUN servers it was created with and answers "STUN" + one frame
+// holding a stun_probe_result_t; "TURN", name, ice_turn_server_t (wiped after use) runs turn_probe.c on
+// that server and answers "TURN", name, status (turn_probe_status_t as text), detail. args: a heap copy
+// of ice_settings_t without TURN passwords (the actor frees it).
 void stun_probe_actor(zsock_t *pipe, void *args);
 
 // Checks one received datagram as the answer to a request this process sent; the decoding is

@@ -23,8 +23,10 @@ natlab_router rb port
 natlab_host ha ra
 natlab_host hb rb
 
-# the hub, with the TURN REST secret of coturn instance 1 (natlab_hub cannot give it a config)
-hub_ns=$(_natlab_ns hub)
+# the hub, with the TURN REST secret of coturn instance 1 and a short hub.turn_ttl (natlab_hub's
+# NATLAB_HUB_TURN=1 has the default TTL)
+_natlab_ns hub
+hub_ns=$NATLAB_NS
 _natlab_uplink "$hub_ns" 2
 hub_home="$LAB_DIR/hub"
 HUB_KEY=$("$BIN/weft" hub key --home "$hub_home") || lab_fail "weft hub key failed"

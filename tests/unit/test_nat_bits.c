@@ -1,7 +1,7 @@
 // test_nat_bits.c — weft-nat's pieces that need no network: TURN URL parsing and the server lists
 // (ice_settings.c), the server choice with failover and the hub's credentials (nat_servers.c), the probe
-// datagram (path_probe.c), and the STUN probe's check of an answer (stun_probe.c) against answers built
-// with libnice's STUN code as a server would, plus a probe of a port nobody answers on.
+// datagram (path_probe.c), and the STUN and TURN probes' reading of answers (stun_probe.c, turn_probe.c)
+// built with libnice's STUN code as a server would, plus a probe of a port nobody answers on.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,11 +13,13 @@
 #include <arpa/inet.h>
 #include <stun/stunagent.h>
 #include <stun/usages/bind.h>
+#include <stun/usages/turn.h>
 
 #include "ice_settings.h"
 #include "nat_servers.h"
 #include "path_probe.h"
 #include "stun_probe.h"
+#include "turn_probe.h"
 
 static void test_parse_turn(void **state)
 {
@@ -259,12 +261,58 @@ static void test_stun_probe_no_answer(void **state)
     assert_int_equal(r.status[1], STUN_PROBE_UNSENT);
 }
 
+// An Allocate from `client` (no credentials yet, as turn_probe's first round), answered 401 as coturn does.
+static size_t turn_refusal(StunAgent *client, uint8_t *out, size_t out_len)
+{
+    uint8_t req_buf[512];
+    StunMessage req;
+    size_t req_len = stun_usage_turn_create(client, &req, req_buf, sizeof req_buf, NULL,
+                                            STUN_USAGE_TURN_REQUEST_PORT_NORMAL, -1, -1, (uint8_t *)"u", 1,
+                                            (uint8_t *)"p", 1, STUN_USAGE_TURN_COMPATIBILITY_RFC5766);
+    assert_true(req_len > 0);
+    StunAgent server;
+    stun_agent_init(&server, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389, STUN_AGENT_USAGE_IGNORE_CREDENTIALS);
+    StunMessage parsed, resp;
+    assert_int_equal(stun_agent_validate(&server, &parsed, req_buf, req_len, NULL, NULL), STUN_VALIDATION_SUCCESS);
+    assert_true(stun_agent_init_error(&server, &resp, out, out_len, &parsed, STUN_ERROR_UNAUTHORIZED));
+    size_t len = stun_agent_finish_message(&server, &resp, NULL, 0);
+    assert_true(len > 0);
+    return len;
+}
+
+static void test_turn_answers(void **state)
+{
+    (void)state;
+    StunAgent client;
+    stun_agent_init(&client, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389,
+                    STUN_AGENT_USAGE_LONG_TERM_CREDENTIALS | STUN_AGENT_USAGE_NO_INDICATION_AUTH);
+    uint8_t buf[512];
+    StunMessage msg;
+    int code = 0;
+    char detail[160];
+    size_t len = turn_refusal(&client, buf, sizeof buf);
+    assert_int_equal(turn_probe_read_answer(&client, buf, len, &msg, &code, detail, sizeof detail), TURN_PROBE_REFUSED);
+    assert_int_equal(code, 401);
+    assert_string_equal(detail, "401 wrong or expired credentials");
+    // the same answer again: it answers nothing outstanding any more (skipped, not an error)
+    assert_int_equal(turn_probe_read_answer(&client, buf, len, &msg, &code, detail, sizeof detail),
+                     TURN_PROBE_NO_ANSWER);
+    // (a success answer carries MESSAGE-INTEGRITY under the long-term key; turn_probe_run against coturn
+    // in the NAT lab covers it: test_nat_servers.sh)
+    // garbage: never a crash
+    const uint8_t garbage[] = "\x01\x13\x00\x04junk";
+    assert_int_equal(turn_probe_read_answer(&client, garbage, sizeof garbage - 1, &msg, &code, detail, sizeof detail),
+                     TURN_PROBE_BAD_ANSWER);
+    assert_string_equal(turn_probe_error_name(486), "allocation quota reached");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_turn),     cmocka_unit_test(test_server_failover),
         cmocka_unit_test(test_hub_credentials), cmocka_unit_test(test_path_probe),
         cmocka_unit_test(test_stun_answers),   cmocka_unit_test(test_stun_probe_no_answer),
+        cmocka_unit_test(test_turn_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
