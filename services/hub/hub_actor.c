@@ -385,12 +385,15 @@ void hub_sweep(hub_t *self)
             count(self, "redis_errors");
             continue;
         }
+        size_t pruned = hub_mesh_prune(self->mesh, mesh, self->scratch, (size_t)n);  // managed meshes
+        n -= (int)pruned;
         total += (uint64_t)n;
         if (expired > 0) {
             log_info("mesh %s: %zu member(s) timed out, %d left", mesh, expired, n);
             *service_counter(self->stats, "expired") += expired;
-            push_to_all_but(self, mesh, (size_t)n, SIZE_MAX);
         }
+        if (expired > 0 || pruned > 0)
+            push_to_all_but(self, mesh, (size_t)n, SIZE_MAX);
         if (n == 0)
             members_forget_mesh(self->members, mesh);
     }

@@ -577,6 +577,42 @@ bool hub_mesh_admit(hub_mesh_t *self, const char *mesh_name, const uint8_t id[32
     return false;
 }
 
+size_t hub_mesh_prune(hub_mesh_t *self, const char *mesh_name, member_t *live, size_t n)
+{
+    uint8_t mesh_id[16];
+    if (!hub_mesh_is_managed(mesh_name, mesh_id) || n == 0)
+        return 0;
+    mesh_info_t mesh;
+    int exists = mesh_store_get(self->meshes, mesh_id, &mesh);
+    if (exists == -1)
+        return 0;
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        int allowed = exists == 0 ? mesh_store_is_member(self->meshes, mesh_id, live[i].id) : 0;
+        if (allowed != 0) {  // a member, or Redis failed: keep it
+            live[kept++] = live[i];
+            continue;
+        }
+        int revoked = exists == 0 ? mesh_store_is_revoked(self->meshes, mesh_id, live[i].id) : 0;
+        Weft__HubError__Code code = exists != 0 ? WEFT__HUB_ERROR__CODE__NO_SUCH_MESH
+                                    : revoked > 0 ? WEFT__HUB_ERROR__CODE__REVOKED
+                                                  : WEFT__HUB_ERROR__CODE__NOT_IN_MESH;
+        send_error(self, live[i].routing_id, live[i].routing_id_len, code,
+                   exists != 0 ? "this mesh no longer exists on this hub (deleted, or a room that expired)"
+                   : revoked > 0 ? "you were removed from this mesh by its admin"
+                                 : "you are no longer a member of this mesh");
+        if (members_remove(self->members, mesh_name, live[i].id) != 0)
+            count(self, "redis_errors");
+        char fp[FINGERPRINT_LEN];
+        id_fingerprint(live[i].id, fp);
+        log_info("mesh %s: %s (%s) is no longer allowed in the mesh: dropped", mesh_name, live[i].name, fp);
+        dropped++;
+    }
+    if (dropped)
+        *service_counter(self->stats, "pruned") += dropped;
+    return dropped;
+}
+
 void hub_mesh_fill_revoked(hub_mesh_t *self, const char *mesh_name, Weft__PeerList *list)
 {
     uint8_t mesh_id[16];

@@ -36,6 +36,12 @@ bool hub_mesh_admit(hub_mesh_t *self, const char *mesh, const uint8_t id[32], co
 // until the next call.
 void hub_mesh_fill_revoked(hub_mesh_t *self, const char *mesh, Weft__PeerList *list);
 
+// For a managed mesh: live members (live[0..n)) that are no longer allowed in it - removed from the
+// roster by any process (the HTTP API, a kick, a leave), revoked, or the mesh deleted or expired - are
+// dropped from the live table and told why; live is compacted. Returns how many were dropped (the
+// caller pushes the new PeerList). Called by the sweep, so such changes reach members within a second.
+size_t hub_mesh_prune(hub_mesh_t *self, const char *mesh, member_t *live, size_t n);
+
 // Joins whose admin did not answer in time get an error and their use and address back. Every second.
 void hub_mesh_tick(hub_mesh_t *self);
 

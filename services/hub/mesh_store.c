@@ -249,6 +249,19 @@ int mesh_store_get_member(mesh_store_t *self, const uint8_t id[16], const uint8_
     return rc;
 }
 
+int mesh_store_is_member(mesh_store_t *self, const uint8_t id[16], const uint8_t key[32])
+{
+    char id_hex[33], key_hex[65];
+    hex_of(id, 16, id_hex, sizeof id_hex);
+    hex_of(key, 32, key_hex, sizeof key_hex);
+    redisReply *r = store_command(self->store, "SISMEMBER hub:net:%s:roster %s", id_hex, key_hex);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER ? (r->integer == 1) : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
 int mesh_store_list_members(mesh_store_t *self, const uint8_t id[16], mesh_member_t *out, size_t max)
 {
     char id_hex[33];

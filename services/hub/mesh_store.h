@@ -78,6 +78,8 @@ int mesh_store_add_member(mesh_store_t *self, const uint8_t id[16], const uint8_
                           const char *address, mesh_member_t *out);
 // 0 found, MESH_STORE_NOT_FOUND, or -1.
 int mesh_store_get_member(mesh_store_t *self, const uint8_t id[16], const uint8_t key[32], mesh_member_t *out);
+// 1 on the roster, 0 not, -1 Redis failed (one command: cheap enough for every member every second).
+int mesh_store_is_member(mesh_store_t *self, const uint8_t id[16], const uint8_t key[32]);
 // Up to max members; returns the count or -1.
 int mesh_store_list_members(mesh_store_t *self, const uint8_t id[16], mesh_member_t *out, size_t max);
 // Removes a member and frees its address. event: "leave" or "kick" (published). 0, NOT_FOUND or -1.

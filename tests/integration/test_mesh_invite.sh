@@ -161,6 +161,15 @@ rc=0; "$W" peers --home "$A" >/dev/null 2>&1 || rc=$?
 "$W" peers --home "$A" --mesh lab | grep -q beta || lab_fail "weft peers --mesh lab does not list beta"
 lab_log "alpha pings beta in office (weft0) and in lab (weft1)"
 
+lab_log "a member taken off lab's roster by another process (as the hub's HTTP API does) is dropped by the next sweep (asserted: 4 s)"
+LAB=$(mesh_id_of beta lab)
+ALPHA=$(node_hex alpha)
+lab_wait 10 "alpha in beta's lab member list" bash -c "'$W' peers --home '$B' --mesh lab --json | grep -q '\"alpha\"'"
+hub_redis SREM "hub:net:$LAB:roster" "$ALPHA" >/dev/null
+t0=$SECONDS
+lab_wait 4 "beta's lab member list without alpha" bash -c "! '$W' peers --home '$B' --mesh lab --json | grep -q '\"alpha\"'"
+lab_log "alpha left beta's lab member list $((SECONDS - t0)) s after leaving the roster"
+
 lab_log "5. alpha kicks gamma"
 lab_wait 40 "gamma to ping beta" ping_ok gamma 10.100.0.2
 GAMMA=$(node_hex gamma)
