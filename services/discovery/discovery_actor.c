@@ -512,6 +512,9 @@ static int check_config(const weft_config_t *cfg, char *why, size_t why_len)
         snprintf(why, why_len, "mesh.address in weft.yaml is empty (want e.g. 10.100.0.2/16)");
     else if (cfg->mesh_id[0] && strlen(cfg->mesh_id) != 32)
         snprintf(why, why_len, "mesh.id '%s' must be 32 hex characters", cfg->mesh_id);
+    else if (!cfg->mesh_id[0] && strlen(cfg->mesh) == 32 && strspn(cfg->mesh, "0123456789abcdefABCDEF") == 32)
+        snprintf(why, why_len, "mesh.name '%s': 32 hex characters name a managed mesh at the hub; set mesh.id "
+                 "for that, or choose another name", cfg->mesh);
     else if (!hub_valid_mesh(cfg->mesh))
         snprintf(why, why_len, "mesh.name '%s' must be 1..63 characters of A-Z a-z 0-9 . _ -", cfg->mesh);
     else
