@@ -128,15 +128,17 @@ python3 -c "import sys; sys.exit(0 if float('$back') < $SWITCH_LIMIT else 1)" ||
 python3 -c "import sys; sys.exit(0 if float('$gap') < 1.0 else 1)" ||
   lab_fail "the ping stopped for $gap s while going back to direct (the relay must carry it until then)"
 lab_exec ha ping -c 5 -i 0.1 -W 2 10.100.0.2 >/dev/null || lab_fail "no ping over the direct path again"
-"$BIN/weft" status --home "$(lab_home alpha)" --json | python3 -c '
+# the dead path is noticed by one side or both (the other may get the new OFFER first); both promote
+nat_counters() { "$BIN/weft" status --home "$(lab_home "$1")" --json; }
+python3 - <(nat_counters alpha) <(nat_counters beta) <<'EOF' || lab_fail "nat's counters do not show the switches"
 import json, sys
-s = json.load(sys.stdin)
-nat = [x for x in s["services"] if x["service"] == "nat"][0]
-c = nat["counters"]
-assert c["peers_direct"] == 1 and c["peers_relay"] == 0, c
-assert c["paths_died"] >= 1 and c["trials_promoted"] >= 1, c
-print("nat counters: paths_died %d, trials %d, trials_promoted %d, probes_sent %d" %
-      (c["paths_died"], c["trials"], c["trials_promoted"], c["probes_sent"]))' || lab_fail "nat's counters do not show the switches"
+c = [[x for x in json.load(open(f))["services"] if x["service"] == "nat"][0]["counters"] for f in sys.argv[1:]]
+for n in c:
+    assert n["peers_direct"] == 1 and n["peers_relay"] == 0 and n["trials_promoted"] >= 1, n
+assert sum(n["paths_died"] for n in c) >= 1, c
+print("nat counters (alpha, beta): paths_died %s, trials %s, trials_promoted %s, probes_sent %s" % tuple(
+    [n[k] for n in c] for k in ("paths_died", "trials", "trials_promoted", "probes_sent")))
+EOF
 
 lab_log "credentials: renewed before expiry; never in Redis or the logs"
 users=$(grep -o "TURN credentials from the hub: .* user [0-9]*:[0-9a-f]*" "$(lab_home alpha)/log/nat.log" | awk '{print $NF}' | sort -u)
