@@ -6,7 +6,8 @@ target_link_libraries(test_nat_bits nat_actor PkgConfig::CMOCKA)
 add_test(NAME test_nat_bits COMMAND test_nat_bits)
 
 pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)
-add_executable(test_turn_creds ${CMAKE_CURRENT_LIST_DIR}/test_turn_creds.c ${CMAKE_SOURCE_DIR}/services/hub/turn_creds.c)
-target_include_directories(test_turn_creds PRIVATE ${CMAKE_SOURCE_DIR}/services/hub)
+add_executable(test_turn_creds ${CMAKE_CURRENT_LIST_DIR}/test_turn_creds.c ${CMAKE_SOURCE_DIR}/services/hub/turn_creds.c
+  ${CMAKE_SOURCE_DIR}/services/discovery/discovery_turn.c)
+target_include_directories(test_turn_creds PRIVATE ${CMAKE_SOURCE_DIR}/services/hub ${CMAKE_SOURCE_DIR}/services/discovery)
 target_link_libraries(test_turn_creds weftcore PkgConfig::LIBCRYPTO PkgConfig::SODIUM PkgConfig::CMOCKA)
 add_test(NAME test_turn_creds COMMAND test_turn_creds)

@@ -57,6 +57,38 @@ static void test_parse_turn(void **state)
     assert_int_equal(ice_settings_parse_turn("turn://nocolon@127.0.0.1:1", NULL, NULL, &t, why, sizeof why), -1);
 }
 
+// nat.stun_servers / nat.turn_servers in order (bad entries left out) and connection.direct / .relay
+static void test_settings_from_config(void **state)
+{
+    (void)state;
+    static weft_config_t cfg;
+    config_defaults(&cfg, "/tmp/weft-test-home");
+    snprintf(cfg.stun_servers[0], CONFIG_STR, "127.0.0.1:3478");
+    snprintf(cfg.stun_servers[1], CONFIG_STR, "no-port");
+    snprintf(cfg.stun_servers[2], CONFIG_STR, "stun:127.0.0.2:3479");
+    cfg.stun_server_count = 3;
+    snprintf(cfg.turn_servers[0], CONFIG_STR, "turn://a:b@127.0.0.1:3480?transport=tcp");
+    snprintf(cfg.turn_servers[1], CONFIG_STR, "turn://broken");
+    cfg.turn_server_count = 2;
+    ice_settings_t s;
+    assert_int_equal(ice_settings_from_config(&s, &cfg), -1);   // something was left out
+    assert_int_equal(s.stun_count, 2);
+    assert_string_equal(s.stun[1].name, "127.0.0.2:3479");
+    assert_int_equal(s.turn_count, 1);
+    assert_true(s.turn[0].tcp);
+    assert_true(s.direct && s.relay_allowed && !s.relay_only && s.ice_tcp);
+    snprintf(cfg.connection_relay, sizeof cfg.connection_relay, "only");
+    ice_settings_from_config(&s, &cfg);
+    assert_true(s.relay_only && s.relay_allowed);
+    snprintf(cfg.connection_relay, sizeof cfg.connection_relay, "never");
+    ice_settings_from_config(&s, &cfg);
+    assert_true(!s.relay_allowed && !s.relay_only);
+    snprintf(cfg.connection_relay, sizeof cfg.connection_relay, "allow");
+    cfg.connection_direct = false;
+    ice_settings_from_config(&s, &cfg);
+    assert_true(s.relay_only);
+}
+
 static ice_settings_t two_of_each(void)
 {
     ice_settings_t s;
@@ -312,7 +344,7 @@ int main(void)
         cmocka_unit_test(test_parse_turn),     cmocka_unit_test(test_server_failover),
         cmocka_unit_test(test_hub_credentials), cmocka_unit_test(test_path_probe),
         cmocka_unit_test(test_stun_answers),   cmocka_unit_test(test_stun_probe_no_answer),
-        cmocka_unit_test(test_turn_answers),
+        cmocka_unit_test(test_turn_answers),   cmocka_unit_test(test_settings_from_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 // test_turn_creds.c — the hub's TURN REST credentials (services/hub/turn_creds.c): HMAC-SHA1 against
 // RFC 2202's test vectors, the username/password scheme coturn checks (against a value computed with
-// `openssl dgst -sha1 -hmac`), and the HubReply that carries them.
+// `openssl dgst -sha1 -hmac`), the HubReply that carries them, and discovery's side: what it takes,
+// when it asks again, and what it passes to nat (services/discovery/discovery_turn.c).
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +12,10 @@
 
 #include <cmocka.h>
 
+#include "discovery_turn.h"
 #include "hub.pb-c.h"
 #include "turn_creds.h"
+#include "wire.h"
 
 static void hex_of(const uint8_t *bytes, size_t n, char *out)
 {
@@ -116,12 +119,65 @@ static void test_reply(void **state)
     assert_null(turn_creds_reply_pack(&c, id, 1700000000, &len));
 }
 
+static void test_discovery_side(void **state)
+{
+    (void)state;
+    turn_creds_config_t c = lab_config();
+    uint8_t id[32] = {0xab};
+    size_t len = 0;
+    uint8_t *buf = turn_creds_reply_pack(&c, id, 1700000000, &len);
+    Weft__HubReply *reply = weft__hub_reply__unpack(NULL, len, buf);
+    free(buf);
+    assert_non_null(reply);
+    discovery_turn_t turn = {0};
+    char why[160];
+    assert_true(discovery_turn_wanted(&turn, 1700000000));   // none yet
+    assert_int_equal(discovery_turn_take(&turn, reply->turn_credentials, 1700000000, why, sizeof why), 0);
+    assert_false(discovery_turn_wanted(&turn, 1700000000));
+    assert_false(discovery_turn_wanted(&turn, 1700000039));
+    assert_true(discovery_turn_wanted(&turn, 1700000040));   // a third of 60 s left
+    // clock skew: credentials that are already expired by our clock are refused, saying why
+    discovery_turn_t late = {0};
+    assert_int_equal(discovery_turn_take(&late, reply->turn_credentials, 1700000060, why, sizeof why), -1);
+    assert_non_null(strstr(why, "already expired"));
+    assert_non_null(strstr(why, "clock"));
+    assert_null(late.packed);
+    // passed on to nat as an Envelope, over a real socket pair
+    zsock_t *pull = zsock_new_pull("inproc://turn-test");
+    zsock_t *push = zsock_new_push("inproc://turn-test");
+    assert_int_equal(discovery_turn_push(&turn, push, 1000, false), 0);
+    assert_int_equal(discovery_turn_push(&turn, push, 2000, false), -1);   // not due again yet
+    assert_int_equal(discovery_turn_push(&turn, push, 1000 + DISCOVERY_TURN_PUSH_MS, false), 0);
+    zframe_t *payload = NULL;
+    Weft__Envelope *env = wire_recv(pull, &payload);
+    assert_non_null(env);
+    assert_int_equal(env->body_case, WEFT__ENVELOPE__BODY_TURN_CREDENTIALS);
+    assert_string_equal(env->turn_credentials->username, reply->turn_credentials->username);
+    assert_string_equal(env->turn_credentials->password, reply->turn_credentials->password);
+    weft__envelope__free_unpacked(env, NULL);
+    zframe_destroy(&payload);
+    // bad ones
+    Weft__TurnCredentials bad = *reply->turn_credentials;
+    bad.n_servers = 0;
+    assert_int_equal(discovery_turn_take(&late, &bad, 1700000000, why, sizeof why), -1);
+    bad = *reply->turn_credentials;
+    bad.password = "with space";
+    assert_int_equal(discovery_turn_take(&late, &bad, 1700000000, why, sizeof why), -1);
+    discovery_turn_clear(&turn);
+    assert_null(turn.packed);
+    assert_int_equal(discovery_turn_push(&turn, push, 99999, true), -1);   // nothing to pass on
+    zsock_destroy(&push);
+    zsock_destroy(&pull);
+    weft__hub_reply__free_unpacked(reply, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc2202_vectors),
         cmocka_unit_test(test_credentials),
         cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_discovery_side),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
