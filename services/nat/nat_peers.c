@@ -54,8 +54,8 @@ static void update_summary(nat_t *nat)
     *nat->count.peers_connected = connected;
     *nat->count.peers_relay = relayed;
     *nat->count.peers_direct = connected - relayed;
-    snprintf(nat->svc->detail, sizeof nat->svc->detail, "%zu peers, %zu connected%s", nat->peer_count, connected,
-             nat->store ? "" : " (redis not reachable)");
+    snprintf(nat->svc->detail, sizeof nat->svc->detail, "%zu peers, %zu connected (%zu direct, %zu relayed)%s",
+             nat->peer_count, connected, connected - relayed, relayed, nat->store ? "" : " (redis not reachable)");
 }
 
 static void set_state(nat_peer_t *peer, path_state_t state)
