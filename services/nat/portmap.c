@@ -107,14 +107,14 @@ static int local_address_towards(in_addr_t gateway, char *out, size_t out_len)
     return rc;
 }
 
-static bool discover_natpmp(worker_t *w)
+static bool discover_natpmp(worker_t *w, int timeout_ms)
 {
     if (initnatpmp(&w->pmp, 0, 0) != 0)
         return false;
     natpmpresp_t resp;
     int r = sendpublicaddressrequest(&w->pmp);
     if (r >= 0)
-        r = pmp_answer(&w->pmp, &resp, PORTMAP_PMP_DISCOVER_MS);
+        r = pmp_answer(&w->pmp, &resp, timeout_ms);
     if (r != 0 || resp.type != NATPMP_RESPTYPE_PUBLICADDRESS ||
         !inet_ntop(AF_INET, &resp.pnu.publicaddress.addr, w->external_ip, sizeof w->external_ip) ||
         local_address_towards(w->pmp.gateway, w->lan_ip, sizeof w->lan_ip) != 0) {
@@ -131,12 +131,12 @@ static bool discover_natpmp(worker_t *w)
 
 // ---------------------------------------------------------------- UPnP-IGD (worker)
 
-static bool discover_upnp(worker_t *w)
+static bool discover_upnp(worker_t *w, int delay_ms)
 {
     int error = 0;
     // one search type: upnpDiscover would wait the delay once for each of four types when none answers
     struct UPNPDev *devices = upnpDiscoverDevice("urn:schemas-upnp-org:device:InternetGatewayDevice:1",
-                                                 PORTMAP_DISCOVER_MS, NULL, NULL, UPNP_LOCAL_PORT_ANY, 0, 2, &error);
+                                                 delay_ms, NULL, NULL, UPNP_LOCAL_PORT_ANY, 0, 2, &error);
     if (!devices)
         return false;
     char lan[64] = "";
@@ -158,14 +158,45 @@ static bool discover_upnp(worker_t *w)
     return true;
 }
 
+static bool port_held(const char *ip, uint16_t port);
+
+// Mappings an earlier weft-nat made for this host and left behind (it was killed): ours by description,
+// their port not held by any socket now. UPnP can list them; NAT-PMP cannot (its leases run out).
+static void remove_leftovers(worker_t *w)
+{
+    int removed = 0;
+    for (int i = 0; i < 256;) {
+        char index[8], ext_port[6] = "", client[16] = "", in_port[6] = "", proto[4] = "", desc[80] = "",
+                       enabled[4] = "", remote[64] = "", lease[16] = "";
+        snprintf(index, sizeof index, "%d", i);
+        if (UPNP_GetGenericPortMappingEntry(w->urls.controlURL, w->igd.first.servicetype, index, ext_port, client,
+                                            in_port, proto, desc, enabled, remote, lease) != UPNPCOMMAND_SUCCESS)
+            break;
+        long port = strtol(in_port, NULL, 10);
+        if (strcmp(desc, PORTMAP_DESCRIPTION) == 0 && strcmp(client, w->lan_ip) == 0 && strcmp(proto, "UDP") == 0 &&
+            port > 0 && port <= 65535 && !port_held(client, (uint16_t)port) &&
+            UPNP_DeletePortMapping(w->urls.controlURL, w->igd.first.servicetype, ext_port, "UDP", NULL) ==
+                UPNPCOMMAND_SUCCESS) {
+            removed++;
+            continue;   // the entries after it moved down one index
+        }
+        i++;
+    }
+    if (removed)
+        log_info("port mapping: removed %d mappings an earlier weft-nat left on the gateway", removed);
+}
+
 static void discover(worker_t *w)
 {
     // NAT-PMP first: a gateway answers at once and one without it refuses at once (ICMP), while SSDP
     // always waits its delay after the last answer
-    if (discover_natpmp(w))
+    bool first = atomic_load(w->discovering);
+    if (discover_natpmp(w, first ? PORTMAP_FIRST_PMP_MS : PORTMAP_PMP_DISCOVER_MS))
         w->kind = GATEWAY_NATPMP;
-    else if (discover_upnp(w))
+    else if (discover_upnp(w, first ? PORTMAP_FIRST_SSDP_MS : PORTMAP_SSDP_MS)) {
         w->kind = GATEWAY_UPNP;
+        remove_leftovers(w);
+    }
     w->next_discovery_ms = zclock_mono() + PORTMAP_REDISCOVER_MS;
     if (w->kind == GATEWAY_NONE)
         log_debug("port mapping: no UPnP-IGD or NAT-PMP gateway answered; looking again in %d s",
@@ -202,11 +233,11 @@ static uint16_t gateway_add(worker_t *w, const char *ip, uint16_t port, uint16_t
         uint16_t want = external_port ? external_port : attempt == 0 ? port : (uint16_t)(20000 + randof(40000));
         snprintf(ext_port, sizeof ext_port, "%u", want);
         snprintf(lease, sizeof lease, "%u", *lease_s);
-        int r = UPNP_AddPortMapping(w->urls.controlURL, w->igd.first.servicetype, ext_port, in_port, ip, "weft",
+        int r = UPNP_AddPortMapping(w->urls.controlURL, w->igd.first.servicetype, ext_port, in_port, ip, PORTMAP_DESCRIPTION,
                                     "UDP", NULL, lease);
         if (r == 725) {   // OnlyPermanentLeasesSupported: permanent, deleted by us when done
             *lease_s = 0;
-            r = UPNP_AddPortMapping(w->urls.controlURL, w->igd.first.servicetype, ext_port, in_port, ip, "weft",
+            r = UPNP_AddPortMapping(w->urls.controlURL, w->igd.first.servicetype, ext_port, in_port, ip, PORTMAP_DESCRIPTION,
                                     "UDP", NULL, "0");
         }
         if (r == UPNPCOMMAND_SUCCESS)

@@ -5,7 +5,9 @@
 //   - a mapping is asked for each UDP IPv4 host candidate on the gateway's LAN, right after gathering;
 //   - renewed at half its lease;
 //   - deleted once the agent's socket is closed (checked every few seconds: nothing holds the port),
-//     and all of them when the portmap is destroyed (weft-nat's shutdown, also on SIGTERM).
+//     and all of them when the portmap is destroyed (weft-nat's shutdown, also on SIGTERM);
+//   - UPnP mappings a killed weft-nat left behind (description "weft", this host, port not held) are
+//     deleted when the gateway is found.
 // Only the worker talks to the gateway; the actor thread waits at most PORTMAP_WAIT_MS for an answer, and
 // not at all while no gateway is known - except that while the first discovery (just after start) is
 // still running, gathering results wait for it, at most PORTMAP_FIRST_WAIT_MS, so the first offer after
@@ -18,14 +20,20 @@
 #include <stdint.h>
 
 #define PORTMAP_WAIT_MS 500          // the actor waits this long for one mapping, at most
-#define PORTMAP_DISCOVER_MS 500      // SSDP: wait this long after the last answer (a LAN gateway answers in ms)
-#define PORTMAP_PMP_MS 1000          // a NAT-PMP request is retried for this long, at most...
-#define PORTMAP_PMP_DISCOVER_MS 300  // ...and the first one, to find the gateway, this long
-#define PORTMAP_FIRST_WAIT_MS 1000   // the first gathering waits this long, at most, for the first discovery
+#define PORTMAP_PMP_MS 1000          // a NAT-PMP request is retried for this long, at most
+// Finding the gateway: NAT-PMP's public address request, then an SSDP search that waits this long after
+// the last answer. The first time (the first offer waits for it) briefly, as a LAN gateway answers within
+// milliseconds; later searches (nobody waits) longer, for slow gateways.
+#define PORTMAP_FIRST_PMP_MS 250
+#define PORTMAP_FIRST_SSDP_MS 300
+#define PORTMAP_PMP_DISCOVER_MS 1000
+#define PORTMAP_SSDP_MS 2000
+#define PORTMAP_FIRST_WAIT_MS 800    // the first gathering waits this long, at most, for the first discovery
 #define PORTMAP_REDISCOVER_MS 60000  // no gateway: look again after this
 #define PORTMAP_LEASE_S 600          // lease asked for; renewed at half of what the gateway grants
 #define PORTMAP_CHECK_MS 3000        // how often the worker looks for mappings whose socket is gone
 #define PORTMAP_MAX 64               // mappings at once
+#define PORTMAP_DESCRIPTION "weft"   // UPnP description of our mappings (leftovers are found by it)
 
 typedef struct portmap portmap_t;
 

@@ -298,5 +298,12 @@ size_t predict_add_candidates(predict_t *self, char **lines, size_t count, size_
     int step;
     if (predict_kind(self, &step) != PREDICT_SEQUENTIAL)
         return 0;
-    return predict_lines(step, lines, count, max);
+    size_t added = predict_lines(step, lines, count, max);
+    if (added) {
+        candidate_line_t first;
+        if (candidate_line_parse(lines[count], &first) == 0)
+            log_info("port prediction: offering %zu predicted ports from %s:%u on (step %d)", added, first.ip,
+                     first.port, step);
+    }
+    return added;
 }

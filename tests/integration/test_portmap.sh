@@ -5,7 +5,8 @@
 # (router rb). Neither has a STUN or TURN server, so without a mapping neither has an address the other
 # can reach: the control run (nat.port_mapping: false) must not connect. With mappings on:
 #   - UPnP-IGD: the mapping of alpha's host candidate is on the router (nftables dnat rule), the mapped
-#     address is the candidate beta's path uses, the overlay pings, and `weft down` removes the mapping;
+#     address is the candidate beta's path uses, the overlay pings; after kill -9 of alpha's nat the
+#     restarted one removes the mapping left behind; `weft down` removes the mapping;
 #   - NAT-PMP (miniupnpd with UPnP off): the same through NAT-PMP.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
@@ -115,6 +116,13 @@ natlab_node_down alpha
 natlab_node_down beta
 natlab_reset
 
+leftovers_gone() {
+  local now p
+  now=$(mapped_ports | awk '{ print $1 }')
+  for p in $leftover; do echo "$now" | grep -qx "$p" && return 1; done
+  return 0
+}
+
 run_case() {   # run_case LABEL: alpha with mappings on, checks, then weft down
   local label=$1
   node_init alpha 10.100.0.1 true
@@ -136,6 +144,15 @@ run_case() {   # run_case LABEL: alpha with mappings on, checks, then weft down
   grep -q "port mapping: $label $ra_wan:" "$LAB_DIR/alpha/log/nat.log" ||
     lab_fail "$label: alpha's nat log does not show a $label mapping"
   lab_exec a ping -c 5 -i 0.2 -W 2 10.100.0.2 >/dev/null || lab_fail "$label: overlay ping alpha -> beta failed"
+  if [ "$label" = upnp ]; then
+    # a killed nat cannot delete its mappings: the restarted one finds them (UPnP lists them) and does
+    leftover=$(echo "$maps" | awk '{ print $1 }')
+    kill -9 "$(lab_service_pid alpha nat)"
+    lab_wait 20 "the restarted nat to remove the mappings the killed one left" leftovers_gone
+    grep -q "mappings an earlier weft-nat left" "$LAB_DIR/alpha/log/nat.log" || lab_fail "no leftover removal logged"
+    lab_wait 40 "beta to connect to alpha again" lab_peer_connected beta 10.100.0.1
+    lab_log "$label: after kill -9 of alpha's nat, its old mappings were removed and the path came back"
+  fi
   lab_log "$label: overlay ping works; weft down on alpha"
   natlab_node_down alpha
   lab_wait 10 "alpha's mappings to be deleted ($label)" test -z "$(mapped_ports)"
