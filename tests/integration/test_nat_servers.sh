@@ -3,8 +3,9 @@
 # (tests/lib/natlab.sh): two nodes behind two port-restricted NATs whose configured lists start with bad
 # entries:
 #   nat.stun_servers: a server that answers garbage, an address nobody answers on, then the lab's server;
-#   nat.turn_servers: the lab's static-user TURN server with a wrong password, then with the right one
-#                     over UDP, then over TCP.
+#   nat.turn_servers: the lab's TURN REST server with credentials that expired a minute ago (a hub whose
+#                     clock is behind), the static-user server with a wrong password, then with the right
+#                     one over UDP, then over TCP.
 #   1. they connect (no crash), `weft peers` and nat's log name the bad STUN servers and the refused
 #      TURN entry (with the server's reason, 401) and which ones are used instead;
 #   2. one NAT drops all UDP (natlab_block_udp): the path dies, and the nodes connect again through TURN
@@ -34,9 +35,13 @@ while True:
 LAB_PIDS+=($!)
 
 STATIC="$NATLAB_SERVER_IP:$NATLAB_TURN_STATIC_PORT"
+REST="$NATLAB_SERVER_IP:$NATLAB_TURN_PORT"
+# TURN REST credentials that expired a minute ago (as from a hub whose clock is behind coturn's)
+read -r EXPIRED_USER EXPIRED_PASS < <(natlab_turn_rest_creds -60)
 node_init() {
   "$BIN/weft" init --home "$LAB_DIR/$1" --name "$1" --address "$2/16" --hub "$HUB_ENDPOINT" --hub-key "$HUB_KEY" \
     --stun "$NATLAB_SERVER_IP:$LIAR_PORT" --stun "$DEAD_STUN" --stun "$NATLAB_SERVER_IP:$NATLAB_TURN_PORT" \
+    --turn "turn://$EXPIRED_USER:$EXPIRED_PASS@$REST" \
     --turn "turn://$NATLAB_TURN_USER:wrong-password@$STATIC" \
     --turn "turn://$NATLAB_TURN_USER:$NATLAB_TURN_PASS@$STATIC" \
     --turn "turn://$NATLAB_TURN_USER:$NATLAB_TURN_PASS@$STATIC?transport=tcp" >/dev/null ||
@@ -75,14 +80,15 @@ for n in alpha beta; do
     lab_fail "$n: weft peers does not name the lying STUN server: '$err'"
   echo "$err" | grep -q "STUN server $DEAD_STUN unreachable" || lab_fail "$n: weft peers does not name the dead STUN server: '$err'"
   echo "$err" | grep -q "using $NATLAB_SERVER_IP:$NATLAB_TURN_PORT" || lab_fail "$n: weft peers does not say which STUN server is used: '$err'"
-  grep -q "TURN server #1 $STATIC (user $NATLAB_TURN_USER) gave no relay address" "$log" ||
-    lab_fail "$n's nat log does not name the TURN entry with the wrong password"
-  # nat asks the entry itself why (libnice does not say): coturn's 401
-  says_401() { path_field $1 last_error | grep -q "TURN server #1 $STATIC (user $NATLAB_TURN_USER) refused: 401 wrong or expired credentials"; }
-  lab_wait 15 "$n's weft peers to say the TURN entry #1 refused with 401" says_401 $n
-  path_field $n last_error | grep -q "using #2 $STATIC" || lab_fail "$n: weft peers does not say TURN #2 is used: '$(path_field $n last_error)'"
+  # each refused entry is asked why (libnice does not say): coturn's 401 for both
+  says_expired() { grep -q "TURN server #1 $REST (user $EXPIRED_USER) refused: 401 wrong or expired credentials" "$1"; }
+  lab_wait 15 "$n's nat log to say TURN entry #1 (expired credentials) refused with 401" says_expired "$log"
+  says_401() { path_field $1 last_error | grep -q "TURN server #2 $STATIC (user $NATLAB_TURN_USER) refused: 401 wrong or expired credentials"; }
+  lab_wait 15 "$n's weft peers to say the TURN entry #2 (wrong password) refused with 401" says_401 $n
+  path_field $n last_error | grep -q "using #3 $STATIC" || lab_fail "$n: weft peers does not say TURN #3 is used: '$(path_field $n last_error)'"
 done
 grep -q "user $NATLAB_TURN_USER credentials are incorrect" "$LAB_DIR"/turn-static*.log || lab_fail "coturn did not refuse the wrong password (test is blind)"
+grep -q "$EXPIRED_USER" "$LAB_DIR"/turn-rest*.log || lab_fail "coturn saw no request with the expired credentials (test is blind)"
 
 lab_log "2. alpha's NAT drops all UDP: the nodes must meet again over TCP (TURN over TCP)"
 # traffic keeps flowing meanwhile (an idle path is only found dead at its next keepalive probe)
