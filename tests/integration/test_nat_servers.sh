@@ -52,6 +52,7 @@ node_init alpha 10.100.0.1
 node_init beta 10.100.0.2
 natlab_node_up alpha ha
 natlab_node_up beta hb
+up_at=$SECONDS
 
 path_field() {
   "$BIN/weft" peers --home "$(lab_home "$1")" --json 2>/dev/null | python3 -c '
@@ -69,6 +70,7 @@ connected_via() { connected "$1" && [ "$(path_field "$1" connection)" = "$2" ]; 
 lab_log "1. bad servers first in both lists: the nodes still connect"
 lab_wait 60 "alpha connected" connected alpha
 lab_wait 20 "beta connected" connected beta
+lab_log "connected $((SECONDS - up_at)) s after both nodes were up, past the bad entries"
 lab_exec ha ping -c 3 -W 2 10.100.0.2 >/dev/null || lab_fail "no ping"
 "$BIN/weft" peers --home "$(lab_home alpha)"
 for n in alpha beta; do
