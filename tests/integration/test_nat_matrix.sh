@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_nat_matrix.sh BIN_DIR — weft across every pair of NAT types (tests/lib/natlab.sh): node A behind a
 # router of type X, node B behind another router of type Y, for all 25 (X, Y) with A the controlling
-# (offering) side. Per cell: both nodes start, connect through ICE (STUN + TURN of the lab), ping each
-# other over the overlay with 0% loss, and `weft peers --json` on both sides shows the path expected:
+# (offering) side. Per cell: both nodes start, connect through ICE (the lab's STUN, and TURN with
+# credentials from the hub), ping each other over the overlay with 0% loss, and `weft peers --json` on
+# both sides shows the path expected:
 #   - direct, to the peer's public address (its own address without NAT, its router's WAN address
 #     behind one), for every pair except a symmetric NAT facing a port-restricted or symmetric one;
 #   - for those three pairs: through the TURN relay (or direct, if port prediction ever works: accepted
@@ -17,7 +18,12 @@ set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 source "$(dirname "$0")/../lib/natlab.sh"
 natlab_init "${1:?usage: test_nat_matrix.sh BIN_DIR}"
+# TURN credentials: by default ephemeral ones from the hub (TURN REST API, coturn instance 1, relay ports
+# 49152-54999); NATLAB_HUB_TURN=0: the static user of instance 2 in each node's config (55000-60999)
+export NATLAB_HUB_TURN=${NATLAB_HUB_TURN:-1}
+if [ "$NATLAB_HUB_TURN" = 1 ]; then RELAY_PORTS="49152 54999" TURN_MODE="hub (ephemeral)"; else RELAY_PORTS="55000 60999" TURN_MODE="static user"; fi
 natlab_hub
+lab_log "TURN credentials: $TURN_MODE"
 
 TYPES=(none full restricted port symmetric)
 for t in "${TYPES[@]}"; do
@@ -53,6 +59,18 @@ else:
 }
 
 ip_of() { echo "${1%:*}"; }
+
+# own_type HOST SAME_LAN: the candidate type under which HOST's end of a path appears: host when it has a
+# public address (or both are on one LAN), srflx behind a cone NAT (the mapping STUN found is the one the
+# peer sees), prflx behind a symmetric NAT (the peer sees a mapping of its own, learned from the checks)
+own_type() {
+  if [ "$2" = 1 ]; then echo host; return; fi
+  case "${NATLAB_ROUTER_TYPE[${NATLAB_HOST_ROUTER[$1]}]}" in
+    none) echo host ;;
+    symmetric) echo prflx ;;
+    *) echo srflx ;;
+  esac
+}
 
 RESULTS="$LAB_DIR/results.txt"
 : >"$RESULTS"
@@ -91,8 +109,25 @@ run_cell() {
       [ $SECONDS -ge $pdeadline ] && { cell_fail "$label" "no ping reply within 10 s of the path"; break; }
     done
   fi
+  local first_conn="-" t_direct="-"
   if [ $CELL_OK = 1 ]; then
     t_ping=$((($(date +%s%N) - start) / 1000000))
+    # ICE may first nominate the relay pair when early direct checks were filtered (the first check
+    # reaches a restricted NAT before its host has sent anything to the peer's address); then weft-nat's
+    # direct-only trial agent must move the path to direct (services/nat.md, relay fallback and return)
+    first_conn=$(path_of $A "${OVERLAY[$B]}" | cut -d' ' -f2)
+    if [ "$first_conn" = relay ] && [ "$expect" != relay ] && [ "$expect" != either ]; then
+      local ddeadline=$((SECONDS + 20))
+      until [ "$(path_of $A "${OVERLAY[$B]}" | cut -d' ' -f2)" = direct ] &&
+        [ "$(path_of $B "${OVERLAY[$A]}" | cut -d' ' -f2)" = direct ]; do
+        [ $SECONDS -ge $ddeadline ] && { cell_fail "$label" "relayed, and no direct trial took over within 20 s"; break; }
+        sleep 0.1
+      done
+      t_direct=$((($(date +%s%N) - start) / 1000000))
+      lab_log "$label: first over the relay, direct at $t_direct ms"
+    fi
+  fi
+  if [ $CELL_OK = 1 ]; then
     local out1 out2
     out1=$(lab_exec "$ha" ping -c 20 -i 0.05 -W 2 "${OVERLAY[$B]}" 2>&1 || true)
     out2=$(lab_exec "$hb" ping -c 20 -i 0.05 -W 2 "${OVERLAY[$A]}" 2>&1 || true)
@@ -128,17 +163,31 @@ run_cell() {
       local side ok_relay=0
       for side in "$a_lt $a_la" "$a_rt $a_ra" "$b_lt $b_la" "$b_rt $b_ra"; do
         set -- $side
-        [ "$1" = relay ] && { [ "$(ip_of "$2")" = "$NATLAB_SERVER_IP" ] || cell_fail "$label" "relay candidate $2 is not the TURN server"; ok_relay=1; }
+        [ "$1" = relay ] || continue
+        ok_relay=1
+        [ "$(ip_of "$2")" = "$NATLAB_SERVER_IP" ] || cell_fail "$label" "relay candidate $2 is not the TURN server"
+        # the relay port tells which coturn instance (so which credentials) allocated it
+        local port=${2##*:} lo hi
+        read -r lo hi <<<"$RELAY_PORTS"
+        [ "$port" -ge "$lo" ] && [ "$port" -le "$hi" ] || cell_fail "$label" "relay $2 is not from the $TURN_MODE instance"
       done
       [ $ok_relay = 1 ] || cell_fail "$label" "a relay path without a relay candidate"
     fi
-    for ty in "$a_lt" "$a_rt" "$b_lt" "$b_rt"; do
-      case "$ty" in host | srflx | prflx | relay) ;; *) cell_fail "$label" "candidate type '$ty'" ;; esac
-    done
+    # candidate types: each side appears to the other as its own type (see own_type); a relayed path has
+    # "relay" on both sides' view of the end that allocated it
+    local oa ob same=0
+    [ "${NATLAB_HOST_ROUTER[$ha]}" = "${NATLAB_HOST_ROUTER[$hb]}" ] && [ "$expect" = direct ] && same=1
+    oa=$(own_type "$ha" $same) ob=$(own_type "$hb" $same)
+    local types="$a_lt/$a_rt $b_lt/$b_rt"
+    case "$a_conn:$types" in
+      "direct:$oa/$ob $ob/$oa" | "relay:relay/$ob $ob/relay" | "relay:$oa/relay relay/$oa") ;;
+      *) cell_fail "$label" "candidate types A $a_lt/$a_rt B $b_lt/$b_rt, want A $oa/$ob B $ob/$oa (direct) or one end relay" ;;
+    esac
   fi
   natlab_node_down $A
   natlab_node_down $B
-  printf '%-22s %-14s %8s %8s %-6s  A %-5s/%-5s -> %-21s  B %-5s/%-5s -> %-21s loss %s %s\n' "$label" "$expect" \
+  [ "$t_direct" != - ] && a_conn="relay>direct"
+  printf '%-22s %-14s %8s %8s %-12s  A %-5s/%-5s -> %-21s  B %-5s/%-5s -> %-21s loss %s %s\n' "$label" "$expect" \
     "$t_path" "$t_ping" "$a_conn" "$a_lt" "$a_rt" "$a_ra" "$b_lt" "$b_rt" "$b_ra" "$loss" \
     "$([ $CELL_OK = 1 ] && echo ok || echo FAILED)" | tee -a "$RESULTS"
 }
@@ -150,7 +199,7 @@ expect_of() {
   esac
 }
 
-printf '%-22s %-14s %8s %8s %-6s  %s\n' "A:B" "expect" "path ms" "ping ms" "path" "A local/remote -> sends to, B likewise" | tee -a "$RESULTS"
+printf '%-22s %-14s %8s %8s %-12s  %s\n' "A:B" "expect" "path ms" "ping ms" "path" "A local/remote -> sends to, B likewise" | tee -a "$RESULTS"
 cells=${NATLAB_CELLS:-}
 if [ "$cells" = - ]; then
   cells=""
