@@ -15,6 +15,7 @@
 #include "identity.h"
 #include "log.h"
 #include "path_probe.h"
+#include "wire.h"
 
 #define ICE_COMPONENT 1
 // libnice reads one datagram per call; a batch of 256 arriving at once needs room in the socket buffer
@@ -350,7 +351,7 @@ static void on_receive(NiceAgent *agent, guint stream_id, guint component_id, gu
     (void)stream_id;
     (void)component_id;
     ice_peer_t *self = data;
-    int64_t now = zclock_mono();
+    int64_t now = wire_now_ms();   // the actor's clock too (liveness, RTT)
     atomic_fetch_add_explicit(&self->rx_bytes, len, memory_order_relaxed);
     atomic_fetch_add_explicit(&self->rx_packets, 1, memory_order_relaxed);
     atomic_store_explicit(&self->last_rx_ms, now, memory_order_relaxed);
