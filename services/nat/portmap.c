@@ -107,9 +107,12 @@ static int local_address_towards(in_addr_t gateway, char *out, size_t out_len)
     return rc;
 }
 
-static bool discover_natpmp(worker_t *w, int timeout_ms)
+// *no_route: there is no default route, so no gateway to ask at all.
+static bool discover_natpmp(worker_t *w, int timeout_ms, bool *no_route)
 {
-    if (initnatpmp(&w->pmp, 0, 0) != 0)
+    int r0 = initnatpmp(&w->pmp, 0, 0);
+    *no_route = r0 == NATPMP_ERR_CANNOTGETGATEWAY;
+    if (r0 != 0)
         return false;
     natpmpresp_t resp;
     int r = sendpublicaddressrequest(&w->pmp);
@@ -190,10 +193,11 @@ static void discover(worker_t *w)
 {
     // NAT-PMP first: a gateway answers at once and one without it refuses at once (ICMP), while SSDP
     // always waits its delay after the last answer
-    bool first = atomic_load(w->discovering);
-    if (discover_natpmp(w, first ? PORTMAP_FIRST_PMP_MS : PORTMAP_PMP_DISCOVER_MS))
+    bool first = atomic_load(w->discovering), no_route = false;
+    // the first time, no default route means no gateway: the first offer need not wait for SSDP
+    if (discover_natpmp(w, first ? PORTMAP_FIRST_PMP_MS : PORTMAP_PMP_DISCOVER_MS, &no_route))
         w->kind = GATEWAY_NATPMP;
-    else if (discover_upnp(w, first ? PORTMAP_FIRST_SSDP_MS : PORTMAP_SSDP_MS)) {
+    else if (!(first && no_route) && discover_upnp(w, first ? PORTMAP_FIRST_SSDP_MS : PORTMAP_SSDP_MS)) {
         w->kind = GATEWAY_UPNP;
         remove_leftovers(w);
     }

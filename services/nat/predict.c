@@ -22,6 +22,7 @@ typedef struct {
     struct sockaddr_in servers[PREDICT_MAX_SERVERS];
     int server_count;
     _Atomic int *kind, *step;
+    _Atomic bool stop;              // set before the thread is told to end: a probe in progress gives up
 } probe_args_t;
 
 struct predict {
@@ -67,7 +68,7 @@ predict_kind_t predict_classify(const uint16_t *ports, size_t count, int *step)
 
 // One Binding request from fd to `to`, retransmitted, for at most PREDICT_BINDING_MS. Returns 0 with the
 // decoded response in *msg, or -1.
-static int binding(int fd, const struct sockaddr_in *to, stun_message_t *msg)
+static int binding(probe_args_t *args, int fd, const struct sockaddr_in *to, stun_message_t *msg)
 {
     uint8_t request[STUN_MAX_MESSAGE], buf[STUN_MAX_MESSAGE];
     stun_request_t req = {.software = NULL, .fingerprint = false};
@@ -76,14 +77,16 @@ static int binding(int fd, const struct sockaddr_in *to, stun_message_t *msg)
     if (!len)
         return -1;
     int64_t deadline = zclock_mono() + PREDICT_BINDING_MS;
-    while (zclock_mono() < deadline) {
+    while (zclock_mono() < deadline && !atomic_load(&args->stop)) {
         if (sendto(fd, request, len, 0, (const struct sockaddr *)to, sizeof *to) < 0)
             return -1;
         int64_t resend = zclock_mono() + PREDICT_RETRANSMIT_MS;
         while (true) {
             int64_t left = (resend < deadline ? resend : deadline) - zclock_mono();
-            if (left <= 0)
+            if (left <= 0 || atomic_load(&args->stop))
                 break;
+            if (left > 50)
+                left = 50;   // look at the stop flag now and then
             struct pollfd pfd = {.fd = fd, .events = POLLIN};
             if (poll(&pfd, 1, (int)left) <= 0)
                 continue;
@@ -120,7 +123,7 @@ static void addr_text(const struct sockaddr_in *a, char out[32])
 }
 
 // Four Bindings (see predict.h). Returns the kind; *step when sequential.
-static predict_kind_t probe(const probe_args_t *args, int *step)
+static predict_kind_t probe(probe_args_t *args, int *step)
 {
     *step = 0;
     int fd1 = udp_socket(), fd2 = udp_socket();
@@ -128,7 +131,7 @@ static predict_kind_t probe(const probe_args_t *args, int *step)
     stun_message_t m[PREDICT_PROBE_PORTS];
     int used = -1;
     for (int i = 0; fd1 >= 0 && fd2 >= 0 && i < args->server_count && used < 0; i++)
-        if (binding(fd1, &args->servers[i], &m[0]) == 0)
+        if (binding(args, fd1, &args->servers[i], &m[0]) == 0)
             used = i;
     struct sockaddr_in second;
     const stun_addr_t *alt = used >= 0 ? stun_alternate_address(&m[0]) : NULL;
@@ -144,8 +147,8 @@ static predict_kind_t probe(const probe_args_t *args, int *step)
     } else if (!have_second) {
         log_info("port prediction: the STUN server gives no other address and no second server is configured; "
                  "cannot tell how the NAT maps ports");
-    } else if (binding(fd1, &second, &m[1]) != 0 || binding(fd2, &args->servers[used], &m[2]) != 0 ||
-               binding(fd2, &second, &m[3]) != 0) {
+    } else if (binding(args, fd1, &second, &m[1]) != 0 || binding(args, fd2, &args->servers[used], &m[2]) != 0 ||
+               binding(args, fd2, &second, &m[3]) != 0) {
         char text[32];
         addr_text(&second, text);
         log_info("port prediction: %s or the server did not answer; cannot tell how the NAT maps ports", text);
@@ -252,6 +255,7 @@ void predict_destroy(predict_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    atomic_store(&(*self_p)->args.stop, true);
     zactor_destroy(&(*self_p)->actor);
     free(*self_p);
     *self_p = NULL;
