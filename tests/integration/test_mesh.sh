@@ -4,6 +4,7 @@
 # loss; a capture of the underlay holds no plaintext; every service of each node is killed with -9 in
 # turn and the mesh pings again within 10 s.
 set -euo pipefail
+# (grep -q <<<"$out", not echo | grep -q: with pipefail, grep -q quitting early can fail the echo)
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_mesh.sh BIN_DIR}"
 
@@ -27,9 +28,9 @@ for p in json.load(sys.stdin):
 lab_log "ping -c 20 both ways"
 out=$(lab_exec alpha ping -c 20 -i 0.05 -W 2 10.100.0.2) || { echo "$out"; lab_fail "alpha -> beta ping failed"; }
 echo "$out" | tail -2
-echo "$out" | grep -q " 0% packet loss" || lab_fail "alpha -> beta lost packets"
+grep -q " 0% packet loss" <<<"$out" || lab_fail "alpha -> beta lost packets"
 out=$(lab_exec beta ping -c 20 -i 0.05 -W 2 10.100.0.1) || { echo "$out"; lab_fail "beta -> alpha ping failed"; }
-echo "$out" | grep -q " 0% packet loss" || lab_fail "beta -> alpha lost packets"
+grep -q " 0% packet loss" <<<"$out" || lab_fail "beta -> alpha lost packets"
 
 lab_log "capture: the ping payload pattern must be on the TUN device and nowhere on the underlay"
 pattern=5eedfeedbeefc0de
@@ -77,7 +78,7 @@ lab_log "kill -9 the hub: the data path does not need it; it is restarted and me
 hub_old=$(lab_service_pid hub hub)
 kill -9 "$hub_old"
 out=$(lab_exec alpha ping -c 10 -i 0.1 -W 2 10.100.0.2) || true
-echo "$out" | grep -q " 0% packet loss" || { echo "$out"; lab_fail "the overlay lost packets while the hub was down"; }
+grep -q " 0% packet loss" <<<"$out" || { echo "$out"; lab_fail "the overlay lost packets while the hub was down"; }
 lab_wait 10 "the hub to be restarted" bash -c "p=\$(cat $(lab_home hub)/run/hub.pid); [ -n \"\$p\" ] && [ \"\$p\" != $hub_old ] && kill -0 \$p"
 hub_registered() { lab_exec "$1" "$BIN/weft" status --home "$(lab_home "$1")" --json | grep -q '"hub_state":"registered"'; }
 # ICE signalling through the restarted hub: restart one side's nat, which must offer or ask again
@@ -93,5 +94,5 @@ lab_wait 20 "beta to register with the restarted hub" hub_registered beta
 
 lab_log "final: ping -c 20 with 0% loss"
 out=$(lab_exec alpha ping -c 20 -i 0.05 -W 2 10.100.0.2) || true
-echo "$out" | grep -q " 0% packet loss" || { echo "$out"; lab_fail "final ping lost packets"; }
+grep -q " 0% packet loss" <<<"$out" || { echo "$out"; lab_fail "final ping lost packets"; }
 lab_log "PASS"

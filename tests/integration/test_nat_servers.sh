@@ -78,10 +78,10 @@ for n in alpha beta; do
   pidfile="$(lab_home $n)/run/nat.pid"
   grep -q "killed by signal" "$(lab_home $n)/log/weft.log" && lab_fail "a service of $n crashed"
   err=$(path_field $n last_error)
-  echo "$err" | grep -q "STUN server $NATLAB_SERVER_IP:$LIAR_PORT answered with something that is not STUN" ||
+  grep -q "STUN server $NATLAB_SERVER_IP:$LIAR_PORT answered with something that is not STUN" <<<"$err" ||
     lab_fail "$n: weft peers does not name the lying STUN server: '$err'"
-  echo "$err" | grep -q "STUN server $DEAD_STUN unreachable" || lab_fail "$n: weft peers does not name the dead STUN server: '$err'"
-  echo "$err" | grep -q "using $NATLAB_SERVER_IP:$NATLAB_TURN_PORT" || lab_fail "$n: weft peers does not say which STUN server is used: '$err'"
+  grep -q "STUN server $DEAD_STUN unreachable" <<<"$err" || lab_fail "$n: weft peers does not name the dead STUN server: '$err'"
+  grep -q "using $NATLAB_SERVER_IP:$NATLAB_TURN_PORT" <<<"$err" || lab_fail "$n: weft peers does not say which STUN server is used: '$err'"
   # each refused entry is asked why (libnice does not say): coturn's 401 for both
   says_expired() { grep -q "TURN server #1 $REST (user $EXPIRED_USER) refused: 401 wrong or expired credentials" "$1"; }
   lab_wait 15 "$n's nat log to say TURN entry #1 (expired credentials) refused with 401" says_expired "$log"
