@@ -16,7 +16,9 @@
 #   natlab_block_udp ROUTER on|off      no UDP crosses that router's WAN (TCP to TURN and the hub still does)
 #   natlab_cut ROUTER_A ROUTER_B on|off the internet drops traffic between the two routers' public addresses
 #   natlab_isolate ROUTER on|off        LAN hosts reach each other only through the router (hairpin)
-#   natlab_upnp ROUTER                  a real miniupnpd (UPnP IGD + NAT-PMP, nftables backend) on the LAN
+#   natlab_upnp ROUTER                  a real miniupnpd (UPnP IGD + NAT-PMP, nftables backend) on the LAN;
+#                                       the router's WAN becomes 11.0.k.1 (miniupnpd refuses reserved space)
+#   natlab_wan_ip ROUTER / natlab_public_ip HOST / natlab_lan_net ROUTER / natlab_turn_rest_creds [TTL]
 #
 # Addresses (198.18.0.0/15, RFC 2544 benchmarking space): link n of the internet is 198.18.n.0/24, the
 # internet's end .1, the other end .2. Server: 198.18.1.2 and 198.18.1.3; hub: 198.18.2.2; router k (from
