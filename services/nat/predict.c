@@ -22,6 +22,9 @@ typedef struct {
     struct sockaddr_in servers[PREDICT_MAX_SERVERS];
     int server_count;
     _Atomic int *kind, *step;
+    _Atomic uint32_t *public_ip;    // network order
+    _Atomic int *last_port;
+    _Atomic int64_t *probed_ms;     // monotonic: when the last probe found sequential ports
     _Atomic bool stop;              // set before the thread is told to end: a probe in progress gives up
 } probe_args_t;
 
@@ -30,6 +33,9 @@ struct predict {
     probe_args_t args;
     _Atomic int kind;
     _Atomic int step;
+    _Atomic uint32_t public_ip;
+    _Atomic int last_port;
+    _Atomic int64_t probed_ms;
 };
 
 const char *predict_kind_name(predict_kind_t kind)
@@ -157,6 +163,12 @@ static predict_kind_t probe(probe_args_t *args, int *step)
         for (int i = 0; i < PREDICT_PROBE_PORTS; i++)
             ports[i] = stun_mapped_address(&m[i])->port;
         kind = predict_classify(ports, PREDICT_PROBE_PORTS, step);
+        struct sockaddr_in mapped;
+        if (kind == PREDICT_SEQUENTIAL && stun_addr_to_sockaddr(stun_mapped_address(&m[3]), &mapped) == 0) {
+            atomic_store(args->public_ip, mapped.sin_addr.s_addr);
+            atomic_store(args->last_port, ports[PREDICT_PROBE_PORTS - 1]);
+            atomic_store(args->probed_ms, zclock_mono());
+        }
         log_info("port prediction: public ports %u, %u (socket 1), %u, %u (socket 2), to two destinations each: "
                  "%s%s", ports[0], ports[1], ports[2], ports[3], predict_kind_name(kind),
                  kind == PREDICT_SEQUENTIAL ? "; offering predicted ports" : "");
@@ -242,6 +254,10 @@ predict_t *predict_new(const char servers[][CONFIG_STR], int count)
     }
     self->args.kind = &self->kind;
     self->args.step = &self->step;
+    self->args.public_ip = &self->public_ip;
+    self->args.last_port = &self->last_port;
+    self->args.probed_ms = &self->probed_ms;
+    atomic_store(&self->probed_ms, INT64_MIN / 2);
     self->actor = zactor_new(probe_actor, &self->args);
     if (!self->actor) {
         log_error("port prediction: cannot start its thread");
@@ -267,34 +283,56 @@ predict_kind_t predict_kind(predict_t *self, int *step)
     return self ? (predict_kind_t)atomic_load(&self->kind) : PREDICT_UNKNOWN;
 }
 
-size_t predict_lines(int step, char **lines, size_t count, size_t max)
+// Up to PREDICT_COUNT srflx lines at ip:port + k * step (k = 1..), based on raddr:rport.
+static size_t write_predictions(int step, const char *ip, uint16_t port, unsigned component, const char *raddr,
+                                uint16_t rport, char **lines, size_t count, size_t max)
 {
-    if (step == 0)
-        return 0;
-    candidate_line_t srflx;
-    bool found = false;
-    for (size_t i = 0; i < count && !found; i++) {
-        struct in_addr v4;
-        found = candidate_line_parse(lines[i], &srflx) == 0 && srflx.udp && strcmp(srflx.type, "srflx") == 0 &&
-                srflx.raddr[0] && inet_pton(AF_INET, srflx.ip, &v4) == 1 && strncmp(srflx.foundation, "w", 1) != 0;
-    }
-    if (!found)
-        return 0;
     size_t added = 0;
     for (int k = 1; k <= PREDICT_COUNT && count + added < max; k++) {
-        long port = (long)srflx.port + (long)k * step;
-        if (port < 1024 || port > 65535)
+        long next = (long)port + (long)k * step;
+        if (next < 1024 || next > 65535)
             break;
         char foundation[16];
         snprintf(foundation, sizeof foundation, "wpre%d", k);
-        char *line = candidate_line_srflx(foundation, srflx.component,
-                                          candidate_priority(CANDIDATE_PREF_PREDICTED, 65535 - (unsigned)k,
-                                                             srflx.component),
-                                          srflx.ip, (uint16_t)port, srflx.raddr, srflx.rport);
+        char *line = candidate_line_srflx(foundation, component,
+                                          candidate_priority(CANDIDATE_PREF_PREDICTED, 65535 - (unsigned)k, component),
+                                          ip, (uint16_t)next, raddr, rport);
         if (line)
             lines[count + added++] = line;
     }
     return added;
+}
+
+// The first line of the given type ("srflx" with a related address, or "host") for UDP over IPv4 that is
+// not one of the lines weft added (foundations "w...").
+static bool find_line(char **lines, size_t count, const char *type, candidate_line_t *out)
+{
+    for (size_t i = 0; i < count; i++) {
+        struct in_addr v4;
+        if (candidate_line_parse(lines[i], out) == 0 && out->udp && strcmp(out->type, type) == 0 &&
+            (strcmp(type, "srflx") != 0 || out->raddr[0]) && inet_pton(AF_INET, out->ip, &v4) == 1 &&
+            strncmp(out->foundation, "w", 1) != 0)
+            return true;
+    }
+    return false;
+}
+
+size_t predict_lines(int step, char **lines, size_t count, size_t max)
+{
+    candidate_line_t srflx;
+    if (step == 0 || !find_line(lines, count, "srflx", &srflx))
+        return 0;
+    return write_predictions(step, srflx.ip, srflx.port, srflx.component, srflx.raddr, srflx.rport, lines, count,
+                             max);
+}
+
+size_t predict_lines_after(int step, const char *public_ip, uint16_t last_port, char **lines, size_t count,
+                           size_t max)
+{
+    candidate_line_t host;
+    if (step == 0 || !find_line(lines, count, "host", &host))
+        return 0;
+    return write_predictions(step, public_ip, last_port, host.component, host.ip, host.port, lines, count, max);
 }
 
 size_t predict_add_candidates(predict_t *self, char **lines, size_t count, size_t max)
@@ -303,6 +341,13 @@ size_t predict_add_candidates(predict_t *self, char **lines, size_t count, size_
     if (predict_kind(self, &step) != PREDICT_SEQUENTIAL)
         return 0;
     size_t added = predict_lines(step, lines, count, max);
+    if (!added && zclock_mono() - atomic_load(&self->probed_ms) < PREDICT_FRESH_MS) {
+        // no srflx yet (the agent had no STUN server): go on from the probe's last port
+        struct in_addr a = {.s_addr = atomic_load(&self->public_ip)};
+        char ip[INET_ADDRSTRLEN];
+        if (inet_ntop(AF_INET, &a, ip, sizeof ip))
+            added = predict_lines_after(step, ip, (uint16_t)atomic_load(&self->last_port), lines, count, max);
+    }
     if (added) {
         candidate_line_t first;
         if (candidate_line_parse(lines[count], &first) == 0)

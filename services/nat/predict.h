@@ -25,6 +25,7 @@
 #define PREDICT_PROBE_PORTS 4
 #define PREDICT_REPROBE_MS 300000       // probe again after this
 #define PREDICT_BINDING_MS 1000         // one Binding, retransmits included
+#define PREDICT_FRESH_MS 10000          // without a srflx line, predict from the probe's ports this long
 #define PREDICT_MAX_SERVERS 8
 
 typedef enum {
@@ -52,10 +53,15 @@ const char *predict_kind_name(predict_kind_t kind);
 predict_kind_t predict_classify(const uint16_t *ports, size_t count, int *step);
 
 // When our NAT is sequential: appends up to PREDICT_COUNT predicted srflx lines after the first IPv4 UDP
-// srflx line among lines[0..count) (at lines[count...], at most `max` lines in all; malloc'd). Returns
-// how many were appended. NULL self: none.
+// srflx line among lines[0..count) (at lines[count...], at most `max` lines in all; malloc'd). Without a
+// srflx line (the agent gathered before any STUN server answered) and within PREDICT_FRESH_MS of the
+// probe, the ports after the probe's last one, based on the first host line. Returns how many were
+// appended. NULL self: none.
 size_t predict_add_candidates(predict_t *self, char **lines, size_t count, size_t max);
 // The same with the step given (what predict_add_candidates does once the probe found one).
 size_t predict_lines(int step, char **lines, size_t count, size_t max);
+// Without a srflx line: last_port + k * step on public_ip, raddr/rport the first IPv4 UDP host line.
+size_t predict_lines_after(int step, const char *public_ip, uint16_t last_port, char **lines, size_t count,
+                           size_t max);
 
 #endif

@@ -145,6 +145,32 @@ static void test_predicted_lines(void **state)
     assert_int_equal(predict_add_candidates(NULL, lines, 2, 32), 0);
 }
 
+// no srflx line (the agent had no STUN server yet): the ports after the probe's last one, on the host base
+static void test_predicted_lines_without_srflx(void **state)
+{
+    (void)state;
+    char *lines[32] = {(char *)HOST};
+    size_t added = predict_lines_after(1, "198.18.11.2", 40020, lines, 1, 32);
+    assert_int_equal(added, PREDICT_COUNT);
+    candidate_line_t c;
+    assert_int_equal(candidate_line_parse(lines[1], &c), 0);
+    assert_string_equal(c.type, "srflx");
+    assert_string_equal(c.ip, "198.18.11.2");
+    assert_int_equal(c.port, 40021);
+    assert_string_equal(c.raddr, "10.0.1.10");
+    assert_int_equal(c.rport, 46815);
+    assert_int_equal(candidate_line_parse(lines[added], &c), 0);
+    assert_int_equal(c.port, 40020 + PREDICT_COUNT);
+    free_lines(lines, 1, 1 + added);
+    // no host line either, or no step: nothing
+    char *tcp_only[4] = {"a=candidate:3 1 TCP 1015022079 10.0.1.10 9 typ host tcptype active"};
+    assert_int_equal(predict_lines_after(1, "198.18.11.2", 40020, tcp_only, 1, 4), 0);
+    assert_int_equal(predict_lines_after(0, "198.18.11.2", 40020, lines, 1, 32), 0);
+    // our own added srflx lines are never the base of more predictions
+    char *ours[4] = {"a=candidate:wmap1 1 UDP 1 198.18.11.2 5000 typ srflx raddr 10.0.1.10 rport 5000"};
+    assert_int_equal(predict_lines(1, ours, 1, 4), 0);
+}
+
 // libnice must take each added line as a server-reflexive candidate with its base (what the peer's agent
 // does with our offer)
 static void test_libnice_parses_added_lines(void **state)
@@ -184,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_priority),
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_predicted_lines),
+        cmocka_unit_test(test_predicted_lines_without_srflx),
         cmocka_unit_test(test_libnice_parses_added_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
