@@ -350,7 +350,7 @@ static void check_mappings(worker_t *w)
             unsigned lease_s;
             uint16_t external = gateway_add(w, m->internal_ip, m->internal_port, m->external_port, &lease_s);
             if (external == m->external_port)
-                log_debug("port mapping: renewed %s:%u (lease %u s)", w->external_ip, external, lease_s);
+                log_info("port mapping: renewed %s:%u (lease %u s)", w->external_ip, external, lease_s);
             else
                 log_warn("port mapping: renewing %s:%u failed; trying again later", w->external_ip,
                          m->external_port);

@@ -30,7 +30,9 @@
 #define PORTMAP_SSDP_MS 2000
 #define PORTMAP_FIRST_WAIT_MS 800    // the first gathering waits this long, at most, for the first discovery
 #define PORTMAP_REDISCOVER_MS 60000  // no gateway: look again after this
+#ifndef PORTMAP_LEASE_S                // (a test build may ask for short leases)
 #define PORTMAP_LEASE_S 600          // lease asked for; renewed at half of what the gateway grants
+#endif
 #define PORTMAP_CHECK_MS 3000        // how often the worker looks for mappings whose socket is gone
 #define PORTMAP_MAX 64               // mappings at once
 #define PORTMAP_DESCRIPTION "weft"   // UPnP description of our mappings (leftovers are found by it)
