@@ -81,18 +81,18 @@ cell_fail() {
   CELL_OK=0
 }
 
-# run_cell LABEL HOST_A HOST_B EXPECT: EXPECT is direct, relay or either.
-# A's peer must be reached at B's public address (direct) or through the relay.
+# run_cell LABEL HOST_A HOST_B EXPECT: node A on HOST_A, node B on HOST_B; EXPECT is direct, relay,
+# either, or hairpin-direct (both behind one isolating router: direct through its public address).
 run_cell() {
   local label=$1 ha=$2 hb=$3 expect=$4
   CELL_OK=1
   natlab_reset
   rm -f "$(lab_home $A)/data/dump.rdb" "$(lab_home $B)/data/dump.rdb" # no path state from the last cell
-  local t0=$SECONDS start
+  local start
   start=$(date +%s%N)
   natlab_node_up $A "$ha"
   natlab_node_up $B "$hb"
-  local deadline=$((SECONDS + 45)) connected=""
+  local deadline=$((SECONDS + 45))
   until lab_peer_connected $A "${OVERLAY[$B]}" 2>/dev/null && lab_peer_connected $B "${OVERLAY[$A]}" 2>/dev/null; do
     if [ $SECONDS -ge $deadline ]; then
       cell_fail "$label" "no path within 45 s: A: $(path_of $A "${OVERLAY[$B]}") / B: $(path_of $B "${OVERLAY[$A]}")"
