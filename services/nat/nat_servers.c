@@ -121,9 +121,11 @@ void nat_servers_on_probe(nat_servers_t *self, const ice_settings_t *settings)
                      failed[0] ? "; before it: " : "", failed);
         snprintf(self->stun_status, sizeof self->stun_status, "%s%s%s", failed, failed[0] ? ", using " : "",
                  failed[0] ? settings->stun[chosen].name : "");
+    } else if (settings->stun_count == 0) {
+        self->stun_status[0] = '\0';   // none configured: srflx candidates come from TURN, if any; not an error
     } else {
         log_warn("no STUN server answered: %s", failed);
-        snprintf(self->stun_status, sizeof self->stun_status, "%s; no STUN server", failed);
+        snprintf(self->stun_status, sizeof self->stun_status, "%s; no STUN server answered", failed);
     }
     self->stun_index = chosen;
     compose_status(self);
