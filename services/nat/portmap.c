@@ -23,6 +23,7 @@
 
 #include "candidate_line.h"
 #include "log.h"
+#include "ssdp.h"
 
 typedef enum { GATEWAY_NONE = 0, GATEWAY_UPNP, GATEWAY_NATPMP } gateway_kind_t;
 
@@ -134,30 +135,27 @@ static bool discover_natpmp(worker_t *w, int timeout_ms, bool *no_route)
 
 // ---------------------------------------------------------------- UPnP-IGD (worker)
 
-static bool discover_upnp(worker_t *w, int delay_ms)
+static bool discover_upnp(worker_t *w, int timeout_ms)
 {
-    int error = 0;
-    // one search type: upnpDiscover would wait the delay once for each of four types when none answers
-    struct UPNPDev *devices = upnpDiscoverDevice("urn:schemas-upnp-org:device:InternetGatewayDevice:1",
-                                                 delay_ms, NULL, NULL, UPNP_LOCAL_PORT_ANY, 0, 2, &error);
-    if (!devices)
+    char location[SSDP_LOCATION_MAX];
+    if (ssdp_find_igd(timeout_ms, location) != 0)
         return false;
     char lan[64] = "";
-    int found = UPNP_GetValidIGD(devices, &w->urls, &w->igd, lan, sizeof lan);
-    freeUPNPDevlist(devices);
-    if (found == 0)
+    if (UPNP_GetIGDFromUrl(location, &w->urls, &w->igd, lan, sizeof lan) != 1) {
+        log_warn("port mapping: the gateway at %s gave no usable IGD description", location);
         return false;
+    }
     char external[40] = "";
-    if ((found != 1 && found != 2) ||
-        UPNP_GetExternalIPAddress(w->urls.controlURL, w->igd.first.servicetype, external) != UPNPCOMMAND_SUCCESS ||
+    if (UPNP_GetExternalIPAddress(w->urls.controlURL, w->igd.first.servicetype, external) != UPNPCOMMAND_SUCCESS ||
         !external[0] || strlen(lan) >= sizeof w->lan_ip) {
+        log_warn("port mapping: the UPnP gateway at %s does not tell its external address", location);
         FreeUPNPUrls(&w->urls);
         return false;
     }
     snprintf(w->external_ip, sizeof w->external_ip, "%.*s", (int)sizeof w->external_ip - 1, external);
     snprintf(w->lan_ip, sizeof w->lan_ip, "%s", lan);
-    log_info("port mapping: UPnP IGD at %s, external address %s, our LAN address %s%s", w->urls.controlURL,
-             w->external_ip, w->lan_ip, found == 2 ? " (it reports itself not connected)" : "");
+    log_info("port mapping: UPnP IGD at %s, external address %s, our LAN address %s", w->urls.controlURL,
+             w->external_ip, w->lan_ip);
     return true;
 }
 

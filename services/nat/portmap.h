@@ -21,8 +21,8 @@
 
 #define PORTMAP_WAIT_MS 500          // the actor waits this long for one mapping, at most
 #define PORTMAP_PMP_MS 1000          // a NAT-PMP request is retried for this long, at most
-// Finding the gateway: NAT-PMP's public address request, then an SSDP search that waits this long after
-// the last answer. The first time (the first offer waits for it) briefly, as a LAN gateway answers within
+// Finding the gateway: NAT-PMP's public address request, then an SSDP search (ssdp.c) that returns with
+// the first answer. The first time (the first offer waits for it) briefly, as a LAN gateway answers within
 // milliseconds; later searches (nobody waits) longer, for slow gateways.
 #define PORTMAP_FIRST_PMP_MS 250
 #define PORTMAP_FIRST_SSDP_MS 300

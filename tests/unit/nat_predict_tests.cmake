@@ -11,3 +11,9 @@ add_executable(test_nat_predict ${CMAKE_CURRENT_LIST_DIR}/test_nat_predict.c ${W
 target_include_directories(test_nat_predict PRIVATE ${WEFT_NAT_DIR})
 target_link_libraries(test_nat_predict weftcore PkgConfig::CMOCKA PkgConfig::NICE PkgConfig::GLIB)
 add_test(NAME test_nat_predict COMMAND test_nat_predict)
+
+# the SSDP answer parser of the gateway search (services/nat/ssdp.c; its fuzz target is fuzz_ssdp)
+add_executable(test_nat_ssdp ${CMAKE_CURRENT_LIST_DIR}/test_nat_ssdp.c ${WEFT_NAT_DIR}/ssdp.c)
+target_include_directories(test_nat_ssdp PRIVATE ${WEFT_NAT_DIR})
+target_link_libraries(test_nat_ssdp weftcore PkgConfig::CMOCKA)
+add_test(NAME test_nat_ssdp COMMAND test_nat_ssdp)
