@@ -259,9 +259,11 @@ static const char *setup(nat_actor_t *self, service_t *svc)
     if (load_identity(nat) != 0)
         return "no identity";
     ice_settings_from_config(&nat->ice_settings, &svc->config);
-    if (svc->config.port_mapping)
+    // mapped and predicted candidates are direct paths: not when only relayed paths are wanted
+    bool direct = svc->config.connection_direct && strcmp(svc->config.connection_relay, "only") != 0;
+    if (direct && svc->config.port_mapping)
         nat->portmap = portmap_new();
-    if (svc->config.port_prediction)
+    if (direct && svc->config.port_prediction)
         nat->predict = predict_new(svc->config.stun_servers, svc->config.stun_server_count);
     nat_servers_start(&nat->servers, &nat->ice_settings);
     self->inbox = service_bind_inbox(svc);
