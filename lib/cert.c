@@ -1,5 +1,6 @@
 // cert.c — see cert.h.
 #include "cert.h"
+#include "bytes.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,30 +15,6 @@ static const char revoke_context[] = "weft-revoke-v1";
 #define CERT_SIGNED_LEN (CERT_LEN - 64)
 #define REVOCATION_SIGNED_LEN (REVOCATION_LEN - 64)
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 // Ed25519 over context || message (the context keeps a certificate's signature from being valid as
 // any other signed object's and the other way round).
@@ -69,10 +46,10 @@ static void cert_encode_signed(const cert_t *cert, uint8_t out[CERT_SIGNED_LEN])
     *p++ = cert->version;
     memcpy(p, cert->mesh_id, MESH_ID_LEN), p += MESH_ID_LEN;
     memcpy(p, cert->member_key, 32), p += 32;
-    put_u32(p, cert->address), p += 4;
+    be_put32(p, cert->address), p += 4;
     *p++ = cert->prefix;
-    put_u64(p, cert->issued), p += 8;
-    put_u64(p, cert->expires), p += 8;
+    be_put64(p, cert->issued), p += 8;
+    be_put64(p, cert->expires), p += 8;
     memcpy(p, cert->issuer_key, 32);
 }
 
@@ -109,10 +86,10 @@ int cert_decode(const uint8_t *data, size_t len, cert_t *cert, char *err, size_t
     cert->version = *p++;
     memcpy(cert->mesh_id, p, MESH_ID_LEN), p += MESH_ID_LEN;
     memcpy(cert->member_key, p, 32), p += 32;
-    cert->address = get_u32(p), p += 4;
+    cert->address = be_get32(p), p += 4;
     cert->prefix = *p++;
-    cert->issued = get_u64(p), p += 8;
-    cert->expires = get_u64(p), p += 8;
+    cert->issued = be_get64(p), p += 8;
+    cert->expires = be_get64(p), p += 8;
     memcpy(cert->issuer_key, p, 32), p += 32;
     memcpy(cert->signature, p, 64);
     if (cert->prefix < 1 || cert->prefix > 32) {
@@ -237,7 +214,7 @@ static void revocation_encode_signed(const revocation_t *rev, uint8_t out[REVOCA
     *p++ = rev->version;
     memcpy(p, rev->mesh_id, MESH_ID_LEN), p += MESH_ID_LEN;
     memcpy(p, rev->member_key, 32), p += 32;
-    put_u64(p, rev->revoked_at), p += 8;
+    be_put64(p, rev->revoked_at), p += 8;
     memcpy(p, rev->issuer_key, 32);
 }
 
@@ -275,7 +252,7 @@ int revocation_decode(const uint8_t *data, size_t len, revocation_t *rev, char *
     rev->version = *p++;
     memcpy(rev->mesh_id, p, MESH_ID_LEN), p += MESH_ID_LEN;
     memcpy(rev->member_key, p, 32), p += 32;
-    rev->revoked_at = get_u64(p), p += 8;
+    rev->revoked_at = be_get64(p), p += 8;
     memcpy(rev->issuer_key, p, 32), p += 32;
     memcpy(rev->signature, p, 64);
     if (sodium_init() < 0 ||

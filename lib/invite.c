@@ -1,5 +1,6 @@
 // invite.c — see invite.h.
 #include "invite.h"
+#include "bytes.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -46,19 +47,6 @@ static int check_fields(const invite_t *inv, char *err, size_t err_len)
     return 0;
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 // Everything before the signature. out must hold INVITE_MAX_BYTES. Returns the length.
 static size_t encode_signed(const invite_t *inv, uint8_t *out)
@@ -76,7 +64,7 @@ static size_t encode_signed(const invite_t *inv, uint8_t *out)
         memcpy(p, inv->hubs[i], len), p += len;
     }
     memcpy(p, inv->hub_key, 32), p += 32;
-    put_u64(p, inv->expires), p += 8;
+    be_put64(p, inv->expires), p += 8;
     *p++ = (uint8_t)(inv->max_uses >> 8);
     *p++ = (uint8_t)inv->max_uses;
     memcpy(p, inv->nonce, INVITE_NONCE_LEN), p += INVITE_NONCE_LEN;
@@ -215,7 +203,7 @@ static const char *read_fields(reader_t *r, invite_t *inv, size_t *signed_len, c
     memcpy(inv->hub_key, b, 32);
     if (!(b = take(r, 8)))
         return "it is cut short";
-    inv->expires = get_u64(b);
+    inv->expires = be_get64(b);
     if (!(b = take(r, 2)))
         return "it is cut short";
     inv->max_uses = (uint16_t)(b[0] << 8 | b[1]);

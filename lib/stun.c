@@ -1,5 +1,6 @@
 // stun.c — the STUN codec. See stun.h.
 #include "stun.h"
+#include "bytes.h"
 
 #include <arpa/inet.h>
 #include <sodium.h>
@@ -9,23 +10,6 @@
 
 #define FINGERPRINT_XOR 0x5354554eu
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-static uint32_t get32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 uint32_t stun_crc32(const uint8_t *buf, size_t len)
 {
@@ -64,9 +48,9 @@ static void builder_start(builder_t *b, uint8_t *out, size_t cap, uint16_t type,
     b->overflow = cap < STUN_HEADER_LEN;
     if (b->overflow)
         return;
-    put16(out, type);
-    put16(out + 2, 0);
-    put32(out + 4, STUN_MAGIC_COOKIE);
+    be_put16(out, type);
+    be_put16(out + 2, 0);
+    be_put32(out + 4, STUN_MAGIC_COOKIE);
     memcpy(out + 8, txid, STUN_TXID_LEN);
     b->len = STUN_HEADER_LEN;
 }
@@ -80,13 +64,13 @@ static uint8_t *builder_attr(builder_t *b, uint16_t type, const void *value, siz
         return NULL;
     }
     uint8_t *p = b->buf + b->len;
-    put16(p, type);
-    put16(p + 2, (uint16_t)value_len);
+    be_put16(p, type);
+    be_put16(p + 2, (uint16_t)value_len);
     if (value_len)
         memcpy(p + 4, value, value_len);
     memset(p + 4 + value_len, 0, padded - value_len);
     b->len += 4 + padded;
-    put16(b->buf + 2, (uint16_t)(b->len - STUN_HEADER_LEN));
+    be_put16(b->buf + 2, (uint16_t)(b->len - STUN_HEADER_LEN));
     return p + 4;
 }
 
@@ -96,19 +80,19 @@ static void builder_fingerprint(builder_t *b)
     // the length field must already count the FINGERPRINT attribute when the CRC is computed
     uint8_t *value = builder_attr(b, STUN_ATTR_FINGERPRINT, zero, 4);
     if (value)
-        put32(value, stun_crc32(b->buf, b->len - 8) ^ FINGERPRINT_XOR);
+        be_put32(value, stun_crc32(b->buf, b->len - 8) ^ FINGERPRINT_XOR);
 }
 
 // An address attribute value; xor with the cookie and txid for XOR-MAPPED-ADDRESS.
 static size_t address_value(const stun_addr_t *a, bool xored, const uint8_t txid[STUN_TXID_LEN], uint8_t out[20])
 {
     uint8_t mask[16];
-    put32(mask, STUN_MAGIC_COOKIE);
+    be_put32(mask, STUN_MAGIC_COOKIE);
     memcpy(mask + 4, txid, STUN_TXID_LEN);
     size_t addr_len = a->family == AF_INET6 ? 16 : 4;
     out[0] = 0;
     out[1] = a->family == AF_INET6 ? 0x02 : 0x01;
-    put16(out + 2, xored ? (uint16_t)(a->port ^ (STUN_MAGIC_COOKIE >> 16)) : a->port);
+    be_put16(out + 2, xored ? (uint16_t)(a->port ^ (STUN_MAGIC_COOKIE >> 16)) : a->port);
     for (size_t i = 0; i < addr_len; i++)
         out[4 + i] = xored ? (uint8_t)(a->addr[i] ^ mask[i]) : a->addr[i];
     return 4 + addr_len;
@@ -157,7 +141,7 @@ bool stun_looks_like(const uint8_t *buf, size_t len)
 {
     if (len < STUN_HEADER_LEN || (buf[0] & 0xc0) != 0)
         return false;
-    uint16_t body = get16(buf + 2);
+    uint16_t body = be_get16(buf + 2);
     return (body & 3) == 0 && (size_t)body + STUN_HEADER_LEN == len;
 }
 
@@ -182,11 +166,11 @@ static int decode_address(const uint8_t *v, size_t len, bool xored, const stun_m
     if (addr_len == 0 || len != 4 + addr_len)
         return -1;
     uint8_t mask[16];
-    put32(mask, STUN_MAGIC_COOKIE);
+    be_put32(mask, STUN_MAGIC_COOKIE);
     memcpy(mask + 4, msg->txid, STUN_TXID_LEN);
     memset(a, 0, sizeof *a);
     a->family = family == 0x01 ? AF_INET : AF_INET6;
-    a->port = get16(v + 2);
+    a->port = be_get16(v + 2);
     if (xored)
         a->port ^= (uint16_t)(STUN_MAGIC_COOKIE >> 16);
     for (size_t i = 0; i < addr_len; i++)
@@ -210,14 +194,14 @@ int stun_decode(const uint8_t *buf, size_t len, stun_message_t *msg, char *err, 
         return fail(err, err_len, "too short for a STUN header (%u bytes)", (unsigned)len);
     if (buf[0] & 0xc0)
         return fail(err, err_len, "not STUN (first byte 0x%02x)", buf[0]);
-    uint16_t body = get16(buf + 2);
+    uint16_t body = be_get16(buf + 2);
     if (body & 3)
         return fail(err, err_len, "message length %u not a multiple of 4", body);
     if ((size_t)body + STUN_HEADER_LEN != len)
         return fail(err, err_len, "message length %u but %u bytes after the header", body,
                     (unsigned)(len - STUN_HEADER_LEN));
-    msg->type = get16(buf);
-    msg->cookie_word = get32(buf + 4);
+    msg->type = be_get16(buf);
+    msg->cookie_word = be_get32(buf + 4);
     msg->magic_cookie = msg->cookie_word == STUN_MAGIC_COOKIE;
     memcpy(msg->txid, buf + 8, STUN_TXID_LEN);
 
@@ -226,8 +210,8 @@ int stun_decode(const uint8_t *buf, size_t len, stun_message_t *msg, char *err, 
     while (off < len) {
         if (len - off < 4)
             return fail(err, err_len, "truncated attribute header at offset %u", (unsigned)off);
-        uint16_t type = get16(buf + off);
-        size_t vlen = get16(buf + off + 2);
+        uint16_t type = be_get16(buf + off);
+        size_t vlen = be_get16(buf + off + 2);
         size_t padded = (vlen + 3) & ~(size_t)3;
         if (padded > len - off - 4)
             return fail(err, err_len, "attribute 0x%04x of length %u runs past the message", type, (unsigned)vlen);
@@ -287,8 +271,8 @@ int stun_decode(const uint8_t *buf, size_t len, stun_message_t *msg, char *err, 
                 return fail(err, err_len, "bad FINGERPRINT (length %u)", (unsigned)vlen);
             // the CRC covers everything before this attribute, with the length field as sent
             uint32_t want = stun_crc32(buf, off) ^ FINGERPRINT_XOR;
-            if (get32(v) != want)
-                return fail(err, err_len, "FINGERPRINT mismatch (0x%08x, expected 0x%08x)", get32(v), want);
+            if (be_get32(v) != want)
+                return fail(err, err_len, "FINGERPRINT mismatch (0x%08x, expected 0x%08x)", be_get32(v), want);
             msg->has_fingerprint = true;
             break;
         }
