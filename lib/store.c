@@ -14,7 +14,7 @@ struct store {
     redisContext *ctx;
 };
 
-static redisContext *open_context(const char *url, char *err, size_t err_len)
+redisContext *store_open_context(const char *url, char *err, size_t err_len)
 {
     struct timeval timeout = {2, 0};
     redisContext *ctx = NULL;
@@ -50,7 +50,7 @@ static redisContext *open_context(const char *url, char *err, size_t err_len)
 
 store_t *store_connect(const char *url, char *err, size_t err_len)
 {
-    redisContext *ctx = open_context(url, err, err_len);
+    redisContext *ctx = store_open_context(url, err, err_len);
     if (!ctx)
         return NULL;
     store_t *self = calloc(1, sizeof *self);
@@ -79,7 +79,7 @@ static redisReply *store_vcommand(store_t *self, const char *fmt, va_list args)
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!self->ctx) {
             char err[256];
-            self->ctx = open_context(self->url, err, sizeof err);
+            self->ctx = store_open_context(self->url, err, sizeof err);
             if (!self->ctx) {
                 log_warn("redis: %s", err);
                 return NULL;

@@ -13,6 +13,9 @@ typedef struct store store_t;
 
 // url: "unix:///path/redis.sock" or "redis://host:port". Returns NULL (err filled) if it cannot connect.
 store_t *store_connect(const char *url, char *err, size_t err_len);
+// A bare hiredis connection to url (unix:///path or redis://host:port, 2 s timeouts) for what store_t
+// does not do, such as SUBSCRIBE. NULL with err filled when the URL is bad or Redis does not answer.
+redisContext *store_open_context(const char *url, char *err, size_t err_len);
 void store_destroy(store_t **self);
 
 // Runs a command (hiredis format). Reconnects once if the connection broke. Returns the reply

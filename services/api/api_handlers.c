@@ -39,24 +39,9 @@ static void redis_unavailable(http_response_t *res)
 
 static void health(api_t *api, http_response_t *res)
 {
-    store_t *store = connect_store(api);
-    bool redis = false;
-    if (store) {
-        redisReply *r = store_command(store, "PING");
-        redis = r && r->type != REDIS_REPLY_ERROR;
-        if (r)
-            freeReplyObject(r);
-        store_destroy(&store);
-    }
-    http_json_t doc;
-    if (http_json_begin(&doc) != 0)
-        return http_error(res, 500, "internal", "out of memory");
-    json_object_begin(&doc.j, NULL);
-    json_string(&doc.j, "status", redis ? "ok" : "degraded");
-    json_string(&doc.j, "node", api->config->name);
-    json_bool(&doc.j, "redis", redis);
-    json_object_end(&doc.j);
-    http_json_finish(&doc, res, redis ? 200 : 503);
+    char url[CONFIG_STR + PATH_MAX];
+    config_redis_url(api->config, url, sizeof url);
+    http_health(res, url, "node", api->config->name);
 }
 
 // status and stats: both from every service's control socket

@@ -1,5 +1,6 @@
 // http_server.c — see http_server.h.
 #include "http_server.h"
+#include "store.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -361,4 +362,29 @@ int http_path_split(const char *path, char *buf, size_t buf_len, const char **se
         segments[n++] = seg;
     }
     return n;
+}
+
+void http_health(http_response_t *res, const char *redis_url, const char *who_key, const char *who)
+{
+    char err[256];
+    store_t *store = store_connect(redis_url, err, sizeof err);
+    bool redis = false;
+    if (store) {
+        redisReply *r = store_command(store, "PING");
+        redis = r && r->type != REDIS_REPLY_ERROR;
+        if (r)
+            freeReplyObject(r);
+        store_destroy(&store);
+    } else {
+        log_warn("health: %s", err);
+    }
+    http_json_t doc;
+    if (http_json_begin(&doc) != 0)
+        return http_error(res, 500, "internal", "out of memory");
+    json_object_begin(&doc.j, NULL);
+    json_string(&doc.j, "status", redis ? "ok" : "degraded");
+    json_string(&doc.j, who_key, who);
+    json_bool(&doc.j, "redis", redis);
+    json_object_end(&doc.j);
+    http_json_finish(&doc, res, redis ? 200 : 503);
 }

@@ -73,6 +73,10 @@ int http_json_begin(http_json_t *doc);
 void http_json_finish(http_json_t *doc, http_response_t *res, int status);
 // {"error": error, "detail": detail}
 void http_error(http_response_t *res, int status, const char *error, const char *detail);
+
+// GET /health of the node API and the hub API: PINGs the Redis at redis_url and answers
+// {"status": "ok"|"degraded", who_key: who, "redis": bool}, 200 when Redis answers, else 503.
+void http_health(http_response_t *res, const char *redis_url, const char *who_key, const char *who);
 // Plain text (metrics).
 void http_text(http_response_t *res, int status, const char *content_type, char *body, size_t len);
 

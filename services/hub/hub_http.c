@@ -417,24 +417,10 @@ static ssize_t stream_read(void *arg, char *buf, size_t max)
 
 static redisContext *subscribe(const char *url, const char *mesh)
 {
-    struct timeval timeout = {2, 0};
-    redisContext *ctx = NULL;
-    if (strncmp(url, "unix://", 7) == 0) {
-        ctx = redisConnectUnixWithTimeout(url + 7, timeout);
-    } else if (strncmp(url, "redis://", 8) == 0) {
-        char host[200];
-        snprintf(host, sizeof host, "%s", url + 8);
-        char *colon = strrchr(host, ':');
-        int port = 6379;
-        if (colon) {
-            *colon = '\0';
-            port = atoi(colon + 1);
-        }
-        ctx = redisConnectWithTimeout(host, port, timeout);
-    }
-    if (!ctx || ctx->err) {
-        if (ctx)
-            redisFree(ctx);
+    char err[256];
+    redisContext *ctx = store_open_context(url, err, sizeof err);
+    if (!ctx) {
+        log_warn("hub api: event stream of %s: %s", mesh, err);
         return NULL;
     }
     redisReply *r = redisCommand(ctx, "SUBSCRIBE hub:events:%s", mesh);
@@ -478,25 +464,7 @@ static void events(hub_http_t *self, const mesh_info_t *mesh, http_response_t *r
 
 static void health(hub_http_t *self, http_response_t *res)
 {
-    char err[256];
-    store_t *store = store_connect(self->options.redis_url, err, sizeof err);
-    bool redis = false;
-    if (store) {
-        redisReply *r = store_command(store, "PING");
-        redis = r && r->type != REDIS_REPLY_ERROR;
-        if (r)
-            freeReplyObject(r);
-        store_destroy(&store);
-    }
-    http_json_t doc;
-    if (http_json_begin(&doc) != 0)
-        return http_error(res, 500, "internal", "out of memory");
-    json_object_begin(&doc.j, NULL);
-    json_string(&doc.j, "status", redis ? "ok" : "degraded");
-    json_string(&doc.j, "service", "hub");
-    json_bool(&doc.j, "redis", redis);
-    json_object_end(&doc.j);
-    http_json_finish(&doc, res, redis ? 200 : 503);
+    http_health(res, self->options.redis_url, "service", "hub");
 }
 
 static void metric(FILE *out, const char *name, const char *type, const char *help)
