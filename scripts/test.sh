@@ -2,7 +2,8 @@
 # test.sh — the README's test command: installs what is missing, builds weft three times and runs
 # every test:
 #   build/       gcc, warnings as errors: unit + integration tests
-#   build-asan/  gcc, AddressSanitizer + UBSan: unit tests (leak checks on) + integration tests
+#   build-asan/  gcc, AddressSanitizer + UBSan: unit tests (leak checks on) + integration tests but the
+#                slow NAT matrix
 #   build-fuzz/  clang with libFuzzer: each fuzzer for WEFT_FUZZ_SECONDS (default 30) seconds
 # Needs root: the integration tests make network namespaces and TUN devices.
 set -euo pipefail
@@ -17,8 +18,9 @@ run ctest --test-dir build --output-on-failure
 ./scripts/build.sh build-asan -DWEFT_WERROR=ON -DWEFT_SANITIZE=ON
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ASAN_OPTIONS=detect_leaks=1 run ctest --test-dir build-asan --output-on-failure -LE integration
-# services are stopped by signal with libraries' global state still allocated: leak checks off here
-ASAN_OPTIONS=detect_leaks=0 run ctest --test-dir build-asan --output-on-failure -L integration
+# services are stopped by signal with libraries' global state still allocated: leak checks off here.
+# The NAT matrix (label slow, ~5 min) runs once, above: its code paths are all in the other NAT tests.
+ASAN_OPTIONS=detect_leaks=0 run ctest --test-dir build-asan --output-on-failure -L integration -LE slow
 
 if [ -f fuzz/CMakeLists.txt ]; then
   CC=clang ./scripts/build.sh build-fuzz -DWEFT_FUZZ_SECONDS="${WEFT_FUZZ_SECONDS:-30}"
