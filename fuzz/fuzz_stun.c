@@ -2,7 +2,9 @@
 // anyone who can send UDP to `weft network`'s socket, sends back. The input is one datagram: it is
 // decoded exactly as natprobe does; a refused message must say why; an accepted one has its addresses
 // read and printed (the text must stay inside its buffer), and the addresses it reports are built into
-// a fresh response that must decode back to the same values (build and decode agree).
+// a fresh response that must decode back to the same values (build and decode agree). It is also handed to
+// a Binding transaction (lib/stun_client.c) with its transaction id made the transaction's own, as an
+// answer arriving on natprobe's socket, and the reason given when it is not one must stay in its buffer.
 //
 //   cmake -DCMAKE_C_COMPILER=clang ... && make fuzz_stun && ./bin/fuzz_stun fuzz/corpus/stun
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "stun.h"
+#include "stun_client.h"
 
 static volatile size_t sink;
 
@@ -26,8 +29,30 @@ static void use_address(const stun_addr_t *a)
     sink += n;
 }
 
+static void as_an_answer(const uint8_t *data, size_t size)
+{
+    stun_socket_t sock = {.fd = -1};
+    stun_transaction_t t = {.socket = &sock};
+    stun_client_options_t opt;
+    stun_client_options_default(&opt);
+    stun_transaction_prepare(&t, &opt);
+    uint8_t copy[STUN_MAX_MESSAGE];
+    size_t n = size < sizeof copy ? size : sizeof copy;
+    memcpy(copy, data, n);
+    if (n >= STUN_HEADER_LEN)
+        memcpy(copy + 8, t.txid, STUN_TXID_LEN);
+    bool answered = stun_transaction_receive(&t, copy, n, NULL, 0);
+    if (answered != (t.status == STUN_CLIENT_ANSWERED) || (!answered && t.garbage + t.foreign > 1))
+        abort();
+    char why[512];
+    stun_transaction_why_silent(&t, why, sizeof why);
+    if (strnlen(why, sizeof why) == sizeof why)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    as_an_answer(data, size);
     stun_message_t msg;
     char err[160] = "";
     if (stun_decode(data, size, &msg, err, sizeof err) != 0) {

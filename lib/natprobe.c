@@ -16,7 +16,6 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SENT_MEMORY 64          // transaction ids remembered, so late answers to retransmits are not "lies"
-#define FIRST_RETRANSMIT_MS 100 // then doubling
-#define MAX_RETRANSMIT_MS 1600
 
 static int64_t now_ms(void)
 {
@@ -105,173 +101,25 @@ int natprobe_resolve(const char *server, struct sockaddr_in *out, char *err, siz
     return 0;
 }
 
-// --- one socket, transactions on it ---
+// --- one socket, transactions on it (lib/stun_client.c) ---
 
-typedef struct {
-    int fd;
-    uint16_t port;                          // the socket's local port
-    uint8_t sent[SENT_MEMORY][STUN_TXID_LEN];
-    int sent_count;
-    // what the last transaction saw besides its answer
-    int requests;
-    int garbage;                            // datagrams that were not valid STUN
-    int foreign;                            // valid STUN responses to transactions we never sent
-    char garbage_reason[128];
-    char send_error[128];
-} prober_t;
-
-typedef struct {
-    stun_message_t msg;
-    struct sockaddr_in from;
-    int rtt_ms;
-} reply_t;
-
-static bool sent_before(const prober_t *p, const uint8_t *txid)
+// A Binding request from s to `to` (with CHANGE-REQUEST flags, or to our own address for the hairpin test),
+// waiting up to timeout_ms, retransmitting at 100, 200, 400... ms. Returns whether it was answered (t->msg).
+static bool transact(stun_socket_t *s, const struct sockaddr_in *to, uint8_t change_flags, bool want_request,
+                     int timeout_ms, stun_transaction_t *t)
 {
-    int n = p->sent_count < SENT_MEMORY ? p->sent_count : SENT_MEMORY;
-    for (int i = 0; i < n; i++)
-        if (memcmp(p->sent[i], txid, STUN_TXID_LEN) == 0)
-            return true;
-    return false;
+    stun_client_options_t opt;
+    stun_client_options_default(&opt);
+    opt.timeout_ms = timeout_ms;
+    opt.change_flags = change_flags;
+    opt.want_request = want_request;
+    return stun_client_binding(s, (const struct sockaddr *)to, sizeof *to, &opt, t) == STUN_CLIENT_ANSWERED;
 }
 
-static int prober_open(prober_t *p, char *err, size_t err_len)
+// Where t's answer came from (an IPv4 socket's answers are IPv4).
+static const struct sockaddr_in *answer_from(const stun_transaction_t *t)
 {
-    memset(p, 0, sizeof *p);
-    p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (p->fd < 0) {
-        snprintf(err, err_len, "UDP socket: %s", strerror(errno));
-        return -1;
-    }
-    struct sockaddr_in any = {.sin_family = AF_INET};
-    struct sockaddr_in bound;
-    socklen_t len = sizeof bound;
-    if (bind(p->fd, (struct sockaddr *)&any, sizeof any) != 0 ||
-        getsockname(p->fd, (struct sockaddr *)&bound, &len) != 0) {
-        snprintf(err, err_len, "UDP bind: %s", strerror(errno));
-        close(p->fd);
-        p->fd = -1;
-        return -1;
-    }
-    p->port = ntohs(bound.sin_port);
-    return 0;
-}
-
-static void prober_close(prober_t *p)
-{
-    if (p->fd >= 0)
-        close(p->fd);
-    p->fd = -1;
-}
-
-// Reads every waiting datagram; returns 1 when one is the answer to txid (into reply), else 0.
-// With want_request, the answer is a Binding *request* carrying txid (the hairpin test).
-static int drain(prober_t *p, const uint8_t *txid, bool want_request, int64_t started, reply_t *reply)
-{
-    for (;;) {
-        uint8_t buf[STUN_MAX_MESSAGE];
-        struct sockaddr_in from;
-        socklen_t from_len = sizeof from;
-        ssize_t n = recvfrom(p->fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
-        if (n < 0)
-            return 0;   // EAGAIN, or an ICMP error surfacing: the deadline decides
-        stun_message_t msg;
-        char why[128];
-        if (stun_decode(buf, (size_t)n, &msg, why, sizeof why) != 0) {
-            p->garbage++;
-            snprintf(p->garbage_reason, sizeof p->garbage_reason, "%s", why);
-            continue;
-        }
-        bool ours = memcmp(msg.txid, txid, STUN_TXID_LEN) == 0;
-        if (want_request) {
-            if (ours && msg.type == STUN_BINDING_REQUEST) {
-                reply->msg = msg;
-                reply->from = from;
-                reply->rtt_ms = (int)(now_ms() - started);
-                return 1;
-            }
-            continue;
-        }
-        if (msg.type != STUN_BINDING_SUCCESS && msg.type != STUN_BINDING_ERROR) {
-            p->garbage++;
-            snprintf(p->garbage_reason, sizeof p->garbage_reason, "message type 0x%04x, not a Binding response",
-                     msg.type);
-            continue;
-        }
-        if (ours) {
-            reply->msg = msg;
-            reply->from = from;
-            reply->rtt_ms = (int)(now_ms() - started);
-            return 1;
-        }
-        if (!sent_before(p, msg.txid))
-            p->foreign++;   // a late answer to one of our retransmits is not counted
-    }
-}
-
-// Sends a Binding request to `to` (with CHANGE-REQUEST flags, or to our own address for the hairpin test)
-// and waits up to timeout_ms, retransmitting at 100, 200, 400... ms. Returns 1 with the answer in reply,
-// 0 on timeout, -1 when the request cannot be sent (p->send_error).
-static int transact(prober_t *p, const struct sockaddr_in *to, uint8_t change_flags, bool want_request,
-                    int timeout_ms, reply_t *reply)
-{
-    stun_request_t req = {.change_flags = change_flags, .software = "weft", .fingerprint = true};
-    stun_new_txid(req.txid);
-    memcpy(p->sent[p->sent_count % SENT_MEMORY], req.txid, STUN_TXID_LEN);
-    p->sent_count++;
-    uint8_t buf[128];
-    size_t len = stun_build_binding_request(&req, buf, sizeof buf);
-    p->requests = 0;
-    p->garbage = 0;
-    p->foreign = 0;
-    p->garbage_reason[0] = '\0';
-    p->send_error[0] = '\0';
-
-    int64_t started = now_ms();
-    int64_t deadline = started + timeout_ms;
-    int64_t next_send = started;
-    int interval = FIRST_RETRANSMIT_MS;
-    for (;;) {
-        int64_t now = now_ms();
-        if (now >= deadline)
-            return 0;
-        if (now >= next_send) {
-            if (sendto(p->fd, buf, len, 0, (const struct sockaddr *)to, sizeof *to) < 0) {
-                if (errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED) {
-                    snprintf(p->send_error, sizeof p->send_error, "%s", strerror(errno));
-                    return -1;
-                }
-            } else {
-                p->requests++;
-            }
-            next_send = now + interval;
-            interval = interval * 2 > MAX_RETRANSMIT_MS ? MAX_RETRANSMIT_MS : interval * 2;
-        }
-        int64_t wake = next_send < deadline ? next_send : deadline;
-        struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
-        int ready = poll(&pfd, 1, (int)(wake - now > 0 ? wake - now : 0));
-        if (ready > 0 && drain(p, req.txid, want_request, started, reply))
-            return 1;
-    }
-}
-
-// Why the last transaction to a server gave no usable answer, for the user.
-static void describe_silence(const prober_t *p, int rc, int timeout_ms, char *out, size_t out_len)
-{
-    if (rc < 0)
-        snprintf(out, out_len, "cannot send: %s", p->send_error);
-    else if (p->garbage && p->foreign)
-        snprintf(out, out_len, "%d invalid datagram(s) (%s) and %d response(s) to transactions we never sent, "
-                 "no valid answer in %d ms", p->garbage, p->garbage_reason, p->foreign, timeout_ms);
-    else if (p->garbage)
-        snprintf(out, out_len, "%d invalid datagram(s) (last: %s), no valid answer in %d ms", p->garbage,
-                 p->garbage_reason, timeout_ms);
-    else if (p->foreign)
-        snprintf(out, out_len, "%d response(s) with a wrong transaction id, no valid answer in %d ms", p->foreign,
-                 timeout_ms);
-    else
-        snprintf(out, out_len, "no answer in %d ms (%d request%s)", timeout_ms, p->requests,
-                 p->requests == 1 ? "" : "s");
+    return (const struct sockaddr_in *)&t->from;
 }
 
 // --- local addresses ---
@@ -374,30 +222,30 @@ static void note(natprobe_result_t *r, const char *text)
 }
 
 // F2 and F3: how the NAT filters what it did not ask for.
-static void test_filtering(prober_t *p, const struct sockaddr_in *primary, const struct sockaddr_in *alternate,
+static void test_filtering(stun_socket_t *p, const struct sockaddr_in *primary, const struct sockaddr_in *alternate,
                            int timeout_ms, natprobe_result_t *r)
 {
-    reply_t reply;
-    int rc = transact(p, primary, STUN_CHANGE_IP | STUN_CHANGE_PORT, false, timeout_ms, &reply);
-    if (rc == 1) {
+    stun_transaction_t reply;
+    bool answered = transact(p, primary, STUN_CHANGE_IP | STUN_CHANGE_PORT, false, timeout_ms, &reply);
+    if (answered) {
         if (reply.msg.type == STUN_BINDING_ERROR) {
             note(r, "the server refused CHANGE-REQUEST: filtering not tested");
             return;
         }
-        if (reply.from.sin_addr.s_addr == primary->sin_addr.s_addr) {
+        if (answer_from(&reply)->sin_addr.s_addr == primary->sin_addr.s_addr) {
             note(r, "the server answered CHANGE-REQUEST from the same address: filtering not tested");
             return;
         }
         r->filtering = NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT;
         return;
     }
-    rc = transact(p, primary, STUN_CHANGE_PORT, false, timeout_ms, &reply);
-    if (rc == 1 && reply.msg.type == STUN_BINDING_SUCCESS && reply.from.sin_port == alternate->sin_port &&
-        reply.from.sin_addr.s_addr == primary->sin_addr.s_addr) {
+    answered = transact(p, primary, STUN_CHANGE_PORT, false, timeout_ms, &reply);
+    if (answered && reply.msg.type == STUN_BINDING_SUCCESS && answer_from(&reply)->sin_port == alternate->sin_port &&
+        answer_from(&reply)->sin_addr.s_addr == primary->sin_addr.s_addr) {
         r->filtering = NAT_BEHAVIOUR_ADDRESS_DEPENDENT;
         return;
     }
-    if (rc == 1 && reply.msg.type == STUN_BINDING_SUCCESS && reply.from.sin_port == primary->sin_port) {
+    if (answered && reply.msg.type == STUN_BINDING_SUCCESS && answer_from(&reply)->sin_port == primary->sin_port) {
         note(r, "the server answered a port change from the same port: filtering not tested");
         return;
     }
@@ -405,13 +253,13 @@ static void test_filtering(prober_t *p, const struct sockaddr_in *primary, const
 }
 
 // M2 and M3: does the public address depend on where we send?
-static void test_mapping(prober_t *p, const struct sockaddr_in *primary, const struct sockaddr_in *alternate,
+static void test_mapping(stun_socket_t *p, const struct sockaddr_in *primary, const struct sockaddr_in *alternate,
                          const stun_addr_t *m1, int timeout_ms, natprobe_result_t *r)
 {
     struct sockaddr_in alt_ip_primary_port = *alternate;
     alt_ip_primary_port.sin_port = primary->sin_port;
-    reply_t reply;
-    if (transact(p, &alt_ip_primary_port, 0, false, timeout_ms, &reply) != 1 || !stun_mapped_address(&reply.msg)) {
+    stun_transaction_t reply;
+    if (!transact(p, &alt_ip_primary_port, 0, false, timeout_ms, &reply) || !stun_mapped_address(&reply.msg)) {
         note(r, "the server's alternate address did not answer: mapping not tested");
         return;
     }
@@ -420,7 +268,7 @@ static void test_mapping(prober_t *p, const struct sockaddr_in *primary, const s
         r->mapping = NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT;
         return;
     }
-    if (transact(p, alternate, 0, false, timeout_ms, &reply) != 1 || !stun_mapped_address(&reply.msg)) {
+    if (!transact(p, alternate, 0, false, timeout_ms, &reply) || !stun_mapped_address(&reply.msg)) {
         // M2 already differs from M1: the mapping depends at least on the address
         r->mapping = NAT_BEHAVIOUR_ADDRESS_DEPENDENT;
         note(r, "the server's alternate port did not answer: address-dependent or stricter");
@@ -433,7 +281,7 @@ static void test_mapping(prober_t *p, const struct sockaddr_in *primary, const s
 // Without an alternate address: the mapping compared across two servers on different IPs (the next ones in
 // the list). Equal mapped addresses: endpoint-independent; different: at least address-dependent.
 // Returns whether another server answered.
-static bool test_mapping_across_servers(prober_t *p, const char *const *servers, int count,
+static bool test_mapping_across_servers(stun_socket_t *p, const char *const *servers, int count,
                                         const struct sockaddr_in *primary, const stun_addr_t *m1, int timeout_ms,
                                         natprobe_result_t *r)
 {
@@ -443,8 +291,8 @@ static bool test_mapping_across_servers(prober_t *p, const char *const *servers,
         if (natprobe_resolve(servers[j], &other, why, sizeof why) != 0 ||
             other.sin_addr.s_addr == primary->sin_addr.s_addr)
             continue;
-        reply_t reply;
-        if (transact(p, &other, 0, false, timeout_ms, &reply) != 1 || reply.msg.type != STUN_BINDING_SUCCESS ||
+        stun_transaction_t reply;
+        if (!transact(p, &other, 0, false, timeout_ms, &reply) || reply.msg.type != STUN_BINDING_SUCCESS ||
             !stun_mapped_address(&reply.msg) || stun_mapped_address(&reply.msg)->family != AF_INET)
             continue;
         bool same = stun_addr_equal(stun_mapped_address(&reply.msg), m1);
@@ -475,9 +323,9 @@ int natprobe_run(const char *const *servers, int count, const natprobe_options_t
     int local_count = 0;
     collect_local_addresses(r, locals, &local_count);
 
-    prober_t p;
+    stun_socket_t p;
     char err[NATPROBE_TEXT];
-    if (prober_open(&p, err, sizeof err) != 0) {
+    if (stun_socket_open(&p, AF_INET, err, sizeof err) != 0) {
         note(r, err);
         natprobe_classify(r);
         r->duration_ms = now_ms() - started;
@@ -486,7 +334,7 @@ int natprobe_run(const char *const *servers, int count, const natprobe_options_t
 
     // T1 against each server in order until one answers with a mapped address
     struct sockaddr_in primary;
-    reply_t first;
+    stun_transaction_t first;
     if (count > NATPROBE_MAX_SERVERS)
         count = NATPROBE_MAX_SERVERS;
     for (int i = 0; i < count && r->used < 0; i++) {
@@ -498,23 +346,23 @@ int natprobe_run(const char *const *servers, int count, const natprobe_options_t
         stun_addr_t a;
         stun_addr_from_sockaddr(&a, &primary);
         stun_addr_to_text(&a, s->address);
-        int rc = transact(&p, &primary, 0, false, timeout_ms, &first);
-        if (rc == 1 && first.msg.type == STUN_BINDING_ERROR) {
+        bool answered = transact(&p, &primary, 0, false, timeout_ms, &first);
+        if (answered && first.msg.type == STUN_BINDING_ERROR) {
             snprintf(s->error, sizeof s->error, "error response %d %s", first.msg.error_code, first.msg.error_reason);
-        } else if (rc == 1 && !stun_mapped_address(&first.msg)) {
+        } else if (answered && !stun_mapped_address(&first.msg)) {
             snprintf(s->error, sizeof s->error, "a response without a mapped address");
-        } else if (rc == 1 && stun_mapped_address(&first.msg)->family != AF_INET) {
+        } else if (answered && stun_mapped_address(&first.msg)->family != AF_INET) {
             snprintf(s->error, sizeof s->error, "a mapped address that is not IPv4");
-        } else if (rc == 1) {
+        } else if (answered) {
             s->answered = true;
             s->rtt_ms = first.rtt_ms;
             r->used = i;
         } else {
-            describe_silence(&p, rc, timeout_ms, s->error, sizeof s->error);
+            stun_transaction_why_silent(&first, s->error, sizeof s->error);
         }
     }
     if (r->used < 0) {
-        prober_close(&p);
+        stun_socket_close(&p);
         note(r, count ? "no STUN server answered" : "no STUN server configured (nat.stun_servers, --stun)");
         natprobe_classify(r);
         r->duration_ms = now_ms() - started;
@@ -560,12 +408,12 @@ int natprobe_run(const char *const *servers, int count, const natprobe_options_t
         if (r->behind_nat) {
             struct sockaddr_in self;
             stun_addr_to_sockaddr(&mapped, &self);
-            reply_t echo;
+            stun_transaction_t echo;
             int wait = timeout_ms / 2 > 200 ? timeout_ms / 2 : 200;
-            r->hairpin = transact(&p, &self, 0, true, wait, &echo) == 1 ? 1 : 0;
+            r->hairpin = transact(&p, &self, 0, true, wait, &echo) ? 1 : 0;
         }
     }
-    prober_close(&p);
+    stun_socket_close(&p);
     natprobe_classify(r);
     r->duration_ms = now_ms() - started;
     return 0;

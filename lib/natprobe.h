@@ -1,4 +1,4 @@
-// natprobe.h — NAT behaviour discovery with our own STUN client (lib/stun.h): which configured STUN server
+// natprobe.h — NAT behaviour discovery with our own STUN client (lib/stun_client.h): which configured STUN server
 // answers (tried in order, with retransmits, failing over on silence or garbage), this host's local
 // addresses, its public (mapped) address, the NAT's mapping and filtering behaviour (RFC 5780 tests when
 // the server gives OTHER-ADDRESS, the same tests against RFC 3489's CHANGED-ADDRESS otherwise, else the
@@ -16,6 +16,7 @@
 
 #include "json.h"
 #include "stun.h"
+#include "stun_client.h"
 
 #define NATPROBE_MAX_SERVERS 16
 #define NATPROBE_MAX_LOCAL 16

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define STUN_HEADER_LEN 20
-#define STUN_MAGIC_COOKIE 0x2112A442u
+#define STUN_MAGIC_COOKIE 0x2112A442   // spelled as libnice's stun/constants.h does: both can be included
 #define STUN_TXID_LEN 12
 #define STUN_MAX_MESSAGE 1500     // what we build or accept over UDP
 #define STUN_ADDR_TEXT 64         // "ip:port" / "[v6]:port"

@@ -5,16 +5,14 @@
 #include <czmq.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "candidate_line.h"
 #include "log.h"
-#include "stun.h"
+#include "stun_client.h"
 
 #define PREDICT_RETRANSMIT_MS 250
 
@@ -72,53 +70,23 @@ predict_kind_t predict_classify(const uint16_t *ports, size_t count, int *step)
 
 // ---------------------------------------------------------------- the probe (its own thread)
 
-// One Binding request from fd to `to`, retransmitted, for at most PREDICT_BINDING_MS. Returns 0 with the
-// decoded response in *msg, or -1.
-static int binding(probe_args_t *args, int fd, const struct sockaddr_in *to, stun_message_t *msg)
+// One Binding request from s to `to`, retransmitted every PREDICT_RETRANSMIT_MS, for at most
+// PREDICT_BINDING_MS (lib/stun_client.c). Returns 0 with a success response that has an IPv4 mapped
+// address in *msg, or -1.
+static int binding(probe_args_t *args, stun_socket_t *s, const struct sockaddr_in *to, stun_message_t *msg)
 {
-    uint8_t request[STUN_MAX_MESSAGE], buf[STUN_MAX_MESSAGE];
-    stun_request_t req = {.software = NULL, .fingerprint = false};
-    stun_new_txid(req.txid);
-    size_t len = stun_build_binding_request(&req, request, sizeof request);
-    if (!len)
+    stun_client_options_t opt;
+    stun_client_options_default(&opt);
+    opt.timeout_ms = PREDICT_BINDING_MS;
+    opt.retransmit_ms = opt.max_retransmit_ms = PREDICT_RETRANSMIT_MS;
+    opt.stop = &args->stop;
+    stun_transaction_t t;
+    if (stun_client_binding(s, (const struct sockaddr *)to, sizeof *to, &opt, &t) != STUN_CLIENT_ANSWERED ||
+        t.msg.type != STUN_BINDING_SUCCESS || !stun_mapped_address(&t.msg) ||
+        stun_mapped_address(&t.msg)->family != AF_INET)
         return -1;
-    int64_t deadline = zclock_mono() + PREDICT_BINDING_MS;
-    while (zclock_mono() < deadline && !atomic_load(&args->stop)) {
-        if (sendto(fd, request, len, 0, (const struct sockaddr *)to, sizeof *to) < 0)
-            return -1;
-        int64_t resend = zclock_mono() + PREDICT_RETRANSMIT_MS;
-        while (true) {
-            int64_t left = (resend < deadline ? resend : deadline) - zclock_mono();
-            if (left <= 0 || atomic_load(&args->stop))
-                break;
-            if (left > 50)
-                left = 50;   // look at the stop flag now and then
-            struct pollfd pfd = {.fd = fd, .events = POLLIN};
-            if (poll(&pfd, 1, (int)left) <= 0)
-                continue;
-            struct sockaddr_in from;
-            socklen_t from_len = sizeof from;
-            ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &from_len);
-            char err[128];
-            if (n <= 0 || !stun_looks_like(buf, (size_t)n) || stun_decode(buf, (size_t)n, msg, err, sizeof err) != 0)
-                continue;   // not an answer to us: keep waiting
-            if (msg->type == STUN_BINDING_SUCCESS && memcmp(msg->txid, req.txid, STUN_TXID_LEN) == 0 &&
-                stun_mapped_address(msg) && stun_mapped_address(msg)->family == AF_INET)
-                return 0;
-        }
-    }
-    return -1;
-}
-
-static int udp_socket(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in any = {.sin_family = AF_INET};
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&any, sizeof any) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    *msg = t.msg;
+    return 0;
 }
 
 static void addr_text(const struct sockaddr_in *a, char out[32])
@@ -132,12 +100,17 @@ static void addr_text(const struct sockaddr_in *a, char out[32])
 static predict_kind_t probe(probe_args_t *args, int *step)
 {
     *step = 0;
-    int fd1 = udp_socket(), fd2 = udp_socket();
+    stun_socket_t s1, s2;
+    char err[128];
+    bool open1 = stun_socket_open(&s1, AF_INET, err, sizeof err) == 0;
+    bool open2 = open1 && stun_socket_open(&s2, AF_INET, err, sizeof err) == 0;
+    if (!open2)
+        log_warn("port prediction: %s", err);
     predict_kind_t kind = PREDICT_UNKNOWN;
     stun_message_t m[PREDICT_PROBE_PORTS];
     int used = -1;
-    for (int i = 0; fd1 >= 0 && fd2 >= 0 && i < args->server_count && used < 0; i++)
-        if (binding(args, fd1, &args->servers[i], &m[0]) == 0)
+    for (int i = 0; open2 && i < args->server_count && used < 0; i++)
+        if (binding(args, &s1, &args->servers[i], &m[0]) == 0)
             used = i;
     struct sockaddr_in second;
     const stun_addr_t *alt = used >= 0 ? stun_alternate_address(&m[0]) : NULL;
@@ -153,8 +126,8 @@ static predict_kind_t probe(probe_args_t *args, int *step)
     } else if (!have_second) {
         log_info("port prediction: the STUN server gives no other address and no second server is configured; "
                  "cannot tell how the NAT maps ports");
-    } else if (binding(args, fd1, &second, &m[1]) != 0 || binding(args, fd2, &args->servers[used], &m[2]) != 0 ||
-               binding(args, fd2, &second, &m[3]) != 0) {
+    } else if (binding(args, &s1, &second, &m[1]) != 0 || binding(args, &s2, &args->servers[used], &m[2]) != 0 ||
+               binding(args, &s2, &second, &m[3]) != 0) {
         char text[32];
         addr_text(&second, text);
         log_info("port prediction: %s or the server did not answer; cannot tell how the NAT maps ports", text);
@@ -173,10 +146,10 @@ static predict_kind_t probe(probe_args_t *args, int *step)
                  "%s%s", ports[0], ports[1], ports[2], ports[3], predict_kind_name(kind),
                  kind == PREDICT_SEQUENTIAL ? "; offering predicted ports" : "");
     }
-    if (fd1 >= 0)
-        close(fd1);
-    if (fd2 >= 0)
-        close(fd2);
+    if (open1)
+        stun_socket_close(&s1);
+    if (open2)
+        stun_socket_close(&s2);
     return kind;
 }
 

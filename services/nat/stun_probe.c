@@ -2,15 +2,9 @@
 #include "stun_probe.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
-#include <poll.h>
 #include <sodium.h>
-#include <stun/stunagent.h>
-#include <stun/usages/bind.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "turn_probe.h"
@@ -35,46 +29,35 @@ static int server_sockaddr(const ice_stun_server_t *server, struct sockaddr_stor
     return -1;
 }
 
-static void addr_text(const struct sockaddr *sa, char *out, size_t out_len)
+stun_probe_status_t stun_probe_read(const stun_transaction_t *t, char *mapped, size_t mapped_len, char *detail,
+                                    size_t detail_len)
 {
-    char host[INET6_ADDRSTRLEN] = "?", port[8] = "0";
-    getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), host,
-                sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV);
-    snprintf(out, out_len, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
-}
-
-stun_probe_status_t stun_probe_check_answer(struct stun_agent_t *agent, const uint8_t *buf, size_t len, char *mapped,
-                                            size_t mapped_len, char *detail, size_t detail_len)
-{
-    StunMessage msg;
-    StunValidationStatus valid = stun_agent_validate(agent, &msg, buf, len, NULL, NULL);
-    if (valid == STUN_VALIDATION_UNMATCHED_RESPONSE || valid == STUN_VALIDATION_NOT_STUN ||
-        valid == STUN_VALIDATION_INCOMPLETE_STUN) {
-        if (valid == STUN_VALIDATION_UNMATCHED_RESPONSE)
-            return STUN_PROBE_NO_ANSWER;
-        snprintf(detail, detail_len, "answered with something that is not STUN (%zu bytes)", len);
-        return STUN_PROBE_BAD_ANSWER;
+    if (t->status == STUN_CLIENT_UNSENT) {
+        snprintf(detail, detail_len, "cannot send to it: %s", t->send_error);
+        return STUN_PROBE_UNSENT;
     }
-    if (valid != STUN_VALIDATION_SUCCESS) {
-        snprintf(detail, detail_len, "answered with a STUN message that does not check (validation %d)", (int)valid);
-        return STUN_PROBE_BAD_ANSWER;
+    if (t->status == STUN_CLIENT_SILENT) {
+        if (t->garbage && t->garbage_not_stun)
+            snprintf(detail, detail_len, "answered with something that is not STUN (%zu bytes)", t->garbage_len);
+        else if (t->garbage)
+            snprintf(detail, detail_len, "answered with a STUN message that does not check (%s)", t->garbage_reason);
+        else
+            snprintf(detail, detail_len, "no answer within %d ms", t->timeout_ms);
+        return t->garbage ? STUN_PROBE_BAD_ANSWER : STUN_PROBE_NO_ANSWER;
     }
-    struct sockaddr_storage addr, alternate;
-    socklen_t addr_len = sizeof addr, alternate_len = sizeof alternate;
-    StunUsageBindReturn rc = stun_usage_bind_process(&msg, (struct sockaddr *)&addr, &addr_len,
-                                                     (struct sockaddr *)&alternate, &alternate_len);
-    if (rc == STUN_USAGE_BIND_RETURN_SUCCESS) {
-        addr_text((struct sockaddr *)&addr, mapped, mapped_len);
-        return STUN_PROBE_OK;
-    }
-    int code = 0;
-    if (rc == STUN_USAGE_BIND_RETURN_ERROR && stun_message_find_error(&msg, &code) == STUN_MESSAGE_RETURN_SUCCESS)
-        snprintf(detail, detail_len, "answered STUN error %d", code);
-    else if (rc == STUN_USAGE_BIND_RETURN_ALTERNATE_SERVER)
+    const stun_addr_t *a = stun_mapped_address(&t->msg);
+    if (t->msg.type == STUN_BINDING_ERROR && t->msg.error_code == 300)
         snprintf(detail, detail_len, "redirects to another server (not followed)");
-    else
+    else if (t->msg.type == STUN_BINDING_ERROR)
+        snprintf(detail, detail_len, "answered STUN error %d", t->msg.error_code);
+    else if (!a)
         snprintf(detail, detail_len, "answered without a usable mapped address");
-    return STUN_PROBE_BAD_ANSWER;
+    if (t->msg.type == STUN_BINDING_ERROR || !a)
+        return STUN_PROBE_BAD_ANSWER;
+    char text[STUN_ADDR_TEXT];
+    stun_addr_to_text(a, text);
+    snprintf(mapped, mapped_len, "%s", text);
+    return STUN_PROBE_OK;
 }
 
 void stun_probe_run(const ice_stun_server_t *servers, int count, stun_probe_result_t *result)
@@ -82,74 +65,35 @@ void stun_probe_run(const ice_stun_server_t *servers, int count, stun_probe_resu
     memset(result, 0, sizeof *result);
     if (count > ICE_MAX_SERVERS)
         count = ICE_MAX_SERVERS;
-    int fd4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    int fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    StunAgent agent;
-    stun_agent_init(&agent, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389, 0);
-    struct sockaddr_storage addrs[ICE_MAX_SERVERS];
-    socklen_t lens[ICE_MAX_SERVERS];
-    int families[ICE_MAX_SERVERS];
+    stun_socket_t sockets[ICE_MAX_SERVERS];
+    stun_transaction_t asks[ICE_MAX_SERVERS];
+    int server_of[ICE_MAX_SERVERS], n = 0;
     for (int i = 0; i < count; i++) {
-        families[i] = server_sockaddr(&servers[i], &addrs[i], &lens[i]);
-        snprintf(result->detail[i], sizeof result->detail[i], "no answer within %d ms", STUN_PROBE_TIMEOUT_MS);
-    }
-    int64_t start = zclock_mono(), next_send = start;
-    int pending = count;
-    while (pending > 0) {
-        int64_t now = zclock_mono();
-        if (now - start >= STUN_PROBE_TIMEOUT_MS)
-            break;
-        if (now >= next_send) {
-            // a fresh request each round (a new transaction id): answers to any round are accepted
-            for (int i = 0; i < count; i++) {
-                if (result->status[i] != STUN_PROBE_NO_ANSWER)
-                    continue;
-                int fd = families[i] == AF_INET ? fd4 : families[i] == AF_INET6 ? fd6 : -1;
-                uint8_t buf[256];
-                StunMessage msg;
-                size_t len = fd >= 0 ? stun_usage_bind_create(&agent, &msg, buf, sizeof buf) : 0;
-                if (!len || sendto(fd, buf, len, 0, (struct sockaddr *)&addrs[i], lens[i]) < 0) {
-                    result->status[i] = STUN_PROBE_UNSENT;
-                    snprintf(result->detail[i], sizeof result->detail[i], "cannot send to it: %s",
-                             fd < 0 ? "no socket for its address family" : strerror(errno));
-                    pending--;
-                }
-            }
-            next_send = now + STUN_PROBE_RETRY_MS;
-        }
-        struct pollfd fds[2] = {{fd4, POLLIN, 0}, {fd6, POLLIN, 0}};
-        int64_t until = next_send < start + STUN_PROBE_TIMEOUT_MS ? next_send : start + STUN_PROBE_TIMEOUT_MS;
-        int wait = (int)(until - zclock_mono());
-        if (poll(fds, 2, wait < 0 ? 0 : wait) <= 0)
+        struct sockaddr_storage to;
+        socklen_t to_len;
+        int family = server_sockaddr(&servers[i], &to, &to_len);
+        char err[64] = "no socket for its address family";
+        if (family < 0 || stun_socket_open(&sockets[n], family, err, sizeof err) != 0) {
+            result->status[i] = STUN_PROBE_UNSENT;
+            snprintf(result->detail[i], sizeof result->detail[i], "cannot send to it: %s", err);
             continue;
-        for (int f = 0; f < 2; f++) {
-            if (!(fds[f].revents & POLLIN))
-                continue;
-            uint8_t buf[1500];
-            struct sockaddr_storage from;
-            socklen_t from_len = sizeof from;
-            ssize_t n = recvfrom(fds[f].fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &from_len);
-            if (n <= 0)
-                continue;
-            int who = -1;   // the server it came from (address and port must match)
-            for (int i = 0; i < count && who < 0; i++)
-                if (lens[i] == from_len && memcmp(&addrs[i], &from, from_len) == 0)
-                    who = i;
-            if (who < 0 || result->status[who] != STUN_PROBE_NO_ANSWER)
-                continue;
-            stun_probe_status_t st = stun_probe_check_answer(&agent, buf, (size_t)n, result->mapped[who],
-                                                             sizeof result->mapped[who], result->detail[who],
-                                                             sizeof result->detail[who]);
-            if (st != STUN_PROBE_NO_ANSWER) {
-                result->status[who] = st;
-                pending--;
-            }
         }
+        asks[n].socket = &sockets[n];
+        asks[n].to = to;
+        asks[n].to_len = to_len;
+        server_of[n++] = i;
     }
-    if (fd4 >= 0)
-        close(fd4);
-    if (fd6 >= 0)
-        close(fd6);
+    stun_client_options_t opt;
+    stun_client_options_default(&opt);
+    opt.timeout_ms = STUN_PROBE_TIMEOUT_MS;
+    opt.retransmit_ms = opt.max_retransmit_ms = STUN_PROBE_RETRY_MS;
+    stun_client_run(asks, n, &opt);
+    for (int k = 0; k < n; k++) {
+        int i = server_of[k];
+        result->status[i] = stun_probe_read(&asks[k], result->mapped[i], sizeof result->mapped[i], result->detail[i],
+                                            sizeof result->detail[i]);
+        stun_socket_close(&sockets[k]);
+    }
 }
 
 void stun_probe_actor(zsock_t *pipe, void *args)

@@ -1,7 +1,7 @@
-// stun_probe.h — which configured STUN servers answer: one Binding request (RFC 5389, libnice's STUN
-// code) to every server at once from one UDP socket, repeated every 500 ms, for at most 2 s. Runs on its
-// own thread (a CZMQ actor) so the nat actor never blocks; the nat actor takes the first server, in the
-// configured order, that gave a well-formed answer.
+// stun_probe.h — which configured STUN servers answer: one Binding request (RFC 5389, lib/stun_client.h)
+// to every server at once, each from its own UDP socket, retransmitted every 500 ms, for at most 2 s.
+// Runs on its own thread (a CZMQ actor) so the nat actor never blocks; the nat actor takes the first
+// server, in the configured order, that gave a well-formed answer.
 //
 // Why not libnice's own gathering: a server that does not answer and a host with no NAT look the same
 // there (no srflx candidate), and a dead server holds gathering back until libnice's STUN timer expires.
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ice_settings.h"
+#include "stun_client.h"
 
 #define STUN_PROBE_TIMEOUT_MS 2000
 #define STUN_PROBE_RETRY_MS 500
@@ -40,12 +41,10 @@ void stun_probe_run(const ice_stun_server_t *servers, int count, stun_probe_resu
 // of ice_settings_t without TURN passwords (the actor frees it).
 void stun_probe_actor(zsock_t *pipe, void *args);
 
-// Checks one received datagram as the answer to a request this process sent; the decoding is
-// libnice's STUN parser. Returns STUN_PROBE_OK (mapped filled), STUN_PROBE_BAD_ANSWER (detail filled) or
-// STUN_PROBE_NO_ANSWER when it is not an answer to any request of ours (ignored). `agent` is a StunAgent
-// that sent the requests. Also the fuzz target's entry point.
-struct stun_agent_t;
-stun_probe_status_t stun_probe_check_answer(struct stun_agent_t *agent, const uint8_t *buf, size_t len,
-                                            char *mapped, size_t mapped_len, char *detail, size_t detail_len);
+// What a finished transaction to one server says (lib/stun_client.h): STUN_PROBE_OK with the mapped
+// address, else the status and why in detail ("answered with something that is not STUN (19 bytes)",
+// "answered STUN error 400", "no answer within 2000 ms", "cannot send to it: ..."). Also the fuzz target's.
+stun_probe_status_t stun_probe_read(const stun_transaction_t *t, char *mapped, size_t mapped_len, char *detail,
+                                    size_t detail_len);
 
 #endif

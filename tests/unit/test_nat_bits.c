@@ -1,7 +1,8 @@
 // test_nat_bits.c — weft-nat's pieces that need no network: TURN URL parsing and the server lists
 // (ice_settings.c), the server choice with failover and the hub's credentials (nat_servers.c), the probe
-// datagram (path_probe.c), and the STUN and TURN probes' reading of answers (stun_probe.c, turn_probe.c)
-// built with libnice's STUN code as a server would, plus a probe of a port nobody answers on.
+// datagram (path_probe.c), and the STUN and TURN probes' reading of answers (stun_probe.c on
+// lib/stun_client.c, turn_probe.c) built with libnice's STUN code as a server would, plus a probe of a port
+// nobody answers on.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -216,15 +217,17 @@ static void test_path_probe(void **state)
     assert_false(path_probe_is_probe_type(buf, 0));
 }
 
-// A Binding request from `client`, answered by a server built from libnice's STUN code.
-static size_t answer(StunAgent *client, uint8_t *out, size_t out_len, bool error, bool other_transaction)
+// The Binding request of transaction t (lib/stun_client.c, as stun_probe sends it), answered by a server
+// built from libnice's STUN code: an independent implementation on the other side.
+static size_t answer(const stun_transaction_t *t, uint8_t *out, size_t out_len, bool error, bool other_transaction)
 {
     uint8_t req_buf[256];
-    StunMessage req;
-    size_t req_len = stun_usage_bind_create(client, &req, req_buf, sizeof req_buf);
-    assert_true(req_len > 0);
+    assert_true(t->request_len > 0 && t->request_len <= sizeof req_buf);
+    memcpy(req_buf, t->request, t->request_len);
+    size_t req_len = t->request_len;
     if (other_transaction) {   // a request the client never sent
         StunAgent other;
+        StunMessage req;
         stun_agent_init(&other, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389, 0);
         req_len = stun_usage_bind_create(&other, &req, req_buf, sizeof req_buf);
     }
@@ -250,32 +253,57 @@ static size_t answer(StunAgent *client, uint8_t *out, size_t out_len, bool error
     return len;
 }
 
+// Feeds one datagram to a fresh transaction and reads it as stun_probe does at the end.
+static stun_probe_status_t probe_read(stun_transaction_t *t, const uint8_t *buf, size_t len, char *mapped,
+                                      char *detail)
+{
+    struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = htons(3478)};
+    stun_transaction_receive(t, buf, len, (struct sockaddr *)&from, sizeof from);
+    return stun_probe_read(t, mapped, 64, detail, 96);
+}
+
 static void test_stun_answers(void **state)
 {
     (void)state;
-    StunAgent client;
-    stun_agent_init(&client, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389, 0);
+    stun_socket_t sock = {.fd = -1};
+    stun_client_options_t opt;
+    stun_client_options_default(&opt);
+    opt.timeout_ms = 2000;
+    stun_transaction_t t = {.socket = &sock};
     uint8_t buf[512];
     char mapped[64] = "", detail[96] = "";
-    size_t len = answer(&client, buf, sizeof buf, false, false);
-    assert_int_equal(stun_probe_check_answer(&client, buf, len, mapped, sizeof mapped, detail, sizeof detail),
-                     STUN_PROBE_OK);
+    stun_transaction_prepare(&t, &opt);
+    size_t len = answer(&t, buf, sizeof buf, false, false);
+    assert_int_equal(probe_read(&t, buf, len, mapped, detail), STUN_PROBE_OK);
     assert_string_equal(mapped, "192.0.2.7:4242");
-    len = answer(&client, buf, sizeof buf, true, false);
-    assert_int_equal(stun_probe_check_answer(&client, buf, len, mapped, sizeof mapped, detail, sizeof detail),
-                     STUN_PROBE_BAD_ANSWER);
+    stun_transaction_prepare(&t, &opt);
+    len = answer(&t, buf, sizeof buf, true, false);
+    assert_int_equal(probe_read(&t, buf, len, mapped, detail), STUN_PROBE_BAD_ANSWER);
     assert_string_equal(detail, "answered STUN error 400");
-    len = answer(&client, buf, sizeof buf, false, true);
-    assert_int_equal(stun_probe_check_answer(&client, buf, len, mapped, sizeof mapped, detail, sizeof detail),
-                     STUN_PROBE_NO_ANSWER);   // not ours: ignored
+    stun_transaction_prepare(&t, &opt);
+    len = answer(&t, buf, sizeof buf, false, true);
+    assert_int_equal(probe_read(&t, buf, len, mapped, detail), STUN_PROBE_NO_ANSWER);   // not ours: ignored
+    assert_int_equal(t.foreign, 1);
+    assert_string_equal(detail, "no answer within 2000 ms");
+    // what the liar in test_nat_servers.sh sends
     const uint8_t garbage[] = "\x01\x01\x00\x08not-stun-at-all";
-    assert_int_equal(stun_probe_check_answer(&client, garbage, sizeof garbage - 1, mapped, sizeof mapped, detail,
-                                             sizeof detail), STUN_PROBE_BAD_ANSWER);
-    assert_non_null(strstr(detail, "not STUN"));
+    stun_transaction_prepare(&t, &opt);
+    assert_int_equal(probe_read(&t, garbage, sizeof garbage - 1, mapped, detail), STUN_PROBE_BAD_ANSWER);
+    assert_string_equal(detail, "answered with something that is not STUN (19 bytes)");
+    // a good answer with a byte changed: its FINGERPRINT no longer matches (libnice's server sends none)
+    stun_transaction_prepare(&t, &opt);
+    stun_addr_t public = {.family = AF_INET, .addr = {192, 0, 2, 7}, .port = 4242};
+    len = stun_build_binding_response(t.txid, &public, NULL, "test", buf, sizeof buf);
+    assert_int_equal(probe_read(&t, buf, len, mapped, detail), STUN_PROBE_OK);
+    stun_transaction_prepare(&t, &opt);
+    len = stun_build_binding_response(t.txid, &public, NULL, "test", buf, sizeof buf);
+    buf[len - 9] ^= 1;
+    assert_int_equal(probe_read(&t, buf, len, mapped, detail), STUN_PROBE_BAD_ANSWER);
+    assert_non_null(strstr(detail, "does not check (FINGERPRINT mismatch"));
     // a truncated good answer
-    len = answer(&client, buf, sizeof buf, false, false);
-    assert_int_equal(stun_probe_check_answer(&client, buf, len - 5, mapped, sizeof mapped, detail, sizeof detail),
-                     STUN_PROBE_BAD_ANSWER);
+    stun_transaction_prepare(&t, &opt);
+    len = answer(&t, buf, sizeof buf, false, false);
+    assert_int_equal(probe_read(&t, buf, len - 5, mapped, detail), STUN_PROBE_BAD_ANSWER);
 }
 
 static void test_stun_probe_no_answer(void **state)
@@ -290,7 +318,9 @@ static void test_stun_probe_no_answer(void **state)
     stun_probe_result_t r;
     stun_probe_run(servers, 2, &r);
     assert_int_equal(r.status[0], STUN_PROBE_NO_ANSWER);
+    assert_string_equal(r.detail[0], "no answer within 2000 ms");
     assert_int_equal(r.status[1], STUN_PROBE_UNSENT);
+    assert_string_equal(r.detail[1], "cannot send to it: no socket for its address family");
 }
 
 // An Allocate from `client` (no credentials yet, as turn_probe's first round), answered 401 as coturn does.
