@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <czmq.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "candidate_line.h"
 #include "log.h"
+#include "natprobe.h"
 #include "stun_client.h"
 
 #define PREDICT_RETRANSMIT_MS 250
@@ -185,28 +185,6 @@ static void probe_actor(zsock_t *pipe, void *data)
 
 // ---------------------------------------------------------------- actor side
 
-// "host:port" to an IPv4 address; -1 if it does not parse or resolve.
-static int resolve(const char *server, struct sockaddr_in *out)
-{
-    char host[CONFIG_STR];
-    snprintf(host, sizeof host, "%s", server);
-    char *colon = strrchr(host, ':');
-    if (!colon || colon == host || strchr(host, ':') != colon)
-        return -1;
-    *colon = '\0';
-    char *end = NULL;
-    long port = strtol(colon + 1, &end, 10);
-    if (!end || *end || end == colon + 1 || port <= 0 || port > 65535)
-        return -1;
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *res = NULL;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
-        return -1;
-    memcpy(out, res->ai_addr, sizeof *out);
-    out->sin_port = htons((uint16_t)port);
-    freeaddrinfo(res);
-    return 0;
-}
-
 predict_t *predict_new(const char servers[][CONFIG_STR], int count)
 {
     if (count <= 0)
@@ -215,10 +193,11 @@ predict_t *predict_new(const char servers[][CONFIG_STR], int count)
     if (!self)
         return NULL;
     for (int i = 0; i < count && self->args.server_count < PREDICT_MAX_SERVERS; i++) {
-        if (resolve(servers[i], &self->args.servers[self->args.server_count]) == 0)
+        char why[NATPROBE_TEXT];
+        if (natprobe_resolve(servers[i], &self->args.servers[self->args.server_count], why, sizeof why) == 0)
             self->args.server_count++;
         else
-            log_warn("port prediction: STUN server '%s' does not resolve to IPv4; skipped", servers[i]);
+            log_warn("port prediction: STUN server '%s' skipped: %s", servers[i], why);
     }
     if (self->args.server_count == 0) {
         log_info("port prediction: no IPv4 STUN server; not predicting");
