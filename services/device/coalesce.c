@@ -17,6 +17,7 @@
 // every packet came out of an authenticated decrypt, and was checksummed by the sender's kernel or
 // segment.c. If the kernel forwards the packet instead, its GSO layer completes the checksums.
 #include "coalesce.h"
+#include "bytes.h"
 
 #include <linux/virtio_net.h>
 #include <stdlib.h>
@@ -52,24 +53,11 @@ typedef struct {
     uint32_t seq;
 } tcp_info_t;
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(((unsigned)p[0] << 8) | p[1]); }
-
-static uint32_t get32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
 // Ones' complement sum of big-endian 16-bit words (len even; only headers are summed here).
 static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 {
     for (size_t i = 0; i + 1 < len; i += 2)
-        sum += get16(p + i);
+        sum += be_get16(p + i);
     return sum;
 }
 
@@ -86,12 +74,12 @@ static bool coalescable(const uint8_t *p, size_t len, tcp_info_t *ti)
     if (len < 20)
         return false;
     if (p[0] == 0x45) {  // IPv4 without options
-        if (get16(p + 2) != len || p[9] != IPPROTO_TCP_NUM || get16(p + 6) != 0x4000)  // DF, no MF, offset 0
+        if (be_get16(p + 2) != len || p[9] != IPPROTO_TCP_NUM || be_get16(p + 6) != 0x4000)  // DF, no MF, offset 0
             return false;
         ti->ipv6 = false;
         ti->ip_len = 20;
     } else if ((p[0] >> 4) == 6) {
-        if (len < 40 || (size_t)get16(p + 4) + 40 != len || p[6] != IPPROTO_TCP_NUM)  // no extension headers
+        if (len < 40 || (size_t)be_get16(p + 4) + 40 != len || p[6] != IPPROTO_TCP_NUM)  // no extension headers
             return false;
         ti->ipv6 = true;
         ti->ip_len = 40;
@@ -109,7 +97,7 @@ static bool coalescable(const uint8_t *p, size_t len, tcp_info_t *ti)
         return false;
     ti->hdrs_len = ti->ip_len + tcp_len;
     ti->payload = len - ti->hdrs_len;
-    ti->seq = get32(t + 4);
+    ti->seq = be_get32(t + 4);
     return true;
 }
 
@@ -146,16 +134,16 @@ static void finish_merged(coalesce_t *self, coalesce_out_t *out)
     size_t tcp_total = self->len - self->ip_len;
     uint32_t pseudo;
     if (self->ipv6) {
-        put16(b + 4, (uint16_t)tcp_total);
+        be_put16(b + 4, (uint16_t)tcp_total);
         pseudo = sum16(b + 8, 32, 0);
     } else {
-        put16(b + 2, (uint16_t)self->len);
-        put16(b + 10, 0);
-        put16(b + 10, (uint16_t)~fold(sum16(b, 20, 0)));
+        be_put16(b + 2, (uint16_t)self->len);
+        be_put16(b + 10, 0);
+        be_put16(b + 10, (uint16_t)~fold(sum16(b, 20, 0)));
         pseudo = sum16(b + 12, 8, 0);
     }
     pseudo += IPPROTO_TCP_NUM + (uint32_t)tcp_total;  // tcp_total <= 65535: no overflow
-    put16(b + self->ip_len + TCP_CSUM_OFFSET, fold(pseudo));
+    be_put16(b + self->ip_len + TCP_CSUM_OFFSET, fold(pseudo));
 
     // struct virtio_net_hdr in host byte order: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset
     memset(out->vnet, 0, sizeof out->vnet);

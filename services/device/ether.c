@@ -1,5 +1,6 @@
 // ether.c — see ether.h.
 #include "ether.h"
+#include "bytes.h"
 
 #include <string.h>
 
@@ -8,32 +9,11 @@
 #define ARP_REQUEST 1
 #define ARP_REPLY 2
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 ether_kind_t ether_classify(const uint8_t *frame, size_t len)
 {
     if (len < ETHER_HEADER_LEN)
         return ETHER_RUNT;
-    switch (get16(frame + 12)) {
+    switch (be_get16(frame + 12)) {
     case ETHERTYPE_IPV4: return ETHER_IPV4;
     case ETHERTYPE_ARP: return ETHER_ARP;
     default: return ETHER_OTHER;
@@ -44,7 +24,7 @@ void ether_mac_for_ipv4(uint32_t addr, uint8_t mac[ETHER_ADDR_LEN])
 {
     mac[0] = 0x02;   // locally administered, unicast
     mac[1] = 0x77;
-    put32(mac + 2, addr);
+    be_put32(mac + 2, addr);
 }
 
 size_t ether_arp_reply(const uint8_t *frame, size_t len, uint32_t self, uint32_t net, uint32_t mask,
@@ -54,12 +34,12 @@ size_t ether_arp_reply(const uint8_t *frame, size_t len, uint32_t self, uint32_t
         return 0;
     const uint8_t *arp = frame + ETHER_HEADER_LEN;
     // htype Ethernet, ptype IPv4, hlen 6, plen 4, a request
-    if (get16(arp) != 1 || get16(arp + 2) != ETHERTYPE_IPV4 || arp[4] != ETHER_ADDR_LEN || arp[5] != 4 ||
-        get16(arp + 6) != ARP_REQUEST)
+    if (be_get16(arp) != 1 || be_get16(arp + 2) != ETHERTYPE_IPV4 || arp[4] != ETHER_ADDR_LEN || arp[5] != 4 ||
+        be_get16(arp + 6) != ARP_REQUEST)
         return 0;
     const uint8_t *sender_mac = arp + 8;
-    uint32_t sender_ip = get32(arp + 14);
-    uint32_t target_ip = get32(arp + 24);
+    uint32_t sender_ip = be_get32(arp + 14);
+    uint32_t target_ip = be_get32(arp + 24);
     if ((target_ip & mask) != net || target_ip == self || target_ip == sender_ip)
         return 0;   // not an overlay peer's address, or our own (or a gratuitous ARP): the kernel's business
     if (target_ip == net || (mask != 0xffffffffu && target_ip == (net | ~mask)))
@@ -69,17 +49,17 @@ size_t ether_arp_reply(const uint8_t *frame, size_t len, uint32_t self, uint32_t
 
     memcpy(reply, sender_mac, ETHER_ADDR_LEN);                 // Ethernet: to the asker
     memcpy(reply + 6, target_mac, ETHER_ADDR_LEN);             //           from the peer's MAC
-    put16(reply + 12, ETHERTYPE_ARP);
+    be_put16(reply + 12, ETHERTYPE_ARP);
     uint8_t *out = reply + ETHER_HEADER_LEN;
-    put16(out, 1);
-    put16(out + 2, ETHERTYPE_IPV4);
+    be_put16(out, 1);
+    be_put16(out + 2, ETHERTYPE_IPV4);
     out[4] = ETHER_ADDR_LEN;
     out[5] = 4;
-    put16(out + 6, ARP_REPLY);
+    be_put16(out + 6, ARP_REPLY);
     memcpy(out + 8, target_mac, ETHER_ADDR_LEN);               // sender: the peer
-    put32(out + 14, target_ip);
+    be_put32(out + 14, target_ip);
     memcpy(out + 18, sender_mac, ETHER_ADDR_LEN);              // target: the asker
-    put32(out + 24, sender_ip);
+    be_put32(out + 24, sender_ip);
     return ETHER_ARP_FRAME_LEN;
 }
 
@@ -87,6 +67,6 @@ void ether_header_for_ipv4(const uint8_t *pkt, const uint8_t device_mac[ETHER_AD
                            uint8_t header[ETHER_HEADER_LEN])
 {
     memcpy(header, device_mac, ETHER_ADDR_LEN);
-    ether_mac_for_ipv4(get32(pkt + 12), header + 6);
-    put16(header + 12, ETHERTYPE_IPV4);
+    ether_mac_for_ipv4(be_get32(pkt + 12), header + 6);
+    be_put16(header + 12, ETHERTYPE_IPV4);
 }

@@ -1,6 +1,7 @@
 // segment.c — see segment.h. TCP segmentation offload done in user space, as a NIC would (the Linux
 // kernel's tcp_gso_segment is the reference for the per-segment rules), and checksum completion.
 #include "segment.h"
+#include "bytes.h"
 
 #include <linux/virtio_net.h>
 #include <string.h>
@@ -9,27 +10,6 @@
 #define TCP_PSH 0x08
 #define TCP_CWR 0x80
 #define IPPROTO_TCP_NUM 6
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(((unsigned)p[0] << 8) | p[1]); }
-
-static uint32_t get32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 // ---- ones' complement sums (RFC 1071) ----
 // The sum does not depend on byte order: words are loaded in host order, the folded result is stored in
@@ -140,20 +120,20 @@ static int begin_ip(segment_iter_t *it, uint8_t type, const char **why)
         it->ip_len = (size_t)(pkt[0] & 0x0f) * 4;
         if (it->ip_len < 20 || it->ip_len > len)
             return reject(why, "bad IPv4 header length");
-        if (get16(pkt + 2) != len)
+        if (be_get16(pkt + 2) != len)
             return reject(why, "IPv4 total length disagrees with the packet read");
-        if (get16(pkt + 6) & 0x3fff)
+        if (be_get16(pkt + 6) & 0x3fff)
             return reject(why, "IPv4 fragment in a TCP GSO packet");
         if (pkt[9] != IPPROTO_TCP_NUM)
             return reject(why, "TCP GSO packet that is not TCP");
-        it->ip_id = get16(pkt + 4);
+        it->ip_id = be_get16(pkt + 4);
         it->pseudo_sum = csum_add(0, pkt + 12, 8);   // source and destination
     } else {
         if (len < 40 || (pkt[0] >> 4) != 6)
             return reject(why, "TCPv6 GSO packet without a complete IPv6 header");
         if (pkt[6] != IPPROTO_TCP_NUM)
             return reject(why, "TCPv6 GSO packet with extension headers or not TCP");
-        if ((size_t)get16(pkt + 4) + 40 != len)
+        if ((size_t)be_get16(pkt + 4) + 40 != len)
             return reject(why, "IPv6 payload length disagrees with the packet read");
         it->ip_len = 40;
         it->ipv6 = true;
@@ -198,7 +178,7 @@ int segment_begin(segment_iter_t *it, const segment_vnet_hdr_t *h, const uint8_t
     it->gso_size = h->gso_size;
     it->next_off = it->hdrs_len;
     it->count = (len - it->hdrs_len + it->gso_size - 1) / it->gso_size;
-    it->seq = get32(pkt + it->ip_len + 4);
+    it->seq = be_get32(pkt + it->ip_len + 4);
     return 0;
 }
 
@@ -239,16 +219,16 @@ size_t segment_next(segment_iter_t *it, uint8_t *out)
     memcpy(out + it->hdrs_len, it->pkt + it->next_off, payload);
 
     if (it->ipv6) {
-        put16(out + 4, (uint16_t)(total - 40));
+        be_put16(out + 4, (uint16_t)(total - 40));
     } else {
-        put16(out + 2, (uint16_t)total);
-        put16(out + 4, (uint16_t)(it->ip_id + it->index));
+        be_put16(out + 2, (uint16_t)total);
+        be_put16(out + 4, (uint16_t)(it->ip_id + it->index));
         out[10] = out[11] = 0;
         csum_store(out + 10, (uint16_t)~csum_fold(csum_add(0, out, it->ip_len)));
     }
 
     uint8_t *tcp = out + it->ip_len;
-    put32(tcp + 4, it->seq + (uint32_t)(it->index * it->gso_size));
+    be_put32(tcp + 4, it->seq + (uint32_t)(it->index * it->gso_size));
     if (!last)
         tcp[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
     if (!first)

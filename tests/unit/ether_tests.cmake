@@ -3,6 +3,6 @@
 add_executable(test_ether
     ${CMAKE_CURRENT_LIST_DIR}/test_ether.c
     ${CMAKE_CURRENT_LIST_DIR}/../../services/device/ether.c)
-target_include_directories(test_ether PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../../services/device)
+target_include_directories(test_ether PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../../services/device ${CMAKE_SOURCE_DIR}/lib)
 target_link_libraries(test_ether PRIVATE PkgConfig::CMOCKA)
 add_test(NAME test_ether COMMAND test_ether)
