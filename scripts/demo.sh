@@ -21,10 +21,11 @@ W=$BIN/weft
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # run NAME CMD...: a weft command on host NAME, in its namespace
 run() { local h=$1; shift; lab_exec "$h" "$W" "$@" --home "$(lab_home "$h")"; }
-up() {
-  local d
-  for d in "$(lab_home "$1")"/meshes/*/; do LAB_HOMES+=("${d%/}"); done
-  run "$1" up >/dev/null
+up() {  # up NAME [weft up args]
+  local d h=$1
+  shift
+  for d in "$(lab_home "$h")"/meshes/*/; do LAB_HOMES+=("${d%/}"); done
+  run "$h" up "$@" >/dev/null
 }
 ping_ok() { lab_exec "$1" ping -c 2 -i 0.2 -W 2 "$2" >/dev/null 2>&1; }
 
@@ -50,11 +51,11 @@ lab_wait 20 "alpha to register with the hub" bash -c "'$W' status --home '$(lab_
 code=$(run alpha mesh invite --uses 2 --hours 1)
 echo "invite code (2 uses, 1 hour): $code"
 
-step "beta and gamma join with the code, then start"
+step "beta and gamma join with the code, then start (--wait shows each peer as it connects)"
 run beta mesh join "$code" --node-name beta
 run gamma mesh join "$code" --node-name gamma
-up beta
-up gamma
+up beta --wait 30
+up gamma --wait 30
 
 step "waiting for ICE and the Noise handshakes"
 t0=$SECONDS

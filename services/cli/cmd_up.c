@@ -13,6 +13,8 @@
 
 #include "commands.h"
 #include "log.h"
+#include "node_view.h"
+#include "store.h"
 #include "supervisor.h"
 
 void program_path(const char *name, char *out, size_t out_len)
@@ -82,7 +84,63 @@ static int claim_home(const char *run_dir, const char *what)
 }
 
 // Daemon: the parent returns once the child holds the lock; the child goes on with stdio in the log.
-static int daemonize(const char *log_file)
+// `weft up --wait SECONDS`, in the shell's process once the node is up: prints the hub's state and each
+// peer as it connects (path type and candidate types), and returns when the first peer is reachable
+// (nat's ICE path to it connected): EXIT_OK, or EXIT_FAIL after SECONDS with what it saw.
+// The node keeps running either way. Reads only the node's Redis (docs/state.md), like `weft peers`.
+static int wait_for_first_peer(const weft_config_t *cfg, int seconds)
+{
+    char url[CONFIG_STR + PATH_MAX], err[256], hub_state[64] = "";
+    config_redis_url(cfg, url, sizeof url);
+    int64_t deadline = zclock_mono() + (int64_t)seconds * 1000;
+    int known = -1, connected = 0;
+    store_t *store = NULL;
+    fprintf(stderr, "waiting up to %d s for the hub and a first peer...\n", seconds);
+    while (zclock_mono() < deadline && connected == 0) {
+        if (!store)
+            store = store_connect(url, err, sizeof err);  // its redis-server may still be starting
+        if (store) {
+            redisReply *r = store_command(store, "HGET weft:hub state");
+            if (r && r->type == REDIS_REPLY_STRING && strcmp(r->str, hub_state) != 0) {
+                snprintf(hub_state, sizeof hub_state, "%s", r->str);
+                fprintf(stderr, "  hub %s: %s\n", cfg->hub_endpoint, hub_state);
+            }
+            if (r)
+                freeReplyObject(r);
+            node_peer_t *peers = NULL;
+            int count = node_peers_collect(store, &peers);
+            if (count >= 0 && count != known) {
+                known = count;
+                fprintf(stderr, "  %d other member%s in the mesh\n", count, count == 1 ? "" : "s");
+            }
+            for (int i = 0; i < count; i++) {
+                const node_peer_t *p = &peers[i];
+                bool path_up = strcmp(p->path_state, "connected") == 0 || strcmp(p->path_state, "ready") == 0;
+                if (path_up) {  // the Noise session follows on the first packet (crypto handshakes on demand)
+                    fprintf(stderr, "  peer %s (%s): connected, %s %s/%s%s\n", p->name, p->overlay_addr,
+                            p->connection, p->local_type, p->remote_type,
+                            strcmp(p->connection, "relay") == 0 ? " (through the TURN relay)" : "");
+                    connected++;
+                }
+            }
+            free(peers);
+        }
+        if (connected == 0)
+            zclock_sleep(250);
+    }
+    store_destroy(&store);
+    if (connected > 0)
+        return EXIT_OK;
+    fprintf(stderr, "weft up: no peer reachable within %d s (hub: %s, %d other member%s known). The node keeps "
+                    "running and trying: see `weft peers --home %s` and %s/\n",
+            seconds, hub_state[0] ? hub_state : "no answer yet", known < 0 ? 0 : known, known == 1 ? "" : "s",
+            cfg->home, cfg->log_dir);
+    return EXIT_FAIL;
+}
+
+// Forks; the parent waits until the child says it is up (then, with wait_cfg, waits for a first peer)
+// and exits; the child returns the fd to signal on.
+static int daemonize(const char *log_file, const weft_config_t *wait_cfg, int wait_seconds)
 {
     int ready[2];
     if (pipe(ready) != 0)
@@ -99,7 +157,7 @@ static int daemonize(const char *log_file)
             fprintf(stderr, "weft: failed to start; see %s\n", log_file);
             exit(EXIT_FAIL);
         }
-        exit(EXIT_OK);
+        exit(wait_cfg && wait_seconds > 0 ? wait_for_first_peer(wait_cfg, wait_seconds) : EXIT_OK);
     }
     close(ready[0]);
     setsid();
@@ -134,12 +192,15 @@ static void add_redis(supervisor_t *sup, const char *run_dir, const char *home)
 
 static void up_usage(FILE *out)
 {
-    fprintf(out, "usage: weft up [--home DIR] [--mesh NAME] [--foreground] [--colocate]\n"
+    fprintf(out, "usage: weft up [--home DIR] [--mesh NAME] [--wait SECONDS] [--foreground] [--colocate]\n"
                  "Starts the node: a local redis-server (unless redis.url is set) and the services device,\n"
                  "router, crypto, nat, discovery and api (the HTTP API on api.listen, docs/api.md), each its own\n"
                  "process, restarted with backoff if it dies.\n\n"
                  "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
                  "  --mesh NAME     only this mesh (a node in several meshes starts all of them without it)\n"
+                 "  --wait SECONDS  show the hub's state and each peer as it connects (direct or relay), and\n"
+                 "                  return when the first peer is reachable; exit 1 if none is within SECONDS\n"
+                 "                  (the node keeps running). Default 0: return as soon as the node is up\n"
                  "  --foreground    stay in the foreground (log to stderr); Ctrl-C stops the node\n"
                  "  --colocate      run the six services as threads of one process (weft-node), their\n"
                  "                  inboxes connected over inproc:// instead of ipc://: faster, less isolated\n"
@@ -152,10 +213,13 @@ int cmd_up(int argc, char **argv)
     static struct option options[] = {{"home", required_argument, 0, 'H'},
                                       {"foreground", no_argument, 0, 'f'},
                                       {"colocate", no_argument, 0, 'c'},
+                                      {"wait", required_argument, 0, 'w'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     const char *home = NULL;
     bool foreground = false, colocate = false;
+    int wait_seconds = 0;
+    char *end = NULL;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "hf", options, NULL)) != -1) {
@@ -163,6 +227,14 @@ int cmd_up(int argc, char **argv)
         case 'H': home = optarg; break;
         case 'f': foreground = true; break;
         case 'c': colocate = true; break;
+        case 'w':
+            wait_seconds = (int)strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || wait_seconds < 0 || wait_seconds > 3600) {
+                fprintf(stderr, "weft up: --wait wants seconds, 0..3600, not '%s'\n", optarg);
+                up_usage(stderr);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h': up_usage(stdout); return EXIT_OK;
         default: up_usage(stderr); return EXIT_USAGE;
         }
@@ -184,7 +256,7 @@ int cmd_up(int argc, char **argv)
         fprintf(stderr, "weft up: the node in %s is already running (see `weft status`)\n", cfg.home);
         return EXIT_FAIL;
     }
-    int ready_fd = foreground ? -1 : daemonize(log_file);
+    int ready_fd = foreground ? -1 : daemonize(log_file, &cfg, wait_seconds);
     log_init("supervisor", LOG_LEVEL_INFO);
     int lock = claim_home(cfg.run_dir, "a node");
     if (lock < 0)
@@ -334,7 +406,7 @@ int cmd_hub(int argc, char **argv)
         fprintf(stderr, "weft hub: a hub or node is already running in %s\n", cfg.home);
         return EXIT_FAIL;
     }
-    int ready_fd = foreground ? -1 : daemonize(log_file);
+    int ready_fd = foreground ? -1 : daemonize(log_file, NULL, 0);
     log_init("hub-supervisor", LOG_LEVEL_INFO);
     int lock = claim_home(cfg.run_dir, "a hub");
     if (lock < 0)
