@@ -76,8 +76,18 @@ int cmd_init(int argc, char **argv)
                     optarg);
             return EXIT_USAGE;
         }
+        // values from the command line are literal: '$' is written '$$' so ${...} expansion (meant for
+        // weft.yaml) leaves them alone - a Z85 hub key may well contain "${"
+        char literal[1024];
+        size_t k = 0;
+        for (const char *c = optarg; *c && k + 2 < sizeof literal; c++) {
+            if (*c == '$')
+                literal[k++] = '$';
+            literal[k++] = *c;
+        }
+        literal[k] = '\0';
         size_t used = strlen(dst);
-        snprintf(dst + used, cap - used, fmt, optarg);
+        snprintf(dst + used, cap - used, fmt, literal);
     }
     if (optind < argc) {
         fprintf(stderr, "weft init: unexpected argument '%s'\n", argv[optind]);

@@ -72,6 +72,11 @@ expect 1 "exists; use --force" "$W" init --home "$H" --address 10.100.0.3/16 --h
 expect 0 "initialised" "$W" init --home "$H" --force --name n1 --address 10.100.0.4/16 --hub tcp://10.99.0.1:7400 --hub-key $KEY
 [ "$("$W" id --home "$H")" = "$id_before" ] || { echo "FAIL: init --force replaced the identity"; failures=$((failures + 1)); }
 expect 0 '"fingerprint":"[0-9a-f]{4}-' "$W" id --home "$H" --json
+# a Z85 hub key may hold "${" and "$": command-line values are literal, never expanded (a real CI failure)
+DKEY='0123456789${abcdefghijklmnopqrstuvwxyz$$'
+expect 0 "initialised" "$W" init --home "$H" --force --address 10.100.0.4/16 --hub tcp://10.99.0.1:7400 --hub-key "$DKEY"
+"$W" config check --home "$H" --json | python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(0 if sys.argv[1] in json.dumps(d) else 1)' "$DKEY" ||
+  { echo "FAIL: a hub key with \${ did not survive weft init"; failures=$((failures + 1)); }
 
 expect 1 "not answering" "$W" status --home "$H"
 expect 1 "nothing is running" "$W" down --home "$H"
