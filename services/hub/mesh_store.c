@@ -249,17 +249,24 @@ int mesh_store_get_member(mesh_store_t *self, const uint8_t id[16], const uint8_
     return rc;
 }
 
-int mesh_store_is_member(mesh_store_t *self, const uint8_t id[16], const uint8_t key[32])
+// Asks "is member key in mesh id's <what>" with a Redis command that answers 0 or 1 (SISMEMBER, HEXISTS):
+// 1 yes, 0 no, -1 Redis failed. `command` names the key as hub:net:<id>:<what> and takes id, then key.
+static int member_flag(mesh_store_t *self, const char *command, const uint8_t id[16], const uint8_t key[32])
 {
     char id_hex[33], key_hex[65];
     hex_of(id, 16, id_hex, sizeof id_hex);
     hex_of(key, 32, key_hex, sizeof key_hex);
-    redisReply *r = store_command(self->store, "SISMEMBER hub:net:%s:roster %s", id_hex, key_hex);
+    redisReply *r = store_command(self->store, command, id_hex, key_hex);
     if (!r)
         return -1;
     int rc = r->type == REDIS_REPLY_INTEGER ? (r->integer == 1) : -1;
     freeReplyObject(r);
     return rc;
+}
+
+int mesh_store_is_member(mesh_store_t *self, const uint8_t id[16], const uint8_t key[32])
+{
+    return member_flag(self, "SISMEMBER hub:net:%s:roster %s", id, key);
 }
 
 int mesh_store_list_members(mesh_store_t *self, const uint8_t id[16], mesh_member_t *out, size_t max)
@@ -453,15 +460,7 @@ int mesh_store_revoke(mesh_store_t *self, const uint8_t id[16], const uint8_t ke
 
 int mesh_store_is_revoked(mesh_store_t *self, const uint8_t id[16], const uint8_t key[32])
 {
-    char id_hex[33], key_hex[65];
-    hex_of(id, 16, id_hex, sizeof id_hex);
-    hex_of(key, 32, key_hex, sizeof key_hex);
-    redisReply *r = store_command(self->store, "HEXISTS hub:net:%s:revoked %s", id_hex, key_hex);
-    if (!r)
-        return -1;
-    int rc = r->type == REDIS_REPLY_INTEGER ? (r->integer == 1) : -1;
-    freeReplyObject(r);
-    return rc;
+    return member_flag(self, "HEXISTS hub:net:%s:revoked %s", id, key);
 }
 
 int mesh_store_revocations(mesh_store_t *self, const uint8_t id[16], uint8_t *out, size_t rev_len, size_t max)

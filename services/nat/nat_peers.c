@@ -67,15 +67,21 @@ static void set_state(nat_peer_t *peer, path_state_t state)
 
 // ---------------------------------------------------------------- agents
 
+// Destroys one of the peer's agents, keeping what it received in the peer's totals.
+static void retire_agent(nat_peer_t *peer, ice_peer_t **agent)
+{
+    uint64_t bytes, packets;
+    ice_peer_rx(*agent, &bytes, &packets);
+    peer->rx_bytes_before += bytes;
+    peer->rx_packets_before += packets;
+    ice_peer_destroy(agent);
+}
+
 static void drop_trial(nat_peer_t *peer)
 {
     if (!peer->trial)
         return;
-    uint64_t bytes, packets;
-    ice_peer_rx(peer->trial, &bytes, &packets);
-    peer->rx_bytes_before += bytes;
-    peer->rx_packets_before += packets;
-    ice_peer_destroy(&peer->trial);
+    retire_agent(peer, &peer->trial);
     peer->trial_serial = 0;
     peer->trial_local_ufrag[0] = peer->trial_offer_ufrag[0] = '\0';
     peer->trial_answered = false;
@@ -85,11 +91,7 @@ static void drop_agent(nat_peer_t *peer)
 {
     if (!peer->ice)
         return;
-    uint64_t bytes, packets;
-    ice_peer_rx(peer->ice, &bytes, &packets);
-    peer->rx_bytes_before += bytes;
-    peer->rx_packets_before += packets;
-    ice_peer_destroy(&peer->ice);
+    retire_agent(peer, &peer->ice);
     if (peer->controlling && peer->local_ufrag[0]) {
         memcpy(peer->old_ufrags[peer->old_ufrag_next], peer->local_ufrag, sizeof peer->local_ufrag);
         peer->old_ufrag_next = (peer->old_ufrag_next + 1) % NAT_OLD_UFRAGS;
