@@ -40,8 +40,8 @@ static void setup(void)
     list.peers = members;
     list.n_peers = 1;
     session_set_update_members(sessions, &list);
-    to_nat = packet_batch_new();
-    to_device = packet_batch_new();
+    to_nat = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
+    to_device = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

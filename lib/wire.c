@@ -72,11 +72,12 @@ Weft__Envelope *wire_recv(zsock_t *sock, zframe_t **payload)
     return env;
 }
 
-packet_batch_t *packet_batch_new(void)
+packet_batch_t *packet_batch_new(Weft__PacketBatch__Direction direction)
 {
     packet_batch_t *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
+    b->direction = direction;
     b->cap = WIRE_MAX_BATCH_BYTES;
     b->data = malloc(b->cap);
     if (!b->data) {
@@ -167,6 +168,7 @@ int packet_batch_send(packet_batch_t *b, zsock_t *sock)
     Weft__PacketBatch hdr = WEFT__PACKET_BATCH__INIT;
     hdr.n_lengths = b->count;
     hdr.lengths = b->lengths;
+    hdr.direction = b->direction;
     if (b->with_peers) {
         hdr.n_peers = b->peer_count;
         hdr.peers = peers;

@@ -37,9 +37,11 @@ typedef struct {
     uint8_t peers[WIRE_MAX_BATCH_PEERS][WIRE_ID_LEN];
     size_t peer_count;
     bool with_peers;                        // does any packet carry a peer
+    Weft__PacketBatch__Direction direction; // set once by the owner (OUTBOUND/INBOUND); kept across resets
 } packet_batch_t;
 
-packet_batch_t *packet_batch_new(void);
+// A new empty batch whose packets go `direction` (see PacketBatch.direction in proto/packet.proto).
+packet_batch_t *packet_batch_new(Weft__PacketBatch__Direction direction);
 void packet_batch_destroy(packet_batch_t **self);
 void packet_batch_reset(packet_batch_t *b);
 // Would a packet of len bytes for `peer` still fit? (false: send the batch first)

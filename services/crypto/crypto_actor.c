@@ -2,8 +2,9 @@
 // the node's static key for the session table (session.c), the 1 s timer tick, the member list (from
 // discovery, or from Redis at start) and the session status hashes in Redis (weft:session:<hex id>).
 //
-// The inbox carries packets from router (plaintext IP, first byte 0x4_ / 0x6_) and datagrams from nat
-// (first byte = datagram type 1, 2 or 4) in the same kind of PacketBatch; the first byte tells them apart.
+// The inbox carries packets from router (plaintext IP) and datagrams from nat in the same kind of
+// PacketBatch; the batch's direction, set by its sender (OUTBOUND from router, INBOUND from nat), tells
+// them apart. A batch without one is dropped.
 //
 // In a mesh with certificates (mesh.id set) it loads the node's certificate (mesh.certificate) for the
 // handshakes, checks the admin-signed revocations that come in PeerLists and keeps the revoked ids in
@@ -98,18 +99,25 @@ static void handle_packets(crypto_t *self, const Weft__PacketBatch *hdr, zframe_
         log_warn("dropped a packet batch: %s", why);
         return;
     }
+    // the sender says which way its batch goes; the packets' bytes never decide it (a datagram from the
+    // wire can look like an IP packet, and must never be sealed and sent on as one)
+    bool outbound = hdr->direction == WEFT__PACKET_BATCH__DIRECTION__OUTBOUND;
+    if (!outbound && hdr->direction != WEFT__PACKET_BATCH__DIRECTION__INBOUND) {
+        (*self->drop_bad_batch)++;
+        if (log_worth_repeating(*self->drop_bad_batch))
+            log_warn("dropped a packet batch without a direction (%d)", (int)hdr->direction);
+        return;
+    }
     session_time_t now = time_now();
     const uint8_t *pkt, *peer;
     size_t len;
     while (packet_view_next(&view, &pkt, &len, &peer)) {
         if (!peer || len == 0) {
             (*self->drop_untagged)++;
-            continue;
-        }
-        if (pkt[0] >> 4) {          // an IP packet from router
+        } else if (outbound) {      // plaintext IP packets from router
             (*self->packets_in)++;
             session_set_outbound(self->sessions, pkt, len, peer, &now, &self->io);
-        } else {                    // a datagram from nat
+        } else {                    // datagrams from the wire, through nat
             (*self->datagrams_in)++;
             session_set_inbound(self->sessions, pkt, len, peer, &now, &self->io);
         }
@@ -486,8 +494,8 @@ static int crypto_setup(crypto_t *self, service_t *svc, char *why, size_t why_le
     self->control = service_bind_control(svc);
     self->to_nat = service_connect_inbox(svc, SVC_NAT);
     self->to_device = service_connect_inbox(svc, SVC_DEVICE);
-    self->nat_batch = packet_batch_new();
-    self->device_batch = packet_batch_new();
+    self->nat_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
+    self->device_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
     if (!self->inbox || !self->control || !self->to_nat || !self->to_device || !self->nat_batch ||
         !self->device_batch) {
         snprintf(why, why_len, "cannot set up the crypto sockets (see above)");

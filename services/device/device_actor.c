@@ -173,7 +173,7 @@ static device_t *device_new(service_t *svc, char *why, size_t why_len)
         device_destroy(&self);
         return NULL;
     }
-    self->batch = packet_batch_new();
+    self->batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     if (self->offload && (!(self->read_buf = malloc(DEVICE_READ_BUF)) || !(self->gro = coalesce_new()))) {
         snprintf(why, why_len, "out of memory");
         device_destroy(&self);

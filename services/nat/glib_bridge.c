@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 
+#include "datagram.h"
 #include "log.h"
 #include "wire.h"
 
@@ -25,7 +26,7 @@ struct glib_bridge {
     packet_batch_t *batch;      // datagrams received in this main-loop pass
     GSource *flush_source;      // idle source that sends the batch, while one is pending
 
-    _Atomic uint64_t datagrams_in, bytes_in, drop_crypto_full;
+    _Atomic uint64_t datagrams_in, bytes_in, drop_crypto_full, drop_not_weft;
 };
 
 static void set_ready(glib_bridge_t *self, int ready)
@@ -38,7 +39,7 @@ static void set_ready(glib_bridge_t *self, int ready)
 
 static int open_sockets(glib_bridge_t *self)
 {
-    self->batch = packet_batch_new();
+    self->batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
     self->crypto = service_connect_inbox(self->svc, SVC_CRYPTO);
     self->events = zsock_new(ZMQ_PUSH);
     if (!self->batch || !self->crypto || !self->events)
@@ -144,6 +145,7 @@ void glib_bridge_stats(glib_bridge_t *self, glib_bridge_stats_t *out)
     out->datagrams_in = atomic_load_explicit(&self->datagrams_in, memory_order_relaxed);
     out->bytes_in = atomic_load_explicit(&self->bytes_in, memory_order_relaxed);
     out->drop_crypto_full = atomic_load_explicit(&self->drop_crypto_full, memory_order_relaxed);
+    out->drop_not_weft = atomic_load_explicit(&self->drop_not_weft, memory_order_relaxed);
 }
 
 static void flush_batch(glib_bridge_t *self)
@@ -166,6 +168,13 @@ static gboolean flush_when_idle(gpointer data)
 
 void glib_bridge_deliver(glib_bridge_t *self, const uint8_t peer[32], const void *data, size_t len)
 {
+    if (!datagram_for_crypto(data, len)) {
+        uint64_t n = atomic_fetch_add_explicit(&self->drop_not_weft, 1, memory_order_relaxed) + 1;
+        if (log_worth_repeating(n))
+            log_warn("dropped %llu datagrams from the wire that are not weft's (first byte 0x%02x, %zu bytes)",
+                     (unsigned long long)n, len ? ((const uint8_t *)data)[0] : 0, len);
+        return;
+    }
     if (!packet_batch_fits(self->batch, len, peer))
         flush_batch(self);
     if (packet_batch_add(self->batch, data, len, peer) != 0)

@@ -18,6 +18,7 @@ typedef struct {
     uint64_t datagrams_in;
     uint64_t bytes_in;
     uint64_t drop_crypto_full;      // batches crypto's inbox would not take (packets counted)
+    uint64_t drop_not_weft;         // datagrams from the wire that are no weft datagram type (lib/datagram.h)
 } glib_bridge_stats_t;
 
 // Starts the GLib thread. `events_endpoint` is an inproc:// endpoint the actor has bound a PULL on.
@@ -33,7 +34,7 @@ void glib_bridge_stats(glib_bridge_t *self, glib_bridge_stats_t *out);
 
 // ---- GLib thread only ----
 // Adds a received datagram from `peer` to the inbound batch; the batch goes to crypto when full or when
-// the main loop has no more pending I/O.
+// the main loop has no more pending I/O. A datagram that is not one of crypto's types is dropped and counted.
 void glib_bridge_deliver(glib_bridge_t *self, const uint8_t peer[32], const void *data, size_t len);
 // Sends an event message to the actor (takes ownership of *msg).
 void glib_bridge_post(glib_bridge_t *self, zmsg_t **msg);

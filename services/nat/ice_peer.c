@@ -39,7 +39,7 @@ struct ice_peer {
     uint64_t probe_token;           // our pings carry it; a pong without it is not ours
     // written by the GLib thread, read by the actor
     _Atomic uint64_t rx_bytes, rx_packets;
-    _Atomic int64_t last_rx_ms;     // monotonic ms of the last datagram from the peer (0: none yet)
+    _Atomic int64_t last_rx_ms;     // monotonic ms of the last pong to our own ping (0: none yet)
     _Atomic int64_t rtt_ms;         // last measured round trip (-1: none yet)
 };
 
@@ -342,6 +342,8 @@ static void on_probe(ice_peer_t *self, const uint8_t *buf, size_t len, int64_t n
         nice_agent_send(self->agent, self->stream_id, ICE_COMPONENT, sizeof out, (const gchar *)out);
     } else if (probe.token == self->probe_token && probe.sent_ms <= now && now - probe.sent_ms < 60000) {
         atomic_store_explicit(&self->rtt_ms, now - probe.sent_ms, memory_order_relaxed);
+        // only an answer to our own ping proves the path alive: anyone can send a datagram to our port
+        atomic_store_explicit(&self->last_rx_ms, now, memory_order_relaxed);
     }
 }
 
@@ -354,7 +356,6 @@ static void on_receive(NiceAgent *agent, guint stream_id, guint component_id, gu
     int64_t now = wire_now_ms();   // the actor's clock too (liveness, RTT)
     atomic_fetch_add_explicit(&self->rx_bytes, len, memory_order_relaxed);
     atomic_fetch_add_explicit(&self->rx_packets, 1, memory_order_relaxed);
-    atomic_store_explicit(&self->last_rx_ms, now, memory_order_relaxed);
     if (path_probe_is_probe_type((const uint8_t *)buf, len)) {
         on_probe(self, (const uint8_t *)buf, len, now);
         return;

@@ -38,6 +38,7 @@ static void register_counters(nat_actor_t *self, service_t *svc)
     c->drop_send_error = service_counter(svc, "drop_send_error");
     c->drop_bad_batch = service_counter(svc, "drop_bad_batch");
     c->drop_crypto_full = service_counter(svc, "drop_crypto_full");
+    c->drop_not_weft = service_counter(svc, "drop_not_weft");
     c->signals_out = service_counter(svc, "signals_out");
     c->signals_in = service_counter(svc, "signals_in");
     c->signals_stale = service_counter(svc, "signals_stale");
@@ -99,6 +100,12 @@ static void send_batch(nat_actor_t *self, const Weft__PacketBatch *hdr, zframe_t
     if (hdr->n_lengths && !hdr->n_peer_index) {
         (*self->nat.count.drop_bad_batch)++;
         log_warn("dropped a batch of %zu datagrams without peers (crypto must tag each with its peer)", hdr->n_lengths);
+        return;
+    }
+    if (hdr->direction != WEFT__PACKET_BATCH__DIRECTION__OUTBOUND) {
+        (*self->nat.count.drop_bad_batch)++;
+        log_warn("dropped a batch of %zu datagrams not marked outbound (direction %d)", hdr->n_lengths,
+                 (int)hdr->direction);
         return;
     }
     const uint8_t *pkt, *peer, *run_peer = NULL;
@@ -175,6 +182,7 @@ static void answer_control(nat_actor_t *self)
     *self->nat.count.datagrams_in = stats.datagrams_in;
     *self->nat.count.bytes_in = stats.bytes_in;
     *self->nat.count.drop_crypto_full = stats.drop_crypto_full;
+    *self->nat.count.drop_not_weft = stats.drop_not_weft;
     service_handle_control(self->nat.svc, self->control);
 }
 

@@ -378,7 +378,7 @@ static router_t *router_new(service_t *svc, char *why, size_t why_len)
     self->broadcast = svc->config.routing_broadcast;
     config_redis_url(&svc->config, self->redis_url, sizeof self->redis_url);
     self->routes = route_table_new();
-    self->out = packet_batch_new();
+    self->out = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
     self->crypto = service_connect_inbox(svc, SVC_CRYPTO);

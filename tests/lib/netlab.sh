@@ -18,6 +18,9 @@ lab_init() {
   [ -x "$BIN/weft" ] || lab_fail "no weft binary in $BIN"
   [ "$(id -u)" -eq 0 ] || lab_fail "the lab needs root (network namespaces, TUN)"
   LAB_TAG="w$$"
+  # the lab's hubs admit open (plain-name) meshes, as `weft init --address` nodes need; a hub admits
+  # managed meshes only unless told (docs/membership.md, "Hub admission"). A test may unset it.
+  export WEFT_HUB_OPEN_MESHES=${WEFT_HUB_OPEN_MESHES:-true}
   LAB_DIR=$(mktemp -d "/tmp/weft-lab.XXXXXX")
   trap lab_cleanup EXIT
   trap 'exit 130' INT TERM
@@ -126,3 +129,17 @@ sys.exit(0 if ok else 1)' "$overlay"
 
 # pid of service SVC of node NAME, from the supervisor's pid file
 lab_service_pid() { cat "$(lab_home "$1")/run/$2.pid" 2>/dev/null; }
+
+# lab_counter NAME SERVICE COUNTER: one counter of a service of node NAME (0 when absent or not answering)
+lab_counter() {
+  "$BIN/weft" status --home "$(lab_home "$1")" --json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    services = json.load(sys.stdin)["services"]
+except Exception:
+    services = []
+for s in services:
+    if s["service"] == sys.argv[1]:
+        print(s.get("counters", {}).get(sys.argv[2], 0)); sys.exit(0)
+print(0)' "$2" "$3"
+}

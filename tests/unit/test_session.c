@@ -67,8 +67,8 @@ static void node_start_member(node_t *n, const uint8_t psk[32], const session_co
     n->svc = calloc(1, sizeof *n->svc);
     n->set = session_set_new(&cfg, n->svc);
     assert_non_null(n->set);
-    n->nat = packet_batch_new();
-    n->dev = packet_batch_new();
+    n->nat = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
+    n->dev = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
     n->io = (session_io_t){.to_nat = n->nat, .to_device = n->dev};
 }
 
@@ -165,7 +165,7 @@ static uint8_t batch_type(const packet_batch_t *b, size_t i)
 // Delivers every datagram `from` sent to `to`, tagged with from's id, then empties from's nat batch.
 static void deliver(world_t *w, node_t *from, node_t *to)
 {
-    packet_batch_t *copy = packet_batch_new();
+    packet_batch_t *copy = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
     for (size_t i = 0; i < from->nat->count; i++) {
         size_t len;
         const uint8_t *p = batch_packet(from->nat, i, &len);
@@ -995,7 +995,7 @@ static void test_revocation_cuts_off(void **state)
     node_t *a = &w->alice, *b = &w->bob;
     handshake(w);
     send_ip(w, a, b, 1);
-    packet_batch_t *kept = packet_batch_new();   // a transport packet alice sends after the revocation
+    packet_batch_t *kept = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);   // a transport packet alice sends after the revocation
     size_t len;
     const uint8_t *p = batch_packet(a->nat, 0, &len);
     packet_batch_add(kept, p, len, NULL);

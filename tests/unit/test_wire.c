@@ -79,7 +79,7 @@ static void test_envelope_round_trips(void **state)
 static void test_batch_build_and_walk(void **state)
 {
     (void)state;
-    packet_batch_t *b = packet_batch_new();
+    packet_batch_t *b = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     uint8_t peer_a[32], peer_b[32];
     memset(peer_a, 1, 32);
     memset(peer_b, 2, 32);
