@@ -18,8 +18,14 @@ redis)
     mkdir -p "$home/run" "$home/data"
     chmod 700 "$home/run" "$home/data"
     rm -f "$home/run/redis.sock"
+    # a data dir from before the append-only file: its snapshot becomes the AOF's base (as `weft up` does)
+    if [ -f "$home/data/dump.rdb" ] && [ ! -e "$home/data/appendonlydir" ]; then
+        mkdir -m 700 "$home/data/appendonlydir"
+        cp "$home/data/dump.rdb" "$home/data/appendonlydir/appendonly.aof.1.base.rdb"
+        echo "file appendonly.aof.1.base.rdb seq 1 type b" >"$home/data/appendonlydir/appendonly.aof.manifest"
+    fi
     exec redis-server --port 0 --unixsocket "$home/run/redis.sock" --unixsocketperm 700 \
-        --dir "$home/data" --save "60 1" --appendonly no --daemonize no "$@"
+        --dir "$home/data" --save "" --appendonly yes --appendfsync everysec --daemonize no "$@"
     ;;
 weft-device | weft-router | weft-crypto | weft-nat | weft-discovery)
     if [ ! -f "$home/weft.yaml" ] || [ ! -f "$home/identity.key" ]; then

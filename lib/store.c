@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "identity.h"
 #include "log.h"
@@ -12,7 +13,49 @@
 struct store {
     char url[256];
     redisContext *ctx;
+    char run_id[48];      // INFO server run_id of the Redis last connected to ("" unknown)
+    bool lost;            // a restart or a failed command since store_restarted last said so
+    int64_t last_ok_ms;   // monotonic time of the last command that got a reply
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// The run_id of the Redis behind ctx (changes on every Redis start), into out; "" if it does not say.
+static void read_run_id(redisContext *ctx, char *out, size_t out_len)
+{
+    out[0] = '\0';
+    redisReply *reply = redisCommand(ctx, "INFO server");
+    if (!reply)
+        return;
+    const char *at = reply->type == REDIS_REPLY_STRING ? strstr(reply->str, "run_id:") : NULL;
+    if (at) {
+        at += 7;
+        size_t n = strcspn(at, "\r\n");
+        if (n >= out_len)
+            n = out_len - 1;
+        memcpy(out, at, n);
+        out[n] = '\0';
+    }
+    freeReplyObject(reply);
+}
+
+// A new connection: a different run_id than before means Redis restarted, and may have lost writes.
+static void note_connection(store_t *self)
+{
+    char run_id[sizeof self->run_id];
+    read_run_id(self->ctx, run_id, sizeof run_id);
+    if (self->run_id[0] && strcmp(run_id, self->run_id) != 0) {
+        log_warn("redis at %s restarted (run_id %.8s -> %.8s): what it held may be gone", self->url,
+                 self->run_id, run_id[0] ? run_id : "?");
+        self->lost = true;
+    }
+    snprintf(self->run_id, sizeof self->run_id, "%s", run_id);
+}
 
 redisContext *store_open_context(const char *url, char *err, size_t err_len)
 {
@@ -61,6 +104,8 @@ store_t *store_connect(const char *url, char *err, size_t err_len)
     }
     snprintf(self->url, sizeof self->url, "%s", url);
     self->ctx = ctx;
+    note_connection(self);
+    self->last_ok_ms = mono_ms();
     return self;
 }
 
@@ -82,19 +127,24 @@ static redisReply *store_vcommand(store_t *self, const char *fmt, va_list args)
             self->ctx = store_open_context(self->url, err, sizeof err);
             if (!self->ctx) {
                 log_warn("redis: %s", err);
+                self->lost = true;
                 return NULL;
             }
+            note_connection(self);
         }
         va_list copy;
         va_copy(copy, args);
         redisReply *reply = redisvCommand(self->ctx, fmt, copy);
         va_end(copy);
-        if (reply)
+        if (reply) {
+            self->last_ok_ms = mono_ms();
             return reply;
+        }
         log_warn("redis: %s; reconnecting", self->ctx->errstr);
         redisFree(self->ctx);
         self->ctx = NULL;
     }
+    self->lost = true;
     return NULL;
 }
 
@@ -122,6 +172,20 @@ int store_exec(store_t *self, const char *fmt, ...)
     }
     freeReplyObject(reply);
     return rc;
+}
+
+bool store_restarted(store_t *self)
+{
+    if (mono_ms() - self->last_ok_ms >= 1000) {
+        redisReply *reply = store_command(self, "PING");
+        if (!reply)
+            return false;
+        freeReplyObject(reply);
+    }
+    if (!self->lost || !self->ctx)
+        return false;
+    self->lost = false;
+    return true;
 }
 
 int store_save_peers(store_t *self, const Weft__PeerList *list)

@@ -1,10 +1,12 @@
 // store.h — the node's Redis connection (hiredis): connect by URL, run commands with one reconnect on
-// failure, and the peer table that discovery saves and the other services reload after a restart.
+// failure, notice a Redis that restarted (or lost a write) so its owners can rewrite what they own, and
+// the peer table that discovery saves and the other services reload after a restart.
 // Keys and owners are listed in docs/state.md. Secrets are never written here.
 #ifndef WEFT_STORE_H
 #define WEFT_STORE_H
 
 #include <hiredis/hiredis.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "node.pb-c.h"
@@ -23,6 +25,13 @@ void store_destroy(store_t **self);
 redisReply *store_command(store_t *self, const char *fmt, ...);
 // Same, returning 0 when the command ran without an error reply, -1 otherwise; frees the reply.
 int store_exec(store_t *self, const char *fmt, ...);
+
+// True (once) when what this connection's owner wrote may be gone: Redis restarted since we last saw it
+// (INFO server run_id changed across a reconnect) or a command failed for want of a connection. Then the
+// owner rewrites everything it owns. Only true while Redis answers, so the rewrite can work. PINGs Redis
+// when no command ran in the last second, so an owner that writes rarely notices too: call it about once
+// a second (from a tick).
+bool store_restarted(store_t *self);
 
 // The mesh's members as discovery last heard them: key weft:peers, one packed PeerList.
 int store_save_peers(store_t *self, const Weft__PeerList *list);

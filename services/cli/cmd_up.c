@@ -175,18 +175,69 @@ static void signal_ready(int fd)
     }
 }
 
-static void add_redis(supervisor_t *sup, const char *run_dir, const char *home)
+// A data dir written before Redis ran with an append-only file has only dump.rdb, and Redis 7 started with
+// appendonly yes and no AOF starts empty. Adopt the snapshot as the AOF's base (Redis 7's multi-part AOF:
+// appendonlydir/ with a manifest naming the base file), so nothing is lost on the switch.
+static void adopt_rdb_snapshot(const char *data)
+{
+    char rdb[PATH_MAX], dir[PATH_MAX], base[PATH_MAX + 32], manifest[PATH_MAX + 32];
+    snprintf(rdb, sizeof rdb, "%s/dump.rdb", data);
+    snprintf(dir, sizeof dir, "%s/appendonlydir", data);
+    if (access(rdb, R_OK) != 0 || access(dir, F_OK) == 0)
+        return;
+    snprintf(base, sizeof base, "%s/appendonly.aof.1.base.rdb", dir);
+    snprintf(manifest, sizeof manifest, "%s/appendonly.aof.manifest", dir);
+    FILE *in = fopen(rdb, "rb");
+    FILE *out = mkdir(dir, 0700) == 0 ? fopen(base, "wb") : NULL;
+    bool ok = in && out;
+    char buf[16384];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    ok = ok && !ferror(in);
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        ok = false;
+    FILE *m = ok ? fopen(manifest, "w") : NULL;
+    ok = m && fprintf(m, "file appendonly.aof.1.base.rdb seq 1 type b\n") > 0;
+    if (m && fclose(m) != 0)
+        ok = false;
+    if (ok) {
+        log_info("redis: %s becomes the base of the append-only file in %s", rdb, dir);
+        return;
+    }
+    log_warn("redis: could not adopt %s into %s (%s); Redis starts without it", rdb, dir, strerror(errno));
+    unlink(manifest);
+    unlink(base);
+    rmdir(dir);
+}
+
+// The node's or hub's redis-server, on a unix socket only, with an append-only file in <home>/data.
+// fsync: "everysec" for a node (a crash loses at most the last second, which the owners rewrite,
+// docs/state.md), "always" for a hub (an invite use, an address or a revocation is on disk before the hub
+// answers).
+static void add_redis(supervisor_t *sup, const char *run_dir, const char *home, const char *fsync)
 {
     char sock[PATH_MAX], data[PATH_MAX], prog[PATH_MAX];
     snprintf(sock, sizeof sock, "%s/redis.sock", run_dir);
     snprintf(data, sizeof data, "%s/data", home);
     mkdir(data, 0700);
+    adopt_rdb_snapshot(data);
     program_path("redis-server", prog, sizeof prog);
     if (access(prog, X_OK) != 0)
         snprintf(prog, sizeof prog, "redis-server");
     unlink(sock);
-    const char *argv[] = {prog, "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700", "--dir", data,
-                          "--save", "60 1", "--appendonly", "no", "--daemonize", "no", NULL};
+    const char *argv[] = {prog,
+                          "--port", "0",
+                          "--unixsocket", sock,
+                          "--unixsocketperm", "700",
+                          "--dir", data,
+                          "--save", "",            // no snapshots: the append-only file holds everything
+                          "--appendonly", "yes",
+                          "--appendfsync", fsync,
+                          "--daemonize", "no",
+                          NULL};
     supervisor_add(sup, "redis", argv, sock);
 }
 
@@ -264,7 +315,7 @@ int cmd_up(int argc, char **argv)
 
     supervisor_t *sup = supervisor_new(cfg.run_dir, cfg.log_dir);
     if (!cfg.redis_url[0])
-        add_redis(sup, cfg.run_dir, cfg.home);
+        add_redis(sup, cfg.run_dir, cfg.home, "everysec");
     if (colocate) {
         char prog[PATH_MAX];
         program_path("weft-node", prog, sizeof prog);
@@ -414,7 +465,7 @@ int cmd_hub(int argc, char **argv)
     supervisor_t *sup = supervisor_new(cfg.run_dir, cfg.log_dir);
     char redis_url[PATH_MAX + 16];
     if (!redis) {
-        add_redis(sup, cfg.run_dir, cfg.home);
+        add_redis(sup, cfg.run_dir, cfg.home, "always");
         snprintf(redis_url, sizeof redis_url, "unix://%s/redis.sock", cfg.run_dir);
         redis = redis_url;
     }

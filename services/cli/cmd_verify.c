@@ -1,6 +1,9 @@
 // cmd_verify.c — `weft verify MEMBER`: the short authentication string of this node and a member (lib/sas),
-// for two people to compare out of band; once they match, the member is marked verified in the node's
-// Redis (set weft:verified, hex ids) and `weft peers` shows it.
+// for two people to compare out of band; once they match, the member is marked verified: a line in
+// <home>/verified (what survives; discovery copies it into Redis at start and after a Redis restart) and
+// the set weft:verified in the node's Redis, which `weft peers` reads.
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +29,36 @@ static void verify_usage(FILE *out)
             "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
             "  -h, --help      this help\n"
             "Without --yes it asks on a terminal; otherwise it only prints the digits.\n");
+}
+
+// Appends hex to <dir>/verified (0600, one id a line) unless it is there. Returns 0, or -1 with err filled.
+static int remember_verified(const char *dir, const char *hex, char *err, size_t err_len)
+{
+    char path[PATH_MAX + 16], line[128];
+    snprintf(path, sizeof path, "%s/verified", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "a+") : NULL;
+    if (!f) {
+        snprintf(err, err_len, "cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strcmp(line, hex) == 0) {
+            fclose(f);
+            return 0;
+        }
+    }
+    bool ok = fprintf(f, "%s\n", hex) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (!ok)
+        snprintf(err, err_len, "cannot write %s: %s", path, strerror(errno));
+    if (fclose(f) != 0 && ok) {
+        snprintf(err, err_len, "cannot write %s: %s", path, strerror(errno));
+        ok = false;
+    }
+    return ok ? 0 : -1;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -98,14 +131,16 @@ int cmd_verify(int argc, char **argv)
     }
     if (!yes)
         return EXIT_OK;
+    if (remember_verified(dir, hex, err, sizeof err) != 0) {
+        fprintf(stderr, "weft verify: %s\n", err);
+        return EXIT_FAIL;
+    }
     char url[CONFIG_STR + PATH_MAX];
     config_redis_url(&cfg, url, sizeof url);
     store_t *store = store_connect(url, err, sizeof err);
-    if (!store || store_exec(store, "SADD weft:verified %s", hex) != 0) {
-        store_destroy(&store);
-        fprintf(stderr, "weft verify: cannot mark it in the node's Redis (is the node up? `weft up`): %s\n", err);
-        return EXIT_FAIL;
-    }
+    if (!store || store_exec(store, "SADD weft:verified %s", hex) != 0)   // the node's discovery copies it when up
+        fprintf(stderr, "weft verify: the node's Redis does not answer (%s); `weft peers` shows it once the node is up\n",
+                store ? "write failed" : err);
     store_destroy(&store);
     fprintf(stderr, "%s (%s) marked verified\n", argv[optind], fp_member);
     return EXIT_OK;

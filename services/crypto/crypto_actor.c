@@ -39,6 +39,7 @@ typedef struct {
     bool certificates;              // mesh.id is set: revocations are checked against mesh_id/admin_key
     uint8_t mesh_id[MESH_ID_LEN], admin_key[32], local_id[32];
     zlistx_t *unsaved_revoked;      // hex ids (malloc'd) revoked but not yet in Redis
+    zlistx_t *saved_revoked;        // hex ids (malloc'd) in Redis: written again if Redis restarts
     bool store_failed_logged;
     int64_t next_store_attempt_ms, store_retry_ms;   // reconnect back-off: 1 s doubling to 10 s
     int64_t next_tick_ms, next_full_report_ms;
@@ -136,10 +137,10 @@ static void revoke_member(crypto_t *self, const uint8_t id[32], bool save)
         log_error("this node was removed from the mesh by its admin: no peer will accept its handshakes");
     else
         log_info("member %s is revoked: its sessions are closed and its handshakes refused", fp);
-    char *hex = save ? malloc(ID_HEX_LEN) : NULL;
+    char *hex = malloc(ID_HEX_LEN);
     if (hex) {
         id_to_hex(id, hex);
-        zlistx_add_end(self->unsaved_revoked, hex);
+        zlistx_add_end(save ? self->unsaved_revoked : self->saved_revoked, hex);
     }
 }
 
@@ -153,7 +154,7 @@ static void save_revoked(crypto_t *self)
             store_destroy(&self->store);
             return;
         }
-        zlistx_delete(self->unsaved_revoked, zlistx_cursor(self->unsaved_revoked));
+        zlistx_add_end(self->saved_revoked, zlistx_detach_cur(self->unsaved_revoked));
     }
 }
 
@@ -244,6 +245,12 @@ static void load_revoked(crypto_t *self)
 
 static bool store_ready(crypto_t *self)
 {
+    if (self->store && store_restarted(self->store)) {   // Redis came back, maybe without our keys
+        for (char *hex = zlistx_first(self->saved_revoked); hex; hex = zlistx_first(self->saved_revoked))
+            zlistx_add_end(self->unsaved_revoked, zlistx_detach_cur(self->saved_revoked));
+        self->next_full_report_ms = 0;
+        log_info("redis restarted: rewriting weft:revoked and the session status");
+    }
     if (self->store)
         return true;
     int64_t now_ms = wire_now_ms();
@@ -453,6 +460,7 @@ static void crypto_destroy(crypto_t *self)
     zsock_destroy(&self->to_device);
     store_destroy(&self->store);
     zlistx_destroy(&self->unsaved_revoked);
+    zlistx_destroy(&self->saved_revoked);
 }
 
 static void register_counters(crypto_t *self)
@@ -482,11 +490,13 @@ static int crypto_setup(crypto_t *self, service_t *svc, char *why, size_t why_le
     self->svc = svc;
     register_counters(self);
     self->unsaved_revoked = zlistx_new();
-    if (!self->unsaved_revoked) {
+    self->saved_revoked = zlistx_new();
+    if (!self->unsaved_revoked || !self->saved_revoked) {
         snprintf(why, why_len, "out of memory");
         return -1;
     }
     zlistx_set_destructor(self->unsaved_revoked, free_string);
+    zlistx_set_destructor(self->saved_revoked, free_string);
     self->sessions = sessions_create(self, svc, why, why_len);
     if (!self->sessions)
         return -1;

@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 #include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cert.h"
@@ -36,6 +38,8 @@ typedef struct {
     zsock_t *inbox, *control;
     zsock_t *out[OUT_COUNT];        // PUSH to router, crypto, nat
     store_t *store;                 // NULL while Redis is unreachable
+    Weft__PeerList *saved_peers;    // what weft:peers holds (rewritten if Redis comes back without it)
+    int64_t next_store_check;       // monotonic ms of the next look for a restarted Redis
     char redis_url[CONFIG_STR];
     hub_state_t state;
     int64_t next_heartbeat;         // monotonic ms
@@ -62,6 +66,34 @@ static void count(discovery_t *d, const char *name)
 
 // ---- Redis ----
 
+// weft:verified from <home>/verified, the file `weft verify` appends to (one hex id a line): the file is
+// what survives, Redis holds a copy for the readers (weft peers, weft-api).
+static void rewrite_verified(discovery_t *d)
+{
+    char path[PATH_MAX + 16], line[128];
+    snprintf(path, sizeof path, "%s/verified", d->cfg->home);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    int written = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        uint8_t id[32];
+        if (id_from_hex(line, id) != 0) {
+            log_warn("%s: skipping '%.70s' (not a node id)", path, line);
+            continue;
+        }
+        if (store_exec(d->store, "SADD weft:verified %s", line) != 0) {
+            count(d, "redis_errors");
+            break;
+        }
+        written++;
+    }
+    fclose(f);
+    if (written)
+        log_info("redis: weft:verified holds the %d members of %s", written, path);
+}
+
 static bool have_store(discovery_t *d)
 {
     if (d->store)
@@ -71,8 +103,27 @@ static bool have_store(discovery_t *d)
     if (!d->store) {
         log_warn("%s; will retry", err);
         count(d, "redis_errors");
+        return false;
     }
-    return d->store != NULL;
+    rewrite_verified(d);
+    return true;
+}
+
+// Keeps a copy of what weft:peers now holds, to write again if Redis loses it.
+static void keep_saved_peers(discovery_t *d, const Weft__PeerList *list)
+{
+    size_t size = weft__peer_list__get_packed_size(list);
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf)
+        return;
+    weft__peer_list__pack(list, buf);
+    Weft__PeerList *copy = weft__peer_list__unpack(NULL, size, buf);
+    free(buf);
+    if (!copy)
+        return;
+    if (d->saved_peers)
+        weft__peer_list__free_unpacked(d->saved_peers, NULL);
+    d->saved_peers = copy;
 }
 
 static void save_hub_state(discovery_t *d)
@@ -85,6 +136,23 @@ static void save_hub_state(discovery_t *d)
     if (store_exec(d->store, "HSET weft:hub endpoint %s state %s last_reply_ms %s members %s",
                    d->cfg->hub_endpoint, hub_state_names[d->state], last, members) != 0)
         count(d, "redis_errors");
+}
+
+// Once a second: a Redis that restarted (or lost a write) gets back everything discovery owns.
+static void check_store(discovery_t *d)
+{
+    int64_t now = wire_now_ms();
+    if (now < d->next_store_check)
+        return;
+    d->next_store_check = now + 1000;
+    if (!have_store(d) || !store_restarted(d->store))
+        return;
+    if (d->saved_peers && store_save_peers(d->store, d->saved_peers) != 0)
+        count(d, "redis_errors");
+    save_hub_state(d);
+    rewrite_verified(d);
+    log_info("redis: rewrote weft:peers (%zu peers), weft:hub and weft:verified",
+             d->saved_peers ? d->saved_peers->n_peers : 0);
 }
 
 static void update_detail(discovery_t *d)
@@ -135,7 +203,9 @@ static void publish_stored_peers(discovery_t *d)
         return;
     log_info("pushed the stored member list (%zu peers) to router, crypto and nat", list->n_peers);
     publish_peers(d, list);
-    weft__peer_list__free_unpacked(list, NULL);
+    if (d->saved_peers)
+        weft__peer_list__free_unpacked(d->saved_peers, NULL);
+    d->saved_peers = list;
 }
 
 // ---- to the hub ----
@@ -264,6 +334,7 @@ static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
     d->members = n + 1;
     d->state = HUB_REGISTERED;
     update_detail(d);
+    keep_saved_peers(d, &clean);
     if (have_store(d) && store_save_peers(d->store, &clean) != 0)
         count(d, "redis_errors");
     save_hub_state(d);
@@ -562,6 +633,9 @@ static void close_sockets(discovery_t *d)
     for (int i = 0; i < OUT_COUNT; i++)
         zsock_destroy(&d->out[i]);
     store_destroy(&d->store);
+    if (d->saved_peers)
+        weft__peer_list__free_unpacked(d->saved_peers, NULL);
+    d->saved_peers = NULL;
     zframe_t *frame;
     while (d->held_signals && (frame = zlist_pop(d->held_signals)))
         zframe_destroy(&frame);
@@ -589,6 +663,7 @@ static void run(discovery_t *d, zsock_t *pipe)
         }
         if (wire_now_ms() >= d->next_heartbeat)
             heartbeat(d);
+        check_store(d);
     }
     zpoller_destroy(&poller);
 }

@@ -117,11 +117,14 @@ static void router_connect_store(router_t *self)
     router_on_store_connected(self);
 }
 
-// Once a second: connect to Redis if we are not, or rewrite every route if a write was lost.
+// Once a second: connect to Redis if we are not, or rewrite every route if a write was lost or Redis
+// restarted (it may have come back without them).
 static void router_tick(router_t *self)
 {
     if (!self->store)
         router_connect_store(self);
+    if (self->store && store_restarted(self->store))
+        self->store_dirty = true;   // Redis restarted or lost a write: its routes may be gone
     if (self->store && self->store_dirty && route_store_sync(self->store, self->routes) == 0) {
         self->store_dirty = false;
         log_info("redis: routes resynchronised (%zu)", route_table_size(self->routes));
