@@ -5,17 +5,39 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "log.h"
+
+// One open connection, from libmicrohttpd's "started" notification to its "closed" one (which comes before
+// the socket is closed, so under the lock fd is still this connection's).
+typedef struct conn {
+    struct conn *prev, *next;
+    int fd;
+    uint8_t addr[16];               // the client's address, IPv4 as ::ffff:a.b.c.d
+    bool loopback;
+    int64_t deadline_ms;            // the request must be complete by then; 0 while it is answered
+    bool cut;
+} conn_t;
 
 struct http_server {
     struct MHD_Daemon *daemon;
     http_handler_fn *handler;
     void *ctx;
     size_t max_body;
+    pthread_mutex_t lock;           // guards conns, the counts and stopping
+    pthread_cond_t wake;
+    conn_t *conns;
+    unsigned open_remote, open_loopback;
+    bool stopping;
+    bool reaper_running;
+    pthread_t reaper;
+    atomic_ullong refused, cut_slow, log_lines;
 };
 
 // One request's state across the access handler's calls: the body as it arrives.
@@ -76,6 +98,182 @@ int http_parse_listen(const char *listen, void *storage, size_t *addr_len, char 
     }
     snprintf(err, err_len, "'%s': the host must be an IPv4 or [IPv6] address (or *)", listen);
     return -1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// The client's address as 16 bytes (IPv4 mapped into IPv6), so both families compare alike.
+static void addr_key(const struct sockaddr *sa, uint8_t key[16])
+{
+    memset(key, 0, 16);
+    if (sa && sa->sa_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    }
+}
+
+static bool key_is_loopback(const uint8_t key[16])
+{
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
+    return memcmp(key, v6_loopback, 16) == 0 || (memcmp(key, v4_mapped, 12) == 0 && key[12] == 127);
+}
+
+static void key_text(const uint8_t key[16], char *out, size_t out_len)
+{
+    static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
+    if (memcmp(key, v4_mapped, 12) == 0)
+        inet_ntop(AF_INET, key + 12, out, (socklen_t)out_len);
+    else
+        inet_ntop(AF_INET6, key, out, (socklen_t)out_len);
+}
+
+bool http_listen_is_loopback(const char *listen)
+{
+    struct sockaddr_storage addr;
+    size_t addr_len;
+    char err[160];
+    if (http_parse_listen(listen, &addr, &addr_len, err, sizeof err) != 0)
+        return false;
+    uint8_t key[16];
+    addr_key((struct sockaddr *)&addr, key);
+    return key_is_loopback(key);
+}
+
+// A connection's socket context: its conn_t, or NULL if it could not be tracked.
+static conn_t *conn_of(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+static void set_deadline(http_server_t *self, struct MHD_Connection *connection, int64_t deadline_ms)
+{
+    conn_t *c = conn_of(connection);
+    if (!c)
+        return;
+    pthread_mutex_lock(&self->lock);
+    c->deadline_ms = deadline_ms;
+    pthread_mutex_unlock(&self->lock);
+}
+
+// Accept policy: the caps of http_server.h, counted over the connections open now. libmicrohttpd calls it
+// and then the "started" notification on its listening thread, one connection after the other.
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t sa_len)
+{
+    (void)sa_len;
+    http_server_t *self = cls;
+    uint8_t key[16];
+    addr_key(sa, key);
+    bool loopback = key_is_loopback(key);
+    const char *why = NULL;
+    pthread_mutex_lock(&self->lock);
+    if (loopback) {
+        if (self->open_loopback >= HTTP_LOOPBACK_CONNECTIONS)
+            why = "the loopback connections are all taken";
+    } else if (self->open_remote >= HTTP_MAX_CONNECTIONS) {
+        why = "the server is at its connection limit";
+    } else {
+        unsigned same = 0;
+        for (const conn_t *c = self->conns; c; c = c->next)
+            same += memcmp(c->addr, key, 16) == 0;
+        if (same >= HTTP_MAX_PER_ADDRESS)
+            why = "that address holds its share of connections";
+    }
+    pthread_mutex_unlock(&self->lock);
+    if (!why)
+        return MHD_YES;
+    unsigned long long n = atomic_fetch_add(&self->refused, 1) + 1;
+    if (log_worth_repeating(n)) {
+        char text[INET6_ADDRSTRLEN];
+        key_text(key, text, sizeof text);
+        log_warn("http: refused a connection from %s: %s (%llu refused so far)", text, why, n);
+    }
+    return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    http_server_t *self = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *addr = MHD_get_connection_info(connection,
+                                                                       MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        conn_t *c = fd ? calloc(1, sizeof *c) : NULL;
+        *socket_context = c;
+        if (!c)
+            return;  // untracked: no deadline for it, and not counted
+        c->fd = fd->connect_fd;
+        addr_key(addr ? addr->client_addr : NULL, c->addr);
+        c->loopback = key_is_loopback(c->addr);
+        c->deadline_ms = now_ms() + HTTP_REQUEST_DEADLINE_S * 1000;
+        pthread_mutex_lock(&self->lock);
+        c->next = self->conns;
+        if (self->conns)
+            self->conns->prev = c;
+        self->conns = c;
+        c->loopback ? self->open_loopback++ : self->open_remote++;
+        pthread_mutex_unlock(&self->lock);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_t *c = *socket_context;
+        if (!c)
+            return;
+        pthread_mutex_lock(&self->lock);
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            self->conns = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        c->loopback ? self->open_loopback-- : self->open_remote--;
+        pthread_mutex_unlock(&self->lock);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+// The deadline's enforcer: once a second, shuts down the socket of every connection whose request is still
+// not complete at its deadline. The connection's thread then sees the end of the stream and closes it.
+static void *reaper(void *arg)
+{
+    http_server_t *self = arg;
+    pthread_mutex_lock(&self->lock);
+    while (!self->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&self->wake, &self->lock, &until);
+        int64_t now = now_ms();
+        for (conn_t *c = self->conns; c && !self->stopping; c = c->next) {
+            if (c->cut || c->deadline_ms == 0 || now < c->deadline_ms)
+                continue;
+            c->cut = true;
+            shutdown(c->fd, SHUT_RDWR);
+            unsigned long long n = atomic_fetch_add(&self->cut_slow, 1) + 1;
+            if (log_worth_repeating(n)) {
+                char text[INET6_ADDRSTRLEN];
+                key_text(c->addr, text, sizeof text);
+                log_warn("http: cut off %s: its request was not complete after %d s (%llu cut so far)", text,
+                         HTTP_REQUEST_DEADLINE_S, n);
+            }
+        }
+    }
+    pthread_mutex_unlock(&self->lock);
+    return NULL;
+}
+
+void http_server_stats(http_server_t *self, http_server_stats_t *stats)
+{
+    stats->refused = atomic_load(&self->refused);
+    stats->cut_slow = atomic_load(&self->cut_slow);
 }
 
 static void client_text(struct MHD_Connection *connection, char *out, size_t out_len)
@@ -181,6 +379,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         state->body[state->len] = '\0';
         return MHD_YES;
     }
+    set_deadline(self, connection, 0);  // the request is complete: no deadline while it is answered
     char client[INET6_ADDRSTRLEN + 1];
     client_text(connection, client, sizeof client);
     http_request_t req = {
@@ -201,9 +400,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)connection;
     (void)toe;
+    // a kept-alive connection's next request gets the same time as a new connection's first
+    set_deadline(cls, connection, now_ms() + HTTP_REQUEST_DEADLINE_S * 1000);
     request_state_t *state = *con_cls;
     if (state) {
         free(state->body);
@@ -212,15 +411,19 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     }
 }
 
+// libmicrohttpd's messages, throttled: a flood of refused or broken connections logs a few lines.
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    http_server_t *self = cls;
+    unsigned long long count = atomic_fetch_add(&self->log_lines, 1) + 1;
+    if (!log_worth_repeating(count))
+        return;
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     size_t n = strlen(line);
     while (n && line[n - 1] == '\n')
         line[--n] = '\0';
-    log_warn("http: %s", line);
+    log_warn("http: %s (message %llu of the HTTP server)", line, count);
 }
 
 http_server_t *http_server_new(const char *listen, http_handler_fn *handler, void *ctx, size_t max_body, char *err,
@@ -238,35 +441,60 @@ http_server_t *http_server_new(const char *listen, http_handler_fn *handler, voi
     self->handler = handler;
     self->ctx = ctx;
     self->max_body = max_body;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    pthread_mutex_init(&self->lock, NULL);
+    pthread_cond_init(&self->wake, NULL);
+    int rc = pthread_create(&self->reaper, NULL, reaper, self);
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot start the HTTP server's deadline thread: %s", strerror(rc));
+        http_server_destroy(&self);
+        return NULL;
+    }
+    self->reaper_running = true;
+    // poll(), not select(): thread-per-connection cannot use epoll, and select() refuses every descriptor
+    // from FD_SETSIZE (1024) on, which a busy hub reaches
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     uint16_t port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
                                                      : ((struct sockaddr_in *)&addr)->sin_port);
-    self->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, self,
+    self->daemon = MHD_start_daemon(flags, port, on_accept, self, on_request, self,
                                     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, self,
                                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                                    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(HTTP_MAX_CONNECTIONS / 2),
-                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                    MHD_OPTION_CONNECTION_LIMIT,
+                                    (unsigned)(HTTP_MAX_CONNECTIONS + HTTP_LOOPBACK_CONNECTIONS),
+                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
+                                    MHD_OPTION_NOTIFY_CONNECTION, on_connection, self,
                                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
                                     MHD_OPTION_END);
     if (!self->daemon) {
         snprintf(err, err_len, "cannot listen on %s (address in use or not local?)", listen);
-        free(self);
+        http_server_destroy(&self);
         return NULL;
     }
+    if (!http_listen_is_loopback(listen))
+        log_warn("the HTTP API listens on %s, not only on loopback: anyone who reaches that address can call it "
+                 "(it has no TLS; put a reverse proxy in front, or listen on 127.0.0.1)", listen);
     return self;
 }
 
 void http_server_destroy(http_server_t **self)
 {
-    if (self && *self) {
-        if ((*self)->daemon)
-            MHD_stop_daemon((*self)->daemon);
-        free(*self);
-        *self = NULL;
+    if (!self || !*self)
+        return;
+    http_server_t *s = *self;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);  // closes every connection (each leaves the list)
+    if (s->reaper_running) {
+        pthread_mutex_lock(&s->lock);
+        s->stopping = true;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->reaper, NULL);
     }
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    *self = NULL;
 }
 
 int http_json_begin(http_json_t *doc)

@@ -4,6 +4,15 @@
 // callback that fills a response. It also owns the response helpers every endpoint uses: JSON bodies,
 // JSON errors {"error": "...", "detail": "..."}, and streamed bodies.
 //
+// Limits, so that slow or many clients cannot take the API away from others (issue 8): sockets are polled
+// with poll(), never select(), so descriptors above FD_SETSIZE (1024) work; at most HTTP_MAX_CONNECTIONS
+// connections from other hosts, HTTP_MAX_PER_ADDRESS of them from one address, and a pool of
+// HTTP_LOOPBACK_CONNECTIONS for loopback clients alone (a local health check gets through a full server);
+// a request's headers and body must all have arrived HTTP_REQUEST_DEADLINE_S after the connection opened
+// (or after the previous response, on a kept-alive connection), else the connection is cut, however
+// steadily the client trickles bytes; once the handler runs (a probe, an event stream) no deadline applies.
+// It warns at start when the address is not a loopback one.
+//
 // The handler runs on the connection's thread: it must not touch ZeroMQ sockets or Redis connections of
 // another thread (make its own).
 #ifndef WEFT_HTTP_SERVER_H
@@ -16,7 +25,11 @@
 
 #include "json.h"
 
-#define HTTP_MAX_CONNECTIONS 64
+#define HTTP_MAX_CONNECTIONS 512        // connections at once from other hosts than this one
+#define HTTP_MAX_PER_ADDRESS 16         // ...of which from one address
+#define HTTP_LOOPBACK_CONNECTIONS 64    // connections at once from loopback, a pool of their own
+#define HTTP_REQUEST_DEADLINE_S 10      // a request's headers and body must all arrive within this
+#define HTTP_IDLE_TIMEOUT_S 30          // a connection silent this long is closed
 
 typedef struct {
     const char *method;             // "GET", "POST", ...
@@ -57,6 +70,17 @@ typedef struct http_server http_server_t;
 http_server_t *http_server_new(const char *listen, http_handler_fn *handler, void *ctx, size_t max_body, char *err,
                                size_t err_len);
 void http_server_destroy(http_server_t **self);
+
+// What the server refused, for metrics: connections refused by the caps above, connections cut because
+// their request was not complete by the deadline.
+typedef struct {
+    unsigned long long refused;
+    unsigned long long cut_slow;
+} http_server_stats_t;
+void http_server_stats(http_server_t *self, http_server_stats_t *stats);
+
+// True when host:port names a loopback address (127.0.0.0/8, ::1). "*" and 0.0.0.0 are not.
+bool http_listen_is_loopback(const char *listen);
 
 // Splits "host:port" / "[v6]:port" into a socket address. Returns 0 or -1 with err filled.
 int http_parse_listen(const char *listen, void *sockaddr_storage, size_t *addr_len, char *err, size_t err_len);
