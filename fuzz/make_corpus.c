@@ -322,6 +322,15 @@ static void make_crypto_datagram(void)
     crypto_write_transport_header(buf, 0x01020304, 7);
     put("crypto_datagram", "transport", buf, CRYPTO_TRANSPORT_OVERHEAD + 20);
     put("crypto_datagram", "transport_keepalive", buf, CRYPTO_TRANSPORT_OVERHEAD);
+    // fuzz_cookie_reply: a mode byte (0: as given, 1: XORed into a genuine reply), then the reply
+    memset(buf, 0, 1 + CRYPTO_COOKIE_REPLY_LEN);
+    crypto_write_cookie_header(buf + 1, 0x01020304);
+    put("cookie_reply", "raw", buf, 1 + CRYPTO_COOKIE_REPLY_LEN);
+    buf[0] = 2;   // raw, aimed at the initiation in flight
+    put("cookie_reply", "raw_pending", buf, 1 + CRYPTO_COOKIE_REPLY_LEN);
+    memset(buf, 0, 1 + CRYPTO_COOKIE_REPLY_LEN);
+    buf[0] = 1;
+    put("cookie_reply", "genuine", buf, 1 + CRYPTO_COOKIE_REPLY_LEN);
 }
 
 // ---------------------------------------------------------------- membership: fuzz_cert.c, fuzz_invite.c

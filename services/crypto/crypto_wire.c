@@ -43,7 +43,7 @@ int crypto_datagram_decode(const uint8_t *buf, size_t len, crypto_datagram_t *ou
             return -1;
         d.sender_index = get_u32le(buf + 4);
         d.body = buf + CRYPTO_INITIATION_HEADER_LEN;
-        d.body_len = len - CRYPTO_INITIATION_HEADER_LEN;
+        d.body_len = len - CRYPTO_INITIATION_HEADER_LEN - CRYPTO_MACS_LEN;
         break;
     case CRYPTO_MSG_RESPONSE:
         if (len != CRYPTO_RESPONSE_LEN && len != CRYPTO_RESPONSE_CERT_LEN)
@@ -51,7 +51,14 @@ int crypto_datagram_decode(const uint8_t *buf, size_t len, crypto_datagram_t *ou
         d.sender_index = get_u32le(buf + 4);
         d.receiver_index = get_u32le(buf + 8);
         d.body = buf + CRYPTO_RESPONSE_HEADER_LEN;
-        d.body_len = len - CRYPTO_RESPONSE_HEADER_LEN;
+        d.body_len = len - CRYPTO_RESPONSE_HEADER_LEN - CRYPTO_MACS_LEN;
+        break;
+    case CRYPTO_MSG_COOKIE_REPLY:
+        if (len != CRYPTO_COOKIE_REPLY_LEN)
+            return -1;
+        d.receiver_index = get_u32le(buf + 4);
+        d.body = buf + CRYPTO_COOKIE_HEADER_LEN;
+        d.body_len = len - CRYPTO_COOKIE_HEADER_LEN;
         break;
     case CRYPTO_MSG_TRANSPORT:
         if (len < CRYPTO_TRANSPORT_OVERHEAD)
@@ -81,6 +88,13 @@ size_t crypto_write_response_header(uint8_t *out, uint32_t sender_index, uint32_
     put_u32le(out + 4, sender_index);
     put_u32le(out + 8, receiver_index);
     return CRYPTO_RESPONSE_HEADER_LEN;
+}
+
+size_t crypto_write_cookie_header(uint8_t *out, uint32_t receiver_index)
+{
+    put_header(out, CRYPTO_MSG_COOKIE_REPLY);
+    put_u32le(out + 4, receiver_index);
+    return CRYPTO_COOKIE_HEADER_LEN;
 }
 
 size_t crypto_write_transport_header(uint8_t *out, uint32_t receiver_index, uint64_t counter)

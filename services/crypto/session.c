@@ -1,6 +1,10 @@
 // session.c — see session.h. Owns every session key of the node: per peer a current, a previous and an
 // unconfirmed "next" keypair (WireGuard's rotation), the initiation in flight, and the queue of
 // packets waiting for it. Two tables: peers by node id, and peers by our 32-bit session index.
+//
+// In front of the Diffie-Hellman of an initiation (cheapest first): the member tag, revocation, mac1,
+// under load mac2 (else a cookie reply), the recent-initiation memory (exact replays), then the per-peer
+// and node-wide rate limits (docs/protocol.md "Handshake flood protection").
 #include "session.h"
 
 #include <arpa/inet.h>
@@ -8,10 +12,12 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "cookie.h"
 #include "crypto_wire.h"
 #include "identity.h"
 #include "log.h"
 #include "noise.h"
+#include "ratelimit.h"
 
 typedef struct {
     uint32_t local_index;       // our index (receiver_index of what the peer sends); 0 = empty slot
@@ -48,6 +54,10 @@ typedef struct {
     int64_t last_unknown_index_ms;              // rate limit for unknown-index handshakes
     uint64_t cert_expires;      // unix s: the expiry of the peer's last accepted certificate (0: never)
     uint64_t refused;           // handshakes refused (their reasons are logged at 1, 2, 4, 8...)
+    cookie_maker_t maker;       // the peer's mac1/cookie keys and the cookie it gave us
+    uint8_t recent[SESSION_RECENT_INITIATIONS][COOKIE_MAC_LEN];   // mac1s of initiations we did a DH for
+    size_t recent_next;
+    rate_limit_t limit;         // initiations from this peer that reach the DH
     bool listed;                // seen in the member list being applied
     bool dirty;                 // status changed since the last report
     session_peer_status_t status;
@@ -61,6 +71,8 @@ typedef struct {
     uint64_t *drop_handshake_replay, *drop_bad_source, *drop_queue_overflow, *drop_handshake_timeout;
     uint64_t *drop_no_peer, *drop_expired, *drop_too_big, *drop_batch_full;
     uint64_t *handshakes_refused, *drop_revoked, *sessions_cert_expired;
+    uint64_t *drop_handshake_mac1, *drop_handshake_mac2, *drop_handshake_repeat, *drop_handshake_rate_limit;
+    uint64_t *cookie_replies_out, *cookie_replies_in, *drop_cookie_reply, *under_load;
 } counters_t;
 
 struct session_set {
@@ -72,6 +84,11 @@ struct session_set {
     zhashx_t *revoked;              // revoked member ids: id (malloc'd, also the item) -> id
     uint8_t last_sent_timestamp[CRYPTO_TAI64N_LEN];
     size_t established;             // peers whose status.state is ESTABLISHED
+    cookie_checker_t checker;       // our mac1 key, cookie reply key and cookie secret
+    rate_limit_t limit_all;         // initiations from all peers that reach the DH
+    int64_t load_window_ms;         // start of the current second of mac1-valid initiations
+    uint32_t load_count;            // mac1-valid initiations in it
+    int64_t load_until_ms;          // under load (mac2 required) until then
     counters_t c;
 };
 
@@ -323,6 +340,7 @@ static void send_initiation(session_set_t *self, peer_t *peer, bool first, const
     p->first_sent_ms = first_sent;
     p->last_sent_ms = now->mono_ms;   // even on failure: retried on the next REKEY_TIMEOUT
     size_t msg_len = self->cfg.certificates ? CRYPTO_INITIATION_CERT_LEN : CRYPTO_INITIATION_LEN;
+    size_t noise_want = msg_len - CRYPTO_INITIATION_HEADER_LEN - CRYPTO_MACS_LEN;
     uint8_t *out = reserve(self, io, io->to_nat, msg_len, peer->id);
     if (!out)
         return;
@@ -339,15 +357,16 @@ static void send_initiation(session_set_t *self, peer_t *peer, bool first, const
         payload_len += CRYPTO_CERT_LEN;
     }
     size_t noise_len = 0;
-    if (noise_handshake_write(&p->hs, payload, payload_len, out + CRYPTO_INITIATION_HEADER_LEN,
-                              msg_len - CRYPTO_INITIATION_HEADER_LEN, &noise_len) != 0 ||
-        noise_len != msg_len - CRYPTO_INITIATION_HEADER_LEN) {
+    if (noise_handshake_write(&p->hs, payload, payload_len, out + CRYPTO_INITIATION_HEADER_LEN, noise_want,
+                              &noise_len) != 0 ||
+        noise_len != noise_want) {
         log_warn("cannot write a handshake initiation");
         noise_handshake_wipe(&p->hs);
         return;
     }
     p->local_index = index_claim(self, peer);
     crypto_write_initiation_header(out, p->local_index);
+    cookie_add_macs(&peer->maker, out, msg_len, now->mono_ms, true);
     packet_batch_commit(io->to_nat, msg_len, peer->id);
     (*self->c.handshakes_initiated)++;
     peer_update_state(self, peer, now->mono_ms);
@@ -492,12 +511,12 @@ static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *
 {
     bool with_cert = self->cfg.certificates;
     size_t msg_len = with_cert ? CRYPTO_RESPONSE_CERT_LEN : CRYPTO_RESPONSE_LEN;
+    size_t noise_want = msg_len - CRYPTO_RESPONSE_HEADER_LEN - CRYPTO_MACS_LEN;
     uint8_t *out = reserve(self, io, io->to_nat, msg_len, peer->id);
     size_t noise_len = 0;
     if (!out || noise_handshake_write(hs, with_cert ? self->cfg.certificate : NULL, with_cert ? CRYPTO_CERT_LEN : 0,
-                                      out + CRYPTO_RESPONSE_HEADER_LEN, msg_len - CRYPTO_RESPONSE_HEADER_LEN,
-                                      &noise_len) != 0 ||
-        noise_len != msg_len - CRYPTO_RESPONSE_HEADER_LEN) {
+                                      out + CRYPTO_RESPONSE_HEADER_LEN, noise_want, &noise_len) != 0 ||
+        noise_len != noise_want) {
         log_warn("cannot write a handshake response");
         return;
     }
@@ -512,6 +531,7 @@ static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *
     kp->initiator = false;
     kp->created_ms = now->mono_ms;
     crypto_write_response_header(out, kp->local_index, kp->remote_index);
+    cookie_add_macs(&peer->maker, out, msg_len, now->mono_ms, false);
     packet_batch_commit(io->to_nat, msg_len, peer->id);
     (*self->c.handshakes_responded)++;
     peer->status.last_handshake_unix_ms = now->unix_ns / 1000000;
@@ -519,8 +539,84 @@ static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *
     peer_update_state(self, peer, now->mono_ms);
 }
 
-static void handle_initiation(session_set_t *self, const crypto_datagram_t *d, const uint8_t *peer_id,
-                              const session_time_t *now, session_io_t *io)
+// Counts one mac1-valid initiation; true while the node is under load: SESSION_LOAD_INITIATIONS or more
+// in one second, and for a second after.
+static bool under_load(session_set_t *self, int64_t now_ms)
+{
+    if (now_ms - self->load_window_ms >= 1000 || now_ms < self->load_window_ms) {
+        self->load_window_ms = now_ms;
+        self->load_count = 0;
+    }
+    if (++self->load_count >= SESSION_LOAD_INITIATIONS)
+        self->load_until_ms = now_ms + 1000;
+    bool loaded = now_ms < self->load_until_ms;
+    *self->c.under_load = loaded;
+    return loaded;
+}
+
+// Answers an initiation that lacks a valid mac2 with a cookie reply (to nat, for the member the
+// initiation came in for: nat sends it on that member's path, not to the datagram's source).
+static void send_cookie_reply(session_set_t *self, peer_t *peer, const uint8_t *msg, size_t len,
+                              uint32_t sender_index, const session_time_t *now, session_io_t *io)
+{
+    uint8_t *out = reserve(self, io, io->to_nat, CRYPTO_COOKIE_REPLY_LEN, peer->id);
+    if (!out)
+        return;
+    if (cookie_reply_body(&self->checker, msg, len, peer->id, now->mono_ms, out + CRYPTO_COOKIE_HEADER_LEN) != 0) {
+        log_warn("cannot write a cookie reply");
+        return;
+    }
+    crypto_write_cookie_header(out, sender_index);
+    packet_batch_commit(io->to_nat, CRYPTO_COOKIE_REPLY_LEN, peer->id);
+    (*self->c.cookie_replies_out)++;
+}
+
+// True if peer sent this very initiation (same mac1) before and we did its DH.
+static bool initiation_seen(const peer_t *peer, const uint8_t mac1[COOKIE_MAC_LEN])
+{
+    for (size_t i = 0; i < SESSION_RECENT_INITIATIONS; i++)
+        if (memcmp(peer->recent[i], mac1, COOKIE_MAC_LEN) == 0)
+            return true;
+    return false;
+}
+
+static void initiation_remember(peer_t *peer, const uint8_t mac1[COOKIE_MAC_LEN])
+{
+    memcpy(peer->recent[peer->recent_next], mac1, COOKIE_MAC_LEN);
+    peer->recent_next = (peer->recent_next + 1) % SESSION_RECENT_INITIATIONS;
+}
+
+// The cheap checks before an initiation's DH. Returns true when the DH may be done.
+static bool initiation_admitted(session_set_t *self, peer_t *peer, const uint8_t *msg, size_t len,
+                                uint32_t sender_index, const session_time_t *now, session_io_t *io)
+{
+    if (!cookie_check_mac1(&self->checker, msg, len)) {
+        (*self->c.drop_handshake_mac1)++;
+        return false;
+    }
+    if (under_load(self, now->mono_ms) && !cookie_check_mac2(&self->checker, msg, len, peer->id, now->mono_ms)) {
+        (*self->c.drop_handshake_mac2)++;
+        send_cookie_reply(self, peer, msg, len, sender_index, now, io);
+        return false;
+    }
+    const uint8_t *mac1 = msg + len - CRYPTO_MACS_LEN;
+    if (initiation_seen(peer, mac1)) {
+        (*self->c.drop_handshake_repeat)++;
+        return false;
+    }
+    if (!rate_limit_allow(&peer->limit, SESSION_PEER_INITIATIONS_PER_S, SESSION_PEER_INITIATIONS_BURST,
+                          now->mono_ms) ||
+        !rate_limit_allow(&self->limit_all, SESSION_ALL_INITIATIONS_PER_S, SESSION_ALL_INITIATIONS_BURST,
+                          now->mono_ms)) {
+        (*self->c.drop_handshake_rate_limit)++;
+        return false;
+    }
+    initiation_remember(peer, mac1);
+    return true;
+}
+
+static void handle_initiation(session_set_t *self, const crypto_datagram_t *d, const uint8_t *msg, size_t len,
+                              const uint8_t *peer_id, const session_time_t *now, session_io_t *io)
 {
     peer_t *peer = find_peer(self, peer_id);
     if (!peer) {
@@ -532,6 +628,8 @@ static void handle_initiation(session_set_t *self, const crypto_datagram_t *d, c
         (*self->c.handshakes_refused)++;
         return;
     }
+    if (!initiation_admitted(self, peer, msg, len, d->sender_index, now, io))
+        return;
     noise_handshake_t hs;
     uint8_t timestamp[CRYPTO_TAI64N_LEN];
     uint64_t *drop = read_initiation(self, peer, d, &hs, now, timestamp);
@@ -544,12 +642,16 @@ static void handle_initiation(session_set_t *self, const crypto_datagram_t *d, c
     noise_handshake_wipe(&hs);
 }
 
-static void handle_response(session_set_t *self, const crypto_datagram_t *d, const uint8_t *peer_id,
-                            const session_time_t *now, session_io_t *io)
+static void handle_response(session_set_t *self, const crypto_datagram_t *d, const uint8_t *msg, size_t len,
+                            const uint8_t *peer_id, const session_time_t *now, session_io_t *io)
 {
     peer_t *peer = peer_by_index(self, d->receiver_index);
     if (!peer || peer->pending.local_index != d->receiver_index || memcmp(peer->id, peer_id, WIRE_ID_LEN) != 0) {
         (*self->c.drop_unknown_index)++;
+        return;
+    }
+    if (!cookie_check_mac1(&self->checker, msg, len)) {
+        (*self->c.drop_handshake_mac1)++;
         return;
     }
     pending_t *p = &peer->pending;
@@ -583,6 +685,23 @@ static void handle_response(session_set_t *self, const crypto_datagram_t *d, con
     keypair_move(self, &peer->current, &kp);
     session_established(self, peer, now);
     flush_queue(self, peer, now, io);
+}
+
+// A busy peer's answer to our initiation: keep the cookie and send the initiation again at once, now
+// with mac2 (a new one: new ephemeral, index and timestamp). cookie_read_reply accepts one reply per
+// initiation, so this cannot be used to make us send more.
+static void handle_cookie_reply(session_set_t *self, const crypto_datagram_t *d, const uint8_t *peer_id,
+                                const session_time_t *now, session_io_t *io)
+{
+    peer_t *peer = peer_by_index(self, d->receiver_index);
+    if (!peer || peer->pending.local_index != d->receiver_index || memcmp(peer->id, peer_id, WIRE_ID_LEN) != 0 ||
+        cookie_read_reply(&peer->maker, d->body, d->body_len, now->mono_ms) != 0) {
+        (*self->c.drop_cookie_reply)++;
+        return;
+    }
+    (*self->c.cookie_replies_in)++;
+    if (peer->pending.active)
+        send_initiation(self, peer, false, now, io);
 }
 
 // The keypair of peer named by our index, or NULL (also for the index of an initiation in flight).
@@ -678,8 +797,9 @@ void session_set_inbound(session_set_t *self, const uint8_t *datagram, size_t le
         return;
     }
     switch (d.type) {
-    case CRYPTO_MSG_INITIATION: handle_initiation(self, &d, peer_id, now, io); break;
-    case CRYPTO_MSG_RESPONSE: handle_response(self, &d, peer_id, now, io); break;
+    case CRYPTO_MSG_INITIATION: handle_initiation(self, &d, datagram, len, peer_id, now, io); break;
+    case CRYPTO_MSG_RESPONSE: handle_response(self, &d, datagram, len, peer_id, now, io); break;
+    case CRYPTO_MSG_COOKIE_REPLY: handle_cookie_reply(self, &d, peer_id, now, io); break;
     default: handle_transport(self, &d, peer_id, now, io); break;
     }
 }
@@ -828,6 +948,7 @@ static int apply_member(session_set_t *self, const Weft__Peer *entry)
             return -1;
         memcpy(peer->id, entry->id.data, WIRE_ID_LEN);
         memcpy(peer->static_public, x_public, 32);
+        cookie_maker_init(&peer->maker, x_public);
         memcpy(peer->status.id, peer->id, WIRE_ID_LEN);
         peer->dirty = true;
         zhashx_insert(self->peers, peer->id, peer);
@@ -909,6 +1030,14 @@ static void counters_register(counters_t *c, service_t *svc)
     c->handshakes_refused = service_counter(svc, "handshakes_refused");
     c->drop_revoked = service_counter(svc, "drop_revoked");
     c->sessions_cert_expired = service_counter(svc, "sessions_cert_expired");
+    c->drop_handshake_mac1 = service_counter(svc, "drop_handshake_mac1");
+    c->drop_handshake_mac2 = service_counter(svc, "drop_handshake_mac2");
+    c->drop_handshake_repeat = service_counter(svc, "drop_handshake_repeat");
+    c->drop_handshake_rate_limit = service_counter(svc, "drop_handshake_rate_limit");
+    c->cookie_replies_out = service_counter(svc, "cookie_replies_out");
+    c->cookie_replies_in = service_counter(svc, "cookie_replies_in");
+    c->drop_cookie_reply = service_counter(svc, "drop_cookie_reply");
+    c->under_load = service_counter(svc, "under_load");
 }
 
 static void removed_free(void **item)
@@ -931,6 +1060,7 @@ session_set_t *session_set_new(const session_config_t *cfg, service_t *svc)
         self->cfg.max_packet = 1500;
     int rc = noise_keypair_from_private(&self->local, cfg->static_private);
     sodium_memzero(self->cfg.static_private, sizeof self->cfg.static_private);
+    cookie_checker_init(&self->checker, self->local.pub);
     self->peers = table_new(id_hash, id_compare);
     self->indexes = table_new(index_hash, index_compare);
     self->removed = zlistx_new();

@@ -28,7 +28,17 @@
 // time to finish before lib/transport refuses counters >= 2^60.
 #define SESSION_REKEY_AFTER_MESSAGES (TRANSPORT_REJECT_AFTER_MESSAGES - ((uint64_t)1 << 16))
 #define SESSION_QUEUE_PACKETS 128              // packets queued per peer while a handshake runs
-#define SESSION_PROLOGUE "weft v1"
+#define SESSION_PROLOGUE "weft v2"          // v2: handshake messages end with mac1 || mac2
+// Handshake flood protection (docs/protocol.md): initiations that reach the Diffie-Hellman, per member
+// and for the whole node; at SESSION_LOAD_INITIATIONS mac1-valid initiations in a second the node is
+// under load and wants a cookie (mac2) for a second; the mac1s of the last SESSION_RECENT_INITIATIONS
+// initiations per member are remembered so an exact replay costs no DH.
+#define SESSION_PEER_INITIATIONS_PER_S 50
+#define SESSION_PEER_INITIATIONS_BURST 10
+#define SESSION_ALL_INITIATIONS_PER_S 200
+#define SESSION_ALL_INITIATIONS_BURST 40
+#define SESSION_LOAD_INITIATIONS 20
+#define SESSION_RECENT_INITIATIONS 16
 
 typedef struct session_set session_set_t;
 

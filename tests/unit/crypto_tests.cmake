@@ -2,7 +2,8 @@
 # datagram decoder's fuzz target is in fuzz/. Included by the tests' CMakeLists after weftcore exists;
 # expects enable_testing() there.
 set(WEFT_CRYPTO_DIR ${CMAKE_CURRENT_LIST_DIR}/../../services/crypto)
-set(WEFT_CRYPTO_LIB_SOURCES ${WEFT_CRYPTO_DIR}/session.c ${WEFT_CRYPTO_DIR}/crypto_wire.c)
+set(WEFT_CRYPTO_LIB_SOURCES ${WEFT_CRYPTO_DIR}/session.c ${WEFT_CRYPTO_DIR}/crypto_wire.c
+  ${WEFT_CRYPTO_DIR}/cookie.c ${WEFT_CRYPTO_DIR}/ratelimit.c)
 
 if(NOT TARGET PkgConfig::CMOCKA)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)

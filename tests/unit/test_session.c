@@ -18,8 +18,10 @@
 #include <string.h>
 
 #include "cert.h"
+#include "cookie.h"
 #include "crypto_wire.h"
 #include "identity.h"
+#include "ratelimit.h"
 #include "session.h"
 #include "wire.h"
 
@@ -239,8 +241,11 @@ static void test_codec_roundtrip_and_bounds(void **state)
     assert_int_equal(crypto_datagram_decode(buf, CRYPTO_INITIATION_LEN, &d), 0);
     assert_int_equal(d.type, 1);
     assert_int_equal(d.sender_index, 0x01020304);
-    assert_int_equal(d.body_len, CRYPTO_INITIATION_LEN - 8);
+    assert_int_equal(d.body_len, CRYPTO_INITIATION_LEN - 8 - CRYPTO_MACS_LEN);   // the MACs are not Noise's
+    assert_int_equal(CRYPTO_INITIATION_LEN, 148);
+    assert_int_equal(CRYPTO_RESPONSE_LEN, 92);
     assert_int_equal(crypto_datagram_decode(buf, CRYPTO_INITIATION_LEN - 1, &d), -1);
+    assert_int_equal(crypto_datagram_decode(buf, 116, &d), -1);   // the old, MAC-less initiation
     buf[2] = 1;
     assert_int_equal(crypto_datagram_decode(buf, CRYPTO_INITIATION_LEN, &d), -1);
 
@@ -256,7 +261,7 @@ static void test_codec_roundtrip_and_bounds(void **state)
     uint8_t big[CRYPTO_INITIATION_CERT_LEN + 1] = {0};
     crypto_write_initiation_header(big, 1);
     assert_int_equal(crypto_datagram_decode(big, CRYPTO_INITIATION_CERT_LEN, &d), 0);
-    assert_int_equal(d.body_len, CRYPTO_INITIATION_CERT_LEN - 8);
+    assert_int_equal(d.body_len, CRYPTO_INITIATION_CERT_LEN - 8 - CRYPTO_MACS_LEN);
     assert_int_equal(crypto_datagram_decode(big, CRYPTO_INITIATION_CERT_LEN - 1, &d), -1);
     assert_int_equal(crypto_datagram_decode(big, CRYPTO_INITIATION_CERT_LEN + 1, &d), -1);
     crypto_write_response_header(big, 1, 2);
@@ -273,6 +278,19 @@ static void test_codec_roundtrip_and_bounds(void **state)
     assert_int_equal(crypto_datagram_decode(t, sizeof t - 1, &d), -1);
     t[0] = 3;
     assert_int_equal(crypto_datagram_decode(t, sizeof t, &d), -1);
+
+    // cookie reply: exactly 64 bytes, body = nonce || encrypted cookie
+    uint8_t c[CRYPTO_COOKIE_REPLY_LEN + 1] = {0};
+    assert_int_equal(crypto_write_cookie_header(c, 0x0a0b0c0d), CRYPTO_COOKIE_HEADER_LEN);
+    assert_int_equal(crypto_datagram_decode(c, CRYPTO_COOKIE_REPLY_LEN, &d), 0);
+    assert_int_equal(d.type, CRYPTO_MSG_COOKIE_REPLY);
+    assert_int_equal(d.receiver_index, 0x0a0b0c0d);
+    assert_int_equal(d.body_len, COOKIE_REPLY_BODY_LEN);
+    assert_ptr_equal(d.body, c + 8);
+    assert_int_equal(crypto_datagram_decode(c, CRYPTO_COOKIE_REPLY_LEN - 1, &d), -1);
+    assert_int_equal(crypto_datagram_decode(c, CRYPTO_COOKIE_REPLY_LEN + 1, &d), -1);
+    c[3] = 1;
+    assert_int_equal(crypto_datagram_decode(c, CRYPTO_COOKIE_REPLY_LEN, &d), -1);
     assert_int_equal(crypto_datagram_decode(NULL, 0, &d), -1);
     assert_int_equal(crypto_datagram_decode(t, 3, &d), -1);
 
@@ -347,19 +365,22 @@ static void test_tampered_and_truncated(void **state)
     uint8_t copy[2048];
     size_t len;
 
-    // initiation: every byte of the Noise part matters
+    // initiation: every byte after the type and reserved bytes, up to mac2, is covered by mac1 (checked
+    // before any DH); mac2 is only looked at under load
     send_ip(w, a, b, 1);
     const uint8_t *init = batch_packet(a->nat, 0, &len);
     memcpy(copy, init, len);
     size_t init_len = len;
-    for (size_t i = CRYPTO_INITIATION_HEADER_LEN; i < init_len; i += 7) {
+    uint64_t tampered = 0;
+    for (size_t i = 4; i < init_len - COOKIE_MAC_LEN; i += 7, tampered++) {
         copy[i] ^= 0x40;
         deliver_bytes(w, a, b, copy, init_len);
         copy[i] ^= 0x40;
     }
     assert_int_equal(b->nat->count, 0);
+    assert_int_equal(counter(b, "drop_handshake_mac1"), tampered);
     uint64_t auth = counter(b, "drop_auth");
-    assert_true(auth >= (init_len - 8) / 7);
+    assert_int_equal(auth, 0);
     deliver_bytes(w, a, b, copy, init_len - 1);
     copy[1] = 1;
     deliver_bytes(w, a, b, copy, init_len);
@@ -373,12 +394,13 @@ static void test_tampered_and_truncated(void **state)
     memcpy(copy, resp, len);
     size_t resp_len = len;
     packet_batch_reset(b->nat);
-    copy[resp_len - 3] ^= 1;
+    copy[resp_len - 40] ^= 1;   // in the Noise part: mac1 no longer matches
     deliver_bytes(w, b, a, copy, resp_len);
-    assert_int_equal(counter(a, "drop_auth"), 1);
+    assert_int_equal(counter(a, "drop_handshake_mac1"), 1);
+    assert_int_equal(counter(a, "drop_auth"), 0);
     deliver_bytes(w, b, a, copy, resp_len - 1);
     assert_int_equal(counter(a, "drop_malformed"), 1);
-    copy[resp_len - 3] ^= 1;
+    copy[resp_len - 40] ^= 1;
     copy[8] ^= 1;       // receiver index
     deliver_bytes(w, b, a, copy, resp_len);
     assert_int_equal(counter(a, "drop_unknown_index"), 1);
@@ -450,17 +472,200 @@ static void test_replayed_initiation(void **state)
     deliver(w, a, b);
     assert_int_equal(b->nat->count, 1);
     packet_batch_reset(b->nat);
+    // an exact replay is recognised by its mac1 before any DH
     deliver_bytes(w, a, b, copy, len);
     assert_int_equal(b->nat->count, 0);
+    assert_int_equal(counter(b, "drop_handshake_repeat"), 1);
+    // so is one with another mac2 (an attacker cannot make a valid one, but may change it)
+    copy[len - 1] ^= 1;
+    deliver_bytes(w, a, b, copy, len);
+    copy[len - 1] ^= 1;
+    assert_int_equal(counter(b, "drop_handshake_repeat"), 2);
+    assert_int_equal(counter(b, "drop_handshake_replay"), 0);
+    // later initiations (retries after REKEY_TIMEOUT) are accepted; once SESSION_RECENT_INITIATIONS
+    // newer ones pushed it out of the memory, the old one costs a DH again and the timestamp refuses it
+    for (int i = 0; i < SESSION_RECENT_INITIATIONS; i++) {
+        advance(w, SESSION_REKEY_TIMEOUT_MS);
+        session_set_tick(a->set, &w->now, &a->io);
+        assert_int_equal(a->nat->count, 1);
+        deliver(w, a, b);
+        assert_int_equal(b->nat->count, 1);
+        packet_batch_reset(b->nat);
+    }
+    assert_int_equal(counter(b, "handshakes_responded"), 1 + SESSION_RECENT_INITIATIONS);
+    deliver_bytes(w, a, b, copy, len);
+    assert_int_equal(b->nat->count, 0);
+    assert_int_equal(counter(b, "drop_handshake_repeat"), 2);
     assert_int_equal(counter(b, "drop_handshake_replay"), 1);
-    // a later initiation (retry after REKEY_TIMEOUT) is accepted
-    advance(w, SESSION_REKEY_TIMEOUT_MS);
-    session_set_tick(a->set, &w->now, &a->io);
-    assert_int_equal(a->nat->count, 1);
-    deliver(w, a, b);
-    assert_int_equal(b->nat->count, 1);
-    assert_int_equal(counter(b, "handshakes_responded"), 2);
 }
+
+// ---- handshake flood protection (cookie.c, ratelimit.c) ----
+
+// A maker for messages to node n, as any host that knows n's node id can have.
+static void maker_for(cookie_maker_t *m, node_t *n)
+{
+    uint8_t x_public[32];
+    assert_int_equal(identity_peer_x25519(n->identity.public_key, x_public), 0);
+    cookie_maker_init(m, x_public);
+}
+
+// An initiation with a random Noise part and correct MACs from m: passes mac1, fails the DH.
+static void craft_initiation(cookie_maker_t *m, uint8_t out[CRYPTO_INITIATION_LEN], const world_t *w)
+{
+    crypto_write_initiation_header(out, randombytes_random() | 1);
+    randombytes_buf(out + CRYPTO_INITIATION_HEADER_LEN, CRYPTO_INITIATION_LEN - CRYPTO_INITIATION_HEADER_LEN);
+    assert_int_equal(cookie_add_macs(m, out, CRYPTO_INITIATION_LEN, w->now.mono_ms, true), 0);
+}
+
+// The peer id a batch's i-th packet is tagged with.
+static const uint8_t *batch_peer(const packet_batch_t *b, size_t i)
+{
+    return b->peers[b->peer_index[i]];
+}
+
+static void test_mac1_wrong_and_right(void **state)
+{
+    world_t *w = *state;
+    node_t *a = &w->alice, *b = &w->bob;
+    uint8_t msg[CRYPTO_INITIATION_LEN];
+    // random bytes of the right length and header: no DH, counted
+    for (int i = 0; i < 50; i++) {
+        crypto_write_initiation_header(msg, 1);
+        randombytes_buf(msg + 8, sizeof msg - 8);
+        deliver_bytes(w, a, b, msg, sizeof msg);
+    }
+    assert_int_equal(counter(b, "drop_handshake_mac1"), 50);
+    assert_int_equal(counter(b, "drop_auth"), 0);
+    // MACs for another key (alice's instead of bob's): refused the same way
+    cookie_maker_t wrong, right;
+    maker_for(&wrong, a);
+    craft_initiation(&wrong, msg, w);
+    deliver_bytes(w, a, b, msg, sizeof msg);
+    assert_int_equal(counter(b, "drop_handshake_mac1"), 51);
+    // a right mac1 on a bad Noise message gets as far as the DH, which refuses it
+    maker_for(&right, b);
+    craft_initiation(&right, msg, w);
+    deliver_bytes(w, a, b, msg, sizeof msg);
+    assert_int_equal(counter(b, "drop_handshake_mac1"), 51);
+    assert_int_equal(counter(b, "drop_auth"), 1);
+    assert_int_equal(b->nat->count, 0);
+    // and the genuine handshake (MACs on both messages) still completes
+    handshake(w);
+    assert_int_equal(counter(a, "drop_handshake_mac1"), 0);
+}
+
+static void test_rate_limit_and_load(void **state)
+{
+    world_t *w = *state;
+    node_t *a = &w->alice, *b = &w->bob;
+    cookie_maker_t m;
+    maker_for(&m, b);
+    uint8_t msg[CRYPTO_INITIATION_LEN];
+    // a flood of mac1-valid initiations "from alice's path" in one millisecond: the burst reaches the DH,
+    // the rest is rate limited, until the load threshold makes mac2 required
+    for (int i = 0; i < SESSION_LOAD_INITIATIONS - 1; i++) {
+        craft_initiation(&m, msg, w);
+        deliver_bytes(w, a, b, msg, sizeof msg);
+    }
+    assert_int_equal(counter(b, "drop_auth"), SESSION_PEER_INITIATIONS_BURST);
+    assert_int_equal(counter(b, "drop_handshake_rate_limit"),
+                     SESSION_LOAD_INITIATIONS - 1 - SESSION_PEER_INITIATIONS_BURST);
+    assert_int_equal(counter(b, "under_load"), 0);
+    assert_int_equal(b->nat->count, 0);
+    // under load: no mac2, no DH, a cookie reply (for alice's path) instead
+    craft_initiation(&m, msg, w);
+    deliver_bytes(w, a, b, msg, sizeof msg);
+    assert_int_equal(counter(b, "under_load"), 1);
+    assert_int_equal(counter(b, "drop_handshake_mac2"), 1);
+    assert_int_equal(counter(b, "cookie_replies_out"), 1);
+    assert_int_equal(b->nat->count, 1);
+    size_t len;
+    const uint8_t *reply = batch_packet(b->nat, 0, &len);
+    crypto_datagram_t d;
+    assert_int_equal(crypto_datagram_decode(reply, len, &d), 0);
+    assert_int_equal(d.type, CRYPTO_MSG_COOKIE_REPLY);
+    assert_memory_equal(batch_peer(b->nat, 0), a->identity.public_key, 32);   // nat sends it on alice's path
+    // the cookie answers only the initiation it was made for, once
+    cookie_maker_t other;
+    maker_for(&other, b);
+    assert_int_equal(cookie_read_reply(&other, d.body, d.body_len, w->now.mono_ms), -1);
+    assert_int_equal(cookie_read_reply(&m, d.body, d.body_len, w->now.mono_ms), 0);
+    assert_int_equal(cookie_read_reply(&m, d.body, d.body_len, w->now.mono_ms), -1);
+    packet_batch_reset(b->nat);
+    // with the cookie, mac2 passes; the per-peer bucket is still empty
+    craft_initiation(&m, msg, w);
+    deliver_bytes(w, a, b, msg, sizeof msg);
+    assert_int_equal(counter(b, "drop_handshake_mac2"), 1);
+    assert_int_equal(counter(b, "drop_handshake_rate_limit"), SESSION_LOAD_INITIATIONS - SESSION_PEER_INITIATIONS_BURST);
+    // without, it does not
+    craft_initiation(&other, msg, w);
+    deliver_bytes(w, a, b, msg, sizeof msg);
+    assert_int_equal(counter(b, "drop_handshake_mac2"), 2);
+    // a second later the bucket has refilled (to its burst), and the node is no longer under load
+    advance(w, 1000);
+    for (int i = 0; i < SESSION_LOAD_INITIATIONS - 1; i++) {
+        craft_initiation(&m, msg, w);
+        deliver_bytes(w, a, b, msg, sizeof msg);
+    }
+    assert_int_equal(counter(b, "drop_auth"), 2 * SESSION_PEER_INITIATIONS_BURST);
+    assert_int_equal(counter(b, "drop_handshake_mac2"), 2);
+
+    // the token bucket itself: rate and burst, for the node-wide limit
+    rate_limit_t rl = {0};
+    int allowed = 0;
+    for (int i = 0; i < 1000; i++)
+        allowed += rate_limit_allow(&rl, SESSION_ALL_INITIATIONS_PER_S, SESSION_ALL_INITIATIONS_BURST, 5000);
+    assert_int_equal(allowed, SESSION_ALL_INITIATIONS_BURST);
+    for (int64_t t = 5001; t <= 15000; t++)   // ten seconds, one attempt each millisecond
+        allowed += rate_limit_allow(&rl, SESSION_ALL_INITIATIONS_PER_S, SESSION_ALL_INITIATIONS_BURST, t);
+    assert_int_equal(allowed, SESSION_ALL_INITIATIONS_BURST + 10 * SESSION_ALL_INITIATIONS_PER_S);
+    assert_false(rate_limit_allow(&rl, 0, 1, 20000));
+}
+
+// A genuine handshake while a flood keeps the responder under load: the initiation gets a cookie
+// reply, the initiator sends a new one with mac2 at once, and the handshake completes.
+static void test_cookie_round_trip(void **state)
+{
+    world_t *w = *state;
+    node_t *a = &w->alice, *b = &w->bob;
+    cookie_maker_t m;
+    maker_for(&m, b);
+    uint8_t msg[CRYPTO_INITIATION_LEN];
+    for (int round = 0; round < 2; round++) {   // 2 x LOAD in half a second: the flood goes on
+        for (int i = 0; i < SESSION_LOAD_INITIATIONS; i++) {
+            craft_initiation(&m, msg, w);
+            deliver_bytes(w, a, b, msg, sizeof msg);
+        }
+        packet_batch_reset(b->nat);   // the cookie replies to the flood
+        advance(w, 500);
+    }
+    uint64_t dh_before = counter(b, "drop_auth");
+    send_ip(w, a, b, 0xaa);
+    deliver(w, a, b);
+    assert_int_equal(counter(b, "handshakes_responded"), 0);
+    assert_int_equal(b->nat->count, 1);
+    assert_int_equal(batch_type(b->nat, 0), CRYPTO_MSG_COOKIE_REPLY);
+    deliver(w, b, a);
+    assert_int_equal(counter(a, "cookie_replies_in"), 1);
+    assert_int_equal(a->nat->count, 1);   // the initiation again, now with mac2
+    assert_int_equal(batch_type(a->nat, 0), CRYPTO_MSG_INITIATION);
+    deliver(w, a, b);
+    assert_int_equal(counter(b, "under_load"), 1);
+    assert_int_equal(counter(b, "handshakes_responded"), 1);
+    assert_int_equal(counter(b, "drop_auth"), dh_before);
+    deliver(w, b, a);
+    assert_int_equal(counter(a, "handshakes_completed"), 1);
+    deliver(w, a, b);
+    assert_int_equal(b->dev->count, 1);
+    // a cookie reply nobody asked for (no initiation in flight, or a forged one) is dropped
+    uint8_t fake[CRYPTO_COOKIE_REPLY_LEN];
+    crypto_write_cookie_header(fake, 12345);
+    randombytes_buf(fake + 8, sizeof fake - 8);
+    deliver_bytes(w, b, a, fake, sizeof fake);
+    assert_int_equal(counter(a, "drop_cookie_reply"), 1);
+    assert_int_equal(a->nat->count, 0);
+}
+
 
 static void test_initiation_timestamp_increases_when_clock_steps_back(void **state)
 {
@@ -1081,6 +1286,9 @@ int main(void)
         T(test_tampered_and_truncated),
         T(test_replayed_transport),
         T(test_replayed_initiation),
+        T(test_mac1_wrong_and_right),
+        T(test_rate_limit_and_load),
+        T(test_cookie_round_trip),
         T(test_initiation_timestamp_increases_when_clock_steps_back),
         T(test_unknown_index_starts_rate_limited_handshake),
         T(test_handshake_identity_checks),

@@ -1,0 +1,129 @@
+/*
+ * fuzz_cookie_reply.c - libFuzzer target for the cookie reply (datagram type 3, docs/protocol.md): the
+ * bytes go to the decoder (crypto_datagram_decode), to the cookie's decryption (cookie_read_reply) and,
+ * as a datagram from the member, into a session table that has an initiation in flight to it
+ * (session_set_inbound), where an accepted reply makes it send the initiation again with mac2.
+ *
+ * Input: byte 0 is the mode, the rest the reply. Bit 0 clear: the reply as given (bit 1 set: its
+ * receiver index is replaced by the index of the initiation in flight, so the lookup succeeds). Bit 0
+ * set: a genuine reply to that initiation, made with the member's key, XORed with the rest of the input
+ * (so mutations start from a reply that decrypts).
+ *
+ *   cmake -DCMAKE_C_COMPILER=clang ... && make fuzz_cookie_reply && ./bin/fuzz_cookie_reply fuzz/corpus/cookie_reply
+ */
+#include <sodium.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cookie.h"
+#include "crypto_wire.h"
+#include "identity.h"
+#include "session.h"
+
+static session_set_t *sessions;
+static service_t svc;
+static packet_batch_t *to_nat, *to_device;
+static uint8_t local_id[32], peer_id[32];
+static cookie_checker_t peer_checker;      // the member's side: makes genuine replies
+static uint8_t initiation[CRYPTO_INITIATION_LEN];   // the initiation in flight (no certificates here)
+static uint32_t pending_index;
+static int64_t now_ms = 1000;
+static const uint8_t packet[20] = {0x45};   // for the member: keeps a handshake in flight
+
+// Remembers the newest initiation the table sent, then empties both batches.
+static void collect(void)
+{
+    size_t offset = 0;
+    for (size_t i = 0; i < to_nat->count; i++) {
+        const uint8_t *p = to_nat->data + offset;
+        if (to_nat->lengths[i] == CRYPTO_INITIATION_LEN && p[0] == CRYPTO_MSG_INITIATION) {
+            memcpy(initiation, p, CRYPTO_INITIATION_LEN);
+            pending_index = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+        }
+        offset += to_nat->lengths[i];
+    }
+    packet_batch_reset(to_nat);
+    packet_batch_reset(to_device);
+}
+
+static void setup(void)
+{
+    if (sodium_init() < 0)
+        __builtin_trap();
+    identity_t local, peer;
+    crypto_sign_keypair(local.public_key, local.secret_key);
+    crypto_sign_keypair(peer.public_key, peer.secret_key);
+    memcpy(local_id, local.public_key, 32);
+    memcpy(peer_id, peer.public_key, 32);
+    session_config_t cfg = {.max_packet = 1500};
+    uint8_t x_public[32], x_secret[32];
+    memcpy(cfg.local_id, local.public_key, 32);
+    identity_x25519(&local, x_public, cfg.static_private);
+    sessions = session_set_new(&cfg, &svc);
+    identity_x25519(&peer, x_public, x_secret);
+    cookie_checker_init(&peer_checker, x_public);
+    Weft__Peer member = WEFT__PEER__INIT;
+    member.id.data = peer_id;
+    member.id.len = 32;
+    member.overlay_addr = "10.100.0.2";
+    Weft__Peer *members[1] = {&member};
+    Weft__PeerList list = WEFT__PEER_LIST__INIT;
+    list.peers = members;
+    list.n_peers = 1;
+    session_set_update_members(sessions, &list);
+    to_nat = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
+    to_device = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
+    // one packet for the member starts the handshake whose initiation the replies answer
+    session_time_t now = {.mono_ms = now_ms, .unix_ns = 1700000000000000000LL};
+    session_io_t io = {.to_nat = to_nat, .to_device = to_device};
+    session_set_outbound(sessions, packet, sizeof packet, peer_id, &now, &io);
+    collect();
+    if (!pending_index)
+        __builtin_trap();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!sessions)
+        setup();
+    if (size < 1)
+        return 0;
+    uint8_t mode = data[0];
+    data++;
+    size--;
+    uint8_t reply[CRYPTO_COOKIE_REPLY_LEN + 64];
+    size_t len;
+    if (mode & 1) {
+        len = CRYPTO_COOKIE_REPLY_LEN;
+        crypto_write_cookie_header(reply, pending_index);
+        if (cookie_reply_body(&peer_checker, initiation, sizeof initiation, local_id, now_ms,
+                              reply + CRYPTO_COOKIE_HEADER_LEN) != 0)
+            __builtin_trap();
+        for (size_t i = 0; i < size && i < len; i++)
+            reply[i] ^= data[i];
+    } else {
+        len = size < sizeof reply ? size : sizeof reply;
+        memcpy(reply, data, len);
+        if ((mode & 2) && len >= 8)
+            for (int i = 0; i < 4; i++)
+                reply[4 + i] = (uint8_t)(pending_index >> (8 * i));
+    }
+    crypto_datagram_t d;
+    if (crypto_datagram_decode(reply, len, &d) == 0 && d.type == CRYPTO_MSG_COOKIE_REPLY) {
+        if (len != CRYPTO_COOKIE_REPLY_LEN || d.body != reply + CRYPTO_COOKIE_HEADER_LEN ||
+            d.body_len != COOKIE_REPLY_BODY_LEN)
+            __builtin_trap();
+        cookie_maker_t maker;   // a maker that never sent anything accepts no reply
+        cookie_maker_init(&maker, local_id);
+        if (cookie_read_reply(&maker, d.body, d.body_len, now_ms) == 0)
+            __builtin_trap();
+    }
+    now_ms += 10;   // time moves, so retries and cookie ages are exercised too
+    session_time_t now = {.mono_ms = now_ms, .unix_ns = 1700000000000000000LL + now_ms * 1000000};
+    session_io_t io = {.to_nat = to_nat, .to_device = to_device};
+    session_set_inbound(sessions, reply, len, peer_id, &now, &io);
+    session_set_tick(sessions, &now, &io);
+    session_set_outbound(sessions, packet, sizeof packet, peer_id, &now, &io);   // a new one if given up
+    collect();
+    return 0;
+}
