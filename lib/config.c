@@ -890,6 +890,21 @@ static int apply_env(weft_config_t *cfg, char *err, size_t err_len)
     return 0;
 }
 
+// A weft.yaml that holds a secret (the network key, the hub's TURN secret, a TURN password) must not be
+// readable or writable by other users: refused with the chmod that fixes it, as ssh refuses a key file.
+static int check_secret_mode(const weft_config_t *cfg, mode_t mode, char *err, size_t err_len)
+{
+    const char *secret = cfg->network_key[0] ? "mesh.network_key" : cfg->hub_turn_secret[0] ? "hub.turn_secret" : NULL;
+    for (int i = 0; !secret && i < cfg->turn_server_count; i++)
+        if (strchr(cfg->turn_servers[i], '@'))
+            secret = "nat.turn_servers (a password)";
+    if (!secret || !(mode & 077))
+        return 0;
+    set_err(err, err_len, "%s holds a secret (%s) but other users can read or change it (mode %03o): run chmod 600 %s",
+            cfg->config_file, secret, (unsigned)(mode & 0777), cfg->config_file);
+    return -1;
+}
+
 int config_load(weft_config_t *cfg, const char *home, char *err, size_t err_len)
 {
     return config_load_file(cfg, home, NULL, err, err_len);
@@ -937,10 +952,12 @@ int config_load_file(weft_config_t *cfg, const char *home, const char *file, cha
             memcpy(text + len, chunk, got);
             len += got;
         }
+        struct stat st;
+        int stat_rc = fstat(fileno(f), &st);
         fclose(f);
         int rc = config_parse(cfg, text ? text : "", len, cfg->config_file, err, err_len);
         free(text);
-        if (rc != 0)
+        if (rc != 0 || (stat_rc == 0 && check_secret_mode(cfg, st.st_mode, err, err_len) != 0))
             return -1;
     }
     if (apply_env(cfg, err, err_len) != 0)

@@ -141,6 +141,10 @@ expect 1 "not in a mesh named 'other'" "$W" config check --home "$M" --mesh othe
 expect 2 "not both" "$W" config check --home "$M" --mesh lab "$C"
 # secrets are never printed
 printf 'mesh:\n  network_key: %s\nnat:\n  turn_servers: ["turn://user:hunter2@10.0.0.2:3478"]\n' "$(printf 'ab%.0s' {1..32})" >"$C"
+# a file holding secrets that other users can read is refused, with the fix
+chmod 644 "$C"
+expect 1 "holds a secret \(mesh.network_key\) but other users can read or change it \(mode 644\): run chmod 600" "$W" config check "$C"
+chmod 600 "$C"
 out=$("$W" config check --json "$C")
 if grep -q "hunter2\|abababab" <<<"$out" || ! grep -q '"mesh.network_key":"(set)"' <<<"$out"; then
   echo "FAIL: config check --json shows a secret: $out"; failures=$((failures + 1))

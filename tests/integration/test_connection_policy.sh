@@ -25,6 +25,7 @@ hub:
   turn_servers:
     - "$NATLAB_SERVER_IP:$NATLAB_TURN_PORT"
 EOF
+chmod 600 "$LAB_DIR/hub/weft.yaml"   # it holds the TURN secret
 natlab_hub
 
 # init_pair N: fresh homes alphaN and betaN (a home's Redis would show the last run's path for a while)

@@ -37,6 +37,7 @@ hub:
     - "$NATLAB_SERVER_IP:$NATLAB_TURN_PORT"
   turn_ttl: $TTL
 EOF
+chmod 600 "$hub_home/weft.yaml"   # it holds the TURN secret
 HUB_ENDPOINT="tcp://$NATLAB_HUB_IP:7400"
 LAB_HOMES+=("$hub_home")
 ip netns exec "$hub_ns" "$BIN/weft" hub --home "$hub_home" --listen "$HUB_ENDPOINT" || lab_fail "weft hub failed to start"
