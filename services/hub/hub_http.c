@@ -1,5 +1,6 @@
 // hub_http.c — see hub_http.h. Routes:
-//   GET  /health, /metrics
+//   GET  /health, /metrics                                 (no token; /health not rate-limited either)
+//   every /api/v1/mesh route needs the token, reads too (they show rosters, keys and events):
 //   GET|POST           /api/v1/mesh/networks
 //   GET|DELETE         /api/v1/mesh/networks/{id}
 //   GET|POST           /api/v1/mesh/networks/{id}/peers
@@ -123,7 +124,7 @@ static int check_token(hub_http_t *self, const http_request_t *req, http_respons
     const char *auth = req->authorization;
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
         atomic_fetch_add(&self->unauthorized, 1);
-        http_error(res, 401, "unauthorized", "admin calls need 'Authorization: Bearer <token>' (`weft hub token`)");
+        http_error(res, 401, "unauthorized", "calls need 'Authorization: Bearer <token>' (`weft hub token`)");
         res->www_authenticate = "Bearer realm=\"weft-hub\"";
         return -1;
     }
@@ -511,6 +512,11 @@ static void metrics(hub_http_t *self, http_response_t *res)
     fprintf(out, "weft_hub_http_rejected_total{reason=\"rate_limited\"} %llu\n", (unsigned long long)atomic_load(&self->rate_limited));
     fprintf(out, "weft_hub_http_rejected_total{reason=\"unauthorized\"} %llu\n", (unsigned long long)atomic_load(&self->unauthorized));
     fprintf(out, "weft_hub_http_rejected_total{reason=\"forbidden\"} %llu\n", (unsigned long long)atomic_load(&self->forbidden));
+    http_server_stats_t server = {0};
+    if (self->server)
+        http_server_stats(self->server, &server);
+    fprintf(out, "weft_hub_http_rejected_total{reason=\"connection_limit\"} %llu\n", server.refused);
+    fprintf(out, "weft_hub_http_rejected_total{reason=\"request_deadline\"} %llu\n", server.cut_slow);
     metric(out, "weft_hub_event_streams", "gauge", "Open Server-Sent Events streams.");
     fprintf(out, "weft_hub_event_streams %d\n", atomic_load(&self->streams));
     metric(out, "weft_hub_events_sent_total", "counter", "Events sent on the event streams.");
@@ -543,12 +549,11 @@ static void mesh_routes(hub_http_t *self, const http_request_t *req, const char 
         (n == 3 && strcmp(segs[1], "peers") != 0))
         return http_error(res, 404, "not_found", "no such endpoint; see docs/api.md");
     bool events_path = n == 2 && strcmp(segs[1], "events") == 0;
-    bool write = is(req, "POST") || is(req, "DELETE");
     bool allowed = is(req, "GET") || (is(req, "POST") && (n == 0 || (n == 2 && !events_path))) ||
                    (is(req, "DELETE") && (n == 1 || n == 3));
     if (!allowed)
         return method_not_allowed(res, allow);
-    if (write && check_token(self, req, res) != 0)
+    if (check_token(self, req, res) != 0)
         return;
     if (req->body_too_large)
         return http_error(res, 413, "body_too_large", "request bodies are limited to 16384 bytes");
@@ -631,6 +636,9 @@ static void handle(void *ctx, const http_request_t *req, http_response_t *res)
     int retry = 1;
     if (!http_path_is_clean(req->path)) {
         http_error(res, 400, "bad_path", "the path has an empty, '.' or '..' segment or a control character");
+    } else if (strcmp(req->path, "/health") == 0 || strcmp(req->path, "/health/") == 0) {
+        // outside the per-address budget, so a flood from one address does not hide the hub's health
+        is(req, "GET") ? health(self, res) : method_not_allowed(res, "GET");
     } else if (is(req, "GET") && !http_rate_take(self->rate, req->client, zclock_mono(), &retry)) {
         atomic_fetch_add(&self->rate_limited, 1);
         http_error(res, 429, "rate_limited", "too many requests from this address; see Retry-After");
@@ -639,9 +647,7 @@ static void handle(void *ctx, const http_request_t *req, http_response_t *res)
         char buf[512];
         const char *segs[10];
         int n = http_path_split(req->path, buf, sizeof buf, segs, 10);
-        if (n == 1 && strcmp(segs[0], "health") == 0)
-            is(req, "GET") ? health(self, res) : method_not_allowed(res, "GET");
-        else if (n == 1 && strcmp(segs[0], "metrics") == 0)
+        if (n == 1 && strcmp(segs[0], "metrics") == 0)
             is(req, "GET") ? metrics(self, res) : method_not_allowed(res, "GET");
         else if (n >= 4 && strcmp(segs[0], "api") == 0 && strcmp(segs[1], "v1") == 0 && strcmp(segs[2], "mesh") == 0 &&
                  strcmp(segs[3], "networks") == 0)

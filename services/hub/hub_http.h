@@ -3,10 +3,11 @@
 // members on top of mesh_store.h, a Server-Sent Events feed of each mesh's changes (Redis pub/sub
 // hub:events:<id>), /health and Prometheus /metrics.
 //
-// Admin calls (POST, DELETE) need "Authorization: Bearer <token>", the token in hub.api_token_file
-// (created on first start, 64 hex characters, mode 0600; `weft hub token` prints it): none is 401, a wrong
-// one 403. Reads (GET) are rate-limited per client address (token bucket, hub.http_rate per second, burst
-// twice that): 429 with Retry-After. Every request makes its own Redis connection; nothing is shared with
+// Every /api/v1/mesh call, reads too (rosters, keys, events), needs "Authorization: Bearer <token>", the
+// token in hub.api_token_file (created on first start, 64 hex characters, mode 0600; `weft hub token`
+// prints it): none is 401, a wrong one 403. /health and /metrics need none. Reads (GET) but /health are
+// rate-limited per client address (token bucket, hub.http_rate per second, burst twice that): 429 with
+// Retry-After. Every request makes its own Redis connection; nothing is shared with
 // the hub actor's thread.
 #ifndef WEFT_HUB_HTTP_H
 #define WEFT_HUB_HTTP_H

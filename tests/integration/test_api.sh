@@ -190,4 +190,9 @@ for c in "${clients[@]}"; do wait "$c" || lab_fail "a parallel /api/v1/status re
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 lab_log "20 parallel /api/v1/status requests answered in $ms ms"
 lab_exec alpha curl -sf --max-time 2 "$API/health" >/dev/null || lab_fail "the API died under parallel requests"
+
+# on loopback (the default) weft-api does not warn about its address (test_hub_api.sh sees the warning)
+api_log="$(lab_home alpha)/log/api.log"
+grep -q 'HTTP API listening on http://127.0.0.1:7401' "$api_log" || lab_fail "no start line in $api_log"
+! grep -q 'not only on loopback' "$api_log" || lab_fail "weft-api warns about a loopback address"
 lab_log "PASS"

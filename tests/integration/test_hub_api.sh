@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # test_hub_api.sh BIN_DIR — the hub's HTTP API (docs/api.md) in a hub namespace with a node registered:
-# /health and /metrics (promtool), admin calls refused without a token (401) or with a wrong one (403),
+# /health and /metrics (promtool), every /api/v1/mesh call — reads and the event stream too — refused
+# without a token (401) or with a wrong one (403), a warning in the log for an API listening off loopback,
 # a network created, read, listed and deleted, a member added, read and removed, the Server-Sent Events
 # stream receiving the join and the kick, malformed requests (bad JSON, unknown fields, wrong content type,
 # oversized body, bad ids, path traversal, wrong methods) answered 4xx with a JSON error, and the
-# per-address rate limit answering 429 with Retry-After to a flood while another address is still served.
+# per-address rate limit answering 429 with Retry-After to a flood while another address is still served
+# and /health, outside that budget, still answers the flooding address.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_hub_api.sh BIN_DIR}"
@@ -57,7 +59,17 @@ promtool check metrics <"$LAB_DIR/metrics.txt" || lab_fail "the hub's /metrics d
 grep -qxF 'weft_hub_redis_up 1' "$LAB_DIR/metrics.txt" || lab_fail "/metrics: Redis not up"
 grep -q '^weft_hub_stat{name="registrations"} [1-9]' "$LAB_DIR/metrics.txt" || lab_fail "/metrics: no registrations"
 
-# admin calls need the token
+# listening on every address is worth a warning
+grep -q 'warn .*listens on \*:7402, not only on loopback' "$hub_home/log/hub.log" ||
+  lab_fail "no warning in hub.log for an API listening off loopback"
+
+# every call but /health and /metrics needs the token, reads too: they show rosters, keys and events
+for path in "" /00112233445566778899aabbccddeeff /00112233445566778899aabbccddeeff/peers \
+            /00112233445566778899aabbccddeeff/events "/00112233445566778899aabbccddeeff/peers/$ALPHA_ID"; do
+  req GET "$NETS$path" >/dev/null; expect 401 "GET networks$path without a token"
+  json_error unauthorized "GET networks$path without a token"
+  req GET "$NETS$path" -H "Authorization: Bearer ${TOKEN%?}x" >/dev/null; expect 403 "GET networks$path with a wrong token"
+done
 net_body="{\"name\":\"lab\",\"cidr\":\"10.200.0.0/24\",\"admin_key\":\"$ALPHA_ID\"}"
 req POST "$NETS" "${JSON[@]}" -d "$net_body" >/dev/null; expect 401 "POST without a token"
 json_error unauthorized "POST without a token"
@@ -81,8 +93,8 @@ req POST "$NETS" "${AUTH[@]}" "${JSON[@]}" --data-binary @"$LAB_DIR/big.json" >/
 json_error body_too_large "a 20 kB body"
 req GET "$API/api/v1/mesh/networks/../../../etc/passwd" --path-as-is >/dev/null; expect 400 "path traversal"
 json_error bad_path "path traversal"
-req GET "$NETS/not-an-id" >/dev/null; expect 400 "a bad network id"; json_error bad_id "a bad network id"
-req GET "$NETS/00112233445566778899aabbccddeeff" >/dev/null; expect 404 "an unknown network"; json_error not_found "an unknown network"
+req GET "$NETS/not-an-id" "${AUTH[@]}" >/dev/null; expect 400 "a bad network id"; json_error bad_id "a bad network id"
+req GET "$NETS/00112233445566778899aabbccddeeff" "${AUTH[@]}" >/dev/null; expect 404 "an unknown network"; json_error not_found "an unknown network"
 req GET "$API/api/v1/nothing" >/dev/null; expect 404 "an unknown path"; json_error not_found "an unknown path"
 req PUT "$NETS" "${AUTH[@]}" >/dev/null; expect 405 "PUT on networks"; json_error method_not_allowed "PUT on networks"
 [ "$(header Allow)" = "GET, POST" ] || lab_fail "405 without 'Allow: GET, POST' (got '$(header Allow)')"
@@ -96,13 +108,13 @@ assert len(d['id']) == 32 and d['name'] == 'lab' and d['cidr'] == '10.200.0.0/24
 assert d['psk'] is False and d['ttl_s'] == 0 and d['expires'] == 0 and d['created_ms'] > 0, d
 " "network shape"
 NET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$LAB_DIR/body")
-req GET "$NETS" >/dev/null; expect 200 "listing networks"
+req GET "$NETS" "${AUTH[@]}" >/dev/null; expect 200 "listing networks"
 check "assert isinstance(d, list) and [n['id'] for n in d] == ['$NET'], d" "network list"
-req GET "$NETS/$NET" >/dev/null; expect 200 "reading the network"
+req GET "$NETS/$NET" "${AUTH[@]}" >/dev/null; expect 200 "reading the network"
 check "assert d['id'] == '$NET' and d['members'] == [], d" "network with members"
 
 # the event stream sees the member join and be kicked
-lab_exec hub curl -s -N --max-time 60 "$NETS/$NET/events" >"$LAB_DIR/events.txt" 2>/dev/null &
+lab_exec hub curl -s -N --max-time 60 "${AUTH[@]}" "$NETS/$NET/events" >"$LAB_DIR/events.txt" 2>/dev/null &
 LAB_PIDS+=($!)
 lab_wait 5 "the event stream to open" grep -q '^: events of network' "$LAB_DIR/events.txt"
 req POST "$NETS/$NET/peers" "${JSON[@]}" -d "{\"key\":\"$ALPHA_ID\",\"name\":\"alpha\"}" >/dev/null
@@ -123,28 +135,30 @@ lines = open(sys.argv[1]).read().split("\n")
 data = json.loads(lines[lines.index("event: join") + 1][len("data: "):])
 assert data["event"] == "join" and data["member"] == sys.argv[2] and data["mesh"] == sys.argv[3], data
 EOF
-req GET "$NETS/$NET/peers" >/dev/null; expect 200 "listing members"
+req GET "$NETS/$NET/peers" "${AUTH[@]}" >/dev/null; expect 200 "listing members"
 check "assert [m['key'] for m in d] == ['$ALPHA_ID'], d" "member list"
-req GET "$NETS/$NET/peers/$ALPHA_ID" >/dev/null; expect 200 "reading a member"
+req GET "$NETS/$NET/peers/$ALPHA_ID" "${AUTH[@]}" >/dev/null; expect 200 "reading a member"
 check "assert d['key'] == '$ALPHA_ID', d" "member read"
-req GET "$NETS/$NET/peers/xyz" >/dev/null; expect 400 "a bad member key"; json_error bad_id "a bad member key"
-req GET "$NETS/$NET/peers/$(printf '0%.0s' $(seq 64))" >/dev/null; expect 404 "an unknown member"
+req GET "$NETS/$NET/peers/xyz" "${AUTH[@]}" >/dev/null; expect 400 "a bad member key"; json_error bad_id "a bad member key"
+req GET "$NETS/$NET/peers/$(printf '0%.0s' $(seq 64))" "${AUTH[@]}" >/dev/null; expect 404 "an unknown member"
 req DELETE "$NETS/$NET/peers/$ALPHA_ID" -H "Authorization: Bearer wrong" >/dev/null; expect 403 "kicking with a wrong token"
 req DELETE "$NETS/$NET/peers/$ALPHA_ID" "${AUTH[@]}" >/dev/null; expect 200 "kicking a member"
 check "assert d == {'deleted': 'peer', 'id': '$ALPHA_ID'}, d" "kick answer"
 lab_wait 5 "the kick event" grep -q '^event: kick$' "$LAB_DIR/events.txt"
-req GET "$NETS/$NET/peers" >/dev/null; check "assert d == [], d" "members after the kick"
+req GET "$NETS/$NET/peers" "${AUTH[@]}" >/dev/null; check "assert d == [], d" "members after the kick"
 
 req DELETE "$NETS/$NET" "${AUTH[@]}" >/dev/null; expect 200 "deleting the network"
-req GET "$NETS/$NET" >/dev/null; expect 404 "the deleted network"
+req GET "$NETS/$NET" "${AUTH[@]}" >/dev/null; expect 404 "the deleted network"
 
 # rate limit: a flood from the hub's own LAN address is refused with 429 + Retry-After, loopback still served
-lab_exec hub python3 - <<'EOF' >"$LAB_DIR/flood.txt" || lab_fail "the flood found no 429"
-import urllib.request, urllib.error
+lab_exec hub python3 - "$TOKEN" <<'EOF' >"$LAB_DIR/flood.txt" || lab_fail "the flood found no 429"
+import sys, urllib.request, urllib.error
 codes, retry = {}, None
+auth = {"Authorization": "Bearer " + sys.argv[1]}
 for _ in range(100):
     try:
-        with urllib.request.urlopen("http://10.99.0.1:7402/api/v1/mesh/networks", timeout=5) as r:
+        r = urllib.request.Request("http://10.99.0.1:7402/api/v1/mesh/networks", headers=auth)
+        with urllib.request.urlopen(r, timeout=5) as r:
             codes[r.status] = codes.get(r.status, 0) + 1
     except urllib.error.HTTPError as e:
         codes[e.code] = codes.get(e.code, 0) + 1
@@ -155,7 +169,10 @@ print(codes, "Retry-After:", retry)
 assert codes.get(429, 0) > 0 and codes.get(200, 0) >= 10 and retry and int(retry) >= 1, codes
 EOF
 lab_log "flood of 100 reads from one address: $(cat "$LAB_DIR/flood.txt")"
-req GET "$NETS" >/dev/null; expect 200 "a read from another address during the flood's penalty"
+for i in $(seq 20); do  # the flooding address still sees the hub's health: /health is outside its budget
+  lab_exec hub curl -sf --max-time 2 -o /dev/null http://10.99.0.1:7402/health || lab_fail "/health refused to the flooding address ($i)"
+done
+req GET "$NETS" "${AUTH[@]}" >/dev/null; expect 200 "a read from another address during the flood's penalty"
 grep -q '^weft_hub_http_rejected_total{reason="rate_limited"} [1-9]' <(lab_exec hub curl -s "$API/metrics") ||
   lab_fail "/metrics does not count the rate-limited requests"
 lab_log "PASS"

@@ -100,6 +100,20 @@ static void listen_addresses(void **state)
     }
 }
 
+// the start-up warning's test: loopback listen addresses, and the ones that are not (all interfaces too)
+static void loopback_listen(void **state)
+{
+    (void)state;
+    assert_true(http_listen_is_loopback("127.0.0.1:7401"));
+    assert_true(http_listen_is_loopback("127.8.9.10:7401"));
+    assert_true(http_listen_is_loopback("[::1]:7402"));
+    assert_true(http_listen_is_loopback("[::ffff:127.0.0.1]:7402"));
+    const char *not_loopback[] = {"*:7402", "0.0.0.0:7402", "10.99.0.1:7402", "[::]:7402", "[fe80::1]:7402",
+                                  "128.0.0.1:80", "nonsense"};
+    for (size_t i = 0; i < sizeof not_loopback / sizeof not_loopback[0]; i++)
+        assert_false(http_listen_is_loopback(not_loopback[i]));
+}
+
 static void network_bodies(void **state)
 {
     (void)state;
@@ -196,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rate_burst_then_refill), cmocka_unit_test(rate_many_clients),
         cmocka_unit_test(paths),                  cmocka_unit_test(listen_addresses),
+        cmocka_unit_test(loopback_listen),
         cmocka_unit_test(network_bodies),         cmocka_unit_test(peer_bodies),
         cmocka_unit_test(ids_and_types),
     };
