@@ -64,6 +64,11 @@ ice_remote_t *ice_remote_new(const char *ufrag, const char *pwd, char *const *ca
     return self;
 }
 
+ice_remote_t *ice_remote_copy(const ice_remote_t *remote)
+{
+    return ice_remote_new(remote->ufrag, remote->pwd, remote->candidates, remote->candidate_count);
+}
+
 void ice_remote_destroy(ice_remote_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -155,6 +160,10 @@ static void fill_pair(ice_event_t *ev, const NiceCandidate *local, const NiceCan
     ev->has_pair = true;
     describe_candidate(local, ev->local_type, ev->local_addr);
     describe_candidate(remote, ev->remote_type, ev->remote_addr);
+    if (local->type == NICE_CANDIDATE_TYPE_HOST)
+        ev->local_port = nice_address_get_port(&local->addr);
+    else if (local->type != NICE_CANDIDATE_TYPE_RELAYED)
+        ev->local_port = nice_address_get_port(&local->base_addr);
 }
 
 // ---------------------------------------------------------------- libnice callbacks (GLib thread)
@@ -491,6 +500,15 @@ ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, 
     g_signal_connect(self->agent, "component-state-changed", G_CALLBACK(on_state_changed), self);
     g_signal_connect(self->agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), self);
     return self;
+}
+
+void ice_peer_resume_as(ice_peer_t *self, const char *ufrag, const char *pwd, unsigned port)
+{
+    // the agent has not started: no GLib callback can run yet, as in ice_peer_new
+    if (!nice_agent_set_local_credentials(self->agent, self->stream_id, ufrag, pwd))
+        log_warn("peer %.16s: libnice refused the earlier agent's credentials", self->peer_hex);
+    if (port > 0 && port <= 65535)
+        nice_agent_set_port_range(self->agent, self->stream_id, ICE_COMPONENT, port, port);
 }
 
 void ice_peer_start(ice_peer_t *self, ice_remote_t *remote)

@@ -37,6 +37,7 @@ typedef struct {
     bool has_pair;
     char local_type[8], remote_type[8];     // host|srflx|prflx|relay
     char local_addr[64], remote_addr[64];   // "ip:port"
+    unsigned local_port;        // the local socket's port of the pair (0 for a relayed local candidate)
 } ice_event_t;
 
 // The other side's credentials and candidate lines (already length-checked by the caller).
@@ -49,6 +50,8 @@ typedef struct {
 
 ice_remote_t *ice_remote_new(const char *ufrag, const char *pwd, char *const *candidates, size_t count);
 void ice_remote_destroy(ice_remote_t **self);
+// A copy of remote (NULL when out of memory).
+ice_remote_t *ice_remote_copy(const ice_remote_t *remote);
 
 typedef struct ice_peer ice_peer_t;
 
@@ -56,6 +59,10 @@ typedef struct ice_peer ice_peer_t;
 // Returns NULL (logged) on failure.
 ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, const ice_stun_server_t *stun,
                          const ice_turn_server_t *turn, const uint8_t peer[32], bool controlling, uint64_t serial);
+// Before ice_peer_start: this agent takes the ufrag and pwd of an earlier agent and binds its host
+// candidates to that agent's port, so a peer that still holds the earlier agent (and its description)
+// accepts its checks: how a restarted nat resumes a path without signalling (nat_resume.c).
+void ice_peer_resume_as(ice_peer_t *self, const char *ufrag, const char *pwd, unsigned port);
 // Starts gathering; `remote` (owned from now on, may be NULL) is applied when gathering is done.
 void ice_peer_start(ice_peer_t *self, ice_remote_t *remote);
 // Applies the other side's credentials and candidates (owned from now on).

@@ -3,6 +3,7 @@
 //   nat_actor.c  sockets, main loop, outbound datagrams, Redis connection
 //   nat_peers.c  the peer table and the per-peer ICE state machine (PeerList, Signals, agent events, timers)
 //   nat_path.c   the weft:path:<id> hashes for `weft peers`
+//   nat_resume.c the last description that connected, per peer (weft:remote:<id>), to resume without the hub
 #ifndef WEFT_NAT_H
 #define WEFT_NAT_H
 
@@ -42,6 +43,20 @@
 #define NAT_TRIAL_GAP_MS 1000
 #define NAT_TRIAL_GAP_LONG_MS 15000
 #define NAT_TRIAL_FAST_FOR_MS 60000
+// Resuming after a restart of nat (nat_resume.c): a peer whose path was up within the last
+// NAT_RESUME_TTL_S gets an agent with that path's credentials, port and remote description, no signalling;
+// if it has not connected within NAT_RESUME_MS, the usual OFFER/RESTART follows at once.
+#define NAT_RESUME_TTL_S 60
+#define NAT_RESUME_MS 3000
+
+// The last ICE description that connected to a peer: ours (ufrag, pwd, the port of our side of the
+// pair) and the peer's (ufrag, pwd, candidates).
+typedef struct {
+    char local_ufrag[ICE_MAX_CRED_LEN + 1];
+    char local_pwd[ICE_MAX_CRED_LEN + 1];
+    unsigned local_port;
+    ice_remote_t *remote;           // NULL: nothing to resume
+} nat_resume_t;
 
 // Datagrams that arrived for a peer with no usable path. A restarted side's first datagram is
 // usually crypto's handshake initiation: holding it saves a 5 s handshake retry.
@@ -71,6 +86,10 @@ typedef struct {
     uint64_t serial;                // its serial: events of older agents are ignored
     path_state_t state;
     char local_ufrag[ICE_MAX_CRED_LEN + 1];   // current agent's ufrag, once gathered
+    char local_pwd[ICE_MAX_CRED_LEN + 1];     // current agent's pwd, once gathered
+    ice_remote_t *applied_remote;             // a copy of the peer's description given to the current agent
+    bool resuming;                            // the current agent resumes `resume` (nat_resume.c)
+    nat_resume_t resume;                      // the last description that connected (weft:remote:<id>)
     char offer_ufrag[ICE_MAX_CRED_LEN + 1];   // controlled: the offer the current agent answers
     char failed_offer[ICE_MAX_CRED_LEN + 1];  // controlled: the offer whose agent failed last (RESTART answers)
     bool answer_applied;            // controlling: an ANSWER was applied to the current agent
@@ -158,5 +177,17 @@ const char *nat_path_state_name(path_state_t state);
 // is not connected or did not take it (the mark stays: written again on the next pass).
 int nat_path_write(nat_t *nat, nat_peer_t *peer);
 void nat_path_delete(nat_t *nat, const nat_peer_t *peer);
+
+// ---- nat_resume.c ----
+// The current agent just connected over a local port (0: a relayed candidate, which cannot be resumed):
+// keep its description as the peer's resume.
+void nat_resume_keep(nat_peer_t *peer, unsigned local_port);
+// Writes the peer's resume to weft:remote:<hex> with NAT_RESUME_TTL_S to live (called every 2 s while
+// the path is usable). Returns 0 or -1.
+int nat_resume_write(nat_t *nat, const nat_peer_t *peer);
+// Reads weft:remote:<hex> into the peer's resume. Returns true when a whole, well-formed one was there.
+bool nat_resume_load(nat_t *nat, nat_peer_t *peer);
+// Forgets the peer's resume (memory; and Redis when delete_key).
+void nat_resume_forget(nat_t *nat, nat_peer_t *peer, bool delete_key);
 
 #endif

@@ -213,9 +213,22 @@ static void try_redis(nat_actor_t *self)
         nat->peers[i]->dirty = true;
 }
 
+// Every 2 s: weft:remote:<id> of each path that is up over a description we can resume (nat_resume.c)
+static void write_resumes(nat_t *nat)
+{
+    for (size_t i = 0; i < nat->peer_count; i++) {
+        const nat_peer_t *peer = nat->peers[i];
+        if (nat_peer_usable(peer) && peer->resume.remote && strcmp(peer->resume.local_ufrag, peer->local_ufrag) == 0 &&
+            nat_resume_write(nat, peer) != 0)
+            return;
+    }
+}
+
 static void write_paths(nat_actor_t *self, bool all)
 {
     nat_t *nat = &self->nat;
+    if (all)
+        write_resumes(nat);
     for (size_t i = 0; i < nat->peer_count; i++)
         if ((all || nat->peers[i]->dirty) && nat_path_write(nat, nat->peers[i]) != 0) {
             // Redis is down: try again on the next 2 s pass, not once per peer and loop turn

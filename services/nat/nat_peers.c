@@ -98,6 +98,9 @@ static void drop_agent(nat_peer_t *peer)
     }
     peer->serial = 0;
     peer->local_ufrag[0] = '\0';
+    memset(peer->local_pwd, 0, sizeof peer->local_pwd);
+    ice_remote_destroy(&peer->applied_remote);
+    peer->resuming = false;
     peer->offer_ufrag[0] = '\0';
     peer->answer_applied = false;
     peer->local_type[0] = peer->remote_type[0] = '\0';
@@ -109,19 +112,28 @@ static void drop_agent(nat_peer_t *peer)
 }
 
 // Replaces the peer's agent by a fresh one and starts gathering (remote: the offer, controlled side).
-static int new_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t now)
+// resume: the agent takes the peer's last description that connected instead (nat_resume.c): no servers,
+// our old credentials and port, the peer's old description, no signal sent.
+static int make_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, bool resume, int64_t now)
 {
+    ice_remote_t *applied = remote ? ice_remote_copy(remote) : NULL;
     drop_agent(peer);
     drop_trial(peer);
     uint64_t serial = ++nat->next_serial;
-    const ice_stun_server_t *stun;
-    const ice_turn_server_t *turn;
-    nat_servers_pick(&nat->servers, &nat->ice_settings, zclock_time() / 1000, &stun, &turn);
+    const ice_stun_server_t *stun = NULL;
+    const ice_turn_server_t *turn = NULL;
+    if (!resume)
+        nat_servers_pick(&nat->servers, &nat->ice_settings, zclock_time() / 1000, &stun, &turn);
     peer->ice = ice_peer_new(nat->bridge, &nat->ice_settings, stun, turn, peer->id, peer->controlling, serial);
     if (!peer->ice) {
         ice_remote_destroy(&remote);
+        ice_remote_destroy(&applied);
         return -1;
     }
+    if (resume)
+        ice_peer_resume_as(peer->ice, peer->resume.local_ufrag, peer->resume.local_pwd, peer->resume.local_port);
+    peer->resuming = resume;
+    peer->applied_remote = applied;
     peer->serial = serial;
     if (peer->attempts++ > 0)
         (*nat->count.ice_restarts)++;
@@ -131,6 +143,24 @@ static int new_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t
     set_state(peer, PATH_GATHERING);
     ice_peer_start(peer->ice, remote);
     return 0;
+}
+
+static int new_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t now)
+{
+    return make_agent(nat, peer, remote, false, now);
+}
+
+// Right after nat started: the path that was up before, without the hub, if Redis still has it.
+static bool resume_agent(nat_t *nat, nat_peer_t *peer, int64_t now)
+{
+    if (!nat_resume_load(nat, peer))
+        return false;
+    ice_remote_t *remote = ice_remote_copy(peer->resume.remote);
+    if (!remote || make_agent(nat, peer, remote, true, now) != 0)
+        return false;
+    log_info("peer %.16s: resuming the path of the last run (ufrag %s, port %u, %zu remote candidates)", peer->hex,
+             peer->resume.local_ufrag, peer->resume.local_port, peer->resume.remote->candidate_count);
+    return true;
 }
 
 static void schedule_retry(nat_peer_t *peer, int64_t now)
@@ -191,7 +221,9 @@ static nat_peer_t *peer_add(nat_t *nat, const uint8_t id[WIRE_ID_LEN], int64_t n
     peer->dirty = true;
     nat->peers[nat->peer_count++] = peer;
     log_info("peer %.16s: new (%s)", peer->hex, peer->controlling ? "we offer" : "it offers");
-    if (peer->controlling)
+    if (!nat->have_peer_list && resume_agent(nat, peer, now))
+        ;   // this nat just started: NAT_RESUME_MS to resume, then signalling
+    else if (peer->controlling)
         new_agent(nat, peer, NULL, now);
     else
         peer->retry_at_ms = now + NAT_BACKOFF_MIN_MS;   // RESTART if no offer comes by then
@@ -205,6 +237,7 @@ static void peer_remove(nat_t *nat, size_t index)
     drop_agent(peer);
     drop_trial(peer);
     nat_path_delete(nat, peer);
+    nat_resume_forget(nat, peer, true);
     free(peer);
     nat->peers[index] = nat->peers[--nat->peer_count];
 }
@@ -240,6 +273,7 @@ void nat_peers_destroy_all(nat_t *nat)
     for (size_t i = 0; i < nat->peer_count; i++) {
         drop_agent(nat->peers[i]);
         drop_trial(nat->peers[i]);
+        nat_resume_forget(nat, nat->peers[i], false);
         free(nat->peers[i]);
     }
     free(nat->peers);
@@ -325,6 +359,8 @@ static void on_answer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
     ice_remote_t *remote = remote_from_signal(nat, peer, s);
     if (!remote)
         return;
+    ice_remote_destroy(&peer->applied_remote);
+    peer->applied_remote = ice_remote_copy(remote);
     ice_peer_set_remote(peer->ice, remote);
     peer->answer_applied = true;
     log_info("peer %.16s: ANSWER %s with %zu candidates", peer->hex, s->ufrag, s->n_candidates);
@@ -416,11 +452,15 @@ static void on_gathered(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev, zms
     while (count < ICE_MAX_CANDIDATES && (cands[count] = zmsg_popstr(msg)) != NULL)
         count++;
     if (ufrag && pwd) {
-        nat_servers_on_gathered(&nat->servers, &nat->ice_settings, zclock_time() / 1000,
-                                ice_peer_turn_name(peer->ice), ev->has_relay);
+        if (!peer->resuming)
+            nat_servers_on_gathered(&nat->servers, &nat->ice_settings, zclock_time() / 1000,
+                                    ice_peer_turn_name(peer->ice), ev->has_relay);
         snprintf(peer->local_ufrag, sizeof peer->local_ufrag, "%s", ufrag);
+        snprintf(peer->local_pwd, sizeof peer->local_pwd, "%s", pwd);
         if (peer->state == PATH_GATHERING)
             set_state(peer, PATH_CONNECTING);
+    }
+    if (ufrag && pwd && !peer->resuming) {   // a resumed agent's description is the one the peer has
         // extra candidates: a gateway mapping of our host ports, predicted ports of a sequential NAT
         count += portmap_add_candidates(nat->portmap, cands, count, ICE_MAX_CANDIDATES);
         count += predict_add_candidates(nat->predict, cands, count, ICE_MAX_CANDIDATES);
@@ -515,9 +555,11 @@ static void on_state(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
             peer->last_error[0] = '\0';
             peer->backoff_ms = NAT_BACKOFF_MIN_MS;
             peer->retry_at_ms = 0;
-            log_info("peer %.16s: connected in %lld ms, %s %s -> %s %s", peer->hex,
+            log_info("peer %.16s: %s in %lld ms, %s %s -> %s %s", peer->hex, peer->resuming ? "resumed" : "connected",
                      (long long)(wire_now_ms() - peer->attempt_ms), peer->local_type, peer->local_addr,
                      peer->remote_type, peer->remote_addr);
+            peer->resuming = false;
+            nat_resume_keep(peer, ev->has_pair ? ev->local_port : 0);
             send_held(nat, peer);
         }
         break;
@@ -750,6 +792,10 @@ void nat_peers_tick(nat_t *nat, int64_t now)
         bool trying = peer->state == PATH_GATHERING || peer->state == PATH_CONNECTING;
         if (peer->ice && trying && now - peer->attempt_ms >= timeout_ms)
             attempt_failed(nat, peer, "connect timeout", now);
+        if (peer->ice && peer->resuming && trying && now - peer->attempt_ms >= NAT_RESUME_MS) {
+            attempt_failed(nat, peer, "the last run's path did not resume", now);
+            peer->retry_at_ms = now;    // offer (or ask for an offer) at once
+        }
         if (nat_peer_usable(peer))
             check_liveness(nat, peer, now);
         tick_trial(nat, peer, now);
