@@ -134,4 +134,10 @@ assert d["oldest_open_s"] <= deadline + 3, d               # and holds none long
 EOF
 done
 lab_exec hub curl -sf --max-time 2 http://127.0.0.1:7402/health >/dev/null || lab_fail "/health after the attack"
+lab_exec hub curl -s --max-time 2 http://127.0.0.1:7402/metrics >"$LAB_DIR/metrics.txt"
+lab_log "$(grep -E 'reason="(connection_limit|request_deadline)"' "$LAB_DIR/metrics.txt" | tr '\n' ' ')"
+grep -q '^weft_hub_http_rejected_total{reason="request_deadline"} [1-9]' "$LAB_DIR/metrics.txt" ||
+  lab_fail "/metrics does not count the connections cut at the deadline"
+grep -q '^weft_hub_http_rejected_total{reason="connection_limit"} [1-9]' "$LAB_DIR/metrics.txt" ||
+  lab_fail "/metrics does not count the connections refused by the limits"
 lab_log "PASS"
