@@ -5,9 +5,9 @@
  * (session_set_inbound), where an accepted reply makes it send the initiation again with mac2.
  *
  * Input: byte 0 is the mode, the rest the reply. Bit 0 clear: the reply as given (bit 1 set: its
- * receiver index is replaced by the index of the initiation in flight, so the lookup succeeds). Bit 0
- * set: a genuine reply to that initiation, made with the member's key, XORed with the rest of the input
- * (so mutations start from a reply that decrypts).
+ * receiver index is replaced by the index of the initiation in flight). Bit 0 set: a genuine reply made
+ * by the member with the pair's key, XORed with the rest of the input (so mutations start from a reply
+ * that decrypts).
  *
  *   cmake -DCMAKE_C_COMPILER=clang ... && make fuzz_cookie_reply && ./bin/fuzz_cookie_reply fuzz/corpus/cookie_reply
  */
@@ -25,7 +25,7 @@ static service_t svc;
 static packet_batch_t *to_nat, *to_device;
 static uint8_t local_id[32], peer_id[32];
 static cookie_checker_t peer_checker;      // the member's side: makes genuine replies
-static uint8_t initiation[CRYPTO_INITIATION_LEN];   // the initiation in flight (no certificates here)
+static cookie_maker_t peer_maker;          // the member's keys for us (the pair's cookie key)
 static uint32_t pending_index;
 static int64_t now_ms = 1000;
 static const uint8_t packet[20] = {0x45};   // for the member: keeps a handshake in flight
@@ -36,10 +36,8 @@ static void collect(void)
     size_t offset = 0;
     for (size_t i = 0; i < to_nat->count; i++) {
         const uint8_t *p = to_nat->data + offset;
-        if (to_nat->lengths[i] == CRYPTO_INITIATION_LEN && p[0] == CRYPTO_MSG_INITIATION) {
-            memcpy(initiation, p, CRYPTO_INITIATION_LEN);
+        if (to_nat->lengths[i] == CRYPTO_INITIATION_LEN && p[0] == CRYPTO_MSG_INITIATION)
             pending_index = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
-        }
         offset += to_nat->lengths[i];
     }
     packet_batch_reset(to_nat);
@@ -56,12 +54,14 @@ static void setup(void)
     memcpy(local_id, local.public_key, 32);
     memcpy(peer_id, peer.public_key, 32);
     session_config_t cfg = {.max_packet = 1500};
-    uint8_t x_public[32], x_secret[32];
+    uint8_t x_public[32], x_secret[32], local_public[32];
     memcpy(cfg.local_id, local.public_key, 32);
-    identity_x25519(&local, x_public, cfg.static_private);
+    identity_x25519(&local, local_public, cfg.static_private);
     sessions = session_set_new(&cfg, &svc);
     identity_x25519(&peer, x_public, x_secret);
     cookie_checker_init(&peer_checker, x_public);
+    if (cookie_maker_init(&peer_maker, local_public, x_secret) != 0)
+        __builtin_trap();
     Weft__Peer member = WEFT__PEER__INIT;
     member.id.data = peer_id;
     member.id.len = 32;
@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mode & 1) {
         len = CRYPTO_COOKIE_REPLY_LEN;
         crypto_write_cookie_header(reply, pending_index);
-        if (cookie_reply_body(&peer_checker, initiation, sizeof initiation, local_id, now_ms,
+        if (cookie_reply_body(&peer_checker, peer_maker.cookie_key, reply, local_id, now_ms,
                               reply + CRYPTO_COOKIE_HEADER_LEN) != 0)
             __builtin_trap();
         for (size_t i = 0; i < size && i < len; i++)
@@ -113,9 +113,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len != CRYPTO_COOKIE_REPLY_LEN || d.body != reply + CRYPTO_COOKIE_HEADER_LEN ||
             d.body_len != COOKIE_REPLY_BODY_LEN)
             __builtin_trap();
-        cookie_maker_t maker;   // a maker that never sent anything accepts no reply
-        cookie_maker_init(&maker, local_id);
-        if (cookie_read_reply(&maker, d.body, d.body_len, now_ms) == 0)
+        cookie_maker_t maker;   // a stranger's keys open no reply
+        uint8_t stranger[32] = {9};
+        cookie_maker_init(&maker, peer_maker.mac1_key, stranger);
+        if (cookie_read_reply(&maker, reply, d.body, d.body_len, now_ms) == 0)
             __builtin_trap();
     }
     now_ms += 10;   // time moves, so retries and cookie ages are exercised too

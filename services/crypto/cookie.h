@@ -7,9 +7,11 @@
 // - mac2 = MAC(cookie, message up to mac2), all zero without a fresh cookie. A cookie is
 //   MAC(responder's secret, binding); the responder's secret is random and changes every 2 minutes. The
 //   binding is the member id nat tagged the datagram with (the ICE agent that received it).
-// - A cookie reply carries the cookie encrypted (XChaCha20-Poly1305) under HASH("weft cookie" || the
-//   responder's static public key), with the mac1 of the message it answers as associated data, so only
-//   the sender of that message can use it.
+// - A cookie reply carries the cookie encrypted (XChaCha20-Poly1305) under the pair's cookie key,
+//   HASH("weft cookie" || X25519(our static private, the peer's static public)): only the two members can
+//   make or read it (unlike WireGuard, whose responder does not yet know who initiates; here nat's tag
+//   names the member). So the member can use any cookie reply sent on its path, also one that answers a
+//   forged initiation, and the replies can be rate limited without starving it.
 // MAC is keyed BLAKE2b with a 16-byte output, HASH is BLAKE2b-256. No sockets, no clock of its own.
 #ifndef WEFT_CRYPTO_COOKIE_H
 #define WEFT_CRYPTO_COOKIE_H
@@ -26,35 +28,34 @@
 #define COOKIE_VALID_MS (COOKIE_SECRET_MS - 10000)   // an initiator stops using a cookie this old
 #define COOKIE_BINDING_LEN 32                  // what a cookie is bound to: a member id
 
-// The receiving side: our keys for checking mac1 and encrypting cookie replies, and the cookie secret.
+// The receiving side: our key for checking mac1, and the cookie secret.
 typedef struct {
     uint8_t mac1_key[32];
-    uint8_t cookie_key[32];
     uint8_t secret[32];
     int64_t secret_ms;          // when secret was made; a new one after COOKIE_SECRET_MS
     bool secret_set;
 } cookie_checker_t;
 
-// The sending side, one per peer: the peer's keys, the last cookie it gave us and the mac1 of the last
-// initiation we sent it (a cookie reply must answer that one).
+// One per peer: the peer's mac1 key, the pair's cookie key (both directions) and the last cookie the
+// peer gave us.
 typedef struct {
     uint8_t mac1_key[32];
     uint8_t cookie_key[32];
     uint8_t cookie[COOKIE_LEN];
     int64_t cookie_ms;          // when the cookie arrived
     bool have_cookie;
-    uint8_t last_mac1[COOKIE_MAC_LEN];
-    bool last_mac1_valid;
 } cookie_maker_t;
 
-// Keys derived from our own static public key (checker) or from a peer's (maker).
+// The checker's keys come from our own static public key; a maker's from the peer's static public key
+// and our static private key. Returns -1 if the pair's X25519 fails (a low-order peer key).
 void cookie_checker_init(cookie_checker_t *checker, const uint8_t local_public[32]);
-void cookie_maker_init(cookie_maker_t *maker, const uint8_t peer_public[32]);
+int cookie_maker_init(cookie_maker_t *maker, const uint8_t peer_public[32], const uint8_t local_private[32]);
+// True while the maker holds a cookie younger than COOKIE_VALID_MS (mac2 will be made with it).
+bool cookie_fresh(const cookie_maker_t *maker, int64_t now_ms);
 
 // Writes mac1 and mac2 into the last COOKIE_MACS_LEN bytes of msg (len includes them). mac2 is zero
-// unless the maker holds a cookie younger than COOKIE_VALID_MS. remember: keep this mac1 as the one a
-// cookie reply may answer (initiations). Returns -1 if len is too short for the MACs.
-int cookie_add_macs(cookie_maker_t *maker, uint8_t *msg, size_t len, int64_t now_ms, bool remember);
+// unless the maker's cookie is fresh. Returns -1 if len is too short for the MACs.
+int cookie_add_macs(const cookie_maker_t *maker, uint8_t *msg, size_t len, int64_t now_ms);
 
 // True if the mac1 at the end of msg (len includes both MACs) is ours.
 bool cookie_check_mac1(const cookie_checker_t *checker, const uint8_t *msg, size_t len);
@@ -63,16 +64,18 @@ bool cookie_check_mac1(const cookie_checker_t *checker, const uint8_t *msg, size
 bool cookie_check_mac2(cookie_checker_t *checker, const uint8_t *msg, size_t len,
                        const uint8_t binding[COOKIE_BINDING_LEN], int64_t now_ms);
 
-// The body of a cookie reply to msg (whose mac1 becomes the associated data): a random nonce then the
-// encrypted cookie of binding. out holds COOKIE_NONCE_LEN + COOKIE_LEN + 16 bytes. Returns 0 or -1.
+// The body of a cookie reply for the member binding: a random nonce then the cookie encrypted with the
+// pair's cookie key (pair_key = that member's maker's cookie_key), the reply's 8-byte header as
+// associated data. out holds COOKIE_REPLY_BODY_LEN bytes. Returns 0 or -1.
+#define COOKIE_REPLY_HEADER_LEN 8
 #define COOKIE_REPLY_BODY_LEN (COOKIE_NONCE_LEN + COOKIE_LEN + 16)
-int cookie_reply_body(cookie_checker_t *checker, const uint8_t *msg, size_t len,
-                      const uint8_t binding[COOKIE_BINDING_LEN], int64_t now_ms,
-                      uint8_t out[COOKIE_REPLY_BODY_LEN]);
+int cookie_reply_body(cookie_checker_t *checker, const uint8_t pair_key[32],
+                      const uint8_t header[COOKIE_REPLY_HEADER_LEN], const uint8_t binding[COOKIE_BINDING_LEN],
+                      int64_t now_ms, uint8_t out[COOKIE_REPLY_BODY_LEN]);
 
-// Reads the body of a cookie reply from the maker's peer: decrypts it with the mac1 of our last
-// initiation as associated data and keeps the cookie. Returns 0, or -1 (nothing kept) if it does not
-// decrypt or answers no initiation of ours; a cookie reply is used once.
-int cookie_read_reply(cookie_maker_t *maker, const uint8_t *body, size_t body_len, int64_t now_ms);
+// Reads a cookie reply from the maker's peer (header and body): keeps the cookie if it decrypts with the
+// pair's key. Returns 0, or -1 (nothing kept).
+int cookie_read_reply(cookie_maker_t *maker, const uint8_t header[COOKIE_REPLY_HEADER_LEN], const uint8_t *body,
+                      size_t body_len, int64_t now_ms);
 
 #endif

@@ -3,7 +3,7 @@
 // packets waiting for it. Two tables: peers by node id, and peers by our 32-bit session index.
 //
 // In front of the Diffie-Hellman of an initiation (cheapest first): the member tag, revocation, mac1,
-// under load mac2 (else a cookie reply), the recent-initiation memory (exact replays), then the per-peer
+// the recent-initiation memory (exact replays), under load mac2 (else a cookie reply), then the per-peer
 // and node-wide rate limits (docs/protocol.md "Handshake flood protection").
 #include "session.h"
 
@@ -35,6 +35,7 @@ typedef struct {
     uint32_t local_index;       // index of the initiation in flight (0 if writing it failed)
     int64_t first_sent_ms;      // start of this series of attempts (given up after REKEY_ATTEMPT)
     int64_t last_sent_ms;
+    bool with_cookie;           // the initiation in flight carries a mac2
 } pending_t;
 
 typedef struct {
@@ -58,6 +59,7 @@ typedef struct {
     uint8_t recent[SESSION_RECENT_INITIATIONS][COOKIE_MAC_LEN];   // mac1s of initiations we did a DH for
     size_t recent_next;
     rate_limit_t limit;         // initiations from this peer that reach the DH
+    rate_limit_t cookie_limit;  // cookie replies sent on this peer's path
     bool listed;                // seen in the member list being applied
     bool dirty;                 // status changed since the last report
     session_peer_status_t status;
@@ -72,7 +74,7 @@ typedef struct {
     uint64_t *drop_no_peer, *drop_expired, *drop_too_big, *drop_batch_full;
     uint64_t *handshakes_refused, *drop_revoked, *sessions_cert_expired;
     uint64_t *drop_handshake_mac1, *drop_handshake_mac2, *drop_handshake_repeat, *drop_handshake_rate_limit;
-    uint64_t *cookie_replies_out, *cookie_replies_in, *drop_cookie_reply, *under_load;
+    uint64_t *cookie_replies_out, *cookie_replies_in, *drop_cookie_reply, *cookie_replies_limited, *under_load;
 } counters_t;
 
 struct session_set {
@@ -366,7 +368,8 @@ static void send_initiation(session_set_t *self, peer_t *peer, bool first, const
     }
     p->local_index = index_claim(self, peer);
     crypto_write_initiation_header(out, p->local_index);
-    cookie_add_macs(&peer->maker, out, msg_len, now->mono_ms, true);
+    cookie_add_macs(&peer->maker, out, msg_len, now->mono_ms);
+    p->with_cookie = cookie_fresh(&peer->maker, now->mono_ms);
     packet_batch_commit(io->to_nat, msg_len, peer->id);
     (*self->c.handshakes_initiated)++;
     peer_update_state(self, peer, now->mono_ms);
@@ -531,7 +534,7 @@ static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *
     kp->initiator = false;
     kp->created_ms = now->mono_ms;
     crypto_write_response_header(out, kp->local_index, kp->remote_index);
-    cookie_add_macs(&peer->maker, out, msg_len, now->mono_ms, false);
+    cookie_add_macs(&peer->maker, out, msg_len, now->mono_ms);
     packet_batch_commit(io->to_nat, msg_len, peer->id);
     (*self->c.handshakes_responded)++;
     peer->status.last_handshake_unix_ms = now->unix_ns / 1000000;
@@ -555,18 +558,26 @@ static bool under_load(session_set_t *self, int64_t now_ms)
 }
 
 // Answers an initiation that lacks a valid mac2 with a cookie reply (to nat, for the member the
-// initiation came in for: nat sends it on that member's path, not to the datagram's source).
-static void send_cookie_reply(session_set_t *self, peer_t *peer, const uint8_t *msg, size_t len,
-                              uint32_t sender_index, const session_time_t *now, session_io_t *io)
+// initiation came in for: nat sends it on that member's path, not to the datagram's source). At most
+// SESSION_COOKIE_REPLIES_PER_S per member: the member can read any of them, so a flood reflected on its
+// path stays small.
+static void send_cookie_reply(session_set_t *self, peer_t *peer, uint32_t sender_index, const session_time_t *now,
+                              session_io_t *io)
 {
+    if (!rate_limit_allow(&peer->cookie_limit, SESSION_COOKIE_REPLIES_PER_S, SESSION_COOKIE_REPLIES_BURST,
+                          now->mono_ms)) {
+        (*self->c.cookie_replies_limited)++;
+        return;
+    }
     uint8_t *out = reserve(self, io, io->to_nat, CRYPTO_COOKIE_REPLY_LEN, peer->id);
     if (!out)
         return;
-    if (cookie_reply_body(&self->checker, msg, len, peer->id, now->mono_ms, out + CRYPTO_COOKIE_HEADER_LEN) != 0) {
+    crypto_write_cookie_header(out, sender_index);
+    if (cookie_reply_body(&self->checker, peer->maker.cookie_key, out, peer->id, now->mono_ms,
+                          out + CRYPTO_COOKIE_HEADER_LEN) != 0) {
         log_warn("cannot write a cookie reply");
         return;
     }
-    crypto_write_cookie_header(out, sender_index);
     packet_batch_commit(io->to_nat, CRYPTO_COOKIE_REPLY_LEN, peer->id);
     (*self->c.cookie_replies_out)++;
 }
@@ -594,14 +605,15 @@ static bool initiation_admitted(session_set_t *self, peer_t *peer, const uint8_t
         (*self->c.drop_handshake_mac1)++;
         return false;
     }
-    if (under_load(self, now->mono_ms) && !cookie_check_mac2(&self->checker, msg, len, peer->id, now->mono_ms)) {
-        (*self->c.drop_handshake_mac2)++;
-        send_cookie_reply(self, peer, msg, len, sender_index, now, io);
+    bool loaded = under_load(self, now->mono_ms);
+    const uint8_t *mac1 = msg + len - CRYPTO_MACS_LEN;
+    if (initiation_seen(peer, mac1)) {   // a replay: not even a cookie reply
+        (*self->c.drop_handshake_repeat)++;
         return false;
     }
-    const uint8_t *mac1 = msg + len - CRYPTO_MACS_LEN;
-    if (initiation_seen(peer, mac1)) {
-        (*self->c.drop_handshake_repeat)++;
+    if (loaded && !cookie_check_mac2(&self->checker, msg, len, peer->id, now->mono_ms)) {
+        (*self->c.drop_handshake_mac2)++;
+        send_cookie_reply(self, peer, sender_index, now, io);
         return false;
     }
     if (!rate_limit_allow(&peer->limit, SESSION_PEER_INITIATIONS_PER_S, SESSION_PEER_INITIATIONS_BURST,
@@ -687,20 +699,19 @@ static void handle_response(session_set_t *self, const crypto_datagram_t *d, con
     flush_queue(self, peer, now, io);
 }
 
-// A busy peer's answer to our initiation: keep the cookie and send the initiation again at once, now
-// with mac2 (a new one: new ephemeral, index and timestamp). cookie_read_reply accepts one reply per
-// initiation, so this cannot be used to make us send more.
-static void handle_cookie_reply(session_set_t *self, const crypto_datagram_t *d, const uint8_t *peer_id,
-                                const session_time_t *now, session_io_t *io)
+// A busy peer's cookie (it may answer an initiation someone forged on our path: any reply the pair's
+// key opens is good). Kept; an initiation in flight that went without a mac2 is sent again at once
+// with one (new ephemeral, index and timestamp) — once, since the new one carries the cookie.
+static void handle_cookie_reply(session_set_t *self, const crypto_datagram_t *d, const uint8_t *datagram,
+                                const uint8_t *peer_id, const session_time_t *now, session_io_t *io)
 {
-    peer_t *peer = peer_by_index(self, d->receiver_index);
-    if (!peer || peer->pending.local_index != d->receiver_index || memcmp(peer->id, peer_id, WIRE_ID_LEN) != 0 ||
-        cookie_read_reply(&peer->maker, d->body, d->body_len, now->mono_ms) != 0) {
+    peer_t *peer = find_peer(self, peer_id);
+    if (!peer || cookie_read_reply(&peer->maker, datagram, d->body, d->body_len, now->mono_ms) != 0) {
         (*self->c.drop_cookie_reply)++;
         return;
     }
     (*self->c.cookie_replies_in)++;
-    if (peer->pending.active)
+    if (peer->pending.active && !peer->pending.with_cookie && !is_revoked(self, peer->id))
         send_initiation(self, peer, false, now, io);
 }
 
@@ -799,7 +810,7 @@ void session_set_inbound(session_set_t *self, const uint8_t *datagram, size_t le
     switch (d.type) {
     case CRYPTO_MSG_INITIATION: handle_initiation(self, &d, datagram, len, peer_id, now, io); break;
     case CRYPTO_MSG_RESPONSE: handle_response(self, &d, datagram, len, peer_id, now, io); break;
-    case CRYPTO_MSG_COOKIE_REPLY: handle_cookie_reply(self, &d, peer_id, now, io); break;
+    case CRYPTO_MSG_COOKIE_REPLY: handle_cookie_reply(self, &d, datagram, peer_id, now, io); break;
     default: handle_transport(self, &d, peer_id, now, io); break;
     }
 }
@@ -946,9 +957,13 @@ static int apply_member(session_set_t *self, const Weft__Peer *entry)
         peer = calloc(1, sizeof *peer);
         if (!peer)
             return -1;
+        if (cookie_maker_init(&peer->maker, x_public, self->local.priv) != 0) {
+            log_warn("peer list: ignoring a member whose key gives no shared secret");
+            free(peer);
+            return -1;
+        }
         memcpy(peer->id, entry->id.data, WIRE_ID_LEN);
         memcpy(peer->static_public, x_public, 32);
-        cookie_maker_init(&peer->maker, x_public);
         memcpy(peer->status.id, peer->id, WIRE_ID_LEN);
         peer->dirty = true;
         zhashx_insert(self->peers, peer->id, peer);
@@ -1037,6 +1052,7 @@ static void counters_register(counters_t *c, service_t *svc)
     c->cookie_replies_out = service_counter(svc, "cookie_replies_out");
     c->cookie_replies_in = service_counter(svc, "cookie_replies_in");
     c->drop_cookie_reply = service_counter(svc, "drop_cookie_reply");
+    c->cookie_replies_limited = service_counter(svc, "cookie_replies_limited");
     c->under_load = service_counter(svc, "under_load");
 }
 

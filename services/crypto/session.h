@@ -39,6 +39,8 @@
 #define SESSION_ALL_INITIATIONS_BURST 40
 #define SESSION_LOAD_INITIATIONS 20
 #define SESSION_RECENT_INITIATIONS 16
+#define SESSION_COOKIE_REPLIES_PER_S 10      // cookie replies sent on one member's path
+#define SESSION_COOKIE_REPLIES_BURST 5
 
 typedef struct session_set session_set_t;
 

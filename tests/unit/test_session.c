@@ -501,12 +501,21 @@ static void test_replayed_initiation(void **state)
 
 // ---- handshake flood protection (cookie.c, ratelimit.c) ----
 
-// A maker for messages to node n, as any host that knows n's node id can have.
-static void maker_for(cookie_maker_t *m, node_t *n)
+// A maker for messages to node `to` from identity `as`: mac1 needs only to's node id (public); the
+// pair's cookie key needs as's private key too.
+static void maker_for(cookie_maker_t *m, node_t *to, const identity_t *as)
 {
-    uint8_t x_public[32];
-    assert_int_equal(identity_peer_x25519(n->identity.public_key, x_public), 0);
-    cookie_maker_init(m, x_public);
+    uint8_t x_public[32], my_public[32], my_private[32];
+    assert_int_equal(identity_peer_x25519(to->identity.public_key, x_public), 0);
+    assert_int_equal(identity_x25519(as, my_public, my_private), 0);
+    assert_int_equal(cookie_maker_init(m, x_public, my_private), 0);
+}
+
+static identity_t stranger(void)
+{
+    identity_t id;
+    crypto_sign_keypair(id.public_key, id.secret_key);
+    return id;
 }
 
 // An initiation with a random Noise part and correct MACs from m: passes mac1, fails the DH.
@@ -514,7 +523,7 @@ static void craft_initiation(cookie_maker_t *m, uint8_t out[CRYPTO_INITIATION_LE
 {
     crypto_write_initiation_header(out, randombytes_random() | 1);
     randombytes_buf(out + CRYPTO_INITIATION_HEADER_LEN, CRYPTO_INITIATION_LEN - CRYPTO_INITIATION_HEADER_LEN);
-    assert_int_equal(cookie_add_macs(m, out, CRYPTO_INITIATION_LEN, w->now.mono_ms, true), 0);
+    assert_int_equal(cookie_add_macs(m, out, CRYPTO_INITIATION_LEN, w->now.mono_ms), 0);
 }
 
 // The peer id a batch's i-th packet is tagged with.
@@ -538,12 +547,13 @@ static void test_mac1_wrong_and_right(void **state)
     assert_int_equal(counter(b, "drop_auth"), 0);
     // MACs for another key (alice's instead of bob's): refused the same way
     cookie_maker_t wrong, right;
-    maker_for(&wrong, a);
+    maker_for(&wrong, a, &a->identity);
     craft_initiation(&wrong, msg, w);
     deliver_bytes(w, a, b, msg, sizeof msg);
     assert_int_equal(counter(b, "drop_handshake_mac1"), 51);
     // a right mac1 on a bad Noise message gets as far as the DH, which refuses it
-    maker_for(&right, b);
+    identity_t anyone = stranger();
+    maker_for(&right, b, &anyone);
     craft_initiation(&right, msg, w);
     deliver_bytes(w, a, b, msg, sizeof msg);
     assert_int_equal(counter(b, "drop_handshake_mac1"), 51);
@@ -559,7 +569,7 @@ static void test_rate_limit_and_load(void **state)
     world_t *w = *state;
     node_t *a = &w->alice, *b = &w->bob;
     cookie_maker_t m;
-    maker_for(&m, b);
+    maker_for(&m, b, &a->identity);   // alice's own: she can read bob's cookie replies
     uint8_t msg[CRYPTO_INITIATION_LEN];
     // a flood of mac1-valid initiations "from alice's path" in one millisecond: the burst reaches the DH,
     // the rest is rate limited, until the load threshold makes mac2 required
@@ -585,12 +595,17 @@ static void test_rate_limit_and_load(void **state)
     assert_int_equal(crypto_datagram_decode(reply, len, &d), 0);
     assert_int_equal(d.type, CRYPTO_MSG_COOKIE_REPLY);
     assert_memory_equal(batch_peer(b->nat, 0), a->identity.public_key, 32);   // nat sends it on alice's path
-    // the cookie answers only the initiation it was made for, once
+    // only the pair (alice and bob) can read the cookie, or make a reply: not a host that knows both ids
     cookie_maker_t other;
-    maker_for(&other, b);
-    assert_int_equal(cookie_read_reply(&other, d.body, d.body_len, w->now.mono_ms), -1);
-    assert_int_equal(cookie_read_reply(&m, d.body, d.body_len, w->now.mono_ms), 0);
-    assert_int_equal(cookie_read_reply(&m, d.body, d.body_len, w->now.mono_ms), -1);
+    identity_t anyone = stranger();
+    maker_for(&other, b, &anyone);
+    assert_int_equal(cookie_read_reply(&other, reply, d.body, d.body_len, w->now.mono_ms), -1);
+    assert_int_equal(cookie_read_reply(&m, reply, d.body, d.body_len - 1, w->now.mono_ms), -1);
+    uint8_t forged[CRYPTO_COOKIE_REPLY_LEN];
+    memcpy(forged, reply, sizeof forged);
+    forged[4] ^= 1;   // the header is authenticated too
+    assert_int_equal(cookie_read_reply(&m, forged, forged + 8, d.body_len, w->now.mono_ms), -1);
+    assert_int_equal(cookie_read_reply(&m, reply, d.body, d.body_len, w->now.mono_ms), 0);
     packet_batch_reset(b->nat);
     // with the cookie, mac2 passes; the per-peer bucket is still empty
     craft_initiation(&m, msg, w);
@@ -601,6 +616,14 @@ static void test_rate_limit_and_load(void **state)
     craft_initiation(&other, msg, w);
     deliver_bytes(w, a, b, msg, sizeof msg);
     assert_int_equal(counter(b, "drop_handshake_mac2"), 2);
+    // cookie replies on one member's path are rate limited too
+    for (int i = 0; i < 3 * SESSION_COOKIE_REPLIES_BURST; i++) {
+        craft_initiation(&other, msg, w);
+        deliver_bytes(w, a, b, msg, sizeof msg);
+    }
+    assert_int_equal(counter(b, "cookie_replies_out"), SESSION_COOKIE_REPLIES_BURST);
+    assert_true(counter(b, "cookie_replies_limited") >= 2 * SESSION_COOKIE_REPLIES_BURST);
+    packet_batch_reset(b->nat);
     // a second later the bucket has refilled (to its burst), and the node is no longer under load
     advance(w, 1000);
     for (int i = 0; i < SESSION_LOAD_INITIATIONS - 1; i++) {
@@ -608,7 +631,7 @@ static void test_rate_limit_and_load(void **state)
         deliver_bytes(w, a, b, msg, sizeof msg);
     }
     assert_int_equal(counter(b, "drop_auth"), 2 * SESSION_PEER_INITIATIONS_BURST);
-    assert_int_equal(counter(b, "drop_handshake_mac2"), 2);
+    assert_int_equal(counter(b, "drop_handshake_mac2"), 2 + 3 * SESSION_COOKIE_REPLIES_BURST);
 
     // the token bucket itself: rate and burst, for the node-wide limit
     rate_limit_t rl = {0};
@@ -622,27 +645,36 @@ static void test_rate_limit_and_load(void **state)
     assert_false(rate_limit_allow(&rl, 0, 1, 20000));
 }
 
-// A genuine handshake while a flood keeps the responder under load: the initiation gets a cookie
-// reply, the initiator sends a new one with mac2 at once, and the handshake completes.
+// A genuine handshake while a flood forged on alice's path keeps the responder under load and uses up
+// the cookie replies: alice's own initiation gets none, but the next reply bob sends on her path (to a
+// forged initiation) gives her the cookie; she sends a new initiation with mac2 at once, and the
+// handshake completes.
 static void test_cookie_round_trip(void **state)
 {
     world_t *w = *state;
     node_t *a = &w->alice, *b = &w->bob;
     cookie_maker_t m;
-    maker_for(&m, b);
+    identity_t attacker = stranger();
+    maker_for(&m, b, &attacker);
     uint8_t msg[CRYPTO_INITIATION_LEN];
     for (int round = 0; round < 2; round++) {   // 2 x LOAD in half a second: the flood goes on
+        if (round)
+            advance(w, 500);
         for (int i = 0; i < SESSION_LOAD_INITIATIONS; i++) {
             craft_initiation(&m, msg, w);
             deliver_bytes(w, a, b, msg, sizeof msg);
         }
-        packet_batch_reset(b->nat);   // the cookie replies to the flood
-        advance(w, 500);
+        packet_batch_reset(b->nat);   // the cookie replies to the flood (lost)
     }
+    assert_true(counter(b, "cookie_replies_limited") > 0);
     uint64_t dh_before = counter(b, "drop_auth");
     send_ip(w, a, b, 0xaa);
     deliver(w, a, b);
     assert_int_equal(counter(b, "handshakes_responded"), 0);
+    assert_int_equal(b->nat->count, 0);   // no reply left for it
+    advance(w, 200);
+    craft_initiation(&m, msg, w);         // the flood goes on; its reply goes on alice's path
+    deliver_bytes(w, a, b, msg, sizeof msg);
     assert_int_equal(b->nat->count, 1);
     assert_int_equal(batch_type(b->nat, 0), CRYPTO_MSG_COOKIE_REPLY);
     deliver(w, b, a);
