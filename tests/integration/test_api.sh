@@ -4,8 +4,8 @@
 # docs/api.md documents, status and peers say what `weft status --json` / `weft peers --json` say, /metrics
 # passes `promtool check metrics` and counts the peer as direct, unknown paths are 404, wrong methods 405,
 # path traversal 400 (all with a JSON error body), /api/v1/network runs the NAT probe against a STUN server
-# (coturn) or says none is configured, and a service that stops answering shows as down in
-# /metrics until it answers again.
+# (coturn) or says none is configured, a service that stops answering shows as down in
+# /metrics until it answers again, and a request trickled in is cut at the request deadline.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_api.sh BIN_DIR}"
@@ -190,6 +190,35 @@ for c in "${clients[@]}"; do wait "$c" || lab_fail "a parallel /api/v1/status re
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 lab_log "20 parallel /api/v1/status requests answered in $ms ms"
 lab_exec alpha curl -sf --max-time 2 "$API/health" >/dev/null || lab_fail "the API died under parallel requests"
+
+# a request trickled in a header line a second is cut at the deadline (HTTP_REQUEST_DEADLINE_S, 10 s),
+# and /health answers meanwhile
+lab_exec alpha python3 - <<'EOF' >"$LAB_DIR/slow.txt" &
+import socket, time
+s = socket.create_connection(("127.0.0.1", 7401), timeout=5)
+s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: alpha\r\n")
+start = time.monotonic()
+s.settimeout(1)
+while time.monotonic() - start < 20:
+    try:
+        if s.recv(1) == b"":
+            break
+    except socket.timeout:
+        try:
+            s.sendall(b"X-Slow: 1\r\n")
+        except OSError:
+            break
+    except OSError:
+        break
+print(round(time.monotonic() - start, 1))
+EOF
+slow=$!
+sleep 2
+lab_exec alpha curl -sf --max-time 2 "$API/health" >/dev/null || lab_fail "/health beside a slow request"
+wait $slow || lab_fail "the slow client failed"
+lab_log "a request trickled in was cut after $(cat "$LAB_DIR/slow.txt") s"
+python3 -c 'import sys; sys.exit(0 if 9 <= float(sys.argv[1]) <= 13 else 1)' "$(cat "$LAB_DIR/slow.txt")" ||
+  lab_fail "the slow request was not cut at the 10 s deadline"
 
 # on loopback (the default) weft-api does not warn about its address (test_hub_api.sh sees the warning)
 api_log="$(lab_home alpha)/log/api.log"
