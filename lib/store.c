@@ -184,6 +184,13 @@ bool store_restarted(store_t *self)
     }
     if (!self->lost || !self->ctx)
         return false;
+    // a Redis still loading its append-only file refuses writes (-LOADING): say so once it is done
+    redisReply *info = store_command(self, "INFO persistence");
+    bool loading = !info || info->type != REDIS_REPLY_STRING || !strstr(info->str, "loading:0");
+    if (info)
+        freeReplyObject(info);
+    if (loading)
+        return false;
     self->lost = false;
     return true;
 }

@@ -28,7 +28,8 @@ int store_exec(store_t *self, const char *fmt, ...);
 
 // True (once) when what this connection's owner wrote may be gone: Redis restarted since we last saw it
 // (INFO server run_id changed across a reconnect) or a command failed for want of a connection. Then the
-// owner rewrites everything it owns. Only true while Redis answers, so the rewrite can work. PINGs Redis
+// owner rewrites everything it owns. Only true once Redis answers and has loaded its data, so the rewrite
+// can work (an owner whose rewrite still fails keeps trying on its own). PINGs Redis
 // when no command ran in the last second, so an owner that writes rarely notices too: call it about once
 // a second (from a tick).
 bool store_restarted(store_t *self);

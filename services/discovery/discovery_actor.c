@@ -40,6 +40,7 @@ typedef struct {
     store_t *store;                 // NULL while Redis is unreachable
     Weft__PeerList *saved_peers;    // what weft:peers holds (rewritten if Redis comes back without it)
     int64_t next_store_check;       // monotonic ms of the next look for a restarted Redis
+    bool store_rewrite;             // Redis restarted: rewrite what we own (until it works)
     char redis_url[CONFIG_STR];
     hub_state_t state;
     int64_t next_heartbeat;         // monotonic ms
@@ -145,12 +146,19 @@ static void check_store(discovery_t *d)
     if (now < d->next_store_check)
         return;
     d->next_store_check = now + 1000;
-    if (!have_store(d) || !store_restarted(d->store))
+    if (!have_store(d))
         return;
-    if (d->saved_peers && store_save_peers(d->store, d->saved_peers) != 0)
+    if (store_restarted(d->store))
+        d->store_rewrite = true;
+    if (!d->store_rewrite)
+        return;
+    if (d->saved_peers && store_save_peers(d->store, d->saved_peers) != 0) {
         count(d, "redis_errors");
+        return;   // again in a second
+    }
     save_hub_state(d);
     rewrite_verified(d);
+    d->store_rewrite = false;
     log_info("redis: rewrote weft:peers (%zu peers), weft:hub and weft:verified",
              d->saved_peers ? d->saved_peers->n_peers : 0);
 }
