@@ -19,7 +19,7 @@
 typedef struct conn {
     struct conn *prev, *next;
     int fd;
-    uint8_t addr[16];               // the client's address, IPv4 as ::ffff:a.b.c.d
+    uint8_t share[16];              // the client's address (IPv4 as ::ffff:a.b.c.d) or IPv6 /64: share_of()
     bool loopback;
     int64_t deadline_ms;            // the request must be complete by then; 0 while it is answered
     bool cut;
@@ -107,6 +107,8 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};  // ::ffff:0:0/96
+
 // The client's address as 16 bytes (IPv4 mapped into IPv6), so both families compare alike.
 static void addr_key(const struct sockaddr *sa, uint8_t key[16])
 {
@@ -122,17 +124,27 @@ static void addr_key(const struct sockaddr *sa, uint8_t key[16])
 static bool key_is_loopback(const uint8_t key[16])
 {
     static const uint8_t v6_loopback[16] = {[15] = 1};
-    static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
     return memcmp(key, v6_loopback, 16) == 0 || (memcmp(key, v4_mapped, 12) == 0 && key[12] == 127);
 }
 
-static void key_text(const uint8_t key[16], char *out, size_t out_len)
+// The share a client's connections count against: its IPv4 address, or its IPv6 /64 (one host is usually
+// given a whole /64, so counting single IPv6 addresses would give it millions of shares).
+static void share_of(uint8_t key[16])
 {
-    static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
+    if (memcmp(key, v4_mapped, 12) != 0 && !key_is_loopback(key))
+        memset(key + 8, 0, 8);
+}
+
+// A share as text: "10.0.0.1", "2001:db8::/64", "::1".
+static void share_text(const uint8_t key[16], char *out, size_t out_len)
+{
+    char text[INET6_ADDRSTRLEN] = "?";
     if (memcmp(key, v4_mapped, 12) == 0)
-        inet_ntop(AF_INET, key + 12, out, (socklen_t)out_len);
+        inet_ntop(AF_INET, key + 12, text, sizeof text);
     else
-        inet_ntop(AF_INET6, key, out, (socklen_t)out_len);
+        inet_ntop(AF_INET6, key, text, sizeof text);
+    bool prefix = memcmp(key, v4_mapped, 12) != 0 && !key_is_loopback(key);
+    snprintf(out, out_len, "%s%s", text, prefix ? "/64" : "");
 }
 
 bool http_listen_is_loopback(const char *listen)
@@ -173,6 +185,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t
     uint8_t key[16];
     addr_key(sa, key);
     bool loopback = key_is_loopback(key);
+    share_of(key);
     const char *why = NULL;
     pthread_mutex_lock(&self->lock);
     if (loopback) {
@@ -183,7 +196,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t
     } else {
         unsigned same = 0;
         for (const conn_t *c = self->conns; c; c = c->next)
-            same += memcmp(c->addr, key, 16) == 0;
+            same += memcmp(c->share, key, 16) == 0;
         if (same >= HTTP_MAX_PER_ADDRESS)
             why = "that address holds its share of connections";
     }
@@ -192,8 +205,8 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t
         return MHD_YES;
     unsigned long long n = atomic_fetch_add(&self->refused, 1) + 1;
     if (log_worth_repeating(n)) {
-        char text[INET6_ADDRSTRLEN];
-        key_text(key, text, sizeof text);
+        char text[INET6_ADDRSTRLEN + 4];
+        share_text(key, text, sizeof text);
         log_warn("http: refused a connection from %s: %s (%llu refused so far)", text, why, n);
     }
     return MHD_NO;
@@ -212,8 +225,9 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         if (!c)
             return;  // untracked: no deadline for it, and not counted
         c->fd = fd->connect_fd;
-        addr_key(addr ? addr->client_addr : NULL, c->addr);
-        c->loopback = key_is_loopback(c->addr);
+        addr_key(addr ? addr->client_addr : NULL, c->share);
+        c->loopback = key_is_loopback(c->share);
+        share_of(c->share);
         c->deadline_ms = now_ms() + HTTP_REQUEST_DEADLINE_S * 1000;
         pthread_mutex_lock(&self->lock);
         c->next = self->conns;
@@ -259,8 +273,8 @@ static void *reaper(void *arg)
             shutdown(c->fd, SHUT_RDWR);
             unsigned long long n = atomic_fetch_add(&self->cut_slow, 1) + 1;
             if (log_worth_repeating(n)) {
-                char text[INET6_ADDRSTRLEN];
-                key_text(c->addr, text, sizeof text);
+                char text[INET6_ADDRSTRLEN + 4];
+                share_text(c->share, text, sizeof text);
                 log_warn("http: cut off %s: its request was not complete after %d s (%llu cut so far)", text,
                          HTTP_REQUEST_DEADLINE_S, n);
             }

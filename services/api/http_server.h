@@ -26,7 +26,7 @@
 #include "json.h"
 
 #define HTTP_MAX_CONNECTIONS 512        // connections at once from other hosts than this one
-#define HTTP_MAX_PER_ADDRESS 16         // ...of which from one address
+#define HTTP_MAX_PER_ADDRESS 16         // ...of which from one address (IPv4) or /64 (IPv6)
 #define HTTP_LOOPBACK_CONNECTIONS 64    // connections at once from loopback, a pool of their own
 #define HTTP_REQUEST_DEADLINE_S 10      // a request's headers and body must all arrive within this
 #define HTTP_IDLE_TIMEOUT_S 30          // a connection silent this long is closed
