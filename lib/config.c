@@ -71,6 +71,7 @@ static const config_key_t config_keys[] = {
     STR("mesh.id", mesh_id),
     STR("mesh.admin_key", mesh_admin_key),
     STR("mesh.certificate", certificate_file),
+    INT("mesh.cert_max_days", cert_max_days, 1, 3650),
     STR_CHECKED("hub.endpoint", hub_endpoint, check_zmq_endpoint),
     STR_CHECKED("hub.public_key", hub_public_key, check_curve_key),
     STR_CHECKED("hub.listen", hub_listen, check_zmq_endpoint),
@@ -82,6 +83,14 @@ static const config_key_t config_keys[] = {
     STR("hub.turn_secret", hub_turn_secret),
     LIST("hub.turn_servers", hub_turn_servers, hub_turn_server_count),
     INT("hub.turn_ttl", hub_turn_ttl, 2, 7 * 86400),
+    BOOL("hub.open_meshes", hub_open_meshes),
+    INT("hub.max_connections", hub_max_connections, 1, 100000),
+    INT("hub.max_connections_per_address", hub_max_connections_per_address, 1, 100000),
+    INT("hub.handshake_timeout", hub_handshake_timeout, 1, 300),
+    INT("hub.create_per_key", hub_create_per_key, 1, 100000),
+    INT("hub.create_per_address", hub_create_per_address, 1, 100000),
+    INT("hub.register_per_key", hub_register_per_key, 1, 100000),
+    INT("hub.register_per_address", hub_register_per_address, 1, 100000),
     STR_CHECKED("device.name", device_name, check_device_name),
     INT("device.mtu", mtu, 576, 9000),
     BOOL("device.offload", device_offload),
@@ -161,6 +170,14 @@ void config_defaults(weft_config_t *cfg, const char *home)
     snprintf(cfg->api_listen, sizeof cfg->api_listen, "127.0.0.1:7401");
     cfg->heartbeat_interval = 3;
     cfg->hub_turn_ttl = 86400;
+    cfg->hub_max_connections = 1000;
+    cfg->hub_max_connections_per_address = 32;
+    cfg->hub_handshake_timeout = 5;
+    cfg->hub_create_per_key = 5;
+    cfg->hub_create_per_address = 20;
+    cfg->hub_register_per_key = 16;
+    cfg->hub_register_per_address = 64;
+    cfg->cert_max_days = 365;
     snprintf(cfg->device_name, sizeof cfg->device_name, "weft0");
     cfg->mtu = 1400;
     cfg->device_offload = true;

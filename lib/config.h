@@ -44,6 +44,7 @@ typedef struct {
     char mesh_id[CONFIG_STR];       // mesh.id: 32 hex chars; "" = a mesh without certificates (legacy)
     char mesh_admin_key[CONFIG_STR];// mesh.admin_key: the admin's Ed25519 key, 64 hex chars
     char certificate_file[PATH_MAX];// mesh.certificate: this node's certificate, default <home>/member.cert
+    int cert_max_days;              // mesh.cert_max_days: longest certificate the admin's node signs, default 365
 
     // hub:
     char hub_endpoint[CONFIG_STR];  // hub.endpoint, e.g. "tcp://10.0.0.1:7400"
@@ -58,6 +59,14 @@ typedef struct {
     char hub_turn_servers[CONFIG_MAX_SERVERS][CONFIG_STR];  // hub.turn_servers: "host:port[?transport=tcp]" handed to members
     int hub_turn_server_count;
     int hub_turn_ttl;               // hub.turn_ttl seconds the credentials live, default 86400
+    bool hub_open_meshes;           // hub.open_meshes: admit Register into plain-name (open) meshes, default false
+    int hub_max_connections;        // hub.max_connections: CURVE sessions at once, all addresses, default 1000
+    int hub_max_connections_per_address; // hub.max_connections_per_address: CURVE sessions from one address, default 32
+    int hub_handshake_timeout;      // hub.handshake_timeout: seconds a connection has to finish CURVE + ZAP, default 5
+    int hub_create_per_key;         // hub.create_per_key: CreateMesh per key per hour, default 5
+    int hub_create_per_address;     // hub.create_per_address: CreateMesh per address per hour, default 20
+    int hub_register_per_key;       // hub.register_per_key: meshes a key newly registers in per hour, default 16
+    int hub_register_per_address;   // hub.register_per_address: new members from one address per hour, default 64
 
     // device:
     char device_name[16];           // device.name, default "weft0"

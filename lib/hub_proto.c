@@ -166,6 +166,8 @@ static bool check_membership(const Weft__HubRequest *req, char *why, size_t why_
             problem = "join: key must be 32 bytes";
         else if (!hub_valid_name(req->join->name))
             problem = "join: name must be at most 63 printable characters";
+        else if (req->join->joiner_sig.len != HUB_JOIN_SIG_LEN)
+            problem = "join: joiner_sig must be 64 bytes (a weft older than the hub? update it)";
         break;
     case WEFT__HUB_REQUEST__BODY_CERT_ISSUED: {
         const Weft__CertIssued *c = req->cert_issued;
@@ -310,6 +312,8 @@ const char *hub_error_code_name(Weft__HubError__Code code)
     case WEFT__HUB_ERROR__CODE__REVOKED: return "REVOKED";
     case WEFT__HUB_ERROR__CODE__MESH_FULL: return "MESH_FULL";
     case WEFT__HUB_ERROR__CODE__NOT_IN_MESH: return "NOT_IN_MESH";
+    case WEFT__HUB_ERROR__CODE__QUOTA: return "QUOTA";
+    case WEFT__HUB_ERROR__CODE__CLOSED_MESH: return "CLOSED_MESH";
     default: return "UNKNOWN_CODE";
     }
 }

@@ -25,6 +25,7 @@
 #define HUB_CERT_LEN 166                // = CERT_LEN (lib/cert.h)
 #define HUB_REVOCATION_LEN 153          // = REVOCATION_LEN (lib/cert.h)
 #define HUB_SEALED_PSK_LEN (32 + 48)    // crypto_box_seal of a 32-byte psk
+#define HUB_JOIN_SIG_LEN 64             // Join.joiner_sig (= INVITE_JOIN_SIG_LEN)
 #define HUB_ROOM_MAX_TTL (30 * 24 * 3600)
 #define HUB_CIDR_MIN_PREFIX 8
 #define HUB_CIDR_MAX_PREFIX 30

@@ -366,3 +366,80 @@ int invite_check_expiry(const invite_t *inv, uint64_t now, char *err, size_t err
     snprintf(err, err_len, "invite expired %s ago: ask for a new one with `weft mesh invite`", ago);
     return -1;
 }
+
+static const char join_context[] = "weft-join-v1";
+
+static size_t join_message(const uint8_t mesh_id[MESH_ID_LEN], const uint8_t key[32],
+                           const uint8_t nonce[INVITE_NONCE_LEN], uint8_t *msg)
+{
+    size_t n = sizeof join_context - 1;
+    memcpy(msg, join_context, n);
+    memcpy(msg + n, mesh_id, MESH_ID_LEN);
+    memcpy(msg + n + MESH_ID_LEN, key, 32);
+    memcpy(msg + n + MESH_ID_LEN + 32, nonce, INVITE_NONCE_LEN);
+    return n + MESH_ID_LEN + 32 + INVITE_NONCE_LEN;
+}
+
+void invite_join_sign(const identity_t *joiner, const uint8_t mesh_id[MESH_ID_LEN],
+                      const uint8_t nonce[INVITE_NONCE_LEN], uint8_t sig[INVITE_JOIN_SIG_LEN])
+{
+    uint8_t msg[sizeof join_context + MESH_ID_LEN + 32 + INVITE_NONCE_LEN];
+    size_t len = join_message(mesh_id, joiner->public_key, nonce, msg);
+    crypto_sign_detached(sig, NULL, msg, len, joiner->secret_key);
+}
+
+int invite_join_verify(const uint8_t joiner_key[32], const uint8_t mesh_id[MESH_ID_LEN],
+                       const uint8_t nonce[INVITE_NONCE_LEN], const uint8_t *sig, size_t sig_len)
+{
+    uint8_t msg[sizeof join_context + MESH_ID_LEN + 32 + INVITE_NONCE_LEN];
+    if (!sig || sig_len != INVITE_JOIN_SIG_LEN)
+        return -1;
+    size_t len = join_message(mesh_id, joiner_key, nonce, msg);
+    return crypto_sign_verify_detached(sig, msg, len, joiner_key) == 0 ? 0 : -1;
+}
+
+int invite_check_cert_request(const invite_policy_t *policy, const uint8_t *invite, size_t invite_len,
+                              const uint8_t member_key[32], const uint8_t *joiner_sig, size_t sig_len,
+                              uint32_t address, int prefix, uint64_t hub_expires, uint64_t *expires, char *err,
+                              size_t err_len)
+{
+    invite_t inv;
+    char why[200];
+    if (!invite || invite_len == 0) {
+        snprintf(err, err_len, "the request carries no invite");
+        return -1;
+    }
+    if (invite_unpack(invite, invite_len, &inv, why, sizeof why) != 0) {
+        snprintf(err, err_len, "the invite does not decode: %s", why);
+        return -1;
+    }
+    if (sodium_memcmp(inv.admin_key, policy->admin_key, 32) != 0) {
+        snprintf(err, err_len, "the invite is not signed by this admin");
+        return -1;
+    }
+    if (memcmp(inv.mesh_id, policy->mesh_id, MESH_ID_LEN) != 0) {
+        snprintf(err, err_len, "the invite is for another mesh");
+        return -1;
+    }
+    if (inv.expires + 60 < policy->now) {
+        snprintf(err, err_len, "the invite expired %llu s ago", (unsigned long long)(policy->now - inv.expires));
+        return -1;
+    }
+    if (invite_join_verify(member_key, inv.mesh_id, inv.nonce, joiner_sig, sig_len) != 0) {
+        snprintf(err, err_len, "the joiner's signature is missing or not by the member key");
+        return -1;
+    }
+    uint32_t mask = policy->prefix > 0 ? 0xffffffffu << (32 - policy->prefix) : 0;
+    if (prefix != policy->prefix || (address & mask) != (policy->network & mask) || address == policy->own_address ||
+        (address & ~mask) == 0 || (address & ~mask) == ~mask) {
+        snprintf(err, err_len, "the address is not a free host address of this mesh's network");
+        return -1;
+    }
+    uint64_t longest = policy->now + (uint64_t)(policy->max_days ? policy->max_days : 365) * 86400;
+    if (hub_expires != 0 && hub_expires <= policy->now) {
+        snprintf(err, err_len, "the hub asks for a certificate that has already expired");
+        return -1;
+    }
+    *expires = hub_expires != 0 && hub_expires < longest ? hub_expires : longest;
+    return 0;
+}

@@ -66,6 +66,39 @@ int invite_decode(const char *code, invite_t *inv, char *err, size_t err_len);
 // `weft mesh invite`".
 int invite_check_expiry(const invite_t *inv, uint64_t now, char *err, size_t err_len);
 
+// The joiner's consent: Ed25519(joiner, "weft-join-v1" || mesh_id[16] || joiner key[32] || invite nonce[16]).
+// Sent in Join, passed by the hub in the CertRequest, checked by the admin's node before it signs, so the
+// hub cannot have a certificate signed for a key that never asked with this invite.
+#define INVITE_JOIN_SIG_LEN 64
+void invite_join_sign(const identity_t *joiner, const uint8_t mesh_id[MESH_ID_LEN],
+                      const uint8_t nonce[INVITE_NONCE_LEN], uint8_t sig[INVITE_JOIN_SIG_LEN]);
+// 0 when sig is joiner_key's signature over (mesh_id, joiner_key, nonce), else -1.
+int invite_join_verify(const uint8_t joiner_key[32], const uint8_t mesh_id[MESH_ID_LEN],
+                       const uint8_t nonce[INVITE_NONCE_LEN], const uint8_t *sig, size_t sig_len);
+
+// What the admin's node signs for (its discovery, on a CertRequest from the hub): the hub is not trusted
+// to name the key, the address or the expiry.
+typedef struct {
+    uint8_t mesh_id[MESH_ID_LEN];   // the admin's mesh
+    uint8_t admin_key[32];          // the admin's own id: the invite must be signed by it
+    uint32_t network;               // the admin's overlay network (host order) and prefix: the address must be
+    int prefix;                     // a host address in it, with this prefix, and not the admin's own
+    uint32_t own_address;
+    uint64_t now;                   // unix s
+    uint32_t max_days;              // longest certificate it signs (mesh.cert_max_days)
+} invite_policy_t;
+
+// Checks a certificate request: the invite decodes, is signed by policy->admin_key for policy->mesh_id and
+// has not expired (60 s of grace: the hub took its use moments ago); joiner_sig is member_key's join
+// signature over this mesh and the invite's nonce; address/prefix lie in the admin's network. The
+// certificate's expiry is set here: the hub's (a room's end) when there is one and it is sooner, else
+// now + max_days; never 0. Returns 0 with *expires, or -1 with err ("the invite is not signed by this
+// admin", ...).
+int invite_check_cert_request(const invite_policy_t *policy, const uint8_t *invite, size_t invite_len,
+                              const uint8_t member_key[32], const uint8_t *joiner_sig, size_t sig_len,
+                              uint32_t address, int prefix, uint64_t hub_expires, uint64_t *expires, char *err,
+                              size_t err_len);
+
 // "3 h", "12 min", "2 d", "40 s": a duration for messages.
 void invite_format_duration(uint64_t seconds, char *out, size_t out_len);
 

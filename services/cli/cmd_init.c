@@ -161,5 +161,10 @@ int cmd_init(int argc, char **argv)
            "Next: weft up%s%s\n",
            cfg.home, hex, fp, cfg.overlay_addr, cfg.overlay_prefix, cfg.mesh, home ? " --home " : "",
            home ? home : "");
+    // docs/membership.md, "Hub admission": a plain-name mesh is open; say what that means
+    fprintf(stderr, "note: mesh %s has no admin (an open mesh): a hub admits it only when run with --open "
+                    "(hub.open_meshes)%s; `weft mesh create` makes a mesh with certificates instead\n", cfg.mesh,
+            cfg.network_key[0] ? "" : ", and without --network-key anyone with the hub's key and the mesh's name "
+                                      "can join it");
     return EXIT_OK;
 }

@@ -394,7 +394,7 @@ int mesh_op_invite(const char *home_opt, const char *mesh, uint64_t valid_s, uns
 static void create_usage(FILE *out)
 {
     fprintf(out,
-            "usage: weft mesh create --name NAME --hub HOST:PORT --hub-key KEY [--cidr CIDR] [--psk] [options]\n"
+            "usage: weft mesh create --name NAME --hub HOST:PORT --hub-key KEY [--cidr CIDR] [--no-psk] [options]\n"
             "Creates a mesh on the hub; this node becomes its admin (it signs members' certificates, so keep it\n"
             "up while people join). Writes <home>/meshes/NAME/ and this node's certificate; `weft up` starts it.\n\n"
             "  --name NAME         the mesh's name, 1..63 of A-Z a-z 0-9 . _ -\n"
@@ -402,7 +402,8 @@ static void create_usage(FILE *out)
             "  --hub-key KEY       the hub's public key, 40 characters (`weft hub key`); or set WEFT_HUB_KEY\n"
             "  --cidr CIDR         the overlay network (default 10.100.0.0/16); the admin gets its first address.\n"
             "                      It must not overlap another mesh of this node (their routes would collide)\n"
-            "  --psk               also protect the mesh with a random network key (sealed to each joiner)\n"
+            "  --no-psk            no network key (by default the mesh also gets a random one, sealed to each\n"
+            "                      joiner, so a stranger needs both a certificate and the key); --psk: the default\n"
             "  --node-name NAME    this node's name in the mesh (default: the hostname)\n"
             "  --home DIR          node home (default $WEFT_HOME, else ~/.weft)\n"
             "  -h, --help          this help\n");
@@ -413,11 +414,12 @@ static int mesh_create(int argc, char **argv)
     static struct option options[] = {{"name", required_argument, 0, 'n'}, {"hub", required_argument, 0, 'u'},
                                       {"hub-key", required_argument, 0, 'k'}, {"cidr", required_argument, 0, 'c'},
                                       {"psk", no_argument, 0, 'p'},          {"node-name", required_argument, 0, 'N'},
+                                      {"no-psk", no_argument, 0, 'P'},
                                       {"home", required_argument, 0, 'H'},   {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     const char *name = NULL, *hub = NULL, *hub_key = getenv("WEFT_HUB_KEY"), *cidr = "10.100.0.0/16",
                *node_name = NULL, *home = NULL;
-    bool psk = false;
+    bool psk = true;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -427,6 +429,7 @@ static int mesh_create(int argc, char **argv)
         case 'k': hub_key = optarg; break;
         case 'c': cidr = optarg; break;
         case 'p': psk = true; break;
+        case 'P': psk = false; break;
         case 'N': node_name = optarg; break;
         case 'H': home = optarg; break;
         case 'h': create_usage(stdout); return EXIT_OK;
@@ -606,6 +609,10 @@ static int mesh_join(int argc, char **argv)
     join.name = (char *)(node_name ? node_name : defaults.name);
     join.key.data = id.public_key;
     join.key.len = 32;
+    uint8_t joiner_sig[INVITE_JOIN_SIG_LEN];
+    invite_join_sign(&id, inv.mesh_id, inv.nonce, joiner_sig);
+    join.joiner_sig.data = joiner_sig;
+    join.joiner_sig.len = sizeof joiner_sig;
     Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
     req.body_case = WEFT__HUB_REQUEST__BODY_JOIN;
     req.join = &join;

@@ -16,6 +16,7 @@
 #include "discovery_turn.h"
 #include "hub_proto.h"
 #include "identity.h"
+#include "invite.h"
 #include "log.h"
 #include "service.h"
 #include "store.h"
@@ -421,20 +422,35 @@ static void hub_cert_request(discovery_t *d, const Weft__CertRequest *cr)
         problem = "malformed member key or name";
     else if (!cr->address || inet_pton(AF_INET, cr->address, &addr) != 1 || cr->prefix < 8 || cr->prefix > 30)
         problem = "malformed address";
+    // the hub is not trusted to name the key, the address or the expiry: the invite must be ours, the joiner
+    // must have signed for it, the address must be in our network, and the expiry is ours (lib/invite.h)
+    uint64_t now = (uint64_t)(zclock_time() / 1000), expires = 0;
+    char why[240];
+    struct in_addr own;
+    invite_policy_t policy = {.prefix = d->cfg->overlay_prefix, .now = now, .max_days = (uint32_t)d->cfg->cert_max_days};
+    if (!problem) {
+        memcpy(policy.mesh_id, d->mesh_id, MESH_ID_LEN);
+        memcpy(policy.admin_key, d->admin.public_key, 32);
+        if (inet_pton(AF_INET, d->cfg->overlay_addr, &own) == 1)
+            policy.own_address = policy.network = ntohl(own.s_addr);
+        if (invite_check_cert_request(&policy, cr->invite.data, cr->invite.len, cr->member_key.data,
+                                      cr->joiner_sig.data, cr->joiner_sig.len, ntohl(addr.s_addr), (int)cr->prefix,
+                                      cr->expires, &expires, why, sizeof why) != 0)
+            problem = why;
+    }
     if (problem) {
         count(d, "cert_requests_refused");
         log_warn("certificate request refused: %s", problem);
         send_cert_issued(d, cr->request_id, NULL, 0, NULL, 0, problem);
         return;
     }
-    uint64_t now = (uint64_t)(zclock_time() / 1000);
     cert_t cert = {0};
     memcpy(cert.mesh_id, d->mesh_id, MESH_ID_LEN);
     memcpy(cert.member_key, cr->member_key.data, 32);
     cert.address = ntohl(addr.s_addr);
     cert.prefix = (uint8_t)cr->prefix;
     cert.issued = now;
-    cert.expires = cr->expires ? cr->expires : 0;
+    cert.expires = expires;
     cert_sign(&cert, &d->admin);
     uint8_t encoded[CERT_LEN];
     cert_encode(&cert, encoded);

@@ -4,10 +4,12 @@
 // Redis, so a restarted hub carries on.
 #include "hub_actor.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #include "hub_proto.h"
 #include "hub_mesh.h"
+#include "hub_quota.h"
 #include "hub_zap.h"
 #include "identity.h"
 #include "log.h"
@@ -27,7 +29,14 @@ struct hub {
     mesh_name_t *meshes;            // the sweep's list of meshes
     uint64_t total_members;         // all meshes, as of the last sweep
     turn_creds_config_t turn;       // TURN credentials for members (turn_creds.h)
+    bool open_meshes;               // admit Register into plain-name meshes
+    hub_quota_t *bind_keys;         // new address bindings in open meshes, per key per hour
+    hub_quota_t *bind_addrs;        // the same per peer address
+    int register_per_key, register_per_address;
 };
+
+#define QUOTA_WINDOW_MS (3600 * 1000)
+#define QUOTA_SLOTS 4096
 
 static void push_mesh(void *ctx, const char *mesh);
 
@@ -40,6 +49,11 @@ hub_t *hub_new(const hub_options_t *options, hub_send_fn *send, void *send_ctx)
     self->store = options->store;
     self->stats = options->stats;
     self->turn = options->turn;
+    self->open_meshes = options->open_meshes;
+    self->register_per_key = options->register_per_key > 0 ? options->register_per_key : 16;
+    self->register_per_address = options->register_per_address > 0 ? options->register_per_address : 64;
+    self->bind_keys = hub_quota_new(QUOTA_SLOTS, QUOTA_WINDOW_MS);
+    self->bind_addrs = hub_quota_new(QUOTA_SLOTS, QUOTA_WINDOW_MS);
     self->send = send;
     self->send_ctx = send_ctx;
     self->scratch = calloc(MEMBERS_MAX_PER_MESH, sizeof *self->scratch);
@@ -47,7 +61,10 @@ hub_t *hub_new(const hub_options_t *options, hub_send_fn *send, void *send_ctx)
     self->peer_ptrs = calloc(MEMBERS_MAX_PER_MESH, sizeof *self->peer_ptrs);
     self->meshes = calloc(MEMBERS_MAX_MESHES, sizeof *self->meshes);
     self->mesh = hub_mesh_new(options->store, self->members, options->stats, send, send_ctx, push_mesh, self);
-    if (!self->mesh || !self->members || !self->scratch || !self->peers || !self->peer_ptrs || !self->meshes)
+    if (self->mesh)
+        hub_mesh_set_create_quota(self->mesh, options->create_per_key, options->create_per_address);
+    if (!self->mesh || !self->members || !self->scratch || !self->peers || !self->peer_ptrs || !self->meshes ||
+        !self->bind_keys || !self->bind_addrs)
         hub_destroy(&self);
     return self;
 }
@@ -57,6 +74,8 @@ void hub_destroy(hub_t **self)
     if (self && *self) {
         hub_mesh_destroy(&(*self)->mesh);
         members_destroy(&(*self)->members);
+        hub_quota_destroy(&(*self)->bind_keys);
+        hub_quota_destroy(&(*self)->bind_addrs);
         free((*self)->scratch);
         free((*self)->peers);
         free((*self)->peer_ptrs);
@@ -194,7 +213,59 @@ static void send_turn_credentials(hub_t *self, const uint8_t *rid, size_t rid_le
     count(self, "turn_credentials_sent");
 }
 
-static void handle_register(hub_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
+// Open (plain-name) meshes: only on a hub started with --open; an overlay address stays with the key that
+// first held it (also while that member is offline); new bindings are under per-key and per-address quotas.
+static bool admit_open(hub_t *self, const char *peer, const Weft__Register *reg, Weft__HubError__Code *code,
+                       char *why, size_t why_len)
+{
+    uint8_t managed[16];
+    if (hub_mesh_is_managed(reg->mesh, managed))
+        return true;  // hub_mesh_admit's business
+    if (!self->open_meshes) {
+        *code = WEFT__HUB_ERROR__CODE__CLOSED_MESH;
+        snprintf(why, why_len, "this hub admits no open meshes (mesh \"%s\" has no admin): create a managed mesh with "
+                 "`weft mesh create`, or run the hub with --open (hub.open_meshes: true)", reg->mesh);
+        return false;
+    }
+    uint8_t owner[32];
+    int rc = members_binding(self->members, reg->mesh, reg->overlay_addr, reg->id.data, owner);
+    if (rc == 0) {
+        int64_t now = zclock_mono();
+        char key_hex[65];
+        sodium_bin2hex(key_hex, sizeof key_hex, reg->id.data, 32);
+        bool key_ok = hub_quota_allows(self->bind_keys, key_hex, self->register_per_key, now);
+        if (!key_ok || !hub_quota_allows(self->bind_addrs, peer, self->register_per_address, now)) {
+            *code = WEFT__HUB_ERROR__CODE__QUOTA;
+            snprintf(why, why_len, "at most %d new members per hour per %s (hub.register_per_%s)",
+                     key_ok ? self->register_per_address : self->register_per_key, key_ok ? "address" : "key",
+                     key_ok ? "address" : "key");
+            return false;
+        }
+        rc = members_bind(self->members, reg->mesh, reg->overlay_addr, reg->id.data);
+        if (rc == 1) {
+            hub_quota_count(self->bind_keys, key_hex, now);
+            hub_quota_count(self->bind_addrs, peer, now);
+        } else if (rc == MEMBERS_BOUND_ELSEWHERE) {
+            members_binding(self->members, reg->mesh, reg->overlay_addr, reg->id.data, owner);
+        }
+    }
+    if (rc == 1)
+        return true;
+    if (rc == MEMBERS_BOUND_ELSEWHERE) {
+        char fp[FINGERPRINT_LEN];
+        id_fingerprint(owner, fp);
+        *code = WEFT__HUB_ERROR__CODE__ADDRESS_IN_USE;
+        snprintf(why, why_len, "%s in mesh %s belongs to %s (it keeps it while offline)", reg->overlay_addr, reg->mesh,
+                 fp);
+        return false;
+    }
+    count(self, "redis_errors");
+    *code = WEFT__HUB_ERROR__CODE__BAD_REQUEST;
+    snprintf(why, why_len, "the hub's storage failed; try again");
+    return false;
+}
+
+static void handle_register(hub_t *self, const uint8_t *rid, size_t rid_len, const char *user_id, const char *peer,
                             const Weft__Register *reg)
 {
     if (!id_matches_connection(reg->id.data, user_id)) {
@@ -203,7 +274,8 @@ static void handle_register(hub_t *self, const uint8_t *rid, size_t rid_len, con
     }
     Weft__HubError__Code refusal;
     char refused[200];
-    if (!hub_mesh_admit(self->mesh, reg->mesh, reg->id.data, reg->overlay_addr, &refusal, refused, sizeof refused)) {
+    if (!admit_open(self, peer, reg, &refusal, refused, sizeof refused) ||
+        !hub_mesh_admit(self->mesh, reg->mesh, reg->id.data, reg->overlay_addr, &refusal, refused, sizeof refused)) {
         count(self, "registers_refused");
         log_throttled_refusal(reg, refused);
         send_error(self, rid, rid_len, refusal, refused);
@@ -327,7 +399,7 @@ static void handle_signal(hub_t *self, const uint8_t *rid, size_t rid_len, const
 }
 
 void hub_handle_request(hub_t *self, const uint8_t *routing_id, size_t routing_len, const char *user_id,
-                        const uint8_t *data, size_t len)
+                        const char *peer, const uint8_t *data, size_t len)
 {
     count(self, "requests");
     if (routing_len == 0 || routing_len > MEMBERS_ROUTING_MAX) {
@@ -342,7 +414,7 @@ void hub_handle_request(hub_t *self, const uint8_t *routing_id, size_t routing_l
     }
     switch (req->body_case) {
     case WEFT__HUB_REQUEST__BODY_REGISTER:
-        handle_register(self, routing_id, routing_len, user_id, req->register_);
+        handle_register(self, routing_id, routing_len, user_id, peer ? peer : "", req->register_);
         break;
     case WEFT__HUB_REQUEST__BODY_LEAVE:
         handle_leave(self, routing_id, routing_len, req->leave);
@@ -351,7 +423,7 @@ void hub_handle_request(hub_t *self, const uint8_t *routing_id, size_t routing_l
         handle_signal(self, routing_id, routing_len, req->signal);
         break;
     default:
-        hub_mesh_handle(self->mesh, routing_id, routing_len, user_id, req);  // membership (hub_mesh.c)
+        hub_mesh_handle(self->mesh, routing_id, routing_len, user_id, peer ? peer : "", req);  // membership (hub_mesh.c)
         break;
     }
     weft__hub_request__free_unpacked(req, NULL);
@@ -414,7 +486,10 @@ static void router_send(void *ctx, const uint8_t *rid, size_t rid_len, const uin
         log_debug("reply to a %zu-byte routing id not sent: %s", rid_len, zmq_strerror(zmq_errno()));
 }
 
-static zsock_t *open_router(const hub_options_t *options)
+#define MONITOR_ENDPOINT "inproc://weft-hub-monitor"
+
+// The ROUTER, not yet listening, with its socket monitor for the ZAP handler's connection caps.
+static zsock_t *new_router(const hub_options_t *options)
 {
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     if (!router)
@@ -427,11 +502,39 @@ static zsock_t *open_router(const hub_options_t *options)
     zcert_apply(options->cert, router);
     zsock_set_curve_server(router, 1);
     zsock_set_zap_domain(router, "weft-hub");
-    if (zsock_bind(router, "%s", options->listen) < 0) {
-        log_error("cannot listen on %s: %s", options->listen, zmq_strerror(zmq_errno()));
+    // a connection that has not finished its CURVE handshake (and ZAP) in time is dropped
+    zsock_set_handshake_ivl(router, (options->handshake_timeout > 0 ? options->handshake_timeout : 5) * 1000);
+    int events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED;
+    if (zmq_socket_monitor(zsock_resolve(router), MONITOR_ENDPOINT, events) != 0) {
+        log_error("cannot monitor the hub's socket: %s", zmq_strerror(zmq_errno()));
         zsock_destroy(&router);
     }
     return router;
+}
+
+static int bind_router(zsock_t *router, const hub_options_t *options)
+{
+    if (zsock_bind(router, "%s", options->listen) < 0) {
+        log_error("cannot listen on %s: %s", options->listen, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return 0;
+}
+
+// The ZAP handler's counters into the hub's stats (hub:stats in Redis).
+static void zap_stats(zactor_t *zap, service_t *stats)
+{
+    zstr_send(zap, "STATS");
+    char *line = zstr_recv(zap);
+    unsigned long long open = 0, authenticated = 0, refused = 0, shut = 0;
+    if (line && sscanf(line, "open=%llu authenticated=%llu refused=%llu shut=%llu", &open, &authenticated, &refused,
+                       &shut) == 4) {
+        *service_counter(stats, "connections_open") = open;
+        *service_counter(stats, "sessions") = authenticated;
+        *service_counter(stats, "sessions_refused") = refused;
+        *service_counter(stats, "connections_shut") = shut;
+    }
+    zstr_free(&line);
 }
 
 static void receive_request(hub_t *hub, zsock_t *router)
@@ -449,8 +552,9 @@ static void receive_request(hub_t *hub, zsock_t *router)
         bad_request(hub, rid ? zframe_data(rid) : NULL, rid ? zframe_size(rid) : 0, why);
     } else {
         const char *user_id = zframe_meta(body, "User-Id");
-        hub_handle_request(hub, zframe_data(rid), zframe_size(rid), user_id ? user_id : "", zframe_data(body),
-                           zframe_size(body));
+        const char *peer = zframe_meta(body, "Peer-Address");
+        hub_handle_request(hub, zframe_data(rid), zframe_size(rid), user_id ? user_id : "", peer ? peer : "",
+                           zframe_data(body), zframe_size(body));
     }
     zframe_destroy(&rid);
     zframe_destroy(&body);
@@ -460,16 +564,22 @@ static void receive_request(hub_t *hub, zsock_t *router)
 void hub_actor(zsock_t *pipe, void *args)
 {
     hub_options_t *options = args;
-    zactor_t *zap = zactor_new(hub_zap_actor, NULL);
-    zsock_t *router = zap ? open_router(options) : NULL;
-    hub_t *hub = router ? hub_new(options, router_send, router) : NULL;
+    hub_zap_options_t zap_options = {.max_total = options->max_connections,
+                                     .max_per_address = options->max_connections_per_address};
+    snprintf(zap_options.monitor, sizeof zap_options.monitor, "%s", MONITOR_ENDPOINT);
+    zsock_t *router = new_router(options);
+    zactor_t *zap = router ? zactor_new(hub_zap_actor, &zap_options) : NULL;
+    hub_t *hub = zap && bind_router(router, options) == 0 ? hub_new(options, router_send, router) : NULL;
     if (!hub) {
         zsock_destroy(&router);
         zactor_destroy(&zap);
         service_actor_fail(pipe, "the hub could not start (see above)");
         return;
     }
-    log_info("listening on %s (CURVE), member timeout %d s", options->listen, options->member_timeout);
+    log_info("listening on %s (CURVE), member timeout %d s, %s; at most %d sessions, %d per address", options->listen,
+             options->member_timeout, options->open_meshes ? "open meshes admitted" : "managed meshes only",
+             options->max_connections > 0 ? options->max_connections : 1000,
+             options->max_connections_per_address > 0 ? options->max_connections_per_address : 32);
     zsock_signal(pipe, 0);
 
     zpoller_t *poller = zpoller_new(pipe, router, NULL);
@@ -486,6 +596,7 @@ void hub_actor(zsock_t *pipe, void *args)
             break;
         }
         if (wire_now_ms() >= next_sweep) {
+            zap_stats(zap, options->stats);
             hub_sweep(hub);
             next_sweep = wire_now_ms() + 1000;
         }

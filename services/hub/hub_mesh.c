@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cert.h"
+#include "hub_quota.h"
 #include "identity.h"
 #include "invite.h"
 #include "log.h"
@@ -40,7 +41,13 @@ struct hub_mesh {
     uint64_t next_request_id;
     uint8_t *revoked;                   // HUB_MESH_MAX_REVOKED encoded revocations
     ProtobufCBinaryData revoked_list[HUB_MESH_MAX_REVOKED];
+    hub_quota_t *create_keys;           // CreateMesh per creator key, per hour
+    hub_quota_t *create_addrs;          // CreateMesh per peer address, per hour
+    int create_per_key, create_per_address;
 };
+
+#define QUOTA_WINDOW_MS (3600 * 1000)
+#define QUOTA_SLOTS 4096
 
 hub_mesh_t *hub_mesh_new(store_t *store, members_t *members, service_t *stats, hub_send_fn *send, void *send_ctx,
                          hub_push_fn *push, void *push_ctx)
@@ -59,7 +66,10 @@ hub_mesh_t *hub_mesh_new(store_t *store, members_t *members, service_t *stats, h
     self->scratch = calloc(MEMBERS_MAX_PER_MESH, sizeof *self->scratch);
     self->revoked = calloc(HUB_MESH_MAX_REVOKED, REVOCATION_LEN);
     randombytes_buf(&self->next_request_id, sizeof self->next_request_id);
-    if (!self->meshes || !self->scratch || !self->revoked)
+    self->create_keys = hub_quota_new(QUOTA_SLOTS, QUOTA_WINDOW_MS);
+    self->create_addrs = hub_quota_new(QUOTA_SLOTS, QUOTA_WINDOW_MS);
+    hub_mesh_set_create_quota(self, 0, 0);
+    if (!self->meshes || !self->scratch || !self->revoked || !self->create_keys || !self->create_addrs)
         hub_mesh_destroy(&self);
     return self;
 }
@@ -68,11 +78,19 @@ void hub_mesh_destroy(hub_mesh_t **self)
 {
     if (self && *self) {
         mesh_store_destroy(&(*self)->meshes);
+        hub_quota_destroy(&(*self)->create_keys);
+        hub_quota_destroy(&(*self)->create_addrs);
         free((*self)->scratch);
         free((*self)->revoked);
         free(*self);
         *self = NULL;
     }
+}
+
+void hub_mesh_set_create_quota(hub_mesh_t *self, int per_key, int per_address)
+{
+    self->create_per_key = per_key > 0 ? per_key : 5;
+    self->create_per_address = per_address > 0 ? per_address : 20;
 }
 
 static void count(hub_mesh_t *self, const char *name)
@@ -156,13 +174,31 @@ static bool load_mesh(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, cons
 // ---- CreateMesh ----
 
 static void handle_create(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
-                          const Weft__CreateMesh *m)
+                          const char *peer, const Weft__CreateMesh *m)
 {
     if (!is_connection_key(m->admin_key.data, user_id)) {
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST,
                    "create mesh: admin_key is not the CURVE key of this connection");
         return;
     }
+    // quotas before anything is written: fresh keys from one address do not make meshes without end
+    int64_t now = zclock_mono();
+    char key_hex[65];
+    sodium_bin2hex(key_hex, sizeof key_hex, m->admin_key.data, 32);
+    bool key_ok = hub_quota_allows(self->create_keys, key_hex, self->create_per_key, now);
+    if (!key_ok || !hub_quota_allows(self->create_addrs, peer, self->create_per_address, now)) {
+        char why[200];
+        snprintf(why, sizeof why, "create mesh refused: at most %d new meshes per hour per %s (hub.create_per_%s)",
+                 key_ok ? self->create_per_address : self->create_per_key, key_ok ? "address" : "key",
+                 key_ok ? "address" : "key");
+        count(self, "creates_refused");
+        if (*service_counter(self->stats, "creates_refused") % 100 == 1)
+            log_warn("%s (from %s)", why, peer[0] ? peer : "?");
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__QUOTA, why);
+        return;
+    }
+    hub_quota_count(self->create_keys, key_hex, now);
+    hub_quota_count(self->create_addrs, peer, now);
     mesh_info_t mesh;
     mesh_member_t admin;
     int rc = mesh_store_create(self->meshes, m->name, m->cidr, m->admin_key.data, m->psk_present, m->ttl_s, &mesh);
@@ -282,6 +318,12 @@ static void handle_join(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, co
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__INVITE_EXPIRED, err);
         return;
     }
+    if (invite_join_verify(j->key.data, inv.mesh_id, inv.nonce, j->joiner_sig.data, j->joiner_sig.len) != 0) {
+        count(self, "bad_invites");
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST,
+                   "join: joiner_sig is not this key's signature over the mesh id and the invite's nonce");
+        return;
+    }
     int revoked = mesh_store_is_revoked(self->meshes, mesh.id, j->key.data);
     if (revoked != 0) {
         send_error(self, rid, rid_len, revoked > 0 ? WEFT__HUB_ERROR__CODE__REVOKED : WEFT__HUB_ERROR__CODE__BAD_REQUEST,
@@ -348,6 +390,8 @@ static void handle_join(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, co
     cr.prefix = (uint32_t)prefix;
     cr.expires = mesh.expires;
     cr.name = j->name;
+    cr.invite = j->invite;          // the admin checks both itself: the hub is not trusted to pick the key
+    cr.joiner_sig = j->joiner_sig;
     Weft__HubReply reply = WEFT__HUB_REPLY__INIT;
     reply.body_case = WEFT__HUB_REPLY__BODY_CERT_REQUEST;
     reply.cert_request = &cr;
@@ -522,11 +566,13 @@ static void handle_leave_mesh(hub_mesh_t *self, const uint8_t *rid, size_t rid_l
     send_done(self, rid, rid_len, rc == 0 ? "left the mesh" : "you were not a member of this mesh");
 }
 
-void hub_mesh_handle(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
+void hub_mesh_handle(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id, const char *peer,
                      const Weft__HubRequest *req)
 {
     switch (req->body_case) {
-    case WEFT__HUB_REQUEST__BODY_CREATE_MESH: handle_create(self, rid, rid_len, user_id, req->create_mesh); break;
+    case WEFT__HUB_REQUEST__BODY_CREATE_MESH:
+        handle_create(self, rid, rid_len, user_id, peer ? peer : "", req->create_mesh);
+        break;
     case WEFT__HUB_REQUEST__BODY_REGISTER_INVITE:
         handle_register_invite(self, rid, rid_len, user_id, req->register_invite);
         break;

@@ -23,8 +23,11 @@ hub_mesh_t *hub_mesh_new(store_t *store, members_t *members, service_t *stats, h
                          hub_push_fn *push, void *push_ctx);
 void hub_mesh_destroy(hub_mesh_t **self);
 
-// One of the membership requests (hub_request_parse checked its fields).
-void hub_mesh_handle(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
+// CreateMesh quotas: per creator key and per peer address, per hour (defaults when < 1).
+void hub_mesh_set_create_quota(hub_mesh_t *self, int per_key, int per_address);
+
+// One of the membership requests (hub_request_parse checked its fields). peer: the connection's address.
+void hub_mesh_handle(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id, const char *peer,
                      const Weft__HubRequest *req);
 
 // Is `mesh` a managed mesh (32 hex chars)? Then may id register in it with overlay_addr? Returns true

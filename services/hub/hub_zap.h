@@ -1,6 +1,14 @@
-// hub_zap.h — the hub's ZAP handler (ZeroMQ RFC 27) for CURVE connections. It lets any client with a
-// valid CURVE handshake in (membership is the hub logic's business) and sets the connection's User-Id
-// to the client's public key in Z85, which the hub then matches against a Register's node id.
+// hub_zap.h — the hub's ZAP handler (ZeroMQ RFC 27) for CURVE connections, and its connection caps. It
+// sets the connection's User-Id to the client's public key in Z85, which the hub then matches against a
+// Register's node id (membership is the hub logic's business), and it refuses connections over the caps:
+//   - at most max_per_address TCP connections from one peer address: one more is shut down at accept,
+//     before any handshake, and refused by ZAP should it get that far;
+//   - at most max_total authenticated sessions at once (all addresses); a handshake beyond it is refused
+//     by ZAP; at most 2 * max_total connections at all (the rest are shut down at accept).
+// It learns about connections from the ROUTER's socket monitor (accepted, disconnected), so a session that
+// goes away frees its place at once. ZAP names the peer address but not the connection, so a yes marks the
+// oldest unmarked connection from that address as the authenticated one (handshakes from one address end
+// in accept order; the per-address count is exact either way).
 //
 // CZMQ 4.2's zauth actor with CURVE_ALLOW_ANY answers with an empty User-Id (checked: zframe_meta
 // "User-Id" is "" on the server side), so it cannot tell the hub who is talking; this small handler
@@ -10,8 +18,16 @@
 
 #include <czmq.h>
 
-// A CZMQ actor: zactor_new(hub_zap_actor, NULL). Binds inproc://zeromq.zap.01 in CZMQ's context, so
-// start it before the CURVE server socket accepts connections. Only one may run per process.
+typedef struct {
+    int max_total;                  // authenticated sessions at once
+    int max_per_address;            // connections from one peer address at once
+    char monitor[128];              // inproc endpoint of the ROUTER's socket monitor ("" = no caps)
+} hub_zap_options_t;
+
+// A CZMQ actor: zactor_new(hub_zap_actor, &options) (options copied before it signals). Binds
+// inproc://zeromq.zap.01 in CZMQ's context, so start it before the CURVE server socket accepts
+// connections, and after zmq_socket_monitor() on that socket. Only one may run per process.
+// Command "STATS" on the actor answers with a string "open=N authenticated=N refused=N shut=N".
 void hub_zap_actor(zsock_t *pipe, void *args);
 
 #endif

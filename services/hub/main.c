@@ -22,6 +22,7 @@ typedef struct {
     const char *http_listen;
     bool print_key;
     bool print_token;
+    bool open_meshes;
 } hub_args_t;
 
 static void usage(FILE *out, const char *prog)
@@ -36,6 +37,8 @@ static void usage(FILE *out, const char *prog)
             "  --print-key        create the key if needed, print the hub's public key and exit\n"
             "  --http-listen ADDR the HTTP API, host:port or off (default hub.http_listen, else 127.0.0.1:7402)\n"
             "  --print-token      create the HTTP API's admin token if needed, print it and exit\n"
+            "  --open             admit open meshes (plain names, no admin): anyone with the hub's key and a\n"
+            "                     mesh's name joins it (default hub.open_meshes, else managed meshes only)\n"
             "  -h, --help         this help\n\n"
             "Normally started by `weft hub`, which starts its Redis first.\n",
             prog);
@@ -50,6 +53,7 @@ static int parse_args(int argc, char **argv, hub_args_t *args)
                                       {"print-key", no_argument, 0, 'P'},
                                       {"http-listen", required_argument, 0, 'A'},
                                       {"print-token", no_argument, 0, 'T'},
+                                      {"open", no_argument, 0, 'O'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     int opt;
@@ -62,6 +66,7 @@ static int parse_args(int argc, char **argv, hub_args_t *args)
         case 'P': args->print_key = true; break;
         case 'A': args->http_listen = optarg; break;
         case 'T': args->print_token = true; break;
+        case 'O': args->open_meshes = true; break;
         case 'h': usage(stdout, argv[0]); return 0;
         default: usage(stderr, argv[0]); return 2;
         }
@@ -147,6 +152,14 @@ static int load_settings(const hub_args_t *args, weft_config_t *cfg, hub_options
     snprintf(options->listen, sizeof options->listen, "%s", args->listen ? args->listen : cfg->hub_listen);
     options->member_timeout = cfg->hub_member_timeout;
     turn_creds_config_from(&options->turn, cfg);
+    options->open_meshes = args->open_meshes || cfg->hub_open_meshes;
+    options->max_connections = cfg->hub_max_connections;
+    options->max_connections_per_address = cfg->hub_max_connections_per_address;
+    options->handshake_timeout = cfg->hub_handshake_timeout;
+    options->create_per_key = cfg->hub_create_per_key;
+    options->create_per_address = cfg->hub_create_per_address;
+    options->register_per_key = cfg->hub_register_per_key;
+    options->register_per_address = cfg->hub_register_per_address;
     if (args->redis_url)
         snprintf(redis_url, redis_len, "%s", args->redis_url);
     else

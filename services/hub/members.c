@@ -183,3 +183,35 @@ int members_forget_mesh(members_t *self, const char *mesh)
     freeReplyObject(r);
     return empty ? store_exec(self->store, "SREM hub:meshes %s", mesh) : 0;
 }
+
+int members_binding(members_t *self, const char *mesh, const char *address, const uint8_t id[32],
+                    uint8_t owner[32])
+{
+    redisReply *r = store_command(self->store, "GET hub:bind:%s:%s", mesh, address);
+    if (!r)
+        return -1;
+    int rc = 0;
+    uint8_t holder[32];
+    if (r->type == REDIS_REPLY_STRING && id_from_hex(r->str, holder) == 0) {
+        rc = memcmp(holder, id, 32) == 0 ? 1 : MEMBERS_BOUND_ELSEWHERE;
+        if (owner)
+            memcpy(owner, holder, 32);
+    }
+    freeReplyObject(r);
+    if (rc == 1 && store_exec(self->store, "EXPIRE hub:bind:%s:%s %d", mesh, address, MEMBERS_BIND_TTL_S) != 0)
+        return -1;
+    return rc;
+}
+
+int members_bind(members_t *self, const char *mesh, const char *address, const uint8_t id[32])
+{
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, id, 32);
+    redisReply *r = store_command(self->store, "SET hub:bind:%s:%s %s NX EX %d", mesh, address, hex,
+                                  MEMBERS_BIND_TTL_S);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_STATUS ? 1 : MEMBERS_BOUND_ELSEWHERE;
+    freeReplyObject(r);
+    return rc;
+}

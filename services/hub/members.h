@@ -3,6 +3,8 @@
 //   hub:mesh:<mesh>:members     set of hex ids (swept of expired members every second)
 //   hub:meshes                  set of mesh names with members (what the sweep walks)
 //   hub:routing:<hex routing>   string <mesh>, EXPIRE timeout: which mesh a connection registered in
+//   hub:bind:<mesh>:<address>   string <hex id>, EXPIRE MEMBERS_BIND_TTL_S (refreshed by each Register):
+//                               in an open mesh, an overlay address stays with the key that first held it
 #ifndef WEFT_HUB_MEMBERS_H
 #define WEFT_HUB_MEMBERS_H
 
@@ -15,6 +17,7 @@
 #define MEMBERS_MAX_PER_MESH 1024
 #define MEMBERS_MAX_MESHES 1024
 #define MEMBERS_ROUTING_MAX 255       // a ZeroMQ routing id is 1..255 bytes
+#define MEMBERS_BIND_TTL_S (30 * 86400) // an address binding outlives its holder's absence by 30 days
 
 typedef struct {
     uint8_t id[32];
@@ -45,5 +48,12 @@ int members_mesh_of(members_t *self, const uint8_t *routing_id, size_t len, mesh
 int members_meshes(members_t *self, mesh_name_t *out, size_t max);
 // Drops a mesh that has no members left from hub:meshes.
 int members_forget_mesh(members_t *self, const char *mesh);
+// Who holds address in an open mesh: 1 = id holds it (binding refreshed), 0 = nobody (not bound now),
+// MEMBERS_BOUND_ELSEWHERE = another key (owner filled when not NULL), -1 = Redis failed.
+#define MEMBERS_BOUND_ELSEWHERE -2
+int members_binding(members_t *self, const char *mesh, const char *address, const uint8_t id[32],
+                    uint8_t owner[32]);
+// Binds address to id when nobody holds it: 1 bound, MEMBERS_BOUND_ELSEWHERE (someone was quicker), -1.
+int members_bind(members_t *self, const char *mesh, const char *address, const uint8_t id[32]);
 
 #endif

@@ -268,6 +268,11 @@ static void test_membership_requests(void **state)
     join.key.len = 32;
     req.body_case = WEFT__HUB_REQUEST__BODY_JOIN;
     req.join = &join;
+    assert_false(accepted(&req));  // no joiner_sig: the admin's node would refuse it anyway
+    join.joiner_sig.data = blob;
+    join.joiner_sig.len = HUB_JOIN_SIG_LEN - 1;
+    assert_false(accepted(&req));
+    join.joiner_sig.len = HUB_JOIN_SIG_LEN;
     assert_true(accepted(&req));
     join.invite.len = 0;
     assert_false(accepted(&req));
@@ -309,6 +314,8 @@ static void test_membership_requests(void **state)
     leave.mesh_id.len = 0;
     assert_false(accepted(&req));
     assert_string_equal(hub_error_code_name(WEFT__HUB_ERROR__CODE__INVITE_USED_UP), "INVITE_USED_UP");
+    assert_string_equal(hub_error_code_name(WEFT__HUB_ERROR__CODE__QUOTA), "QUOTA");
+    assert_string_equal(hub_error_code_name(WEFT__HUB_ERROR__CODE__CLOSED_MESH), "CLOSED_MESH");
 }
 
 int main(void)

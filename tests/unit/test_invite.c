@@ -286,6 +286,120 @@ static void test_expiry(void **state)
     assert_non_null(strstr(err, "5 d ago"));
 }
 
+// ---- the joiner's signature and the admin's checks of a certificate request ----
+
+static void test_join_signature(void **state)
+{
+    (void)state;
+    invite_t inv = make_invite(1);
+    uint8_t sig[INVITE_JOIN_SIG_LEN];
+    invite_join_sign(&stranger, inv.mesh_id, inv.nonce, sig);
+    assert_int_equal(invite_join_verify(stranger.public_key, inv.mesh_id, inv.nonce, sig, sizeof sig), 0);
+    assert_int_equal(invite_join_verify(admin.public_key, inv.mesh_id, inv.nonce, sig, sizeof sig), -1);  // other key
+    assert_int_equal(invite_join_verify(stranger.public_key, inv.mesh_id, inv.nonce, sig, 63), -1);
+    assert_int_equal(invite_join_verify(stranger.public_key, inv.mesh_id, inv.nonce, NULL, 0), -1);
+    uint8_t other_nonce[INVITE_NONCE_LEN];
+    memcpy(other_nonce, inv.nonce, sizeof other_nonce);
+    other_nonce[0] ^= 1;
+    assert_int_equal(invite_join_verify(stranger.public_key, inv.mesh_id, other_nonce, sig, sizeof sig), -1);
+    uint8_t other_mesh[MESH_ID_LEN];
+    memcpy(other_mesh, inv.mesh_id, sizeof other_mesh);
+    other_mesh[15] ^= 1;
+    assert_int_equal(invite_join_verify(stranger.public_key, other_mesh, inv.nonce, sig, sizeof sig), -1);
+}
+
+#define NET_10_100 ((10u << 24) | (100u << 16))
+
+static invite_policy_t policy_for(const invite_t *inv)
+{
+    invite_policy_t p = {.network = NET_10_100 | 1, .prefix = 16, .own_address = NET_10_100 | 1, .now = NOW,
+                         .max_days = 365};
+    memcpy(p.mesh_id, inv->mesh_id, MESH_ID_LEN);
+    memcpy(p.admin_key, admin.public_key, 32);
+    return p;
+}
+
+// check(...) with the joiner `stranger`, address 10.100.0.7/16 unless given
+static int check(const invite_policy_t *p, const invite_t *inv, const uint8_t *sig, uint32_t address,
+                 uint64_t hub_expires, uint64_t *expires, char *err)
+{
+    uint8_t bin[INVITE_MAX_BYTES];
+    char why[256];
+    int len = inv ? invite_pack(inv, bin, sizeof bin, why, sizeof why) : 0;
+    return invite_check_cert_request(p, inv ? bin : NULL, (size_t)len, stranger.public_key, sig, sig ? 64 : 0,
+                                     address, 16, hub_expires, expires, err, 256);
+}
+
+static void test_cert_request_checks(void **state)
+{
+    (void)state;
+    invite_t inv = make_invite(1);
+    invite_policy_t p = policy_for(&inv);
+    uint8_t sig[INVITE_JOIN_SIG_LEN], wrong[INVITE_JOIN_SIG_LEN];
+    invite_join_sign(&stranger, inv.mesh_id, inv.nonce, sig);
+    invite_join_sign(&admin, inv.mesh_id, inv.nonce, wrong);  // signed, by another key
+    uint64_t expires = 1;
+    char err[256];
+    uint32_t addr = NET_10_100 | 7;
+
+    // honest: expiry 0 from the hub becomes the admin's own limit, never 0
+    assert_int_equal(check(&p, &inv, sig, addr, 0, &expires, err), 0);
+    assert_int_equal(expires, NOW + 365 * 86400ULL);
+    // a room's end sooner than that is kept; a far one is bounded
+    assert_int_equal(check(&p, &inv, sig, addr, NOW + 3600, &expires, err), 0);
+    assert_int_equal(expires, NOW + 3600);
+    assert_int_equal(check(&p, &inv, sig, addr, NOW + 100ULL * 365 * 86400, &expires, err), 0);
+    assert_int_equal(expires, NOW + 365 * 86400ULL);
+    p.max_days = 7;
+    assert_int_equal(check(&p, &inv, sig, addr, 0, &expires, err), 0);
+    assert_int_equal(expires, NOW + 7 * 86400ULL);
+    p.max_days = 365;
+    assert_int_equal(check(&p, &inv, sig, addr, NOW - 1, &expires, err), -1);
+    assert_non_null(strstr(err, "already expired"));
+
+    // forged: no invite, no or a wrong joiner signature
+    assert_int_equal(check(&p, NULL, sig, addr, 0, &expires, err), -1);
+    assert_non_null(strstr(err, "no invite"));
+    assert_int_equal(check(&p, &inv, NULL, addr, 0, &expires, err), -1);
+    assert_non_null(strstr(err, "joiner's signature"));
+    assert_int_equal(check(&p, &inv, wrong, addr, 0, &expires, err), -1);
+    assert_non_null(strstr(err, "joiner's signature"));
+
+    // an invite signed by someone else, for another mesh, or long expired
+    invite_t foreign = make_invite(1);
+    memcpy(foreign.mesh_id, inv.mesh_id, MESH_ID_LEN);
+    assert_int_equal(invite_sign(&foreign, &stranger, err, 256), 0);
+    assert_int_equal(check(&p, &foreign, sig, addr, 0, &expires, err), -1);
+    assert_non_null(strstr(err, "not signed by this admin"));
+    invite_t elsewhere = make_invite(1);
+    uint8_t sig2[INVITE_JOIN_SIG_LEN];
+    invite_join_sign(&stranger, elsewhere.mesh_id, elsewhere.nonce, sig2);
+    assert_int_equal(check(&p, &elsewhere, sig2, addr, 0, &expires, err), -1);
+    assert_non_null(strstr(err, "another mesh"));
+    p.now = inv.expires + 61;
+    assert_int_equal(check(&p, &inv, sig, addr, 0, &expires, err), -1);
+    assert_non_null(strstr(err, "expired"));
+    p.now = inv.expires + 59;  // the grace: the hub took the use a moment ago
+    assert_int_equal(check(&p, &inv, sig, addr, 0, &expires, err), 0);
+    p.now = NOW;
+
+    // addresses: outside the network, the admin's own, the network and broadcast addresses, another prefix
+    uint32_t bad[] = {(10u << 24) | (101u << 16) | 7, NET_10_100 | 1, NET_10_100, NET_10_100 | 0xffff};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(check(&p, &inv, sig, bad[i], 0, &expires, err), -1);
+        assert_non_null(strstr(err, "address"));
+    }
+    uint8_t bin[INVITE_MAX_BYTES];
+    int len = invite_pack(&inv, bin, sizeof bin, err, 256);
+    assert_int_equal(invite_check_cert_request(&p, bin, (size_t)len, stranger.public_key, sig, 64, addr, 24, 0,
+                                               &expires, err, 256), -1);
+    // a damaged invite
+    bin[10] ^= 1;
+    assert_int_equal(invite_check_cert_request(&p, bin, (size_t)len, stranger.public_key, sig, 64, addr, 16, 0,
+                                               &expires, err, 256), -1);
+    assert_non_null(strstr(err, "does not decode"));
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -299,6 +413,8 @@ int main(void)
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_fields_checked_when_signing),
         cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_join_signature),
+        cmocka_unit_test(test_cert_request_checks),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
