@@ -16,6 +16,7 @@ struct store {
     char run_id[48];      // INFO server run_id of the Redis last connected to ("" unknown)
     bool lost;            // a restart or a failed command since store_restarted last said so
     int64_t last_ok_ms;   // monotonic time of the last command that got a reply
+    unsigned long long failed_connects;   // in a row (logged on the 1st, 2nd, 4th...)
 };
 
 static int64_t mono_ms(void)
@@ -126,10 +127,12 @@ static redisReply *store_vcommand(store_t *self, const char *fmt, va_list args)
             char err[256];
             self->ctx = store_open_context(self->url, err, sizeof err);
             if (!self->ctx) {
-                log_warn("redis: %s", err);
+                if (log_worth_repeating(++self->failed_connects))
+                    log_warn("redis: %s (%llu attempts)", err, self->failed_connects);
                 self->lost = true;
                 return NULL;
             }
+            self->failed_connects = 0;
             note_connection(self);
         }
         va_list copy;
