@@ -111,8 +111,9 @@ static void send_error(hub_t *self, const uint8_t *rid, size_t rid_len, Weft__Hu
 
 static void bad_request(hub_t *self, const uint8_t *rid, size_t rid_len, const char *why)
 {
-    log_warn("bad request: %s", why);
-    count(self, "bad_requests");
+    uint64_t *bad = service_counter(self->stats, "bad_requests");
+    if (log_worth_repeating(++*bad))   // a flood of bad requests logs a few lines, not one each
+        log_warn("bad request: %s (%llu so far)", why, (unsigned long long)*bad);
     if (rid_len > 0)
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, why);
 }
@@ -526,11 +527,9 @@ static void zap_stats(zactor_t *zap, service_t *stats)
 {
     zstr_send(zap, "STATS");
     char *line = zstr_recv(zap);
-    unsigned long long open = 0, authenticated = 0, refused = 0, shut = 0;
-    if (line && sscanf(line, "open=%llu authenticated=%llu refused=%llu shut=%llu", &open, &authenticated, &refused,
-                       &shut) == 4) {
-        *service_counter(stats, "connections_open") = open;
-        *service_counter(stats, "sessions") = authenticated;
+    unsigned long long connections = 0, refused = 0, shut = 0;
+    if (line && sscanf(line, "connections=%llu refused=%llu shut=%llu", &connections, &refused, &shut) == 3) {
+        *service_counter(stats, "connections") = connections;
         *service_counter(stats, "sessions_refused") = refused;
         *service_counter(stats, "connections_shut") = shut;
     }
