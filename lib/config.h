@@ -60,8 +60,8 @@ typedef struct {
     int hub_turn_server_count;
     int hub_turn_ttl;               // hub.turn_ttl seconds the credentials live, default 86400
     bool hub_open_meshes;           // hub.open_meshes: admit Register into plain-name (open) meshes, default false
-    int hub_max_connections;        // hub.max_connections: CURVE sessions at once, all addresses, default 1000
-    int hub_max_connections_per_address; // hub.max_connections_per_address: CURVE sessions from one address, default 32
+    int hub_max_connections;        // hub.max_connections: connections at once, all addresses, default 1000
+    int hub_max_connections_per_address; // hub.max_connections_per_address: connections from one address, default 32
     int hub_handshake_timeout;      // hub.handshake_timeout: seconds a connection has to finish CURVE + ZAP, default 5
     int hub_create_per_key;         // hub.create_per_key: CreateMesh per key per hour, default 5
     int hub_create_per_address;     // hub.create_per_address: CreateMesh per address per hour, default 20

@@ -19,7 +19,7 @@ typedef struct {
     turn_creds_config_t turn;   // hub.turn_*: TURN credentials handed to members (turn_creds.h)
     // admission (docs/membership.md, "Hub admission"); 0 = the default
     bool open_meshes;           // hub.open_meshes / --open: admit Register into plain-name meshes
-    int max_connections;        // hub.max_connections: authenticated CURVE sessions at once
+    int max_connections;        // hub.max_connections: connections at once, all addresses
     int max_connections_per_address;
     int handshake_timeout;      // seconds (ZMQ_HANDSHAKE_IVL)
     int create_per_key, create_per_address;        // CreateMesh per hour

@@ -12,8 +12,6 @@
 typedef struct {
     int fd;
     char address[ADDR_MAX];         // numeric peer address, as libzmq puts it in a ZAP request
-    uint64_t seq;                   // accept order
-    bool authenticated;             // ZAP said yes to a connection from this address (see mark_one)
     bool shut;                      // shut down at accept, its disconnect not reported yet
 } conn_t;
 
@@ -21,7 +19,6 @@ typedef struct {
     hub_zap_options_t options;
     conn_t *conns;                  // open TCP connections of the ROUTER
     size_t n, cap;
-    uint64_t seq;
     uint64_t refused, shut;
     int64_t refused_logged, shut_logged;    // monotonic ms of the last warning (one per 10 s)
 } zap_t;
@@ -37,26 +34,13 @@ static size_t count_address(const zap_t *z, const char *address)
     return n;
 }
 
-static size_t count_authenticated(const zap_t *z)
+// Connections not shut at accept: the sessions, and those still in their handshake.
+static size_t count_kept(const zap_t *z)
 {
     size_t n = 0;
     for (size_t i = 0; i < z->n; i++)
-        n += z->conns[i].authenticated;
+        n += !z->conns[i].shut;
     return n;
-}
-
-// ZAP names the peer address, not the connection: the oldest unauthenticated connection from that
-// address is the one whose handshake is ending (handshakes from one address finish in accept order).
-static void mark_one(zap_t *z, const char *address)
-{
-    conn_t *oldest = NULL;
-    for (size_t i = 0; i < z->n; i++) {
-        conn_t *c = &z->conns[i];
-        if (!c->authenticated && !c->shut && strcmp(c->address, address) == 0 && (!oldest || c->seq < oldest->seq))
-            oldest = c;
-    }
-    if (oldest)
-        oldest->authenticated = true;
 }
 
 static conn_t *find_conn(zap_t *z, int fd)
@@ -82,12 +66,12 @@ static void on_accepted(zap_t *z, int fd)
     char address[ADDR_MAX];
     peer_address(fd, address, sizeof address);
     size_t from = count_address(z, address);
-    bool shut = from >= (size_t)z->options.max_per_address || z->n >= 2 * (size_t)z->options.max_total;
+    bool shut = from >= (size_t)z->options.max_per_address || count_kept(z) >= (size_t)z->options.max_total;
     if (shut) {
         z->shut++;
         if (zclock_mono() - z->shut_logged >= LOG_EVERY_MS && (z->shut_logged = zclock_mono()))
             log_warn("zap: shut a connection from %s at accept: %zu open from it, %zu in all (caps %d per address, "
-                     "%d sessions; %llu shut so far)", address, from, z->n, z->options.max_per_address,
+                     "%d in all; %llu shut so far)", address, from, count_kept(z), z->options.max_per_address,
                      z->options.max_total, (unsigned long long)z->shut);
         shutdown(fd, SHUT_RDWR);
         // it is still libzmq's fd until it reports the disconnect: keep it in the table, marked
@@ -105,9 +89,7 @@ static void on_accepted(zap_t *z, int fd)
     conn_t *c = &z->conns[z->n++];
     c->fd = fd;
     snprintf(c->address, sizeof c->address, "%s", address);
-    c->authenticated = false;
     c->shut = shut;
-    c->seq = ++z->seq;
 }
 
 static void on_gone(zap_t *z, int fd)
@@ -165,15 +147,13 @@ static void answer(zap_t *z, zsock_t *handler, zsock_t *monitor)
     } else if (monitor && address && count_address(z, address) > (size_t)z->options.max_per_address) {
         status = "300";
         text = "too many connections from this address";
-    } else if (monitor && count_authenticated(z) >= (size_t)z->options.max_total) {
+    } else if (monitor && count_kept(z) > (size_t)z->options.max_total) {
         status = "300";
         text = "the hub is full";
     } else {
         zmq_z85_encode(user_id, zframe_data(key), 32);
         status = "200";
         text = "OK";
-        if (address)
-            mark_one(z, address);
     }
     if (streq(status, "300"))
         z->refused++;
@@ -244,7 +224,7 @@ void hub_zap_actor(zsock_t *pipe, void *args)
         bool term = !command || streq(command, "$TERM");
         if (command && streq(command, "STATS")) {
             drain_monitor(&z, monitor);
-            zstr_sendf(pipe, "open=%zu authenticated=%zu refused=%llu shut=%llu", z.n, count_authenticated(&z),
+            zstr_sendf(pipe, "connections=%zu refused=%llu shut=%llu", count_kept(&z),
                        (unsigned long long)z.refused, (unsigned long long)z.shut);
         }
         zstr_free(&command);

@@ -77,14 +77,14 @@ lab_log "2. 3 x 300 sessions from three addresses (hub.max_connections 80)"
 for a in att1 att2 att3; do flood "$a" sessions 300 --hold 8 >"$LAB_DIR/$a.out" & done
 for a in att1 att2 att3; do wait_answered "$LAB_DIR/$a.out"; done
 rss2=$(hub_rss)
-sessions=$(hub_redis HGET hub:stats sessions)
+sessions=$(hub_redis HGET hub:stats connections)
 total=0
 for a in att1 att2 att3; do
   n=$(answered_of "$LAB_DIR/$a.out")
   [ "$n" -le 32 ] || lab_fail "$a: $n sessions admitted (cap 32 per address)"
   total=$((total + n))
 done
-lab_log "3 attackers: $total of 900 sessions admitted (hub:stats sessions $sessions); hub RSS ${rss2} kB"
+lab_log "3 attackers: $total of 900 sessions admitted (hub:stats connections $sessions); hub RSS ${rss2} kB"
 [ "$total" -le 80 ] || lab_fail "$total sessions admitted in all (cap 80)"
 wait
 sleep 1
@@ -161,8 +161,15 @@ lab_exec evil "$F" --hub tcp://10.99.0.30:7400 --hub-key none fakehub --key-out 
 fake=$!
 LAB_PIDS+=("$fake")
 lab_wait 10 "the fake hub's key" test -s "$LAB_DIR/fake.key"
-sed -i -e "s|endpoint: .*|endpoint: \"tcp://10.99.0.30:7400\"|" \
-  -e "s|public_key: .*|public_key: \"$(cat "$LAB_DIR/fake.key")\"|" "$A/meshes/office/weft.yaml"
+# (a Z85 key may hold & and $: python writes it, with $ doubled as weft.yaml wants a literal $)
+python3 - "$A/meshes/office/weft.yaml" "$(cat "$LAB_DIR/fake.key")" <<'PY'
+import re, sys
+path, key = sys.argv[1], sys.argv[2].replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$")
+text = open(path).read()
+text = re.sub(r'(?m)^(\s+endpoint: ).*$', lambda m: m.group(1) + '"tcp://10.99.0.30:7400"', text)
+text = re.sub(r'(?m)^(\s+public_key: ).*$', lambda m: m.group(1) + '"' + key + '"', text)
+open(path, "w").write(text)
+PY
 out=$(lab_exec alpha "$W" up --home "$A" --mesh office 2>&1) || lab_fail "weft up alpha (fake hub) failed: $out"
 if ! wait "$fake"; then
   cat "$LAB_DIR/fake.out"
