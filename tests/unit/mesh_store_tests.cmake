@@ -5,7 +5,8 @@ if(NOT TARGET PkgConfig::CMOCKA)
 endif()
 
 add_executable(test_mesh_store ${CMAKE_SOURCE_DIR}/tests/unit/test_mesh_store.c
-                               ${CMAKE_SOURCE_DIR}/services/hub/mesh_store.c)
+                               ${CMAKE_SOURCE_DIR}/services/hub/mesh_store.c
+                               ${CMAKE_SOURCE_DIR}/services/hub/members.c)
 target_include_directories(test_mesh_store PRIVATE ${CMAKE_SOURCE_DIR}/services/hub)
 target_link_libraries(test_mesh_store weftcore PkgConfig::CMOCKA PkgConfig::CZMQ PkgConfig::HIREDIS PkgConfig::SODIUM)
 add_test(NAME mesh_store COMMAND test_mesh_store)

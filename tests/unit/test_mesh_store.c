@@ -1,7 +1,8 @@
 // test_mesh_store.c — the hub's managed meshes in a real Redis (services/hub/mesh_store.c): create, get,
 // list, delete; members and address allocation (lowest free, never twice, also from several processes at
 // once); invite uses taken atomically (20 processes, one use: exactly one wins) and given back;
-// revocations; the event feed (a subscriber sees one JSON line per change); and a room's keys expiring.
+// revocations; the event feed (a subscriber sees one JSON line per change); a room's keys expiring; and
+// (members.c) an open mesh's address bindings: an address stays with the key that first held it.
 #include <czmq.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "members.h"
 #include "mesh_store.h"
 
 static char dir[64], sock[128], url[160];
@@ -312,6 +314,29 @@ static void test_room_expires(void **state)
     store_destroy(&store);
 }
 
+static void test_address_bindings(void **state)
+{
+    (void)state;
+    store_t *store = connect_store();
+    members_t *m = members_new(store, 15);
+    uint8_t a[32], b[32], owner[32];
+    key_of(a, 1);
+    key_of(b, 2);
+    assert_int_equal(members_binding(m, "default", "10.100.0.2", a, owner), 0);  // nobody holds it
+    assert_int_equal(members_bind(m, "default", "10.100.0.2", a), 1);
+    assert_int_equal(members_binding(m, "default", "10.100.0.2", a, owner), 1);
+    assert_int_equal(members_binding(m, "default", "10.100.0.2", b, owner), MEMBERS_BOUND_ELSEWHERE);
+    assert_memory_equal(owner, a, 32);
+    assert_int_equal(members_bind(m, "default", "10.100.0.2", b), MEMBERS_BOUND_ELSEWHERE);  // lost the race
+    assert_int_equal(members_binding(m, "other", "10.100.0.2", b, NULL), 0);  // per mesh
+    redisReply *r = store_command(store, "TTL hub:bind:default:10.100.0.2");
+    assert_non_null(r);
+    assert_true(r->integer > MEMBERS_BIND_TTL_S - 60 && r->integer <= MEMBERS_BIND_TTL_S);
+    freeReplyObject(r);
+    members_destroy(&m);
+    store_destroy(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_invites),
         cmocka_unit_test(test_revocations_and_events),
         cmocka_unit_test(test_room_expires),
+        cmocka_unit_test(test_address_bindings),
     };
     return cmocka_run_group_tests(tests, start_redis, stop_redis);
 }
