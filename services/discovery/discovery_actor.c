@@ -379,7 +379,8 @@ static void hub_error(discovery_t *d, const Weft__HubError *error)
     if (error->code == WEFT__HUB_ERROR__CODE__NOT_MEMBER && d->refused_until <= wire_now_ms())
         d->next_heartbeat = wire_now_ms();  // the hub forgot us (restart, timeout): register now
     if (error->code == WEFT__HUB_ERROR__CODE__REVOKED || error->code == WEFT__HUB_ERROR__CODE__NOT_IN_MESH ||
-        error->code == WEFT__HUB_ERROR__CODE__NO_SUCH_MESH) {
+        error->code == WEFT__HUB_ERROR__CODE__NO_SUCH_MESH || error->code == WEFT__HUB_ERROR__CODE__CLOSED_MESH ||
+        error->code == WEFT__HUB_ERROR__CODE__QUOTA) {
         log_error("the hub refuses us in mesh %s: %s (`weft mesh leave` removes this mesh from the node)",
                   d->cfg->mesh, message);
         d->refused_until = wire_now_ms() + 30000;  // keep trying, slowly: an admin may add us back
