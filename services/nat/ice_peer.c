@@ -37,6 +37,7 @@ struct ice_peer {
     ice_stun_server_t stun;
     ice_turn_server_t turn;
     uint64_t probe_token;           // our pings carry it; a pong without it is not ours
+    char resume_local[64], resume_remote[64];   // the pair to select at once ("": none), ice_peer_resume_as
     // written by the GLib thread, read by the actor
     _Atomic uint64_t rx_bytes, rx_packets;
     _Atomic int64_t last_rx_ms;     // monotonic ms of the last pong to our own ping (0: none yet)
@@ -219,6 +220,32 @@ static void add_local_addresses(ice_peer_t *self, const ice_settings_t *settings
         log_warn("peer %.16s: no local address outside the overlay to offer", self->peer_hex);
 }
 
+// The foundation of the candidate in list whose address reads `addr` (describe_candidate), or NULL.
+static const char *foundation_of(GSList *list, const char *addr)
+{
+    for (GSList *it = list; it; it = it->next) {
+        char type[8], text[64];
+        describe_candidate(it->data, type, text);
+        if (strcmp(text, addr) == 0)
+            return ((NiceCandidate *)it->data)->foundation;
+    }
+    return NULL;
+}
+
+// A resumed agent: select the earlier agent's pair (ice_peer_resume_as) now that both sides are known.
+static void select_resumed_pair(ice_peer_t *self)
+{
+    GSList *locals = nice_agent_get_local_candidates(self->agent, self->stream_id, ICE_COMPONENT);
+    GSList *remotes = nice_agent_get_remote_candidates(self->agent, self->stream_id, ICE_COMPONENT);
+    const char *local = foundation_of(locals, self->resume_local), *remote = foundation_of(remotes, self->resume_remote);
+    if (!local || !remote || !nice_agent_set_selected_pair(self->agent, self->stream_id, ICE_COMPONENT, local, remote))
+        log_warn("peer %.16s: cannot select the resumed pair %s -> %s (%s); checks decide", self->peer_hex,
+                 self->resume_local, self->resume_remote, !local ? "no such local candidate"
+                 : !remote ? "no such remote candidate" : "libnice refused it");
+    g_slist_free_full(locals, (GDestroyNotify)nice_candidate_free);
+    g_slist_free_full(remotes, (GDestroyNotify)nice_candidate_free);
+}
+
 static void apply_remote(ice_peer_t *self, ice_remote_t *remote)
 {
     int bad = 0;
@@ -256,6 +283,8 @@ static void apply_remote(ice_peer_t *self, ice_remote_t *remote)
         post_plain_event(self, &ev);
     }
     ice_remote_destroy(&remote);
+    if (self->resume_local[0])
+        select_resumed_pair(self);
 }
 
 static void on_gathering_done(NiceAgent *agent, guint stream_id, gpointer data)
@@ -502,8 +531,11 @@ ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, 
     return self;
 }
 
-void ice_peer_resume_as(ice_peer_t *self, const char *ufrag, const char *pwd, unsigned port)
+void ice_peer_resume_as(ice_peer_t *self, const char *ufrag, const char *pwd, unsigned port, const char *local_addr,
+                        const char *remote_addr)
 {
+    snprintf(self->resume_local, sizeof self->resume_local, "%s", local_addr);
+    snprintf(self->resume_remote, sizeof self->resume_remote, "%s", remote_addr);
     // the agent has not started: no GLib callback can run yet, as in ice_peer_new
     if (!nice_agent_set_local_credentials(self->agent, self->stream_id, ufrag, pwd))
         log_warn("peer %.16s: libnice refused the earlier agent's credentials", self->peer_hex);

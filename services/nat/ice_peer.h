@@ -61,8 +61,12 @@ ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, 
                          const ice_turn_server_t *turn, const uint8_t peer[32], bool controlling, uint64_t serial);
 // Before ice_peer_start: this agent takes the ufrag and pwd of an earlier agent and binds its host
 // candidates to that agent's port, so a peer that still holds the earlier agent (and its description)
-// accepts its checks: how a restarted nat resumes a path without signalling (nat_resume.c).
-void ice_peer_resume_as(ice_peer_t *self, const char *ufrag, const char *pwd, unsigned port);
+// accepts it: how a restarted nat resumes a path without signalling (nat_resume.c). Once the remote
+// candidates are set, the earlier agent's pair (local_addr, remote_addr: "ip:port" as in ice_event_t) is
+// selected at once, without checks: the peer's agent already has it selected, and would not nominate it
+// again for a controlled side. Whether it carries traffic, nat's probes tell (path_probe.h).
+void ice_peer_resume_as(ice_peer_t *self, const char *ufrag, const char *pwd, unsigned port, const char *local_addr,
+                        const char *remote_addr);
 // Starts gathering; `remote` (owned from now on, may be NULL) is applied when gathering is done.
 void ice_peer_start(ice_peer_t *self, ice_remote_t *remote);
 // Applies the other side's credentials and candidates (owned from now on).

@@ -55,6 +55,7 @@ typedef struct {
     char local_ufrag[ICE_MAX_CRED_LEN + 1];
     char local_pwd[ICE_MAX_CRED_LEN + 1];
     unsigned local_port;
+    char local_addr[64], remote_addr[64];   // the pair that connected ("ip:port", as in weft:path)
     ice_remote_t *remote;           // NULL: nothing to resume
 } nat_resume_t;
 

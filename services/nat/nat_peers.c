@@ -131,7 +131,8 @@ static int make_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, bool r
         return -1;
     }
     if (resume)
-        ice_peer_resume_as(peer->ice, peer->resume.local_ufrag, peer->resume.local_pwd, peer->resume.local_port);
+        ice_peer_resume_as(peer->ice, peer->resume.local_ufrag, peer->resume.local_pwd, peer->resume.local_port,
+                           peer->resume.local_addr, peer->resume.remote_addr);
     peer->resuming = resume;
     peer->applied_remote = applied;
     peer->serial = serial;

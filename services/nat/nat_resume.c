@@ -14,7 +14,8 @@
 
 void nat_resume_keep(nat_peer_t *peer, unsigned local_port)
 {
-    if (!local_port || !peer->local_ufrag[0] || !peer->local_pwd[0] || !peer->applied_remote)
+    if (!local_port || !peer->local_ufrag[0] || !peer->local_pwd[0] || !peer->applied_remote || !peer->local_addr[0] ||
+        !peer->remote_addr[0])
         return;
     ice_remote_t *copy = ice_remote_copy(peer->applied_remote);
     if (!copy)
@@ -24,6 +25,8 @@ void nat_resume_keep(nat_peer_t *peer, unsigned local_port)
     memcpy(peer->resume.local_ufrag, peer->local_ufrag, sizeof peer->resume.local_ufrag);
     memcpy(peer->resume.local_pwd, peer->local_pwd, sizeof peer->resume.local_pwd);
     peer->resume.local_port = local_port;
+    memcpy(peer->resume.local_addr, peer->local_addr, sizeof peer->resume.local_addr);
+    memcpy(peer->resume.remote_addr, peer->remote_addr, sizeof peer->resume.remote_addr);
 }
 
 int nat_resume_write(nat_t *nat, const nat_peer_t *peer)
@@ -45,9 +48,10 @@ int nat_resume_write(nat_t *nat, const nat_peer_t *peer)
     char port[8];
     snprintf(port, sizeof port, "%u", r->local_port);
     int rc = store_exec(nat->store,
-                        "HSET weft:remote:%s local_ufrag %s local_pwd %s local_port %s remote_ufrag %s "
-                        "remote_pwd %s candidates %s",
-                        peer->hex, r->local_ufrag, r->local_pwd, port, r->remote->ufrag, r->remote->pwd, lines);
+                        "HSET weft:remote:%s local_ufrag %s local_pwd %s local_port %s local_addr %s remote_addr %s "
+                        "remote_ufrag %s remote_pwd %s candidates %s",
+                        peer->hex, r->local_ufrag, r->local_pwd, port, r->local_addr, r->remote_addr, r->remote->ufrag,
+                        r->remote->pwd, lines);
     free(lines);
     if (rc == 0)
         rc = store_exec(nat->store, "EXPIRE weft:remote:%s %d", peer->hex, NAT_RESUME_TTL_S);
@@ -79,10 +83,11 @@ bool nat_resume_load(nat_t *nat, nat_peer_t *peer)
     if (hash->type == REDIS_REPLY_ARRAY && hash->elements > 0) {
         const char *lu = field(hash, "local_ufrag"), *lp = field(hash, "local_pwd"), *port = field(hash, "local_port");
         const char *ru = field(hash, "remote_ufrag"), *rp = field(hash, "remote_pwd"), *lines = field(hash, "candidates");
+        const char *la = field(hash, "local_addr"), *ra = field(hash, "remote_addr");
         char *end = NULL;
         unsigned long port_num = port ? strtoul(port, &end, 10) : 0;
         ok = good_cred(lu) && good_cred(lp) && good_cred(ru) && good_cred(rp) && lines && end && !*end &&
-             port_num > 0 && port_num <= 65535;
+             port_num > 0 && port_num <= 65535 && la && la[0] && strlen(la) < 64 && ra && ra[0] && strlen(ra) < 64;
         char *cands[ICE_MAX_CANDIDATES];
         size_t count = 0;
         char *copy = ok ? strdup(lines) : NULL;
@@ -100,6 +105,8 @@ bool nat_resume_load(nat_t *nat, nat_peer_t *peer)
             snprintf(peer->resume.local_ufrag, sizeof peer->resume.local_ufrag, "%s", lu);
             snprintf(peer->resume.local_pwd, sizeof peer->resume.local_pwd, "%s", lp);
             peer->resume.local_port = (unsigned)port_num;
+            snprintf(peer->resume.local_addr, sizeof peer->resume.local_addr, "%s", la);
+            snprintf(peer->resume.remote_addr, sizeof peer->resume.remote_addr, "%s", ra);
         } else {
             ok = false;
             log_warn("peer %.16s: weft:remote:%.16s... is incomplete or malformed; not resumed", peer->hex, peer->hex);
@@ -115,6 +122,7 @@ void nat_resume_forget(nat_t *nat, nat_peer_t *peer, bool delete_key)
     memset(peer->resume.local_pwd, 0, sizeof peer->resume.local_pwd);
     peer->resume.local_ufrag[0] = '\0';
     peer->resume.local_port = 0;
+    peer->resume.local_addr[0] = peer->resume.remote_addr[0] = '\0';
     if (delete_key && nat->store)
         store_exec(nat->store, "DEL weft:remote:%s", peer->hex);
 }
