@@ -575,7 +575,7 @@ void hub_actor(zsock_t *pipe, void *args)
         service_actor_fail(pipe, "the hub could not start (see above)");
         return;
     }
-    log_info("listening on %s (CURVE), member timeout %d s, %s; at most %d sessions, %d per address", options->listen,
+    log_info("listening on %s (CURVE), member timeout %d s, %s; at most %d connections, %d per address", options->listen,
              options->member_timeout, options->open_meshes ? "open meshes admitted" : "managed meshes only",
              options->max_connections > 0 ? options->max_connections : 1000,
              options->max_connections_per_address > 0 ? options->max_connections_per_address : 32);
