@@ -386,7 +386,7 @@ int cmd_down(int argc, char **argv)
 
 static void hub_usage(FILE *out)
 {
-    fprintf(out, "usage: weft hub [--home DIR] [--listen ENDPOINT] [--redis URL] [--foreground]\n"
+    fprintf(out, "usage: weft hub [--home DIR] [--listen ENDPOINT] [--redis URL] [--open] [--foreground]\n"
                  "       weft hub key [--home DIR]\n"
                  "       weft hub token [--home DIR]\n"
                  "Runs a hub: the rendezvous server members register with and signal through. It keeps its\n"
@@ -398,6 +398,9 @@ static void hub_usage(FILE *out)
                  "  --home DIR          hub home (default $WEFT_HOME, else ~/.weft)\n"
                  "  --listen ENDPOINT   where to listen (default: hub.listen in DIR/weft.yaml, tcp://*:7400)\n"
                  "  --redis URL         an external Redis instead of a local one\n"
+                 "  --open              admit members into open (plain-name) meshes: anyone with the hub's key\n"
+                 "                      and the mesh name may join one (hub.open_meshes; default: only meshes\n"
+                 "                      made with `weft mesh create`, joined with an invite)\n"
                  "  --foreground        stay in the foreground\n"
                  "Stop it with `weft down --home DIR`.\n");
 }
@@ -406,9 +409,10 @@ int cmd_hub(int argc, char **argv)
 {
     static struct option options[] = {{"home", required_argument, 0, 'H'},    {"listen", required_argument, 0, 'l'},
                                       {"redis", required_argument, 0, 'r'},   {"foreground", no_argument, 0, 'f'},
-                                      {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+                                      {"open", no_argument, 0, 'o'},          {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
     const char *home = NULL, *listen = NULL, *redis = NULL;   // no --listen: weft-hub reads hub.listen
-    bool foreground = false, print_key = false, print_token = false;
+    bool foreground = false, print_key = false, print_token = false, open_meshes = false;
     int opt;
     if (argc > 1 && strcmp(argv[1], "key") == 0) {
         print_key = true;
@@ -426,10 +430,13 @@ int cmd_hub(int argc, char **argv)
         case 'l': listen = optarg; break;
         case 'r': redis = optarg; break;
         case 'f': foreground = true; break;
+        case 'o': open_meshes = true; break;
         case 'h': hub_usage(stdout); return EXIT_OK;
         default: hub_usage(stderr); return EXIT_USAGE;
         }
     }
+    if (open_meshes)   // the hub's own override of hub.open_meshes, inherited by weft-hub
+        setenv("WEFT_HUB_OPEN_MESHES", "true", 1);
     if (optind < argc) {
         fprintf(stderr, "weft hub: unexpected argument '%s'\n", argv[optind]);
         hub_usage(stderr);
