@@ -13,6 +13,14 @@ set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_durability.sh BIN_DIR}"
 W="$BIN/weft"
+# on failure, also the logs of the mesh instances (the lab shows those of the homes it made)
+show_instance_logs() {
+  local f
+  for f in "$LAB_DIR"/*/meshes/*/log/{nat,discovery,router,crypto,redis}.log; do
+    [ -f "$f" ] && { echo "---- $f (last 15 lines)"; tail -n 15 "$f"; } >&2
+  done
+}
+trap 'rc=$?; [ $rc -ne 0 ] && show_instance_logs; (exit $rc); lab_cleanup' EXIT
 
 lab_switch
 lab_hub hub 10.99.0.1
