@@ -28,10 +28,11 @@ EOF
 chmod 600 "$LAB_DIR/hub/weft.yaml"   # it holds the TURN secret
 natlab_hub
 
-# init_pair N: fresh homes alphaN and betaN (a home's Redis would show the last run's path for a while)
+# init_pair N: fresh homes alphaN and betaN (a home's Redis would show the last run's path for a while),
+# in their own open mesh pairN: the hub keeps an open mesh's address for the key that first held it
 init_pair() {
   for n in alpha$1:10.100.0.1 beta$1:10.100.0.2; do
-    "$BIN/weft" init --home "$LAB_DIR/${n%%:*}" --name "${n%%:*}" --address "${n#*:}/16" --hub "$HUB_ENDPOINT" \
+    "$BIN/weft" init --home "$LAB_DIR/${n%%:*}" --name "${n%%:*}" --mesh "pair$1" --address "${n#*:}/16" --hub "$HUB_ENDPOINT" \
       --hub-key "$HUB_KEY" --stun "$NATLAB_SERVER_IP:$NATLAB_TURN_PORT" >/dev/null || lab_fail "weft init ${n%%:*}"
     LAB_HOMES+=("$LAB_DIR/${n%%:*}")
   done
