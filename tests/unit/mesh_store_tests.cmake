@@ -5,6 +5,7 @@ if(NOT TARGET PkgConfig::CMOCKA)
 endif()
 
 add_executable(test_mesh_store ${CMAKE_SOURCE_DIR}/tests/unit/test_mesh_store.c
+    ${CMAKE_SOURCE_DIR}/tests/unit/redis_fixture.c
                                ${CMAKE_SOURCE_DIR}/services/hub/mesh_store.c
                                ${CMAKE_SOURCE_DIR}/services/hub/members.c)
 target_include_directories(test_mesh_store PRIVATE ${CMAKE_SOURCE_DIR}/services/hub)

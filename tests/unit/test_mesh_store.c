@@ -19,48 +19,26 @@
 
 #include "members.h"
 #include "mesh_store.h"
+#include "redis_fixture.h"
 
-static char dir[64], sock[128], url[160];
-static pid_t redis_pid;
+static redis_fixture_t redis;
 
 static int start_redis(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/weft-mesh-store.XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    snprintf(sock, sizeof sock, "%s/redis.sock", dir);
-    snprintf(url, sizeof url, "unix://%s", sock);
-    redis_pid = fork();
-    if (redis_pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly",
-               "no", "--dir", dir, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++)
-        usleep(50 * 1000);
-    return access(sock, F_OK) == 0 ? 0 : -1;
+    return redis_fixture_setup(&redis, "mesh-store", false);
 }
 
 static int stop_redis(void **state)
 {
     (void)state;
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGTERM);
-        waitpid(redis_pid, NULL, 0);
-    }
-    unlink(sock);
-    rmdir(dir);
-    return 0;
+    return redis_fixture_teardown(&redis);
 }
 
 static store_t *connect_store(void)
 {
     char err[256];
-    store_t *store = store_connect(url, err, sizeof err);
+    store_t *store = store_connect(redis.url, err, sizeof err);
     assert_non_null(store);
     return store;
 }
@@ -163,7 +141,7 @@ static void test_concurrent_allocation(void **state)
         pids[w] = fork();
         if (pids[w] == 0) {
             char err[256];
-            store_t *s = store_connect(url, err, sizeof err);
+            store_t *s = store_connect(redis.url, err, sizeof err);
             mesh_store_t *mine = mesh_store_new(s);
             int failures = 0;
             for (int i = 0; i < EACH; i++) {
@@ -213,7 +191,7 @@ static void test_invites(void **state)
         pids[r] = fork();
         if (pids[r] == 0) {
             char err[256];
-            store_t *s = store_connect(url, err, sizeof err);
+            store_t *s = store_connect(redis.url, err, sizeof err);
             mesh_store_t *mine = mesh_store_new(s);
             _exit(mesh_store_invite_use(mine, mesh.id, nonce) == 0 ? 0 : 1);
         }
@@ -247,7 +225,7 @@ static void test_revocations_and_events(void **state)
     assert_int_equal(mesh_store_create(ms, "rev", "10.7.0.0/16", admin, false, 0, &mesh), 0);
     // a subscriber on the mesh's event channel
     char err[256];
-    redisContext *sub = redisConnectUnix(sock);
+    redisContext *sub = redisConnectUnix(redis.sock);
     assert_non_null(sub);
     assert_int_equal(sub->err, 0);
     redisReply *r = redisCommand(sub, "SUBSCRIBE hub:events:%s", mesh.id_hex);

@@ -15,69 +15,36 @@
 
 #include <cmocka.h>
 
+#include "redis_fixture.h"
 #include "store.h"
 
-static char dir[64], sock[128], url[160];
-static pid_t redis_pid;
-
-static int start_redis(void)
-{
-    unlink(sock);
-    redis_pid = fork();
-    if (redis_pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly",
-               "yes", "--appendfsync", "everysec", "--dir", dir, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100 && access(sock, F_OK) != 0; i++)
-        usleep(50 * 1000);
-    return access(sock, F_OK) == 0 ? 0 : -1;
-}
-
-static void kill_redis(void)
-{
-    kill(redis_pid, SIGKILL);
-    waitpid(redis_pid, NULL, 0);
-    redis_pid = 0;
-}
+static redis_fixture_t redis;
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/weft-store-restart.XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    snprintf(sock, sizeof sock, "%s/redis.sock", dir);
-    snprintf(url, sizeof url, "unix://%s", sock);
-    return start_redis();
+    return redis_fixture_setup(&redis, "store-restart", true);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (redis_pid > 0)
-        kill_redis();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return redis_fixture_teardown(&redis);
 }
 
 static void test_restart_seen_once(void **state)
 {
     (void)state;
     char err[256];
-    store_t *store = store_connect(url, err, sizeof err);
+    store_t *store = store_connect(redis.url, err, sizeof err);
     assert_non_null(store);
     assert_int_equal(store_exec(store, "SET weft:test 1"), 0);
     assert_false(store_restarted(store));   // same Redis: nothing to rewrite
 
-    kill_redis();
+    redis_fixture_kill(&redis, SIGKILL);
     sleep(1);                                // idle past the ping interval
     assert_false(store_restarted(store));    // down: no rewrite yet
-    assert_int_equal(start_redis(), 0);
+    assert_int_equal(redis_fixture_start(&redis), 0);
     sleep(1);
     assert_true(store_restarted(store));     // the ping reconnects and sees a new run_id
     assert_false(store_restarted(store));    // said once
@@ -94,10 +61,10 @@ static void test_restart_seen_by_a_command(void **state)
 {
     (void)state;
     char err[256];
-    store_t *store = store_connect(url, err, sizeof err);
+    store_t *store = store_connect(redis.url, err, sizeof err);
     assert_non_null(store);
-    kill_redis();
-    assert_int_equal(start_redis(), 0);
+    redis_fixture_kill(&redis, SIGKILL);
+    assert_int_equal(redis_fixture_start(&redis), 0);
     // the owner's own write reconnects (it may meet -LOADING while Redis reads its file: retried), and
     // the restart is still reported
     int rc = -1;
