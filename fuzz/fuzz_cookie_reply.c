@@ -17,6 +17,7 @@
 
 #include "cookie.h"
 #include "crypto_wire.h"
+#include "fuzz_sessions.h"
 #include "identity.h"
 #include "session.h"
 
@@ -53,26 +54,17 @@ static void setup(void)
     crypto_sign_keypair(peer.public_key, peer.secret_key);
     memcpy(local_id, local.public_key, 32);
     memcpy(peer_id, peer.public_key, 32);
-    session_config_t cfg = {.max_packet = 1500};
-    uint8_t x_public[32], x_secret[32], local_public[32];
-    memcpy(cfg.local_id, local.public_key, 32);
-    identity_x25519(&local, local_public, cfg.static_private);
-    sessions = session_set_new(&cfg, &svc);
+    uint8_t x_public[32], x_secret[32], local_public[32], unused[32];
+    identity_x25519(&local, local_public, unused);
+    fuzz_sessions_t f;
+    fuzz_sessions_init(&f, &svc, &local, &peer);
+    sessions = f.sessions;
+    to_nat = f.to_nat;
+    to_device = f.to_device;
     identity_x25519(&peer, x_public, x_secret);
     cookie_checker_init(&peer_checker, x_public);
     if (cookie_maker_init(&peer_maker, local_public, x_secret) != 0)
         __builtin_trap();
-    Weft__Peer member = WEFT__PEER__INIT;
-    member.id.data = peer_id;
-    member.id.len = 32;
-    member.overlay_addr = "10.100.0.2";
-    Weft__Peer *members[1] = {&member};
-    Weft__PeerList list = WEFT__PEER_LIST__INIT;
-    list.peers = members;
-    list.n_peers = 1;
-    session_set_update_members(sessions, &list);
-    to_nat = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
-    to_device = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
     // one packet for the member starts the handshake whose initiation the replies answer
     session_time_t now = {.mono_ms = now_ms, .unix_ns = 1700000000000000000LL};
     session_io_t io = {.to_nat = to_nat, .to_device = to_device};

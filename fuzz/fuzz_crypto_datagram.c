@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "crypto_wire.h"
+#include "fuzz_sessions.h"
 #include "identity.h"
 #include "session.h"
 
@@ -26,22 +27,11 @@ static void setup(void)
     crypto_sign_keypair(local.public_key, local.secret_key);
     crypto_sign_keypair(peer.public_key, peer.secret_key);
     memcpy(peer_id, peer.public_key, 32);
-    session_config_t cfg = {.max_packet = 1500};
-    uint8_t x_public[32];
-    memcpy(cfg.local_id, local.public_key, 32);
-    identity_x25519(&local, x_public, cfg.static_private);
-    sessions = session_set_new(&cfg, &svc);
-    Weft__Peer member = WEFT__PEER__INIT;
-    member.id.data = peer_id;
-    member.id.len = 32;
-    member.overlay_addr = "10.100.0.2";
-    Weft__Peer *members[1] = {&member};
-    Weft__PeerList list = WEFT__PEER_LIST__INIT;
-    list.peers = members;
-    list.n_peers = 1;
-    session_set_update_members(sessions, &list);
-    to_nat = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
-    to_device = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
+    fuzz_sessions_t f;
+    fuzz_sessions_init(&f, &svc, &local, &peer);
+    sessions = f.sessions;
+    to_nat = f.to_nat;
+    to_device = f.to_device;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
