@@ -38,17 +38,11 @@ init_pair() {
   done
 }
 
-path_field() {   # path_field NODE FIELD: the path's FIELD of NODE's only peer
-  "$BIN/weft" peers --home "$(lab_home "$1")" --json 2>/dev/null | python3 -c '
-import json, sys
-peers = json.load(sys.stdin)
-print(peers[0]["path"][sys.argv[1]] if peers else "")' "$2"
-}
 connected_via() { # NODE direct|relay
   local state
-  state=$(path_field "$1" state)
+  state=$(lab_path_field "$1" state)
   [ "$state" = connected ] || [ "$state" = ready ] || return 1
-  [ "$(path_field "$1" connection)" = "$2" ]
+  [ "$(lab_path_field "$1" connection)" = "$2" ]
 }
 pair_down() { natlab_node_down "alpha$1"; natlab_node_down "beta$1"; }
 
@@ -57,11 +51,11 @@ init_pair 1
 WEFT_CONNECTION_RELAY=only natlab_node_up alpha1 ha
 natlab_node_up beta1 hb
 lab_wait 40 "a ping from alpha" lab_exec ha ping -c 1 -W 1 10.100.0.2
-connected_via alpha1 relay || lab_fail "alpha's path is $(path_field alpha1 connection), not relay"
+connected_via alpha1 relay || lab_fail "alpha's path is $(lab_path_field alpha1 connection), not relay"
 lab_wait 10 "beta to see the relayed path" connected_via beta1 relay
 "$BIN/weft" peers --home "$(lab_home alpha1)"
 sleep 3
-connected_via alpha1 relay || lab_fail "alpha's path left the relay: $(path_field alpha1 connection)"
+connected_via alpha1 relay || lab_fail "alpha's path left the relay: $(lab_path_field alpha1 connection)"
 pair_down 1
 
 lab_log "2. both with connection.direct: false: relayed"
@@ -69,7 +63,7 @@ init_pair 2
 WEFT_CONNECTION_DIRECT=false natlab_node_up alpha2 ha
 WEFT_CONNECTION_DIRECT=false natlab_node_up beta2 hb
 lab_wait 40 "a ping from alpha" lab_exec ha ping -c 1 -W 1 10.100.0.2
-connected_via alpha2 relay || lab_fail "alpha's path is $(path_field alpha2 connection), not relay"
+connected_via alpha2 relay || lab_fail "alpha's path is $(lab_path_field alpha2 connection), not relay"
 pair_down 2
 
 lab_log "3. the NATs cut apart, both with connection.relay: never: no path"
@@ -77,7 +71,7 @@ init_pair 3
 natlab_cut ra rb on
 WEFT_CONNECTION_RELAY=never natlab_node_up alpha3 ha
 WEFT_CONNECTION_RELAY=never natlab_node_up beta3 hb
-knows_peer() { [ -n "$(path_field "$1" state)" ]; }
+knows_peer() { [ -n "$(lab_path_field "$1" state)" ]; }
 lab_wait 20 "alpha to start a path to beta" knows_peer alpha3
 deadline=$((SECONDS + 25))
 while [ $SECONDS -lt $deadline ]; do
@@ -86,7 +80,7 @@ while [ $SECONDS -lt $deadline ]; do
   sleep 1
 done
 lab_exec ha ping -c 2 -W 1 10.100.0.2 >/dev/null 2>&1 && lab_fail "ping crossed the cut without a relay"
-lab_log "no path after 25 s, as asked; alpha's path state: $(path_field alpha3 state)"
+lab_log "no path after 25 s, as asked; alpha's path state: $(lab_path_field alpha3 state)"
 pair_down 3
 
 lab_log "4. the same cut with the default policy: connected through the relay (so 3 was not blind)"
@@ -94,7 +88,7 @@ init_pair 4
 natlab_node_up alpha4 ha
 natlab_node_up beta4 hb
 lab_wait 40 "a ping from alpha across the cut" lab_exec ha ping -c 1 -W 1 10.100.0.2
-connected_via alpha4 relay || lab_fail "alpha's path across the cut is $(path_field alpha4 connection), not relay"
+connected_via alpha4 relay || lab_fail "alpha's path across the cut is $(lab_path_field alpha4 connection), not relay"
 pair_down 4
 natlab_cut ra rb off
 

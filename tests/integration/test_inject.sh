@@ -25,13 +25,8 @@ lab_wait 30 "beta to see alpha connected" lab_peer_connected beta 10.100.0.1
 lab_exec alpha ping -c 3 -i 0.2 -W 2 10.100.0.2 >/dev/null || lab_fail "no overlay ping before the attack"
 
 # alpha's end of the path (the ICE port the attacker aims at) and beta's (the source it forges)
-path_end() {
-  "$BIN/weft" peers --home "$(lab_home "$1")" --json | python3 -c '
-import json, sys
-print(json.load(sys.stdin)[0]["path"][sys.argv[1]])' "$2"
-}
-alpha_port=$(path_end alpha local_addr)
-beta_port=$(path_end alpha remote_addr)
+alpha_port=$(lab_path_field alpha local_addr)
+beta_port=$(lab_path_field alpha remote_addr)
 lab_log "alpha's path: $alpha_port <-> $beta_port"
 case "$alpha_port" in 10.99.0.2:*) ;; *) lab_fail "alpha's path is not on the underlay: $alpha_port" ;; esac
 

@@ -42,15 +42,7 @@ issue() {
 up() { lab_exec "$1" "$BIN/weft" up --home "$(lab_home "$1")" || lab_fail "weft up $1 failed"; }
 down() { "$BIN/weft" down --home "$(lab_home "$1")" >/dev/null 2>&1 || true; }
 
-# crypto_counter NAME COUNTER: the value of one of node NAME's crypto counters
-crypto_counter() {
-  "$BIN/weft" status --home "$(lab_home "$1")" --json | python3 -c '
-import json, sys
-for s in json.load(sys.stdin)["services"]:
-    if s["service"] == "crypto":
-        print(s.get("counters", {}).get(sys.argv[1], 0)); sys.exit(0)
-print(0)' "$2"
-}
+crypto_counter() { lab_counter "$1" crypto "$2"; }   # crypto_counter NAME COUNTER
 at_least() { [ "$(crypto_counter "$1" "$2")" -ge "$3" ]; }
 no_ping() { ! lab_exec "$1" ping -c 3 -i 0.3 -W 1 "$2" >/dev/null 2>&1; }
 pings() { lab_exec "$1" ping -c 5 -i 0.1 -W 2 "$2" | grep -q " 0% packet loss"; }

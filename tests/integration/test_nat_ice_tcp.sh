@@ -31,20 +31,14 @@ for pair in "alpha 10.100.0.1" "beta 10.100.0.2"; do
   lab_exec $1 "$BIN/weft" up --home "$(lab_home $1)" || lab_fail "weft up $1 failed"
 done
 
-path_field() {
-  "$BIN/weft" peers --home "$(lab_home "$1")" --json 2>/dev/null | python3 -c '
-import json, sys
-peers = json.load(sys.stdin)
-print(peers[0]["path"][sys.argv[1]] if peers else "")' "$2"
-}
 lab_wait 60 "alpha connected over ICE-TCP" lab_peer_connected alpha 10.100.0.2
 lab_wait 20 "beta connected over ICE-TCP" lab_peer_connected beta 10.100.0.1
 lab_exec alpha ping -c 1 -W 10 10.100.0.2 >/dev/null || true   # the first one waits for the handshake
 "$BIN/weft" peers --home "$(lab_home alpha)"
 # an active TCP candidate connects from an ephemeral port: the other side learns it as peer-reflexive
-case "$(path_field alpha local_type)/$(path_field alpha remote_type)" in
+case "$(lab_path_field alpha local_type)/$(lab_path_field alpha remote_type)" in
   host/host | host/prflx | prflx/host) ;;
-  *) lab_fail "not a pair of host candidates: $(path_field alpha local_type)/$(path_field alpha remote_type)" ;;
+  *) lab_fail "not a pair of host candidates: $(lab_path_field alpha local_type)/$(lab_path_field alpha remote_type)" ;;
 esac
 lab_exec alpha ping -c 10 -i 0.1 -W 2 10.100.0.2 >/dev/null || lab_fail "alpha -> beta ping failed"
 lab_exec beta ping -c 10 -i 0.1 -W 2 10.100.0.1 >/dev/null || lab_fail "beta -> alpha ping failed"

@@ -52,18 +52,12 @@ node_init beta 10.100.0.2
 natlab_node_up alpha ha
 natlab_node_up beta hb
 
-# path_field NODE FIELD: the path's FIELD of NODE's only peer
-path_field() {
-  "$BIN/weft" peers --home "$(lab_home "$1")" --json 2>/dev/null | python3 -c '
-import json, sys
-peers = json.load(sys.stdin)
-print(peers[0]["path"][sys.argv[1]] if peers else "")' "$2"
-}
+# lab_path_field NODE FIELD: the path's FIELD of NODE's only peer
 connected_via() { # NODE direct|relay
   local state
-  state=$(path_field "$1" state)
+  state=$(lab_path_field "$1" state)
   [ "$state" = connected ] || [ "$state" = ready ] || return 1
-  [ "$(path_field "$1" connection)" = "$2" ]
+  [ "$(lab_path_field "$1" connection)" = "$2" ]
 }
 
 lab_log "1. the nodes connect directly"
@@ -74,7 +68,7 @@ lab_exec ha ping -c 3 -W 2 10.100.0.2 >/dev/null || lab_fail "no ping over the d
 for n in alpha beta; do
   grep -q "TURN credentials from the hub" "$(lab_home $n)/log/nat.log" || lab_fail "$n's nat got no TURN credentials from the hub"
 done
-rtt=$(path_field alpha rtt_ms)
+rtt=$(lab_path_field alpha rtt_ms)
 [ "$rtt" -ge 0 ] 2>/dev/null || lab_fail "no RTT measured on the path (rtt_ms '$rtt')"
 lab_log "RTT on the direct path: $rtt ms"
 
@@ -104,12 +98,12 @@ EOF
 read -r down _ < <(outage "$t_cut")
 [ "$down" != none ] || lab_fail "no ping reply after the cut"
 "$BIN/weft" peers --home "$(lab_home alpha)"
-server=$(path_field alpha server)
+server=$(lab_path_field alpha server)
 lab_log "direct -> relay: traffic flowed again $down s after the cut (server $server)"
 python3 -c "import sys; sys.exit(0 if float('$down') < $SWITCH_LIMIT else 1)" ||
   lab_fail "traffic took $down s to move to the relay (limit $SWITCH_LIMIT s)"
 # the relay is the hub's server, reached with the hub's credentials (alpha's or beta's relay candidate)
-lt=$(path_field alpha local_type)
+lt=$(lab_path_field alpha local_type)
 [ "$lt" != relay ] || [ "$server" = "$NATLAB_SERVER_IP:$NATLAB_TURN_PORT" ] ||
   lab_fail "alpha relays through '$server', want $NATLAB_SERVER_IP:$NATLAB_TURN_PORT"
 
@@ -161,7 +155,7 @@ done
 lab_log "4. the hub frozen past the credentials' lifetime"
 hub_pids=$(ip netns pids "$hub_ns")
 kill -STOP $hub_pids
-has_expired_msg() { path_field alpha last_error | grep -q "TURN credentials from the hub expired"; }
+has_expired_msg() { lab_path_field alpha last_error | grep -q "TURN credentials from the hub expired"; }
 lab_wait $((TTL + 10)) "weft peers to say the hub's TURN credentials expired" has_expired_msg
 lab_exec ha ping -c 5 -i 0.1 -W 2 10.100.0.2 >/dev/null || lab_fail "the data path broke while the hub was frozen"
 "$BIN/weft" peers --home "$(lab_home alpha)"

@@ -54,18 +54,12 @@ natlab_node_up alpha ha
 natlab_node_up beta hb
 up_at=$SECONDS
 
-path_field() {
-  "$BIN/weft" peers --home "$(lab_home "$1")" --json 2>/dev/null | python3 -c '
-import json, sys
-peers = json.load(sys.stdin)
-print(peers[0]["path"][sys.argv[1]] if peers else "")' "$2"
-}
 connected() {
   local state
-  state=$(path_field "$1" state)
+  state=$(lab_path_field "$1" state)
   [ "$state" = connected ] || [ "$state" = ready ]
 }
-connected_via() { connected "$1" && [ "$(path_field "$1" connection)" = "$2" ]; }
+connected_via() { connected "$1" && [ "$(lab_path_field "$1" connection)" = "$2" ]; }
 
 lab_log "1. bad servers first in both lists: the nodes still connect"
 lab_wait 60 "alpha connected" connected alpha
@@ -77,7 +71,7 @@ for n in alpha beta; do
   log="$(lab_home $n)/log/nat.log"
   pidfile="$(lab_home $n)/run/nat.pid"
   grep -q "killed by signal" "$(lab_home $n)/log/weft.log" && lab_fail "a service of $n crashed"
-  err=$(path_field $n last_error)
+  err=$(lab_path_field $n last_error)
   grep -q "STUN server $NATLAB_SERVER_IP:$LIAR_PORT answered with something that is not STUN" <<<"$err" ||
     lab_fail "$n: weft peers does not name the lying STUN server: '$err'"
   grep -q "STUN server $DEAD_STUN unreachable" <<<"$err" || lab_fail "$n: weft peers does not name the dead STUN server: '$err'"
@@ -85,9 +79,9 @@ for n in alpha beta; do
   # each refused entry is asked why (libnice does not say): coturn's 401 for both
   says_expired() { grep -q "TURN server #1 $REST (user $EXPIRED_USER) refused: 401 wrong or expired credentials" "$1"; }
   lab_wait 15 "$n's nat log to say TURN entry #1 (expired credentials) refused with 401" says_expired "$log"
-  says_401() { path_field $1 last_error | grep -q "TURN server #2 $STATIC (user $NATLAB_TURN_USER) refused: 401 wrong or expired credentials"; }
+  says_401() { lab_path_field $1 last_error | grep -q "TURN server #2 $STATIC (user $NATLAB_TURN_USER) refused: 401 wrong or expired credentials"; }
   lab_wait 15 "$n's weft peers to say the TURN entry #2 (wrong password) refused with 401" says_401 $n
-  path_field $n last_error | grep -q "using #3 $STATIC" || lab_fail "$n: weft peers does not say TURN #3 is used: '$(path_field $n last_error)'"
+  lab_path_field $n last_error | grep -q "using #3 $STATIC" || lab_fail "$n: weft peers does not say TURN #3 is used: '$(lab_path_field $n last_error)'"
 done
 grep -q "user $NATLAB_TURN_USER credentials are incorrect" "$LAB_DIR"/turn-static*.log || lab_fail "coturn did not refuse the wrong password (test is blind)"
 grep -q "$EXPIRED_USER" "$LAB_DIR"/turn-rest*.log || lab_fail "coturn saw no request with the expired credentials (test is blind)"
@@ -98,7 +92,7 @@ lab_exec ha ping -i 0.2 -W 1 10.100.0.2 >/dev/null 2>&1 &
 LAB_PIDS+=($!)
 natlab_block_udp ra on
 start=$SECONDS
-tcp_relay() { connected alpha && [ "$(path_field alpha local_type)" = relay ] && [ "$(path_field alpha server)" = "$STATIC/tcp" ]; }
+tcp_relay() { connected alpha && [ "$(lab_path_field alpha local_type)" = relay ] && [ "$(lab_path_field alpha server)" = "$STATIC/tcp" ]; }
 lab_wait 90 "alpha connected through TURN over TCP" tcp_relay
 lab_exec ha ping -c 5 -i 0.2 -W 2 10.100.0.2 >/dev/null || lab_fail "no ping over TURN/TCP"
 lab_log "connected again over TURN/TCP $((SECONDS - start)) s after UDP was blocked"

@@ -48,12 +48,7 @@ for n in alpha beta; do lab_exec $n sysctl -qw net.ipv4.icmp_echo_ignore_broadca
 out=$(lab_exec alpha ping -b -c 3 -i 0.2 -W 2 10.100.255.255 2>&1) || true
 echo "$out" | tail -2
 grep -q "from 10.100.0.2" <<<"$out" || lab_fail "alpha's broadcast ping got no answer from beta: $out"
-router_counter() {
-  "$BIN/weft" status --home "$(lab_home "$1")" --json | python3 -c '
-import json, sys
-status = json.load(sys.stdin)
-print([s for s in status["services"] if s.get("service") == "router"][0]["counters"].get(sys.argv[1], 0))' "$2"
-}
+router_counter() { lab_counter "$1" router "$2"; }
 [ "$(router_counter alpha broadcast_copies)" -ge 3 ] || lab_fail "alpha's router counted no broadcast copies"
 before=$(router_counter beta drop_no_route)
 out=$(lab_exec beta ping -b -c 2 -i 0.2 -W 1 10.100.255.255 2>&1) || true

@@ -143,3 +143,11 @@ for s in services:
         print(s.get("counters", {}).get(sys.argv[2], 0)); sys.exit(0)
 print(0)' "$2" "$3"
 }
+
+# lab_path_field NAME FIELD: FIELD of the path to node NAME's first peer, from `weft peers --json` ("" if none)
+lab_path_field() {
+  "$BIN/weft" peers --home "$(lab_home "$1")" --json 2>/dev/null | python3 -c '
+import json, sys
+peers = json.load(sys.stdin)
+print(peers[0]["path"][sys.argv[1]] if peers else "")' "$2"
+}
