@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_expand.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,5 +1,6 @@
 // config.c — see config.h. A table names every key, its type and where it lives in weft_config_t;
-// the YAML walker, the environment overrides and config_save all work from that one table.
+// the YAML walker, the environment overrides and config_save all work from that one table. What a value
+// may be is config_check.c's; ${VAR} expansion is config_expand.c's; the service names are service_id.c's.
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -15,20 +16,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
-static const char *service_names[SVC_COUNT] = {"device", "router", "crypto", "nat", "discovery", "api"};
-
-const char *service_name(service_id_t id)
-{
-    return (id >= 0 && id < SVC_COUNT) ? service_names[id] : "?";
-}
-
-int service_from_name(const char *name)
-{
-    for (int i = 0; i < SVC_COUNT; i++)
-        if (name && strcmp(name, service_names[i]) == 0)
-            return i;
-    return -1;
-}
+#include "config_check.h"
+#include "config_expand.h"
 
 typedef enum { KEY_STRING, KEY_INT, KEY_BOOL, KEY_LIST, KEY_ADDRESS, KEY_CHOICE, KEY_MAC } key_type_t;
 
@@ -45,13 +34,6 @@ typedef struct {
     int (*check)(const char *text, char *why, size_t why_len);
 } config_key_t;
 
-static int check_zmq_endpoint(const char *text, char *why, size_t why_len);
-static int check_redis_url(const char *text, char *why, size_t why_len);
-static int check_host_port(const char *text, char *why, size_t why_len);
-static int check_turn_url(const char *text, char *why, size_t why_len);
-static int check_network_key(const char *text, char *why, size_t why_len);
-static int check_curve_key(const char *text, char *why, size_t why_len);
-static int check_device_name(const char *text, char *why, size_t why_len);
 
 #define STR(p, field) {.path = p, .type = KEY_STRING, .offset = offsetof(weft_config_t, field), .size = sizeof(((weft_config_t *)0)->field)}
 #define INT(p, field, lo, hi) {.path = p, .type = KEY_INT, .offset = offsetof(weft_config_t, field), .min = lo, .max = hi}
@@ -67,14 +49,14 @@ static const config_key_t config_keys[] = {
     STR("node.identity", identity_file),
     STR("mesh.name", mesh),
     {.path = "mesh.address", .type = KEY_ADDRESS},
-    STR_CHECKED("mesh.network_key", network_key, check_network_key),
+    STR_CHECKED("mesh.network_key", network_key, config_check_network_key),
     STR("mesh.id", mesh_id),
     STR("mesh.admin_key", mesh_admin_key),
     STR("mesh.certificate", certificate_file),
     INT("mesh.cert_max_days", cert_max_days, 1, 3650),
-    STR_CHECKED("hub.endpoint", hub_endpoint, check_zmq_endpoint),
-    STR_CHECKED("hub.public_key", hub_public_key, check_curve_key),
-    STR_CHECKED("hub.listen", hub_listen, check_zmq_endpoint),
+    STR_CHECKED("hub.endpoint", hub_endpoint, config_check_zmq_endpoint),
+    STR_CHECKED("hub.public_key", hub_public_key, config_check_curve_key),
+    STR_CHECKED("hub.listen", hub_listen, config_check_zmq_endpoint),
     STR("hub.http_listen", hub_http_listen),
     STR("hub.api_token_file", hub_api_token_file),
     INT("hub.http_rate", hub_http_rate, 1, 100000),
@@ -91,7 +73,7 @@ static const config_key_t config_keys[] = {
     INT("hub.create_per_address", hub_create_per_address, 1, 100000),
     INT("hub.register_per_key", hub_register_per_key, 1, 100000),
     INT("hub.register_per_address", hub_register_per_address, 1, 100000),
-    STR_CHECKED("device.name", device_name, check_device_name),
+    STR_CHECKED("device.name", device_name, config_check_device_name),
     INT("device.mtu", mtu, 576, 9000),
     BOOL("device.offload", device_offload),
     CHOICE("device.mode", device_mode, "tun|tap"),
@@ -101,15 +83,15 @@ static const config_key_t config_keys[] = {
     INT("connection.keepalive", keepalive_interval, 1, 3600),
     INT("connection.connect_timeout", connect_timeout, 1, 600),
     BOOL("routing.broadcast", routing_broadcast),
-    LIST_CHECKED("nat.stun_servers", stun_servers, stun_server_count, check_host_port),
-    LIST_CHECKED("nat.turn_servers", turn_servers, turn_server_count, check_turn_url),
+    LIST_CHECKED("nat.stun_servers", stun_servers, stun_server_count, config_check_host_port),
+    LIST_CHECKED("nat.turn_servers", turn_servers, turn_server_count, config_check_turn_url),
     BOOL("nat.port_mapping", port_mapping),
     BOOL("nat.port_prediction", port_prediction),
     {.path = "nat.keepalive", .type = KEY_INT, .offset = offsetof(weft_config_t, keepalive_interval), .min = 1,
      .max = 3600, .renamed_to = "connection.keepalive"},
     {.path = "nat.connect_timeout", .type = KEY_INT, .offset = offsetof(weft_config_t, connect_timeout), .min = 1,
      .max = 600, .renamed_to = "connection.connect_timeout"},
-    STR_CHECKED("redis.url", redis_url, check_redis_url),
+    STR_CHECKED("redis.url", redis_url, config_check_redis_url),
     CHOICE("log.level", log_level, "debug|info|warn|error"),
     STR("api.listen", api_listen),
 };
@@ -190,8 +172,8 @@ void config_defaults(weft_config_t *cfg, const char *home)
     cfg->port_prediction = true;
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
     for (int i = 0; i < SVC_COUNT; i++) {
-        snprintf(cfg->inbox[i], CONFIG_STR, "ipc://%s/%s.inbox", cfg->run_dir, service_names[i]);
-        snprintf(cfg->control[i], CONFIG_STR, "ipc://%s/%s.control", cfg->run_dir, service_names[i]);
+        snprintf(cfg->inbox[i], CONFIG_STR, "ipc://%s/%s.inbox", cfg->run_dir, service_name((service_id_t)i));
+        snprintf(cfg->control[i], CONFIG_STR, "ipc://%s/%s.control", cfg->run_dir, service_name((service_id_t)i));
     }
 }
 
@@ -255,185 +237,6 @@ static int parse_bool(const char *text, bool *out)
     return -1;
 }
 
-// ---- value checks of string keys (syntax only: nothing is resolved or connected to here) ----
-
-// "1".."65535", all digits
-static bool is_port(const char *text)
-{
-    if (!*text || strlen(text) > 5)
-        return false;
-    for (const char *c = text; *c; c++)
-        if (!isdigit((unsigned char)*c))
-            return false;
-    long port = strtol(text, NULL, 10);
-    return port >= 1 && port <= 65535;
-}
-
-// host:port or [v6]:port; the host is not empty and holds no spaces, '/' or '@'
-static bool is_host_port(const char *text, size_t len)
-{
-    const char *colon = NULL;
-    for (size_t i = 0; i < len; i++)
-        if (text[i] == ':')
-            colon = text + i;
-    if (!colon || colon == text)
-        return false;
-    char port[8];
-    size_t port_len = len - (size_t)(colon + 1 - text);
-    if (port_len == 0 || port_len >= sizeof port)
-        return false;
-    memcpy(port, colon + 1, port_len);
-    port[port_len] = '\0';
-    if (!is_port(port))
-        return false;
-    for (const char *c = text; c < colon; c++)
-        if (isspace((unsigned char)*c) || *c == '/' || *c == '@' || !isprint((unsigned char)*c))
-            return false;
-    if (text[0] == '[')
-        return colon[-1] == ']' && colon - text > 2;
-    return memchr(text, ':', (size_t)(colon - text)) == NULL;   // an IPv6 address needs [brackets]
-}
-
-static int check_host_port(const char *text, char *why, size_t why_len)
-{
-    if (is_host_port(text, strlen(text)))
-        return 0;
-    snprintf(why, why_len, "'%s' is not host:port (e.g. 192.0.2.1:3478 or [2001:db8::1]:3478)", text);
-    return -1;
-}
-
-// tcp://host:port (port may be *), ipc://path, inproc://name; "" = not set
-static int check_zmq_endpoint(const char *text, char *why, size_t why_len)
-{
-    if (!*text)
-        return 0;
-    if (strncmp(text, "tcp://", 6) == 0) {
-        const char *rest = text + 6;
-        size_t n = strlen(rest);
-        if (n >= 2 && strcmp(rest + n - 2, ":*") == 0 && n > 2)
-            return 0;
-        if (is_host_port(rest, n) || (rest[0] == '*' && rest[1] == ':' && is_port(rest + 2)))
-            return 0;
-    } else if ((strncmp(text, "ipc://", 6) == 0 && text[6]) || (strncmp(text, "inproc://", 9) == 0 && text[9])) {
-        return 0;
-    }
-    snprintf(why, why_len, "'%s' is not a ZeroMQ endpoint (want tcp://host:port, ipc://path or inproc://name)", text);
-    return -1;
-}
-
-// "" (a local redis-server), unix:///absolute/path or redis://host:port
-static int check_redis_url(const char *text, char *why, size_t why_len)
-{
-    if (!*text || (strncmp(text, "unix://", 7) == 0 && text[7] == '/') ||
-        (strncmp(text, "redis://", 8) == 0 && is_host_port(text + 8, strlen(text + 8))))
-        return 0;
-    snprintf(why, why_len, "'%s' is not a Redis URL (want redis://host:port or unix:///path, or \"\")", text);
-    return -1;
-}
-
-// turn://user:pass@host:port[?transport=udp|tcp]; the message never repeats the text (it holds a password)
-static int check_turn_url(const char *text, char *why, size_t why_len)
-{
-    const char *rest = strncmp(text, "turn://", 7) == 0 ? text + 7 : NULL;
-    const char *at = rest ? strrchr(rest, '@') : NULL;
-    const char *colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
-    if (colon && colon > rest) {
-        const char *host = at + 1;
-        const char *query = strchr(host, '?');
-        size_t host_len = query ? (size_t)(query - host) : strlen(host);
-        if (is_host_port(host, host_len) &&
-            (!query || strcmp(query, "?transport=udp") == 0 || strcmp(query, "?transport=tcp") == 0))
-            return 0;
-    }
-    snprintf(why, why_len, "an entry is not turn://user:pass@host:port[?transport=udp|tcp]");
-    return -1;
-}
-
-static int check_network_key(const char *text, char *why, size_t why_len)
-{
-    size_t n = strlen(text);
-    bool hex = n == 64;
-    for (size_t i = 0; hex && i < n; i++)
-        hex = isxdigit((unsigned char)text[i]) != 0;
-    if (n == 0 || hex)
-        return 0;
-    snprintf(why, why_len, "want 64 hex characters (32 bytes), or \"\" for none");
-    return -1;
-}
-
-// a CURVE public key in Z85: 40 characters of the Z85 alphabet
-static int check_curve_key(const char *text, char *why, size_t why_len)
-{
-    static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-    size_t n = strlen(text);
-    if (n == 0 || (n == 40 && strspn(text, z85) == 40))
-        return 0;
-    snprintf(why, why_len, "want the hub's 40-character key as `weft hub key` prints it (got %zu characters%s)", n,
-             n == 40 ? ", some not Z85" : "");
-    return -1;
-}
-
-// a Linux interface name: 1..15 characters, no '/', ':' or white space, not "." or ".."
-static int check_device_name(const char *text, char *why, size_t why_len)
-{
-    size_t n = strlen(text);
-    bool ok = n >= 1 && n <= 15 && strcmp(text, ".") != 0 && strcmp(text, "..") != 0;
-    for (const char *c = text; ok && *c; c++)
-        ok = isgraph((unsigned char)*c) && *c != '/' && *c != ':';
-    if (ok)
-        return 0;
-    snprintf(why, why_len, "'%s' is not an interface name (1..15 characters, no '/', ':' or spaces)", text);
-    return -1;
-}
-
-// One of the words in choices ("a|b|c"), exactly.
-static bool is_choice(const char *text, const char *choices)
-{
-    size_t n = strlen(text);
-    for (const char *c = choices; c && *c;) {
-        const char *bar = strchr(c, '|');
-        size_t len = bar ? (size_t)(bar - c) : strlen(c);
-        if (n && len == n && strncmp(c, text, n) == 0)
-            return true;
-        c = bar ? bar + 1 : NULL;
-    }
-    return false;
-}
-
-// "02:ab:cd:ef:01:23" (or with '-'): a unicast address, not all zero. Written back lower case with ':'.
-static int parse_mac(const char *text, char *out, size_t out_len, char *why, size_t why_len)
-{
-    unsigned b[6];
-    char sep[5];
-    int used = 0;
-    if (strlen(text) != 17 ||
-        sscanf(text, "%2x%c%2x%c%2x%c%2x%c%2x%c%2x%n", &b[0], &sep[0], &b[1], &sep[1], &b[2], &sep[2], &b[3],
-               &sep[3], &b[4], &sep[4], &b[5], &used) != 11 || used != 17) {
-        snprintf(why, why_len, "'%s' is not a MAC address (want six hex pairs, e.g. 02:00:5e:10:00:01)", text);
-        return -1;
-    }
-    for (int i = 0; i < 17; i++)
-        if (i % 3 != 2 && !isxdigit((unsigned char)text[i])) {
-            snprintf(why, why_len, "'%s' is not a MAC address (want six hex pairs, e.g. 02:00:5e:10:00:01)", text);
-            return -1;
-        }
-    for (int i = 0; i < 5; i++)
-        if (sep[i] != sep[0] || (sep[i] != ':' && sep[i] != '-')) {
-            snprintf(why, why_len, "'%s': separate the pairs with ':' (or '-')", text);
-            return -1;
-        }
-    if (b[0] & 1) {
-        snprintf(why, why_len, "'%s' is a multicast address (the first byte must be even, e.g. 02)", text);
-        return -1;
-    }
-    if ((b[0] | b[1] | b[2] | b[3] | b[4] | b[5]) == 0) {
-        snprintf(why, why_len, "'%s' is all zero", text);
-        return -1;
-    }
-    snprintf(out, out_len, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
-    return 0;
-}
-
 // Sets one scalar key from text. Lists take one item per call (append) unless `replace_list`.
 static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text, char *why, size_t why_len)
 {
@@ -463,7 +266,7 @@ static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text
     case KEY_ADDRESS:
         return parse_address(cfg, text, why, why_len);
     case KEY_CHOICE:
-        if (!is_choice(text, key->choices)) {
+        if (!config_check_choice(text, key->choices)) {
             snprintf(why, why_len, "'%s' is not one of %s", text, key->choices);
             return -1;
         }
@@ -478,7 +281,7 @@ static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text
             base[key->offset] = '\0';
             return 0;
         }
-        return parse_mac(text, base + key->offset, key->size, why, why_len);
+        return config_check_mac(text, base + key->offset, key->size, why, why_len);
     case KEY_LIST: {
         int *count = (int *)(base + key->count_offset);
         if (*count >= CONFIG_MAX_SERVERS) {
@@ -497,105 +300,6 @@ static int set_key(weft_config_t *cfg, const config_key_t *key, const char *text
     }
     }
     return -1;
-}
-
-#define EXPAND_MAX_DEPTH 8
-
-static int emit(char *out, size_t out_len, size_t *pos, const char *text, size_t n, char *why, size_t why_len)
-{
-    if (*pos + n >= out_len) {
-        snprintf(why, why_len, "value longer than %zu characters after ${...} expansion", out_len - 1);
-        return -1;
-    }
-    memcpy(out + *pos, text, n);
-    *pos += n;
-    out[*pos] = '\0';
-    return 0;
-}
-
-static int expand_into(const char *text, size_t len, char *out, size_t out_len, size_t *pos, int depth,
-                       char *why, size_t why_len)
-{
-    if (depth > EXPAND_MAX_DEPTH) {
-        snprintf(why, why_len, "${...} defaults nested more than %d deep", EXPAND_MAX_DEPTH);
-        return -1;
-    }
-    size_t i = 0;
-    while (i < len) {
-        if (text[i] != '$' || i + 1 >= len || (text[i + 1] != '$' && text[i + 1] != '{')) {
-            if (emit(out, out_len, pos, text + i, 1, why, why_len) != 0)
-                return -1;
-            i++;
-            continue;
-        }
-        if (text[i + 1] == '$') {  // $$: a literal $
-            if (emit(out, out_len, pos, "$", 1, why, why_len) != 0)
-                return -1;
-            i += 2;
-            continue;
-        }
-        // ${ ... }: find the matching brace (defaults may hold ${...} themselves)
-        size_t start = i + 2, close = start;
-        int open = 1;
-        while (close < len) {
-            if (text[close] == '$' && close + 1 < len && text[close + 1] == '{') {
-                open++;
-                close += 2;
-                continue;
-            }
-            if (text[close] == '}' && --open == 0)
-                break;
-            close++;
-        }
-        if (close >= len) {
-            snprintf(why, why_len, "'${' is not closed (add '}', or write $$ for a literal $)");
-            return -1;
-        }
-        size_t name_len = 0;
-        while (start + name_len < close &&
-               (isalpha((unsigned char)text[start + name_len]) || text[start + name_len] == '_' ||
-                (name_len > 0 && isdigit((unsigned char)text[start + name_len]))))
-            name_len++;
-        char name[128];
-        if (name_len == 0 || name_len >= sizeof name) {
-            snprintf(why, why_len, "'${%.*s}' does not start with a variable name (letters, digits, _)",
-                     (int)(close - start > 60 ? 60 : close - start), text + start);
-            return -1;
-        }
-        memcpy(name, text + start, name_len);
-        name[name_len] = '\0';
-        const char *rest = text + start + name_len;
-        size_t rest_len = close - start - name_len;
-        bool has_default = rest_len >= 2 && rest[0] == ':' && rest[1] == '-';
-        if (rest_len > 0 && !has_default) {
-            snprintf(why, why_len, "'${%s%.*s}': write ${%s} or ${%s:-default}", name,
-                     (int)(rest_len > 60 ? 60 : rest_len), rest, name, name);
-            return -1;
-        }
-        const char *value = getenv(name);
-        if (value && (*value || !has_default)) {
-            if (emit(out, out_len, pos, value, strlen(value), why, why_len) != 0)
-                return -1;
-        } else if (has_default) {
-            if (expand_into(rest + 2, rest_len - 2, out, out_len, pos, depth + 1, why, why_len) != 0)
-                return -1;
-        } else {
-            snprintf(why, why_len, "environment variable %s is not set (set it, or give a default: ${%s:-value})",
-                     name, name);
-            return -1;
-        }
-        i = close + 1;
-    }
-    return 0;
-}
-
-int config_expand(const char *text, char *out, size_t out_len, char *why, size_t why_len)
-{
-    if (!out || out_len == 0)
-        return -1;
-    out[0] = '\0';
-    size_t pos = 0;
-    return expand_into(text, strlen(text), out, out_len, &pos, 0, why, why_len);
 }
 
 size_t config_key_count(void) { return CONFIG_KEY_COUNT; }
@@ -680,14 +384,8 @@ static const char *scalar_text(yaml_node_t *node)
 // The cross-key checks; key_line (NULL: unknown) gives the line of each table key for the message.
 static int validate(const weft_config_t *cfg, const char *source, const size_t *key_line, char *err, size_t err_len)
 {
-    const char *problem = NULL, *at = NULL;
-    if (cfg->device_mac[0] && strcmp(cfg->device_mode, "tap") != 0) {
-        problem = "'device.mac' is only used with device.mode tap (a TUN device has no MAC address); remove it";
-        at = "device.mac";
-    } else if (!cfg->connection_direct && strcmp(cfg->connection_relay, "never") == 0) {
-        problem = "connection.direct is false and connection.relay is never: no way is left to reach a peer";
-        at = "connection.relay";
-    }
+    const char *at = NULL;
+    const char *problem = config_check_combination(cfg, &at);
     if (!problem)
         return 0;
     size_t line = 0;
@@ -889,7 +587,7 @@ static int apply_env(weft_config_t *cfg, char *err, size_t err_len)
         for (int control = 0; control < 2; control++) {
             char var[96] = "WEFT_ENDPOINTS_";
             size_t n = strlen(var);
-            for (const char *c = service_names[svc]; *c && n < sizeof var - 1; c++)
+            for (const char *c = service_name((service_id_t)svc); *c && n < sizeof var - 1; c++)
                 var[n++] = (char)toupper((unsigned char)*c);
             var[n] = '\0';
             if (control)

@@ -2,6 +2,7 @@
 // key, WEFT_* environment overrides, and the endpoints each service binds and connects to.
 //
 // The file is read with libyaml; unknown keys and wrong types are errors that name the file and line.
+// Values are ${VAR}-expanded (config_expand.h) and checked (config_check.h) before they are set.
 #ifndef WEFT_CONFIG_H
 #define WEFT_CONFIG_H
 
@@ -9,22 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "service_id.h"    // SVC_COUNT: one inbox and one control endpoint per service
+
 #define CONFIG_MAX_SERVERS 8
 #define CONFIG_STR 256
-
-// The services of a node, in start order.
-typedef enum {
-    SVC_DEVICE = 0,
-    SVC_ROUTER,
-    SVC_CRYPTO,
-    SVC_NAT,
-    SVC_DISCOVERY,
-    SVC_API,                        // weft-api: the node's HTTP API (no inbox; control socket only)
-    SVC_COUNT
-} service_id_t;
-
-const char *service_name(service_id_t id);        // "device", ...
-int service_from_name(const char *name);          // -1 if unknown
 
 typedef struct {
     char home[PATH_MAX];            // the node's home directory (--home / WEFT_HOME)
@@ -135,11 +124,6 @@ int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *s
 // Checks what no single key can: combinations (device.mac without tap, no path left to peers).
 // `source` prefixes the message ("weft.yaml", "environment"). Returns 0 or -1 with err filled.
 int config_validate(const weft_config_t *cfg, const char *source, char *err, size_t err_len);
-
-// Expands ${VAR}, ${VAR:-default} (default itself expanded; used when VAR is unset or empty) and $$ (a
-// literal $) in text, from the environment. A lone $ stays as it is. An unset VAR without a default is an
-// error naming it. Returns 0 or -1 with `why` filled.
-int config_expand(const char *text, char *out, size_t out_len, char *why, size_t why_len);
 
 // Writes cfg as YAML to path (mode 0600); every $ is written as $$. Returns 0 or -1.
 int config_save(const weft_config_t *cfg, const char *path);

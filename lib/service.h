@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "service_id.h"
 
 #define SERVICE_MAX_COUNTERS 48
 

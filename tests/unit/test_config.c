@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_expand.h"
 
 static int parse(weft_config_t *cfg, const char *yaml, char *err, size_t err_len)
 {
