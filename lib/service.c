@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "wire.h"
 
@@ -80,7 +81,7 @@ void service_handle_control(service_t *svc, zsock_t *control)
     Weft__ServiceStatus status = WEFT__SERVICE_STATUS__INIT;
     status.service = (char *)svc->name;
     status.pid = (uint32_t)getpid();
-    status.uptime_ms = (uint64_t)(wire_now_ms() - svc->started_ms);
+    status.uptime_ms = (uint64_t)(clock_now_ms() - svc->started_ms);
     Weft__Counter counters[SERVICE_MAX_COUNTERS];
     Weft__Counter *counter_ptrs[SERVICE_MAX_COUNTERS];
     for (size_t i = 0; i < svc->counter_count; i++) {
@@ -129,7 +130,7 @@ int service_load(service_t *svc, service_id_t id, const char *home, const char *
     memset(svc, 0, sizeof *svc);
     svc->id = id;
     svc->name = service_name(id);
-    svc->started_ms = wire_now_ms();
+    svc->started_ms = clock_now_ms();
     if (config_load(&svc->config, home, err, err_len) != 0)
         return -1;
     log_level_t level = LOG_LEVEL_INFO;

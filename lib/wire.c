@@ -3,16 +3,8 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
-
-int64_t wire_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int wire_send(zsock_t *sock, const Weft__Envelope *env, const void *payload, size_t payload_len, bool dontwait)
 {

@@ -70,7 +70,4 @@ int packet_view_init(packet_view_t *v, const Weft__PacketBatch *hdr, zframe_t *p
 // Next packet: its bytes, length and peer (NULL when the batch has none). False at the end.
 bool packet_view_next(packet_view_t *v, const uint8_t **pkt, size_t *len, const uint8_t **peer);
 
-// Monotonic milliseconds, for timers.
-int64_t wire_now_ms(void);
-
 #endif

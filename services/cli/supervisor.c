@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
-#include "wire.h"
 
 #define BACKOFF_FIRST_MS 200
 #define BACKOFF_MAX_MS 10000
@@ -123,7 +123,7 @@ static int start_child(supervisor_t *self, child_t *c)
         _exit(127);
     }
     c->pid = pid;
-    c->started_ms = wire_now_ms();
+    c->started_ms = clock_now_ms();
     c->restart_at_ms = 0;
     write_pid_file(self, c);
     log_info("started %s (pid %d)", c->name, (int)pid);
@@ -152,7 +152,7 @@ static void wait_ready(child_t *c)
         if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
             log_error("%s exited while starting; see its log", c->name);
             c->pid = 0;
-            c->restart_at_ms = wire_now_ms() + c->backoff_ms;
+            c->restart_at_ms = clock_now_ms() + c->backoff_ms;
             return;
         }
         usleep(100 * 1000);
@@ -179,7 +179,7 @@ static void reap_children(supervisor_t *self, bool stopping)
         c->pid = 0;
         if (stopping)
             continue;
-        int64_t now = wire_now_ms();
+        int64_t now = clock_now_ms();
         if (now - c->started_ms > BACKOFF_RESET_AFTER_MS)
             c->backoff_ms = BACKOFF_FIRST_MS;
         if (WIFSIGNALED(status))
@@ -240,7 +240,7 @@ int supervisor_run(supervisor_t *self)
             break;
         }
         reap_children(self, false);
-        int64_t now = wire_now_ms();
+        int64_t now = clock_now_ms();
         for (int i = 0; i < self->count; i++) {
             child_t *c = &self->children[i];
             if (!c->pid && c->restart_at_ms && now >= c->restart_at_ms) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cert.h"
 #include "identity.h"
 #include "log.h"
@@ -54,7 +55,7 @@ static session_time_t time_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (session_time_t){.mono_ms = wire_now_ms(), .unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec};
+    return (session_time_t){.mono_ms = clock_now_ms(), .unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec};
 }
 
 // ---- output: one batch to nat and one to device per inbox message ----
@@ -253,7 +254,7 @@ static bool store_ready(crypto_t *self)
     }
     if (self->store)
         return true;
-    int64_t now_ms = wire_now_ms();
+    int64_t now_ms = clock_now_ms();
     if (now_ms < self->next_store_attempt_ms)
         return false;
     char err[256];
@@ -531,7 +532,7 @@ void crypto_actor(zsock_t *pipe, void *args)
     zsock_signal(pipe, 0);
     tick(&self);   // connects to Redis and loads the member list if it is up
     while (true) {
-        int64_t wait = self.next_tick_ms - wire_now_ms();
+        int64_t wait = self.next_tick_ms - clock_now_ms();
         void *which = zpoller_wait(poller, wait < 0 ? 0 : (int)wait);
         if (which == pipe) {
             if (service_pipe_terminated(pipe))
@@ -543,7 +544,7 @@ void crypto_actor(zsock_t *pipe, void *args)
         } else if (zpoller_terminated(poller)) {
             break;
         }
-        if (wire_now_ms() >= self.next_tick_ms)
+        if (clock_now_ms() >= self.next_tick_ms)
             tick(&self);
     }
     zpoller_destroy(&poller);

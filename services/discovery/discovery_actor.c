@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "cert.h"
 #include "hub.pb-c.h"
 #include "discovery_turn.h"
@@ -143,7 +144,7 @@ static void save_hub_state(discovery_t *d)
 // Once a second: a Redis that restarted (or lost a write) gets back everything discovery owns.
 static void check_store(discovery_t *d)
 {
-    int64_t now = wire_now_ms();
+    int64_t now = clock_now_ms();
     if (now < d->next_store_check)
         return;
     d->next_store_check = now + 1000;
@@ -272,17 +273,17 @@ static void heartbeat(discovery_t *d)
     int64_t next = (int64_t)d->cfg->heartbeat_interval * 1000;
     if (send_register(d) != 0 && d->state != HUB_REGISTERED)
         next = 250;  // not connected yet (the CURVE handshake takes a moment): try again soon
-    int64_t silent = wire_now_ms() - d->last_reply;
+    int64_t silent = clock_now_ms() - d->last_reply;
     if (d->state != HUB_UNREACHABLE && silent > (int64_t)UNREACHABLE_INTERVALS * d->cfg->heartbeat_interval * 1000) {
         log_warn("hub unreachable: no answer from %s for %lld s (is it running? does hub.public_key match "
                  "what `weft hub` printed?); still trying",
                  d->cfg->hub_endpoint, (long long)(silent / 1000));
         set_state(d, HUB_UNREACHABLE);
     }
-    if (d->refused_until > wire_now_ms())
-        next = d->refused_until - wire_now_ms();
-    d->next_heartbeat = wire_now_ms() + next;
-    discovery_turn_push(&d->turn, d->out[OUT_NAT], wire_now_ms(), false);   // again, for a restarted nat
+    if (d->refused_until > clock_now_ms())
+        next = d->refused_until - clock_now_ms();
+    d->next_heartbeat = clock_now_ms() + next;
+    discovery_turn_push(&d->turn, d->out[OUT_NAT], clock_now_ms(), false);   // again, for a restarted nat
 }
 
 // ---- from the hub ----
@@ -376,14 +377,14 @@ static void hub_error(discovery_t *d, const Weft__HubError *error)
                   message);
     else
         log_warn("hub error %s: %s", hub_error_code_name(error->code), message);
-    if (error->code == WEFT__HUB_ERROR__CODE__NOT_MEMBER && d->refused_until <= wire_now_ms())
-        d->next_heartbeat = wire_now_ms();  // the hub forgot us (restart, timeout): register now
+    if (error->code == WEFT__HUB_ERROR__CODE__NOT_MEMBER && d->refused_until <= clock_now_ms())
+        d->next_heartbeat = clock_now_ms();  // the hub forgot us (restart, timeout): register now
     if (error->code == WEFT__HUB_ERROR__CODE__REVOKED || error->code == WEFT__HUB_ERROR__CODE__NOT_IN_MESH ||
         error->code == WEFT__HUB_ERROR__CODE__NO_SUCH_MESH || error->code == WEFT__HUB_ERROR__CODE__CLOSED_MESH ||
         error->code == WEFT__HUB_ERROR__CODE__QUOTA) {
         log_error("the hub refuses us in mesh %s: %s (`weft mesh leave` removes this mesh from the node)",
                   d->cfg->mesh, message);
-        d->refused_until = wire_now_ms() + 30000;  // keep trying, slowly: an admin may add us back
+        d->refused_until = clock_now_ms() + 30000;  // keep trying, slowly: an admin may add us back
         d->next_heartbeat = d->refused_until;
         d->members = 0;
         d->state = HUB_UNREACHABLE;
@@ -487,7 +488,7 @@ static void hub_turn_credentials(discovery_t *d, const Weft__TurnCredentials *cr
     count(d, "turn_credentials");
     log_info("TURN credentials from the hub for %zu server(s), valid until %lld", creds->n_servers,
              (long long)creds->expires_unix);
-    if (discovery_turn_push(&d->turn, d->out[OUT_NAT], wire_now_ms(), true) != 0)
+    if (discovery_turn_push(&d->turn, d->out[OUT_NAT], clock_now_ms(), true) != 0)
         log_warn("nat's inbox is full: TURN credentials passed on later");
 }
 
@@ -504,7 +505,7 @@ static void receive_from_hub(discovery_t *d)
         count(d, "bad_replies");
         log_warn("dropped a reply from the hub that is not a HubReply (%zu frames)", zmsg_size(msg));
     } else {
-        d->last_reply = wire_now_ms();
+        d->last_reply = clock_now_ms();
         d->last_reply_unix_ms = (uint64_t)zclock_time();
         if (reply->body_case == WEFT__HUB_REPLY__BODY_PEERS)
             hub_peer_list(d, reply->peers);
@@ -672,7 +673,7 @@ static void run(discovery_t *d, zsock_t *pipe)
 {
     zpoller_t *poller = zpoller_new(pipe, d->inbox, d->control, d->hub, NULL);
     while (true) {
-        int64_t wait = d->next_heartbeat - wire_now_ms();
+        int64_t wait = d->next_heartbeat - clock_now_ms();
         zsock_t *which = zpoller_wait(poller, wait > 0 ? (int)(wait < 1000 ? wait : 1000) : 0);
         if (which == pipe) {
             if (service_pipe_terminated(pipe))
@@ -686,7 +687,7 @@ static void run(discovery_t *d, zsock_t *pipe)
         } else if (zpoller_terminated(poller)) {
             break;
         }
-        if (wire_now_ms() >= d->next_heartbeat)
+        if (clock_now_ms() >= d->next_heartbeat)
             heartbeat(d);
         check_store(d);
     }
@@ -710,7 +711,7 @@ void discovery_actor(zsock_t *pipe, void *args)
                            "hub_errors", "bad_replies", "bad_inbox"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         service_counter(svc, names[i]);
-    d.last_reply = wire_now_ms();
+    d.last_reply = clock_now_ms();
     update_detail(&d);
     save_hub_state(&d);
     publish_stored_peers(&d);

@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "clock.h"
 #include "hub_proto.h"
 #include "hub_mesh.h"
 #include "hub_quota.h"
@@ -582,9 +583,9 @@ void hub_actor(zsock_t *pipe, void *args)
     zsock_signal(pipe, 0);
 
     zpoller_t *poller = zpoller_new(pipe, router, NULL);
-    int64_t next_sweep = wire_now_ms();
+    int64_t next_sweep = clock_now_ms();
     while (true) {
-        int64_t wait = next_sweep - wire_now_ms();
+        int64_t wait = next_sweep - clock_now_ms();
         zsock_t *which = zpoller_wait(poller, wait > 0 ? (int)wait : 0);
         if (which == pipe) {
             if (service_pipe_terminated(pipe))
@@ -594,10 +595,10 @@ void hub_actor(zsock_t *pipe, void *args)
         } else if (zpoller_terminated(poller)) {
             break;
         }
-        if (wire_now_ms() >= next_sweep) {
+        if (clock_now_ms() >= next_sweep) {
             zap_stats(zap, options->stats);
             hub_sweep(hub);
-            next_sweep = wire_now_ms() + 1000;
+            next_sweep = clock_now_ms() + 1000;
         }
     }
     zpoller_destroy(&poller);

@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "identity.h"
 #include "log.h"
 #include "path_probe.h"
@@ -391,7 +392,7 @@ static void on_receive(NiceAgent *agent, guint stream_id, guint component_id, gu
     (void)stream_id;
     (void)component_id;
     ice_peer_t *self = data;
-    int64_t now = wire_now_ms();   // the actor's clock too (liveness, RTT)
+    int64_t now = clock_now_ms();   // the actor's clock too (liveness, RTT)
     atomic_fetch_add_explicit(&self->rx_bytes, len, memory_order_relaxed);
     atomic_fetch_add_explicit(&self->rx_packets, 1, memory_order_relaxed);
     if (path_probe_is_probe_type((const uint8_t *)buf, len)) {

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "clock.h"
 #include "glib_bridge.h"
 #include "log.h"
 #include "nat.h"
@@ -68,7 +69,7 @@ static void send_run(nat_actor_t *self, const uint8_t *peer_id, size_t count)
     nat_t *nat = &self->nat;
     nat_peer_t *peer = peer_id ? nat_peer_find(nat, peer_id) : NULL;
     if (!peer || !nat_peer_usable(peer)) {
-        int64_t now = wire_now_ms();
+        int64_t now = clock_now_ms();
         for (size_t i = 0; i < count; i++)
             if (!peer || !nat_peer_hold(nat, peer, self->vectors[i].buffer, self->vectors[i].size, now))
                 (*nat->count.drop_no_path)++;
@@ -85,7 +86,7 @@ static void send_run(nat_actor_t *self, const uint8_t *peer_id, size_t count)
     peer->tx_packets += ok;
     peer->tx_bytes += bytes;
     if (ok)
-        peer->last_tx_ms = wire_now_ms();
+        peer->last_tx_ms = clock_now_ms();
 }
 
 static void send_batch(nat_actor_t *self, const Weft__PacketBatch *hdr, zframe_t *payload)
@@ -240,7 +241,7 @@ static void write_paths(nat_actor_t *self, bool all)
 
 static void run_timers(nat_actor_t *self)
 {
-    int64_t now = wire_now_ms();
+    int64_t now = clock_now_ms();
     if (!self->nat.store && now >= self->next_redis_ms) {
         self->next_redis_ms = now + NAT_REDIS_RETRY_MS;
         try_redis(self);
@@ -325,7 +326,7 @@ static void teardown(nat_actor_t *self)
 static void run(nat_actor_t *self, zsock_t *pipe)
 {
     while (true) {
-        int64_t wait = self->next_tick_ms - wire_now_ms();
+        int64_t wait = self->next_tick_ms - clock_now_ms();
         zsock_t *which = zpoller_wait(self->poller, wait < 0 ? 0 : wait > NAT_TICK_MS ? NAT_TICK_MS : (int)wait);
         if (which == pipe) {
             if (service_pipe_terminated(pipe))

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "nat.h"
 #include "nat_signal.h"
@@ -245,7 +246,7 @@ static void peer_remove(nat_t *nat, size_t index)
 
 void nat_peers_update(nat_t *nat, const Weft__PeerList *list, const char *source)
 {
-    int64_t now = wire_now_ms();
+    int64_t now = clock_now_ms();
     for (size_t i = 0; i < nat->peer_count; i++)
         nat->peers[i]->listed = false;
     for (size_t i = 0; i < list->n_peers; i++) {
@@ -311,7 +312,7 @@ static void on_trial_offer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
     ice_remote_t *remote = remote_from_signal(nat, peer, s);
     if (!remote)
         return;
-    start_trial(nat, peer, remote, wire_now_ms());
+    start_trial(nat, peer, remote, clock_now_ms());
     if (peer->trial)
         snprintf(peer->trial_offer_ufrag, sizeof peer->trial_offer_ufrag, "%s", s->ufrag);
     log_info("peer %.16s: trial OFFER %s (direct candidates only); answering", peer->hex, s->ufrag);
@@ -341,7 +342,7 @@ static void on_offer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
     ice_remote_t *remote = remote_from_signal(nat, peer, s);
     if (!remote)
         return;
-    if (new_agent(nat, peer, remote, wire_now_ms()) != 0) {
+    if (new_agent(nat, peer, remote, clock_now_ms()) != 0) {
         log_error("peer %.16s: cannot create an agent to answer", peer->hex);
         return;
     }
@@ -384,7 +385,7 @@ static void on_restart(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
         log_info("peer %.16s: stale RESTART (for offer %s) ignored", peer->hex, s->answers);
         return;
     }
-    int64_t now = wire_now_ms();
+    int64_t now = clock_now_ms();
     int64_t when = peer->last_attempt_ms + NAT_BACKOFF_MIN_MS;   // never more than one offer a second
     if (when < now)
         when = now;
@@ -522,7 +523,7 @@ static void send_held(nat_t *nat, nat_peer_t *peer)
     NiceOutputMessage messages[NAT_HOLD_MAX];
     GOutputVector vectors[NAT_HOLD_MAX];
     unsigned n = 0;
-    int64_t now = wire_now_ms();
+    int64_t now = clock_now_ms();
     for (unsigned i = 0; i < h->count; i++) {
         if (now - h->at_ms[i] > NAT_HOLD_MS) {
             (*nat->count.drop_no_path)++;
@@ -550,14 +551,14 @@ static void on_state(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
         take_pair(peer, ev);
         if (!was_usable) {
             peer->connected_unix_ms = zclock_time();
-            peer->usable_since_ms = wire_now_ms();
+            peer->usable_since_ms = clock_now_ms();
             peer->last_probe_ms = 0;            // probe at once: the first RTT
             peer->probe_unanswered_ms = 0;
             peer->last_error[0] = '\0';
             peer->backoff_ms = NAT_BACKOFF_MIN_MS;
             peer->retry_at_ms = 0;
             log_info("peer %.16s: %s in %lld ms, %s %s -> %s %s", peer->hex, peer->resuming ? "resumed" : "connected",
-                     (long long)(wire_now_ms() - peer->attempt_ms), peer->local_type, peer->local_addr,
+                     (long long)(clock_now_ms() - peer->attempt_ms), peer->local_type, peer->local_addr,
                      peer->remote_type, peer->remote_addr);
             peer->resuming = false;
             nat_resume_keep(peer, ev->has_pair ? ev->local_port : 0);
@@ -566,7 +567,7 @@ static void on_state(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
         break;
     case NICE_COMPONENT_STATE_FAILED:
         attempt_failed(nat, peer, was_usable ? "the path died (ICE keepalive failed)" : "ICE failed: no candidate pair works",
-                       wire_now_ms());
+                       clock_now_ms());
         break;
     case NICE_COMPONENT_STATE_CONNECTING:
         if (was_usable || peer->state == PATH_GATHERING)
@@ -640,19 +641,19 @@ static void promote_trial(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
     set_state(peer, ev->state == NICE_COMPONENT_STATE_READY ? PATH_READY : PATH_CONNECTED);
     take_pair(peer, ev);
     peer->connected_unix_ms = zclock_time();
-    peer->usable_since_ms = wire_now_ms();
+    peer->usable_since_ms = clock_now_ms();
     peer->last_probe_ms = 0;
     peer->probe_unanswered_ms = 0;
     peer->relay_since_ms = 0;
     peer->next_trial_ms = 0;
     log_info("peer %.16s: a direct path works again: %s %s -> %s %s (was %s) after %lld ms of trial", peer->hex,
              peer->local_type, peer->local_addr, peer->remote_type, peer->remote_addr, before,
-             (long long)(wire_now_ms() - peer->trial_started_ms));
+             (long long)(clock_now_ms() - peer->trial_started_ms));
 }
 
 static void on_trial_event(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev, zmsg_t *msg)
 {
-    int64_t now = wire_now_ms();
+    int64_t now = clock_now_ms();
     if (ev->type == ICE_EVENT_GATHERED) {
         char *ufrag = zmsg_popstr(msg);
         char *pwd = zmsg_popstr(msg);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "route_store.h"
 #include "route_table.h"
@@ -403,7 +404,7 @@ static void router_run(router_t *self, zsock_t *pipe)
         [POLL_CONTROL] = {zsock_resolve(self->control), 0, ZMQ_POLLIN, 0},
     };
     while (true) {
-        int64_t wait_ms = self->next_tick_ms - wire_now_ms();
+        int64_t wait_ms = self->next_tick_ms - clock_now_ms();
         if (zmq_poll(items, POLL_COUNT, wait_ms < 0 ? 0 : (long)wait_ms) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -416,9 +417,9 @@ static void router_run(router_t *self, zsock_t *pipe)
             router_on_inbox(self);
         if (items[POLL_CONTROL].revents & ZMQ_POLLIN)
             service_handle_control(self->svc, self->control);
-        if (wire_now_ms() >= self->next_tick_ms) {
+        if (clock_now_ms() >= self->next_tick_ms) {
             router_tick(self);
-            self->next_tick_ms = wire_now_ms() + ROUTER_TICK_MS;
+            self->next_tick_ms = clock_now_ms() + ROUTER_TICK_MS;
         }
     }
 }
@@ -433,7 +434,7 @@ void router_actor(zsock_t *pipe, void *args)
         return;
     }
     router_tick(self);   // first Redis attempt: reload saved routes and peers
-    self->next_tick_ms = wire_now_ms() + ROUTER_TICK_MS;
+    self->next_tick_ms = clock_now_ms() + ROUTER_TICK_MS;
     zsock_signal(pipe, 0);
     log_info("%s", svc->detail);
     router_run(self, pipe);
