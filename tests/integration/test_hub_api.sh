@@ -74,8 +74,10 @@ net_body="{\"name\":\"lab\",\"cidr\":\"10.200.0.0/24\",\"admin_key\":\"$ALPHA_ID
 req POST "$NETS" "${JSON[@]}" -d "$net_body" >/dev/null; expect 401 "POST without a token"
 json_error unauthorized "POST without a token"
 [ -n "$(header WWW-Authenticate)" ] || lab_fail "401 without WWW-Authenticate"
-req POST "$NETS" "${JSON[@]}" -H "Authorization: Bearer ${TOKEN%?}0" -d "$net_body" >/dev/null
-[ "$TOKEN" != "${TOKEN%?}0" ] && { expect 403 "POST with a wrong token"; json_error forbidden "POST with a wrong token"; }
+# the token with its last character changed (a token ending in 0 once made this POST a valid one)
+wrong=${TOKEN%?}0; [ "$wrong" = "$TOKEN" ] && wrong=${TOKEN%?}1
+req POST "$NETS" "${JSON[@]}" -H "Authorization: Bearer $wrong" -d "$net_body" >/dev/null
+expect 403 "POST with a wrong token"; json_error forbidden "POST with a wrong token"
 req POST "$NETS" "${JSON[@]}" -H "Authorization: Bearer nope" -d "$net_body" >/dev/null; expect 403 "POST with a short token"
 
 # malformed requests
