@@ -1,6 +1,6 @@
 // fuzz_api_json.c — libFuzzer target: arbitrary bytes as what an HTTP client sends the hub's API. The
 // first byte picks the decoder: a network body or a peer body (hub_api_body.c: cJSON and every field
-// check), a path (http_path_is_clean and http_path_split, services/api/http_server.c), ids, Content-Type.
+// check), a path (http_path_is_clean and http_path_split, lib/http_server.c), ids, Content-Type.
 // What a decoder accepts must satisfy the same checks the hub applies afterwards.
 #include <stddef.h>
 #include <stdint.h>

@@ -6,14 +6,14 @@
 # two other hosts each hold as many half-sent requests as the hub lets them (slowloris: a header line a
 # second, never the blank line). /health must answer every time, from loopback and from a clean address
 # (10 of 10 within 2 s), and the slow requests must be cut off at the request deadline
-# (HTTP_REQUEST_DEADLINE_S in services/api/http_server.h), not held for ever.
+# (HTTP_REQUEST_DEADLINE_S in lib/http_server.h), not held for ever.
 # Before the fix (select(), 64 connections, 32 per address, an idle timeout only) /health answered 0 of 10.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_http_limits.sh BIN_DIR}"
 command -v curl >/dev/null || lab_fail "curl is missing (scripts/install-deps.sh)"
 command -v ss >/dev/null || lab_fail "ss is missing (iproute2)"
-DEADLINE_S=10                  # HTTP_REQUEST_DEADLINE_S in services/api/http_server.h
+DEADLINE_S=10                  # HTTP_REQUEST_DEADLINE_S in lib/http_server.h
 ATTACK_S=40                    # how long the slowloris hosts run (they stop by themselves)
 HOLD=${HTTP_LIMITS_HOLD:-2000} # descriptors the hub holds (0: slowloris alone)
 [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -gt $((HOLD + 500)) ] ||

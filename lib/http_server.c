@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 // One open connection, from libmicrohttpd's "started" notification to its "closed" one (which comes before
@@ -98,13 +99,6 @@ int http_parse_listen(const char *listen, void *storage, size_t *addr_len, char 
     }
     snprintf(err, err_len, "'%s': the host must be an IPv4 or [IPv6] address (or *)", listen);
     return -1;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};  // ::ffff:0:0/96
@@ -228,7 +222,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         addr_key(addr ? addr->client_addr : NULL, c->share);
         c->loopback = key_is_loopback(c->share);
         share_of(c->share);
-        c->deadline_ms = now_ms() + HTTP_REQUEST_DEADLINE_S * 1000;
+        c->deadline_ms = clock_now_ms() + HTTP_REQUEST_DEADLINE_S * 1000;
         pthread_mutex_lock(&self->lock);
         c->next = self->conns;
         if (self->conns)
@@ -265,7 +259,7 @@ static void *reaper(void *arg)
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
         pthread_cond_timedwait(&self->wake, &self->lock, &until);
-        int64_t now = now_ms();
+        int64_t now = clock_now_ms();
         for (conn_t *c = self->conns; c && !self->stopping; c = c->next) {
             if (c->cut || c->deadline_ms == 0 || now < c->deadline_ms)
                 continue;
@@ -416,7 +410,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 {
     (void)toe;
     // a kept-alive connection's next request gets the same time as a new connection's first
-    set_deadline(cls, connection, now_ms() + HTTP_REQUEST_DEADLINE_S * 1000);
+    set_deadline(cls, connection, clock_now_ms() + HTTP_REQUEST_DEADLINE_S * 1000);
     request_state_t *state = *con_cls;
     if (state) {
         free(state->body);
