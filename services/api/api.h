@@ -8,8 +8,10 @@
 
 #include "config.h"
 #include "http_server.h"
+#include "service.h"
 
 typedef struct {
+    service_t *svc;                 // the service: its counters get the atomics below before a status answer
     const weft_config_t *config;    // the node's configuration (read-only once the server runs)
     atomic_uint_fast64_t requests, responses_2xx, responses_4xx, responses_5xx, not_found, bad_method;
     atomic_uint_fast64_t network_probes;

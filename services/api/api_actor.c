@@ -5,14 +5,17 @@
 
 #include <string.h>
 
+#include "actor_loop.h"
 #include "api.h"
 #include "log.h"
 #include "service.h"
 
 #define API_MAX_BODY 4096   // the node API takes no bodies; anything bigger is not even kept
 
-static void publish_counters(service_t *svc, api_t *api)
+static int publish_counters(void *self)
 {
+    api_t *api = self;
+    service_t *svc = api->svc;
     *service_counter(svc, "http_requests") = atomic_load(&api->requests);
     *service_counter(svc, "http_2xx") = atomic_load(&api->responses_2xx);
     *service_counter(svc, "http_4xx") = atomic_load(&api->responses_4xx);
@@ -20,6 +23,7 @@ static void publish_counters(service_t *svc, api_t *api)
     *service_counter(svc, "http_not_found") = atomic_load(&api->not_found);
     *service_counter(svc, "http_bad_method") = atomic_load(&api->bad_method);
     *service_counter(svc, "network_probes") = atomic_load(&api->network_probes);
+    return 0;
 }
 
 void api_actor(zsock_t *pipe, void *args)
@@ -30,6 +34,7 @@ void api_actor(zsock_t *pipe, void *args)
         service_actor_fail(pipe, "out of memory");
         return;
     }
+    api->svc = svc;
     api->config = &svc->config;
     zsock_t *control = service_bind_control(svc);
     if (!control) {
@@ -56,22 +61,19 @@ void api_actor(zsock_t *pipe, void *args)
         snprintf(svc->detail, sizeof svc->detail, "HTTP API on http://%s", listen);
         log_info("HTTP API listening on http://%s", listen);
     }
-    publish_counters(svc, api);
-    zsock_signal(pipe, 0);
-    zpoller_t *poller = zpoller_new(pipe, control, NULL);
-    while (poller) {
-        zsock_t *which = zpoller_wait(poller, -1);
-        if (which == pipe) {
-            if (service_pipe_terminated(pipe))
-                break;
-        } else if (which == control) {
-            publish_counters(svc, api);
-            service_handle_control(svc, control);
-        } else if (zpoller_terminated(poller)) {
-            break;
-        }
+    publish_counters(api);
+    actor_loop_t *loop = actor_loop_new(pipe, svc, control, api);
+    if (!loop) {
+        http_server_destroy(&server);
+        zsock_destroy(&control);
+        free(api);
+        service_actor_fail(pipe, "cannot set up the actor loop");
+        return;
     }
-    zpoller_destroy(&poller);
+    actor_loop_before_status(loop, publish_counters);
+    zsock_signal(pipe, 0);
+    actor_loop_run(loop);   // the HTTP server's threads do the work; the loop answers status and $TERM
+    actor_loop_destroy(&loop);
     http_server_destroy(&server);  // waits for the connection threads
     zsock_destroy(&control);
     free(api);

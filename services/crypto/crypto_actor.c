@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "actor_loop.h"
 #include "cert.h"
 #include "identity.h"
 #include "log.h"
@@ -43,7 +44,7 @@ typedef struct {
     zlistx_t *saved_revoked;        // hex ids (malloc'd) in Redis: written again if Redis restarts
     bool store_failed_logged;
     int64_t next_store_attempt_ms, store_retry_ms;   // reconnect back-off: 1 s doubling to 10 s
-    int64_t next_tick_ms, next_full_report_ms;
+    int64_t next_full_report_ms;
     uint64_t *packets_in, *datagrams_in, *batches_in, *drop_bad_batch, *drop_untagged;
     uint64_t *drop_nat_queue_full, *drop_device_queue_full, *packets_out, *datagrams_out;
     uint64_t *revocations, *drop_bad_revocation;
@@ -197,13 +198,14 @@ static void apply_members(crypto_t *self, const Weft__PeerList *list, const char
     update_detail(self);
 }
 
-static void handle_inbox(crypto_t *self)
+static int handle_inbox(void *arg)
 {
+    crypto_t *self = arg;
     zframe_t *payload = NULL;
     Weft__Envelope *env = wire_recv(self->inbox, &payload);
     if (!env) {
         (*service_counter(self->svc, "drop_bad_message"))++;
-        return;
+        return 0;
     }
     if (env->body_case == WEFT__ENVELOPE__BODY_PACKETS)
         handle_packets(self, env->packets, payload);
@@ -215,6 +217,7 @@ static void handle_inbox(crypto_t *self)
     update_detail(self);
     zframe_destroy(&payload);
     weft__envelope__free_unpacked(env, NULL);
+    return 0;
 }
 
 // ---- Redis: member list at start, session status ----
@@ -319,15 +322,17 @@ static void report_status(crypto_t *self, int64_t now_ms)
     session_set_report(self->sessions, all, write_status, self);
 }
 
-static void tick(crypto_t *self)
+// Once a second: handshake timers, session status to Redis, revocations not yet saved.
+static int tick(void *arg)
 {
+    crypto_t *self = arg;
     session_time_t now = time_now();
     session_set_tick(self->sessions, &now, &self->io);
     send_batches(self);
     report_status(self, now.mono_ms);
     save_revoked(self);
     update_detail(self);
-    self->next_tick_ms = now.mono_ms + TICK_MS;
+    return 0;
 }
 
 // ---- set-up ----
@@ -450,8 +455,11 @@ static session_set_t *sessions_create(crypto_t *self, service_t *svc, char *why,
     return set;
 }
 
-static void crypto_destroy(crypto_t *self)
+static void crypto_destroy(crypto_t **self_p)
 {
+    crypto_t *self = *self_p;
+    if (!self)
+        return;
     session_set_destroy(&self->sessions);
     packet_batch_destroy(&self->nat_batch);
     packet_batch_destroy(&self->device_batch);
@@ -462,6 +470,8 @@ static void crypto_destroy(crypto_t *self)
     store_destroy(&self->store);
     zlistx_destroy(&self->unsaved_revoked);
     zlistx_destroy(&self->saved_revoked);
+    free(self);
+    *self_p = NULL;
 }
 
 static void register_counters(crypto_t *self)
@@ -486,21 +496,30 @@ static void free_string(void **item)
     *item = NULL;
 }
 
-static int crypto_setup(crypto_t *self, service_t *svc, char *why, size_t why_len)
+// The actor's state, sockets and session table. Returns NULL with why filled.
+static crypto_t *crypto_new(service_t *svc, char *why, size_t why_len)
 {
+    crypto_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(why, why_len, "out of memory");
+        return NULL;
+    }
     self->svc = svc;
     register_counters(self);
     self->unsaved_revoked = zlistx_new();
     self->saved_revoked = zlistx_new();
     if (!self->unsaved_revoked || !self->saved_revoked) {
         snprintf(why, why_len, "out of memory");
-        return -1;
+        crypto_destroy(&self);
+        return NULL;
     }
     zlistx_set_destructor(self->unsaved_revoked, free_string);
     zlistx_set_destructor(self->saved_revoked, free_string);
     self->sessions = sessions_create(self, svc, why, why_len);
-    if (!self->sessions)
-        return -1;
+    if (!self->sessions) {
+        crypto_destroy(&self);
+        return NULL;
+    }
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
     self->to_nat = service_connect_inbox(svc, SVC_NAT);
@@ -510,43 +529,33 @@ static int crypto_setup(crypto_t *self, service_t *svc, char *why, size_t why_le
     if (!self->inbox || !self->control || !self->to_nat || !self->to_device || !self->nat_batch ||
         !self->device_batch) {
         snprintf(why, why_len, "cannot set up the crypto sockets (see above)");
-        return -1;
+        crypto_destroy(&self);
+        return NULL;
     }
     self->io = (session_io_t){.to_nat = self->nat_batch, .to_device = self->device_batch, .flush = flush_batch,
                               .ctx = self};
     config_redis_url(&svc->config, self->redis_url, sizeof self->redis_url);
     update_detail(self);
-    return 0;
+    return self;
 }
 
 void crypto_actor(zsock_t *pipe, void *args)
 {
-    crypto_t self = {0};
     char why[1024];
-    if (crypto_setup(&self, args, why, sizeof why) != 0) {
+    crypto_t *self = crypto_new(args, why, sizeof why);
+    actor_loop_t *loop = self ? actor_loop_new(pipe, self->svc, self->control, self) : NULL;
+    if (!loop || actor_loop_on_socket(loop, self->inbox, handle_inbox) != 0 ||
+        actor_loop_every(loop, TICK_MS, tick) != 0) {
+        if (self && !loop)
+            snprintf(why, sizeof why, "cannot set up the actor loop");
+        actor_loop_destroy(&loop);
         crypto_destroy(&self);
         service_actor_fail(pipe, why);
         return;
     }
-    zpoller_t *poller = zpoller_new(pipe, self.inbox, self.control, NULL);
     zsock_signal(pipe, 0);
-    tick(&self);   // connects to Redis and loads the member list if it is up
-    while (true) {
-        int64_t wait = self.next_tick_ms - clock_now_ms();
-        void *which = zpoller_wait(poller, wait < 0 ? 0 : (int)wait);
-        if (which == pipe) {
-            if (service_pipe_terminated(pipe))
-                break;
-        } else if (which == self.inbox) {
-            handle_inbox(&self);
-        } else if (which == self.control) {
-            service_handle_control(self.svc, self.control);
-        } else if (zpoller_terminated(poller)) {
-            break;
-        }
-        if (clock_now_ms() >= self.next_tick_ms)
-            tick(&self);
-    }
-    zpoller_destroy(&poller);
+    tick(self);   // connects to Redis and loads the member list if it is up
+    actor_loop_run(loop);
+    actor_loop_destroy(&loop);
     crypto_destroy(&self);
 }

@@ -7,7 +7,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "clock.h"
+#include "actor_loop.h"
 #include "hub_proto.h"
 #include "hub_mesh.h"
 #include "hub_quota.h"
@@ -561,18 +561,46 @@ static void receive_request(hub_t *hub, zsock_t *router)
     zmsg_destroy(&msg);
 }
 
+// What the hub actor's loop hands its handlers.
+typedef struct {
+    hub_t *hub;
+    zsock_t *router;
+    zactor_t *zap;
+    hub_options_t *options;
+} hub_loop_t;
+
+static int on_request(void *arg)
+{
+    hub_loop_t *h = arg;
+    receive_request(h->hub, h->router);
+    return 0;
+}
+
+// Once a second: the ZAP handler's counts, expired members and rooms.
+static int on_sweep(void *arg)
+{
+    hub_loop_t *h = arg;
+    zap_stats(h->zap, h->options->stats);
+    hub_sweep(h->hub);
+    return 0;
+}
+
 void hub_actor(zsock_t *pipe, void *args)
 {
     hub_options_t *options = args;
     hub_zap_options_t zap_options = {.max_total = options->max_connections,
                                      .max_per_address = options->max_connections_per_address};
     snprintf(zap_options.monitor, sizeof zap_options.monitor, "%s", MONITOR_ENDPOINT);
-    zsock_t *router = new_router(options);
-    zactor_t *zap = router ? zactor_new(hub_zap_actor, &zap_options) : NULL;
-    hub_t *hub = zap && bind_router(router, options) == 0 ? hub_new(options, router_send, router) : NULL;
-    if (!hub) {
-        zsock_destroy(&router);
-        zactor_destroy(&zap);
+    hub_loop_t h = {.options = options};
+    h.router = new_router(options);
+    h.zap = h.router ? zactor_new(hub_zap_actor, &zap_options) : NULL;
+    h.hub = h.zap && bind_router(h.router, options) == 0 ? hub_new(options, router_send, h.router) : NULL;
+    actor_loop_t *loop = h.hub ? actor_loop_new(pipe, options->stats, NULL, &h) : NULL;
+    if (!loop || actor_loop_on_socket(loop, h.router, on_request) != 0 || actor_loop_every(loop, 1000, on_sweep) != 0) {
+        actor_loop_destroy(&loop);
+        hub_destroy(&h.hub);
+        zsock_destroy(&h.router);
+        zactor_destroy(&h.zap);
         service_actor_fail(pipe, "the hub could not start (see above)");
         return;
     }
@@ -581,28 +609,10 @@ void hub_actor(zsock_t *pipe, void *args)
              options->max_connections > 0 ? options->max_connections : 1000,
              options->max_connections_per_address > 0 ? options->max_connections_per_address : 32);
     zsock_signal(pipe, 0);
-
-    zpoller_t *poller = zpoller_new(pipe, router, NULL);
-    int64_t next_sweep = clock_now_ms();
-    while (true) {
-        int64_t wait = next_sweep - clock_now_ms();
-        zsock_t *which = zpoller_wait(poller, wait > 0 ? (int)wait : 0);
-        if (which == pipe) {
-            if (service_pipe_terminated(pipe))
-                break;
-        } else if (which == router) {
-            receive_request(hub, router);
-        } else if (zpoller_terminated(poller)) {
-            break;
-        }
-        if (clock_now_ms() >= next_sweep) {
-            zap_stats(zap, options->stats);
-            hub_sweep(hub);
-            next_sweep = clock_now_ms() + 1000;
-        }
-    }
-    zpoller_destroy(&poller);
-    hub_destroy(&hub);
-    zsock_destroy(&router);
-    zactor_destroy(&zap);
+    on_sweep(&h);
+    actor_loop_run(loop);
+    actor_loop_destroy(&loop);
+    hub_destroy(&h.hub);
+    zsock_destroy(&h.router);
+    zactor_destroy(&h.zap);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "actor_loop.h"
 #include "clock.h"
 #include "log.h"
 #include "route_store.h"
@@ -35,7 +36,6 @@ typedef struct {
     int redis_attempts;             // failed connection attempts since the last success
     bool store_dirty;               // a Redis write failed: resync every route on the next tick
     bool have_live_peers;           // a PeerList came in on the inbox: memory is newer than Redis
-    int64_t next_tick_ms;
     uint64_t *packets_routed, *drop_no_route, *drop_malformed, *drop_not_ipv4, *drop_queue_full;
     uint64_t *drop_bad_batch, *drop_bad_message, *routes_count, *peer_lists, *bad_peers, *ignored_messages;
     uint64_t *broadcast_packets, *broadcast_copies;
@@ -394,34 +394,17 @@ static router_t *router_new(service_t *svc, char *why, size_t why_len)
     return self;
 }
 
-enum { POLL_PIPE, POLL_INBOX, POLL_CONTROL, POLL_COUNT };
-
-static void router_run(router_t *self, zsock_t *pipe)
+// the actor loop's handlers
+static int on_inbox(void *self)
 {
-    zmq_pollitem_t items[POLL_COUNT] = {
-        [POLL_PIPE] = {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
-        [POLL_INBOX] = {zsock_resolve(self->inbox), 0, ZMQ_POLLIN, 0},
-        [POLL_CONTROL] = {zsock_resolve(self->control), 0, ZMQ_POLLIN, 0},
-    };
-    while (true) {
-        int64_t wait_ms = self->next_tick_ms - clock_now_ms();
-        if (zmq_poll(items, POLL_COUNT, wait_ms < 0 ? 0 : (long)wait_ms) < 0) {
-            if (zmq_errno() == EINTR)
-                continue;
-            log_error("poll failed: %s", zmq_strerror(zmq_errno()));
-            return;
-        }
-        if ((items[POLL_PIPE].revents & ZMQ_POLLIN) && service_pipe_terminated(pipe))
-            return;
-        if (items[POLL_INBOX].revents & ZMQ_POLLIN)
-            router_on_inbox(self);
-        if (items[POLL_CONTROL].revents & ZMQ_POLLIN)
-            service_handle_control(self->svc, self->control);
-        if (clock_now_ms() >= self->next_tick_ms) {
-            router_tick(self);
-            self->next_tick_ms = clock_now_ms() + ROUTER_TICK_MS;
-        }
-    }
+    router_on_inbox(self);
+    return 0;
+}
+
+static int on_tick(void *self)
+{
+    router_tick(self);
+    return 0;
 }
 
 void router_actor(zsock_t *pipe, void *args)
@@ -434,9 +417,17 @@ void router_actor(zsock_t *pipe, void *args)
         return;
     }
     router_tick(self);   // first Redis attempt: reload saved routes and peers
-    self->next_tick_ms = clock_now_ms() + ROUTER_TICK_MS;
+    actor_loop_t *loop = actor_loop_new(pipe, svc, self->control, self);
+    if (!loop || actor_loop_on_socket(loop, self->inbox, on_inbox) != 0 ||
+        actor_loop_every(loop, ROUTER_TICK_MS, on_tick) != 0) {
+        actor_loop_destroy(&loop);
+        router_destroy(&self);
+        service_actor_fail(pipe, "cannot set up the actor loop");
+        return;
+    }
     zsock_signal(pipe, 0);
     log_info("%s", svc->detail);
-    router_run(self, pipe);
+    actor_loop_run(loop);
+    actor_loop_destroy(&loop);
     router_destroy(&self);
 }
