@@ -20,16 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "clock.h"
 
 const char *nat_type_name(nat_type_t type)
 {
@@ -317,7 +310,7 @@ int natprobe_run(const char *const *servers, int count, const natprobe_options_t
     memset(r, 0, sizeof *r);
     r->used = -1;
     r->hairpin = -1;
-    int64_t started = now_ms();
+    int64_t started = clock_now_ms();
 
     struct in_addr locals[NATPROBE_MAX_LOCAL];
     int local_count = 0;
@@ -328,7 +321,7 @@ int natprobe_run(const char *const *servers, int count, const natprobe_options_t
     if (stun_socket_open(&p, AF_INET, err, sizeof err) != 0) {
         note(r, err);
         natprobe_classify(r);
-        r->duration_ms = now_ms() - started;
+        r->duration_ms = clock_now_ms() - started;
         return -1;
     }
 
@@ -365,7 +358,7 @@ int natprobe_run(const char *const *servers, int count, const natprobe_options_t
         stun_socket_close(&p);
         note(r, count ? "no STUN server answered" : "no STUN server configured (nat.stun_servers, --stun)");
         natprobe_classify(r);
-        r->duration_ms = now_ms() - started;
+        r->duration_ms = clock_now_ms() - started;
         return -1;
     }
 
@@ -415,7 +408,7 @@ int natprobe_run(const char *const *servers, int count, const natprobe_options_t
     }
     stun_socket_close(&p);
     natprobe_classify(r);
-    r->duration_ms = now_ms() - started;
+    r->duration_ms = clock_now_ms() - started;
     return 0;
 }
 

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "identity.h"
 #include "log.h"
 
@@ -18,13 +18,6 @@ struct store {
     int64_t last_ok_ms;   // monotonic time of the last command that got a reply
     unsigned long long failed_connects;   // in a row (logged on the 1st, 2nd, 4th...)
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 // The run_id of the Redis behind ctx (changes on every Redis start), into out; "" if it does not say.
 static void read_run_id(redisContext *ctx, char *out, size_t out_len)
@@ -106,7 +99,7 @@ store_t *store_connect(const char *url, char *err, size_t err_len)
     snprintf(self->url, sizeof self->url, "%s", url);
     self->ctx = ctx;
     note_connection(self);
-    self->last_ok_ms = mono_ms();
+    self->last_ok_ms = clock_now_ms();
     return self;
 }
 
@@ -140,7 +133,7 @@ static redisReply *store_vcommand(store_t *self, const char *fmt, va_list args)
         redisReply *reply = redisvCommand(self->ctx, fmt, copy);
         va_end(copy);
         if (reply) {
-            self->last_ok_ms = mono_ms();
+            self->last_ok_ms = clock_now_ms();
             return reply;
         }
         log_warn("redis: %s; reconnecting", self->ctx->errstr);
@@ -179,7 +172,7 @@ int store_exec(store_t *self, const char *fmt, ...)
 
 bool store_restarted(store_t *self)
 {
-    if (mono_ms() - self->last_ok_ms >= 1000) {
+    if (clock_now_ms() - self->last_ok_ms >= 1000) {
         redisReply *reply = store_command(self, "PING");
         if (!reply)
             return false;

@@ -6,17 +6,11 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#define STOP_CHECK_MS 50
+#include "clock.h"
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define STOP_CHECK_MS 50
 
 int stun_socket_open(stun_socket_t *s, int family, char *err, size_t err_len)
 {
@@ -85,7 +79,7 @@ void stun_transaction_prepare(stun_transaction_t *t, const stun_client_options_t
         t->socket->sent_count++;
     }
     t->request_len = stun_build_binding_request(&req, t->request, sizeof t->request);
-    t->started_ms = t->next_send_ms = now_ms();
+    t->started_ms = t->next_send_ms = clock_now_ms();
     t->interval_ms = opt->retransmit_ms > 0 ? opt->retransmit_ms : 100;
 }
 
@@ -123,7 +117,7 @@ bool stun_transaction_receive(stun_transaction_t *t, const uint8_t *buf, size_t 
     memset(&t->from, 0, sizeof t->from);
     if (from && from_len <= sizeof t->from)
         memcpy(&t->from, from, from_len);
-    t->rtt_ms = (int)(now_ms() - t->started_ms);
+    t->rtt_ms = (int)(clock_now_ms() - t->started_ms);
     t->status = STUN_CLIENT_ANSWERED;
     return true;
 }
@@ -174,9 +168,9 @@ void stun_client_run(stun_transaction_t *ts, int count, const stun_client_option
     int pending = count;
     for (int i = 0; i < count; i++)
         stun_transaction_prepare(&ts[i], opt);
-    int64_t deadline = now_ms() + opt->timeout_ms;
+    int64_t deadline = clock_now_ms() + opt->timeout_ms;
     while (pending > 0) {
-        int64_t now = now_ms();
+        int64_t now = clock_now_ms();
         if (now >= deadline || (opt->stop && atomic_load(opt->stop)))
             break;
         int64_t wake = deadline;

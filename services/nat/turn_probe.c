@@ -10,9 +10,9 @@
 #include <stun/usages/turn.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define RETRY_MS 500
@@ -33,13 +33,6 @@ const char *turn_probe_error_name(int code)
     case 508: return "insufficient capacity";
     default: return "refused";
     }
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int open_socket(const ice_turn_server_t *server, int64_t deadline)
@@ -69,7 +62,7 @@ static int open_socket(const ice_turn_server_t *server, int64_t deadline)
             return -1;
         }
         struct pollfd p = {fd, POLLOUT, 0};
-        int wait = (int)(deadline - now_ms());
+        int wait = (int)(deadline - clock_now_ms());
         int err = 0;
         socklen_t err_len = sizeof err;
         if (wait <= 0 || poll(&p, 1, wait) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0 || err) {
@@ -86,7 +79,7 @@ static ssize_t read_stream_message(int fd, uint8_t *buf, size_t cap, int64_t dea
     size_t have = 0, want = 20;
     while (have < want) {
         struct pollfd p = {fd, POLLIN, 0};
-        int wait = (int)(deadline - now_ms());
+        int wait = (int)(deadline - clock_now_ms());
         if (wait <= 0 || poll(&p, 1, wait) != 1)
             return -1;
         ssize_t n = read(fd, buf + have, want - have);
@@ -144,11 +137,11 @@ static turn_probe_status_t exchange(int fd, bool tcp, StunAgent *agent, const ui
                                     size_t detail_len, int64_t deadline)
 {
     int64_t next_send = 0;
-    while (now_ms() < deadline) {
-        if (now_ms() >= next_send) {
+    while (clock_now_ms() < deadline) {
+        if (clock_now_ms() >= next_send) {
             if (send(fd, req, req_len, MSG_NOSIGNAL) != (ssize_t)req_len && tcp)
                 break;
-            next_send = tcp ? deadline : now_ms() + RETRY_MS;
+            next_send = tcp ? deadline : clock_now_ms() + RETRY_MS;
         }
         ssize_t n;
         if (tcp) {
@@ -158,7 +151,7 @@ static turn_probe_status_t exchange(int fd, bool tcp, StunAgent *agent, const ui
         } else {
             struct pollfd p = {fd, POLLIN, 0};
             int64_t until = next_send < deadline ? next_send : deadline;
-            int wait = (int)(until - now_ms());
+            int wait = (int)(until - clock_now_ms());
             if (poll(&p, 1, wait < 0 ? 0 : wait) != 1)
                 continue;
             n = recv(fd, buf, cap, 0);
@@ -175,7 +168,7 @@ static turn_probe_status_t exchange(int fd, bool tcp, StunAgent *agent, const ui
 
 turn_probe_status_t turn_probe_run(const ice_turn_server_t *server, char *detail, size_t detail_len)
 {
-    int64_t deadline = now_ms() + TURN_PROBE_TIMEOUT_MS;
+    int64_t deadline = clock_now_ms() + TURN_PROBE_TIMEOUT_MS;
     int fd = open_socket(server, deadline);
     if (fd < 0) {
         snprintf(detail, detail_len, "%s", server->tcp ? "no TCP connection" : "cannot send to it");
