@@ -8,7 +8,7 @@
 
 #include "commands.h"
 #include "hub_proto.h"
-#include "mesh_home.h"
+#include "mesh_ops.h"
 
 static void room_usage(FILE *out)
 {
@@ -29,16 +29,6 @@ static void room_usage(FILE *out)
             "  --node-name NAME    this node's name in the room (default: the hostname)\n"
             "  --home DIR          node home (default $WEFT_HOME, else ~/.weft)\n"
             "  -h, --help          this help\n");
-}
-
-static int parse_number(const char *text, unsigned long min, unsigned long max, unsigned long *out)
-{
-    char *end;
-    unsigned long v = strtoul(text, &end, 10);
-    if (end == text || *end || text[0] == '-' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 int cmd_room(int argc, char **argv)
@@ -67,13 +57,13 @@ int cmd_room(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
         case 't':
-            if (parse_number(optarg, 10, HUB_ROOM_MAX_TTL, &ttl) != 0) {
+            if (parse_uint(optarg, 10, HUB_ROOM_MAX_TTL, &ttl) != 0) {
                 fprintf(stderr, "weft room open: --ttl must be 10..%d seconds\n", HUB_ROOM_MAX_TTL);
                 return EXIT_USAGE;
             }
             break;
         case 'u':
-            if (parse_number(optarg, 1, 1000, &uses) != 0) {
+            if (parse_uint(optarg, 1, 1000, &uses) != 0) {
                 fprintf(stderr, "weft room open: --uses must be 1..1000\n");
                 return EXIT_USAGE;
             }

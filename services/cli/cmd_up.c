@@ -62,6 +62,17 @@ int running_pid(const char *pid_file)
     return 0;
 }
 
+int parse_uint(const char *text, unsigned long min, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 // Takes the home's lock (held for the supervisor's lifetime) and writes its pid file.
 static int claim_home(const char *run_dir, const char *what)
 {

@@ -1,4 +1,4 @@
-// cmd_verify.c — `weft verify MEMBER`: the short authentication string of this node and a member (lib/sas),
+// cmd_verify.c — `weft verify MEMBER`: the short authentication string of this node and a member (sas.h),
 // for two people to compare out of band; once they match, the member is marked verified: a line in
 // <home>/verified (what survives; discovery copies it into Redis at start and after a Redis restart) and
 // the set weft:verified in the node's Redis, which `weft peers` reads.
@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "identity.h"
 #include "mesh_home.h"
+#include "mesh_ops.h"
 #include "sas.h"
 #include "store.h"
 

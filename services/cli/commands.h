@@ -31,5 +31,7 @@ void program_path(const char *name, char *out, size_t out_len);
 int load_node_config(const char *home, weft_config_t *cfg);
 // Reads a pid file; returns the pid if that process is alive, else 0.
 int running_pid(const char *pid_file);
+// A whole decimal number min..max (no sign) into *out. Returns 0 or -1.
+int parse_uint(const char *text, unsigned long min, unsigned long max, unsigned long *out);
 
 #endif

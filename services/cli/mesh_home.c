@@ -2,18 +2,18 @@
 #define _XOPEN_SOURCE 700
 #include "mesh_home.h"
 
-#include <czmq.h>
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
-#include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "config.h"
 #include "hub_proto.h"
 
@@ -159,112 +159,90 @@ int mesh_home_remove_tree(const char *path)
     return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int hub_endpoint_normalise(const char *in, char *out, size_t out_len, char *err, size_t err_len)
+// ---- writing an instance ----
+
+int mesh_home_write_instance(const char *home, const char *local, const char *node_name, const uint8_t mesh_id[16],
+                              const uint8_t admin_key[32], const char *address, int prefix, const char *psk_hex,
+                              const char *hub_endpoint, const char *hub_key, const cert_t *cert, char *err,
+                              size_t err_len)
 {
-    const char *hostport = strncmp(in, "tcp://", 6) == 0 ? in + 6 : in;
-    const char *colon = strrchr(hostport, ':');
-    bool ok = colon && colon > hostport && colon[1] && strlen(hostport) < 200 && !strpbrk(hostport, " \t\n/\"\\");
-    for (const char *c = colon ? colon + 1 : ""; ok && *c; c++)
-        ok = *c >= '0' && *c <= '9';
-    if (!ok || atoi(colon + 1) < 1 || atoi(colon + 1) > 65535) {
-        snprintf(err, err_len, "hub '%s' must be HOST:PORT or tcp://HOST:PORT", in);
+    char meshes[PATH_MAX], dir[PATH_MAX];
+    snprintf(meshes, sizeof meshes, "%s/meshes", home);
+    mkdir(meshes, 0700);
+    mesh_home_instance(home, local, dir, sizeof dir);
+    weft_config_t cfg;
+    config_defaults(&cfg, dir);
+    if (strlen(cfg.run_dir) + 20 > 107) {
+        snprintf(err, err_len, "home path too long for unix sockets under %s; use a shorter --home", dir);
         return -1;
     }
-    snprintf(out, out_len, "tcp://%s", hostport);
+    char device[16];
+    mesh_home_free_device(home, device, sizeof device);
+    if (mkdir(dir, 0700) != 0) {
+        snprintf(err, err_len, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(cfg.identity_file, sizeof cfg.identity_file, "%s/identity.key", home);
+    if (node_name && node_name[0])
+        snprintf(cfg.name, sizeof cfg.name, "%s", node_name);
+    snprintf(cfg.mesh, sizeof cfg.mesh, "%s", local);
+    mesh_id_to_hex(mesh_id, cfg.mesh_id);
+    id_to_hex(admin_key, cfg.mesh_admin_key);
+    snprintf(cfg.overlay_addr, sizeof cfg.overlay_addr, "%s", address);
+    cfg.overlay_prefix = prefix;
+    snprintf(cfg.network_key, sizeof cfg.network_key, "%s", psk_hex ? psk_hex : "");
+    snprintf(cfg.hub_endpoint, sizeof cfg.hub_endpoint, "%s", hub_endpoint);
+    snprintf(cfg.hub_public_key, sizeof cfg.hub_public_key, "%s", hub_key);
+    snprintf(cfg.device_name, sizeof cfg.device_name, "%s", device);
+    // each instance's HTTP API on its own port: weftK -> 127.0.0.1:7401+K (the legacy home's weft0 keeps 7401)
+    int device_index = atoi(device + 4);
+    if (strcmp(cfg.api_listen, "off") != 0)
+        snprintf(cfg.api_listen, sizeof cfg.api_listen, "127.0.0.1:%d", 7401 + device_index);
+    if (config_save(&cfg, cfg.config_file) != 0) {
+        snprintf(err, err_len, "cannot write %s: %s", cfg.config_file, strerror(errno));
+        mesh_home_remove_tree(dir);
+        return -1;
+    }
+    char cert_err[200];
+    if (cert_save(cfg.certificate_file, cert, cert_err, sizeof cert_err) != 0) {
+        snprintf(err, err_len, "%s", cert_err);
+        mesh_home_remove_tree(dir);
+        return -1;
+    }
+    // a check that what we wrote reads back (the same parser `weft up` uses)
+    weft_config_t back;
+    if (config_load(&back, dir, cert_err, sizeof cert_err) != 0) {
+        snprintf(err, err_len, "the instance's weft.yaml does not load back: %s", cert_err);
+        mesh_home_remove_tree(dir);
+        return -1;
+    }
     return 0;
 }
 
-struct hub_client {
-    zsock_t *dealer;
-    char endpoint[256];
-};
-
-hub_client_t *hub_client_new(const char *endpoint, const char *hub_key_z85, const identity_t *id, char *err,
-                             size_t err_len)
+const char *mesh_home_overlap(const char *home, uint32_t network, int prefix)
 {
-    uint8_t decoded[32], x_public[32], x_secret[32];
-    if (!hub_key_z85 || strlen(hub_key_z85) != 40 || !zmq_z85_decode(decoded, hub_key_z85)) {
-        snprintf(err, err_len, "the hub key must be the 40-character key `weft hub key` prints");
-        return NULL;
-    }
-    if (identity_x25519(id, x_public, x_secret) != 0) {
-        snprintf(err, err_len, "cannot derive the CURVE key from the node identity");
-        return NULL;
-    }
-    hub_client_t *self = calloc(1, sizeof *self);
-    zcert_t *cert = zcert_new_from(x_public, x_secret);
-    sodium_memzero(x_secret, sizeof x_secret);
-    if (!self || !cert || !(self->dealer = zsock_new(ZMQ_DEALER))) {
-        snprintf(err, err_len, "cannot create the hub socket");
-        zcert_destroy(&cert);
-        hub_client_destroy(&self);
-        return NULL;
-    }
-    snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint);
-    zsock_set_linger(self->dealer, 200);
-    zsock_set_maxmsgsize(self->dealer, 1 << 20);
-    zcert_apply(cert, self->dealer);
-    zcert_destroy(&cert);
-    zsock_set_curve_serverkey(self->dealer, hub_key_z85);
-    if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
-        snprintf(err, err_len, "cannot connect to the hub at '%s': %s", endpoint, zmq_strerror(zmq_errno()));
-        hub_client_destroy(&self);
-        return NULL;
-    }
-    return self;
-}
-
-void hub_client_destroy(hub_client_t **self)
-{
-    if (self && *self) {
-        zsock_destroy(&(*self)->dealer);
-        free(*self);
-        *self = NULL;
-    }
-}
-
-Weft__HubReply *hub_client_call(hub_client_t *self, const Weft__HubRequest *req, int timeout_ms, char *err,
-                                size_t err_len)
-{
-    size_t size = weft__hub_request__get_packed_size(req);
-    uint8_t *buf = malloc(size ? size : 1);
-    if (!buf) {
-        snprintf(err, err_len, "out of memory");
-        return NULL;
-    }
-    weft__hub_request__pack(req, buf);
-    int rc = zmq_send(zsock_resolve(self->dealer), buf, size, 0);
-    free(buf);
-    if (rc < 0) {
-        snprintf(err, err_len, "cannot send to the hub: %s", zmq_strerror(zmq_errno()));
-        return NULL;
-    }
-    int64_t deadline = zclock_mono() + timeout_ms;
-    while (zclock_mono() < deadline) {
-        zpoller_t *poller = zpoller_new(self->dealer, NULL);
-        void *which = zpoller_wait(poller, (int)(deadline - zclock_mono()));
-        zpoller_destroy(&poller);
-        if (!which)
-            break;
-        zframe_t *frame = zframe_recv(self->dealer);
-        if (!frame)
-            break;
-        Weft__HubReply *reply = weft__hub_reply__unpack(NULL, zframe_size(frame), zframe_data(frame));
-        zframe_destroy(&frame);
-        if (!reply)
+    static mesh_local_name_t names[MESH_HOME_MAX];
+    int n = mesh_home_list(home, names, MESH_HOME_MAX);
+    for (int i = 0; i < n; i++) {
+        char dir[PATH_MAX], err[256];
+        weft_config_t cfg;
+        struct in_addr a;
+        mesh_home_instance(home, names[i], dir, sizeof dir);
+        if (config_load(&cfg, dir, err, sizeof err) != 0 || inet_pton(AF_INET, cfg.overlay_addr, &a) != 1)
             continue;
-        if (reply->body_case == WEFT__HUB_REPLY__BODY_PEERS || reply->body_case == WEFT__HUB_REPLY__BODY_SIGNAL ||
-            reply->body_case == WEFT__HUB_REPLY__BODY__NOT_SET) {
-            weft__hub_reply__free_unpacked(reply, NULL);  // not for us: keep waiting
-            continue;
-        }
-        return reply;
+        int shorter = cfg.overlay_prefix < prefix ? cfg.overlay_prefix : prefix;
+        uint32_t mask = shorter ? 0xffffffffu << (32 - shorter) : 0;
+        if ((ntohl(a.s_addr) & mask) == (network & mask))
+            return names[i];
     }
-    snprintf(err, err_len,
-             "no answer from the hub at %s within %d s: is it running and reachable, and is the hub key the "
-             "one `weft hub key` prints there?",
-             self->endpoint, timeout_ms / 1000);
     return NULL;
+}
+
+const char *mesh_home_exists(const char *home, const char *local)
+{
+    static char dir[PATH_MAX];
+    mesh_home_instance(home, local, dir, sizeof dir);
+    return access(dir, F_OK) == 0 ? dir : NULL;
 }
 
 // ---- running a command on one mesh or on each ----
@@ -276,18 +254,6 @@ static bool takes_mesh(const char *cmd)
         if (strcmp(cmd, cmds[i]) == 0)
             return true;
     return false;
-}
-
-static bool running_pid_of(const char *pid_file)
-{
-    FILE *f = fopen(pid_file, "r");
-    int pid = 0;
-    if (f) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    return pid > 0 && kill(pid, 0) == 0;
 }
 
 static bool runs_on_each(const char *cmd)
@@ -375,7 +341,7 @@ int mesh_home_dispatch(const char *cmd, int argc, char **argv, int (*run)(int, c
             args[n + 1] = dir;
             char pid_file[PATH_MAX + 32];
             snprintf(pid_file, sizeof pid_file, "%s/run/weft.pid", dir);
-            bool running = access(pid_file, F_OK) == 0 && running_pid_of(pid_file);
+            bool running = running_pid(pid_file) != 0;
             if (strcmp(cmd, "down") == 0 && !running)
                 continue;  // stop what runs; a mesh that is down is no failure
             if (strcmp(cmd, "up") == 0 && running) {

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "cert.h"
 #include "hub.pb-c.h"
+#include "hub_client.h"
 #include "discovery_turn.h"
 #include "hub_proto.h"
 #include "identity.h"
@@ -23,7 +24,6 @@
 #include "store.h"
 #include "wire.h"
 
-#define HUB_MAX_REPLY (1 << 20)     // a PeerList of a big mesh; anything larger drops the connection
 #define UNREACHABLE_INTERVALS 3     // heartbeats without an answer before the hub counts as unreachable
 
 typedef enum { HUB_CONNECTING = 0, HUB_REGISTERED, HUB_UNREACHABLE } hub_state_t;
@@ -36,7 +36,7 @@ typedef struct {
     service_t *svc;
     const weft_config_t *cfg;
     uint8_t id[32];                 // our node id (the Ed25519 public key)
-    zsock_t *hub;                   // DEALER, CURVE client
+    hub_client_t *hub;              // DEALER, CURVE client (lib/hub_client)
     zsock_t *inbox, *control;
     zsock_t *out[OUT_COUNT];        // PUSH to router, crypto, nat
     store_t *store;                 // NULL while Redis is unreachable
@@ -222,16 +222,8 @@ static void publish_stored_peers(discovery_t *d)
 
 static int send_to_hub(discovery_t *d, const Weft__HubRequest *req)
 {
-    uint8_t stack_buf[2048];
-    size_t size = weft__hub_request__get_packed_size(req);
-    uint8_t *buf = size <= sizeof stack_buf ? stack_buf : malloc(size);
-    if (!buf)
-        return -1;
-    weft__hub_request__pack(req, buf);
-    // ZMQ_IMMEDIATE: with no connection to the hub this fails at once instead of queueing stale requests
-    int rc = zmq_send(zsock_resolve(d->hub), buf, size, ZMQ_DONTWAIT);
-    if (buf != stack_buf)
-        free(buf);
+    // immediate: with no connection to the hub this fails at once instead of queueing stale requests
+    int rc = hub_client_send(d->hub, req, ZMQ_DONTWAIT);
     if (rc < 0)
         count(d, "drop_hub_not_connected");
     return rc < 0 ? -1 : 0;
@@ -307,7 +299,7 @@ static void send_held_signals(discovery_t *d)
 {
     zframe_t *frame;
     while ((frame = zlist_pop(d->held_signals))) {
-        if (zmq_send(zsock_resolve(d->hub), zframe_data(frame), zframe_size(frame), ZMQ_DONTWAIT) >= 0)
+        if (hub_client_send_packed(d->hub, zframe_data(frame), zframe_size(frame), ZMQ_DONTWAIT) == 0)
             count(d, "signals_to_hub");
         zframe_destroy(&frame);
     }
@@ -494,16 +486,13 @@ static void hub_turn_credentials(discovery_t *d, const Weft__TurnCredentials *cr
 
 static void receive_from_hub(discovery_t *d)
 {
-    zmsg_t *msg = zmsg_recv(d->hub);
-    if (!msg)
+    size_t frames;
+    Weft__HubReply *reply = hub_client_recv(d->hub, &frames);
+    if (!reply && frames == 0)
         return;
-    zframe_t *frame = zmsg_first(msg);
-    Weft__HubReply *reply = NULL;
-    if (zmsg_size(msg) == 1)
-        reply = weft__hub_reply__unpack(NULL, zframe_size(frame), zframe_data(frame));
-    if (!reply || reply->body_case == WEFT__HUB_REPLY__BODY__NOT_SET) {
+    if (!reply) {
         count(d, "bad_replies");
-        log_warn("dropped a reply from the hub that is not a HubReply (%zu frames)", zmsg_size(msg));
+        log_warn("dropped a reply from the hub that is not a HubReply (%zu frames)", frames);
     } else {
         d->last_reply = clock_now_ms();
         d->last_reply_unix_ms = (uint64_t)zclock_time();
@@ -522,7 +511,6 @@ static void receive_from_hub(discovery_t *d)
     }
     if (reply)
         weft__hub_reply__free_unpacked(reply, NULL);
-    zmsg_destroy(&msg);
 }
 
 // ---- from nat ----
@@ -570,33 +558,11 @@ static bool valid_hub_key(const char *key)
 }
 
 // The DEALER to the hub, CURVE client with our identity's X25519 key pair. Returns NULL with why filled.
-static zsock_t *connect_hub(discovery_t *d, const identity_t *identity, char *why, size_t why_len)
+static hub_client_t *connect_hub(discovery_t *d, const identity_t *identity, char *why, size_t why_len)
 {
-    uint8_t x_public[32], x_secret[32];
-    if (identity_x25519(identity, x_public, x_secret) != 0) {
-        snprintf(why, why_len, "cannot derive the CURVE key from the node identity");
-        return NULL;
-    }
-    zcert_t *cert = zcert_new_from(x_public, x_secret);
-    sodium_memzero(x_secret, sizeof x_secret);
-    zsock_t *hub = cert ? zsock_new(ZMQ_DEALER) : NULL;
-    if (hub) {
-        zsock_set_linger(hub, 500);  // time for the Leave to go out on shutdown
-        zsock_set_immediate(hub, 1);
-        zsock_set_sndhwm(hub, 100);
-        zsock_set_maxmsgsize(hub, HUB_MAX_REPLY);
-        zcert_apply(cert, hub);
-        zsock_set_curve_serverkey(hub, d->cfg->hub_public_key);
-        if (zsock_connect(hub, "%s", d->cfg->hub_endpoint) != 0) {
-            snprintf(why, why_len, "cannot connect to hub.endpoint '%s': %s", d->cfg->hub_endpoint,
-                     zmq_strerror(zmq_errno()));
-            zsock_destroy(&hub);
-        }
-    } else {
-        snprintf(why, why_len, "cannot create the hub socket");
-    }
-    zcert_destroy(&cert);
-    return hub;
+    // linger: time for the Leave to go out on shutdown; immediate: no requests queued while disconnected
+    static const hub_client_opts_t opts = {.linger_ms = 500, .immediate = true, .sndhwm = 100};
+    return hub_client_new(d->cfg->hub_endpoint, d->cfg->hub_public_key, identity, &opts, why, why_len);
 }
 
 static int check_config(const weft_config_t *cfg, char *why, size_t why_len)
@@ -653,7 +619,7 @@ static int open_sockets(discovery_t *d, char *why, size_t why_len)
 static void close_sockets(discovery_t *d)
 {
     discovery_turn_clear(&d->turn);
-    zsock_destroy(&d->hub);
+    hub_client_destroy(&d->hub);
     zsock_destroy(&d->inbox);
     zsock_destroy(&d->control);
     for (int i = 0; i < OUT_COUNT; i++)
@@ -671,14 +637,14 @@ static void close_sockets(discovery_t *d)
 
 static void run(discovery_t *d, zsock_t *pipe)
 {
-    zpoller_t *poller = zpoller_new(pipe, d->inbox, d->control, d->hub, NULL);
+    zpoller_t *poller = zpoller_new(pipe, d->inbox, d->control, hub_client_socket(d->hub), NULL);
     while (true) {
         int64_t wait = d->next_heartbeat - clock_now_ms();
         zsock_t *which = zpoller_wait(poller, wait > 0 ? (int)(wait < 1000 ? wait : 1000) : 0);
         if (which == pipe) {
             if (service_pipe_terminated(pipe))
                 break;
-        } else if (which == d->hub) {
+        } else if (which == hub_client_socket(d->hub)) {
             receive_from_hub(d);
         } else if (which == d->inbox) {
             receive_inbox(d);

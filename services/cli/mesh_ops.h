@@ -1,0 +1,30 @@
+// mesh_ops.h — what `weft mesh` and `weft room` do to a mesh once their arguments are read: create it
+// (this node its admin), invite, join, kick a member, leave. Each asks the hub one question over
+// lib/hub_client (under the node's identity) and writes or removes the instance directory (mesh_home.h).
+//
+// Each prints its own errors as "weft <cmd>: ..." and returns an exit code (EXIT_OK, EXIT_FAIL, EXIT_USAGE).
+#ifndef WEFT_CLI_MESH_OPS_H
+#define WEFT_CLI_MESH_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+// Creates a mesh (a room when ttl_s > 0) on the hub with this node as admin and writes its instance.
+int mesh_op_create(const char *home_opt, const char *name, const char *cidr, const char *hub, const char *hub_key,
+                   bool psk, uint32_t ttl_s, const char *node_name, const char *cmd);
+// Prints an invite code for the instance (--mesh NAME or the only one), valid valid_s seconds, uses uses.
+int mesh_op_invite(const char *home_opt, const char *mesh, uint64_t valid_s, unsigned uses, const char *cmd);
+// Joins with an invite code in three steps: check the code here, ask its hub (the admin's node signs this
+// node's certificate), install the instance <home>/meshes/<local> (local NULL: the mesh's own name).
+int mesh_op_join(const char *home_opt, const char *code, const char *local, const char *node_name);
+// Kicks member (a hex id, fingerprint or name) out of the instance's mesh (admin only).
+int mesh_op_kick(const char *home_opt, const char *mesh, const char *member);
+// Leaves mesh name: stops it, tells the hub (unless this node is its admin), removes the instance.
+int mesh_op_leave(const char *home_opt, const char *name, bool force);
+
+// A member's key from a hex id, or a fingerprint or name in the node's member list (weft:peers).
+int mesh_resolve_member(const weft_config_t *cfg, const char *member, uint8_t key[32], char *err, size_t err_len);
+
+#endif
