@@ -1,5 +1,5 @@
 /*
- * test_sas.c - cmocka tests for lib/sas: both sides get the same string, it has the documented form,
+ * test_sas.c - cmocka tests for services/cli/sas: both sides get the same string, it has the documented form,
  * and it changes with either node id and with the mesh.
  */
 #include <setjmp.h>
