@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 
+#include "actor_loop.h"
 #include "coalesce.h"
 #include "ether.h"
 #include "log.h"
@@ -474,33 +475,17 @@ static void device_on_inbox(device_t *self)
     weft__envelope__free_unpacked(env, NULL);
 }
 
-enum { POLL_PIPE, POLL_INBOX, POLL_CONTROL, POLL_TUN, POLL_COUNT };
-
-// Runs until the pipe says $TERM.
-static void device_run(device_t *self, zsock_t *pipe)
+// the actor loop's handlers
+static int on_tun(void *self)
 {
-    zmq_pollitem_t items[POLL_COUNT] = {
-        [POLL_PIPE] = {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
-        [POLL_INBOX] = {zsock_resolve(self->inbox), 0, ZMQ_POLLIN, 0},
-        [POLL_CONTROL] = {zsock_resolve(self->control), 0, ZMQ_POLLIN, 0},
-        [POLL_TUN] = {NULL, tun_fd(self->tun), ZMQ_POLLIN, 0},
-    };
-    while (true) {
-        if (zmq_poll(items, POLL_COUNT, -1) < 0) {
-            if (zmq_errno() == EINTR)
-                continue;
-            log_error("poll failed: %s", zmq_strerror(zmq_errno()));
-            return;
-        }
-        if ((items[POLL_PIPE].revents & ZMQ_POLLIN) && service_pipe_terminated(pipe))
-            return;
-        if (items[POLL_TUN].revents & ZMQ_POLLIN)
-            device_on_tun_readable(self);
-        if (items[POLL_INBOX].revents & ZMQ_POLLIN)
-            device_on_inbox(self);
-        if (items[POLL_CONTROL].revents & ZMQ_POLLIN)
-            service_handle_control(self->svc, self->control);
-    }
+    device_on_tun_readable(self);
+    return 0;
+}
+
+static int on_inbox(void *self)
+{
+    device_on_inbox(self);
+    return 0;
 }
 
 void device_actor(zsock_t *pipe, void *args)
@@ -512,8 +497,17 @@ void device_actor(zsock_t *pipe, void *args)
         service_actor_fail(pipe, why);
         return;
     }
+    actor_loop_t *loop = actor_loop_new(pipe, svc, self->control, self);
+    if (!loop || actor_loop_on_fd(loop, tun_fd(self->tun), on_tun) != 0 ||
+        actor_loop_on_socket(loop, self->inbox, on_inbox) != 0) {
+        actor_loop_destroy(&loop);
+        device_destroy(&self);
+        service_actor_fail(pipe, "cannot set up the actor loop");
+        return;
+    }
     log_info("%s", svc->detail);
     zsock_signal(pipe, 0);
-    device_run(self, pipe);
+    actor_loop_run(loop);
+    actor_loop_destroy(&loop);
     device_destroy(&self);
 }
