@@ -546,7 +546,7 @@ void crypto_actor(zsock_t *pipe, void *args)
     actor_loop_t *loop = self ? actor_loop_new(pipe, self->svc, self->control, self) : NULL;
     if (!loop || actor_loop_on_socket(loop, self->inbox, handle_inbox) != 0 ||
         actor_loop_every(loop, TICK_MS, tick) != 0) {
-        if (self && !loop)
+        if (self)   // crypto_new said its own why
             snprintf(why, sizeof why, "cannot set up the actor loop");
         actor_loop_destroy(&loop);
         crypto_destroy(&self);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor_loop.h"
 #include "clock.h"
 #include "cert.h"
 #include "hub.pb-c.h"
@@ -635,29 +636,28 @@ static void close_sockets(discovery_t *d)
     identity_wipe(&d->admin);
 }
 
-static void run(discovery_t *d, zsock_t *pipe)
+// What is due after any event and at least every DUE_CHECK_MS: the heartbeat (or a registration the hub
+// asked for) and the Redis check.
+#define DUE_CHECK_MS 100
+static int run_due(void *arg)
 {
-    zpoller_t *poller = zpoller_new(pipe, d->inbox, d->control, hub_client_socket(d->hub), NULL);
-    while (true) {
-        int64_t wait = d->next_heartbeat - clock_now_ms();
-        zsock_t *which = zpoller_wait(poller, wait > 0 ? (int)(wait < 1000 ? wait : 1000) : 0);
-        if (which == pipe) {
-            if (service_pipe_terminated(pipe))
-                break;
-        } else if (which == hub_client_socket(d->hub)) {
-            receive_from_hub(d);
-        } else if (which == d->inbox) {
-            receive_inbox(d);
-        } else if (which == d->control) {
-            service_handle_control(d->svc, d->control);
-        } else if (zpoller_terminated(poller)) {
-            break;
-        }
-        if (clock_now_ms() >= d->next_heartbeat)
-            heartbeat(d);
-        check_store(d);
-    }
-    zpoller_destroy(&poller);
+    discovery_t *d = arg;
+    if (clock_now_ms() >= d->next_heartbeat)
+        heartbeat(d);
+    check_store(d);
+    return 0;
+}
+
+static int on_hub(void *arg)
+{
+    receive_from_hub(arg);
+    return run_due(arg);
+}
+
+static int on_inbox(void *arg)
+{
+    receive_inbox(arg);
+    return run_due(arg);
 }
 
 void discovery_actor(zsock_t *pipe, void *args)
@@ -665,8 +665,13 @@ void discovery_actor(zsock_t *pipe, void *args)
     service_t *svc = args;
     discovery_t d = {.svc = svc, .cfg = &svc->config, .state = HUB_CONNECTING, .held_signals = zlist_new()};
     d.mesh = d.cfg->mesh_id[0] ? d.cfg->mesh_id : d.cfg->mesh;
-    char why[512];
-    if (check_config(d.cfg, why, sizeof why) != 0 || open_sockets(&d, why, sizeof why) != 0) {
+    char why[512] = "cannot set up the actor loop";   // check_config and open_sockets say their own why
+    actor_loop_t *loop = NULL;
+    if (check_config(d.cfg, why, sizeof why) != 0 || open_sockets(&d, why, sizeof why) != 0 ||
+        !(loop = actor_loop_new(pipe, svc, d.control, &d)) ||
+        actor_loop_on_socket(loop, hub_client_socket(d.hub), on_hub) != 0 ||
+        actor_loop_on_socket(loop, d.inbox, on_inbox) != 0 || actor_loop_every(loop, DUE_CHECK_MS, run_due) != 0) {
+        actor_loop_destroy(&loop);
         close_sockets(&d);
         service_actor_fail(pipe, why);
         return;
@@ -687,7 +692,8 @@ void discovery_actor(zsock_t *pipe, void *args)
     if (d.is_admin)
         log_info("this node is the mesh's admin: it signs the certificates of members who join");
 
-    run(&d, pipe);
+    actor_loop_run(loop);
+    actor_loop_destroy(&loop);
 
     send_leave(&d);
     d.state = HUB_CONNECTING;
