@@ -27,7 +27,8 @@ natlab_host b port
 
 node_init() {   # node_init NAME OVERLAY PREDICTION
   local home="$LAB_DIR/$1"
-  rm -rf "$home"
+  # a fresh home but the same identity: the hub keeps an open mesh's address for the key that held it
+  [ -d "$home" ] && find "$home" -mindepth 1 -maxdepth 1 ! -name identity.key -exec rm -rf {} +
   "$BIN/weft" init --home "$home" --name "$1" --address "$2/16" --hub "$HUB_ENDPOINT" --hub-key "$HUB_KEY" \
     --stun "$NATLAB_SERVER_IP:$NATLAB_TURN_PORT" >/dev/null || lab_fail "weft init $1 failed"
   grep -q '^nat:$' "$home/weft.yaml" || lab_fail "no nat: section in $home/weft.yaml"

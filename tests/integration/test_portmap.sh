@@ -80,7 +80,8 @@ ra_wan=$(natlab_wan_ip ra)
 # a node without STUN or TURN: only host candidates, plus what the gateway maps
 node_init() {
   local name=$1 overlay=$2 mapping=$3 home="$LAB_DIR/$1"
-  rm -rf "$home"
+  # a fresh home but the same identity: the hub keeps an open mesh's address for the key that held it
+  [ -d "$home" ] && find "$home" -mindepth 1 -maxdepth 1 ! -name identity.key -exec rm -rf {} +
   "$BIN/weft" init --home "$home" --name "$name" --address "$overlay/16" --hub "$HUB_ENDPOINT" \
     --hub-key "$HUB_KEY" >/dev/null || lab_fail "weft init $name failed"
   grep -q '^nat:$' "$home/weft.yaml" || lab_fail "no nat: section in $home/weft.yaml"
