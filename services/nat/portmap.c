@@ -160,12 +160,15 @@ static bool discover_upnp(worker_t *w, int timeout_ms)
 }
 
 static bool port_held(const char *ip, uint16_t port);
+static int64_t renew_time(unsigned lease_s);
 
-// Mappings an earlier weft-nat made for this host and left behind (it was killed): ours by description,
-// their port not held by any socket now. UPnP can list them; NAT-PMP cannot (its leases run out).
+// Mappings an earlier weft-nat made for this host and left behind (it was killed): ours by description.
+// Those whose port no socket holds now are removed; those whose port is held again (a restarted nat
+// resumed the path on the same port) are adopted: renewed while held, removed by check_mappings once
+// their socket is gone. UPnP can list them; NAT-PMP cannot (its leases run out).
 static void remove_leftovers(worker_t *w)
 {
-    int removed = 0;
+    int removed = 0, adopted = 0;
     for (int i = 0; i < 256;) {
         char index[8], ext_port[6] = "", client[16] = "", in_port[6] = "", proto[4] = "", desc[80] = "",
                        enabled[4] = "", remote[64] = "", lease[16] = "";
@@ -173,18 +176,28 @@ static void remove_leftovers(worker_t *w)
         if (UPNP_GetGenericPortMappingEntry(w->urls.controlURL, w->igd.first.servicetype, index, ext_port, client,
                                             in_port, proto, desc, enabled, remote, lease) != UPNPCOMMAND_SUCCESS)
             break;
-        long port = strtol(in_port, NULL, 10);
-        if (strcmp(desc, PORTMAP_DESCRIPTION) == 0 && strcmp(client, w->lan_ip) == 0 && strcmp(proto, "UDP") == 0 &&
-            port > 0 && port <= 65535 && !port_held(client, (uint16_t)port) &&
-            UPNP_DeletePortMapping(w->urls.controlURL, w->igd.first.servicetype, ext_port, "UDP", NULL) ==
+        long port = strtol(in_port, NULL, 10), external = strtol(ext_port, NULL, 10);
+        bool ours = strcmp(desc, PORTMAP_DESCRIPTION) == 0 && strcmp(client, w->lan_ip) == 0 &&
+                    strcmp(proto, "UDP") == 0 && port > 0 && port <= 65535 && external > 0 && external <= 65535;
+        if (ours && !port_held(client, (uint16_t)port)) {
+            if (UPNP_DeletePortMapping(w->urls.controlURL, w->igd.first.servicetype, ext_port, "UDP", NULL) ==
                 UPNPCOMMAND_SUCCESS) {
-            removed++;
-            continue;   // the entries after it moved down one index
+                removed++;
+                continue;   // the entries after it moved down one index
+            }
+        } else if (ours && w->count < PORTMAP_MAX) {
+            mapping_t *m = &w->mappings[w->count++];
+            snprintf(m->internal_ip, sizeof m->internal_ip, "%s", client);
+            m->internal_port = (uint16_t)port;
+            m->external_port = (uint16_t)external;
+            m->renew_at_ms = renew_time((unsigned)strtoul(lease, NULL, 10));
+            adopted++;
         }
         i++;
     }
-    if (removed)
-        log_info("port mapping: removed %d mappings an earlier weft-nat left on the gateway", removed);
+    if (removed || adopted)
+        log_info("port mapping: of the mappings an earlier weft-nat left on the gateway, removed %d, kept %d "
+                 "whose port is in use again", removed, adopted);
 }
 
 static void discover(worker_t *w)
