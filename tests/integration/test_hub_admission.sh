@@ -91,7 +91,13 @@ sleep 1
 join gamma "$code" | tail -n 3
 rss3=$(hub_rss)
 lab_log "hub RSS: ${rss0} kB before, ${rss1} kB under 300 sessions, ${rss2} kB under 900, ${rss3} kB after"
-[ $((rss2 - rss0)) -lt 30000 ] || lab_fail "the hub grew by $((rss2 - rss0)) kB under the session flood"
+# (under AddressSanitizer RSS says nothing about the hub: its shadow memory and quarantine grow with every
+# allocation, so the bound is checked in the plain build only)
+if ldd "$BIN/weft-hub" | grep -q libasan; then
+  lab_log "RSS bound not checked: weft-hub is built with AddressSanitizer"
+else
+  [ $((rss2 - rss0)) -lt 30000 ] || lab_fail "the hub grew by $((rss2 - rss0)) kB under the session flood"
+fi
 
 lab_log "3. 300 CreateMesh from fresh keys from one address"
 keys0=$(hub_redis DBSIZE)
