@@ -47,21 +47,16 @@ static void collect(void)
 
 static void setup(void)
 {
-    if (sodium_init() < 0)
-        __builtin_trap();
-    identity_t local, peer;
-    crypto_sign_keypair(local.public_key, local.secret_key);
-    crypto_sign_keypair(peer.public_key, peer.secret_key);
-    memcpy(local_id, local.public_key, 32);
-    memcpy(peer_id, peer.public_key, 32);
-    uint8_t x_public[32], x_secret[32], local_public[32], unused[32];
-    identity_x25519(&local, local_public, unused);
     fuzz_sessions_t f;
-    fuzz_sessions_init(&f, &svc, &local, &peer);
+    fuzz_sessions_init(&f, &svc);
+    memcpy(local_id, f.local.public_key, 32);
+    memcpy(peer_id, f.peer.public_key, 32);
+    uint8_t x_public[32], x_secret[32], local_public[32], unused[32];
+    identity_x25519(&f.local, local_public, unused);
     sessions = f.sessions;
     to_nat = f.to_nat;
     to_device = f.to_device;
-    identity_x25519(&peer, x_public, x_secret);
+    identity_x25519(&f.peer, x_public, x_secret);
     cookie_checker_init(&peer_checker, x_public);
     if (cookie_maker_init(&peer_maker, local_public, x_secret) != 0)
         __builtin_trap();

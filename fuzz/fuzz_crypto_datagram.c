@@ -21,14 +21,9 @@ static uint8_t peer_id[32];
 
 static void setup(void)
 {
-    if (sodium_init() < 0)
-        __builtin_trap();
-    identity_t local, peer;
-    crypto_sign_keypair(local.public_key, local.secret_key);
-    crypto_sign_keypair(peer.public_key, peer.secret_key);
-    memcpy(peer_id, peer.public_key, 32);
     fuzz_sessions_t f;
-    fuzz_sessions_init(&f, &svc, &local, &peer);
+    fuzz_sessions_init(&f, &svc);
+    memcpy(peer_id, f.peer.public_key, 32);
     sessions = f.sessions;
     to_nat = f.to_nat;
     to_device = f.to_device;

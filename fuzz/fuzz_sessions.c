@@ -1,10 +1,16 @@
 // fuzz_sessions.c — see fuzz_sessions.h.
 #include "fuzz_sessions.h"
 
+#include <sodium.h>
 #include <string.h>
 
-void fuzz_sessions_init(fuzz_sessions_t *f, service_t *svc, const identity_t *local, const identity_t *peer)
+void fuzz_sessions_init(fuzz_sessions_t *f, service_t *svc)
 {
+    if (sodium_init() < 0)
+        __builtin_trap();
+    crypto_sign_keypair(f->local.public_key, f->local.secret_key);
+    crypto_sign_keypair(f->peer.public_key, f->peer.secret_key);
+    const identity_t *local = &f->local, *peer = &f->peer;
     session_config_t cfg = {.max_packet = 1500};
     uint8_t x_public[32], peer_id[32];
     memcpy(cfg.local_id, local->public_key, 32);
