@@ -280,6 +280,15 @@ typedef struct {
     char mesh[64], address[64];
 } fake_t;
 
+// Sends a reply to the node that registered (the fake hub's one client).
+static void fake_send(fake_t *f, const Weft__HubReply *reply)
+{
+    size_t len = 0;
+    uint8_t *buf = hub_reply_pack(reply, &len);
+    zsock_send(f->router, "bb", f->rid, f->rid_len, buf, len);
+    free(buf);
+}
+
 // Receives one request; answers a Register with an empty PeerList (and remembers who sent it). Returns the
 // request (free it) or NULL on timeout.
 static Weft__HubRequest *fake_receive(fake_t *f, int timeout_ms)
@@ -300,10 +309,7 @@ static Weft__HubRequest *fake_receive(fake_t *f, int timeout_ms)
         Weft__HubReply reply = WEFT__HUB_REPLY__INIT;
         reply.body_case = WEFT__HUB_REPLY__BODY_PEERS;
         reply.peers = &list;
-        size_t len = 0;
-        uint8_t *buf = hub_reply_pack(&reply, &len);
-        zsock_send(f->router, "bb", f->rid, f->rid_len, buf, len);
-        free(buf);
+        fake_send(f, &reply);
     }
     zframe_destroy(&rid);
     zframe_destroy(&body);
@@ -333,10 +339,7 @@ static int fake_ask(fake_t *f, uint64_t request_id, const uint8_t mesh_id[16], c
     Weft__HubReply reply = WEFT__HUB_REPLY__INIT;
     reply.body_case = WEFT__HUB_REPLY__BODY_CERT_REQUEST;
     reply.cert_request = &cr;
-    size_t len = 0;
-    uint8_t *buf = hub_reply_pack(&reply, &len);
-    zsock_send(f->router, "bb", f->rid, f->rid_len, buf, len);
-    free(buf);
+    fake_send(f, &reply);
     int64_t deadline = zclock_mono() + 5000;
     while (zclock_mono() < deadline) {
         Weft__HubRequest *req = fake_receive(f, 500);
