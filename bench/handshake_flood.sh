@@ -4,14 +4,15 @@
 # Two nodes (alpha, beta), a hub and an attacker (mallory) in network namespaces on one bridge. Phases:
 #   baseline  no flood (and "after", the same once the floods are over)
 #   spoofed   20000/s initiations forged from beta's path address to alpha's ICE port: half random
-#             116-byte ones (the old size), half 148-byte ones with a valid mac1 for alpha (no mac2)
+#             116-byte ones (the old size: nat drops them, lib/datagram.h), half 148-byte ones with a
+#             valid mac1 for alpha (no mac2: crypto answers "cookie required", rate limited)
 #   replay    20000/s copies of the genuine initiations captured on the switch while the nodes
 #             connected, each from its captured source to its captured destination (so the target is
 #             whichever node answered the first handshake)
 # Each phase: iperf3 TCP alpha->beta over the overlay, then 200 pings 25 ms apart, with the CPU share of
 # each node's weft-crypto over the phase. Prints one line per phase:
 #   phase=NAME mbit=M loss_pct=L rtt_ms=R alpha_crypto_cpu_pct=A beta_crypto_cpu_pct=B
-# then both nodes' crypto counters ("counter NODE NAME=VALUE"). Needs root. Everything it starts is removed at the end.
+# then both nodes' crypto counters and nat's drop_not_weft ("counter NODE NAME=VALUE"). Needs root. Everything it starts is removed at the end.
 # tests/integration/test_handshake_flood.sh runs it and checks the figures.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -115,7 +116,7 @@ flood_wait
 grep -h '^replay\|^sent' "$LAB_DIR/flood.log" >&2 || true
 measure after   # no flood again: the machine may be shared, so the baseline is taken twice
 
-echo "weft-crypto counters (counter NODE NAME=VALUE):"
+echo "weft-crypto counters, and weft-nat's drop_not_weft as nat_drop_not_weft (counter NODE NAME=VALUE):"
 for n in alpha beta; do
   "$BIN/weft" status --home "$(lab_home $n)" --json | python3 -c '
 import json, sys
@@ -126,5 +127,7 @@ for s in json.load(sys.stdin)["services"]:
                   "cookie_replies_out", "cookie_replies_in", "drop_cookie_reply", "drop_handshake_repeat",
                   "cookie_replies_limited", "drop_handshake_rate_limit", "drop_handshake_replay", "drop_auth", "handshakes_responded",
                   "under_load"):
-            print("counter %s %s=%s" % (sys.argv[1], k, c.get(k, 0)))' $n
+            print("counter %s %s=%s" % (sys.argv[1], k, c.get(k, 0)))
+    if s["service"] == "nat":
+        print("counter %s nat_drop_not_weft=%s" % (sys.argv[1], s.get("counters", {}).get("drop_not_weft", 0)))' $n
 done

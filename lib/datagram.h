@@ -1,14 +1,19 @@
 // datagram.h — what weft puts on the wire between peers: the first byte of every datagram on a peer's
-// path (docs/protocol.md). crypto's handshake, cookie and transport messages have types 1-4 followed by
-// three zero bytes; nat's path probes are 0x50/0x51 (services/nat/path_probe.h). nat hands crypto only
-// what datagram_for_crypto() accepts and drops (and counts) everything else, so nothing from the wire can
-// pass for anything but a weft datagram.
+// path and the exact sizes of crypto's datagrams (docs/protocol.md). crypto's handshake, cookie and
+// transport messages have types 1-4 followed by three zero bytes; nat's path probes are 0x50/0x51
+// (services/nat/path_probe.h). nat hands crypto only what datagram_for_crypto() accepts and drops (and
+// counts) everything else, so nothing from the wire can pass for anything but a weft datagram, and a
+// flood of wrong-sized "handshakes" never costs crypto a message. crypto's decoder
+// (services/crypto/crypto_wire.c) applies the same check before it reads any field.
 #ifndef WEFT_DATAGRAM_H
 #define WEFT_DATAGRAM_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "cert.h"
+#include "noise.h"
 
 enum {
     DATAGRAM_INITIATION = 1,
@@ -18,13 +23,32 @@ enum {
 };
 
 #define DATAGRAM_HEADER_LEN 4   // type + 3 reserved zero bytes
+#define DATAGRAM_MACS_LEN 32    // mac1 || mac2 at the end of both handshake messages
+// header + sender index, Noise message 1, TAI64N timestamp, macs: 148 bytes
+#define DATAGRAM_INITIATION_LEN (8 + NOISE_MSG1_OVERHEAD + 12 + DATAGRAM_MACS_LEN)
+// header + sender and receiver index, Noise message 2, macs: 92 bytes
+#define DATAGRAM_RESPONSE_LEN (12 + NOISE_MSG2_OVERHEAD + DATAGRAM_MACS_LEN)
+// In a mesh with certificates both handshake messages carry the sender's certificate (314 and 258 bytes).
+#define DATAGRAM_INITIATION_CERT_LEN (DATAGRAM_INITIATION_LEN + CERT_LEN)
+#define DATAGRAM_RESPONSE_CERT_LEN (DATAGRAM_RESPONSE_LEN + CERT_LEN)
+// header + receiver index, nonce (24), encrypted cookie (16) and its tag (16): 64 bytes
+#define DATAGRAM_COOKIE_REPLY_LEN (8 + 24 + 16 + 16)
+// header + receiver index + counter, then ciphertext and a 16-byte tag: at least 32 bytes
+#define DATAGRAM_TRANSPORT_MIN_LEN (16 + 16)
 
-// True when buf starts like one of crypto's datagrams: a known type and zero reserved bytes. crypto
-// checks the rest (exact lengths, indexes, tags).
+// True when buf is shaped like one of crypto's datagrams: a known type, zero reserved bytes and a length
+// that type can have. crypto checks the rest (indexes, macs, tags).
 static inline bool datagram_for_crypto(const uint8_t *buf, size_t len)
 {
-    return len >= DATAGRAM_HEADER_LEN && buf[0] >= DATAGRAM_INITIATION && buf[0] <= DATAGRAM_TRANSPORT &&
-           (buf[1] | buf[2] | buf[3]) == 0;
+    if (len < DATAGRAM_HEADER_LEN || (buf[1] | buf[2] | buf[3]) != 0)
+        return false;
+    switch (buf[0]) {
+    case DATAGRAM_INITIATION: return len == DATAGRAM_INITIATION_LEN || len == DATAGRAM_INITIATION_CERT_LEN;
+    case DATAGRAM_RESPONSE: return len == DATAGRAM_RESPONSE_LEN || len == DATAGRAM_RESPONSE_CERT_LEN;
+    case DATAGRAM_COOKIE_REPLY: return len == DATAGRAM_COOKIE_REPLY_LEN;
+    case DATAGRAM_TRANSPORT: return len >= DATAGRAM_TRANSPORT_MIN_LEN;
+    default: return false;
+    }
 }
 
 #endif

@@ -34,42 +34,32 @@ static void put_header(uint8_t *out, uint8_t type)
 
 int crypto_datagram_decode(const uint8_t *buf, size_t len, crypto_datagram_t *out)
 {
-    if (!buf || len < 8 || buf[1] || buf[2] || buf[3])
+    if (!buf || !datagram_for_crypto(buf, len))   // type, reserved bytes and exact sizes
         return -1;
     crypto_datagram_t d = {.type = buf[0]};
     switch (d.type) {
     case CRYPTO_MSG_INITIATION:
-        if (len != CRYPTO_INITIATION_LEN && len != CRYPTO_INITIATION_CERT_LEN)
-            return -1;
         d.sender_index = get_u32le(buf + 4);
         d.body = buf + CRYPTO_INITIATION_HEADER_LEN;
         d.body_len = len - CRYPTO_INITIATION_HEADER_LEN - CRYPTO_MACS_LEN;
         break;
     case CRYPTO_MSG_RESPONSE:
-        if (len != CRYPTO_RESPONSE_LEN && len != CRYPTO_RESPONSE_CERT_LEN)
-            return -1;
         d.sender_index = get_u32le(buf + 4);
         d.receiver_index = get_u32le(buf + 8);
         d.body = buf + CRYPTO_RESPONSE_HEADER_LEN;
         d.body_len = len - CRYPTO_RESPONSE_HEADER_LEN - CRYPTO_MACS_LEN;
         break;
     case CRYPTO_MSG_COOKIE_REPLY:
-        if (len != CRYPTO_COOKIE_REPLY_LEN)
-            return -1;
         d.receiver_index = get_u32le(buf + 4);
         d.body = buf + CRYPTO_COOKIE_HEADER_LEN;
         d.body_len = len - CRYPTO_COOKIE_HEADER_LEN;
         break;
-    case CRYPTO_MSG_TRANSPORT:
-        if (len < CRYPTO_TRANSPORT_OVERHEAD)
-            return -1;
+    default:   // CRYPTO_MSG_TRANSPORT
         d.receiver_index = get_u32le(buf + 4);
         d.counter = get_u64le(buf + 8);
         d.body = buf + CRYPTO_TRANSPORT_HEADER_LEN;
         d.body_len = len - CRYPTO_TRANSPORT_HEADER_LEN;
         break;
-    default:
-        return -1;
     }
     *out = d;
     return 0;

@@ -9,6 +9,7 @@
 
 #include "cert.h"
 #include "cookie.h"
+#include "datagram.h"
 #include "noise.h"
 
 enum {
@@ -35,6 +36,13 @@ enum {
 #define CRYPTO_CERT_LEN CERT_LEN
 #define CRYPTO_INITIATION_CERT_LEN (CRYPTO_INITIATION_LEN + CRYPTO_CERT_LEN)
 #define CRYPTO_RESPONSE_CERT_LEN (CRYPTO_RESPONSE_LEN + CRYPTO_CERT_LEN)
+// nat filters by lib/datagram.h's sizes before anything reaches crypto: they must be these.
+_Static_assert(CRYPTO_INITIATION_LEN == DATAGRAM_INITIATION_LEN && CRYPTO_RESPONSE_LEN == DATAGRAM_RESPONSE_LEN &&
+                   CRYPTO_INITIATION_CERT_LEN == DATAGRAM_INITIATION_CERT_LEN &&
+                   CRYPTO_RESPONSE_CERT_LEN == DATAGRAM_RESPONSE_CERT_LEN &&
+                   CRYPTO_COOKIE_REPLY_LEN == DATAGRAM_COOKIE_REPLY_LEN &&
+                   CRYPTO_TRANSPORT_OVERHEAD == DATAGRAM_TRANSPORT_MIN_LEN && CRYPTO_MACS_LEN == DATAGRAM_MACS_LEN,
+               "lib/datagram.h and crypto_wire.h disagree on a datagram's size");
 
 // A decoded datagram. body points into the decoded buffer: the Noise message without the MACs (types 1,
 // 2), nonce || encrypted cookie (type 3) or ciphertext || tag (type 4).

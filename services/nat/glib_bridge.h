@@ -18,7 +18,7 @@ typedef struct {
     uint64_t datagrams_in;
     uint64_t bytes_in;
     uint64_t drop_crypto_full;      // batches crypto's inbox would not take (packets counted)
-    uint64_t drop_not_weft;         // datagrams from the wire that are no weft datagram type (lib/datagram.h)
+    uint64_t drop_not_weft;         // datagrams from the wire that are not shaped like a weft datagram (lib/datagram.h)
 } glib_bridge_stats_t;
 
 // Starts the GLib thread. `events_endpoint` is an inproc:// endpoint the actor has bound a PULL on.
