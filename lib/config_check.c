@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hub_key.h"
+
 // "1".."65535", all digits
 static bool is_port(const char *text)
 {
@@ -110,16 +112,11 @@ int config_check_network_key(const char *text, char *why, size_t why_len)
     return -1;
 }
 
-// a CURVE public key in Z85: 40 characters of the Z85 alphabet
+// the hub's CURVE public key: 64 hex characters, or the old 40-character Z85 form (hub_key.h)
 int config_check_curve_key(const char *text, char *why, size_t why_len)
 {
-    static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-    size_t n = strlen(text);
-    if (n == 0 || (n == 40 && strspn(text, z85) == 40))
-        return 0;
-    snprintf(why, why_len, "want the hub's 40-character key as `weft hub key` prints it (got %zu characters%s)", n,
-             n == 40 ? ", some not Z85" : "");
-    return -1;
+    uint8_t key[32];
+    return !*text || hub_key_parse(text, key, why, why_len) == 0 ? 0 : -1;
 }
 
 // a Linux interface name: 1..15 characters, no '/', ':' or white space, not "." or ".."

@@ -16,7 +16,7 @@ int config_check_zmq_endpoint(const char *text, char *why, size_t why_len);  // 
 int config_check_redis_url(const char *text, char *why, size_t why_len);     // "", unix:///path, redis://host:port
 int config_check_turn_url(const char *text, char *why, size_t why_len);      // turn://user:pass@host:port[?transport=]
 int config_check_network_key(const char *text, char *why, size_t why_len);   // 64 hex characters or ""
-int config_check_curve_key(const char *text, char *why, size_t why_len);     // 40 Z85 characters or ""
+int config_check_curve_key(const char *text, char *why, size_t why_len);     // 64 hex, old 40 Z85, or ""
 int config_check_device_name(const char *text, char *why, size_t why_len);   // a Linux interface name
 
 // Is text exactly one of the words in choices ("a|b|c")?

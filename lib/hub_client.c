@@ -6,22 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hub_key.h"
+
 struct hub_client {
     zsock_t *dealer;
     char endpoint[256];
 };
 
-hub_client_t *hub_client_new(const char *endpoint, const char *hub_key_z85, const identity_t *id,
+hub_client_t *hub_client_new(const char *endpoint, const char *hub_key, const identity_t *id,
                              const hub_client_opts_t *opts, char *err, size_t err_len)
 {
     static const hub_client_opts_t one_request = {.linger_ms = 200};
     if (!opts)
         opts = &one_request;
-    uint8_t decoded[32], x_public[32], x_secret[32];
-    if (!hub_key_z85 || strlen(hub_key_z85) != 40 || !zmq_z85_decode(decoded, hub_key_z85)) {
-        snprintf(err, err_len, "the hub key must be the 40-character key `weft hub key` prints");
+    uint8_t server_key[32], x_public[32], x_secret[32];
+    if (hub_key_parse(hub_key, server_key, err, err_len) != 0)
         return NULL;
-    }
     if (identity_x25519(id, x_public, x_secret) != 0) {
         snprintf(err, err_len, "cannot derive the CURVE key from the node identity");
         return NULL;
@@ -44,7 +44,7 @@ hub_client_t *hub_client_new(const char *endpoint, const char *hub_key_z85, cons
     zsock_set_maxmsgsize(self->dealer, HUB_CLIENT_MAX_REPLY);
     zcert_apply(cert, self->dealer);
     zcert_destroy(&cert);
-    zsock_set_curve_serverkey(self->dealer, hub_key_z85);
+    zsock_set_curve_serverkey_bin(self->dealer, server_key);
     if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
         snprintf(err, err_len, "cannot connect to the hub at '%s': %s", endpoint, zmq_strerror(zmq_errno()));
         hub_client_destroy(&self);

@@ -25,9 +25,10 @@ typedef struct {
 
 typedef struct hub_client hub_client_t;
 
-// Connects to endpoint ("tcp://host:port") expecting the hub's public key hub_key_z85 (40 characters).
-// opts NULL: for one request and its answer (linger 200 ms). Returns NULL with err.
-hub_client_t *hub_client_new(const char *endpoint, const char *hub_key_z85, const identity_t *id,
+// Connects to endpoint ("tcp://host:port") expecting the hub's public key hub_key (64 hex, or the old
+// 40-character Z85: hub_key.h). opts NULL: for one request and its answer (linger 200 ms). Returns NULL
+// with err.
+hub_client_t *hub_client_new(const char *endpoint, const char *hub_key, const identity_t *id,
                              const hub_client_opts_t *opts, char *err, size_t err_len);
 void hub_client_destroy(hub_client_t **self);
 // The socket, for a poller: readable when hub_client_recv has a message.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "hub_key.h"
 #include "identity.h"
 
 static void init_usage(FILE *out)
@@ -19,7 +20,7 @@ static void init_usage(FILE *out)
             "  --mesh NAME         mesh to join (default: default)\n"
             "  --address A/P       overlay address and prefix, e.g. 10.100.0.2/16\n"
             "  --hub ENDPOINT      hub endpoint, e.g. tcp://192.0.2.10:7400\n"
-            "  --hub-key KEY       the hub's public key (40 characters, printed by `weft hub key`)\n"
+            "  --hub-key KEY       the hub's public key (64 hex characters, printed by `weft hub key`)\n"
             "  --network-key HEX   optional mesh-wide pre-shared key, 64 hex characters\n"
             "  --stun HOST:PORT    a STUN server (repeatable)\n"
             "  --turn URL          a TURN server, turn://user:pass@host:port (repeatable)\n"
@@ -77,7 +78,7 @@ int cmd_init(int argc, char **argv)
             return EXIT_USAGE;
         }
         // values from the command line are literal: '$' is written '$$' so ${...} expansion (meant for
-        // weft.yaml) leaves them alone - a Z85 hub key may well contain "${"
+        // weft.yaml) leaves them alone - an old Z85 hub key may well contain "${"
         char literal[1024];
         size_t k = 0;
         for (const char *c = optarg; *c && k + 2 < sizeof literal; c++) {
@@ -117,10 +118,12 @@ int cmd_init(int argc, char **argv)
         init_usage(stderr);
         return EXIT_USAGE;
     }
-    if (strlen(cfg.hub_public_key) != 40) {
-        fprintf(stderr, "weft init: --hub-key must be the 40-character key `weft hub key` prints\n");
+    char key_hex[HUB_KEY_HEX_LEN];  // written in the shell-safe hex form, whichever form was given
+    if (hub_key_normalise(cfg.hub_public_key, key_hex, err, sizeof err) != 0) {
+        fprintf(stderr, "weft init: --hub-key: %s\n", err);
         return EXIT_USAGE;
     }
+    snprintf(cfg.hub_public_key, sizeof cfg.hub_public_key, "%s", key_hex);
     if (cfg.network_key[0] && strlen(cfg.network_key) != 64) {
         fprintf(stderr, "weft init: --network-key must be 64 hex characters (32 bytes)\n");
         return EXIT_USAGE;

@@ -14,6 +14,7 @@
 #include "cert.h"
 #include "commands.h"
 #include "hub_client.h"
+#include "hub_key.h"
 #include "hub_proto.h"
 #include "identity.h"
 #include "invite.h"
@@ -81,10 +82,16 @@ int mesh_op_create(const char *home_opt, const char *name, const char *cidr, con
         return EXIT_USAGE;
     }
     if (!hub_key || !hub_key[0]) {
-        fprintf(stderr, "weft %s: --hub-key KEY (or WEFT_HUB_KEY) is required: the 40 characters `weft hub key` "
-                        "prints on the hub\n", cmd);
+        fprintf(stderr, "weft %s: --hub-key KEY (or WEFT_HUB_KEY) is required: the 64 hex characters `weft hub "
+                        "key` prints on the hub\n", cmd);
         return EXIT_USAGE;
     }
+    char key_hex[HUB_KEY_HEX_LEN];  // written in the shell-safe hex form, whichever form was given
+    if (hub_key_normalise(hub_key, key_hex, err, sizeof err) != 0) {
+        fprintf(stderr, "weft %s: --hub-key: %s\n", cmd, err);
+        return EXIT_USAGE;
+    }
+    hub_key = key_hex;
     if (hub_endpoint_normalise(hub, endpoint, sizeof endpoint, err, sizeof err) != 0) {
         fprintf(stderr, "weft %s: %s\n", cmd, err);
         return EXIT_USAGE;
@@ -257,9 +264,9 @@ int mesh_op_invite(const char *home_opt, const char *mesh, uint64_t valid_s, uns
     snprintf(inv.mesh_name, sizeof inv.mesh_name, "%s", cfg.mesh);
     inv.hub_count = 1;
     snprintf(inv.hubs[0], sizeof inv.hubs[0], "%s", cfg.hub_endpoint);
-    if (strlen(cfg.hub_public_key) != 40 || !zmq_z85_decode(inv.hub_key, cfg.hub_public_key)) {
+    if (hub_key_parse(cfg.hub_public_key, inv.hub_key, err, sizeof err) != 0) {
         identity_wipe(&id);
-        fprintf(stderr, "weft %s: hub.public_key in %s is not a 40-character key\n", cmd, cfg.config_file);
+        fprintf(stderr, "weft %s: hub.public_key in %s: %s\n", cmd, cfg.config_file, err);
         return EXIT_FAIL;
     }
     inv.expires = now_s() + valid_s;
@@ -431,13 +438,13 @@ static int join_install(const char *home, const char *home_opt, const char *loca
 
 int mesh_op_join(const char *home_opt, const char *code, const char *local, const char *node_name)
 {
-    char home[PATH_MAX], err[512], hub_key[41];
+    char home[PATH_MAX], err[512], hub_key[HUB_KEY_HEX_LEN];
     invite_t inv;
     config_resolve_home(home_opt, home, sizeof home);
     int rc = join_check(home, code, &local, node_name, &inv);
     if (rc != EXIT_OK)
         return rc;
-    zmq_z85_encode(hub_key, inv.hub_key, 32);
+    hub_key_format(inv.hub_key, hub_key);
     identity_t id;
     if (mesh_home_identity(home, &id, err, sizeof err) != 0) {
         fprintf(stderr, "weft mesh join: %s\n", err);

@@ -16,6 +16,7 @@
 #include "cert.h"
 #include "hub.pb-c.h"
 #include "hub_client.h"
+#include "hub_key.h"
 #include "discovery_turn.h"
 #include "hub_proto.h"
 #include "identity.h"
@@ -555,7 +556,8 @@ static void receive_inbox(discovery_t *d)
 static bool valid_hub_key(const char *key)
 {
     uint8_t decoded[32];
-    return strlen(key) == 40 && zmq_z85_decode(decoded, key) != NULL;
+    char why[200];
+    return hub_key_parse(key, decoded, why, sizeof why) == 0;  // 64 hex, or the old 40-character Z85
 }
 
 // The DEALER to the hub, CURVE client with our identity's X25519 key pair. Returns NULL with why filled.
@@ -571,7 +573,7 @@ static int check_config(const weft_config_t *cfg, char *why, size_t why_len)
     if (!cfg->hub_endpoint[0])
         snprintf(why, why_len, "hub.endpoint in weft.yaml is empty (want e.g. tcp://10.0.0.1:7400)");
     else if (!valid_hub_key(cfg->hub_public_key))
-        snprintf(why, why_len, "hub.public_key in weft.yaml must be the 40-character key `weft hub` printed");
+        snprintf(why, why_len, "hub.public_key in weft.yaml must be the 64 hex characters `weft hub key` prints");
     else if (!cfg->overlay_addr[0])
         snprintf(why, why_len, "mesh.address in weft.yaml is empty (want e.g. 10.100.0.2/16)");
     else if (cfg->mesh_id[0] && strlen(cfg->mesh_id) != 32)

@@ -163,7 +163,7 @@ natlab_hub() {
   _natlab_uplink "$ns" 2
   local home="$LAB_DIR/hub"
   HUB_KEY=$("$BIN/weft" hub key --home "$home") || lab_fail "weft hub key failed"
-  [ ${#HUB_KEY} -eq 40 ] || lab_fail "hub key '$HUB_KEY' is not 40 characters"
+  [[ $HUB_KEY =~ ^[0-9a-f]{64}$ ]] || lab_fail "hub key '$HUB_KEY' is not 64 hex characters"
   HUB_ENDPOINT="tcp://$NATLAB_HUB_IP:7400"
   LAB_HOMES+=("$home")
   if [ "${NATLAB_HUB_TURN:-0}" = 1 ]; then

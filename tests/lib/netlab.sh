@@ -86,7 +86,7 @@ lab_hub() {
   lab_host "$name" "$ip/24"
   local home="$LAB_DIR/$name"
   HUB_KEY=$("$BIN/weft" hub key --home "$home") || lab_fail "weft hub key failed"
-  [ ${#HUB_KEY} -eq 40 ] || lab_fail "hub key '$HUB_KEY' is not 40 characters"
+  [[ $HUB_KEY =~ ^[0-9a-f]{64}$ ]] || lab_fail "hub key '$HUB_KEY' is not 64 hex characters"
   HUB_ENDPOINT="tcp://$ip:7400"
   LAB_HOMES+=("$home")
   lab_exec "$name" "$BIN/weft" hub --home "$home" --listen "$HUB_ENDPOINT" || lab_fail "weft hub failed to start"

@@ -10,7 +10,7 @@
 //   weft-cert mesh --redis URL --name NAME --admin HEX [--cidr CIDR]    creates a managed mesh in a
 //                   hub's Redis (the hub's own mesh_store), prints its id
 //   weft-cert roster --redis URL --mesh HEX --member HEX --name NAME --address A
-//   weft-cert kick --hub EP --hub-key Z85 --admin KEYFILE --mesh HEX --member HEX
+//   weft-cert kick --hub EP --hub-key KEY --admin KEYFILE --mesh HEX --member HEX
 //                                             sends Kick; prints the hub's answer; exit 0 on Done
 #include <czmq.h>
 #include <getopt.h>
@@ -22,6 +22,7 @@
 
 #include "cert.h"
 #include "hub.pb-c.h"
+#include "hub_key.h"
 #include "identity.h"
 #include "mesh_store.h"
 #include "store.h"
@@ -193,9 +194,12 @@ static int cmd_kick(const args_t *a)
     if (load_key(a->admin, &admin) != 0)
         return 1;
     revocation_t rev = {0};
+    uint8_t server_key[32];
+    char why[200];
     if (!a->mesh || mesh_id_from_hex(a->mesh, rev.mesh_id) != 0 || !a->member ||
-        id_from_hex(a->member, rev.member_key) != 0 || !a->hub || !a->hub_key || strlen(a->hub_key) != 40) {
-        fprintf(stderr, "weft-cert kick: --hub, --hub-key (Z85), --mesh and --member are required\n");
+        id_from_hex(a->member, rev.member_key) != 0 || !a->hub || !a->hub_key ||
+        hub_key_parse(a->hub_key, server_key, why, sizeof why) != 0) {
+        fprintf(stderr, "weft-cert kick: --hub, --hub-key (64 hex or Z85), --mesh and --member are required\n");
         identity_wipe(&admin);
         return 2;
     }
@@ -212,7 +216,7 @@ static int cmd_kick(const args_t *a)
     zsock_t *hub = zsock_new(ZMQ_DEALER);
     zcert_apply(cert, hub);
     zcert_destroy(&cert);
-    zsock_set_curve_serverkey(hub, a->hub_key);
+    zsock_set_curve_serverkey_bin(hub, server_key);
     zsock_set_rcvtimeo(hub, 5000);
     if (zsock_connect(hub, "%s", a->hub) != 0) {
         fprintf(stderr, "weft-cert: cannot connect to %s\n", a->hub);

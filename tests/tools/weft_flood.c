@@ -1,15 +1,15 @@
 // weft_flood.c — the hub admission attacks, for tests/integration/test_hub_admission.sh: many CURVE
 // sessions, CreateMesh and Register from fresh keys (made here, in memory), each on its own connection.
 //
-//   weft-flood --hub EP --hub-key Z85 sessions N [--hold S]
+//   weft-flood --hub EP --hub-key KEY sessions N [--hold S]
 //       N connections with fresh keys, each sends one request; prints "answered A of N" (A = sessions
 //       the hub admitted and answered), holds them S seconds
-//   weft-flood --hub EP --hub-key Z85 create N
+//   weft-flood --hub EP --hub-key KEY create N
 //       N CreateMesh from N fresh keys, one after another; prints "created C refused R other O"
-//   weft-flood --hub EP --hub-key Z85 register N --mesh M [--net 10.100.50] [--hold S]
+//   weft-flood --hub EP --hub-key KEY register N --mesh M [--net 10.100.50] [--hold S]
 //       N fresh identities register in mesh M at NET.2, NET.3, ... (N <= 250), all held at once; prints
 //       "registered R refused F max_peers P" (P = most peers any PeerList listed)
-//   weft-flood --hub EP --hub-key Z85 steal --mesh M --address A
+//   weft-flood --hub EP --hub-key KEY steal --mesh M --address A
 //       one fresh identity registers at address A; prints "peers N" (exit 0) or "error CODE message" (exit 1)
 //   weft-flood --hub EP --hub-key none fakehub --key-out FILE --invite CODE
 //       plays a hub that lies, listening on EP with a fresh CURVE key (its public key written to FILE): waits
@@ -26,6 +26,7 @@
 
 #include "hub.pb-c.h"
 #include "cert.h"
+#include "hub_key.h"
 #include "hub_proto.h"
 #include "identity.h"
 #include "invite.h"
@@ -46,8 +47,15 @@ static zsock_t *connect_as(const identity_t *id)
     }
     zsock_set_linger(s, 0);
     zcert_apply(cert, s);
-    zsock_set_curve_serverkey(s, hub_key);
+    uint8_t server_key[32];
+    char why[200];
     zcert_destroy(&cert);
+    if (hub_key_parse(hub_key, server_key, why, sizeof why) != 0) {  // 64 hex, or the old Z85
+        fprintf(stderr, "weft-flood: %s\n", why);
+        zsock_destroy(&s);
+        return NULL;
+    }
+    zsock_set_curve_serverkey_bin(s, server_key);
     if (zsock_connect(s, "%s", hub) != 0)
         zsock_destroy(&s);
     return s;
@@ -463,7 +471,7 @@ int main(int argc, char **argv)
         }
     }
     if (!hub || !hub_key || optind >= argc || sodium_init() < 0) {
-        fprintf(stderr, "usage: weft-flood --hub EP --hub-key Z85 sessions|create|register|steal ... "
+        fprintf(stderr, "usage: weft-flood --hub EP --hub-key KEY sessions|create|register|steal ... "
                         "(see tests/tools/weft_flood.c)\n");
         return 2;
     }

@@ -390,8 +390,8 @@ static void test_string_checks(void **state)
     expect_error("hub:\n  endpoint: tcp://10.0.0.1:70000\n", "is not a ZeroMQ endpoint");
     expect_error("hub:\n  listen: ipc://\n", "is not a ZeroMQ endpoint");
     expect_ok("hub:\n  public_key: \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\"\n");
-    expect_error("hub:\n  public_key: abc\n", "40-character key");
-    expect_error("hub:\n  public_key: \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf,\"\n", "some not Z85");
+    expect_error("hub:\n  public_key: abc\n", "64 hex characters");
+    expect_error("hub:\n  public_key: \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf,\"\n", "not a Z85 key");
     expect_ok("mesh:\n  network_key: 00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n");
     expect_error("mesh:\n  network_key: 0011\n", "64 hex characters");
     expect_error("mesh:\n  network_key: 00112233445566778899aabbccddeeff00112233445566778899aabbccddeefg\n",

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "hub_client.h"
+#include "hub_key.h"
 
 typedef struct {
     zcert_t *cert;       // the hub's CURVE key pair
@@ -103,6 +104,17 @@ static void test_call_gets_its_answer(void **state)
     assert_int_equal(reply->body_case, WEFT__HUB_REPLY__BODY_DONE);  // the PeerList and the 2 frames skipped
     assert_string_equal(reply->done->message, "pong");
     weft__hub_reply__free_unpacked(reply, NULL);
+    hub_client_destroy(&client);
+
+    // the key as `weft hub key` prints it now (64 hex) reaches the same hub
+    char hex[HUB_KEY_HEX_LEN];
+    hub_key_format(zcert_public_key(hub.cert), hex);
+    client = hub_client_new(hub.endpoint, hex, &id, NULL, err, sizeof err);
+    assert_non_null(client);
+    reply = hub_client_call(client, &req, 5000, err, sizeof err);
+    assert_non_null(reply);
+    assert_int_equal(reply->body_case, WEFT__HUB_REPLY__BODY_DONE);
+    weft__hub_reply__free_unpacked(reply, NULL);
 
     // the actor loop's way: send, poll the socket, receive; a two-frame message is reported, not decoded
     Weft__Leave leave = WEFT__LEAVE__INIT;
@@ -156,10 +168,10 @@ static void test_bad_key_is_refused(void **state)
     node_identity(&id);
     char err[256] = "";
     assert_null(hub_client_new("tcp://127.0.0.1:9", "short", &id, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "40-character key"));
+    assert_non_null(strstr(err, "64 hex characters"));
     err[0] = '\0';
     assert_null(hub_client_new("tcp://127.0.0.1:9", NULL, &id, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "40-character key"));
+    assert_non_null(strstr(err, "64 hex characters"));
     err[0] = '\0';
     zcert_t *cert = zcert_new();
     assert_null(hub_client_new("not an endpoint", zcert_public_txt(cert), &id, NULL, err, sizeof err));
