@@ -90,7 +90,7 @@ static void write_pid_file(const supervisor_t *self, const child_t *c)
 
 void supervisor_redirect_stdio(const char *log_path)
 {
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
+    int fd = log_to_journal() ? -1 : open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);  // journal: keep it
     if (fd >= 0) {
         dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
@@ -113,9 +113,10 @@ static int start_child(supervisor_t *self, child_t *c)
         return -1;
     }
     if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        sigset_t hup;  // SIGHUP stays blocked until the service's log takes it (log_init), never kills it
+        sigemptyset(&hup);
+        sigaddset(&hup, SIGHUP);
+        sigprocmask(SIG_SETMASK, &hup, NULL);
         setpgid(0, 0);  // a Ctrl-C on the terminal reaches the supervisor, which stops children in order
         supervisor_redirect_stdio(log_path);
         execvp(c->argv[0], c->argv);
@@ -227,6 +228,7 @@ int supervisor_run(supervisor_t *self)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, NULL);
+    log_leave_sighup();  // taken here, below, and passed on
 
     for (int i = 0; i < self->count; i++) {
         if (start_child(self, &self->children[i]) == 0)
@@ -235,9 +237,16 @@ int supervisor_run(supervisor_t *self)
     for (;;) {
         struct timespec tick = {0, 100 * 1000 * 1000};
         int sig = sigtimedwait(&set, NULL, &tick);
-        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+        if (sig == SIGTERM || sig == SIGINT) {
             log_info("stopping on signal %d", sig);
             break;
+        }
+        if (sig == SIGHUP) {  // logrotate: every process reopens its log file
+            log_reopen();
+            for (int i = 0; i < self->count; i++)
+                if (self->children[i].pid)
+                    kill(self->children[i].pid, SIGHUP);
+            log_info("SIGHUP: log files reopened");
         }
         reap_children(self, false);
         int64_t now = clock_now_ms();
