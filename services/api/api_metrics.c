@@ -1,13 +1,43 @@
-// api_metrics.c — GET /metrics in the Prometheus text format (version 0.0.4): per-service up, peers by
-// connection type (from nat's weft:path:* in Redis), bytes and packets per peer and in total, handshakes,
-// drops by service and reason, and every other service counter as weft_service_stat. Names and labels
-// are listed in docs/api.md; `promtool check metrics` passes on it (tests/integration/test_api.sh).
+// api_metrics.c — GET /metrics in the Prometheus text format (version 0.0.4), named after
+// https://prometheus.io/docs/practices/naming/: weft_build_info; per service up and uptime; every counter a
+// service reports on its control socket as weft_<service>_<name>_total, or as the gauge weft_<service>_<name>
+// when it is listed in `gauges` below, with "drop_<reason>" and "handshakes_<result>" gathered into one
+// family apiece; peers by connection type (from nat's weft:path:* in Redis); per peer (labelled by its node
+// id) whether it is connected, its rtt, bytes, packets and handshakes. Names and labels are listed in
+// docs/api.md; `promtool check metrics` passes on it (tests/integration/test_api.sh).
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "log.h"
 #include "node_view.h"
+
+#ifndef WEFT_VERSION
+#define WEFT_VERSION "unknown"
+#endif
+
+// The stats that are levels (set to the current value, may go down); every other stat is a counter.
+// Services report both alike over the control socket (ServiceStatus counters), so the list lives here.
+static const struct {
+    const char *service, *name;
+} gauges[] = {
+    {"router", "routes"},             // routes in the table
+    {"crypto", "sessions"},           // established sessions
+    {"crypto", "under_load"},         // 1 while handshakes need a cookie
+    {"nat", "peers_connected"},       // peers with a usable path
+    {"nat", "peers_direct"},
+    {"nat", "peers_relay"},
+};
+
+// Counters gathered into one family with a label: "drop_queue_full" is weft_<svc>_drops_total{reason=...}.
+static const struct {
+    const char *prefix, *family, *label;
+} groups[] = {
+    {"drop_", "drops", "reason"},
+    {"handshakes_", "handshakes", "result"},
+};
+#define GROUP_COUNT (sizeof groups / sizeof groups[0])
 
 // A label value: backslash, double quote and newline escaped.
 static void label(FILE *out, const char *value)
@@ -27,16 +57,75 @@ static void header(FILE *out, const char *name, const char *type, const char *he
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static uint64_t counter_value(const node_service_t *svc, const char *name)
+static bool is_gauge(const char *service, const char *name)
 {
-    for (size_t c = 0; c < svc->counter_count; c++)
-        if (strcmp(svc->counters[c].name, name) == 0)
-            return svc->counters[c].value;
-    return 0;
+    for (size_t g = 0; g < sizeof gauges / sizeof gauges[0]; g++)
+        if (strcmp(gauges[g].service, service) == 0 && strcmp(gauges[g].name, name) == 0)
+            return true;
+    return false;
+}
+
+static int group_of(const char *name)
+{
+    for (size_t g = 0; g < GROUP_COUNT; g++)
+        if (strncmp(name, groups[g].prefix, strlen(groups[g].prefix)) == 0 && name[strlen(groups[g].prefix)])
+            return (int)g;
+    return -1;
+}
+
+// weft_<service>_<stat>[_total] with the unit last ("bytes_in" -> "in_bytes") and anything but [a-z0-9_]
+// as '_' (stat names are the services' string literals, but nothing here depends on that).
+static void metric_name(char *out, size_t size, const char *service, const char *stat, bool counter)
+{
+    char stem[80];
+    if (strncmp(stat, "bytes_", 6) == 0 && stat[6])
+        snprintf(stem, sizeof stem, "%s_bytes", stat + 6);
+    else
+        snprintf(stem, sizeof stem, "%s", stat);
+    for (char *c = stem; *c; c++)
+        if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c))
+            *c = '_';
+    snprintf(out, size, "weft_%s_%s%s", service, stem, counter ? "_total" : "");
+}
+
+static void service_stats(FILE *out, const node_service_t *svc)
+{
+    char name[160], help[160];
+    for (size_t g = 0; g < GROUP_COUNT; g++) {
+        bool first = true;
+        for (size_t c = 0; c < svc->counter_count; c++) {
+            if (group_of(svc->counters[c].name) != (int)g)
+                continue;
+            snprintf(name, sizeof name, "weft_%s_%s_total", svc->name, groups[g].family);
+            if (first) {
+                snprintf(help, sizeof help, "weft-%s's %s<%s> counters, by %s.", svc->name, groups[g].prefix,
+                         groups[g].label, groups[g].label);
+                header(out, name, "counter", help);
+                first = false;
+            }
+            fprintf(out, "%s{%s=\"", name, groups[g].label);
+            label(out, svc->counters[c].name + strlen(groups[g].prefix));
+            fprintf(out, "\"} %llu\n", (unsigned long long)svc->counters[c].value);
+        }
+    }
+    for (size_t c = 0; c < svc->counter_count; c++) {
+        const char *stat = svc->counters[c].name;
+        if (group_of(stat) >= 0)
+            continue;
+        bool gauge = is_gauge(svc->name, stat);
+        metric_name(name, sizeof name, svc->name, stat, !gauge);
+        snprintf(help, sizeof help, "weft-%s's %s %s (weft status).", svc->name, gauge ? "gauge" : "counter", stat);
+        header(out, name, gauge ? "gauge" : "counter", help);
+        fprintf(out, "%s %llu\n", name, (unsigned long long)svc->counters[c].value);
+    }
 }
 
 static void services(FILE *out, const node_status_t *st)
 {
+    header(out, "weft_build_info", "gauge", "Always 1; the version of the weft that serves this API.");
+    fputs("weft_build_info{version=\"", out);
+    label(out, WEFT_VERSION);
+    fputs("\"} 1\n", out);
     header(out, "weft_up", "gauge", "Whether the service answers on its control socket (1) or not (0).");
     for (int s = 0; s < SVC_COUNT; s++)
         fprintf(out, "weft_up{service=\"%s\"} %d\n", st->services[s].name, st->services[s].up ? 1 : 0);
@@ -45,36 +134,16 @@ static void services(FILE *out, const node_status_t *st)
         if (st->services[s].up)
             fprintf(out, "weft_service_uptime_seconds{service=\"%s\"} %.3f\n", st->services[s].name,
                     (double)st->services[s].uptime_ms / 1000.0);
-
-    const node_service_t *crypto = &st->services[SVC_CRYPTO];
-    header(out, "weft_handshakes_total", "counter", "Noise handshakes by result, counted by weft-crypto.");
-    static const char *results[] = {"initiated", "responded", "completed", "failed"};
-    if (crypto->up)
-        for (size_t r = 0; r < sizeof results / sizeof results[0]; r++) {
-            char name[64];
-            snprintf(name, sizeof name, "handshakes_%s", results[r]);
-            fprintf(out, "weft_handshakes_total{result=\"%s\"} %llu\n", results[r],
-                    (unsigned long long)counter_value(crypto, name));
-        }
-
-    header(out, "weft_drops_total", "counter", "Packets or messages dropped, by service and reason.");
     for (int s = 0; s < SVC_COUNT; s++)
-        for (size_t c = 0; c < st->services[s].counter_count; c++)
-            if (strncmp(st->services[s].counters[c].name, "drop_", 5) == 0) {
-                fprintf(out, "weft_drops_total{service=\"%s\",reason=\"", st->services[s].name);
-                label(out, st->services[s].counters[c].name + 5);
-                fprintf(out, "\"} %llu\n", (unsigned long long)st->services[s].counters[c].value);
-            }
+        service_stats(out, &st->services[s]);
+}
 
-    header(out, "weft_service_stat", "untyped",
-           "Every other counter a service reports on its control socket (weft status), by service and name.");
-    for (int s = 0; s < SVC_COUNT; s++)
-        for (size_t c = 0; c < st->services[s].counter_count; c++)
-            if (strncmp(st->services[s].counters[c].name, "drop_", 5) != 0) {
-                fprintf(out, "weft_service_stat{service=\"%s\",name=\"", st->services[s].name);
-                label(out, st->services[s].counters[c].name);
-                fprintf(out, "\"} %llu\n", (unsigned long long)st->services[s].counters[c].value);
-            }
+// One series per peer, labelled by its node id (64 hex) and name.
+static void peer_labels(FILE *out, const char *metric, const node_peer_t *peer)
+{
+    fprintf(out, "%s{peer_id=\"%s\",name=\"", metric, peer->id);
+    label(out, peer->name);
+    fputs("\"}", out);
 }
 
 static void peer_series(FILE *out, const node_peer_t *peers, int count, const char *name, const char *help,
@@ -82,11 +151,14 @@ static void peer_series(FILE *out, const node_peer_t *peers, int count, const ch
 {
     header(out, name, "counter", help);
     for (int i = 0; i < count; i++) {
-        fprintf(out, "%s{peer=\"", name);
-        label(out, peers[i].name);
-        fprintf(out, "\",id=\"%.16s\"} %llu\n", peers[i].id,
-                (unsigned long long)*(const uint64_t *)((const char *)&peers[i] + offset));
+        peer_labels(out, name, &peers[i]);
+        fprintf(out, " %llu\n", (unsigned long long)*(const uint64_t *)((const char *)&peers[i] + offset));
     }
+}
+
+static bool connected(const node_peer_t *peer)
+{
+    return strcmp(peer->connection, "direct") == 0 || strcmp(peer->connection, "relay") == 0;
 }
 
 static void peers(FILE *out, const node_peer_t *list, int count)
@@ -109,6 +181,22 @@ static void peers(FILE *out, const node_peer_t *list, int count)
     fprintf(out, "weft_peers{connection=\"direct\"} %llu\nweft_peers{connection=\"relay\"} %llu\n"
                  "weft_peers{connection=\"none\"} %llu\n",
             (unsigned long long)direct, (unsigned long long)relay, (unsigned long long)none);
+    header(out, "weft_peer_connected", "gauge", "Whether nat has a usable path to the peer (1) or not (0).");
+    for (int i = 0; i < count; i++) {
+        peer_labels(out, "weft_peer_connected", &list[i]);
+        fprintf(out, " %d\n", connected(&list[i]) ? 1 : 0);
+    }
+    header(out, "weft_peer_relayed", "gauge", "Whether the peer's path goes through a TURN relay (1) or not (0).");
+    for (int i = 0; i < count; i++) {
+        peer_labels(out, "weft_peer_relayed", &list[i]);
+        fprintf(out, " %d\n", strcmp(list[i].connection, "relay") == 0 ? 1 : 0);
+    }
+    header(out, "weft_peer_rtt_seconds", "gauge", "Round trip of the last probe on the peer's path (peers with one).");
+    for (int i = 0; i < count; i++)
+        if (connected(&list[i]) && list[i].rtt_ms >= 0) {
+            peer_labels(out, "weft_peer_rtt_seconds", &list[i]);
+            fprintf(out, " %.3f\n", (double)list[i].rtt_ms / 1000.0);
+        }
     header(out, "weft_bytes_total", "counter", "Bytes on the peers' ICE paths, all peers, by direction.");
     fprintf(out, "weft_bytes_total{direction=\"rx\"} %llu\nweft_bytes_total{direction=\"tx\"} %llu\n",
             (unsigned long long)rx, (unsigned long long)tx);

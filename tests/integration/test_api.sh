@@ -53,6 +53,55 @@ exec(code)
 EOF
 }
 
+# check_metrics FILE NODE: the Prometheus naming rules promtool does not check (docs/api.md, /metrics): every
+# family typed counter or gauge with a HELP, counters and only counters end in _total, no untyped catch-all,
+# weft_build_info, every stat of $LAB_DIR/stats.json (scraped before) under its weft_<service>_ name, and the
+# peer of $LAB_DIR/peers.json connected with an rtt and bytes, labelled by its node id.
+check_metrics() {
+  python3 - "$1" "$LAB_DIR/stats.json" "$LAB_DIR/peers.json" <<'EOF' || lab_fail "$2 /metrics breaks the naming rules"
+import json, re, sys
+text, stats, peers = open(sys.argv[1]).read(), json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+types, helps, samples = {}, set(), {}
+for line in text.splitlines():
+    if line.startswith('# TYPE '):
+        _, _, name, kind = line.split(' ', 3)
+        assert name not in types, ('family typed twice', name)
+        types[name] = kind
+    elif line.startswith('# HELP '):
+        helps.add(line.split(' ')[2])
+    elif line:
+        m = re.fullmatch(r'([a-z_][a-z0-9_]*)(\{.*\})? (\S+)', line)
+        assert m, ('not a sample', line)
+        samples[m.group(1) + (m.group(2) or '')] = float(m.group(3))
+        name = m.group(1)
+        assert name.startswith('weft_'), name
+        assert types.get(name) in ('counter', 'gauge'), ('untyped', line)
+        assert name in helps, ('no HELP', name)
+        assert (types[name] == 'counter') == name.endswith('_total'), ('_total on a gauge or missing on a counter', name)
+assert not any(n.startswith('weft_service_stat') for n in types), 'the old untyped weft_service_stat is back'
+assert any(re.fullmatch(r'weft_build_info\{version="[^"]+"\}', k) and v == 1 for k, v in samples.items()), 'no weft_build_info'
+for svc, s in stats['services'].items():
+    for stat in s['counters']:
+        if stat.startswith('drop_'):
+            key = 'weft_%s_drops_total{reason="%s"}' % (svc, stat[5:])
+        elif stat.startswith('handshakes_'):
+            key = 'weft_%s_handshakes_total{result="%s"}' % (svc, stat[11:])
+        else:
+            stem = stat[6:] + '_bytes' if stat.startswith('bytes_') else stat
+            key = 'weft_%s_%s' % (svc, stem)
+            key = key if key in samples else key + '_total'
+        assert key in samples, ('stat %s/%s is not in /metrics' % (svc, stat), key)
+assert types['weft_router_routes'] == 'gauge' and types['weft_crypto_sessions'] == 'gauge'
+assert samples['weft_crypto_handshakes_total{result="completed"}'] + samples.get('weft_crypto_handshakes_total{result="responded"}', 0) >= 1
+p = peers[0]
+labels = '{peer_id="%s",name="%s"}' % (p['id'], p['name'])
+assert samples['weft_peer_connected' + labels] == 1, labels
+assert samples['weft_peer_relayed' + labels] == 0, labels
+assert 0 <= samples['weft_peer_rtt_seconds' + labels] < 2, samples['weft_peer_rtt_seconds' + labels]
+assert samples['weft_peer_rx_bytes_total' + labels] > 0 and samples['weft_peer_tx_bytes_total' + labels] > 0
+EOF
+}
+
 for node in alpha beta; do
   peer_overlay=$([ $node = alpha ] && echo 10.100.0.2 || echo 10.100.0.1)
   own_overlay=$([ $node = alpha ] && echo 10.100.0.1 || echo 10.100.0.2)
@@ -99,6 +148,7 @@ assert p['session']['state'] == 'established', p['session']
 cli = json.load(open('$LAB_DIR/cli.json'))
 assert [(c['id'], c['name'], c['overlay_addr'], c['path']['state']) for c in cli] == [(c['id'], c['name'], c['overlay_addr'], c['path']['state']) for c in d]
 " "$node /api/v1/peers shape, or it differs from weft peers --json"
+  cp "$LAB_DIR/body" "$LAB_DIR/peers.json"
 
   get $node /api/v1/routes >/dev/null
   [ "$(code)" = 200 ] || lab_fail "$node /api/v1/routes answered $(code)"
@@ -136,16 +186,17 @@ for name, s in d['services'].items():
 assert d['services']['crypto']['counters'].get('handshakes_completed', 0) + d['services']['crypto']['counters'].get('handshakes_responded', 0) >= 1, d['services']['crypto']
 assert d['services']['api']['counters']['http_requests'] >= 1
 " "$node /api/v1/stats shape"
+  cp "$LAB_DIR/body" "$LAB_DIR/stats.json"
 
   get $node /metrics >"$LAB_DIR/metrics.txt"
   [ "$(code)" = 200 ] || lab_fail "$node /metrics answered $(code)"
   promtool check metrics <"$LAB_DIR/metrics.txt" || lab_fail "$node /metrics does not pass promtool check metrics"
   for line in 'weft_up{service="device"} 1' 'weft_up{service="api"} 1' 'weft_peers{connection="direct"} 1' \
-              'weft_peers{connection="relay"} 0' 'weft_redis_up 1'; do
+              'weft_peers{connection="relay"} 0' 'weft_redis_up 1' 'weft_crypto_sessions 1' \
+              'weft_nat_peers_connected 1'; do
     grep -qxF "$line" "$LAB_DIR/metrics.txt" || lab_fail "$node /metrics lacks '$line'"
   done
-  grep -q '^weft_handshakes_total{result="completed"} ' "$LAB_DIR/metrics.txt" || lab_fail "$node /metrics has no handshakes"
-  grep -q '^weft_peer_rx_bytes_total{peer="' "$LAB_DIR/metrics.txt" || lab_fail "$node /metrics has no per-peer bytes"
+  check_metrics "$LAB_DIR/metrics.txt" "$node"
 
   # errors: JSON bodies with error and detail
   for probe in "/nope 404" "/api/v1/peers/x 404" "/api/v2/status 404"; do
