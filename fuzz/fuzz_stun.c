@@ -5,13 +5,17 @@
 // a fresh response that must decode back to the same values (build and decode agree). It is also handed to
 // a Binding transaction (lib/stun_client.c) with its transaction id made the transaction's own, as an
 // answer arriving on natprobe's socket, and the reason given when it is not one must stay in its buffer.
+// Last, it is a request to the hub's STUN server (services/hub/hub_stun.c): an answer must decode, be a
+// Binding success for the same transaction that maps the sender, and be no more than 2.5 times as long.
 //
 //   cmake -DCMAKE_C_COMPILER=clang ... && make fuzz_stun && ./bin/fuzz_stun fuzz/corpus/stun
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hub_stun.h"
 #include "stun.h"
 #include "stun_client.h"
 
@@ -50,9 +54,37 @@ static void as_an_answer(const uint8_t *data, size_t size)
         abort();
 }
 
+static void as_a_request_to_the_hub(const uint8_t *data, size_t size)
+{
+    struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = htons(40000), .sin_addr.s_addr = htonl(0xc6120a02)};
+    uint8_t out[STUN_MAX_MESSAGE];
+    char why[160] = "";
+    size_t n = hub_stun_answer(data, size, &from, out, sizeof out, why, sizeof why);
+    if (n == 0) {
+        if (!why[0] || strnlen(why, sizeof why) == sizeof why)
+            abort();   // no answer always says why
+        return;
+    }
+    stun_message_t req, ans;
+    char err[160];
+    if (stun_decode(data, size, &req, err, sizeof err) != 0 || req.type != STUN_BINDING_REQUEST)
+        abort();   // only a Binding request is answered
+    if (stun_decode(out, n, &ans, err, sizeof err) != 0 || ans.type != STUN_BINDING_SUCCESS ||
+        memcmp(ans.txid, req.txid, STUN_TXID_LEN) != 0 || ans.cookie_word != req.cookie_word)
+        abort();
+    stun_addr_t mapped;
+    stun_addr_from_sockaddr(&mapped, &from);
+    const stun_addr_t *got = stun_mapped_address(&ans);
+    if (!got || !stun_addr_equal(got, &mapped) || ans.has_fingerprint != (req.magic_cookie && req.has_fingerprint))
+        abort();
+    if (n * 2 > size * 5)
+        abort();   // a reflector would amplify more
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     as_an_answer(data, size);
+    as_a_request_to_the_hub(data, size);
     stun_message_t msg;
     char err[160] = "";
     if (stun_decode(data, size, &msg, err, sizeof err) != 0) {

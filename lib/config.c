@@ -65,6 +65,7 @@ static const config_key_t config_keys[] = {
     STR("hub.turn_secret", hub_turn_secret),
     LIST("hub.turn_servers", hub_turn_servers, hub_turn_server_count),
     INT("hub.turn_ttl", hub_turn_ttl, 2, 7 * 86400),
+    INT("hub.stun_port", hub_stun_port, 0, 65535),
     BOOL("hub.open_meshes", hub_open_meshes),
     INT("hub.max_connections", hub_max_connections, 1, 100000),
     INT("hub.max_connections_per_address", hub_max_connections_per_address, 1, 100000),
@@ -152,6 +153,7 @@ void config_defaults(weft_config_t *cfg, const char *home)
     snprintf(cfg->api_listen, sizeof cfg->api_listen, "127.0.0.1:7401");
     cfg->heartbeat_interval = 3;
     cfg->hub_turn_ttl = 86400;
+    cfg->hub_stun_port = 3478;
     cfg->hub_max_connections = 1000;
     cfg->hub_max_connections_per_address = 32;
     cfg->hub_handshake_timeout = 5;

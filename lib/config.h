@@ -48,6 +48,7 @@ typedef struct {
     char hub_turn_servers[CONFIG_MAX_SERVERS][CONFIG_STR];  // hub.turn_servers: "host:port[?transport=tcp]" handed to members
     int hub_turn_server_count;
     int hub_turn_ttl;               // hub.turn_ttl seconds the credentials live, default 86400
+    int hub_stun_port;              // hub.stun_port: UDP port of the hub's STUN server, default 3478, 0 = none
     bool hub_open_meshes;           // hub.open_meshes: admit Register into plain-name (open) meshes, default false
     int hub_max_connections;        // hub.max_connections: connections at once, all addresses, default 1000
     int hub_max_connections_per_address; // hub.max_connections_per_address: connections from one address, default 32

@@ -135,6 +135,27 @@ size_t stun_build_binding_response(const uint8_t txid[STUN_TXID_LEN], const stun
     return builder_finish(&b);
 }
 
+size_t stun_build_binding_answer(const stun_message_t *request, const stun_addr_t *mapped, uint8_t *out, size_t cap)
+{
+    builder_t b;
+    builder_start(&b, out, cap, STUN_BINDING_SUCCESS, request->txid);
+    if (b.overflow)
+        return 0;
+    uint8_t value[20];
+    size_t n;
+    if (request->magic_cookie) {
+        n = address_value(mapped, true, request->txid, value);
+        builder_attr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, value, n);
+    } else {
+        be_put32(out + 4, request->cookie_word);   // RFC 3489: bytes 4..7 are the transaction id's first word
+    }
+    n = address_value(mapped, false, request->txid, value);
+    builder_attr(&b, STUN_ATTR_MAPPED_ADDRESS, value, n);
+    if (request->magic_cookie && request->has_fingerprint)
+        builder_fingerprint(&b);
+    return builder_finish(&b);
+}
+
 // --- decoding ---
 
 bool stun_looks_like(const uint8_t *buf, size_t len)

@@ -89,6 +89,13 @@ size_t stun_build_binding_request(const stun_request_t *req, uint8_t *out, size_
 size_t stun_build_binding_response(const uint8_t txid[STUN_TXID_LEN], const stun_addr_t *mapped,
                                    const stun_addr_t *other, const char *software, uint8_t *out, size_t cap);
 
+// Builds a server's Binding success answer to a decoded request, in the request's form: with the magic
+// cookie (RFC 5389) XOR-MAPPED-ADDRESS and MAPPED-ADDRESS of `mapped`, FINGERPRINT when the request had
+// one; without it (RFC 3489, as libnice asks in RFC 5245 mode) MAPPED-ADDRESS only, the 16-byte transaction
+// id echoed. No SOFTWARE: an answer stays small (a spoofed request reflects at most about 2.5 times its size).
+// Returns its length, or 0 when it does not fit in cap.
+size_t stun_build_binding_answer(const stun_message_t *request, const stun_addr_t *mapped, uint8_t *out, size_t cap);
+
 // True when buf starts like a STUN message (top two bits zero, length multiple of 4, cookie or not):
 // a cheap filter before stun_decode.
 bool stun_looks_like(const uint8_t *buf, size_t len);

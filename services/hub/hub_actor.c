@@ -11,6 +11,7 @@
 #include "hub_proto.h"
 #include "hub_mesh.h"
 #include "hub_quota.h"
+#include "hub_stun.h"
 #include "hub_zap.h"
 #include "identity.h"
 #include "log.h"
@@ -30,6 +31,7 @@ struct hub {
     mesh_name_t *meshes;            // the sweep's list of meshes
     uint64_t total_members;         // all meshes, as of the last sweep
     turn_creds_config_t turn;       // TURN credentials for members (turn_creds.h)
+    int stun_port;                  // the hub's STUN server (hub_stun.h), told in every PeerList; 0 = none
     bool open_meshes;               // admit Register into plain-name meshes
     hub_quota_t *bind_keys;         // new address bindings in open meshes, per key per hour
     hub_quota_t *bind_addrs;        // the same per peer address
@@ -86,6 +88,11 @@ void hub_destroy(hub_t **self)
     }
 }
 
+void hub_set_stun_port(hub_t *self, int port)
+{
+    self->stun_port = port;
+}
+
 static void count(hub_t *self, const char *name)
 {
     (*service_counter(self->stats, name))++;
@@ -139,6 +146,7 @@ static void send_peer_list(hub_t *self, const char *mesh, size_t n, size_t to)
     list.mesh = (char *)mesh;
     list.n_peers = count_peers;
     list.peers = self->peer_ptrs;
+    list.hub_stun_port = (uint32_t)self->stun_port;
     hub_mesh_fill_revoked(self->mesh, mesh, &list);
     Weft__HubReply reply = WEFT__HUB_REPLY__INIT;
     reply.body_case = WEFT__HUB_REPLY__BODY_PEERS;
@@ -566,8 +574,16 @@ typedef struct {
     hub_t *hub;
     zsock_t *router;
     zactor_t *zap;
+    hub_stun_t *stun;               // NULL: no STUN server (hub.stun_port 0, or its port was taken)
     hub_options_t *options;
 } hub_loop_t;
+
+static int on_stun(void *arg)
+{
+    hub_loop_t *h = arg;
+    hub_stun_on_readable(h->stun);
+    return 0;
+}
 
 static int on_request(void *arg)
 {
@@ -596,8 +612,13 @@ void hub_actor(zsock_t *pipe, void *args)
     h.zap = h.router ? zactor_new(hub_zap_actor, &zap_options) : NULL;
     h.hub = h.zap && bind_router(h.router, options) == 0 ? hub_new(options, router_send, h.router) : NULL;
     actor_loop_t *loop = h.hub ? actor_loop_new(pipe, options->stats, NULL, &h) : NULL;
-    if (!loop || actor_loop_on_socket(loop, h.router, on_request) != 0 || actor_loop_every(loop, 1000, on_sweep) != 0) {
+    h.stun = loop ? hub_stun_new(options->listen, options->stun_port, options->stats) : NULL;
+    if (h.stun)
+        hub_set_stun_port(h.hub, hub_stun_port(h.stun));
+    if (!loop || actor_loop_on_socket(loop, h.router, on_request) != 0 || actor_loop_every(loop, 1000, on_sweep) != 0 ||
+        (h.stun && actor_loop_on_fd(loop, hub_stun_fd(h.stun), on_stun) != 0)) {
         actor_loop_destroy(&loop);
+        hub_stun_destroy(&h.stun);
         hub_destroy(&h.hub);
         zsock_destroy(&h.router);
         zactor_destroy(&h.zap);
@@ -612,6 +633,7 @@ void hub_actor(zsock_t *pipe, void *args)
     on_sweep(&h);
     actor_loop_run(loop);
     actor_loop_destroy(&loop);
+    hub_stun_destroy(&h.stun);
     hub_destroy(&h.hub);
     zsock_destroy(&h.router);
     zactor_destroy(&h.zap);

@@ -17,6 +17,7 @@ typedef struct {
     store_t *store;             // connected Redis (not owned)
     service_t *stats;           // counters and detail (not owned)
     turn_creds_config_t turn;   // hub.turn_*: TURN credentials handed to members (turn_creds.h)
+    int stun_port;              // hub.stun_port: UDP port of the hub's STUN server (hub_stun.h), 0 = none
     // admission (docs/membership.md, "Hub admission"); 0 = the default
     bool open_meshes;           // hub.open_meshes / --open: admit Register into plain-name meshes
     int max_connections;        // hub.max_connections: connections at once, all addresses
@@ -39,6 +40,8 @@ typedef void (hub_send_fn)(void *ctx, const uint8_t *routing_id, size_t routing_
                            size_t len);
 hub_t *hub_new(const hub_options_t *options, hub_send_fn *send, void *send_ctx);
 void hub_destroy(hub_t **self);
+// The UDP port the hub's STUN server answers on (0: none), told to members in every PeerList.
+void hub_set_stun_port(hub_t *self, int port);
 void hub_handle_request(hub_t *self, const uint8_t *routing_id, size_t routing_len, const char *user_id,
                         const char *peer, const uint8_t *data, size_t len);
 // Removes expired members and tells the rest of their mesh. Called every second.

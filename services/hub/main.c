@@ -152,6 +152,7 @@ static int load_settings(const hub_args_t *args, weft_config_t *cfg, hub_options
     snprintf(options->listen, sizeof options->listen, "%s", args->listen ? args->listen : cfg->hub_listen);
     options->member_timeout = cfg->hub_member_timeout;
     turn_creds_config_from(&options->turn, cfg);
+    options->stun_port = cfg->hub_stun_port;
     options->open_meshes = args->open_meshes || cfg->hub_open_meshes;
     options->max_connections = cfg->hub_max_connections;
     options->max_connections_per_address = cfg->hub_max_connections_per_address;

@@ -52,6 +52,48 @@ static int parse_stun(ice_stun_server_t *s, const char *text)
     return 0;
 }
 
+int ice_settings_hub_stun(ice_settings_t *settings, const char *hub_endpoint, unsigned port, char *why,
+                          size_t why_len)
+{
+    if (settings->stun_count > 0 && !settings->stun_from_hub)
+        return 0;   // nat.stun_servers wins
+    if (port == 0 || port > 65535) {
+        if (!settings->stun_from_hub)
+            return 0;
+        settings->stun_count = 0;
+        settings->stun_from_hub = false;
+        return 1;
+    }
+    if (strncmp(hub_endpoint, "tcp://", 6) != 0) {
+        snprintf(why, why_len, "hub.endpoint '%.60s' is not tcp://HOST:PORT", hub_endpoint);
+        return -1;
+    }
+    char name[ICE_SERVER_NAME];
+    const char *host = hub_endpoint + 6;
+    const char *colon = strrchr(host, ':');
+    int host_len = colon ? (int)(colon - host) : (int)strlen(host);
+    if (host_len == 0 || snprintf(name, sizeof name, "%.*s:%u", host_len, host, port) >= (int)sizeof name) {
+        snprintf(why, why_len, "hub.endpoint '%.60s' has no usable host", hub_endpoint);
+        return -1;
+    }
+    if (settings->stun_from_hub && strcmp(settings->stun[0].name, name) == 0)
+        return 0;
+    if (strcmp(settings->hub_stun_unusable, name) == 0)
+        return 0;   // refused before: not resolved on every PeerList
+    ice_stun_server_t s = {0};
+    if (resolve_host_port(name, s.ip, sizeof s.ip, &s.port) != 0) {
+        snprintf(settings->hub_stun_unusable, sizeof settings->hub_stun_unusable, "%s", name);
+        snprintf(why, why_len, "'%s' does not resolve", name);
+        return -1;
+    }
+    snprintf(s.name, sizeof s.name, "%s", name);
+    settings->stun[0] = s;
+    settings->stun_count = 1;
+    settings->stun_from_hub = true;
+    settings->hub_stun_unusable[0] = '\0';
+    return 1;
+}
+
 int ice_settings_parse_turn(const char *text, const char *user, const char *pass, ice_turn_server_t *out,
                             char *why, size_t why_len)
 {

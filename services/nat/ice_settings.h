@@ -33,6 +33,8 @@ typedef struct {
 typedef struct {
     ice_stun_server_t stun[ICE_MAX_SERVERS];
     int stun_count;
+    bool stun_from_hub;             // stun[0] is the hub's own STUN server (no nat.stun_servers configured)
+    char hub_stun_unusable[ICE_SERVER_NAME];  // the hub's STUN server as last refused (not resolved again)
     ice_turn_server_t turn[ICE_MAX_SERVERS];        // static ones from the config
     int turn_count;
     ice_turn_server_t hub_turn[ICE_MAX_SERVERS];    // from the hub (ephemeral credentials), tried first
@@ -52,6 +54,13 @@ bool ice_settings_in_overlay(const ice_settings_t *settings, const char *addr);
 // Fills settings from cfg. An entry that does not parse or resolve is logged and left out (returns -1);
 // the agents then work with what remains (host candidates always).
 int ice_settings_from_config(ice_settings_t *settings, const weft_config_t *cfg);
+
+// The hub's STUN server (PeerList.hub_stun_port on the host of hub.endpoint, "tcp://HOST:PORT"), used
+// only when nat.stun_servers configured none: it becomes the one STUN server, or (port 0) is dropped again.
+// Returns 1 when the list changed, 0 when not (same server, or the config's servers win), -1 with why
+// filled when the endpoint has no host or it does not resolve.
+int ice_settings_hub_stun(ice_settings_t *settings, const char *hub_endpoint, unsigned port, char *why,
+                          size_t why_len);
 
 // Parses one TURN server "turn://user:pass@host:port[?transport=tcp]" (user:pass@ may be left out when
 // `user`/`pass` are given, for the hub's list). Returns 0, or -1 with why filled (never the password).

@@ -135,6 +135,8 @@ static void handle_message(nat_actor_t *self, Weft__Envelope *env, zframe_t *pay
         break;
     case WEFT__ENVELOPE__BODY_PEERS:
         self->nat.have_peer_list = true;
+        nat_servers_take_hub_stun(&self->nat.servers, &self->nat.ice_settings, self->nat.svc->config.hub_endpoint,
+                                  env->peers->hub_stun_port);
         nat_peers_update(&self->nat, env->peers, "PeerList from discovery");
         break;
     case WEFT__ENVELOPE__BODY_SIGNAL:

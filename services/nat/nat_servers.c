@@ -234,6 +234,39 @@ void nat_servers_on_failure(nat_servers_t *self, int64_t now_ms)
     self->stun_probing = true;
 }
 
+int nat_servers_take_hub_stun(nat_servers_t *self, ice_settings_t *settings, const char *hub_endpoint,
+                              unsigned port)
+{
+    char why[160];
+    int rc = ice_settings_hub_stun(settings, hub_endpoint, port, why, sizeof why);
+    if (rc < 0)
+        log_warn("the hub's STUN server (port %u) left out: %s", port, why);
+    if (rc <= 0)
+        return rc;
+    if (settings->stun_from_hub)
+        log_info("STUN server from the hub: %s (%s:%u); nat.stun_servers sets others instead", settings->stun[0].name,
+                 settings->stun[0].ip, settings->stun[0].port);
+    else
+        log_info("the hub no longer offers a STUN server");
+    // used at once (it is the only one; the probe below says whether it answers), so the agents the same
+    // PeerList starts already get a server-reflexive candidate
+    self->stun_index = settings->stun_count > 0 ? 0 : -1;
+    self->stun_status[0] = '\0';
+    compose_status(self);
+    if (self->stun_probe) {
+        zmsg_t *msg = zmsg_new();
+        zmsg_addstr(msg, "SERVERS");
+        zmsg_addmem(msg, settings->stun, sizeof settings->stun[0] * (size_t)settings->stun_count);
+        zmsg_send(&msg, self->stun_probe);
+        zmsg_destroy(&msg);
+        if (settings->stun_count > 0) {
+            zstr_send(self->stun_probe, "PROBE");
+            self->stun_probing = true;
+        }
+    }
+    return 1;
+}
+
 int nat_servers_take_hub_turn(nat_servers_t *self, ice_settings_t *settings, const Weft__TurnCredentials *creds)
 {
     if (!creds->username || !creds->password || strlen(creds->username) >= sizeof settings->hub_turn[0].user ||

@@ -62,6 +62,11 @@ void nat_servers_on_gathered(nat_servers_t *self, const ice_settings_t *settings
 void nat_servers_on_failure(nat_servers_t *self, int64_t now_ms);
 // Notes (log, status) when the hub's TURN credentials have expired (the hub was out of reach too long).
 void nat_servers_check_expiry(nat_servers_t *self, const ice_settings_t *settings, int64_t now_unix);
+// The hub's STUN server (PeerList.hub_stun_port on the host of hub_endpoint), when nat.stun_servers has
+// none: becomes the agents' STUN server at once and is probed. Returns 1 when taken (or dropped, port 0),
+// 0 when nothing changed, -1 when unusable (logged).
+int nat_servers_take_hub_stun(nat_servers_t *self, ice_settings_t *settings, const char *hub_endpoint,
+                              unsigned port);
 // TurnCredentials from the hub (via discovery): replaces settings->hub_turn when they are new. Returns
 // 1 when taken, 0 when the same as before, -1 when unusable (logged).
 int nat_servers_take_hub_turn(nat_servers_t *self, ice_settings_t *settings, const Weft__TurnCredentials *creds);

@@ -108,7 +108,18 @@ void stun_probe_actor(zsock_t *pipe, void *args)
         bool term = !command || streq(command, "$TERM");
         bool probe = command && streq(command, "PROBE");
         bool turn = command && streq(command, "TURN");
+        bool servers = command && streq(command, "SERVERS");
         free(command);
+        if (servers) {
+            // "SERVERS", the STUN server array (0..ICE_MAX_SERVERS entries): the list the next PROBE asks
+            zframe_t *list = zmsg_pop(msg);
+            size_t size = list ? zframe_size(list) : 0;
+            if (list && size % sizeof(ice_stun_server_t) == 0 && size / sizeof(ice_stun_server_t) <= ICE_MAX_SERVERS) {
+                memcpy(settings->stun, zframe_data(list), size);
+                settings->stun_count = (int)(size / sizeof(ice_stun_server_t));
+            }
+            zframe_destroy(&list);
+        }
         if (term) {
             zmsg_destroy(&msg);
             break;

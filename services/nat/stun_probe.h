@@ -37,7 +37,8 @@ void stun_probe_run(const ice_stun_server_t *servers, int count, stun_probe_resu
 
 // The probe thread: "PROBE" probes the STUN servers it was created with and answers "STUN" + one frame
 // holding a stun_probe_result_t; "TURN", name, ice_turn_server_t (wiped after use) runs turn_probe.c on
-// that server and answers "TURN", name, status (turn_probe_status_t as text), detail. args: a heap copy
+// that server and answers "TURN", name, status (turn_probe_status_t as text), detail; "SERVERS" + one frame
+// holding an array of ice_stun_server_t replaces the STUN servers the next "PROBE" asks. args: a heap copy
 // of ice_settings_t without TURN passwords (the actor frees it).
 void stun_probe_actor(zsock_t *pipe, void *args);
 

@@ -12,8 +12,8 @@ lab_init "${1:?usage: test_api.sh BIN_DIR}"
 command -v curl >/dev/null || lab_fail "curl is missing (scripts/install-deps.sh)"
 command -v promtool >/dev/null || lab_fail "promtool is missing (scripts/install-deps.sh: prometheus)"
 lab_switch
-lab_hub hub 10.99.0.1
-# a STUN server (coturn, STUN only) beside the hub, for alpha's NAT probe on /api/v1/network
+WEFT_HUB_STUN_PORT=0 lab_hub hub 10.99.0.1   # coturn takes 3478 beside it: the hub's own STUN server off
+# a STUN server (coturn, STUN only) beside the hub (RFC 5780, which the hub's own does not do), for alpha's NAT probe on /api/v1/network
 command -v turnserver >/dev/null || lab_fail "turnserver (coturn) is not installed"
 lab_exec hub turnserver -n -S --no-tls --no-dtls --no-cli --simple-log --no-stdout-log -L 10.99.0.1 \
   --listening-port 3478 --log-file "$LAB_DIR/coturn.log" --pidfile "$LAB_DIR/coturn.pid" >/dev/null 2>&1 &

@@ -192,6 +192,49 @@ static void test_hub_credentials(void **state)
     assert_int_equal(nat_servers_take_hub_turn(&ns, &s, &c), -1);
 }
 
+// The hub's STUN server (PeerList.hub_stun_port): used only when nat.stun_servers has none, at once (no
+// probe needed before the first agents), replaced when it moves, dropped when the hub stops offering it.
+static void test_hub_stun(void **state)
+{
+    (void)state;
+    ice_settings_t s;
+    memset(&s, 0, sizeof s);
+    s.direct = true;
+    nat_servers_t ns;
+    memset(&ns, 0, sizeof ns);
+    ns.stun_index = -1;   // no probe thread
+    const ice_stun_server_t *stun;
+    const ice_turn_server_t *turn;
+    assert_int_equal(nat_servers_take_hub_stun(&ns, &s, "tcp://127.0.0.7:7400", 0), 0);   // none offered
+    assert_int_equal(nat_servers_take_hub_stun(&ns, &s, "tcp://127.0.0.7:7400", 3478), 1);
+    assert_int_equal(s.stun_count, 1);
+    assert_true(s.stun_from_hub);
+    assert_string_equal(s.stun[0].name, "127.0.0.7:3478");
+    assert_string_equal(s.stun[0].ip, "127.0.0.7");
+    nat_servers_pick(&ns, &s, 1000, &stun, &turn);
+    assert_ptr_equal(stun, &s.stun[0]);       // the next agent has it, before any probe answered
+    assert_int_equal(nat_servers_take_hub_stun(&ns, &s, "tcp://127.0.0.7:7400", 3478), 0);   // every PeerList
+    assert_int_equal(nat_servers_take_hub_stun(&ns, &s, "tcp://127.0.0.7:7400", 13478), 1);
+    assert_int_equal(s.stun[0].port, 13478);
+    assert_int_equal(nat_servers_take_hub_stun(&ns, &s, "tcp://[::1]:7400", 3478), 1);
+    assert_string_equal(s.stun[0].ip, "::1");
+    assert_int_equal(nat_servers_take_hub_stun(&ns, &s, "tcp://127.0.0.7:7400", 0), 1);   // no longer offered
+    assert_int_equal(s.stun_count, 0);
+    nat_servers_pick(&ns, &s, 1000, &stun, &turn);
+    assert_null(stun);
+    // an endpoint without a usable host
+    assert_int_equal(nat_servers_take_hub_stun(&ns, &s, "ipc:///tmp/hub", 3478), -1);
+    assert_int_equal(nat_servers_take_hub_stun(&ns, &s, "tcp://:7400", 3478), -1);
+    assert_int_equal(s.stun_count, 0);
+    // nat.stun_servers configured: the node's own list wins, the hub's is not added
+    s = two_of_each();
+    int before = s.stun_count;
+    assert_int_equal(nat_servers_take_hub_stun(&ns, &s, "tcp://127.0.0.7:7400", 3478), 0);
+    assert_int_equal(s.stun_count, before);
+    assert_false(s.stun_from_hub);
+    assert_string_not_equal(s.stun[0].name, "127.0.0.7:3478");
+}
+
 static void test_path_probe(void **state)
 {
     (void)state;
@@ -375,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_hub_credentials), cmocka_unit_test(test_path_probe),
         cmocka_unit_test(test_stun_answers),   cmocka_unit_test(test_stun_probe_no_answer),
         cmocka_unit_test(test_turn_answers),   cmocka_unit_test(test_settings_from_config),
+        cmocka_unit_test(test_hub_stun),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
