@@ -187,6 +187,10 @@ static bool check_membership(const Weft__HubRequest *req, char *why, size_t why_
         if (!bytes_of(req->leave_mesh->mesh_id, HUB_MESH_ID_LEN) || !hub_valid_id(req->leave_mesh->key))
             problem = "leave mesh: needs a 16-byte mesh_id and a 32-byte key";
         break;
+    case WEFT__HUB_REQUEST__BODY_LIST_MEMBERS:
+        if (!bytes_of(req->list_members->mesh_id, HUB_MESH_ID_LEN) || !hub_valid_id(req->list_members->key))
+            problem = "list members: needs a 16-byte mesh_id and a 32-byte key";
+        break;
     default:
         problem = "request has no body";
     }
@@ -210,6 +214,8 @@ static bool check_request(const Weft__HubRequest *req, char *why, size_t why_len
         return req->kick && check_membership(req, why, why_len);
     case WEFT__HUB_REQUEST__BODY_LEAVE_MESH:
         return req->leave_mesh && check_membership(req, why, why_len);
+    case WEFT__HUB_REQUEST__BODY_LIST_MEMBERS:
+        return req->list_members && check_membership(req, why, why_len);
     case WEFT__HUB_REQUEST__BODY_REGISTER:
         return req->register_ && check_register(req->register_, why, why_len);
     case WEFT__HUB_REQUEST__BODY_LEAVE:
@@ -249,6 +255,8 @@ static bool request_has_field_zero(const Weft__HubRequest *req)
     case WEFT__HUB_REQUEST__BODY_CERT_ISSUED: return req->cert_issued && has_field_zero(&req->cert_issued->base);
     case WEFT__HUB_REQUEST__BODY_KICK: return req->kick && has_field_zero(&req->kick->base);
     case WEFT__HUB_REQUEST__BODY_LEAVE_MESH: return req->leave_mesh && has_field_zero(&req->leave_mesh->base);
+    case WEFT__HUB_REQUEST__BODY_LIST_MEMBERS:
+        return req->list_members && has_field_zero(&req->list_members->base);
     default: return false;
     }
 }

@@ -1,4 +1,4 @@
-// cmd_mesh.c — `weft mesh create|invite|join|kick|list|leave`: meshes with an admin, invite codes and
+// cmd_mesh.c — `weft mesh create|invite|join|members|kick|list|leave`: meshes with an admin, invite codes and
 // membership certificates (docs/membership.md). Each mesh the node is in is an instance directory under
 // <home>/meshes/ (mesh_home.h) that `weft up` runs. Here: each command's usage and arguments; what they
 // do is mesh_ops.c.
@@ -27,12 +27,15 @@ static void mesh_usage(FILE *out)
             "  create   create a mesh on a hub; this node becomes its admin\n"
             "  invite   print an invite code for the mesh (admin only)\n"
             "  join     join a mesh with an invite code\n"
+            "  members  everyone in the mesh, offline members and kicked keys included (the hub's roster)\n"
             "  kick     remove a member; every member cuts it off at once (admin only)\n"
             "  list     the meshes this node is in\n"
             "  leave    leave a mesh and remove it from this node\n");
 }
 
 // ---- shared helpers ----
+
+#define JSON_HELP "  --json              the result as one JSON object on stdout (errors: stderr, exit 1)\n"
 
 static bool is_help(int argc, char **argv)
 {
@@ -52,12 +55,14 @@ static void create_usage(FILE *out)
             "up while people join). Writes <home>/meshes/NAME/ and this node's certificate; `weft up` starts it.\n\n"
             "  --name NAME         the mesh's name, 1..63 of A-Z a-z 0-9 . _ -\n"
             "  --hub HOST:PORT     the hub (also tcp://HOST:PORT)\n"
-            "  --hub-key KEY       the hub's public key, 40 characters (`weft hub key`); or set WEFT_HUB_KEY\n"
+            "  --hub-key KEY       the hub's public key, 64 hex characters (`weft hub key`; the older 40-character\n"
+            "                      form works too); or set WEFT_HUB_KEY\n"
             "  --cidr CIDR         the overlay network (default 10.100.0.0/16); the admin gets its first address.\n"
             "                      It must not overlap another mesh of this node (their routes would collide)\n"
             "  --no-psk            no network key (by default the mesh also gets a random one, sealed to each\n"
             "                      joiner, so a stranger needs both a certificate and the key); --psk: the default\n"
             "  --node-name NAME    this node's name in the mesh (default: the hostname)\n"
+            JSON_HELP
             "  --home DIR          node home (default $WEFT_HOME, else ~/.weft)\n"
             "  -h, --help          this help\n");
 }
@@ -67,12 +72,12 @@ static int mesh_create(int argc, char **argv)
     static struct option options[] = {{"name", required_argument, 0, 'n'}, {"hub", required_argument, 0, 'u'},
                                       {"hub-key", required_argument, 0, 'k'}, {"cidr", required_argument, 0, 'c'},
                                       {"psk", no_argument, 0, 'p'},          {"node-name", required_argument, 0, 'N'},
-                                      {"no-psk", no_argument, 0, 'P'},
+                                      {"no-psk", no_argument, 0, 'P'},       {"json", no_argument, 0, 'j'},
                                       {"home", required_argument, 0, 'H'},   {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     const char *name = NULL, *hub = NULL, *hub_key = getenv("WEFT_HUB_KEY"), *cidr = "10.100.0.0/16",
                *node_name = NULL, *home = NULL;
-    bool psk = true;
+    bool psk = true, as_json = false;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -83,6 +88,7 @@ static int mesh_create(int argc, char **argv)
         case 'c': cidr = optarg; break;
         case 'p': psk = true; break;
         case 'P': psk = false; break;
+        case 'j': as_json = true; break;
         case 'N': node_name = optarg; break;
         case 'H': home = optarg; break;
         case 'h': create_usage(stdout); return EXIT_OK;
@@ -99,7 +105,7 @@ static int mesh_create(int argc, char **argv)
         fprintf(stderr, "weft mesh create: --node-name must be at most 63 printable characters\n");
         return EXIT_USAGE;
     }
-    return mesh_op_create(home, name, cidr, hub, hub_key, psk, 0, node_name, "mesh create");
+    return mesh_op_create(home, name, cidr, hub, hub_key, psk, 0, node_name, "mesh create", as_json);
 }
 
 // ---- invite ----
@@ -107,13 +113,14 @@ static int mesh_create(int argc, char **argv)
 static void invite_usage(FILE *out)
 {
     fprintf(out,
-            "usage: weft mesh invite [--mesh NAME] [--hours H | --seconds S] [--uses N] [--home DIR]\n"
+            "usage: weft mesh invite [--mesh NAME] [--hours H | --seconds S] [--uses N] [--json] [--home DIR]\n"
             "Prints an invite code (one line, on stdout) for the mesh. Only its admin can invite; the code is\n"
             "signed by this node and registered with the hub, which counts its uses.\n\n"
             "  --mesh NAME     which mesh (default: the only one)\n"
             "  --hours H       how long the code is valid (default 24, at most 720)\n"
             "  --seconds S     the same in seconds, for short-lived codes\n"
             "  --uses N        how many members may join with it (default 1, at most 1000)\n"
+            "  --json          {\"mesh\",\"id\",\"code\",\"expires\",\"uses\"} on stdout instead of the bare code\n"
             "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
             "  -h, --help      this help\n");
 }
@@ -123,9 +130,10 @@ static int mesh_invite(int argc, char **argv)
     static struct option options[] = {{"mesh", required_argument, 0, 'm'}, {"hours", required_argument, 0, 'o'},
                                       {"uses", required_argument, 0, 'u'}, {"home", required_argument, 0, 'H'},
                                       {"seconds", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
-                                      {0, 0, 0, 0}};
+                                      {"json", no_argument, 0, 'j'},          {0, 0, 0, 0}};
     const char *mesh = NULL, *home = NULL;
     unsigned long hours = 24, uses = 1, seconds = 0;
+    bool as_json = false;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -150,6 +158,7 @@ static int mesh_invite(int argc, char **argv)
             }
             break;
         case 'H': home = optarg; break;
+        case 'j': as_json = true; break;
         case 'h': invite_usage(stdout); return EXIT_OK;
         default: invite_usage(stderr); return EXIT_USAGE;
         }
@@ -159,7 +168,7 @@ static int mesh_invite(int argc, char **argv)
         return EXIT_USAGE;
     }
     uint64_t valid_s = seconds ? seconds : hours * 3600;
-    return mesh_op_invite(home, mesh, valid_s, (unsigned)uses, "mesh invite");
+    return mesh_op_invite(home, mesh, valid_s, (unsigned)uses, "mesh invite", as_json);
 }
 
 // ---- join ----
@@ -167,13 +176,14 @@ static int mesh_invite(int argc, char **argv)
 static void join_usage(FILE *out)
 {
     fprintf(out,
-            "usage: weft mesh join CODE [--as NAME] [--node-name NAME] [--home DIR]\n"
+            "usage: weft mesh join CODE [--as NAME] [--node-name NAME] [--json] [--home DIR]\n"
             "Joins a mesh with an invite code from its admin (`weft mesh invite`). The code is checked here first\n"
             "(typos, signature, expiry), then the hub checks its uses and the admin's node signs this node's\n"
             "certificate. Writes <home>/meshes/NAME/; `weft up` starts it.\n\n"
             "  CODE                the invite code, weft1-...\n"
             "  --as NAME           the local name for the mesh (default: the mesh's own name)\n"
             "  --node-name NAME    this node's name in the mesh (default: the hostname)\n"
+            JSON_HELP
             "  --home DIR          node home (default $WEFT_HOME, else ~/.weft)\n"
             "  -h, --help          this help\n");
 }
@@ -182,8 +192,9 @@ static int mesh_join(int argc, char **argv)
 {
     static struct option options[] = {{"as", required_argument, 0, 'a'}, {"node-name", required_argument, 0, 'N'},
                                       {"home", required_argument, 0, 'H'}, {"help", no_argument, 0, 'h'},
-                                      {0, 0, 0, 0}};
+                                      {"json", no_argument, 0, 'j'},       {0, 0, 0, 0}};
     const char *local = NULL, *node_name = NULL, *home_opt = NULL;
+    bool as_json = false;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -191,6 +202,7 @@ static int mesh_join(int argc, char **argv)
         case 'a': local = optarg; break;
         case 'N': node_name = optarg; break;
         case 'H': home_opt = optarg; break;
+        case 'j': as_json = true; break;
         case 'h': join_usage(stdout); return EXIT_OK;
         default: join_usage(stderr); return EXIT_USAGE;
         }
@@ -200,7 +212,7 @@ static int mesh_join(int argc, char **argv)
         join_usage(stderr);
         return EXIT_USAGE;
     }
-    return mesh_op_join(home_opt, argv[optind], local, node_name);
+    return mesh_op_join(home_opt, argv[optind], local, node_name, as_json);
 }
 
 // ---- kick ----
@@ -208,12 +220,14 @@ static int mesh_join(int argc, char **argv)
 static void kick_usage(FILE *out)
 {
     fprintf(out,
-            "usage: weft mesh kick MEMBER [--mesh NAME] [--home DIR]\n"
+            "usage: weft mesh kick MEMBER [--mesh NAME] [--json] [--home DIR]\n"
             "Removes a member (admin only): this node signs a revocation, the hub drops the member and pushes the\n"
             "revocation to every member, whose nodes cut it off at once and refuse it from then on.\n\n"
-            "  MEMBER          its node id (64 hex), fingerprint (xxxx-xxxx-xxxx-xxxx) or name; fingerprints and\n"
-            "                  names are looked up in the running node's member list (`weft peers`)\n"
+            "  MEMBER          its node id (64 hex), fingerprint (xxxx-xxxx-xxxx-xxxx) or name, online or not;\n"
+            "                  fingerprints and names are looked up in the running node's member list, else in\n"
+            "                  the hub's roster (`weft mesh members`)\n"
             "  --mesh NAME     which mesh (default: the only one)\n"
+            "  --json          {\"mesh\",\"id\",\"fingerprint\",\"revoked_at\",\"message\"} on stdout\n"
             "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
             "  -h, --help      this help\n");
 }
@@ -221,14 +235,17 @@ static void kick_usage(FILE *out)
 static int mesh_kick(int argc, char **argv)
 {
     static struct option options[] = {{"mesh", required_argument, 0, 'm'}, {"home", required_argument, 0, 'H'},
-                                      {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+                                      {"help", no_argument, 0, 'h'},       {"json", no_argument, 0, 'j'},
+                                      {0, 0, 0, 0}};
     const char *mesh = NULL, *home_opt = NULL;
+    bool as_json = false;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
         case 'm': mesh = optarg; break;
         case 'H': home_opt = optarg; break;
+        case 'j': as_json = true; break;
         case 'h': kick_usage(stdout); return EXIT_OK;
         default: kick_usage(stderr); return EXIT_USAGE;
         }
@@ -238,7 +255,48 @@ static int mesh_kick(int argc, char **argv)
         kick_usage(stderr);
         return EXIT_USAGE;
     }
-    return mesh_op_kick(home_opt, mesh, argv[optind]);
+    return mesh_op_kick(home_opt, mesh, argv[optind], as_json);
+}
+
+// ---- members ----
+
+static void members_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: weft mesh members [--mesh NAME] [--json] [--home DIR]\n"
+            "Everyone in the mesh, from the hub's roster: members that are offline and keys the admin kicked\n"
+            "included. NAME, FINGERPRINT, overlay ADDRESS, STATE (online, offline, revoked), LAST SEEN at the hub,\n"
+            "VERIFIED (on this node, with `weft verify`) and the node ID (64 hex). Any member can list it.\n\n"
+            "  --mesh NAME     which mesh (default: the only one)\n"
+            "  --json          one JSON array: name, fingerprint, id, address, online, last_seen_ms (unix ms,\n"
+            "                  0 never), joined_ms, verified, revoked, admin, self\n"
+            "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
+            "  -h, --help      this help\n");
+}
+
+static int mesh_members(int argc, char **argv)
+{
+    static struct option options[] = {{"mesh", required_argument, 0, 'm'}, {"home", required_argument, 0, 'H'},
+                                      {"json", no_argument, 0, 'j'},       {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
+    const char *mesh = NULL, *home_opt = NULL;
+    bool as_json = false;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'm': mesh = optarg; break;
+        case 'H': home_opt = optarg; break;
+        case 'j': as_json = true; break;
+        case 'h': members_usage(stdout); return EXIT_OK;
+        default: members_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "weft mesh members: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    return mesh_op_members(home_opt, mesh, as_json);
 }
 
 // ---- list ----
@@ -408,6 +466,7 @@ int cmd_mesh(int argc, char **argv)
         void (*usage)(FILE *);
     } subs[] = {{"create", mesh_create, create_usage}, {"invite", mesh_invite, invite_usage},
                 {"join", mesh_join, join_usage},       {"kick", mesh_kick, kick_usage},
+                {"members", mesh_members, members_usage},
                 {"list", mesh_list, list_usage},       {"leave", mesh_leave, leave_usage}};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         if (strcmp(sub, subs[i].name) == 0) {

@@ -88,8 +88,8 @@ int cmd_room(int argc, char **argv)
         fprintf(stderr, "weft room open: --node-name must be at most 63 printable characters\n");
         return EXIT_USAGE;
     }
-    int rc = mesh_op_create(home, name, cidr, hub, hub_key, psk, (uint32_t)ttl, node_name, "room open");
+    int rc = mesh_op_create(home, name, cidr, hub, hub_key, psk, (uint32_t)ttl, node_name, "room open", false);
     if (rc != EXIT_OK)
         return rc;
-    return mesh_op_invite(home, name, ttl, (unsigned)uses, "room open");
+    return mesh_op_invite(home, name, ttl, (unsigned)uses, "room open", false);
 }

@@ -12,6 +12,7 @@
 #include "cert.h"
 #include "commands.h"
 #include "identity.h"
+#include "json.h"
 #include "mesh_home.h"
 #include "mesh_ops.h"
 #include "sas.h"
@@ -20,13 +21,14 @@
 static void verify_usage(FILE *out)
 {
     fprintf(out,
-            "usage: weft verify MEMBER [--mesh NAME] [--yes] [--home DIR]\n"
+            "usage: weft verify MEMBER [--mesh NAME] [--yes] [--json] [--home DIR]\n"
             "Shows the short authentication string (6 digits) of this node and MEMBER. Run it on both nodes and\n"
             "compare the digits out of band (a call, in person): the same digits mean each node sees the other's\n"
             "real key. Then confirm, and MEMBER shows as verified in `weft peers`.\n\n"
             "  MEMBER          its node id (64 hex), fingerprint or name (from `weft peers`)\n"
             "  --mesh NAME     which mesh (default: the only one)\n"
             "  --yes           the digits match: mark MEMBER verified without asking\n"
+            "  --json          {\"member\",\"id\",\"fingerprint\",\"sas\",\"verified\"} on stdout instead of the digits\n"
             "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
             "  -h, --help      this help\n"
             "Without --yes it asks on a terminal; otherwise it only prints the digits.\n");
@@ -62,19 +64,39 @@ static int remember_verified(const char *dir, const char *hex, char *err, size_t
     return ok ? 0 : -1;
 }
 
+// The result for scripts (as_json): one object on stdout. Returns EXIT_OK.
+static int print_json(bool as_json, const char *member, const char *hex, const char *fp, const char *sas,
+                      bool verified)
+{
+    if (!as_json)
+        return EXIT_OK;
+    json_t j;
+    json_init(&j, stdout);
+    json_object_begin(&j, NULL);
+    json_string(&j, "member", member);
+    json_string(&j, "id", hex);
+    json_string(&j, "fingerprint", fp);
+    json_string(&j, "sas", sas);
+    json_bool(&j, "verified", verified);
+    json_object_end(&j);
+    json_finish(&j);
+    return EXIT_OK;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     static struct option options[] = {{"mesh", required_argument, 0, 'm'}, {"yes", no_argument, 0, 'y'},
                                       {"home", required_argument, 0, 'H'}, {"help", no_argument, 0, 'h'},
-                                      {0, 0, 0, 0}};
+                                      {"json", no_argument, 0, 'j'},       {0, 0, 0, 0}};
     const char *mesh = NULL, *home_opt = NULL;
-    bool yes = false;
+    bool yes = false, as_json = false;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "hy", options, NULL)) != -1) {
         switch (opt) {
         case 'm': mesh = optarg; break;
         case 'y': yes = true; break;
+        case 'j': as_json = true; break;
         case 'H': home_opt = optarg; break;
         case 'h': verify_usage(stdout); return EXIT_OK;
         default: verify_usage(stderr); return EXIT_USAGE;
@@ -116,7 +138,8 @@ int cmd_verify(int argc, char **argv)
     id_fingerprint(me, fp_me);
     id_fingerprint(member, fp_member);
     id_to_hex(member, hex);
-    printf("%s\n", sas);
+    if (!as_json)
+        printf("%s\n", sas);
     fprintf(stderr, "short authentication string of this node (%s) and %s (%s) in mesh %s.\n"
                     "On %s, `weft verify %s` must show the same digits.\n",
             fp_me, argv[optind], fp_member, cfg.mesh, argv[optind], fp_me);
@@ -125,13 +148,11 @@ int cmd_verify(int argc, char **argv)
         char answer[16] = "";
         if (fgets(answer, sizeof answer, stdin))
             yes = answer[0] == 'y' || answer[0] == 'Y';
-        if (!yes) {
+        if (!yes)
             fprintf(stderr, "not marked verified\n");
-            return EXIT_OK;
-        }
     }
     if (!yes)
-        return EXIT_OK;
+        return print_json(as_json, argv[optind], hex, fp_member, sas, false);
     if (remember_verified(dir, hex, err, sizeof err) != 0) {
         fprintf(stderr, "weft verify: %s\n", err);
         return EXIT_FAIL;
@@ -144,5 +165,5 @@ int cmd_verify(int argc, char **argv)
                 store ? "write failed" : err);
     store_destroy(&store);
     fprintf(stderr, "%s (%s) marked verified\n", argv[optind], fp_member);
-    return EXIT_OK;
+    return print_json(as_json, argv[optind], hex, fp_member, sas, true);
 }

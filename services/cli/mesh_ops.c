@@ -18,11 +18,13 @@
 #include "hub_proto.h"
 #include "identity.h"
 #include "invite.h"
+#include "json.h"
 #include "mesh_home.h"
 #include "store.h"
 
 #define HUB_CALL_TIMEOUT_MS 5000
 #define JOIN_TIMEOUT_MS 15000       // the hub gives an admin 10 s to sign
+#define VERIFIED_MAX 1024           // lines of <home>/verified read
 
 // ---- shared ----
 
@@ -62,7 +64,7 @@ static int hub_endpoint_normalise(const char *in, char *out, size_t out_len, cha
 // ---- create ----
 
 int mesh_op_create(const char *home_opt, const char *name, const char *cidr, const char *hub, const char *hub_key,
-                   bool psk, uint32_t ttl_s, const char *node_name, const char *cmd)
+                   bool psk, uint32_t ttl_s, const char *node_name, const char *cmd, bool as_json)
 {
     char home[PATH_MAX], err[512], endpoint[256];
     config_resolve_home(home_opt, home, sizeof home);
@@ -177,14 +179,33 @@ int mesh_op_create(const char *home_opt, const char *name, const char *cidr, con
     }
     char id_hex[MESH_ID_HEX_LEN];
     mesh_id_to_hex(mc->mesh_id.data, id_hex);
-    FILE *out = ttl_s ? stderr : stdout;  // `weft room open` prints only the invite code on stdout
+    FILE *out = ttl_s || as_json ? stderr : stdout;  // `weft room open` prints only the invite code on stdout
+    if (as_json) {
+        char address[40];
+        snprintf(address, sizeof address, "%s/%u", mc->address, mc->prefix);
+        json_t j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_string(&j, "mesh", name);
+        json_string(&j, "id", id_hex);
+        json_string(&j, "hub", endpoint);
+        json_string(&j, "hub_key", hub_key);
+        json_string(&j, "cidr", mc->cidr);
+        json_string(&j, "address", address);
+        json_string(&j, "role", "admin");
+        json_bool(&j, "network_key", psk);
+        json_uint(&j, "expires", mc->expires);
+        json_string(&j, "home", home);
+        json_object_end(&j);
+        json_finish(&j);
+    }
     fprintf(out, "created %s %s (id %s) on %s\n  network  %s%s\n  this node %s/%u (admin)\n", ttl_s ? "room" : "mesh",
             name, id_hex, endpoint, mc->cidr, psk ? ", with a network key" : "", mc->address, mc->prefix);
     if (mc->expires)
         fprintf(out, "  a room: it expires by itself in %u s\n", ttl_s);
     if (!ttl_s)
-        printf("Next: weft up%s%s, then `weft mesh invite --mesh %s` for each new member\n", home_opt ? " --home " : "",
-           home_opt ? home_opt : "", name);
+        fprintf(out, "Next: weft up%s%s, then `weft mesh invite --mesh %s` for each new member\n",
+                home_opt ? " --home " : "", home_opt ? home_opt : "", name);
     sodium_memzero(psk_hex, sizeof psk_hex);
     rc = EXIT_OK;
 done:
@@ -252,7 +273,8 @@ static Weft__HubReply *call_hub(const weft_config_t *cfg, const identity_t *id, 
     return reply;
 }
 
-int mesh_op_invite(const char *home_opt, const char *mesh, uint64_t valid_s, unsigned uses, const char *cmd)
+int mesh_op_invite(const char *home_opt, const char *mesh, uint64_t valid_s, unsigned uses, const char *cmd,
+                   bool as_json)
 {
     char home[PATH_MAX], err[512];
     weft_config_t cfg;
@@ -302,7 +324,20 @@ int mesh_op_invite(const char *home_opt, const char *mesh, uint64_t valid_s, uns
     invite_format_duration(valid_s, valid, sizeof valid);
     fprintf(stderr, "invite to mesh %s: valid %s, %u use%s. The new member runs: weft mesh join CODE\n", cfg.mesh,
             valid, uses, uses == 1 ? "" : "s");
-    printf("%s\n", code);
+    if (!as_json) {
+        printf("%s\n", code);
+        return EXIT_OK;
+    }
+    json_t j;
+    json_init(&j, stdout);
+    json_object_begin(&j, NULL);
+    json_string(&j, "mesh", cfg.mesh);
+    json_string(&j, "id", cfg.mesh_id);
+    json_string(&j, "code", code);
+    json_uint(&j, "expires", inv.expires);
+    json_uint(&j, "uses", uses);
+    json_object_end(&j);
+    json_finish(&j);
     return EXIT_OK;
 }
 
@@ -384,7 +419,8 @@ static Weft__HubReply *join_ask_hub(const char *home, const invite_t *inv, const
 // Step 3: the hub's answer checked (it routes, it does not grant), the network key opened, the instance
 // written. Returns the exit code (printed).
 static int join_install(const char *home, const char *home_opt, const char *local, const char *node_name,
-                        const invite_t *inv, const char *hub_key, const identity_t *id, const Weft__HubReply *reply)
+                        const invite_t *inv, const char *hub_key, const identity_t *id, const Weft__HubReply *reply,
+                        bool as_json)
 {
     char err[512] = "";
     if (reply->body_case != WEFT__HUB_REPLY__BODY_JOIN_REPLY)
@@ -431,12 +467,34 @@ static int join_install(const char *home, const char *home_opt, const char *loca
         fprintf(stderr, "weft mesh join: %s\n", err);
         return EXIT_FAIL;
     }
-    printf("joined mesh %s as %s/%u%s\nNext: weft up%s%s\n", local, jr->address, jr->prefix,
-           jr->sealed_psk.len ? " (with its network key)" : "", home_opt ? " --home " : "", home_opt ? home_opt : "");
+    if (as_json) {
+        char address[40], id_hex[MESH_ID_HEX_LEN], admin_hex[ID_HEX_LEN];
+        snprintf(address, sizeof address, "%s/%u", jr->address, jr->prefix);
+        mesh_id_to_hex(inv->mesh_id, id_hex);
+        id_to_hex(inv->admin_key, admin_hex);
+        json_t j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_string(&j, "mesh", local);
+        json_string(&j, "name", inv->mesh_name);
+        json_string(&j, "id", id_hex);
+        json_string(&j, "hub", inv->hubs[0]);
+        json_string(&j, "cidr", jr->cidr);
+        json_string(&j, "address", address);
+        json_string(&j, "role", "member");
+        json_string(&j, "admin", admin_hex);
+        json_bool(&j, "network_key", jr->sealed_psk.len > 0);
+        json_uint(&j, "expires", jr->expires);
+        json_object_end(&j);
+        json_finish(&j);
+    }
+    fprintf(as_json ? stderr : stdout, "joined mesh %s as %s/%u%s\nNext: weft up%s%s\n", local, jr->address,
+            jr->prefix, jr->sealed_psk.len ? " (with its network key)" : "", home_opt ? " --home " : "",
+            home_opt ? home_opt : "");
     return EXIT_OK;
 }
 
-int mesh_op_join(const char *home_opt, const char *code, const char *local, const char *node_name)
+int mesh_op_join(const char *home_opt, const char *code, const char *local, const char *node_name, bool as_json)
 {
     char home[PATH_MAX], err[512], hub_key[HUB_KEY_HEX_LEN];
     invite_t inv;
@@ -451,30 +509,80 @@ int mesh_op_join(const char *home_opt, const char *code, const char *local, cons
         return EXIT_FAIL;
     }
     Weft__HubReply *reply = join_ask_hub(home, &inv, hub_key, &id, node_name);
-    rc = reply ? join_install(home, home_opt, local, node_name, &inv, hub_key, &id, reply) : EXIT_FAIL;
+    rc = reply ? join_install(home, home_opt, local, node_name, &inv, hub_key, &id, reply, as_json) : EXIT_FAIL;
     identity_wipe(&id);
     if (reply)
         weft__hub_reply__free_unpacked(reply, NULL);
     return rc;
 }
-// ---- kick ----
+// ---- the roster (ListMembers), members and kick ----
+
+Weft__HubReply *mesh_roster_fetch(const weft_config_t *cfg, const identity_t *id, char *err, size_t err_len)
+{
+    uint8_t mesh_id[16];
+    if (mesh_id_from_hex(cfg->mesh_id, mesh_id) != 0) {
+        snprintf(err, err_len, "%s is a mesh without an admin: it has no roster", cfg->home);
+        return NULL;
+    }
+    Weft__ListMembers list = WEFT__LIST_MEMBERS__INIT;
+    list.mesh_id.data = mesh_id;
+    list.mesh_id.len = 16;
+    list.key.data = (uint8_t *)id->public_key;
+    list.key.len = 32;
+    Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_LIST_MEMBERS;
+    req.list_members = &list;
+    hub_client_t *client = hub_client_new(cfg->hub_endpoint, cfg->hub_public_key, id, NULL, err, err_len);
+    Weft__HubReply *reply = client ? hub_client_call(client, &req, HUB_CALL_TIMEOUT_MS, err, err_len) : NULL;
+    hub_client_destroy(&client);
+    if (reply && reply->body_case != WEFT__HUB_REPLY__BODY_MEMBER_LIST) {
+        if (reply->body_case == WEFT__HUB_REPLY__BODY_ERROR)
+            snprintf(err, err_len, "the hub refused the roster: %s",
+                     reply->error->message[0] ? reply->error->message : hub_error_code_name(reply->error->code));
+        else
+            snprintf(err, err_len, "unexpected answer from the hub (reply %d)", (int)reply->body_case);
+        weft__hub_reply__free_unpacked(reply, NULL);
+        return NULL;
+    }
+    return reply;
+}
+
+// member in a roster: by fingerprint or name; members still in the mesh before revoked keys. 1 found (key
+// filled), 0 none, or -(how many) when the name is not unique.
+static int roster_find(const Weft__MemberList *ml, const char *member, uint8_t key[32])
+{
+    for (int revoked = 0; revoked < 2; revoked++) {
+        int found = 0;
+        for (size_t i = 0; i < ml->n_members; i++) {
+            const Weft__MemberInfo *m = ml->members[i];
+            char fp[FINGERPRINT_LEN];
+            if (m->key.len != 32 || m->revoked != (revoked == 1))
+                continue;
+            id_fingerprint(m->key.data, fp);
+            if (strcmp(fp, member) == 0 || (m->name[0] && strcmp(m->name, member) == 0)) {
+                if (found++ == 0)
+                    memcpy(key, m->key.data, 32);
+            }
+        }
+        if (found)
+            return found == 1 ? 1 : -found;
+    }
+    return 0;
+}
 
 int mesh_resolve_member(const weft_config_t *cfg, const char *member, uint8_t key[32], char *err, size_t err_len)
 {
     if (strlen(member) == 64 && id_from_hex(member, key) == 0)
         return 0;
+    // the running node's member list first (it answers without the hub), then the hub's roster, which
+    // has the members that are offline too
     char url[CONFIG_STR + PATH_MAX], store_err[256];
     config_redis_url(cfg, url, sizeof url);
     store_t *store = store_connect(url, store_err, sizeof store_err);
     Weft__PeerList *list = store ? store_load_peers(store) : NULL;
     store_destroy(&store);
-    if (!list) {
-        snprintf(err, err_len, "cannot look up '%s': the node's member list is not available (is it up?); give the "
-                               "member's 64-character node id instead", member);
-        return -1;
-    }
     int found = 0;
-    for (size_t i = 0; i < list->n_peers; i++) {
+    for (size_t i = 0; list && i < list->n_peers; i++) {
         const Weft__Peer *p = list->peers[i];
         char fp[FINGERPRINT_LEN];
         if (p->id.len != 32)
@@ -485,18 +593,145 @@ int mesh_resolve_member(const weft_config_t *cfg, const char *member, uint8_t ke
                 memcpy(key, p->id.data, 32);
         }
     }
-    weft__peer_list__free_unpacked(list, NULL);
+    if (list)
+        weft__peer_list__free_unpacked(list, NULL);
     if (found == 1)
         return 0;
-    snprintf(err, err_len, found ? "'%s' names %d members: give the fingerprint or node id instead"
-                                 : "no member '%s' in the node's member list (`weft peers` shows them)",
-             member, found);
+    if (found > 1) {
+        snprintf(err, err_len, "'%s' names %d members: give the fingerprint or node id instead", member, found);
+        return -1;
+    }
+    char why[512];
+    identity_t id;
+    if (!cfg->mesh_id[0] || identity_load(cfg->identity_file, &id, why, sizeof why) != 0) {
+        snprintf(err, err_len, "no member '%s' in the node's member list (`weft peers` shows them)%s", member,
+                 cfg->mesh_id[0] ? "" : "; give its 64-character node id");
+        return -1;
+    }
+    Weft__HubReply *reply = mesh_roster_fetch(cfg, &id, why, sizeof why);
+    identity_wipe(&id);
+    if (!reply) {
+        snprintf(err, err_len, "'%s' is not in the node's member list and the roster is not available (%s); give "
+                               "the member's 64-character node id instead", member, why);
+        return -1;
+    }
+    found = roster_find(reply->member_list, member, key);
+    weft__hub_reply__free_unpacked(reply, NULL);
+    if (found == 1)
+        return 0;
+    if (found < 0)
+        snprintf(err, err_len, "'%s' names %d members: give the fingerprint or node id instead", member, -found);
+    else
+        snprintf(err, err_len, "no member '%s' in mesh %s (`weft mesh members` shows them)", member, cfg->mesh);
     return -1;
 }
 
-int mesh_op_kick(const char *home_opt, const char *mesh, const char *member)
+// The ids in <dir>/verified (`weft verify`): one 64-hex id a line. Returns how many went into out.
+static size_t load_verified(const char *dir, char (*out)[ID_HEX_LEN], size_t max)
+{
+    char path[PATH_MAX + 16], line[128];
+    snprintf(path, sizeof path, "%s/verified", dir);
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    while (f && n < max && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strlen(line) == 64)
+            snprintf(out[n++], ID_HEX_LEN, "%s", line);
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void format_ago(uint64_t then_ms, uint64_t now_ms, char *out, size_t out_len)
+{
+    if (!then_ms)
+        snprintf(out, out_len, "never");
+    else if (now_ms <= then_ms + 1000)
+        snprintf(out, out_len, "now");
+    else {
+        char d[32];
+        invite_format_duration((now_ms - then_ms) / 1000, d, sizeof d);
+        snprintf(out, out_len, "%s ago", d);
+    }
+}
+
+int mesh_op_members(const char *home_opt, const char *mesh, bool as_json)
 {
     char home[PATH_MAX], err[512];
+    weft_config_t cfg;
+    identity_t id;
+    if (load_instance(home_opt, mesh, "mesh members", home, sizeof home, &cfg) != 0)
+        return EXIT_FAIL;
+    if (identity_load(cfg.identity_file, &id, err, sizeof err) != 0) {
+        fprintf(stderr, "weft mesh members: %s\n", err);
+        return EXIT_FAIL;
+    }
+    uint8_t me[32];
+    memcpy(me, id.public_key, 32);
+    Weft__HubReply *reply = mesh_roster_fetch(&cfg, &id, err, sizeof err);
+    identity_wipe(&id);
+    if (!reply) {
+        fprintf(stderr, "weft mesh members: %s\n", err);
+        return EXIT_FAIL;
+    }
+    static char verified[VERIFIED_MAX][ID_HEX_LEN];
+    size_t n_verified = load_verified(cfg.home, verified, VERIFIED_MAX);
+    const Weft__MemberList *ml = reply->member_list;
+    uint64_t now_ms = (uint64_t)zclock_time();
+    json_t j;
+    if (as_json) {
+        json_init(&j, stdout);
+        json_array_begin(&j, NULL);
+    } else {
+        printf("%-20s %-19s %-15s %-8s %-14s %-8s %s\n", "NAME", "FINGERPRINT", "ADDRESS", "STATE", "LAST SEEN",
+               "VERIFIED", "ID");
+    }
+    for (size_t i = 0; i < ml->n_members; i++) {
+        const Weft__MemberInfo *m = ml->members[i];
+        if (m->key.len != 32)
+            continue;
+        char hex[ID_HEX_LEN], fp[FINGERPRINT_LEN], seen[48];
+        id_to_hex(m->key.data, hex);
+        id_fingerprint(m->key.data, fp);
+        bool self_ = memcmp(m->key.data, me, 32) == 0, is_verified = false;
+        for (size_t v = 0; v < n_verified && !is_verified; v++)
+            is_verified = strcmp(verified[v], hex) == 0;
+        const char *state = m->revoked ? "revoked" : m->online ? "online" : "offline";
+        if (as_json) {
+            json_object_begin(&j, NULL);
+            json_string(&j, "name", m->name);
+            json_string(&j, "fingerprint", fp);
+            json_string(&j, "id", hex);
+            json_string(&j, "address", m->address);
+            json_bool(&j, "online", m->online);
+            json_uint(&j, "last_seen_ms", m->last_seen_ms);
+            json_uint(&j, "joined_ms", m->joined_ms);
+            json_bool(&j, "verified", is_verified);
+            json_bool(&j, "revoked", m->revoked);
+            json_bool(&j, "admin", m->admin);
+            json_bool(&j, "self", self_);
+            json_object_end(&j);
+            continue;
+        }
+        format_ago(m->online ? now_ms : m->last_seen_ms, now_ms, seen, sizeof seen);
+        char name[80];
+        snprintf(name, sizeof name, "%s%s%s", m->name[0] ? m->name : "-", m->admin ? " (admin)" : "",
+                 self_ ? " (this)" : "");
+        printf("%-20s %-19s %-15s %-8s %-14s %-8s %s\n", name, fp, m->address[0] ? m->address : "-", state, seen,
+               self_ ? "-" : is_verified ? "yes" : "no", hex);
+    }
+    if (as_json) {
+        json_array_end(&j);
+        json_finish(&j);
+    }
+    weft__hub_reply__free_unpacked(reply, NULL);
+    return EXIT_OK;
+}
+
+int mesh_op_kick(const char *home_opt, const char *mesh, const char *member, bool as_json)
+{
+    char home[PATH_MAX], err[1024];
     weft_config_t cfg;
     identity_t id;
     if (load_instance(home_opt, mesh, "mesh kick", home, sizeof home, &cfg) != 0 ||
@@ -531,10 +766,25 @@ int mesh_op_kick(const char *home_opt, const char *mesh, const char *member)
     if (!reply)
         return EXIT_FAIL;
     int rc = EXIT_OK;
-    if (reply->body_case == WEFT__HUB_REPLY__BODY_DONE)
-        printf("%s\n", reply->done->message);
-    else
+    if (reply->body_case != WEFT__HUB_REPLY__BODY_DONE) {
         rc = hub_refused("kick", reply);
+    } else if (as_json) {
+        char hex[ID_HEX_LEN], fp[FINGERPRINT_LEN];
+        id_to_hex(rev.member_key, hex);
+        id_fingerprint(rev.member_key, fp);
+        json_t j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_string(&j, "mesh", cfg.mesh);
+        json_string(&j, "id", hex);
+        json_string(&j, "fingerprint", fp);
+        json_uint(&j, "revoked_at", rev.revoked_at);
+        json_string(&j, "message", reply->done->message);
+        json_object_end(&j);
+        json_finish(&j);
+    } else {
+        printf("%s\n", reply->done->message);
+    }
     weft__hub_reply__free_unpacked(reply, NULL);
     return rc;
 }

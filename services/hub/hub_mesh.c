@@ -566,6 +566,99 @@ static void handle_leave_mesh(hub_mesh_t *self, const uint8_t *rid, size_t rid_l
     send_done(self, rid, rid_len, rc == 0 ? "left the mesh" : "you were not a member of this mesh");
 }
 
+// ---- ListMembers: the roster with presence, for `weft mesh members` and kicks of offline members ----
+
+// Fills info for key; online from the live table in self->scratch[0..live).
+static void member_info(hub_mesh_t *self, const mesh_info_t *mesh, int live, const uint8_t key[32],
+                        Weft__MemberInfo *info)
+{
+    info->admin = memcmp(key, mesh->admin_key, 32) == 0;
+    for (int i = 0; i < live && !info->online; i++)
+        info->online = memcmp(self->scratch[i].id, key, 32) == 0;
+    if (members_last_seen(self->members, mesh->id_hex, key, &info->last_seen_ms, NULL) < 0)
+        count(self, "redis_errors");
+}
+
+static void handle_list_members(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
+                                const Weft__ListMembers *l)
+{
+    if (!is_connection_key(l->key.data, user_id)) {
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST,
+                   "list members: key is not the CURVE key of this connection");
+        return;
+    }
+    mesh_info_t mesh;
+    if (!load_mesh(self, rid, rid_len, l->mesh_id.data, &mesh))
+        return;
+    int is_member = mesh_store_is_member(self->meshes, mesh.id, l->key.data);
+    if (is_member != 1) {
+        send_error(self, rid, rid_len, is_member < 0 ? WEFT__HUB_ERROR__CODE__BAD_REQUEST
+                                                     : WEFT__HUB_ERROR__CODE__NOT_IN_MESH,
+                   is_member < 0 ? "the hub's storage failed; try again" : "only members of a mesh see its roster");
+        return;
+    }
+    mesh_member_t *roster = calloc(MESH_STORE_MAX_MEMBERS, sizeof *roster);
+    Weft__MemberInfo *infos = calloc(MESH_STORE_MAX_MEMBERS + HUB_MESH_MAX_REVOKED, sizeof *infos);
+    Weft__MemberInfo **list = calloc(MESH_STORE_MAX_MEMBERS + HUB_MESH_MAX_REVOKED, sizeof *list);
+    revocation_t *revoked = calloc(HUB_MESH_MAX_REVOKED, sizeof *revoked);
+    char (*names)[64] = calloc(HUB_MESH_MAX_REVOKED, 64);
+    size_t expired = 0;
+    int n = roster ? mesh_store_list_members(self->meshes, mesh.id, roster, MESH_STORE_MAX_MEMBERS) : -1;
+    int live = members_load(self->members, mesh.id_hex, self->scratch, MEMBERS_MAX_PER_MESH, &expired);
+    int n_rev = mesh_store_revocations(self->meshes, mesh.id, self->revoked, REVOCATION_LEN, HUB_MESH_MAX_REVOKED);
+    if (!infos || !list || !revoked || !names || n < 0 || live < 0 || n_rev < 0) {
+        count(self, "redis_errors");
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, "the hub's storage failed; try again");
+        goto done;
+    }
+    size_t k = 0;
+    for (int i = 0; i < n; i++, k++) {
+        Weft__MemberInfo *info = &infos[k];
+        weft__member_info__init(info);
+        info->key.data = roster[i].key;
+        info->key.len = 32;
+        info->name = roster[i].name;
+        info->address = roster[i].address;
+        info->joined_ms = roster[i].joined_ms;
+        member_info(self, &mesh, live, roster[i].key, info);
+        list[k] = info;
+    }
+    // kicked members are off the roster: their revocations say who they were; the name is the one they
+    // last registered with, if they ever did
+    for (int i = 0; i < n_rev; i++) {
+        char err[160];
+        if (revocation_decode(self->revoked + (size_t)i * REVOCATION_LEN, REVOCATION_LEN, &revoked[i], err,
+                              sizeof err) != 0)
+            continue;
+        Weft__MemberInfo *info = &infos[k];
+        weft__member_info__init(info);
+        info->key.data = revoked[i].member_key;
+        info->key.len = 32;
+        info->revoked = true;
+        member_info(self, &mesh, live, revoked[i].member_key, info);
+        uint64_t seen;
+        if (members_last_seen(self->members, mesh.id_hex, revoked[i].member_key, &seen, names[i]) == 1)
+            info->name = names[i];
+        list[k++] = info;
+    }
+    Weft__MemberList ml = WEFT__MEMBER_LIST__INIT;
+    ml.mesh_id.data = mesh.id;
+    ml.mesh_id.len = 16;
+    ml.n_members = k;
+    ml.members = list;
+    Weft__HubReply reply = WEFT__HUB_REPLY__INIT;
+    reply.body_case = WEFT__HUB_REPLY__BODY_MEMBER_LIST;
+    reply.member_list = &ml;
+    send_reply(self, rid, rid_len, &reply);
+    count(self, "rosters_sent");
+done:
+    free(roster);
+    free(infos);
+    free(list);
+    free(revoked);
+    free(names);
+}
+
 void hub_mesh_handle(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id, const char *peer,
                      const Weft__HubRequest *req)
 {
@@ -580,6 +673,9 @@ void hub_mesh_handle(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const
     case WEFT__HUB_REQUEST__BODY_CERT_ISSUED: handle_cert_issued(self, user_id, req->cert_issued); break;
     case WEFT__HUB_REQUEST__BODY_KICK: handle_kick(self, rid, rid_len, req->kick); break;
     case WEFT__HUB_REQUEST__BODY_LEAVE_MESH: handle_leave_mesh(self, rid, rid_len, user_id, req->leave_mesh); break;
+    case WEFT__HUB_REQUEST__BODY_LIST_MEMBERS:
+        handle_list_members(self, rid, rid_len, user_id, req->list_members);
+        break;
     default: break;
     }
 }

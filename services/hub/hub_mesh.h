@@ -1,5 +1,6 @@
 // hub_mesh.h — the hub's membership requests (docs/membership.md): CreateMesh, RegisterInvite, Join (with
-// the CertRequest to an online admin and its CertIssued answer), Kick and LeaveMesh, on top of the
+// the CertRequest to an online admin and its CertIssued answer), Kick, LeaveMesh and ListMembers (the
+// roster with who is online, last seen and revoked keys, for members of the mesh), on top of the
 // roster in mesh_store.h; and the admission check Register uses for managed meshes (named by their id in
 // hex). Joins waiting for an admin's signature are held here, in memory, for JOIN_TIMEOUT_MS.
 #ifndef WEFT_HUB_MESH_H

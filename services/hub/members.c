@@ -3,6 +3,7 @@
 #include "members.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,14 +119,40 @@ int members_put(members_t *self, const char *mesh, const member_t *m)
     routing_to_hex(m->routing_id, m->routing_id_len, hex_routing);
     char last_seen[24];
     snprintf(last_seen, sizeof last_seen, "%llu", (unsigned long long)m->last_seen_ms);
+    char seen[24 + sizeof m->name];   // one value: "<ms> <name>"
+    snprintf(seen, sizeof seen, "%s %s", last_seen, m->name);
     if (store_exec(self->store, "HSET hub:member:%s:%s name %s overlay_addr %s routing_id %s last_seen_ms %s",
                    mesh, hex_id, m->name, m->overlay_addr, hex_routing, last_seen) != 0 ||
         store_exec(self->store, "EXPIRE hub:member:%s:%s %d", mesh, hex_id, self->timeout_s) != 0 ||
         store_exec(self->store, "SADD hub:mesh:%s:members %s", mesh, hex_id) != 0 ||
         store_exec(self->store, "SADD hub:meshes %s", mesh) != 0 ||
-        store_exec(self->store, "SET hub:routing:%s %s EX %d", hex_routing, mesh, self->timeout_s) != 0)
+        store_exec(self->store, "SET hub:routing:%s %s EX %d", hex_routing, mesh, self->timeout_s) != 0 ||
+        store_exec(self->store, "HSET hub:seen:%s %s %s", mesh, hex_id, seen) != 0 ||
+        store_exec(self->store, "EXPIRE hub:seen:%s %d", mesh, MEMBERS_BIND_TTL_S) != 0)
         return -1;
     return 0;
+}
+
+int members_last_seen(members_t *self, const char *mesh, const uint8_t id[32], uint64_t *ms, char name[64])
+{
+    char hex_id[ID_HEX_LEN];
+    id_to_hex(id, hex_id);
+    redisReply *r = store_command(self->store, "HGET hub:seen:%s %s", mesh, hex_id);
+    if (!r)
+        return -1;
+    int rc = 0;
+    char *end = NULL;
+    if (r->type == REDIS_REPLY_STRING) {
+        uint64_t v = strtoull(r->str, &end, 10);
+        if (end != r->str && (*end == ' ' || *end == '\0')) {
+            *ms = v;
+            if (name)
+                snprintf(name, 64, "%s", *end ? end + 1 : "");
+            rc = 1;
+        }
+    }
+    freeReplyObject(r);
+    return rc;
 }
 
 int members_remove(members_t *self, const char *mesh, const uint8_t id[32])

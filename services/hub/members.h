@@ -5,6 +5,9 @@
 //   hub:routing:<hex routing>   string <mesh>, EXPIRE timeout: which mesh a connection registered in
 //   hub:bind:<mesh>:<address>   string <hex id>, EXPIRE MEMBERS_BIND_TTL_S (refreshed by each Register):
 //                               in an open mesh, an overlay address stays with the key that first held it
+//   hub:seen:<mesh>             hash <hex id> -> "<last_seen_ms> <name>", EXPIRE MEMBERS_BIND_TTL_S (refreshed
+//                               by each Register): when a member was last online, kept after it goes away
+//                               (the roster's "last seen", `weft mesh members`)
 #ifndef WEFT_HUB_MEMBERS_H
 #define WEFT_HUB_MEMBERS_H
 
@@ -40,6 +43,9 @@ void members_destroy(members_t **self);
 int members_load(members_t *self, const char *mesh, member_t *out, size_t max, size_t *expired);
 // Writes (or refreshes) a member and its expiry. Returns 0 or -1.
 int members_put(members_t *self, const char *mesh, const member_t *m);
+// When id was last registered in mesh: 1 (*ms and name filled; name may be NULL), 0 never (or longer ago
+// than MEMBERS_BIND_TTL_S), -1 Redis failed.
+int members_last_seen(members_t *self, const char *mesh, const uint8_t id[32], uint64_t *ms, char name[64]);
 // Removes a member now. Returns 0 or -1.
 int members_remove(members_t *self, const char *mesh, const uint8_t id[32]);
 // The mesh a routing id registered in: 1 found (mesh filled), 0 not, -1 Redis failed.

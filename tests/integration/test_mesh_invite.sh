@@ -14,7 +14,10 @@
 #   7. with the admin down, a join says no admin is online and its use is given back.
 #   8. a member leaves for good (roster and instance gone); the admin cannot without --force.
 #   9. an invite naming a hub key the (re-keyed) hub no longer has fails clearly, changing nothing.
-# Also: weft verify shows the same SAS on both sides and marks the member verified in weft peers.
+# Also: weft verify shows the same SAS on both sides and marks the member verified in weft peers; the hub
+# key pasted unquoted into bash works (64 hex) and the old Z85 form is still accepted; --json on create,
+# invite, join, kick and verify; 5b. `weft mesh members` lists offline and kicked members, and kick by name
+# and by fingerprint works for members that were never online.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_mesh_invite.sh BIN_DIR}"
@@ -44,10 +47,16 @@ import json, sys
 print([m["id"] for m in json.load(sys.stdin) if m["name"] == sys.argv[1]][0])' "$2"; }
 ping_ok() { lab_exec "$1" ping -c 3 -i 0.2 -W 2 "$2" >/dev/null 2>&1; }
 
-lab_log "1. alpha creates mesh office and is its admin"
-out=$(lab_exec alpha "$W" mesh create --home "$A" --name office --hub "$HUB" --hub-key "$HUB_KEY" --psk \
-      --node-name alpha) || lab_fail "mesh create failed: $out"
+lab_log "1. alpha creates mesh office and is its admin (the hub key pasted unquoted, as the README shows it)"
+[[ $HUB_KEY =~ ^[0-9a-f]{64}$ ]] || lab_fail "weft hub key printed '$HUB_KEY', not 64 hex characters"
+out=$(lab_exec alpha bash -c "$W mesh create --home $A --name office --hub $HUB --hub-key $HUB_KEY --psk \
+      --node-name alpha --json") || lab_fail "mesh create failed: $out"
 echo "$out"
+# (grep, not python: python starts in about a second on a busy machine)
+for f in '"mesh":"office"' '"address":"10.100.0.1/16"' '"role":"admin"' '"id":"[0-9a-f]{32}"' '"network_key":true'; do
+  grep -Eq "$f" <<<"$out" || lab_fail "mesh create --json has no $f: $out"
+done
+grep -q "public_key: \"$HUB_KEY\"" "$A/meshes/office/weft.yaml" || lab_fail "the hub key was not written in hex"
 [ -f "$A/meshes/office/weft.yaml" ] && [ -f "$A/meshes/office/member.cert" ] || lab_fail "no instance written"
 grep -q 'address: "10.100.0.1/16"' "$A/meshes/office/weft.yaml" || lab_fail "admin did not get 10.100.0.1"
 OFFICE=$(mesh_id_of alpha office)
@@ -89,6 +98,8 @@ import json, sys
 v = {p["name"]: p["verified"] for p in json.load(sys.stdin)}
 sys.exit(0 if v.get("beta") is True and v.get("gamma") is False else 1)' || lab_fail "weft peers does not show beta (only) verified"
 "$W" peers --home "$A" | grep -q "beta: verified" || lab_fail "weft peers' table does not say beta is verified"
+out=$("$W" verify beta --home "$A" --yes --json 2>/dev/null) || lab_fail "weft verify --json failed"
+grep -q "\"sas\":\"$sas_a\"" <<<"$out" && grep -q '"verified":true' <<<"$out" || lab_fail "weft verify --json: $out"
 lab_log "SAS $sas_a on both sides; beta verified on alpha"
 
 lab_log "2. bad invites fail clearly and change nothing"
@@ -113,7 +124,9 @@ bad_join garbage "hello-this-is-not-a-code" "invite"
 short=$(lab_exec alpha "$W" mesh invite --home "$A" --seconds 2) || lab_fail "short invite failed"
 sleep 3
 bad_join expired "$short" "expired"
-lab_exec crowd "$W" mesh join "$code1" --home "$LAB_DIR/crowd/first" >/dev/null 2>&1 || lab_fail "a fresh code did not work"
+out=$(lab_exec crowd "$W" mesh join "$code1" --home "$LAB_DIR/crowd/first" --node-name upper --json 2>/dev/null) ||
+  lab_fail "a fresh code did not work"
+grep -q '"role":"member"' <<<"$out" && grep -q '"address":"10.100.0.' <<<"$out" || lab_fail "mesh join --json: $out"
 roster_before=$(hub_redis SCARD "hub:net:$OFFICE:roster")
 bad_join reused "$code1" "used up"
 rc=0
@@ -124,7 +137,9 @@ out=$(lab_exec alpha "$W" mesh create --home "$LAB_DIR/crowd/wrongkey" --name ot
 lab_log "wrong hub key: $out"
 
 lab_log "3. 20 concurrent joins with one single-use code"
-single=$(lab_exec alpha "$W" mesh invite --home "$A") || lab_fail "invite failed"
+out=$(lab_exec alpha "$W" mesh invite --home "$A" --json) || lab_fail "invite failed"
+single=$(sed -n 's/.*"code":"\(weft1-[^"]*\)".*/\1/p' <<<"$out")
+[ -n "$single" ] && grep -q '"uses":1' <<<"$out" || lab_fail "mesh invite --json: $out"
 roster_before=$(hub_redis SCARD "hub:net:$OFFICE:roster")
 pids=()
 for i in $(seq 1 20); do
@@ -141,8 +156,20 @@ lab_log "20 concurrent joins: $ok succeeded, $written instances written, roster 
 grep -l "used up" "$LAB_DIR"/crowd/c*.out | wc -l | grep -qx 19 || lab_fail "the 19 others were not told 'used up'"
 
 lab_log "4. two meshes on one node: beta creates lab, alpha joins it as well"
-lab_exec beta "$W" mesh create --home "$B" --name lab --cidr 10.101.0.0/16 --hub "$HUB" --hub-key "$HUB_KEY" \
-  --node-name beta >/dev/null || lab_fail "beta could not create lab"
+# with the hub key in the old 40-character Z85 form: still accepted, written as hex
+z85() {
+  local a='0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#' out='' i v k
+  for ((i = 0; i < 64; i += 8)); do
+    v=$((16#${1:i:8}))
+    for k in 52200625 614125 7225 85 1; do out+=${a:$((v / k % 85)):1}; done
+  done
+  echo "$out"
+}
+HUB_KEY_Z85=$(z85 "$HUB_KEY")
+[ ${#HUB_KEY_Z85} -eq 40 ] || lab_fail "could not make the Z85 form of $HUB_KEY"
+lab_exec beta "$W" mesh create --home "$B" --name lab --cidr 10.101.0.0/16 --hub "$HUB" --hub-key "$HUB_KEY_Z85" \
+  --node-name beta >/dev/null || lab_fail "beta could not create lab with the Z85 hub key $HUB_KEY_Z85"
+grep -q "public_key: \"$HUB_KEY\"" "$B/meshes/lab/weft.yaml" || lab_fail "the Z85 hub key was not written as hex"
 up beta lab
 lab_wait 20 "beta's lab registered" bash -c "'$W' status --home '$B' --mesh lab --json | grep -q registered"
 labcode=$(lab_exec beta "$W" mesh invite --home "$B" --mesh lab) || lab_fail "lab invite failed"
@@ -194,6 +221,33 @@ for n in alpha beta; do
     || lab_fail "$n's crypto did not keep gamma's revocation"
 done
 
+lab_log "5b. weft mesh members: the roster with offline and kicked members; offline members kicked by name and fingerprint"
+WINNER=$(ls -d "$LAB_DIR"/crowd/c*/meshes/office | head -1); WINNER=${WINNER%/meshes/office}
+fp_of() { "$W" id --home "$1" --json | grep -o '"fingerprint":"[0-9a-f-]*"' | cut -d'"' -f4; }
+WINNER_FP=$(fp_of "$WINNER"); UPPER_FP=$(fp_of "$LAB_DIR/crowd/first")
+t0=$EPOCHREALTIME
+lab_exec alpha "$W" mesh members --home "$A" --mesh office
+roster=$(lab_exec alpha "$W" mesh members --home "$A" --mesh office --json) || lab_fail "weft mesh members failed"
+# one object per member, fields in a fixed order, no nesting: each regex stays inside one member
+for want in '"name":"alpha"[^}]*"online":true[^}]*"admin":true,"self":true' \
+            '"name":"beta"[^}]*"online":true,"last_seen_ms":[1-9][^}]*"verified":true' \
+            '"name":"upper"[^}]*"address":"10\.100\.0\.[0-9]+","online":false,"last_seen_ms":0,[^}]*"revoked":false' \
+            "\"name\":\"gamma\",[^}]*\"id\":\"$GAMMA\",\"address\":\"\",\"online\":false,\"last_seen_ms\":[1-9][^}]*\"revoked\":true" \
+            "\"fingerprint\":\"$WINNER_FP\"[^}]*\"online\":false[^}]*\"revoked\":false"; do
+  grep -Eq "$want" <<<"$roster" || lab_fail "the roster has no member like $want: $roster"
+done
+[ "$(grep -o '"fingerprint"' <<<"$roster" | wc -l)" = 5 ] || lab_fail "the roster does not have 5 entries: $roster"
+out=$(lab_exec alpha "$W" mesh kick upper --home "$A" --mesh office --json) || lab_fail "kick of offline upper by name failed"
+grep -q "\"fingerprint\":\"$UPPER_FP\"" <<<"$out" || lab_fail "mesh kick --json: $out (want $UPPER_FP)"
+lab_exec alpha "$W" mesh kick "$WINNER_FP" --home "$A" --mesh office >/dev/null || lab_fail "kick by fingerprint failed"
+roster=$(lab_exec alpha "$W" mesh members --home "$A" --mesh office --json) || lab_fail "weft mesh members failed"
+for fp in "$UPPER_FP" "$WINNER_FP"; do   # one object per member, no nesting: the regex stays in it
+  grep -Eq "\"fingerprint\":\"$fp\"[^}]*\"revoked\":true" <<<"$roster" || lab_fail "$fp is not revoked: $roster"
+done
+rc=0; out=$(lab_exec alpha "$W" mesh kick nobody --home "$A" --mesh office 2>&1) || rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "no member 'nobody' in mesh office" || lab_fail "kick nobody: exit $rc: $out"
+lab_log "roster, two offline kicks and a refused one in $(awk "BEGIN { printf \"%.2f\", $EPOCHREALTIME - $t0 }") s"
+
 lab_log "6. a room expires by itself"
 rc=0; out=$(lab_exec alpha "$W" room open party --ttl 15 --home "$A" --hub "$HUB" --hub-key "$HUB_KEY" 2>&1) || rc=$?
 [ $rc -eq 2 ] && echo "$out" | grep -q "collide" && [ ! -d "$A/meshes/party" ] \
@@ -227,10 +281,11 @@ lab_exec crowd "$W" mesh join "$late" --home "$LAB_DIR/crowd/noadmin" >/dev/null
   || lab_fail "the single-use code did not work once the admin was back (its use was not given back)"
 
 lab_log "8. leave: a member leaves for good, the admin cannot without --force"
-first_hex=$("$W" id --home "$LAB_DIR/crowd/first" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-[ "$(hub_redis SISMEMBER "hub:net:$OFFICE:roster" "$first_hex")" = 1 ] || lab_fail "crowd/first is not on the roster"
-lab_exec crowd "$W" mesh leave office --home "$LAB_DIR/crowd/first" || lab_fail "mesh leave failed"
-[ ! -d "$LAB_DIR/crowd/first/meshes/office" ] || lab_fail "mesh leave left the instance"
+# (crowd/noadmin, joined in 7: crowd/first was kicked in 5b)
+first_hex=$("$W" id --home "$LAB_DIR/crowd/noadmin" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+[ "$(hub_redis SISMEMBER "hub:net:$OFFICE:roster" "$first_hex")" = 1 ] || lab_fail "crowd/noadmin is not on the roster"
+lab_exec crowd "$W" mesh leave office --home "$LAB_DIR/crowd/noadmin" || lab_fail "mesh leave failed"
+[ ! -d "$LAB_DIR/crowd/noadmin/meshes/office" ] || lab_fail "mesh leave left the instance"
 [ "$(hub_redis SISMEMBER "hub:net:$OFFICE:roster" "$first_hex")" = 0 ] || lab_fail "the leaver is still on the roster"
 rc=0; out=$(lab_exec alpha "$W" mesh leave office --home "$A" 2>&1) || rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "admin" || lab_fail "the admin left without --force: exit $rc: $out"
