@@ -313,6 +313,19 @@ static void test_membership_requests(void **state)
     assert_true(accepted(&req));
     leave.mesh_id.len = 0;
     assert_false(accepted(&req));
+
+    Weft__ListMembers list = WEFT__LIST_MEMBERS__INIT;   // the roster (weft mesh members)
+    list.mesh_id = invite.mesh_id;
+    list.key = join.key;
+    list.key.len = 32;
+    req.body_case = WEFT__HUB_REQUEST__BODY_LIST_MEMBERS;
+    req.list_members = &list;
+    assert_true(accepted(&req));
+    list.key.len = 31;
+    assert_false(accepted(&req));
+    list.key.len = 32;
+    list.mesh_id.len = 15;
+    assert_false(accepted(&req));
     assert_string_equal(hub_error_code_name(WEFT__HUB_ERROR__CODE__INVITE_USED_UP), "INVITE_USED_UP");
     assert_string_equal(hub_error_code_name(WEFT__HUB_ERROR__CODE__QUOTA), "QUOTA");
     assert_string_equal(hub_error_code_name(WEFT__HUB_ERROR__CODE__CLOSED_MESH), "CLOSED_MESH");
