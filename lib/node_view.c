@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "service_report.h"
 #include "wire.h"
 
 // --- services, asked all at once ---
@@ -115,13 +116,21 @@ void node_status_collect(const weft_config_t *cfg, store_t *store, int timeout_m
     out->supervisor_pid = running_supervisor(cfg);
     snprintf(out->hub_state, sizeof out->hub_state, "unknown");
     if (store) {
-        redisReply *r = store_command(store, "HGET weft:hub state");
-        if (r && r->type == REDIS_REPLY_STRING)
-            snprintf(out->hub_state, sizeof out->hub_state, "%s", r->str);
+        redisReply *r = store_command(store, "HMGET weft:hub state refused");
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING)
+            snprintf(out->hub_state, sizeof out->hub_state, "%s", r->element[0]->str);
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING)
+            snprintf(out->hub_refused, sizeof out->hub_refused, "%s", r->element[1]->str);
         if (r)
             freeReplyObject(r);
     }
     ask_services(cfg, timeout_ms, out);
+    for (int s = 0; s < SVC_COUNT; s++) {
+        service_report_t report;
+        service_report_read(cfg->run_dir, cfg->log_dir, service_name((service_id_t)s), &report);
+        out->services[s].restarts = report.restarts;
+        snprintf(out->services[s].last_error, sizeof out->services[s].last_error, "%s", report.last_error);
+    }
 }
 
 // --- Redis tables ---
@@ -289,6 +298,7 @@ void node_status_json(const weft_config_t *cfg, const node_status_t *status, jso
     json_uint(j, "overlay_prefix", (uint64_t)cfg->overlay_prefix);
     json_string(j, "hub", cfg->hub_endpoint);
     json_string(j, "hub_state", status->hub_state);
+    json_string(j, "hub_refused", status->hub_refused);
     json_bool(j, "running", status->supervisor_pid != 0);
     json_uint(j, "supervisor_pid", (uint64_t)status->supervisor_pid);
     json_array_begin(j, "services");
@@ -297,6 +307,8 @@ void node_status_json(const weft_config_t *cfg, const node_status_t *status, jso
         json_object_begin(j, NULL);
         json_string(j, "service", svc->name);
         json_bool(j, "up", svc->up);
+        json_uint(j, "restarts", svc->restarts);
+        json_string(j, "last_error", svc->last_error);
         if (svc->up) {
             json_uint(j, "pid", svc->pid);
             json_uint(j, "uptime_ms", svc->uptime_ms);

@@ -30,6 +30,8 @@ typedef struct {
     uint32_t pid;
     uint64_t uptime_ms;
     char detail[512];
+    unsigned restarts;                             // by `weft up`'s supervisor since it started (service_report.h)
+    char last_error[512];                          // its log's last error line since then ("" none)
     size_t counter_count;
     node_counter_t counters[SERVICE_MAX_COUNTERS];
 } node_service_t;
@@ -38,6 +40,7 @@ typedef struct {
     char id[ID_HEX_LEN];                           // "" when the identity file cannot be read
     char fingerprint[FINGERPRINT_LEN];
     char hub_state[64];                            // weft:hub state, "unknown" without Redis
+    char hub_refused[256];                         // weft:hub refused: why the hub refuses this node ("" not)
     int supervisor_pid;                            // 0: no `weft up` running in this home
     int missing;                                   // services that did not answer
     node_service_t services[SVC_COUNT];
@@ -70,7 +73,7 @@ typedef struct {
 } node_route_t;
 
 // Asks every service for its status (all at once; each gets at most timeout_ms) and reads the node's
-// identity, supervisor pid file and hub state. `store` may be NULL (no Redis: hub_state "unknown").
+// identity, supervisor pid file, hub state and each service's restarts and last error (service_report.h). `store` may be NULL (no Redis: hub_state "unknown").
 void node_status_collect(const weft_config_t *cfg, store_t *store, int timeout_ms, node_status_t *out);
 
 // The peer table with each peer's path and session. Returns the count (0 when none saved yet) and sets

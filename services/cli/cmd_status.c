@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "identity.h"
 #include "json.h"
+#include "mesh_home.h"
 #include "node_view.h"
 #include "store.h"
 #include "wire.h"
@@ -45,9 +46,54 @@ static int parse_read_options(int argc, char **argv, read_options_t *o, const ch
 
 static const char status_usage[] =
     "usage: weft status [--home DIR] [--mesh NAME] [--json]\n"
-    "Shows the node (id, overlay address, hub) and each service: pid, uptime, state, counters.\n"
-    "--mesh NAME: which mesh, on a node in several (`weft mesh list`).\n"
+    "Shows the node (id, overlay address, hub, and why the hub refuses it if it does) and each service:\n"
+    "pid, uptime, state, and what last went wrong (restarts and the last error in its log since `weft up`).\n"
+    "A node in several meshes shows each (--json: an array of them), or only --mesh NAME.\n"
     "Exit status 0 when every service answers, 1 otherwise.\n";
+
+// The hub's state in words: why it refuses us, or what "unreachable" may mean.
+static void hub_words(const node_status_t *st, char *out, size_t out_len)
+{
+    if (st->hub_refused[0])
+        snprintf(out, out_len, "refused: %s", st->hub_refused);
+    else if (strcmp(st->hub_state, "unreachable") == 0)
+        snprintf(out, out_len, "unreachable: no answer (is the hub running and reachable, and is hub.public_key "
+                 "the key `weft hub key` prints?)");
+    else
+        snprintf(out, out_len, "%s", st->hub_state);
+}
+
+static void print_status(const weft_config_t *cfg, const node_status_t *st)
+{
+    char hub[400];
+    hub_words(st, hub, sizeof hub);
+    printf("node      %s  (%s)\nid        %s\nmesh      %s  overlay %s/%d\nhub       %s  (%s)\n"
+           "supervisor %s\n\n",
+           cfg->name, st->fingerprint, st->id, cfg->mesh, cfg->overlay_addr, cfg->overlay_prefix, cfg->hub_endpoint,
+           hub, st->supervisor_pid ? "running" : "not running here (services may run elsewhere, e.g. in containers)");
+    printf("%-10s %-8s %-10s %s\n", "SERVICE", "PID", "UPTIME", "STATE");
+    for (int s = 0; s < SVC_COUNT; s++) {
+        const node_service_t *svc = &st->services[s];
+        if (svc->up) {
+            char uptime[32];
+            snprintf(uptime, sizeof uptime, "%llus", (unsigned long long)(svc->uptime_ms / 1000));
+            printf("%-10s %-8u %-10s %s\n", svc->name, svc->pid, uptime, svc->detail);
+        } else {
+            printf("%-10s %-8s %-10s %s\n", svc->name, "-", "-", "not answering");
+        }
+    }
+    bool header = false;
+    for (int s = 0; s < SVC_COUNT; s++) {
+        const node_service_t *svc = &st->services[s];
+        if (!svc->restarts && !svc->last_error[0])
+            continue;
+        if (!header)
+            printf("\nwhat went wrong since `weft up` (logs in %s/):\n", cfg->log_dir);
+        header = true;
+        printf("  %-10s restarted %u time%s; last error: %s\n", svc->name, svc->restarts,
+               svc->restarts == 1 ? "" : "s", svc->last_error[0] ? svc->last_error : "none in its log");
+    }
+}
 
 int cmd_status(int argc, char **argv)
 {
@@ -77,26 +123,82 @@ int cmd_status(int argc, char **argv)
         node_status_json(&cfg, st, &j);
         json_finish(&j);
     } else {
-        printf("node      %s  (%s)\nid        %s\nmesh      %s  overlay %s/%d\nhub       %s  (%s)\n"
-               "supervisor %s\n\n",
-               cfg.name, st->fingerprint, st->id, cfg.mesh, cfg.overlay_addr, cfg.overlay_prefix, cfg.hub_endpoint,
-               st->hub_state,
-               st->supervisor_pid ? "running" : "not running here (services may run elsewhere, e.g. in containers)");
-        printf("%-10s %-8s %-10s %s\n", "SERVICE", "PID", "UPTIME", "STATE");
-        for (int s = 0; s < SVC_COUNT; s++) {
-            const node_service_t *svc = &st->services[s];
-            if (svc->up) {
-                char uptime[32];
-                snprintf(uptime, sizeof uptime, "%llus", (unsigned long long)(svc->uptime_ms / 1000));
-                printf("%-10s %-8u %-10s %s\n", svc->name, svc->pid, uptime, svc->detail);
-            } else {
-                printf("%-10s %-8s %-10s %s\n", svc->name, "-", "-", "not answering");
-            }
-        }
+        print_status(&cfg, st);
     }
     int missing = st->missing;
     free(st);
     return missing ? EXIT_FAIL : EXIT_OK;
+}
+
+int cmd_status_all(int argc, char **argv)
+{
+    const char *home_opt = NULL;
+    bool json = false, chosen = false;
+    for (int i = 1; i < argc; i++) {
+        chosen |= strcmp(argv[i], "--mesh") == 0 || strncmp(argv[i], "--mesh=", 7) == 0 ||
+                  strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+        json |= strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0;
+        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+            home_opt = argv[i + 1];
+        else if (strncmp(argv[i], "--home=", 7) == 0)
+            home_opt = argv[i] + 7;
+    }
+    char home[PATH_MAX], yaml[PATH_MAX + 16];
+    config_resolve_home(home_opt, home, sizeof home);
+    snprintf(yaml, sizeof yaml, "%s/weft.yaml", home);
+    mesh_local_name_t names[MESH_HOME_MAX];
+    int count = mesh_home_list(home, names, MESH_HOME_MAX);
+    bool legacy = access(yaml, F_OK) == 0;
+    if (chosen || count + legacy <= 1)
+        return mesh_home_dispatch("status", argc, argv, cmd_status);
+    char **args = calloc((size_t)argc + 3, sizeof *args);
+    if (!args)
+        return EXIT_FAIL;
+    for (int i = 0; i < argc; i++)
+        args[i] = argv[i];
+    args[argc] = "--home";  // the last --home wins with getopt
+    int rc = EXIT_OK;
+    if (json)
+        printf("[\n");
+    for (int i = legacy ? -1 : 0; i < count; i++) {
+        char dir[PATH_MAX];
+        if (i < 0)
+            snprintf(dir, sizeof dir, "%s", home);
+        else
+            mesh_home_instance(home, names[i], dir, sizeof dir);
+        args[argc + 1] = dir;
+        bool first = i == (legacy ? -1 : 0);
+        const char *name = i < 0 ? "(this home)" : names[i];
+        if (json && !first)
+            printf(",\n");
+        else if (!json)
+            printf("%s== mesh %s ==\n", first ? "" : "\n", name);
+        weft_config_t cfg;
+        char err[600];
+        if (config_load(&cfg, dir, err, sizeof err) != 0) {  // the others are still shown
+            fprintf(stderr, "weft status: mesh %s: %s\n", name, err);
+            if (json) {
+                json_t j;
+                json_init(&j, stdout);
+                json_object_begin(&j, NULL);
+                json_string(&j, "home", dir);
+                json_string(&j, "error", err);
+                json_object_end(&j);
+                json_finish(&j);
+            }
+            rc = EXIT_FAIL;
+            continue;
+        }
+        fflush(stdout);
+        int one = cmd_status(argc + 2, args);
+        fflush(stdout);
+        if (one != EXIT_OK)
+            rc = one;
+    }
+    if (json)
+        printf("]\n");
+    free(args);
+    return rc;
 }
 
 static const char peers_usage[] =

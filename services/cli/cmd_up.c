@@ -13,10 +13,13 @@
 
 #include "commands.h"
 #include "hub_key_cli.h"
+#include "json.h"
 #include "log.h"
 #include "node_view.h"
 #include "store.h"
+#include "service_report.h"
 #include "supervisor.h"
+#include "up_checks.h"
 
 void program_path(const char *name, char *out, size_t out_len)
 {
@@ -95,64 +98,166 @@ static int claim_home(const char *run_dir, const char *what)
     return fd;  // kept open: the lock lives as long as the process
 }
 
-// Daemon: the parent returns once the child holds the lock; the child goes on with stdio in the log.
-// `weft up --wait SECONDS`, in the shell's process once the node is up: prints the hub's state and each
-// peer as it connects (path type and candidate types), and returns when the first peer is reachable
-// (nat's ICE path to it connected): EXIT_OK, or EXIT_FAIL after SECONDS with what it saw.
-// The node keeps running either way. Reads only the node's Redis (docs/state.md), like `weft peers`.
-static int wait_for_first_peer(const weft_config_t *cfg, int seconds)
+// What `weft up` reports, and how: --wait SECONDS, --json.
+typedef struct {
+    const weft_config_t *cfg;
+    int wait_seconds;
+    bool json;
+} up_report_t;
+
+// A process of the node that the supervisor restarted more than once since `weft up` (a crash loop):
+// true, with its name, how it last ended and the last error in its log.
+static bool crash_loop(const weft_config_t *cfg, char *why, size_t why_len)
 {
-    char url[CONFIG_STR + PATH_MAX], err[256], hub_state[64] = "";
+    const char *names[SVC_COUNT + 2] = {"redis", "node"};
+    int n = 2;
+    for (int s = 0; s < SVC_COUNT; s++)
+        names[n++] = service_name((service_id_t)s);
+    for (int i = 0; i < n; i++) {
+        service_report_t r;
+        if (!service_report_read(cfg->run_dir, cfg->log_dir, names[i], &r) || r.restarts < 2)
+            continue;
+        snprintf(why, why_len, "%s keeps failing (restarted %u times, last %s): %s", names[i], r.restarts,
+                 r.last_exit, r.last_error[0] ? r.last_error : "no error in its log");
+        return true;
+    }
+    return false;
+}
+
+// The first service that does not answer on its control socket, with its last error; NULL when all do.
+static const char *silent_service(const weft_config_t *cfg, store_t *store, char *why, size_t why_len)
+{
+    node_status_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    node_status_collect(cfg, store, 500, st);
+    const char *name = NULL;
+    for (int s = 0; s < SVC_COUNT && !name; s++) {
+        if (st->services[s].up)
+            continue;
+        name = service_name((service_id_t)s);
+        service_report_t r;
+        service_report_read(cfg->run_dir, cfg->log_dir, name, &r);
+        snprintf(why, why_len, "%s does not answer%s%s", name, r.last_error[0] ? ": " : "", r.last_error);
+    }
+    free(st);
+    return name;
+}
+
+static void print_up_json(const up_report_t *o, bool already, const char *hub_state, const node_peer_t *peers,
+                          int count, const char *error)
+{
+    json_t j;
+    json_init(&j, stdout);
+    json_object_begin(&j, NULL);
+    json_string(&j, "home", o->cfg->home);
+    json_string(&j, "mesh", o->cfg->mesh);
+    json_bool(&j, "ok", error == NULL);
+    json_bool(&j, "already_running", already);
+    if (hub_state)
+        json_string(&j, "hub_state", hub_state);
+    json_array_begin(&j, "connected");
+    for (int i = 0; i < count; i++) {
+        json_object_begin(&j, NULL);
+        json_string(&j, "name", peers[i].name);
+        json_string(&j, "overlay_addr", peers[i].overlay_addr);
+        json_string(&j, "connection", peers[i].connection);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    if (error)
+        json_string(&j, "error", error);
+    json_object_end(&j);
+    json_finish(&j);
+}
+
+// `weft up --wait SECONDS`, in the shell's process once the node is up: prints the hub's state and each
+// peer as it connects (path type and candidate types), and returns EXIT_OK when the first peer is really
+// reachable: nat's ICE path to it connected and every service answering. EXIT_FAIL at once when a
+// service crash-loops or the hub refuses this node (with why), or after SECONDS with what it saw.
+// The node keeps running either way. Reads the node's Redis (docs/state.md), the supervisor's records of
+// its children (service_report.h) and the services' control sockets, like `weft status`.
+static int wait_for_first_peer(const up_report_t *o)
+{
+    const weft_config_t *cfg = o->cfg;
+    char url[CONFIG_STR + PATH_MAX], err[256], hub_state[64] = "", failure[1200] = "", silent[700] = "";
     config_redis_url(cfg, url, sizeof url);
-    int64_t deadline = zclock_mono() + (int64_t)seconds * 1000;
+    int64_t deadline = zclock_mono() + (int64_t)o->wait_seconds * 1000;
     int known = -1, connected = 0;
+    node_peer_t *up_peers = NULL;
     store_t *store = NULL;
-    fprintf(stderr, "waiting up to %d s for the hub and a first peer...\n", seconds);
-    while (zclock_mono() < deadline && connected == 0) {
+    fprintf(stderr, "waiting up to %d s for the hub and a first peer...\n", o->wait_seconds);
+    while (zclock_mono() < deadline && connected == 0 && !failure[0]) {
+        if (crash_loop(cfg, failure, sizeof failure))
+            break;
         if (!store)
             store = store_connect(url, err, sizeof err);  // its redis-server may still be starting
         if (store) {
-            redisReply *r = store_command(store, "HGET weft:hub state");
-            if (r && r->type == REDIS_REPLY_STRING && strcmp(r->str, hub_state) != 0) {
-                snprintf(hub_state, sizeof hub_state, "%s", r->str);
-                fprintf(stderr, "  hub %s: %s\n", cfg->hub_endpoint, hub_state);
+            redisReply *r = store_command(store, "HMGET weft:hub state refused");
+            if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+                const redisReply *state = r->element[0], *refused = r->element[1];
+                if (state->type == REDIS_REPLY_STRING && strcmp(state->str, hub_state) != 0) {
+                    snprintf(hub_state, sizeof hub_state, "%s", state->str);
+                    fprintf(stderr, "  hub %s: %s\n", cfg->hub_endpoint, hub_state);
+                }
+                if (refused->type == REDIS_REPLY_STRING && refused->str[0])
+                    snprintf(failure, sizeof failure, "the hub %s refuses this node: %s", cfg->hub_endpoint,
+                             refused->str);
             }
             if (r)
                 freeReplyObject(r);
             node_peer_t *peers = NULL;
-            int count = node_peers_collect(store, &peers);
-            if (count >= 0 && count != known) {
+            int count = failure[0] ? 0 : node_peers_collect(store, &peers);
+            if (count >= 0 && count != known && !failure[0]) {
                 known = count;
                 fprintf(stderr, "  %d other member%s in the mesh\n", count, count == 1 ? "" : "s");
             }
-            for (int i = 0; i < count; i++) {
-                const node_peer_t *p = &peers[i];
-                bool path_up = strcmp(p->path_state, "connected") == 0 || strcmp(p->path_state, "ready") == 0;
-                if (path_up) {  // the Noise session follows on the first packet (crypto handshakes on demand)
+            bool path_up = false;
+            for (int i = 0; i < count; i++)
+                path_up |= strcmp(peers[i].path_state, "connected") == 0 || strcmp(peers[i].path_state, "ready") == 0;
+            // the Noise session follows on the first packet (crypto handshakes on demand); a path is worth
+            // "connected" only while every service that would carry the packets answers
+            if (path_up && !silent_service(cfg, store, silent, sizeof silent)) {
+                silent[0] = '\0';
+                for (int i = 0; i < count; i++) {
+                    const node_peer_t *p = &peers[i];
+                    if (strcmp(p->path_state, "connected") != 0 && strcmp(p->path_state, "ready") != 0)
+                        continue;
                     fprintf(stderr, "  peer %s (%s): connected, %s %s/%s%s\n", p->name, p->overlay_addr,
                             p->connection, p->local_type, p->remote_type,
                             strcmp(p->connection, "relay") == 0 ? " (through the TURN relay)" : "");
-                    connected++;
+                    peers[connected++] = *p;
                 }
+                up_peers = peers;
+                peers = NULL;
             }
             free(peers);
         }
-        if (connected == 0)
+        if (connected == 0 && !failure[0])
             zclock_sleep(250);
     }
     store_destroy(&store);
-    if (connected > 0)
-        return EXIT_OK;
-    fprintf(stderr, "weft up: no peer reachable within %d s (hub: %s, %d other member%s known). The node keeps "
-                    "running and trying: see `weft peers --home %s` and %s/\n",
-            seconds, hub_state[0] ? hub_state : "no answer yet", known < 0 ? 0 : known, known == 1 ? "" : "s",
-            cfg->home, cfg->log_dir);
-    return EXIT_FAIL;
+    if (!failure[0] && connected == 0) {
+        if (silent[0])
+            snprintf(failure, sizeof failure, "a peer's path is up but the node is not: %s (see %s/)", silent,
+                     cfg->log_dir);
+        else
+            snprintf(failure, sizeof failure, "no peer reachable within %d s (hub: %s, %d other member%s known). "
+                     "The node keeps running and trying: see `weft peers --home %s` and %s/", o->wait_seconds,
+                     hub_state[0] ? hub_state : "no answer yet", known < 0 ? 0 : known, known == 1 ? "" : "s",
+                     cfg->home, cfg->log_dir);
+    }
+    if (failure[0])
+        fprintf(stderr, "weft up: %s\n", failure);
+    if (o->json)
+        print_up_json(o, false, hub_state, up_peers, connected, failure[0] ? failure : NULL);
+    free(up_peers);
+    return failure[0] ? EXIT_FAIL : EXIT_OK;
 }
 
-// Forks; the parent waits until the child says it is up (then, with wait_cfg, waits for a first peer)
-// and exits; the child returns the fd to signal on.
-static int daemonize(const char *log_file, const weft_config_t *wait_cfg, int wait_seconds)
+// Daemon: forks; the parent waits until the child says it is up (then, with report->wait_seconds, waits for
+// a first peer), reports and exits; the child returns the fd to signal on, with stdio in the log.
+static int daemonize(const char *log_file, const up_report_t *report)
 {
     int ready[2];
     if (pipe(ready) != 0)
@@ -169,7 +274,11 @@ static int daemonize(const char *log_file, const weft_config_t *wait_cfg, int wa
             fprintf(stderr, "weft: failed to start; see %s\n", log_file);
             exit(EXIT_FAIL);
         }
-        exit(wait_cfg && wait_seconds > 0 ? wait_for_first_peer(wait_cfg, wait_seconds) : EXIT_OK);
+        if (report && report->wait_seconds > 0)
+            exit(wait_for_first_peer(report));
+        if (report && report->json)
+            print_up_json(report, false, NULL, NULL, 0, NULL);
+        exit(EXIT_OK);
     }
     close(ready[0]);
     setsid();
@@ -255,20 +364,34 @@ static void add_redis(supervisor_t *sup, const char *run_dir, const char *home, 
 
 static void up_usage(FILE *out)
 {
-    fprintf(out, "usage: weft up [--home DIR] [--mesh NAME] [--wait SECONDS] [--foreground] [--colocate]\n"
+    fprintf(out, "usage: weft up [--home DIR] [--mesh NAME] [--wait SECONDS] [--json] [--foreground] [--colocate]\n"
                  "Starts the node: a local redis-server (unless redis.url is set) and the services device,\n"
                  "router, crypto, nat, discovery and api (the HTTP API on api.listen, docs/api.md), each its own\n"
-                 "process, restarted with backoff if it dies.\n\n"
+                 "process, restarted with backoff if it dies. First it checks what would keep the node from\n"
+                 "working and exits 1 naming it: root or CAP_NET_ADMIN, the TUN device's name free, api.listen\n"
+                 "free, the mesh's network clear of another running mesh and of the host's routes and\n"
+                 "addresses, the hub's endpoint and key. Already running: exit 0.\n\n"
                  "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
                  "  --mesh NAME     only this mesh (a node in several meshes starts all of them without it)\n"
                  "  --wait SECONDS  show the hub's state and each peer as it connects (direct or relay), and\n"
                  "                  return when the first peer is reachable; exit 1 if none is within SECONDS\n"
-                 "                  (the node keeps running). Default 0: return as soon as the node is up\n"
+                 "                  (the node keeps running), and at once when a service keeps failing or the\n"
+                 "                  hub refuses this node, with why. Default 0: return as soon as the node is up\n"
+                 "  --json          print the outcome as one JSON object on stdout (progress stays on stderr)\n"
                  "  --foreground    stay in the foreground (log to stderr); Ctrl-C stops the node\n"
                  "  --colocate      run the six services as threads of one process (weft-node), their\n"
                  "                  inboxes connected over inproc:// instead of ipc://: faster, less isolated\n"
                  "  -h, --help      this help\n"
                  "Logs: <home>/log/<service>.log. Stop with `weft down`.\n");
+}
+
+// The names the supervisor may run in a node's home: what an earlier run recorded about them is forgotten.
+static void forget_reports(const char *run_dir)
+{
+    service_report_forget(run_dir, "redis");
+    service_report_forget(run_dir, "node");
+    for (int s = 0; s < SVC_COUNT; s++)
+        service_report_forget(run_dir, service_name((service_id_t)s));
 }
 
 int cmd_up(int argc, char **argv)
@@ -277,10 +400,11 @@ int cmd_up(int argc, char **argv)
                                       {"foreground", no_argument, 0, 'f'},
                                       {"colocate", no_argument, 0, 'c'},
                                       {"wait", required_argument, 0, 'w'},
+                                      {"json", no_argument, 0, 'j'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     const char *home = NULL;
-    bool foreground = false, colocate = false;
+    bool foreground = false, colocate = false, json = false;
     int wait_seconds = 0;
     char *end = NULL;
     int opt;
@@ -290,6 +414,7 @@ int cmd_up(int argc, char **argv)
         case 'H': home = optarg; break;
         case 'f': foreground = true; break;
         case 'c': colocate = true; break;
+        case 'j': json = true; break;
         case 'w':
             wait_seconds = (int)strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || wait_seconds < 0 || wait_seconds > 3600) {
@@ -309,17 +434,29 @@ int cmd_up(int argc, char **argv)
     weft_config_t cfg;
     if (load_node_config(home, &cfg) != 0)
         return EXIT_FAIL;
-    mkdir(cfg.run_dir, 0700);
-    mkdir(cfg.log_dir, 0700);
+    up_report_t report = {.cfg = &cfg, .wait_seconds = wait_seconds, .json = json};
     char log_file[PATH_MAX];
     snprintf(log_file, sizeof log_file, "%s/weft.log", cfg.log_dir);
     char pid_file[PATH_MAX + 16];
     snprintf(pid_file, sizeof pid_file, "%s/weft.pid", cfg.run_dir);
-    if (running_pid(pid_file)) {
-        fprintf(stderr, "weft up: the node in %s is already running (see `weft status`)\n", cfg.home);
+    int pid = running_pid(pid_file);
+    if (pid) {  // already in the state asked for: no failure
+        fprintf(stderr, "weft up: already running in %s (pid %d; `weft status` shows it)\n", cfg.home, pid);
+        if (json)
+            print_up_json(&report, true, NULL, NULL, 0, NULL);
+        return EXIT_OK;
+    }
+    char problem[1200];
+    if (up_checks_run(&cfg, problem, sizeof problem, stderr) != 0) {  // before anything starts
+        fprintf(stderr, "weft up: %s\n", problem);
+        if (json)
+            print_up_json(&report, false, NULL, NULL, 0, problem);
         return EXIT_FAIL;
     }
-    int ready_fd = foreground ? -1 : daemonize(log_file, &cfg, wait_seconds);
+    mkdir(cfg.run_dir, 0700);
+    mkdir(cfg.log_dir, 0700);
+    forget_reports(cfg.run_dir);
+    int ready_fd = foreground ? -1 : daemonize(log_file, &report);
     log_init("supervisor", LOG_LEVEL_INFO);
     int lock = claim_home(cfg.run_dir, "a node");
     if (lock < 0)
@@ -355,7 +492,7 @@ static void down_usage(FILE *out)
 {
     fprintf(out, "usage: weft down [--home DIR] [--mesh NAME]\n"
                  "Stops the node (or hub) running in DIR: every service, then its redis-server. A node in several\n"
-                 "meshes stops all of them, or only --mesh NAME.\n");
+                 "meshes stops all of them, or only --mesh NAME. Nothing running: exit 0.\n");
 }
 
 int cmd_down(int argc, char **argv)
@@ -380,9 +517,9 @@ int cmd_down(int argc, char **argv)
     config_resolve_home(home, resolved, sizeof resolved);
     snprintf(pid_file, sizeof pid_file, "%s/run/weft.pid", resolved);
     int pid = running_pid(pid_file);
-    if (!pid) {
-        fprintf(stderr, "weft down: nothing is running in %s\n", resolved);
-        return EXIT_FAIL;
+    if (!pid) {  // already in the state asked for: no failure
+        fprintf(stderr, "weft down: not running in %s\n", resolved);
+        return EXIT_OK;
     }
     kill(pid, SIGTERM);
     for (int i = 0; i < 150; i++) {  // services get 5 s each at most; wait up to 15 s
@@ -479,7 +616,7 @@ int cmd_hub(int argc, char **argv)
         fprintf(stderr, "weft hub: a hub or node is already running in %s\n", cfg.home);
         return EXIT_FAIL;
     }
-    int ready_fd = foreground ? -1 : daemonize(log_file, NULL, 0);
+    int ready_fd = foreground ? -1 : daemonize(log_file, NULL);
     log_init("hub-supervisor", LOG_LEVEL_INFO);
     int lock = claim_home(cfg.run_dir, "a hub");
     if (lock < 0)

@@ -16,6 +16,8 @@ int cmd_init(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_status_all(int argc, char **argv);  // every mesh of the home, or as cmd_status with --mesh
+int cmd_version(int argc, char **argv);
 int cmd_peers(int argc, char **argv);
 int cmd_id(int argc, char **argv);
 int cmd_hub(int argc, char **argv);

@@ -23,6 +23,7 @@ static const struct {
     {"mesh", cmd_mesh, "meshes with an admin: create, invite, join, kick, list, leave"},
     {"room", cmd_room, "open a room: a mesh that expires by itself"},
     {"verify", cmd_verify, "compare a short code with a member to verify its key"},
+    {"version", cmd_version, "print weft's version and how it was built"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -47,10 +48,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_OK;
     }
-    if (strcmp(argv[1], "--version") == 0) {
-        printf("weft 0.1.0\n");
-        return EXIT_OK;
-    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(argc - 1, argv + 1);
+    if (strcmp(argv[1], "status") == 0)  // every mesh of a home, not only one
+        return cmd_status_all(argc - 1, argv + 1);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return mesh_home_dispatch(commands[i].name, argc - 1, argv + 1, commands[i].run);  // --mesh

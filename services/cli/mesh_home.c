@@ -357,7 +357,7 @@ int mesh_home_dispatch(const char *cmd, int argc, char **argv, int (*run)(int, c
         }
         if (acted == 0 && strcmp(cmd, "down") == 0) {
             fprintf(stderr, "weft down: none of this node's %d meshes is running\n", count + legacy);
-            rc = 1;
+            rc = 0;  // already in the state asked for
         }
     }
     free(args);

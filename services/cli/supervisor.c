@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "service_report.h"
 
 #define BACKOFF_FIRST_MS 200
 #define BACKOFF_MAX_MS 10000
@@ -28,6 +29,7 @@ typedef struct {
     char ready_socket[256];
     pid_t pid;               // 0 when not running
     int64_t started_ms;
+    long log_start;          // its log's size when this run started: the run's own lines follow
     int64_t restart_at_ms;   // when to start it again (0 = not scheduled)
     int backoff_ms;
     unsigned restarts;
@@ -74,6 +76,7 @@ int supervisor_add(supervisor_t *self, const char *name, const char *const argv[
         snprintf(c->ready_socket, sizeof c->ready_socket, "%s", ready_socket);
     c->backoff_ms = BACKOFF_FIRST_MS;
     self->count++;
+    service_report_start(self->run_dir, self->log_dir, c->name);  // what an earlier run recorded is gone
     return 0;
 }
 
@@ -107,6 +110,7 @@ static int start_child(supervisor_t *self, child_t *c)
 {
     char log_path[700];
     snprintf(log_path, sizeof log_path, "%s/%s.log", self->log_dir, c->name);
+    c->log_start = service_report_log_size(self->log_dir, c->name);
     pid_t pid = fork();
     if (pid < 0) {
         log_error("cannot fork for %s: %s", c->name, strerror(errno));
@@ -143,7 +147,7 @@ static bool socket_accepts(const char *path)
     return ok;
 }
 
-static void wait_ready(child_t *c)
+static void wait_ready(supervisor_t *self, child_t *c)
 {
     if (!c->ready_socket[0])
         return;
@@ -154,6 +158,10 @@ static void wait_ready(child_t *c)
             log_error("%s exited while starting; see its log", c->name);
             c->pid = 0;
             c->restart_at_ms = clock_now_ms() + c->backoff_ms;
+            c->restarts++;
+            c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+            service_report_ended(self->run_dir, self->log_dir, c->name, c->restarts, "exited while starting",
+                                 c->log_start);
             return;
         }
         usleep(100 * 1000);
@@ -183,14 +191,15 @@ static void reap_children(supervisor_t *self, bool stopping)
         int64_t now = clock_now_ms();
         if (now - c->started_ms > BACKOFF_RESET_AFTER_MS)
             c->backoff_ms = BACKOFF_FIRST_MS;
+        char how[64];
         if (WIFSIGNALED(status))
-            log_warn("%s (pid %d) killed by signal %d; restarting in %d ms", c->name, (int)pid,
-                     WTERMSIG(status), c->backoff_ms);
+            snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
         else
-            log_warn("%s (pid %d) exited with status %d; restarting in %d ms", c->name, (int)pid,
-                     WEXITSTATUS(status), c->backoff_ms);
+            snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
+        log_warn("%s (pid %d) %s; restarting in %d ms", c->name, (int)pid, how, c->backoff_ms);
         c->restart_at_ms = now + c->backoff_ms;
         c->restarts++;
+        service_report_ended(self->run_dir, self->log_dir, c->name, c->restarts, how, c->log_start);  // why
         c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
     }
 }
@@ -232,7 +241,7 @@ int supervisor_run(supervisor_t *self)
 
     for (int i = 0; i < self->count; i++) {
         if (start_child(self, &self->children[i]) == 0)
-            wait_ready(&self->children[i]);
+            wait_ready(self, &self->children[i]);
     }
     for (;;) {
         struct timespec tick = {0, 100 * 1000 * 1000};
@@ -254,7 +263,7 @@ int supervisor_run(supervisor_t *self)
             child_t *c = &self->children[i];
             if (!c->pid && c->restart_at_ms && now >= c->restart_at_ms) {
                 if (start_child(self, c) == 0)
-                    wait_ready(c);
+                    wait_ready(self, c);
                 else
                     c->restart_at_ms = now + c->backoff_ms;
             }

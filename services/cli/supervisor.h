@@ -15,7 +15,8 @@ typedef struct supervisor supervisor_t;
 supervisor_t *supervisor_new(const char *run_dir, const char *log_dir);
 void supervisor_destroy(supervisor_t **self);
 
-// Adds a child. argv is copied; log output goes to <log_dir>/<name>.log; its pid to <run_dir>/<name>.pid.
+// Adds a child. argv is copied; log output goes to <log_dir>/<name>.log; its pid to <run_dir>/<name>.pid;
+// its restarts and how it last ended to <run_dir>/<name>.state (service_report.h).
 // ready_socket: when not NULL, a unix socket path the child creates when ready (redis): start() waits
 // for it before starting the next child.
 int supervisor_add(supervisor_t *self, const char *name, const char *const argv[], const char *ready_socket);

@@ -57,6 +57,7 @@ typedef struct {
     identity_t admin;               // our identity, kept only when is_admin
     uint8_t mesh_id[MESH_ID_LEN];
     int64_t refused_until;          // the hub refused us for good (kicked, mesh gone): slow heartbeat
+    char refused[256];              // why the hub refuses us ("" while it does not): weft:hub refused
     discovery_turn_t turn;          // TURN credentials from the hub, for nat (memory only)
 } discovery_t;
 
@@ -138,8 +139,8 @@ static void save_hub_state(discovery_t *d)
     char last[24], members[24];
     snprintf(last, sizeof last, "%llu", (unsigned long long)d->last_reply_unix_ms);
     snprintf(members, sizeof members, "%zu", d->members);
-    if (store_exec(d->store, "HSET weft:hub endpoint %s state %s last_reply_ms %s members %s",
-                   d->cfg->hub_endpoint, hub_state_names[d->state], last, members) != 0)
+    if (store_exec(d->store, "HSET weft:hub endpoint %s state %s last_reply_ms %s members %s refused %s",
+                   d->cfg->hub_endpoint, hub_state_names[d->state], last, members, d->refused) != 0)
         count(d, "redis_errors");
 }
 
@@ -337,6 +338,7 @@ static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
         log_info("registered with %s: mesh %s has %zu members", d->cfg->hub_endpoint, d->cfg->mesh, n + 1);
     d->members = n + 1;
     d->state = HUB_REGISTERED;
+    d->refused[0] = '\0';
     update_detail(d);
     keep_saved_peers(d, &clean);
     if (have_store(d) && store_save_peers(d->store, &clean) != 0)
@@ -366,10 +368,12 @@ static void hub_error(discovery_t *d, const Weft__HubError *error)
 {
     count(d, "hub_errors");
     const char *message = error->message ? error->message : "";
-    if (error->code == WEFT__HUB_ERROR__CODE__ADDRESS_IN_USE)
+    if (error->code == WEFT__HUB_ERROR__CODE__ADDRESS_IN_USE) {
         log_error("the hub refused our address %s: %s (change mesh.address in weft.yaml)", d->cfg->overlay_addr,
                   message);
-    else
+        snprintf(d->refused, sizeof d->refused, "address %s in use: %s", d->cfg->overlay_addr, message);
+        save_hub_state(d);  // `weft status` and `weft up --wait` say so
+    } else
         log_warn("hub error %s: %s", hub_error_code_name(error->code), message);
     if (error->code == WEFT__HUB_ERROR__CODE__NOT_MEMBER && d->refused_until <= clock_now_ms())
         d->next_heartbeat = clock_now_ms();  // the hub forgot us (restart, timeout): register now
@@ -378,6 +382,7 @@ static void hub_error(discovery_t *d, const Weft__HubError *error)
         error->code == WEFT__HUB_ERROR__CODE__QUOTA) {
         log_error("the hub refuses us in mesh %s: %s (`weft mesh leave` removes this mesh from the node)",
                   d->cfg->mesh, message);
+        snprintf(d->refused, sizeof d->refused, "%s: %s", hub_error_code_name(error->code), message);
         d->refused_until = clock_now_ms() + 30000;  // keep trying, slowly: an admin may add us back
         d->next_heartbeat = d->refused_until;
         d->members = 0;
