@@ -9,7 +9,7 @@ PACKAGES=(
   libprotobuf-c-dev protobuf-c-compiler libhiredis-dev libyaml-dev libcmocka-dev
   redis-server iproute2 iputils-ping nftables tcpdump iperf3 procps psmisc python3
   coturn stun-client miniupnpd-nftables miniupnpc natpmpc libminiupnpc-dev libnatpmp-dev conntrack
-  libmicrohttpd-dev prometheus libcjson-dev curl openssl libssl-dev
+  libmicrohttpd-dev prometheus libcjson-dev curl openssl libssl-dev help2man
 )
 
 missing=()

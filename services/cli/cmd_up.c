@@ -544,7 +544,7 @@ static void hub_usage(FILE *out)
                  "`weft hub token` prints the bearer token of the hub's HTTP API (every call but /health\n"
                  "and /metrics needs it: docs/api.md),\n"
                  "creating it on first use. The HTTP API listens on hub.http_listen (default 127.0.0.1:7402).\n\n"
-                 "  --home DIR          hub home (default $WEFT_HOME, else ~/.weft)\n"
+                 "  --home DIR          hub home (default $WEFT_HOME, else ~/.weft-hub)\n"
                  "  --listen ENDPOINT   where to listen (default: hub.listen in DIR/weft.yaml, tcp://*:7400)\n"
                  "  --redis URL         an external Redis instead of a local one\n"
                  "  --open              admit members into open (plain-name) meshes: anyone with the hub's key\n"
@@ -590,6 +590,12 @@ int cmd_hub(int argc, char **argv)
         fprintf(stderr, "weft hub: unexpected argument '%s'\n", argv[optind]);
         hub_usage(stderr);
         return EXIT_USAGE;
+    }
+    char hub_home[PATH_MAX];  // not a node's default home (~/.weft): a hub and a node side by side by default
+    const char *user_home = getenv("HOME");
+    if (!home && !getenv("WEFT_HOME") && user_home && *user_home) {
+        snprintf(hub_home, sizeof hub_home, "%s/.weft-hub", user_home);
+        home = hub_home;
     }
     weft_config_t cfg;
     char config_err[512];
