@@ -643,6 +643,16 @@ static size_t load_verified(const char *dir, char (*out)[ID_HEX_LEN], size_t max
     return n;
 }
 
+// text from the hub, for a terminal: anything but printable ASCII becomes '?' (a hub is trusted to route, not
+// to write escape sequences to the admin's terminal)
+static void printable(const char *in, char *out, size_t out_len)
+{
+    size_t k = 0;
+    for (const char *c = in; *c && k + 1 < out_len; c++)
+        out[k++] = *c >= 0x20 && *c < 0x7f ? *c : '?';
+    out[k] = '\0';
+}
+
 static void format_ago(uint64_t then_ms, uint64_t now_ms, char *out, size_t out_len)
 {
     if (!then_ms)
@@ -715,10 +725,12 @@ int mesh_op_members(const char *home_opt, const char *mesh, bool as_json)
             continue;
         }
         format_ago(m->online ? now_ms : m->last_seen_ms, now_ms, seen, sizeof seen);
-        char name[80];
-        snprintf(name, sizeof name, "%s%s%s", m->name[0] ? m->name : "-", m->admin ? " (admin)" : "",
+        char name[80], shown[64], address[20];
+        printable(m->name, shown, sizeof shown);
+        printable(m->address, address, sizeof address);
+        snprintf(name, sizeof name, "%s%s%s", shown[0] ? shown : "-", m->admin ? " (admin)" : "",
                  self_ ? " (this)" : "");
-        printf("%-20s %-19s %-15s %-8s %-14s %-8s %s\n", name, fp, m->address[0] ? m->address : "-", state, seen,
+        printf("%-20s %-19s %-15s %-8s %-14s %-8s %s\n", name, fp, address[0] ? address : "-", state, seen,
                self_ ? "-" : is_verified ? "yes" : "no", hex);
     }
     if (as_json) {

@@ -64,7 +64,8 @@ up alpha
 lab_wait 20 "alpha registered" bash -c "'$W' status --home '$A' --json | grep -q registered"
 
 code=$(lab_exec alpha "$W" mesh invite --home "$A" --uses 2) || lab_fail "mesh invite failed"
-[[ "$code" == weft1-* ]] || lab_fail "invite code '$code' does not start with weft1-"
+# what people paste: weft1- and lower-case base32, nothing a shell would read (the hub key: 64 hex, above)
+[[ "$code" =~ ^weft1-[a-z2-7]+$ ]] || lab_fail "invite code '$code' is not weft1- and base32 (shell-safe)"
 lab_log "invite: ${code:0:40}... (${#code} chars)"
 t0=$(date +%s.%N)
 lab_exec beta "$W" mesh join "$code" --home "$B" --node-name beta || lab_fail "beta could not join"
