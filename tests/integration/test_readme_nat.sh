@@ -39,8 +39,8 @@ for n in alpha beta; do
   LAB_HOMES+=("$home")
   "$W" init --home "$home" --address "${ADDR[$n]}/16" --hub "tcp://$HUB:7400" --hub-key "$KEY" >/dev/null ||
     lab_fail "weft init $n failed"
-  grep -q "stun_servers: \[\]" "$home/weft.yaml" || grep -qv "stun_servers" "$home/weft.yaml" ||
-    lab_fail "$n: weft init wrote a STUN server of its own"
+  grep -qx "  stun_servers: \[\]" "$home/weft.yaml" && grep -qx "  turn_servers: \[\]" "$home/weft.yaml" ||
+    lab_fail "$n: weft init wrote a STUN or TURN server of its own"
   lab_exec "${HOST[$n]}" "$W" up --home "$home" || lab_fail "weft up $n failed"
 done
 
@@ -71,9 +71,11 @@ print(p["state"], p["local_type"] or "-", p["local_addr"] or "-")')
   [ "$local_type" = srflx ] || fail "$n: the path's local candidate is '$local_type', not srflx"
   [ "${local_addr%:*}" = "$wan" ] || fail "$n: the srflx candidate $local_addr is not on the NAT's address $wan"
 done
-grep -q "STUN: answering Binding requests on UDP 0.0.0.0:3478" "$hub_home"/log/*.log 2>/dev/null ||
-  grep -rq "STUN: answering Binding requests on UDP 0.0.0.0:3478" "$hub_home" ||
+grep -q "STUN: answering Binding requests on UDP 0.0.0.0:3478" "$hub_home/log/hub.log" ||
   fail "the hub did not log its STUN server"
+answered=$(redis-cli -s "$hub_home/run/redis.sock" HGET hub:stats stun_answered)
+lab_log "the hub answered $answered STUN request(s)"
+[ "${answered:-0}" -ge 2 ] || fail "the hub answered ${answered:-0} STUN requests (want one from each node at least)"
 
 # "ping 10.100.0.3", and back
 lab_exec ha ping -c 3 -i 0.2 -W 2 "${ADDR[beta]}" >/dev/null || fail "ping alpha -> beta over the overlay"
