@@ -306,6 +306,14 @@ static void make_hub_request(void)
     req.body_case = WEFT__HUB_REQUEST__BODY_LEAVE_MESH;
     req.leave_mesh = &leave_mesh;
     put_request("leave_mesh", &req);
+
+    Weft__ListMembers list_members = WEFT__LIST_MEMBERS__INIT;
+    list_members.mesh_id = invite.mesh_id;
+    list_members.key = join.key;
+    req = (Weft__HubRequest)WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_LIST_MEMBERS;
+    req.list_members = &list_members;
+    put_request("list_members", &req);
 }
 
 // ---------------------------------------------------------------- crypto_datagram: the right shapes
