@@ -117,7 +117,7 @@ assert d['status'] == 'ok' and d['redis'] is True and d['node'] == '$node', d
   [ "$(code)" = 200 ] || lab_fail "$node /api/v1/status answered $(code)"
   "$BIN/weft" status --home "$(lab_home $node)" --json >"$LAB_DIR/cli.json" || lab_fail "weft status $node failed"
   check "
-keys = {'name','id','fingerprint','mesh','overlay_addr','overlay_prefix','hub','hub_state','running','supervisor_pid','services'}
+keys = {'name','id','fingerprint','mesh','overlay_addr','overlay_prefix','hub','hub_state','hub_refused','running','supervisor_pid','services'}
 assert keys <= set(d), keys - set(d)
 assert d['name'] == '$node' and d['overlay_addr'] == '$own_overlay' and d['running'] is True
 assert d['hub_state'] == 'registered', d['hub_state']
@@ -125,7 +125,8 @@ names = [s['service'] for s in d['services']]
 assert names == ['device','router','crypto','nat','discovery','api'], names
 for s in d['services']:
     assert s['up'] is True, s
-    assert {'service','up','pid','uptime_ms','detail','counters'} == set(s), s
+    assert {'service','up','restarts','last_error','pid','uptime_ms','detail','counters'} == set(s), s
+    assert s['restarts'] == 0 and isinstance(s['last_error'], str), s
     assert all(isinstance(v, int) for v in s['counters'].values()), s
 cli = json.load(open('$LAB_DIR/cli.json'))
 for k in ('name','id','fingerprint','mesh','overlay_addr','hub','hub_state','supervisor_pid'):
