@@ -148,7 +148,7 @@ void glib_bridge_stats(glib_bridge_t *self, glib_bridge_stats_t *out)
     out->drop_not_weft = atomic_load_explicit(&self->drop_not_weft, memory_order_relaxed);
 }
 
-static void flush_batch(glib_bridge_t *self)
+static void send_to_crypto(glib_bridge_t *self)
 {
     size_t count = self->batch->count;
     if (count && packet_batch_send(self->batch, self->crypto) < 0) {
@@ -160,7 +160,7 @@ static void flush_batch(glib_bridge_t *self)
 static gboolean flush_when_idle(gpointer data)
 {
     glib_bridge_t *self = data;
-    flush_batch(self);
+    send_to_crypto(self);
     g_source_unref(self->flush_source);
     self->flush_source = NULL;
     return G_SOURCE_REMOVE;
@@ -176,13 +176,13 @@ void glib_bridge_deliver(glib_bridge_t *self, const uint8_t peer[32], const void
         return;
     }
     if (!packet_batch_fits(self->batch, len, peer))
-        flush_batch(self);
+        send_to_crypto(self);
     if (packet_batch_add(self->batch, data, len, peer) != 0)
         return;  // cannot happen for a UDP datagram (< 64 KiB) in an empty batch
     atomic_fetch_add_explicit(&self->datagrams_in, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&self->bytes_in, len, memory_order_relaxed);
     if (self->batch->count >= WIRE_MAX_BATCH_PACKETS) {
-        flush_batch(self);
+        send_to_crypto(self);
     } else if (!self->flush_source) {
         // an idle source runs after the pending I/O of this pass: everything that arrived together goes together
         self->flush_source = g_idle_source_new();

@@ -1,7 +1,10 @@
 // nat.h — weft-nat's shared state, owned by the actor thread: the peer table (one ICE path per peer, with
-// its signalling and retry state), counters, and the functions the service's files offer each other.
-//   nat_actor.c  sockets, main loop, outbound datagrams, Redis connection
-//   nat_peers.c  the peer table and the per-peer ICE state machine (PeerList, Signals, agent events, timers)
+// its signalling, retry and trial state), the counters and the timing constants. Types only; each file's
+// functions are declared in its own header:
+//   nat_actor.c  sockets, the actor loop and its timers, outbound datagrams, the Redis connection
+//   nat_peers.c  the peer table and each peer's ICE state machine (PeerList, Signals, agent events, timers)
+//   nat_agent.c  one peer's agents: path state, selected pair, descriptions sent and received
+//   nat_trial.c  trial agents: from a relayed path back to a direct one
 //   nat_path.c   the weft:path:<id> hashes for `weft peers`
 //   nat_resume.c the last description that connected, per peer (weft:remote:<id>), to resume without the hub
 #ifndef WEFT_NAT_H
@@ -156,39 +159,5 @@ typedef struct {
     uint64_t next_serial;
     nat_counters_t count;
 } nat_t;
-
-// ---- nat_peers.c ----
-nat_peer_t *nat_peer_find(nat_t *nat, const uint8_t id[WIRE_ID_LEN]);
-bool nat_peer_usable(const nat_peer_t *peer);      // has an agent in CONNECTED or READY
-// Keeps a copy of a datagram for a peer without a usable path (the oldest goes when full); false if
-// it cannot be held (too long).
-bool nat_peer_hold(nat_t *nat, nat_peer_t *peer, const uint8_t *data, size_t len, int64_t now_ms);
-// A full snapshot of the other members (from discovery or Redis): adds, keeps, removes.
-void nat_peers_update(nat_t *nat, const Weft__PeerList *list, const char *source);
-void nat_peers_on_signal(nat_t *nat, const Weft__Signal *signal);
-// One event message from the GLib thread.
-void nat_peers_on_event(nat_t *nat, zmsg_t *msg);
-// Timers: connect timeouts, retries, path probes and liveness.
-void nat_peers_tick(nat_t *nat, int64_t now_ms);
-void nat_peers_destroy_all(nat_t *nat);
-const char *nat_path_state_name(path_state_t state);
-
-// ---- nat_path.c ----
-// Writes weft:path:<hex> (HSET + EXPIRE) and clears the peer's dirty mark. Returns 0, or -1 when Redis
-// is not connected or did not take it (the mark stays: written again on the next pass).
-int nat_path_write(nat_t *nat, nat_peer_t *peer);
-void nat_path_delete(nat_t *nat, const nat_peer_t *peer);
-
-// ---- nat_resume.c ----
-// The current agent just connected over a local port (0: a relayed candidate, which cannot be resumed):
-// keep its description as the peer's resume.
-void nat_resume_keep(nat_peer_t *peer, unsigned local_port);
-// Writes the peer's resume to weft:remote:<hex> with NAT_RESUME_TTL_S to live (called every 2 s while
-// the path is usable). Returns 0 or -1.
-int nat_resume_write(nat_t *nat, const nat_peer_t *peer);
-// Reads weft:remote:<hex> into the peer's resume. Returns true when a whole, well-formed one was there.
-bool nat_resume_load(nat_t *nat, nat_peer_t *peer);
-// Forgets the peer's resume (memory; and Redis when delete_key).
-void nat_resume_forget(nat_t *nat, nat_peer_t *peer, bool delete_key);
 
 #endif

@@ -1,17 +1,27 @@
 // nat_actor.c — the weft-nat actor: its sockets (inbox, control, the GLib thread's event socket, PUSH to
-// discovery), the main loop and its timers, the outbound datagram path (crypto -> peers' agents) and the
-// Redis connection (peer list at start, path hashes).
+// discovery), the actor loop's handlers and timer, the outbound datagram path (crypto -> peers' agents)
+// and the Redis connection (peer list at start, path hashes).
+//   inbox: PacketBatch (from crypto, each datagram tagged with its peer) -> the peer's ICE agent
+//   inbox: PeerList (from discovery) -> the peer table (nat_peers.c)
+//   inbox: Signal (from the hub, through discovery) -> the peer's ICE state machine
+//   inbox: TurnCredentials (from discovery) -> the hub's TURN servers (nat_servers.c)
+//   events (from the GLib thread): agent events -> the peer table
 #include "nat_actor.h"
 
 #include <string.h>
 
+#include "actor_loop.h"
 #include "clock.h"
 #include "glib_bridge.h"
 #include "log.h"
 #include "nat.h"
+#include "nat_agent.h"
+#include "nat_path.h"
+#include "nat_peers.h"
+#include "nat_resume.h"
+#include "store_link.h"
 
 #define NAT_TICK_MS 100
-#define NAT_REDIS_RETRY_MS 1000
 #define NAT_INBOX_BURST 64        // messages read per wake-up before looking at other sockets
 
 typedef struct {
@@ -19,16 +29,15 @@ typedef struct {
     zsock_t *inbox;
     zsock_t *control;
     zsock_t *events;                // PULL from the GLib thread
-    zpoller_t *poller;
-    int64_t next_tick_ms, next_redis_ms, next_paths_ms;
-    bool redis_warned;
+    store_link_t redis;             // when to try Redis again (nat.store is NULL until it answers)
+    int64_t next_paths_ms;          // monotonic: next write of every path hash
     uint64_t *drop_bad_message;
     // outbound run being assembled (no allocation per batch)
     NiceOutputMessage messages[WIRE_MAX_BATCH_PACKETS];
     GOutputVector vectors[WIRE_MAX_BATCH_PACKETS];
 } nat_actor_t;
 
-static void register_counters(nat_actor_t *self, service_t *svc)
+static void nat_register_counters(nat_actor_t *self, service_t *svc)
 {
     nat_counters_t *c = &self->nat.count;
     c->datagrams_out = service_counter(svc, "datagrams_out");
@@ -89,7 +98,8 @@ static void send_run(nat_actor_t *self, const uint8_t *peer_id, size_t count)
         peer->last_tx_ms = clock_now_ms();
 }
 
-static void send_batch(nat_actor_t *self, const Weft__PacketBatch *hdr, zframe_t *payload)
+// A batch from crypto: each run of datagrams for one peer goes to its agent in one call.
+static void send_datagrams(nat_actor_t *self, const Weft__PacketBatch *hdr, zframe_t *payload)
 {
     packet_view_t view;
     char why[160];
@@ -125,13 +135,13 @@ static void send_batch(nat_actor_t *self, const Weft__PacketBatch *hdr, zframe_t
         send_run(self, run_peer, run);
 }
 
-// ---------------------------------------------------------------- inbox
+// ---------------------------------------------------------------- inbox and events
 
 static void handle_message(nat_actor_t *self, Weft__Envelope *env, zframe_t *payload)
 {
     switch (env->body_case) {
     case WEFT__ENVELOPE__BODY_PACKETS:
-        send_batch(self, env->packets, payload);
+        send_datagrams(self, env->packets, payload);
         break;
     case WEFT__ENVELOPE__BODY_PEERS:
         self->nat.have_peer_list = true;
@@ -152,8 +162,9 @@ static void handle_message(nat_actor_t *self, Weft__Envelope *env, zframe_t *pay
     }
 }
 
-static void drain_inbox(nat_actor_t *self)
+static int on_inbox(void *arg)
 {
+    nat_actor_t *self = arg;
     for (int i = 0; i < NAT_INBOX_BURST && (zsock_events(self->inbox) & ZMQ_POLLIN); i++) {
         zframe_t *payload = NULL;
         Weft__Envelope *env = wire_recv(self->inbox, &payload);
@@ -165,10 +176,12 @@ static void drain_inbox(nat_actor_t *self)
         zframe_destroy(&payload);
         weft__envelope__free_unpacked(env, NULL);
     }
+    return 0;
 }
 
-static void drain_events(nat_actor_t *self)
+static int on_events(void *arg)
 {
+    nat_actor_t *self = arg;
     while (zsock_events(self->events) & ZMQ_POLLIN) {
         zmsg_t *msg = zmsg_recv(self->events);
         if (!msg)
@@ -176,34 +189,38 @@ static void drain_events(nat_actor_t *self)
         nat_peers_on_event(&self->nat, msg);
         zmsg_destroy(&msg);
     }
+    return 0;
 }
 
-static void answer_control(nat_actor_t *self)
+static int on_probe(void *arg)
 {
+    nat_actor_t *self = arg;
+    nat_servers_on_probe(&self->nat.servers, &self->nat.ice_settings);
+    return 0;
+}
+
+// Before a status answer: the GLib thread's counters.
+static int before_status(void *arg)
+{
+    nat_actor_t *self = arg;
     glib_bridge_stats_t stats;
     glib_bridge_stats(self->nat.bridge, &stats);
     *self->nat.count.datagrams_in = stats.datagrams_in;
     *self->nat.count.bytes_in = stats.bytes_in;
     *self->nat.count.drop_crypto_full = stats.drop_crypto_full;
     *self->nat.count.drop_not_weft = stats.drop_not_weft;
-    service_handle_control(self->nat.svc, self->control);
+    return 0;
 }
 
 // ---------------------------------------------------------------- Redis
 
-static void try_redis(nat_actor_t *self)
+// Connects to Redis if we are not and the back-off allows; when it answers, the peer list it holds (if
+// discovery has not sent one yet) and every path hash written again.
+static void connect_redis(nat_actor_t *self)
 {
     nat_t *nat = &self->nat;
-    char url[CONFIG_STR], err[256];
-    config_redis_url(&nat->svc->config, url, sizeof url);
-    nat->store = store_connect(url, err, sizeof err);
-    if (!nat->store) {
-        if (!self->redis_warned)
-            log_warn("%s; retrying every second", err);
-        self->redis_warned = true;
+    if (store_link_connect(&self->redis, &nat->store) != STORE_LINK_NEW)
         return;
-    }
-    log_info("redis: connected to %s", url);
     if (!nat->have_peer_list) {
         Weft__PeerList *list = store_load_peers(nat->store);
         if (list) {
@@ -234,38 +251,35 @@ static void write_paths(nat_actor_t *self, bool all)
         write_resumes(nat);
     for (size_t i = 0; i < nat->peer_count; i++)
         if ((all || nat->peers[i]->dirty) && nat_path_write(nat, nat->peers[i]) != 0) {
-            // Redis is down: try again on the next 2 s pass, not once per peer and loop turn
+            // Redis is down: try again on the next 2 s pass, not once per peer and tick
             for (size_t j = 0; j < nat->peer_count; j++)
                 nat->peers[j]->dirty = false;
             return;
         }
 }
 
-static void run_timers(nat_actor_t *self)
+// Every NAT_TICK_MS: Redis, the peers' timers, the path hashes that changed (all of them every 2 s).
+static int on_tick(void *arg)
 {
+    nat_actor_t *self = arg;
     int64_t now = clock_now_ms();
-    if (!self->nat.store && now >= self->next_redis_ms) {
-        self->next_redis_ms = now + NAT_REDIS_RETRY_MS;
-        try_redis(self);
-    }
-    if (now >= self->next_tick_ms) {
-        self->next_tick_ms = now + NAT_TICK_MS;
-        nat_peers_tick(&self->nat, now);
-    }
+    connect_redis(self);
+    nat_peers_tick(&self->nat, now);
     bool all = now >= self->next_paths_ms;
     if (all)
         self->next_paths_ms = now + NAT_PATH_WRITE_MS;
     write_paths(self, all);
+    return 0;
 }
 
-// ---------------------------------------------------------------- set-up and loop
+// ---------------------------------------------------------------- life cycle
 
-static int load_identity(nat_t *nat)
+static int load_identity(nat_t *nat, char *why, size_t why_len)
 {
     identity_t id;
     char err[256];
     if (identity_load(nat->svc->config.identity_file, &id, err, sizeof err) != 0) {
-        log_error("cannot load this node's identity: %s", err);
+        snprintf(why, why_len, "cannot load this node's identity: %s", err);
         return -1;
     }
     memcpy(nat->self_id, id.public_key, WIRE_ID_LEN);
@@ -274,14 +288,48 @@ static int load_identity(nat_t *nat)
     return 0;
 }
 
-static const char *setup(nat_actor_t *self, service_t *svc)
+static void nat_destroy(nat_actor_t **self_p)
 {
+    nat_actor_t *self = *self_p;
+    if (!self)
+        return;
+    nat_peers_destroy_all(&self->nat);          // agents are torn down on the GLib thread...
+    glib_bridge_destroy(&self->nat.bridge);     // ...which finishes every queued command before it stops
+    portmap_destroy(&self->nat.portmap);        // deletes our mappings on the gateway (also on SIGTERM)
+    predict_destroy(&self->nat.predict);
+    nat_servers_stop(&self->nat.servers);
+    zsock_destroy(&self->events);
+    zsock_destroy(&self->inbox);
+    zsock_destroy(&self->control);
+    zsock_destroy(&self->nat.discovery);
+    store_destroy(&self->nat.store);
+    free(self);
+    *self_p = NULL;
+}
+
+// The actor's state, sockets, GLib thread and probes. Returns NULL with why filled.
+static nat_actor_t *nat_new(service_t *svc, char *why, size_t why_len)
+{
+    nat_actor_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(why, why_len, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < WIRE_MAX_BATCH_PACKETS; i++) {
+        self->messages[i].buffers = &self->vectors[i];
+        self->messages[i].n_buffers = 1;
+    }
     nat_t *nat = &self->nat;
     nat->svc = svc;
-    register_counters(self, svc);
+    nat_register_counters(self, svc);
     snprintf(svc->detail, sizeof svc->detail, "starting");
-    if (load_identity(nat) != 0)
-        return "no identity";
+    char url[CONFIG_STR];
+    config_redis_url(&svc->config, url, sizeof url);
+    store_link_init(&self->redis, url);
+    if (load_identity(nat, why, why_len) != 0) {
+        nat_destroy(&self);
+        return NULL;
+    }
     ice_settings_from_config(&nat->ice_settings, &svc->config);
     // mapped and predicted candidates are direct paths: not when only relayed paths are wanted
     bool direct = svc->config.connection_direct && strcmp(svc->config.connection_relay, "only") != 0;
@@ -293,89 +341,48 @@ static const char *setup(nat_actor_t *self, service_t *svc)
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
     nat->discovery = service_connect_inbox(svc, SVC_DISCOVERY);
-    if (!self->inbox || !self->control || !nat->discovery)
-        return "cannot open the inbox, control or discovery sockets";
     char endpoint[96];
     snprintf(endpoint, sizeof endpoint, "inproc://weft-nat-events-%p", (void *)self);
     self->events = zsock_new(ZMQ_PULL);
-    if (!self->events)
-        return "cannot create the event socket";
-    zsock_set_rcvhwm(self->events, 0);
-    if (zsock_bind(self->events, "%s", endpoint) < 0)
-        return "cannot bind the event socket";
-    nat->bridge = glib_bridge_new(svc, endpoint);
-    if (!nat->bridge)
-        return "cannot start the GLib thread";
-    log_info("node %.16s; connect timeout %d s", nat->self_hex, svc->config.connect_timeout);
-    return NULL;
-}
-
-static void teardown(nat_actor_t *self)
-{
-    nat_peers_destroy_all(&self->nat);          // agents are torn down on the GLib thread...
-    glib_bridge_destroy(&self->nat.bridge);     // ...which finishes every queued command before it stops
-    portmap_destroy(&self->nat.portmap);        // deletes our mappings on the gateway (also on SIGTERM)
-    predict_destroy(&self->nat.predict);
-    nat_servers_stop(&self->nat.servers);
-    zpoller_destroy(&self->poller);
-    zsock_destroy(&self->events);
-    zsock_destroy(&self->inbox);
-    zsock_destroy(&self->control);
-    zsock_destroy(&self->nat.discovery);
-    store_destroy(&self->nat.store);
-}
-
-static void run(nat_actor_t *self, zsock_t *pipe)
-{
-    while (true) {
-        int64_t wait = self->next_tick_ms - clock_now_ms();
-        zsock_t *which = zpoller_wait(self->poller, wait < 0 ? 0 : wait > NAT_TICK_MS ? NAT_TICK_MS : (int)wait);
-        if (which == pipe) {
-            if (service_pipe_terminated(pipe))
-                break;
-        } else if (which == self->inbox) {
-            drain_inbox(self);
-        } else if (which == self->control) {
-            answer_control(self);
-        } else if (which && which == nat_servers_probe_socket(&self->nat.servers)) {
-            nat_servers_on_probe(&self->nat.servers, &self->nat.ice_settings);
-        } else if (!which && zpoller_terminated(self->poller)) {
-            break;
-        }
-        drain_events(self);
-        run_timers(self);
+    if (!self->inbox || !self->control || !nat->discovery || !self->events) {
+        snprintf(why, why_len, "cannot open the inbox, control, discovery or event sockets");
+        nat_destroy(&self);
+        return NULL;
     }
+    zsock_set_rcvhwm(self->events, 0);
+    if (zsock_bind(self->events, "%s", endpoint) < 0 || !(nat->bridge = glib_bridge_new(svc, endpoint))) {
+        snprintf(why, why_len, "cannot bind the event socket or start the GLib thread");
+        nat_destroy(&self);
+        return NULL;
+    }
+    log_info("node %.16s; connect timeout %d s", nat->self_hex, svc->config.connect_timeout);
+    return self;
 }
 
 void nat_actor(zsock_t *pipe, void *args)
 {
-    nat_actor_t *self = calloc(1, sizeof *self);
+    service_t *svc = args;
+    char why[512];
+    nat_actor_t *self = nat_new(svc, why, sizeof why);
     if (!self) {
-        service_actor_fail(pipe, "out of memory");
-        return;
-    }
-    for (size_t i = 0; i < WIRE_MAX_BATCH_PACKETS; i++) {
-        self->messages[i].buffers = &self->vectors[i];
-        self->messages[i].n_buffers = 1;
-    }
-    const char *failure = setup(self, args);
-    if (!failure) {
-        self->poller = zpoller_new(pipe, self->inbox, self->control, self->events, NULL);
-        if (!self->poller)
-            failure = "cannot create the poller";
-        else if (nat_servers_probe_socket(&self->nat.servers))
-            zpoller_add(self->poller, nat_servers_probe_socket(&self->nat.servers));
-    }
-    if (failure) {
-        teardown(self);
-        free(self);
-        service_actor_fail(pipe, failure);
+        service_actor_fail(pipe, why);
         return;
     }
     // know the peers before the first datagram from crypto is read, so it can be held, not dropped
-    try_redis(self);
+    connect_redis(self);
+    zsock_t *probe = nat_servers_probe_socket(&self->nat.servers);
+    actor_loop_t *loop = actor_loop_new(pipe, svc, self->control, self);
+    if (!loop || actor_loop_on_socket(loop, self->inbox, on_inbox) != 0 ||
+        actor_loop_on_socket(loop, self->events, on_events) != 0 ||
+        (probe && actor_loop_on_socket(loop, probe, on_probe) != 0) || actor_loop_every(loop, NAT_TICK_MS, on_tick) != 0) {
+        actor_loop_destroy(&loop);
+        nat_destroy(&self);
+        service_actor_fail(pipe, "cannot set up the actor loop");
+        return;
+    }
+    actor_loop_before_status(loop, before_status);
     zsock_signal(pipe, 0);
-    run(self, pipe);
-    teardown(self);
-    free(self);
+    actor_loop_run(loop);
+    actor_loop_destroy(&loop);
+    nat_destroy(&self);
 }

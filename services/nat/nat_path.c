@@ -1,10 +1,10 @@
-// nat_path.c — the Redis hash weft:path:<hex id> that `weft peers` reads: state, role, selected pair,
-// traffic and restarts of one peer's ICE path, with a 60 s expiry refreshed every 2 s (actor thread).
+// nat_path.c — the weft:path:<hex id> hashes (see nat_path.h).
+#include "nat_path.h"
+
 #include <inttypes.h>
 #include <string.h>
 
-#include "log.h"
-#include "nat.h"
+#include "nat_agent.h"
 
 static const char *connection_kind(const nat_peer_t *peer)
 {

@@ -5,26 +5,18 @@
 //     the agent whose ufrag it answers), RESTART (controlling side: offer again, rate limited);
 //   - agent events in: gathered (send OFFER/ANSWER), state, selected pair, refused remote candidates;
 //   - timers: connect timeout and retries with back-off (1 s doubling to 30 s, reset when connected).
+// A peer's agents in detail are nat_agent.c's; its trial agent (back from a relay) is nat_trial.c's.
+#include "nat_peers.h"
+
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
 #include "log.h"
-#include "nat.h"
+#include "nat_agent.h"
+#include "nat_path.h"
+#include "nat_resume.h"
 #include "nat_signal.h"
-
-const char *nat_path_state_name(path_state_t state)
-{
-    switch (state) {
-    case PATH_GATHERING: return "gathering";
-    case PATH_CONNECTING: return "connecting";
-    case PATH_CONNECTED: return "connected";
-    case PATH_READY: return "ready";
-    case PATH_FAILED: return "failed";
-    case PATH_WAITING:
-    default: return "connecting";
-    }
-}
+#include "nat_trial.h"
 
 nat_peer_t *nat_peer_find(nat_t *nat, const uint8_t id[WIRE_ID_LEN])
 {
@@ -34,23 +26,13 @@ nat_peer_t *nat_peer_find(nat_t *nat, const uint8_t id[WIRE_ID_LEN])
     return NULL;
 }
 
-bool nat_peer_usable(const nat_peer_t *peer)
-{
-    return peer->ice && (peer->state == PATH_CONNECTED || peer->state == PATH_READY);
-}
-
-static bool on_relay(const nat_peer_t *peer)
-{
-    return strcmp(peer->local_type, "relay") == 0 || strcmp(peer->remote_type, "relay") == 0;
-}
-
 static void update_summary(nat_t *nat)
 {
     size_t connected = 0, relayed = 0;
     for (size_t i = 0; i < nat->peer_count; i++) {
         bool usable = nat_peer_usable(nat->peers[i]);
         connected += usable;
-        relayed += usable && on_relay(nat->peers[i]);
+        relayed += usable && nat_peer_on_relay(nat->peers[i]);
     }
     *nat->count.peers_connected = connected;
     *nat->count.peers_relay = relayed;
@@ -59,58 +41,7 @@ static void update_summary(nat_t *nat)
              nat->peer_count, connected, connected - relayed, relayed, nat->store ? "" : " (redis not reachable)");
 }
 
-static void set_state(nat_peer_t *peer, path_state_t state)
-{
-    if (peer->state != state)
-        peer->dirty = true;
-    peer->state = state;
-}
-
 // ---------------------------------------------------------------- agents
-
-// Destroys one of the peer's agents, keeping what it received in the peer's totals.
-static void retire_agent(nat_peer_t *peer, ice_peer_t **agent)
-{
-    uint64_t bytes, packets;
-    ice_peer_rx(*agent, &bytes, &packets);
-    peer->rx_bytes_before += bytes;
-    peer->rx_packets_before += packets;
-    ice_peer_destroy(agent);
-}
-
-static void drop_trial(nat_peer_t *peer)
-{
-    if (!peer->trial)
-        return;
-    retire_agent(peer, &peer->trial);
-    peer->trial_serial = 0;
-    peer->trial_local_ufrag[0] = peer->trial_offer_ufrag[0] = '\0';
-    peer->trial_answered = false;
-}
-
-static void drop_agent(nat_peer_t *peer)
-{
-    if (!peer->ice)
-        return;
-    retire_agent(peer, &peer->ice);
-    if (peer->controlling && peer->local_ufrag[0]) {
-        memcpy(peer->old_ufrags[peer->old_ufrag_next], peer->local_ufrag, sizeof peer->local_ufrag);
-        peer->old_ufrag_next = (peer->old_ufrag_next + 1) % NAT_OLD_UFRAGS;
-    }
-    peer->serial = 0;
-    peer->local_ufrag[0] = '\0';
-    memset(peer->local_pwd, 0, sizeof peer->local_pwd);
-    ice_remote_destroy(&peer->applied_remote);
-    peer->resuming = false;
-    peer->offer_ufrag[0] = '\0';
-    peer->answer_applied = false;
-    peer->local_type[0] = peer->remote_type[0] = '\0';
-    peer->local_addr[0] = peer->remote_addr[0] = '\0';
-    peer->server[0] = '\0';
-    peer->probe_unanswered_ms = 0;
-    peer->rtt_ms = -1;
-    peer->dirty = true;
-}
 
 // Replaces the peer's agent by a fresh one and starts gathering (remote: the offer, controlled side).
 // resume: the agent takes the peer's last description that connected instead (nat_resume.c): no servers,
@@ -118,8 +49,8 @@ static void drop_agent(nat_peer_t *peer)
 static int make_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, bool resume, int64_t now)
 {
     ice_remote_t *applied = remote ? ice_remote_copy(remote) : NULL;
-    drop_agent(peer);
-    drop_trial(peer);
+    nat_agent_drop(peer);
+    nat_trial_drop(peer);
     uint64_t serial = ++nat->next_serial;
     const ice_stun_server_t *stun = NULL;
     const ice_turn_server_t *turn = NULL;
@@ -142,7 +73,7 @@ static int make_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, bool r
     (*nat->count.agents_created)++;
     peer->attempt_ms = peer->last_attempt_ms = now;
     peer->retry_at_ms = 0;
-    set_state(peer, PATH_GATHERING);
+    nat_peer_set_state(peer, PATH_GATHERING);
     ice_peer_start(peer->ice, remote);
     return 0;
 }
@@ -179,9 +110,9 @@ static void attempt_failed(nat_t *nat, nat_peer_t *peer, const char *why, int64_
     nat_servers_on_failure(&nat->servers, now);
     if (!peer->controlling)
         snprintf(peer->failed_offer, sizeof peer->failed_offer, "%s", peer->offer_ufrag);
-    drop_agent(peer);
-    drop_trial(peer);
-    set_state(peer, PATH_FAILED);
+    nat_agent_drop(peer);
+    nat_trial_drop(peer);
+    nat_peer_set_state(peer, PATH_FAILED);
     schedule_retry(peer, now);
 }
 
@@ -236,8 +167,8 @@ static void peer_remove(nat_t *nat, size_t index)
 {
     nat_peer_t *peer = nat->peers[index];
     log_info("peer %.16s: left the mesh", peer->hex);
-    drop_agent(peer);
-    drop_trial(peer);
+    nat_agent_drop(peer);
+    nat_trial_drop(peer);
     nat_path_delete(nat, peer);
     nat_resume_forget(nat, peer, true);
     free(peer);
@@ -273,8 +204,8 @@ void nat_peers_update(nat_t *nat, const Weft__PeerList *list, const char *source
 void nat_peers_destroy_all(nat_t *nat)
 {
     for (size_t i = 0; i < nat->peer_count; i++) {
-        drop_agent(nat->peers[i]);
-        drop_trial(nat->peers[i]);
+        nat_agent_drop(nat->peers[i]);
+        nat_trial_drop(nat->peers[i]);
         nat_resume_forget(nat, nat->peers[i], false);
         free(nat->peers[i]);
     }
@@ -285,53 +216,6 @@ void nat_peers_destroy_all(nat_t *nat)
 
 // ---------------------------------------------------------------- signals
 
-// The candidate lines of an OFFER/ANSWER that parse; NULL (counted, logged) when it had some but none do.
-static ice_remote_t *remote_from_signal(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
-{
-    char *good[ICE_MAX_CANDIDATES];
-    size_t bad = 0, count = nat_signal_good_candidates(s, good, &bad);
-    if (bad) {
-        (*nat->count.signals_bad)++;
-        log_warn("peer %.16s: %s has %zu malformed candidate lines (of %zu)%s", peer->hex,
-                 nat_signal_kind_name(s->kind), bad, s->n_candidates, count ? "; using the others" : "; dropped");
-        if (!count)
-            return NULL;
-    }
-    return ice_remote_new(s->ufrag, s->pwd, good, count);
-}
-
-static void start_trial(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t now);
-
-// A trial OFFER (controlled side): a trial agent next to the current one; the current one stays.
-static void on_trial_offer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
-{
-    if (peer->trial && strcmp(peer->trial_offer_ufrag, s->ufrag) == 0) {
-        (*nat->count.signals_stale)++;
-        return;
-    }
-    ice_remote_t *remote = remote_from_signal(nat, peer, s);
-    if (!remote)
-        return;
-    start_trial(nat, peer, remote, clock_now_ms());
-    if (peer->trial)
-        snprintf(peer->trial_offer_ufrag, sizeof peer->trial_offer_ufrag, "%s", s->ufrag);
-    log_info("peer %.16s: trial OFFER %s (direct candidates only); answering", peer->hex, s->ufrag);
-}
-
-static void on_trial_answer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
-{
-    if (!peer->trial || peer->trial_answered || strcmp(s->answers, peer->trial_local_ufrag) != 0) {
-        (*nat->count.signals_stale)++;
-        log_debug("peer %.16s: stale trial ANSWER for %s ignored", peer->hex, s->answers);
-        return;
-    }
-    ice_remote_t *remote = remote_from_signal(nat, peer, s);
-    if (!remote)
-        return;
-    ice_peer_set_remote(peer->trial, remote);
-    peer->trial_answered = true;
-}
-
 static void on_offer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
 {
     if (peer->ice && strcmp(peer->offer_ufrag, s->ufrag) == 0) {
@@ -339,7 +223,7 @@ static void on_offer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
         log_debug("peer %.16s: duplicate OFFER %s ignored", peer->hex, s->ufrag);
         return;
     }
-    ice_remote_t *remote = remote_from_signal(nat, peer, s);
+    ice_remote_t *remote = nat_remote_from_signal(nat, peer, s);
     if (!remote)
         return;
     if (new_agent(nat, peer, remote, clock_now_ms()) != 0) {
@@ -358,7 +242,7 @@ static void on_answer(nat_t *nat, nat_peer_t *peer, const Weft__Signal *s)
                  peer->local_ufrag[0] ? peer->local_ufrag : "none");
         return;
     }
-    ice_remote_t *remote = remote_from_signal(nat, peer, s);
+    ice_remote_t *remote = nat_remote_from_signal(nat, peer, s);
     if (!remote)
         return;
     ice_remote_destroy(&peer->applied_remote);
@@ -420,8 +304,8 @@ void nat_peers_on_signal(nat_t *nat, const Weft__Signal *s)
     }
     (*nat->count.signals_in)++;
     switch (s->kind) {
-    case WEFT__SIGNAL__KIND__OFFER: s->trial ? on_trial_offer(nat, peer, s) : on_offer(nat, peer, s); break;
-    case WEFT__SIGNAL__KIND__ANSWER: s->trial ? on_trial_answer(nat, peer, s) : on_answer(nat, peer, s); break;
+    case WEFT__SIGNAL__KIND__OFFER: s->trial ? nat_trial_on_offer(nat, peer, s) : on_offer(nat, peer, s); break;
+    case WEFT__SIGNAL__KIND__ANSWER: s->trial ? nat_trial_on_answer(nat, peer, s) : on_answer(nat, peer, s); break;
     case WEFT__SIGNAL__KIND__RESTART: on_restart(nat, peer, s); break;
     default: break;
     }
@@ -430,70 +314,25 @@ void nat_peers_on_signal(nat_t *nat, const Weft__Signal *s)
 
 // ---------------------------------------------------------------- agent events
 
-static void send_description(nat_t *nat, nat_peer_t *peer, const char *ufrag, const char *pwd, char **cands,
-                             size_t count, bool trial)
-{
-    Weft__Signal__Kind kind = peer->controlling ? WEFT__SIGNAL__KIND__OFFER : WEFT__SIGNAL__KIND__ANSWER;
-    const char *answers = peer->controlling ? NULL : trial ? peer->trial_offer_ufrag : peer->offer_ufrag;
-    if (nat_signal_send(nat->discovery, kind, nat->self_id, peer->id, ufrag, pwd, cands, count, answers, trial) == 0) {
-        (*nat->count.signals_out)++;
-        log_info("peer %.16s: sent %s%s %s with %zu candidates", peer->hex, trial ? "trial " : "",
-                 nat_signal_kind_name(kind), ufrag, count);
-    } else {
-        (*nat->count.drop_signal_out)++;
-        log_warn("peer %.16s: discovery's inbox is full; %s not sent", peer->hex, nat_signal_kind_name(kind));
-    }
-}
-
 static void on_gathered(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev, zmsg_t *msg)
 {
-    char *ufrag = zmsg_popstr(msg);
-    char *pwd = zmsg_popstr(msg);
-    char *cands[ICE_MAX_CANDIDATES];
-    size_t count = 0;
-    while (count < ICE_MAX_CANDIDATES && (cands[count] = zmsg_popstr(msg)) != NULL)
-        count++;
-    if (ufrag && pwd) {
+    nat_gathered_t g;
+    if (nat_gathered_pop(&g, msg) == 0) {
         if (!peer->resuming)
             nat_servers_on_gathered(&nat->servers, &nat->ice_settings, zclock_time() / 1000,
                                     ice_peer_turn_name(peer->ice), ev->has_relay);
-        snprintf(peer->local_ufrag, sizeof peer->local_ufrag, "%s", ufrag);
-        snprintf(peer->local_pwd, sizeof peer->local_pwd, "%s", pwd);
+        snprintf(peer->local_ufrag, sizeof peer->local_ufrag, "%s", g.ufrag);
+        snprintf(peer->local_pwd, sizeof peer->local_pwd, "%s", g.pwd);
         if (peer->state == PATH_GATHERING)
-            set_state(peer, PATH_CONNECTING);
+            nat_peer_set_state(peer, PATH_CONNECTING);
+        if (!peer->resuming) {   // a resumed agent's description is the one the peer has
+            // extra candidates: a gateway mapping of our host ports, predicted ports of a sequential NAT
+            g.count += portmap_add_candidates(nat->portmap, g.cands, g.count, ICE_MAX_CANDIDATES);
+            g.count += predict_add_candidates(nat->predict, g.cands, g.count, ICE_MAX_CANDIDATES);
+            nat_send_description(nat, peer, &g, false);
+        }
     }
-    if (ufrag && pwd && !peer->resuming) {   // a resumed agent's description is the one the peer has
-        // extra candidates: a gateway mapping of our host ports, predicted ports of a sequential NAT
-        count += portmap_add_candidates(nat->portmap, cands, count, ICE_MAX_CANDIDATES);
-        count += predict_add_candidates(nat->predict, cands, count, ICE_MAX_CANDIDATES);
-        send_description(nat, peer, ufrag, pwd, cands, count, false);
-    }
-    for (size_t i = 0; i < count; i++)
-        free(cands[i]);
-    free(ufrag);
-    if (pwd) {
-        memset(pwd, 0, strlen(pwd));
-        free(pwd);
-    }
-}
-
-static void take_pair(nat_peer_t *peer, const ice_event_t *ev)
-{
-    if (!ev->has_pair)
-        return;
-    const char *server = "";
-    if (strcmp(ev->local_type, "relay") == 0)
-        server = ice_peer_turn_name(peer->ice);
-    else if (strcmp(ev->local_type, "srflx") == 0)
-        server = ice_peer_stun_name(peer->ice)[0] ? ice_peer_stun_name(peer->ice) : ice_peer_turn_name(peer->ice);
-    snprintf(peer->server, sizeof peer->server, "%s", server);
-    memcpy(peer->local_type, ev->local_type, sizeof peer->local_type);
-    memcpy(peer->remote_type, ev->remote_type, sizeof peer->remote_type);
-    memcpy(peer->local_addr, ev->local_addr, sizeof peer->local_addr);
-    memcpy(peer->remote_addr, ev->remote_addr, sizeof peer->remote_addr);
-    peer->local_type[sizeof peer->local_type - 1] = peer->remote_type[sizeof peer->remote_type - 1] = '\0';
-    peer->local_addr[sizeof peer->local_addr - 1] = peer->remote_addr[sizeof peer->remote_addr - 1] = '\0';
-    peer->dirty = true;
+    nat_gathered_free(&g);
 }
 
 bool nat_peer_hold(nat_t *nat, nat_peer_t *peer, const uint8_t *data, size_t len, int64_t now_ms)
@@ -547,8 +386,8 @@ static void on_state(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
     switch (ev->state) {
     case NICE_COMPONENT_STATE_CONNECTED:
     case NICE_COMPONENT_STATE_READY:
-        set_state(peer, ev->state == NICE_COMPONENT_STATE_READY ? PATH_READY : PATH_CONNECTED);
-        take_pair(peer, ev);
+        nat_peer_set_state(peer, ev->state == NICE_COMPONENT_STATE_READY ? PATH_READY : PATH_CONNECTED);
+        nat_peer_take_pair(peer, ev);
         if (!was_usable) {
             peer->connected_unix_ms = zclock_time();
             peer->usable_since_ms = clock_now_ms();
@@ -571,140 +410,11 @@ static void on_state(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
         break;
     case NICE_COMPONENT_STATE_CONNECTING:
         if (was_usable || peer->state == PATH_GATHERING)
-            set_state(peer, PATH_CONNECTING);
+            nat_peer_set_state(peer, PATH_CONNECTING);
         break;
     default:
         break;
     }
-}
-
-// ---------------------------------------------------------------- trials: from a relay back to a direct path
-
-static bool trials_allowed(const nat_t *nat)
-{
-    return nat->ice_settings.direct && !nat->ice_settings.relay_only;
-}
-
-// A trial agent: direct candidates only (no TURN), next to the current agent, which keeps carrying the
-// traffic. Controlling side: offers it (trial OFFER); controlled side: `remote` is the trial offer.
-static void start_trial(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t now)
-{
-    drop_trial(peer);
-    if (!trials_allowed(nat)) {
-        ice_remote_destroy(&remote);
-        return;
-    }
-    ice_stun_server_t storage;
-    const ice_stun_server_t *stun =
-        nat_servers_pick_stun_only(&nat->servers, &nat->ice_settings, zclock_time() / 1000, &storage);
-    uint64_t serial = ++nat->next_serial;
-    peer->trial = ice_peer_new(nat->bridge, &nat->ice_settings, stun, NULL, peer->id, peer->controlling, serial);
-    if (!peer->trial) {
-        ice_remote_destroy(&remote);
-        return;
-    }
-    peer->trial_serial = serial;
-    peer->trial_started_ms = now;
-    (*nat->count.trials)++;
-    (*nat->count.agents_created)++;
-    ice_peer_start(peer->trial, remote);
-}
-
-static int64_t trial_gap(const nat_peer_t *peer, int64_t now)
-{
-    return now - peer->relay_since_ms < NAT_TRIAL_FAST_FOR_MS ? NAT_TRIAL_GAP_MS : NAT_TRIAL_GAP_LONG_MS;
-}
-
-// The trial connected: it becomes the peer's agent and the relayed one goes.
-static void promote_trial(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev)
-{
-    ice_peer_t *trial = peer->trial;
-    uint64_t serial = peer->trial_serial;
-    char local_ufrag[ICE_MAX_CRED_LEN + 1], offer_ufrag[ICE_MAX_CRED_LEN + 1];
-    memcpy(local_ufrag, peer->trial_local_ufrag, sizeof local_ufrag);
-    memcpy(offer_ufrag, peer->trial_offer_ufrag, sizeof offer_ufrag);
-    peer->trial = NULL;     // not dropped: it is taken over
-    peer->trial_serial = 0;
-    peer->trial_local_ufrag[0] = peer->trial_offer_ufrag[0] = '\0';
-    peer->trial_answered = false;
-    char before[160];
-    snprintf(before, sizeof before, "%s %s -> %s %s", peer->local_type, peer->local_addr, peer->remote_type,
-             peer->remote_addr);
-    drop_agent(peer);
-    peer->ice = trial;
-    peer->serial = serial;
-    memcpy(peer->local_ufrag, local_ufrag, sizeof local_ufrag);
-    memcpy(peer->offer_ufrag, offer_ufrag, sizeof offer_ufrag);
-    peer->answer_applied = peer->controlling;
-    peer->attempts++;
-    (*nat->count.trials_promoted)++;
-    set_state(peer, ev->state == NICE_COMPONENT_STATE_READY ? PATH_READY : PATH_CONNECTED);
-    take_pair(peer, ev);
-    peer->connected_unix_ms = zclock_time();
-    peer->usable_since_ms = clock_now_ms();
-    peer->last_probe_ms = 0;
-    peer->probe_unanswered_ms = 0;
-    peer->relay_since_ms = 0;
-    peer->next_trial_ms = 0;
-    log_info("peer %.16s: a direct path works again: %s %s -> %s %s (was %s) after %lld ms of trial", peer->hex,
-             peer->local_type, peer->local_addr, peer->remote_type, peer->remote_addr, before,
-             (long long)(clock_now_ms() - peer->trial_started_ms));
-}
-
-static void on_trial_event(nat_t *nat, nat_peer_t *peer, const ice_event_t *ev, zmsg_t *msg)
-{
-    int64_t now = clock_now_ms();
-    if (ev->type == ICE_EVENT_GATHERED) {
-        char *ufrag = zmsg_popstr(msg);
-        char *pwd = zmsg_popstr(msg);
-        char *cands[ICE_MAX_CANDIDATES];
-        size_t count = 0;
-        while (count < ICE_MAX_CANDIDATES && (cands[count] = zmsg_popstr(msg)) != NULL)
-            count++;
-        if (ufrag && pwd) {
-            snprintf(peer->trial_local_ufrag, sizeof peer->trial_local_ufrag, "%s", ufrag);
-            send_description(nat, peer, ufrag, pwd, cands, count, true);
-        }
-        for (size_t i = 0; i < count; i++)
-            free(cands[i]);
-        free(ufrag);
-        if (pwd) {
-            memset(pwd, 0, strlen(pwd));
-            free(pwd);
-        }
-    } else if (ev->type == ICE_EVENT_STATE) {
-        if (ev->state == NICE_COMPONENT_STATE_CONNECTED || ev->state == NICE_COMPONENT_STATE_READY) {
-            if (strcmp(ev->local_type, "relay") != 0 && strcmp(ev->remote_type, "relay") != 0)
-                promote_trial(nat, peer, ev);
-        } else if (ev->state == NICE_COMPONENT_STATE_FAILED) {
-            log_debug("peer %.16s: trial failed: still no direct path", peer->hex);
-            drop_trial(peer);
-            peer->next_trial_ms = peer->controlling ? now + trial_gap(peer, now) : 0;
-        }
-    } else if (ev->type == ICE_EVENT_BAD_REMOTE) {
-        (*nat->count.signals_bad)++;
-    }
-}
-
-// Timers of trials: the controlling side starts one while the path is relayed; any side drops one that
-// did not connect in time.
-static void tick_trial(nat_t *nat, nat_peer_t *peer, int64_t now)
-{
-    bool relayed = nat_peer_usable(peer) && on_relay(peer);
-    if (relayed && !peer->relay_since_ms) {
-        peer->relay_since_ms = now;
-        peer->next_trial_ms = now + NAT_TRIAL_GAP_MS;
-    } else if (!relayed) {
-        peer->relay_since_ms = 0;
-    }
-    int64_t limit = NAT_TRIAL_MS + (peer->controlling ? 0 : 1000);   // the controlled side waits for the other
-    if (peer->trial && now - peer->trial_started_ms >= limit) {
-        drop_trial(peer);
-        peer->next_trial_ms = now + trial_gap(peer, now);
-    }
-    if (peer->controlling && relayed && !peer->trial && trials_allowed(nat) && peer->next_trial_ms &&
-        now >= peer->next_trial_ms)
-        start_trial(nat, peer, NULL, now);
 }
 
 void nat_peers_on_event(nat_t *nat, zmsg_t *msg)
@@ -720,7 +430,7 @@ void nat_peers_on_event(nat_t *nat, zmsg_t *msg)
     zframe_destroy(&head);
     nat_peer_t *peer = nat_peer_find(nat, ev.peer);
     if (peer && peer->trial && peer->trial_serial == ev.serial) {
-        on_trial_event(nat, peer, &ev, msg);
+        nat_trial_on_event(nat, peer, &ev, msg);
         update_summary(nat);
         return;
     }
@@ -729,7 +439,7 @@ void nat_peers_on_event(nat_t *nat, zmsg_t *msg)
     switch (ev.type) {
     case ICE_EVENT_GATHERED: on_gathered(nat, peer, &ev, msg); break;
     case ICE_EVENT_STATE: on_state(nat, peer, &ev); break;
-    case ICE_EVENT_PAIR: take_pair(peer, &ev); break;
+    case ICE_EVENT_PAIR: nat_peer_take_pair(peer, &ev); break;
     case ICE_EVENT_BAD_REMOTE: (*nat->count.signals_bad)++; break;
     }
     update_summary(nat);
@@ -800,7 +510,7 @@ void nat_peers_tick(nat_t *nat, int64_t now)
         }
         if (nat_peer_usable(peer))
             check_liveness(nat, peer, now);
-        tick_trial(nat, peer, now);
+        nat_trial_tick(nat, peer, now);
         if (peer->retry_at_ms && now >= peer->retry_at_ms)
             retry(nat, peer, now);
     }

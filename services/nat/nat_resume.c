@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "nat.h"
+#include "nat_resume.h"
 
 void nat_resume_keep(nat_peer_t *peer, unsigned local_port)
 {
