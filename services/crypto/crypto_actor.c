@@ -23,6 +23,7 @@
 #include "log.h"
 #include "session.h"
 #include "store.h"
+#include "store_link.h"
 #include "wire.h"
 
 #define TICK_MS 1000
@@ -36,18 +37,16 @@ typedef struct {
     packet_batch_t *nat_batch, *device_batch;
     session_io_t io;
     store_t *store;
-    char redis_url[CONFIG_STR];
+    store_link_t redis;             // when to try Redis again while store is NULL
     bool members_known;             // a PeerList arrived or was loaded: Redis is not asked again
     bool certificates;              // mesh.id is set: revocations are checked against mesh_id/admin_key
     uint8_t mesh_id[MESH_ID_LEN], admin_key[32], local_id[32];
     zlistx_t *unsaved_revoked;      // hex ids (malloc'd) revoked but not yet in Redis
     zlistx_t *saved_revoked;        // hex ids (malloc'd) in Redis: written again if Redis restarts
-    bool store_failed_logged;
-    int64_t next_store_attempt_ms, store_retry_ms;   // reconnect back-off: 1 s doubling to 10 s
     int64_t next_full_report_ms;
     uint64_t *packets_in, *datagrams_in, *batches_in, *drop_bad_batch, *drop_untagged;
     uint64_t *drop_nat_queue_full, *drop_device_queue_full, *packets_out, *datagrams_out;
-    uint64_t *revocations, *drop_bad_revocation;
+    uint64_t *revocations, *drop_bad_revocation, *drop_bad_message, *drop_unexpected_message;
 } crypto_t;
 
 static bool store_ready(crypto_t *self);
@@ -61,7 +60,8 @@ static session_time_t time_now(void)
 
 // ---- output: one batch to nat and one to device per inbox message ----
 
-static void send_batch(crypto_t *self, packet_batch_t *batch)
+// Sends one output batch (to nat or to device) and counts what went or was dropped.
+static void send_output(crypto_t *self, packet_batch_t *batch)
 {
     bool to_nat = batch == self->nat_batch;
     size_t count = batch->count;
@@ -72,15 +72,16 @@ static void send_batch(crypto_t *self, packet_batch_t *batch)
         *(to_nat ? self->datagrams_out : self->packets_out) += (uint64_t)sent;
 }
 
-static void flush_batch(void *ctx, packet_batch_t *batch)
+// session_io_t.flush: the session table filled a batch.
+static void on_batch_full(void *ctx, packet_batch_t *batch)
 {
-    send_batch(ctx, batch);
+    send_output(ctx, batch);
 }
 
 static void send_batches(crypto_t *self)
 {
-    send_batch(self, self->nat_batch);
-    send_batch(self, self->device_batch);
+    send_output(self, self->nat_batch);
+    send_output(self, self->device_batch);
 }
 
 static void update_detail(crypto_t *self)
@@ -153,7 +154,7 @@ static void save_revoked(crypto_t *self)
         return;
     for (char *hex = zlistx_first(self->unsaved_revoked); hex; hex = zlistx_first(self->unsaved_revoked)) {
         if (store_exec(self->store, "SADD weft:revoked %s", hex) != 0) {
-            store_destroy(&self->store);
+            store_link_lost(&self->redis, &self->store, "weft:revoked");
             return;
         }
         zlistx_add_end(self->saved_revoked, zlistx_detach_cur(self->unsaved_revoked));
@@ -204,7 +205,7 @@ static int handle_inbox(void *arg)
     zframe_t *payload = NULL;
     Weft__Envelope *env = wire_recv(self->inbox, &payload);
     if (!env) {
-        (*service_counter(self->svc, "drop_bad_message"))++;
+        (*self->drop_bad_message)++;
         return 0;
     }
     if (env->body_case == WEFT__ENVELOPE__BODY_PACKETS)
@@ -212,7 +213,7 @@ static int handle_inbox(void *arg)
     else if (env->body_case == WEFT__ENVELOPE__BODY_PEERS)
         apply_members(self, env->peers, "discovery");
     else
-        (*service_counter(self->svc, "drop_unexpected_message"))++;
+        (*self->drop_unexpected_message)++;
     send_batches(self);
     update_detail(self);
     zframe_destroy(&payload);
@@ -221,14 +222,6 @@ static int handle_inbox(void *arg)
 }
 
 // ---- Redis: member list at start, session status ----
-
-static void store_lost(crypto_t *self)
-{
-    store_destroy(&self->store);
-    if (!self->store_failed_logged)
-        log_warn("redis at %s unreachable; session status not written until it is back", self->redis_url);
-    self->store_failed_logged = true;
-}
 
 // Revoked ids persisted by an earlier run (weft:revoked).
 static void load_revoked(crypto_t *self)
@@ -255,26 +248,9 @@ static bool store_ready(crypto_t *self)
         self->next_full_report_ms = 0;
         log_info("redis restarted: rewriting weft:revoked and the session status");
     }
-    if (self->store)
-        return true;
-    int64_t now_ms = clock_now_ms();
-    if (now_ms < self->next_store_attempt_ms)
-        return false;
-    char err[256];
-    self->store = store_connect(self->redis_url, err, sizeof err);
-    if (!self->store) {
-        if (!self->store_failed_logged)
-            log_warn("%s (retrying)", err);
-        self->store_failed_logged = true;
-        self->store_retry_ms = self->store_retry_ms ? self->store_retry_ms * 2 : TICK_MS;
-        if (self->store_retry_ms > 10000)
-            self->store_retry_ms = 10000;
-        self->next_store_attempt_ms = now_ms + self->store_retry_ms;
-        return false;
-    }
-    self->store_retry_ms = 0;
-    log_info("connected to redis at %s", self->redis_url);
-    self->store_failed_logged = false;
+    store_link_state_t link = store_link_connect(&self->redis, &self->store);
+    if (link != STORE_LINK_NEW)
+        return link == STORE_LINK_UP;
     self->next_full_report_ms = 0;   // rewrite everything after a gap
     load_revoked(self);
     if (!self->members_known) {
@@ -309,7 +285,7 @@ static void write_status(void *ctx, const session_peer_status_t *st, bool remove
             rc = store_exec(self->store, "EXPIRE weft:session:%s %d", hex, STATUS_TTL_S);
     }
     if (rc != 0)
-        store_lost(self);
+        store_link_lost(&self->redis, &self->store, "session status");
 }
 
 static void report_status(crypto_t *self, int64_t now_ms)
@@ -488,6 +464,8 @@ static void register_counters(crypto_t *self)
     self->drop_device_queue_full = service_counter(svc, "drop_device_queue_full");
     self->revocations = service_counter(svc, "revocations");
     self->drop_bad_revocation = service_counter(svc, "drop_bad_revocation");
+    self->drop_bad_message = service_counter(svc, "drop_bad_message");
+    self->drop_unexpected_message = service_counter(svc, "drop_unexpected_message");
 }
 
 static void free_string(void **item)
@@ -532,9 +510,11 @@ static crypto_t *crypto_new(service_t *svc, char *why, size_t why_len)
         crypto_destroy(&self);
         return NULL;
     }
-    self->io = (session_io_t){.to_nat = self->nat_batch, .to_device = self->device_batch, .flush = flush_batch,
+    self->io = (session_io_t){.to_nat = self->nat_batch, .to_device = self->device_batch, .flush = on_batch_full,
                               .ctx = self};
-    config_redis_url(&svc->config, self->redis_url, sizeof self->redis_url);
+    char url[CONFIG_STR];
+    config_redis_url(&svc->config, url, sizeof url);
+    store_link_init(&self->redis, url);
     update_detail(self);
     return self;
 }

@@ -261,7 +261,7 @@ static session_state_t peer_state(const peer_t *peer, int64_t now_ms)
     return SESSION_STATE_NONE;
 }
 
-static void set_state(session_set_t *self, peer_t *peer, session_state_t state)
+static void set_peer_state(session_set_t *self, peer_t *peer, session_state_t state)
 {
     if (state == peer->status.state)
         return;
@@ -276,7 +276,7 @@ static void set_state(session_set_t *self, peer_t *peer, session_state_t state)
 
 static void peer_update_state(session_set_t *self, peer_t *peer, int64_t now_ms)
 {
-    set_state(self, peer, peer_state(peer, now_ms));
+    set_peer_state(self, peer, peer_state(peer, now_ms));
 }
 
 // ---- output ----
@@ -908,7 +908,7 @@ bool session_set_revoke(session_set_t *self, const uint8_t member_key[WIRE_ID_LE
         uint64_t dropped = peer->queue.count;
         peer_wipe(self, peer);
         *self->c.drop_revoked += dropped;
-        set_state(self, peer, SESSION_STATE_NONE);
+        set_peer_state(self, peer, SESSION_STATE_NONE);
     }
     return true;
 }
@@ -980,7 +980,7 @@ static void remove_peer(session_set_t *self, peer_t *peer)
         memcpy(id, peer->id, WIRE_ID_LEN);
         zlistx_add_end(self->removed, id);
     }
-    set_state(self, peer, SESSION_STATE_NONE);
+    set_peer_state(self, peer, SESSION_STATE_NONE);
     peer_wipe(self, peer);
     zhashx_delete(self->peers, peer->id);
     sodium_memzero(peer, sizeof *peer);

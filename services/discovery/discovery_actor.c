@@ -24,6 +24,7 @@
 #include "log.h"
 #include "service.h"
 #include "store.h"
+#include "store_link.h"
 #include "wire.h"
 
 #define UNREACHABLE_INTERVALS 3     // heartbeats without an answer before the hub counts as unreachable
@@ -33,6 +34,13 @@ static const char *hub_state_names[] = {"connecting", "registered", "unreachable
 
 enum { OUT_ROUTER = 0, OUT_CRYPTO, OUT_NAT, OUT_COUNT };
 static const service_id_t out_services[OUT_COUNT] = {SVC_ROUTER, SVC_CRYPTO, SVC_NAT};
+
+// The counters `weft status` shows, registered at start.
+typedef struct {
+    uint64_t *registrations_sent, *peer_lists_received, *signals_to_hub, *signals_from_hub, *hub_errors;
+    uint64_t *bad_replies, *bad_inbox, *redis_errors, *push_dropped, *drop_hub_not_connected;
+    uint64_t *signals_dropped_unregistered, *cert_requests_refused, *certs_signed, *turn_credentials;
+} discovery_counters_t;
 
 typedef struct {
     service_t *svc;
@@ -45,7 +53,7 @@ typedef struct {
     Weft__PeerList *saved_peers;    // what weft:peers holds (rewritten if Redis comes back without it)
     int64_t next_store_check;       // monotonic ms of the next look for a restarted Redis
     bool store_rewrite;             // Redis restarted: rewrite what we own (until it works)
-    char redis_url[CONFIG_STR];
+    store_link_t redis;             // when to try Redis again while store is NULL
     hub_state_t state;
     int64_t next_heartbeat;         // monotonic ms
     int64_t last_reply;             // monotonic ms of the hub's last answer (or of start)
@@ -59,15 +67,31 @@ typedef struct {
     int64_t refused_until;          // the hub refused us for good (kicked, mesh gone): slow heartbeat
     char refused[256];              // why the hub refuses us ("" while it does not): weft:hub refused
     discovery_turn_t turn;          // TURN credentials from the hub, for nat (memory only)
+    discovery_counters_t count;
 } discovery_t;
 
 // The hub relays a Signal only from a registered connection; a restarted discovery may get nat's
 // offer before its Register is answered, so signals wait (a few, the newest) for the first PeerList.
 #define HELD_SIGNALS_MAX 32
 
-static void count(discovery_t *d, const char *name)
+// Registers every counter up front, so `weft status` lists them all from the start.
+static void register_counters(discovery_t *d)
 {
-    (*service_counter(d->svc, name))++;
+    discovery_counters_t *c = &d->count;
+    c->registrations_sent = service_counter(d->svc, "registrations_sent");
+    c->peer_lists_received = service_counter(d->svc, "peer_lists_received");
+    c->signals_to_hub = service_counter(d->svc, "signals_to_hub");
+    c->signals_from_hub = service_counter(d->svc, "signals_from_hub");
+    c->hub_errors = service_counter(d->svc, "hub_errors");
+    c->bad_replies = service_counter(d->svc, "bad_replies");
+    c->bad_inbox = service_counter(d->svc, "bad_inbox");
+    c->redis_errors = service_counter(d->svc, "redis_errors");
+    c->push_dropped = service_counter(d->svc, "push_dropped");
+    c->drop_hub_not_connected = service_counter(d->svc, "drop_hub_not_connected");
+    c->signals_dropped_unregistered = service_counter(d->svc, "signals_dropped_unregistered");
+    c->cert_requests_refused = service_counter(d->svc, "cert_requests_refused");
+    c->certs_signed = service_counter(d->svc, "certs_signed");
+    c->turn_credentials = service_counter(d->svc, "turn_credentials");
 }
 
 // ---- Redis ----
@@ -90,7 +114,7 @@ static void rewrite_verified(discovery_t *d)
             continue;
         }
         if (store_exec(d->store, "SADD weft:verified %s", line) != 0) {
-            count(d, "redis_errors");
+            (*d->count.redis_errors)++;
             break;
         }
         written++;
@@ -104,11 +128,8 @@ static bool have_store(discovery_t *d)
 {
     if (d->store)
         return true;
-    char err[256];
-    d->store = store_connect(d->redis_url, err, sizeof err);
-    if (!d->store) {
-        log_warn("%s; will retry", err);
-        count(d, "redis_errors");
+    if (store_link_connect(&d->redis, &d->store) == STORE_LINK_DOWN) {
+        (*d->count.redis_errors)++;
         return false;
     }
     rewrite_verified(d);
@@ -141,7 +162,7 @@ static void save_hub_state(discovery_t *d)
     snprintf(members, sizeof members, "%zu", d->members);
     if (store_exec(d->store, "HSET weft:hub endpoint %s state %s last_reply_ms %s members %s refused %s",
                    d->cfg->hub_endpoint, hub_state_names[d->state], last, members, d->refused) != 0)
-        count(d, "redis_errors");
+        (*d->count.redis_errors)++;
 }
 
 // Once a second: a Redis that restarted (or lost a write) gets back everything discovery owns.
@@ -158,7 +179,7 @@ static void check_store(discovery_t *d)
     if (!d->store_rewrite)
         return;
     if (d->saved_peers && store_save_peers(d->store, d->saved_peers) != 0) {
-        count(d, "redis_errors");
+        (*d->count.redis_errors)++;
         return;   // again in a second
     }
     save_hub_state(d);
@@ -193,7 +214,7 @@ static void push_envelope(discovery_t *d, const Weft__Envelope *env, int first, 
 {
     for (int i = first; i <= last; i++) {
         if (wire_send(d->out[i], env, NULL, 0, true) != 0) {
-            count(d, "push_dropped");
+            (*d->count.push_dropped)++;
             log_warn("%s inbox full or gone: message dropped", service_name(out_services[i]));
         }
     }
@@ -228,7 +249,7 @@ static int send_to_hub(discovery_t *d, const Weft__HubRequest *req)
     // immediate: with no connection to the hub this fails at once instead of queueing stale requests
     int rc = hub_client_send(d->hub, req, ZMQ_DONTWAIT);
     if (rc < 0)
-        count(d, "drop_hub_not_connected");
+        (*d->count.drop_hub_not_connected)++;
     return rc < 0 ? -1 : 0;
 }
 
@@ -246,7 +267,7 @@ static int send_register(discovery_t *d)
     req.register_ = &reg;
     if (send_to_hub(d, &req) != 0)
         return -1;
-    count(d, "registrations_sent");
+    (*d->count.registrations_sent)++;
     return 0;
 }
 
@@ -293,7 +314,7 @@ static void hold_signal(discovery_t *d, const Weft__HubRequest *req)
     if (zlist_size(d->held_signals) >= HELD_SIGNALS_MAX) {
         zframe_t *oldest = zlist_pop(d->held_signals);
         zframe_destroy(&oldest);
-        count(d, "signals_dropped_unregistered");
+        (*d->count.signals_dropped_unregistered)++;
     }
     zlist_append(d->held_signals, frame);
 }
@@ -303,7 +324,7 @@ static void send_held_signals(discovery_t *d)
     zframe_t *frame;
     while ((frame = zlist_pop(d->held_signals))) {
         if (hub_client_send_packed(d->hub, zframe_data(frame), zframe_size(frame), ZMQ_DONTWAIT) == 0)
-            count(d, "signals_to_hub");
+            (*d->count.signals_to_hub)++;
         zframe_destroy(&frame);
     }
 }
@@ -311,7 +332,7 @@ static void send_held_signals(discovery_t *d)
 static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
 {
     if (!list->mesh || strcmp(list->mesh, d->mesh) != 0) {
-        count(d, "bad_replies");
+        (*d->count.bad_replies)++;
         log_warn("dropped a member list for mesh '%s' (we are in '%s')", list->mesh ? list->mesh : "", d->mesh);
         return;
     }
@@ -323,7 +344,7 @@ static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
     for (size_t i = 0; i < list->n_peers; i++) {
         const Weft__Peer *p = list->peers[i];
         if (!hub_valid_id(p->id) || !hub_valid_ipv4(p->overlay_addr) || !hub_valid_name(p->name)) {
-            count(d, "bad_replies");
+            (*d->count.bad_replies)++;
             log_warn("dropped a malformed member entry from the hub");
             continue;
         }
@@ -333,7 +354,7 @@ static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
     Weft__PeerList clean = *list;
     clean.n_peers = n;
     clean.peers = kept;
-    count(d, "peer_lists_received");
+    (*d->count.peer_lists_received)++;
     if (d->members != n + 1 || d->state != HUB_REGISTERED)
         log_info("registered with %s: mesh %s has %zu members", d->cfg->hub_endpoint, d->cfg->mesh, n + 1);
     d->members = n + 1;
@@ -342,7 +363,7 @@ static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
     update_detail(d);
     keep_saved_peers(d, &clean);
     if (have_store(d) && store_save_peers(d->store, &clean) != 0)
-        count(d, "redis_errors");
+        (*d->count.redis_errors)++;
     save_hub_state(d);
     publish_peers(d, &clean);
     free(kept);
@@ -353,11 +374,11 @@ static void hub_signal(discovery_t *d, const Weft__Signal *sig)
 {
     char why[80];
     if (!hub_valid_signal(sig, why, sizeof why) || memcmp(sig->to.data, d->id, 32) != 0) {
-        count(d, "bad_replies");
+        (*d->count.bad_replies)++;
         log_warn("dropped a signal from the hub: %s", sig->to.len == 32 ? "not addressed to us" : why);
         return;
     }
-    count(d, "signals_from_hub");
+    (*d->count.signals_from_hub)++;
     Weft__Envelope env = WEFT__ENVELOPE__INIT;
     env.body_case = WEFT__ENVELOPE__BODY_SIGNAL;
     env.signal = (Weft__Signal *)sig;
@@ -366,7 +387,7 @@ static void hub_signal(discovery_t *d, const Weft__Signal *sig)
 
 static void hub_error(discovery_t *d, const Weft__HubError *error)
 {
-    count(d, "hub_errors");
+    (*d->count.hub_errors)++;
     const char *message = error->message ? error->message : "";
     if (error->code == WEFT__HUB_ERROR__CODE__ADDRESS_IN_USE) {
         log_error("the hub refused our address %s: %s (change mesh.address in weft.yaml)", d->cfg->overlay_addr,
@@ -440,7 +461,7 @@ static void hub_cert_request(discovery_t *d, const Weft__CertRequest *cr)
             problem = why;
     }
     if (problem) {
-        count(d, "cert_requests_refused");
+        (*d->count.cert_requests_refused)++;
         log_warn("certificate request refused: %s", problem);
         send_cert_issued(d, cr->request_id, NULL, 0, NULL, 0, problem);
         return;
@@ -470,7 +491,7 @@ static void hub_cert_request(discovery_t *d, const Weft__CertRequest *cr)
         sodium_memzero(psk, sizeof psk);
     }
     send_cert_issued(d, cr->request_id, encoded, sizeof encoded, sealed, sealed_len, NULL);
-    count(d, "certs_signed");
+    (*d->count.certs_signed)++;
     char fp[FINGERPRINT_LEN];
     id_fingerprint(cr->member_key.data, fp);
     log_info("signed a certificate for %s (%s) at %s/%u", cr->name, fp, cr->address, cr->prefix);
@@ -480,11 +501,11 @@ static void hub_turn_credentials(discovery_t *d, const Weft__TurnCredentials *cr
 {
     char why[160];
     if (discovery_turn_take(&d->turn, creds, zclock_time() / 1000, why, sizeof why) != 0) {
-        count(d, "bad_replies");
+        (*d->count.bad_replies)++;
         log_warn("dropped TURN credentials from the hub: %s", why);
         return;
     }
-    count(d, "turn_credentials");
+    (*d->count.turn_credentials)++;
     log_info("TURN credentials from the hub for %zu server(s), valid until %lld", creds->n_servers,
              (long long)creds->expires_unix);
     if (discovery_turn_push(&d->turn, d->out[OUT_NAT], clock_now_ms(), true) != 0)
@@ -498,7 +519,7 @@ static void receive_from_hub(discovery_t *d)
     if (!reply && frames == 0)
         return;
     if (!reply) {
-        count(d, "bad_replies");
+        (*d->count.bad_replies)++;
         log_warn("dropped a reply from the hub that is not a HubReply (%zu frames)", frames);
     } else {
         d->last_reply = clock_now_ms();
@@ -514,7 +535,7 @@ static void receive_from_hub(discovery_t *d)
         else if (reply->body_case == WEFT__HUB_REPLY__BODY_TURN_CREDENTIALS)
             hub_turn_credentials(d, reply->turn_credentials);
         else
-            count(d, "bad_replies");
+            (*d->count.bad_replies)++;
     }
     if (reply)
         weft__hub_reply__free_unpacked(reply, NULL);
@@ -528,11 +549,11 @@ static void receive_inbox(discovery_t *d)
     Weft__Envelope *env = wire_recv(d->inbox, &payload);
     zframe_destroy(&payload);
     if (!env) {
-        count(d, "bad_inbox");
+        (*d->count.bad_inbox)++;
         return;
     }
     if (env->body_case != WEFT__ENVELOPE__BODY_SIGNAL) {
-        count(d, "bad_inbox");
+        (*d->count.bad_inbox)++;
         log_warn("dropped an inbox message that is not a Signal (body %d)", (int)env->body_case);
         weft__envelope__free_unpacked(env, NULL);
         return;
@@ -542,7 +563,7 @@ static void receive_inbox(discovery_t *d)
     sig.from.len = 32;
     char why[80];
     if (!hub_valid_signal(&sig, why, sizeof why) || memcmp(sig.to.data, d->id, 32) == 0) {
-        count(d, "bad_inbox");
+        (*d->count.bad_inbox)++;
         log_warn("dropped a signal from nat: %s", sig.to.len == 32 ? "addressed to ourselves" : why);
     } else {
         Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
@@ -551,7 +572,7 @@ static void receive_inbox(discovery_t *d)
         if (d->state != HUB_REGISTERED)
             hold_signal(d, &req);
         else if (send_to_hub(d, &req) == 0)
-            count(d, "signals_to_hub");
+            (*d->count.signals_to_hub)++;
     }
     weft__envelope__free_unpacked(env, NULL);
 }
@@ -671,6 +692,7 @@ void discovery_actor(zsock_t *pipe, void *args)
 {
     service_t *svc = args;
     discovery_t d = {.svc = svc, .cfg = &svc->config, .state = HUB_CONNECTING, .held_signals = zlist_new()};
+    register_counters(&d);
     d.mesh = d.cfg->mesh_id[0] ? d.cfg->mesh_id : d.cfg->mesh;
     char why[512] = "cannot set up the actor loop";   // check_config and open_sockets say their own why
     actor_loop_t *loop = NULL;
@@ -683,12 +705,9 @@ void discovery_actor(zsock_t *pipe, void *args)
         service_actor_fail(pipe, why);
         return;
     }
-    config_redis_url(d.cfg, d.redis_url, sizeof d.redis_url);
-    // register the counters up front so `weft status` lists them all from the start
-    const char *names[] = {"registrations_sent", "peer_lists_received", "signals_to_hub", "signals_from_hub",
-                           "hub_errors", "bad_replies", "bad_inbox"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        service_counter(svc, names[i]);
+    char url[CONFIG_STR];
+    config_redis_url(d.cfg, url, sizeof url);
+    store_link_init(&d.redis, url);
     d.last_reply = clock_now_ms();
     update_detail(&d);
     save_hub_state(&d);

@@ -18,6 +18,13 @@
 #include "members.h"
 #include "wire.h"
 
+// The hub's counters (hub:stats in Redis, `weft status`), registered at start.
+typedef struct {
+    uint64_t *requests, *registrations, *registers_refused, *leaves, *signals_forwarded, *peer_lists_sent;
+    uint64_t *turn_credentials_sent, *not_member, *unknown_peer, *bad_requests, *errors_sent, *redis_errors;
+    uint64_t *expired, *members;
+} hub_counters_t;
+
 struct hub {
     members_t *members;
     hub_mesh_t *mesh;               // managed meshes: create, invites, join, kick (hub_mesh.c)
@@ -36,12 +43,32 @@ struct hub {
     hub_quota_t *bind_keys;         // new address bindings in open meshes, per key per hour
     hub_quota_t *bind_addrs;        // the same per peer address
     int register_per_key, register_per_address;
+    hub_counters_t count;
 };
 
 #define QUOTA_WINDOW_MS (3600 * 1000)
 #define QUOTA_SLOTS 4096
 
 static void push_mesh(void *ctx, const char *mesh);
+
+static void hub_register_counters(hub_t *self)
+{
+    hub_counters_t *c = &self->count;
+    c->requests = service_counter(self->stats, "requests");
+    c->registrations = service_counter(self->stats, "registrations");
+    c->registers_refused = service_counter(self->stats, "registers_refused");
+    c->leaves = service_counter(self->stats, "leaves");
+    c->signals_forwarded = service_counter(self->stats, "signals_forwarded");
+    c->peer_lists_sent = service_counter(self->stats, "peer_lists_sent");
+    c->turn_credentials_sent = service_counter(self->stats, "turn_credentials_sent");
+    c->not_member = service_counter(self->stats, "not_member");
+    c->unknown_peer = service_counter(self->stats, "unknown_peer");
+    c->bad_requests = service_counter(self->stats, "bad_requests");
+    c->errors_sent = service_counter(self->stats, "errors_sent");
+    c->redis_errors = service_counter(self->stats, "redis_errors");
+    c->expired = service_counter(self->stats, "expired");
+    c->members = service_counter(self->stats, "members");
+}
 
 hub_t *hub_new(const hub_options_t *options, hub_send_fn *send, void *send_ctx)
 {
@@ -51,6 +78,7 @@ hub_t *hub_new(const hub_options_t *options, hub_send_fn *send, void *send_ctx)
     self->members = members_new(options->store, options->member_timeout);
     self->store = options->store;
     self->stats = options->stats;
+    hub_register_counters(self);
     self->turn = options->turn;
     self->open_meshes = options->open_meshes;
     self->register_per_key = options->register_per_key > 0 ? options->register_per_key : 16;
@@ -93,11 +121,6 @@ void hub_set_stun_port(hub_t *self, int port)
     self->stun_port = port;
 }
 
-static void count(hub_t *self, const char *name)
-{
-    (*service_counter(self->stats, name))++;
-}
-
 static void send_packed(hub_t *self, const uint8_t *rid, size_t rid_len, uint8_t *buf, size_t len)
 {
     if (!buf) {
@@ -114,12 +137,12 @@ static void send_error(hub_t *self, const uint8_t *rid, size_t rid_len, Weft__Hu
     size_t len = 0;
     uint8_t *buf = hub_error_pack(code, message, &len);
     send_packed(self, rid, rid_len, buf, len);
-    count(self, "errors_sent");
+    (*self->count.errors_sent)++;
 }
 
 static void bad_request(hub_t *self, const uint8_t *rid, size_t rid_len, const char *why)
 {
-    uint64_t *bad = service_counter(self->stats, "bad_requests");
+    uint64_t *bad = self->count.bad_requests;
     if (log_worth_repeating(++*bad))   // a flood of bad requests logs a few lines, not one each
         log_warn("bad request: %s (%llu so far)", why, (unsigned long long)*bad);
     if (rid_len > 0)
@@ -155,7 +178,7 @@ static void send_peer_list(hub_t *self, const char *mesh, size_t n, size_t to)
     uint8_t *buf = hub_reply_pack(&reply, &len);
     const member_t *m = &self->scratch[to];
     send_packed(self, m->routing_id, m->routing_id_len, buf, len);
-    count(self, "peer_lists_sent");
+    (*self->count.peer_lists_sent)++;
 }
 
 static void push_to_all_but(hub_t *self, const char *mesh, size_t n, size_t skip)
@@ -206,7 +229,7 @@ static void push_mesh(void *ctx, const char *mesh)
     size_t expired = 0;
     int n = members_load(self->members, mesh, self->scratch, MEMBERS_MAX_PER_MESH, &expired);
     if (n < 0) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         return;
     }
     push_to_all_but(self, mesh, (size_t)n, SIZE_MAX);
@@ -220,7 +243,7 @@ static void send_turn_credentials(hub_t *self, const uint8_t *rid, size_t rid_le
     if (!buf)
         return;
     send_packed(self, rid, rid_len, buf, len);
-    count(self, "turn_credentials_sent");
+    (*self->count.turn_credentials_sent)++;
 }
 
 // Open (plain-name) meshes: only on a hub started with --open; an overlay address stays with the key that
@@ -269,7 +292,7 @@ static bool admit_open(hub_t *self, const char *peer, const Weft__Register *reg,
                  fp);
         return false;
     }
-    count(self, "redis_errors");
+    (*self->count.redis_errors)++;
     *code = WEFT__HUB_ERROR__CODE__BAD_REQUEST;
     snprintf(why, why_len, "the hub's storage failed; try again");
     return false;
@@ -286,7 +309,7 @@ static void handle_register(hub_t *self, const uint8_t *rid, size_t rid_len, con
     char refused[200];
     if (!admit_open(self, peer, reg, &refusal, refused, sizeof refused) ||
         !hub_mesh_admit(self->mesh, reg->mesh, reg->id.data, reg->overlay_addr, &refusal, refused, sizeof refused)) {
-        count(self, "registers_refused");
+        (*self->count.registers_refused)++;
         log_throttled_refusal(reg, refused);
         send_error(self, rid, rid_len, refusal, refused);
         return;
@@ -294,7 +317,7 @@ static void handle_register(hub_t *self, const uint8_t *rid, size_t rid_len, con
     size_t expired;
     int n = members_load(self->members, reg->mesh, self->scratch, MEMBERS_MAX_PER_MESH - 1, &expired);
     if (n < 0) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         log_warn("register for mesh %s not handled: Redis failed", reg->mesh);
         return;
     }
@@ -323,10 +346,10 @@ static void handle_register(hub_t *self, const uint8_t *rid, size_t rid_len, con
     m->routing_id_len = rid_len;
     m->last_seen_ms = (uint64_t)zclock_time();
     if (members_put(self->members, reg->mesh, m) != 0) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         return;
     }
-    count(self, "registrations");
+    (*self->count.registrations)++;
     if (is_new)
         log_member("joined", reg->mesh, m);
     else if (changed)
@@ -350,7 +373,7 @@ static int connection_member(hub_t *self, const uint8_t *rid, size_t rid_len, co
     size_t expired = 0;
     int n = found > 0 ? members_load(self->members, mesh, self->scratch, MEMBERS_MAX_PER_MESH, &expired) : 0;
     if (found < 0 || n < 0) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         return -1;
     }
     if (expired > 0)
@@ -358,7 +381,7 @@ static int connection_member(hub_t *self, const uint8_t *rid, size_t rid_len, co
     int me = find_member(self->scratch, (size_t)n, id);
     if (me < 0 || self->scratch[me].routing_id_len != rid_len ||
         memcmp(self->scratch[me].routing_id, rid, rid_len) != 0) {
-        count(self, "not_member");
+        (*self->count.not_member)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__NOT_MEMBER,
                    "this connection is not a registered member (register first)");
         return -1;
@@ -375,11 +398,11 @@ static void handle_leave(hub_t *self, const uint8_t *rid, size_t rid_len, const 
     if (me < 0)
         return;
     if (members_remove(self->members, mesh, leave->id.data) != 0) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         return;
     }
     log_member("left", mesh, &self->scratch[me]);
-    count(self, "leaves");
+    (*self->count.leaves)++;
     // the leaver is at index me: every other member gets the list without it
     self->scratch[me] = self->scratch[n - 1];
     push_to_all_but(self, mesh, (size_t)n - 1, SIZE_MAX);
@@ -393,7 +416,7 @@ static void handle_signal(hub_t *self, const uint8_t *rid, size_t rid_len, const
         return;
     int to = find_member(self->scratch, (size_t)n, sig->to.data);
     if (to < 0) {
-        count(self, "unknown_peer");
+        (*self->count.unknown_peer)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__UNKNOWN_PEER,
                    "signal: the receiver is not a live member of this mesh");
         return;
@@ -405,13 +428,13 @@ static void handle_signal(hub_t *self, const uint8_t *rid, size_t rid_len, const
     uint8_t *buf = hub_reply_pack(&reply, &len);
     const member_t *dest = &self->scratch[to];
     send_packed(self, dest->routing_id, dest->routing_id_len, buf, len);
-    count(self, "signals_forwarded");
+    (*self->count.signals_forwarded)++;
 }
 
 void hub_handle_request(hub_t *self, const uint8_t *routing_id, size_t routing_len, const char *user_id,
                         const char *peer, const uint8_t *data, size_t len)
 {
-    count(self, "requests");
+    (*self->count.requests)++;
     if (routing_len == 0 || routing_len > MEMBERS_ROUTING_MAX) {
         bad_request(self, NULL, 0, "request without a usable routing id");
         return;
@@ -442,7 +465,7 @@ void hub_handle_request(hub_t *self, const uint8_t *routing_id, size_t routing_l
 // Counters go to the log only when asked (debug) and to Redis hash hub:stats for tools and tests.
 static void write_stats(hub_t *self)
 {
-    *service_counter(self->stats, "members") = self->total_members;
+    *self->count.members = self->total_members;
     snprintf(self->stats->detail, sizeof self->stats->detail, "%llu members",
              (unsigned long long)self->total_members);
     for (size_t i = 0; i < self->stats->counter_count; i++) {
@@ -455,7 +478,7 @@ void hub_sweep(hub_t *self)
 {
     int meshes = members_meshes(self->members, self->meshes, MEMBERS_MAX_MESHES);
     if (meshes < 0) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         return;
     }
     uint64_t total = 0;
@@ -464,7 +487,7 @@ void hub_sweep(hub_t *self)
         size_t expired;
         int n = members_load(self->members, mesh, self->scratch, MEMBERS_MAX_PER_MESH, &expired);
         if (n < 0) {
-            count(self, "redis_errors");
+            (*self->count.redis_errors)++;
             continue;
         }
         size_t pruned = hub_mesh_prune(self->mesh, mesh, self->scratch, (size_t)n);  // managed meshes
@@ -472,7 +495,7 @@ void hub_sweep(hub_t *self)
         total += (uint64_t)n;
         if (expired > 0) {
             log_info("mesh %s: %zu member(s) timed out, %d left", mesh, expired, n);
-            *service_counter(self->stats, "expired") += expired;
+            *self->count.expired += expired;
         }
         if (expired > 0 || pruned > 0)
             push_to_all_but(self, mesh, (size_t)n, SIZE_MAX);
@@ -556,7 +579,7 @@ static void receive_request(hub_t *hub, zsock_t *router)
         char why[80];
         size_t frames = (body ? 1 : 0) + zmsg_size(msg);  // after the routing id
         snprintf(why, sizeof why, "a request must be one frame (got %zu)", frames);
-        (*service_counter(hub->stats, "requests"))++;
+        (*hub->count.requests)++;
         bad_request(hub, rid ? zframe_data(rid) : NULL, rid ? zframe_size(rid) : 0, why);
     } else {
         const char *user_id = zframe_meta(body, "User-Id");

@@ -27,11 +27,19 @@ typedef struct {
     int64_t deadline;                   // monotonic ms
 } pending_join_t;
 
+// The counters this module adds to the hub's (some shared with hub_actor.c), registered at start.
+typedef struct {
+    uint64_t *meshes_created, *creates_refused, *invites_registered, *bad_invites, *joins, *joins_failed;
+    uint64_t *cert_requests, *late_certs, *kicks, *leaves, *rosters_sent, *no_such_mesh, *pruned;
+    uint64_t *bad_requests, *errors_sent, *redis_errors;
+} hub_mesh_counters_t;
+
 struct hub_mesh {
     store_t *store;                     // not owned
     members_t *members;                 // not owned
     mesh_store_t *meshes;
     service_t *stats;                   // not owned
+    hub_mesh_counters_t count;
     hub_send_fn *send;
     void *send_ctx;
     hub_push_fn *push;
@@ -59,6 +67,23 @@ hub_mesh_t *hub_mesh_new(store_t *store, members_t *members, service_t *stats, h
     self->members = members;
     self->meshes = mesh_store_new(store);
     self->stats = stats;
+    hub_mesh_counters_t *c = &self->count;
+    c->meshes_created = service_counter(stats, "meshes_created");
+    c->creates_refused = service_counter(stats, "creates_refused");
+    c->invites_registered = service_counter(stats, "invites_registered");
+    c->bad_invites = service_counter(stats, "bad_invites");
+    c->joins = service_counter(stats, "joins");
+    c->joins_failed = service_counter(stats, "joins_failed");
+    c->cert_requests = service_counter(stats, "cert_requests");
+    c->late_certs = service_counter(stats, "late_certs");
+    c->kicks = service_counter(stats, "kicks");
+    c->leaves = service_counter(stats, "leaves");
+    c->rosters_sent = service_counter(stats, "rosters_sent");
+    c->no_such_mesh = service_counter(stats, "no_such_mesh");
+    c->pruned = service_counter(stats, "pruned");
+    c->bad_requests = service_counter(stats, "bad_requests");
+    c->errors_sent = service_counter(stats, "errors_sent");
+    c->redis_errors = service_counter(stats, "redis_errors");
     self->send = send;
     self->send_ctx = send_ctx;
     self->push = push;
@@ -93,11 +118,6 @@ void hub_mesh_set_create_quota(hub_mesh_t *self, int per_key, int per_address)
     self->create_per_address = per_address > 0 ? per_address : 20;
 }
 
-static void count(hub_mesh_t *self, const char *name)
-{
-    (*service_counter(self->stats, name))++;
-}
-
 static void send_reply(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const Weft__HubReply *reply)
 {
     size_t len = 0;
@@ -118,7 +138,7 @@ static void send_error(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, Wef
     if (buf)
         self->send(self->send_ctx, rid, rid_len, buf, len);
     free(buf);
-    count(self, "errors_sent");
+    (*self->count.errors_sent)++;
 }
 
 static void send_done(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *message)
@@ -159,13 +179,13 @@ static bool load_mesh(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, cons
     if (rc == 0)
         return true;
     if (rc == -1) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, "the hub's storage failed; try again");
     } else {
         char why[160];
         snprintf(why, sizeof why, "mesh %s does not exist on this hub (never created, deleted, or a room "
                                   "that expired)", mesh->id_hex);
-        count(self, "no_such_mesh");
+        (*self->count.no_such_mesh)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__NO_SUCH_MESH, why);
     }
     return false;
@@ -191,8 +211,8 @@ static void handle_create(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, 
         snprintf(why, sizeof why, "create mesh refused: at most %d new meshes per hour per %s (hub.create_per_%s)",
                  key_ok ? self->create_per_address : self->create_per_key, key_ok ? "address" : "key",
                  key_ok ? "address" : "key");
-        count(self, "creates_refused");
-        if (*service_counter(self->stats, "creates_refused") % 100 == 1)
+        (*self->count.creates_refused)++;
+        if (*self->count.creates_refused % 100 == 1)
             log_warn("%s (from %s)", why, peer[0] ? peer : "?");
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__QUOTA, why);
         return;
@@ -205,7 +225,7 @@ static void handle_create(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, 
     if (rc == 0)
         rc = mesh_store_add_member(self->meshes, mesh.id, m->admin_key.data, m->member_name, NULL, &admin);
     if (rc != 0) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, "create mesh: the hub's storage failed");
         return;
     }
@@ -224,7 +244,7 @@ static void handle_create(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, 
     reply.body_case = WEFT__HUB_REPLY__BODY_MESH_CREATED;
     reply.mesh_created = &created;
     send_reply(self, rid, rid_len, &reply);
-    count(self, "meshes_created");
+    (*self->count.meshes_created)++;
     char fp[FINGERPRINT_LEN];
     id_fingerprint(m->admin_key.data, fp);
     log_info("mesh %s (%s) created by %s: %s%s", mesh.name, mesh.id_hex, fp, mesh.cidr,
@@ -249,11 +269,11 @@ static void handle_register_invite(hub_mesh_t *self, const uint8_t *rid, size_t 
         return;
     }
     if (mesh_store_invite_register(self->meshes, mesh.id, r->nonce.data, r->max_uses, r->expires) != 0) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, "the hub's storage failed; try again");
         return;
     }
-    count(self, "invites_registered");
+    (*self->count.invites_registered)++;
     send_done(self, rid, rid_len, "invite registered");
 }
 
@@ -282,9 +302,9 @@ static void fail_join(hub_mesh_t *self, pending_join_t *p, Weft__HubError__Code 
 {
     if (mesh_store_invite_give_back(self->meshes, p->nonce) != 0 ||
         (!p->was_member && mesh_store_undo_member(self->meshes, p->mesh_id, p->key) != 0))
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
     send_error(self, p->rid, p->rid_len, code, why);
-    count(self, "joins_failed");
+    (*self->count.joins_failed)++;
     log_info("join refused: %s", why);
     p->used = false;
 }
@@ -301,7 +321,7 @@ static void handle_join(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, co
     invite_t inv;
     if (invite_unpack(j->invite.data, j->invite.len, &inv, err, sizeof err) != 0) {
         snprintf(why, sizeof why, "invite refused: %s", err);
-        count(self, "bad_invites");
+        (*self->count.bad_invites)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_INVITE, why);
         return;
     }
@@ -309,7 +329,7 @@ static void handle_join(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, co
     if (!load_mesh(self, rid, rid_len, inv.mesh_id, &mesh))
         return;
     if (memcmp(inv.admin_key, mesh.admin_key, 32) != 0) {
-        count(self, "bad_invites");
+        (*self->count.bad_invites)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_INVITE,
                    "invite refused: it is not signed by the admin of this mesh");
         return;
@@ -319,7 +339,7 @@ static void handle_join(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, co
         return;
     }
     if (invite_join_verify(j->key.data, inv.mesh_id, inv.nonce, j->joiner_sig.data, j->joiner_sig.len) != 0) {
-        count(self, "bad_invites");
+        (*self->count.bad_invites)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST,
                    "join: joiner_sig is not this key's signature over the mesh id and the invite's nonce");
         return;
@@ -333,7 +353,7 @@ static void handle_join(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, co
     }
     int rc = mesh_store_invite_use(self->meshes, mesh.id, inv.nonce);
     if (rc != 0) {
-        count(self, rc == -1 ? "redis_errors" : "bad_invites");
+        (*(rc == -1 ? self->count.redis_errors : self->count.bad_invites))++;
         send_error(self, rid, rid_len,
                    rc == MESH_STORE_USED_UP ? WEFT__HUB_ERROR__CODE__INVITE_USED_UP
                    : rc == -1              ? WEFT__HUB_ERROR__CODE__BAD_REQUEST
@@ -397,7 +417,7 @@ static void handle_join(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, co
     reply.cert_request = &cr;
     const member_t *a = &self->scratch[admin];
     send_reply(self, a->routing_id, a->routing_id_len, &reply);
-    count(self, "cert_requests");
+    (*self->count.cert_requests)++;
     char fp[FINGERPRINT_LEN];
     id_fingerprint(p->key, fp);
     log_info("join of %s (%s) to mesh %s: address %s, asked the admin to sign", j->name, fp, mesh.name,
@@ -411,7 +431,7 @@ static void handle_cert_issued(hub_mesh_t *self, const char *user_id, const Weft
         if (self->pending[i].used && self->pending[i].request_id == c->request_id)
             p = &self->pending[i];
     if (!p) {
-        count(self, "late_certs");
+        (*self->count.late_certs)++;
         log_warn("a certificate for unknown or timed-out join %llu dropped", (unsigned long long)c->request_id);
         return;
     }
@@ -421,7 +441,7 @@ static void handle_cert_issued(hub_mesh_t *self, const char *user_id, const Weft
         return;
     }
     if (!is_connection_key(mesh.admin_key, user_id)) {
-        count(self, "bad_requests");
+        (*self->count.bad_requests)++;
         log_warn("a certificate for join %llu from a connection that is not the admin: ignored",
                  (unsigned long long)c->request_id);
         return;
@@ -466,7 +486,7 @@ static void handle_cert_issued(hub_mesh_t *self, const char *user_id, const Weft
     reply.body_case = WEFT__HUB_REPLY__BODY_JOIN_REPLY;
     reply.join_reply = &jr;
     send_reply(self, p->rid, p->rid_len, &reply);
-    count(self, "joins");
+    (*self->count.joins)++;
     char fp[FINGERPRINT_LEN];
     id_fingerprint(p->key, fp);
     log_info("%s joined mesh %s at %s", fp, mesh.name, p->address);
@@ -495,7 +515,7 @@ static void drop_live(hub_mesh_t *self, const mesh_info_t *mesh, const uint8_t k
         const member_t *m = &self->scratch[live];
         send_error(self, m->routing_id, m->routing_id_len, code, why);
         if (members_remove(self->members, mesh->id_hex, key) != 0)
-            count(self, "redis_errors");
+            (*self->count.redis_errors)++;
     }
     self->push(self->push_ctx, mesh->id_hex);
 }
@@ -525,13 +545,13 @@ static void handle_kick(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, co
     bool was_member = mesh_store_get_member(self->meshes, mesh.id, rev.member_key, &m) == 0;
     if (mesh_store_revoke(self->meshes, mesh.id, rev.member_key, k->revocation.data, k->revocation.len) != 0 ||
         (was_member && mesh_store_remove_member(self->meshes, mesh.id, rev.member_key, "kick") != 0)) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, "the hub's storage failed; try again");
         return;
     }
     drop_live(self, &mesh, rev.member_key, WEFT__HUB_ERROR__CODE__REVOKED,
               "you were removed from this mesh by its admin");
-    count(self, "kicks");
+    (*self->count.kicks)++;
     char fp[FINGERPRINT_LEN];
     id_fingerprint(rev.member_key, fp);
     log_info("mesh %s: %s (%s) kicked by the admin", mesh.name, was_member ? m.name : "(not a member)", fp);
@@ -557,12 +577,12 @@ static void handle_leave_mesh(hub_mesh_t *self, const uint8_t *rid, size_t rid_l
     }
     int rc = mesh_store_remove_member(self->meshes, mesh.id, l->key.data, "leave");
     if (rc == -1) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, "the hub's storage failed; try again");
         return;
     }
     drop_live(self, &mesh, l->key.data, WEFT__HUB_ERROR__CODE__NOT_IN_MESH, "you left this mesh");
-    count(self, "leaves");
+    (*self->count.leaves)++;
     send_done(self, rid, rid_len, rc == 0 ? "left the mesh" : "you were not a member of this mesh");
 }
 
@@ -576,7 +596,7 @@ static void member_info(hub_mesh_t *self, const mesh_info_t *mesh, int live, con
     for (int i = 0; i < live && !info->online; i++)
         info->online = memcmp(self->scratch[i].id, key, 32) == 0;
     if (members_last_seen(self->members, mesh->id_hex, key, &info->last_seen_ms, NULL) < 0)
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
 }
 
 static void handle_list_members(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
@@ -607,7 +627,7 @@ static void handle_list_members(hub_mesh_t *self, const uint8_t *rid, size_t rid
     int live = members_load(self->members, mesh.id_hex, self->scratch, MEMBERS_MAX_PER_MESH, &expired);
     int n_rev = mesh_store_revocations(self->meshes, mesh.id, self->revoked, REVOCATION_LEN, HUB_MESH_MAX_REVOKED);
     if (!infos || !list || !revoked || !names || n < 0 || live < 0 || n_rev < 0) {
-        count(self, "redis_errors");
+        (*self->count.redis_errors)++;
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, "the hub's storage failed; try again");
         goto done;
     }
@@ -650,7 +670,7 @@ static void handle_list_members(hub_mesh_t *self, const uint8_t *rid, size_t rid
     reply.body_case = WEFT__HUB_REPLY__BODY_MEMBER_LIST;
     reply.member_list = &ml;
     send_reply(self, rid, rid_len, &reply);
-    count(self, "rosters_sent");
+    (*self->count.rosters_sent)++;
 done:
     free(roster);
     free(infos);
@@ -744,14 +764,14 @@ size_t hub_mesh_prune(hub_mesh_t *self, const char *mesh_name, member_t *live, s
                    : revoked > 0 ? "you were removed from this mesh by its admin"
                                  : "you are no longer a member of this mesh");
         if (members_remove(self->members, mesh_name, live[i].id) != 0)
-            count(self, "redis_errors");
+            (*self->count.redis_errors)++;
         char fp[FINGERPRINT_LEN];
         id_fingerprint(live[i].id, fp);
         log_info("mesh %s: %s (%s) is no longer allowed in the mesh: dropped", mesh_name, live[i].name, fp);
         dropped++;
     }
     if (dropped)
-        *service_counter(self->stats, "pruned") += dropped;
+        *self->count.pruned += dropped;
     return dropped;
 }
 

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "service.h"
 #include "store.h"
+#include "store_link.h"
 
 typedef struct {
     const char *home;
@@ -115,22 +116,15 @@ static zcert_t *load_or_create_cert(const char *home)
     return cert;
 }
 
+// Waits for Redis (the hub's state lives there), trying as every service does (lib/store_link.h).
 static store_t *connect_redis(const char *url)
 {
-    bool warned = false;
-    while (!zsys_interrupted) {
-        char err[256];
-        store_t *store = store_connect(url, err, sizeof err);
-        if (store) {
-            log_info("connected to Redis at %s", url);
-            return store;
-        }
-        if (!warned)
-            log_warn("%s; retrying every second", err);
-        warned = true;
-        zclock_sleep(1000);
-    }
-    return NULL;
+    store_link_t link;
+    store_link_init(&link, url);
+    store_t *store = NULL;
+    while (!zsys_interrupted && store_link_connect(&link, &store) == STORE_LINK_DOWN)
+        zclock_sleep(100);
+    return store;
 }
 
 // Settings: weft.yaml in the hub's home (optional) under the command line.

@@ -17,6 +17,7 @@
 #include "route_table.h"
 #include "service.h"
 #include "store.h"
+#include "store_link.h"
 #include "wire.h"
 
 #define ROUTER_TICK_MS 1000    // Redis reconnect / resync interval
@@ -32,8 +33,7 @@ typedef struct {
     uint32_t overlay_broadcast;     // the overlay prefix's broadcast address (host order), 0 if none
     bool broadcast;                 // routing.broadcast: copy broadcast/multicast packets to every peer
     store_t *store;                 // NULL until Redis answers
-    char redis_url[256];
-    int redis_attempts;             // failed connection attempts since the last success
+    store_link_t redis;             // when to try Redis again while store is NULL
     bool store_dirty;               // a Redis write failed: resync every route on the next tick
     bool have_live_peers;           // a PeerList came in on the inbox: memory is newer than Redis
     uint64_t *packets_routed, *drop_no_route, *drop_malformed, *drop_not_ipv4, *drop_queue_full;
@@ -104,26 +104,12 @@ static void router_on_store_connected(router_t *self)
     }
 }
 
-static void router_connect_store(router_t *self)
-{
-    char err[256];
-    self->store = store_connect(self->redis_url, err, sizeof err);
-    if (!self->store) {
-        if (self->redis_attempts++ == 0)
-            log_warn("redis: %s; retrying every second (routes from discovery work meanwhile)", err);
-        return;
-    }
-    log_info("redis: connected to %s", self->redis_url);
-    self->redis_attempts = 0;
-    router_on_store_connected(self);
-}
-
-// Once a second: connect to Redis if we are not, or rewrite every route if a write was lost or Redis
+// Once a second: connect to Redis if we are not (and the back-off allows), or rewrite every route if a write was lost or Redis
 // restarted (it may have come back without them).
 static void router_tick(router_t *self)
 {
-    if (!self->store)
-        router_connect_store(self);
+    if (store_link_connect(&self->redis, &self->store) == STORE_LINK_NEW)
+        router_on_store_connected(self);
     if (self->store && store_restarted(self->store))
         self->store_dirty = true;   // Redis restarted or lost a write: its routes may be gone
     if (self->store && self->store_dirty && route_store_sync(self->store, self->routes) == 0) {
@@ -380,7 +366,9 @@ static router_t *router_new(service_t *svc, char *why, size_t why_len)
     if (self->self_addr && prefix >= 1 && prefix <= 30)   // /31 and /32 have no broadcast address
         self->overlay_broadcast = self->self_addr | (0xffffffffu >> prefix);
     self->broadcast = svc->config.routing_broadcast;
-    config_redis_url(&svc->config, self->redis_url, sizeof self->redis_url);
+    char url[CONFIG_STR];
+    config_redis_url(&svc->config, url, sizeof url);
+    store_link_init(&self->redis, url);
     self->routes = route_table_new();
     self->out = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     self->inbox = service_bind_inbox(svc);
