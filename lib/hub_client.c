@@ -45,6 +45,11 @@ hub_client_t *hub_client_new(const char *endpoint, const char *hub_key, const id
     zcert_apply(cert, self->dealer);
     zcert_destroy(&cert);
     zsock_set_curve_serverkey_bin(self->dealer, server_key);
+    if (opts->monitor && zmq_socket_monitor(zsock_resolve(self->dealer), opts->monitor, ZMQ_EVENT_ALL) != 0) {
+        snprintf(err, err_len, "cannot watch the hub socket: %s", zmq_strerror(zmq_errno()));
+        hub_client_destroy(&self);
+        return NULL;
+    }
     if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
         snprintf(err, err_len, "cannot connect to the hub at '%s': %s", endpoint, zmq_strerror(zmq_errno()));
         hub_client_destroy(&self);

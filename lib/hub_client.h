@@ -21,6 +21,8 @@ typedef struct {
     int linger_ms;   // how long closing waits for queued requests to go out
     bool immediate;  // sends fail at once while not connected, instead of queueing (ZMQ_IMMEDIATE)
     int sndhwm;      // at most this many queued requests; 0 keeps libzmq's default
+    const char *monitor;  // an inproc:// endpoint the socket's events go to (zmq_socket_monitor), from
+                          // before it connects: connect a PAIR there first (`weft up`'s hub key check)
 } hub_client_opts_t;
 
 typedef struct hub_client hub_client_t;

@@ -20,6 +20,8 @@
 #include "commands.h"
 #include "config_check.h"
 #include "http_server.h"
+#include "hub_client.h"
+#include "identity.h"
 #include "mesh_home.h"
 
 #define CAP_NET_ADMIN_BIT 12  // linux/capability.h
@@ -280,11 +282,67 @@ static int check_hub(const weft_config_t *cfg, char *err, size_t err_len)
     return -1;
 }
 
+#define HUB_PROBE_MS 1500  // how long `weft up` watches the hub connection's first handshakes
+
+// A hub that takes the TCP connection but closes the CURVE handshake has another key than hub.public_key.
+// One that does not answer at all is no failure: the node starts and keeps trying (docs/operations.md).
+// Watches the events of a hub connection made as discovery makes it, for at most HUB_PROBE_MS.
+static int check_hub_answers(const weft_config_t *cfg, char *err, size_t err_len)
+{
+    identity_t id;
+    char why[300], monitor[64];
+    if (identity_load(cfg->identity_file, &id, why, sizeof why) != 0) {
+        snprintf(err, err_len, "%s", why);
+        return -1;
+    }
+    snprintf(monitor, sizeof monitor, "inproc://weft-up-hub-events-%d", (int)getpid());
+    zsock_t *events = zsock_new(ZMQ_PAIR);
+    if (!events || zsock_connect(events, "%s", monitor) != 0) {  // inproc: connecting before the bind is fine
+        zsock_destroy(&events);
+        identity_wipe(&id);
+        return 0;
+    }
+    hub_client_opts_t opts = {.linger_ms = 0, .monitor = monitor};
+    hub_client_t *hub = hub_client_new(cfg->hub_endpoint, cfg->hub_public_key, &id, &opts, why, sizeof why);
+    identity_wipe(&id);
+    if (!hub) {
+        zsock_destroy(&events);
+        snprintf(err, err_len, "hub.endpoint %s: %s", cfg->hub_endpoint, why);
+        return -1;
+    }
+    int64_t deadline = zclock_mono() + HUB_PROBE_MS;
+    int failed = 0;
+    bool done = false;
+    while (!done && failed < 2 && zclock_mono() < deadline) {
+        zsock_set_rcvtimeo(events, (int)(deadline - zclock_mono()));
+        zmsg_t *msg = zmsg_recv(events);
+        zframe_t *head = msg ? zmsg_first(msg) : NULL;
+        if (!head || zframe_size(head) < 2) {
+            zmsg_destroy(&msg);
+            break;
+        }
+        uint16_t event;
+        memcpy(&event, zframe_data(head), 2);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED || event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            done = true;  // the key is right (a refusal at the door is the hub's limits, not a wrong key)
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            failed++;
+        zmsg_destroy(&msg);
+    }
+    hub_client_destroy(&hub);
+    zsock_destroy(&events);
+    if (done || failed == 0)
+        return 0;
+    snprintf(err, err_len, "the hub at %s closes every CURVE handshake: hub.public_key in %s is not its key "
+             "(`weft hub key` on the hub prints it)", cfg->hub_endpoint, cfg->config_file);
+    return -1;
+}
+
 int up_checks_run(const weft_config_t *cfg, char *err, size_t err_len, FILE *notes)
 {
     if (check_hub(cfg, err, err_len) != 0 || check_privilege(cfg, err, err_len) != 0 ||
         check_device_free(cfg, err, err_len) != 0 || check_api_port(cfg, err, err_len) != 0 ||
-        check_network(cfg, err, err_len, notes) != 0)
+        check_network(cfg, err, err_len, notes) != 0 || check_hub_answers(cfg, err, err_len) != 0)
         return -1;
     return 0;
 }

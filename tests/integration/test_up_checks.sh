@@ -5,7 +5,7 @@
 #   - the TUN device's name taken by another interface;
 #   - api.listen taken by another program;
 #   - the mesh's network overlapping a running node's route, or an address of the host;
-#   - an empty or malformed hub key;
+#   - an empty or malformed hub key, or another hub's key (the hub closes the CURVE handshake);
 #   - a service crash-looping under `up --wait` (a router whose inbox cannot be bound): its error shown, and
 #     `weft status` shows it too;
 #   - the hub refusing the node (its address is in use): `up --wait` says so, and so does `weft status`.
@@ -87,6 +87,9 @@ refused "empty hub key" "hub.public_key in .* is empty" lab_exec c "$W" up --hom
 sed -i 's/public_key: .*/public_key: "not-a-key"/' "$LAB_DIR/nokey/weft.yaml"
 refused "malformed hub key" "hub.public_key" lab_exec c "$W" up --home "$LAB_DIR/nokey"
 not_running "$LAB_DIR/nokey" "bad hub key up"
+sed -i "s/public_key: .*/public_key: \"$(python3 -c 'import os; print(os.urandom(32).hex())')\"/" "$LAB_DIR/nokey/weft.yaml"
+refused "another hub's key" "closes every CURVE handshake: hub.public_key" lab_exec c "$W" up --home "$LAB_DIR/nokey"
+not_running "$LAB_DIR/nokey" "wrong hub key up"
 
 # 6. a service that crash-loops fails `up --wait` at once with its error; `status` shows it
 new_home crash 10.100.0.23/16
