@@ -13,6 +13,8 @@
 #      /tmp/weft-containers/containers.conf) and exports CONTAINERS_CONF=<that file>;
 #   3. if podman has no localhost/debian:bookworm yet: debootstrap --variant=minbase bookworm from the
 #      Debian mirror apt already uses here (read from /etc/apt/sources.list{,.d/*}), then podman import.
+#      docker/Containerfile starts FROM debian:bookworm: docker pulls it, and podman, which can reach no
+#      registry here, resolves that short name to this local image without pulling.
 #
 # Environment: WEFT_CONTAINERS_CONF (where to write containers.conf), WEFT_DEBIAN_MIRROR (override the
 # mirror), WEFT_BASE_IMAGE (default localhost/debian:bookworm), WEFT_DEBOOTSTRAP_CACHE (a folder to keep

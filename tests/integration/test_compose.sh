@@ -4,12 +4,15 @@
 # Makes the base image and the weft image (docker/make-base-image.sh, docker/Containerfile), a hub home
 # and a node home (BIN_DIR/weft hub key, BIN_DIR/weft init), starts podman's API service on a private
 # socket, then `docker-compose --profile hub up -d` of compose.yaml under a project name of its own: the
-# node (netns, redis, device, router, crypto, nat, discovery) and a hub container on the project's
-# bridge. Passes when every container is running, weft0 has the node's overlay address, every service
-# has bound its inbox and control sockets in the shared run volume, the node's discovery says it is
-# registered with the hub (weft:hub in the node's Redis) and the hub logged the node joining. Then
-# `docker-compose down -v`; whatever is left of the project (containers, network, volume), the API
-# service (by PID) and the temporary homes are removed on every exit, failure included.
+# node (8 containers: netns, redis, device, router, crypto, nat, discovery, api) and a hub container on the
+# project's bridge. Passes when all 9 containers are running, weft0 has the node's overlay address, every
+# service has bound its inbox and control sockets (api: its control socket) in the shared run volume, the
+# node's API answers (/metrics: all six services up), the node's discovery says it is registered with the
+# hub (weft:hub in the node's Redis) and the hub logged the node joining; then the down
+# docs/operations-containers.md gives for podman (podman rm --depend netns, docker-compose down -v) must
+# remove every container, the network and the volume. Whatever is left of the project (containers,
+# network, volume), the API service (by PID) and the temporary homes are removed on every exit, failure
+# included.
 # All traffic stays on the project's podman bridge; the hub's port is published on 127.0.0.1 only.
 #
 # Needs root. First run on a machine: installs podman & co. (apt), debootstraps the base image and
@@ -76,10 +79,15 @@ cleanup() {
     fi
     if [ -n "$compose_started" ]; then
         local t=$SECONDS
-        # docker-compose removes containers in parallel, and podman will not remove `netns` while a
-        # container that shares its namespace exists: a second `down` removes what the first left
-        compose down -v --timeout 5 >"$work/down.log" 2>&1 ||
-            compose down -v --timeout 5 >>"$work/down.log" 2>&1
+        # the down docs/operations-containers.md gives for podman: docker-compose 1.29 removes containers in
+        # parallel and podman will not remove `netns` while a container sharing its namespace exists, so
+        # netns goes first with its dependents (podman orders those), then compose removes the rest
+        podman rm -f -t 5 --depend "${proj}_netns_1" >"$work/down.log" 2>&1
+        compose down -v --timeout 5 >>"$work/down.log" 2>&1 || { [ $rc -eq 0 ] && rc=1 && say "FAIL: down failed"; }
+        if [ $rc -eq 0 ] && { [ -n "$(project_containers)" ] || podman network exists "${proj}_default" ||
+                              podman volume exists "${proj}_run"; }; then
+            say "FAIL: the documented down left part of project $proj"; cat "$work/down.log"; rc=1
+        fi
         [ $rc -eq 0 ] && say "compose down: $((SECONDS - t)) s"
     fi
     # whatever is still there: containers (dependents first), the network, the run volume
@@ -148,7 +156,7 @@ compose_started=1
 compose up -d --no-build >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "docker-compose up failed"; }
 phase compose-up
 
-services=(netns redis device router crypto nat discovery hub)
+services=(netns redis device router crypto nat discovery api hub)
 names=()
 for s in "${services[@]}"; do names+=("${proj}_${s}_1"); done
 x() {   # x SERVICE CMD...: runs CMD in that service's container (podman exec may be slow under load)
@@ -164,31 +172,40 @@ while [ $SECONDS -lt $deadline ]; do
     if [ "$running" -eq ${#names[@]} ]; then
         [ -n "$addr" ] || addr=$(x device ip -4 -o addr show dev weft0 2>/dev/null | awk '{print $4}') || true
         sockets=$(x device sh -c 'n=0; for s in device router crypto nat discovery; do
-                      [ -S /weft/run/$s.inbox ] && [ -S /weft/run/$s.control ] && n=$((n+1)); done; echo $n' \
+                      [ -S /weft/run/$s.inbox ] && [ -S /weft/run/$s.control ] && n=$((n+1)); done
+                      [ -S /weft/run/api.control ] && n=$((n+1)); echo $n' \
                   2>/dev/null) || sockets=0
         registered=$(x redis redis-cli -s /weft/run/redis.sock HGET weft:hub state 2>/dev/null) || registered=""
         grep -q "joined mesh default: compose-node" "$work"/hub/log/*.log 2>/dev/null && joined=1
-        if [ "$addr" = 10.100.0.2/16 ] && [ "$sockets" = 5 ] && [ "$registered" = registered ] && [ -n "$joined" ]; then
+        if [ "$addr" = 10.100.0.2/16 ] && [ "$sockets" = 6 ] && [ "$registered" = registered ] && [ -n "$joined" ]; then
             break
         fi
     fi
     sleep 2
 done
 phase ready
-say "containers running: $running/${#names[@]}; weft0: ${addr:-none}; services with both sockets: $sockets/5;" \
+say "containers running: $running/${#names[@]}; weft0: ${addr:-none}; services with their sockets: $sockets/6;" \
     "node's hub state: ${registered:-none}; hub logged the join: ${joined:-no}"
 [ "$running" -eq ${#names[@]} ] || fail "not every container is running after $WAIT s"
 [ "$addr" = 10.100.0.2/16 ] || fail "weft0 in the node's namespace has '${addr}', not 10.100.0.2/16"
-[ "$sockets" = 5 ] || fail "only $sockets of 5 services bound their inbox and control sockets in /weft/run"
+[ "$sockets" = 6 ] || fail "only $sockets of 6 services bound their sockets in /weft/run"
 [ "$registered" = registered ] || fail "the node's discovery is '${registered}' with the hub, not registered"
 [ -n "$joined" ] || fail "the hub's log shows no 'joined mesh default: compose-node'"
 
 # every service shares the node's network namespace, and the hub is outside it
 ns=$(x netns readlink /proc/1/ns/net)
-for s in redis device router crypto nat discovery; do
+for s in redis device router crypto nat discovery api; do
     [ "$(x "$s" readlink /proc/1/ns/net)" = "$ns" ] || fail "$s is not in the node's network namespace"
 done
 [ "$(x hub readlink /proc/1/ns/net)" != "$ns" ] || fail "the hub shares the node's network namespace"
+
+# the node's API (weft-api in a container of its own) answers in the node's namespace and sees all six
+# services: /metrics, read from the device container (the image has bash, not curl)
+metrics=$(x device bash -c 'exec 3<>/dev/tcp/127.0.0.1/7401 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 &&
+                            cat <&3') || fail "the node's API does not answer on 127.0.0.1:7401 in its namespace"
+grep -q '^weft_build_info{version="[^"]*"} 1$' <<<"$metrics" || fail "/metrics has no weft_build_info"
+up=$(grep -c '^weft_up{service="[a-z]*"} 1$' <<<"$metrics" || true)
+[ "$up" = 6 ] || fail "/metrics in the containers shows $up of 6 services up"
 
 say "weft status in the device container:"
 x device weft status --home /weft || fail "weft status: not every service answers in the containers"
