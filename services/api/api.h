@@ -15,6 +15,10 @@ typedef struct {
     const weft_config_t *config;    // the node's configuration (read-only once the server runs)
     atomic_uint_fast64_t requests, responses_2xx, responses_4xx, responses_5xx, not_found, bad_method;
     atomic_uint_fast64_t network_probes;
+    struct {                        // the service's counters they are copied into, registered at start
+        uint64_t *requests, *responses_2xx, *responses_4xx, *responses_5xx, *not_found, *bad_method;
+        uint64_t *network_probes;
+    } published;
 } api_t;
 
 // The HTTP handler: routes one request (api_handlers.c).

@@ -12,17 +12,29 @@
 
 #define API_MAX_BODY 4096   // the node API takes no bodies; anything bigger is not even kept
 
+static void api_register_counters(api_t *api)
+{
+    service_t *svc = api->svc;
+    api->published.requests = service_counter(svc, "http_requests");
+    api->published.responses_2xx = service_counter(svc, "http_2xx");
+    api->published.responses_4xx = service_counter(svc, "http_4xx");
+    api->published.responses_5xx = service_counter(svc, "http_5xx");
+    api->published.not_found = service_counter(svc, "http_not_found");
+    api->published.bad_method = service_counter(svc, "http_bad_method");
+    api->published.network_probes = service_counter(svc, "network_probes");
+}
+
+// Before a status answer: the server threads' atomics into the service's counters.
 static int publish_counters(void *self)
 {
     api_t *api = self;
-    service_t *svc = api->svc;
-    *service_counter(svc, "http_requests") = atomic_load(&api->requests);
-    *service_counter(svc, "http_2xx") = atomic_load(&api->responses_2xx);
-    *service_counter(svc, "http_4xx") = atomic_load(&api->responses_4xx);
-    *service_counter(svc, "http_5xx") = atomic_load(&api->responses_5xx);
-    *service_counter(svc, "http_not_found") = atomic_load(&api->not_found);
-    *service_counter(svc, "http_bad_method") = atomic_load(&api->bad_method);
-    *service_counter(svc, "network_probes") = atomic_load(&api->network_probes);
+    *api->published.requests = atomic_load(&api->requests);
+    *api->published.responses_2xx = atomic_load(&api->responses_2xx);
+    *api->published.responses_4xx = atomic_load(&api->responses_4xx);
+    *api->published.responses_5xx = atomic_load(&api->responses_5xx);
+    *api->published.not_found = atomic_load(&api->not_found);
+    *api->published.bad_method = atomic_load(&api->bad_method);
+    *api->published.network_probes = atomic_load(&api->network_probes);
     return 0;
 }
 
@@ -36,6 +48,7 @@ void api_actor(zsock_t *pipe, void *args)
     }
     api->svc = svc;
     api->config = &svc->config;
+    api_register_counters(api);
     zsock_t *control = service_bind_control(svc);
     if (!control) {
         free(api);

@@ -23,6 +23,7 @@ typedef struct {
     uint64_t *requests, *registrations, *registers_refused, *leaves, *signals_forwarded, *peer_lists_sent;
     uint64_t *turn_credentials_sent, *not_member, *unknown_peer, *bad_requests, *errors_sent, *redis_errors;
     uint64_t *expired, *members;
+    uint64_t *connections, *sessions_refused, *connections_shut;   // the ZAP handler's, copied each sweep
 } hub_counters_t;
 
 struct hub {
@@ -68,6 +69,9 @@ static void hub_register_counters(hub_t *self)
     c->redis_errors = service_counter(self->stats, "redis_errors");
     c->expired = service_counter(self->stats, "expired");
     c->members = service_counter(self->stats, "members");
+    c->connections = service_counter(self->stats, "connections");
+    c->sessions_refused = service_counter(self->stats, "sessions_refused");
+    c->connections_shut = service_counter(self->stats, "connections_shut");
 }
 
 hub_t *hub_new(const hub_options_t *options, hub_send_fn *send, void *send_ctx)
@@ -555,15 +559,15 @@ static int bind_router(zsock_t *router, const hub_options_t *options)
 }
 
 // The ZAP handler's counters into the hub's stats (hub:stats in Redis).
-static void zap_stats(zactor_t *zap, service_t *stats)
+static void zap_stats(zactor_t *zap, hub_t *hub)
 {
     zstr_send(zap, "STATS");
     char *line = zstr_recv(zap);
     unsigned long long connections = 0, refused = 0, shut = 0;
     if (line && sscanf(line, "connections=%llu refused=%llu shut=%llu", &connections, &refused, &shut) == 3) {
-        *service_counter(stats, "connections") = connections;
-        *service_counter(stats, "sessions_refused") = refused;
-        *service_counter(stats, "connections_shut") = shut;
+        *hub->count.connections = connections;
+        *hub->count.sessions_refused = refused;
+        *hub->count.connections_shut = shut;
     }
     zstr_free(&line);
 }
@@ -619,7 +623,7 @@ static int on_request(void *arg)
 static int on_sweep(void *arg)
 {
     hub_loop_t *h = arg;
-    zap_stats(h->zap, h->options->stats);
+    zap_stats(h->zap, h->hub);
     hub_sweep(h->hub);
     return 0;
 }
