@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "hub_actor.h"
+#include "hub_key.h"
 #include "hub_http.h"
 #include "log.h"
 #include "service.h"
@@ -247,12 +248,14 @@ int main(int argc, char **argv)
     options.cert = load_or_create_cert(cfg.home);
     if (!options.cert)
         return 1;
+    char key_hex[HUB_KEY_HEX_LEN];   // the shell-safe form people copy (lib/hub_key.h)
+    hub_key_format(zcert_public_key(options.cert), key_hex);
     if (args.print_key) {
-        printf("%s\n", zcert_public_txt(options.cert));
+        printf("%s\n", key_hex);
         zcert_destroy(&options.cert);
         return 0;
     }
-    log_info("hub public key: %s", zcert_public_txt(options.cert));
+    log_info("hub public key: %s", key_hex);
     stats.name = "hub";
     stats.id = SVC_COUNT;
     stats.started_ms = zclock_mono();
