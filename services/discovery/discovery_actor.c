@@ -75,33 +75,33 @@ typedef struct {
 #define HELD_SIGNALS_MAX 32
 
 // Registers every counter up front, so `weft status` lists them all from the start.
-static void register_counters(discovery_t *d)
+static void register_counters(discovery_t *self)
 {
-    discovery_counters_t *c = &d->count;
-    c->registrations_sent = service_counter(d->svc, "registrations_sent");
-    c->peer_lists_received = service_counter(d->svc, "peer_lists_received");
-    c->signals_to_hub = service_counter(d->svc, "signals_to_hub");
-    c->signals_from_hub = service_counter(d->svc, "signals_from_hub");
-    c->hub_errors = service_counter(d->svc, "hub_errors");
-    c->bad_replies = service_counter(d->svc, "bad_replies");
-    c->bad_inbox = service_counter(d->svc, "bad_inbox");
-    c->redis_errors = service_counter(d->svc, "redis_errors");
-    c->push_dropped = service_counter(d->svc, "push_dropped");
-    c->drop_hub_not_connected = service_counter(d->svc, "drop_hub_not_connected");
-    c->signals_dropped_unregistered = service_counter(d->svc, "signals_dropped_unregistered");
-    c->cert_requests_refused = service_counter(d->svc, "cert_requests_refused");
-    c->certs_signed = service_counter(d->svc, "certs_signed");
-    c->turn_credentials = service_counter(d->svc, "turn_credentials");
+    discovery_counters_t *c = &self->count;
+    c->registrations_sent = service_counter(self->svc, "registrations_sent");
+    c->peer_lists_received = service_counter(self->svc, "peer_lists_received");
+    c->signals_to_hub = service_counter(self->svc, "signals_to_hub");
+    c->signals_from_hub = service_counter(self->svc, "signals_from_hub");
+    c->hub_errors = service_counter(self->svc, "hub_errors");
+    c->bad_replies = service_counter(self->svc, "bad_replies");
+    c->bad_inbox = service_counter(self->svc, "bad_inbox");
+    c->redis_errors = service_counter(self->svc, "redis_errors");
+    c->push_dropped = service_counter(self->svc, "push_dropped");
+    c->drop_hub_not_connected = service_counter(self->svc, "drop_hub_not_connected");
+    c->signals_dropped_unregistered = service_counter(self->svc, "signals_dropped_unregistered");
+    c->cert_requests_refused = service_counter(self->svc, "cert_requests_refused");
+    c->certs_signed = service_counter(self->svc, "certs_signed");
+    c->turn_credentials = service_counter(self->svc, "turn_credentials");
 }
 
 // ---- Redis ----
 
 // weft:verified from <home>/verified, the file `weft verify` appends to (one hex id a line): the file is
 // what survives, Redis holds a copy for the readers (weft peers, weft-api).
-static void rewrite_verified(discovery_t *d)
+static void rewrite_verified(discovery_t *self)
 {
     char path[PATH_MAX + 16], line[128];
-    snprintf(path, sizeof path, "%s/verified", d->cfg->home);
+    snprintf(path, sizeof path, "%s/verified", self->cfg->home);
     FILE *f = fopen(path, "r");
     if (!f)
         return;
@@ -113,8 +113,8 @@ static void rewrite_verified(discovery_t *d)
             log_warn("%s: skipping '%.70s' (not a node id)", path, line);
             continue;
         }
-        if (store_exec(d->store, "SADD weft:verified %s", line) != 0) {
-            (*d->count.redis_errors)++;
+        if (store_exec(self->store, "SADD weft:verified %s", line) != 0) {
+            (*self->count.redis_errors)++;
             break;
         }
         written++;
@@ -124,20 +124,20 @@ static void rewrite_verified(discovery_t *d)
         log_info("redis: weft:verified holds the %d members of %s", written, path);
 }
 
-static bool have_store(discovery_t *d)
+static bool have_store(discovery_t *self)
 {
-    if (d->store)
+    if (self->store)
         return true;
-    if (store_link_connect(&d->redis, &d->store) == STORE_LINK_DOWN) {
-        (*d->count.redis_errors)++;
+    if (store_link_connect(&self->redis, &self->store) == STORE_LINK_DOWN) {
+        (*self->count.redis_errors)++;
         return false;
     }
-    rewrite_verified(d);
+    rewrite_verified(self);
     return true;
 }
 
 // Keeps a copy of what weft:peers now holds, to write again if Redis loses it.
-static void keep_saved_peers(discovery_t *d, const Weft__PeerList *list)
+static void keep_saved_peers(discovery_t *self, const Weft__PeerList *list)
 {
     size_t size = weft__peer_list__get_packed_size(list);
     uint8_t *buf = malloc(size ? size : 1);
@@ -148,192 +148,192 @@ static void keep_saved_peers(discovery_t *d, const Weft__PeerList *list)
     free(buf);
     if (!copy)
         return;
-    if (d->saved_peers)
-        weft__peer_list__free_unpacked(d->saved_peers, NULL);
-    d->saved_peers = copy;
+    if (self->saved_peers)
+        weft__peer_list__free_unpacked(self->saved_peers, NULL);
+    self->saved_peers = copy;
 }
 
-static void save_hub_state(discovery_t *d)
+static void save_hub_state(discovery_t *self)
 {
-    if (!have_store(d))
+    if (!have_store(self))
         return;
     char last[24], members[24];
-    snprintf(last, sizeof last, "%llu", (unsigned long long)d->last_reply_unix_ms);
-    snprintf(members, sizeof members, "%zu", d->members);
-    if (store_exec(d->store, "HSET weft:hub endpoint %s state %s last_reply_ms %s members %s refused %s",
-                   d->cfg->hub_endpoint, hub_state_names[d->state], last, members, d->refused) != 0)
-        (*d->count.redis_errors)++;
+    snprintf(last, sizeof last, "%llu", (unsigned long long)self->last_reply_unix_ms);
+    snprintf(members, sizeof members, "%zu", self->members);
+    if (store_exec(self->store, "HSET weft:hub endpoint %s state %s last_reply_ms %s members %s refused %s",
+                   self->cfg->hub_endpoint, hub_state_names[self->state], last, members, self->refused) != 0)
+        (*self->count.redis_errors)++;
 }
 
 // Once a second: a Redis that restarted (or lost a write) gets back everything discovery owns.
-static void check_store(discovery_t *d)
+static void check_store(discovery_t *self)
 {
     int64_t now = clock_now_ms();
-    if (now < d->next_store_check)
+    if (now < self->next_store_check)
         return;
-    d->next_store_check = now + 1000;
-    if (!have_store(d))
+    self->next_store_check = now + 1000;
+    if (!have_store(self))
         return;
-    if (store_restarted(d->store))
-        d->store_rewrite = true;
-    if (!d->store_rewrite)
+    if (store_restarted(self->store))
+        self->store_rewrite = true;
+    if (!self->store_rewrite)
         return;
-    if (d->saved_peers && store_save_peers(d->store, d->saved_peers) != 0) {
-        (*d->count.redis_errors)++;
+    if (self->saved_peers && store_save_peers(self->store, self->saved_peers) != 0) {
+        (*self->count.redis_errors)++;
         return;   // again in a second
     }
-    save_hub_state(d);
-    rewrite_verified(d);
-    d->store_rewrite = false;
+    save_hub_state(self);
+    rewrite_verified(self);
+    self->store_rewrite = false;
     log_info("redis: rewrote weft:peers (%zu peers), weft:hub and weft:verified",
-             d->saved_peers ? d->saved_peers->n_peers : 0);
+             self->saved_peers ? self->saved_peers->n_peers : 0);
 }
 
-static void update_detail(discovery_t *d)
+static void update_detail(discovery_t *self)
 {
-    if (d->state == HUB_REGISTERED)
-        snprintf(d->svc->detail, sizeof d->svc->detail, "registered with %s: %zu members", d->cfg->hub_endpoint,
-                 d->members);
+    if (self->state == HUB_REGISTERED)
+        snprintf(self->svc->detail, sizeof self->svc->detail, "registered with %s: %zu members", self->cfg->hub_endpoint,
+                 self->members);
     else
-        snprintf(d->svc->detail, sizeof d->svc->detail, "%s %s", d->state == HUB_CONNECTING ? "connecting to"
-                 : "hub unreachable:", d->cfg->hub_endpoint);
+        snprintf(self->svc->detail, sizeof self->svc->detail, "%s %s", self->state == HUB_CONNECTING ? "connecting to"
+                 : "hub unreachable:", self->cfg->hub_endpoint);
 }
 
-static void set_state(discovery_t *d, hub_state_t state)
+static void set_hub_state(discovery_t *self, hub_state_t state)
 {
-    if (d->state == state)
+    if (self->state == state)
         return;
-    d->state = state;
-    update_detail(d);
-    save_hub_state(d);
+    self->state = state;
+    update_detail(self);
+    save_hub_state(self);
 }
 
 // ---- to the other services ----
 
-static void push_envelope(discovery_t *d, const Weft__Envelope *env, int first, int last)
+static void push_envelope(discovery_t *self, const Weft__Envelope *env, int first, int last)
 {
     for (int i = first; i <= last; i++) {
-        if (wire_send(d->out[i], env, NULL, 0, true) != 0) {
-            (*d->count.push_dropped)++;
+        if (wire_send(self->out[i], env, NULL, 0, true) != 0) {
+            (*self->count.push_dropped)++;
             log_warn("%s inbox full or gone: message dropped", service_name(out_services[i]));
         }
     }
 }
 
-static void publish_peers(discovery_t *d, const Weft__PeerList *list)
+static void publish_peers(discovery_t *self, const Weft__PeerList *list)
 {
     Weft__Envelope env = WEFT__ENVELOPE__INIT;
     env.body_case = WEFT__ENVELOPE__BODY_PEERS;
     env.peers = (Weft__PeerList *)list;
-    push_envelope(d, &env, OUT_ROUTER, OUT_NAT);
+    push_envelope(self, &env, OUT_ROUTER, OUT_NAT);
 }
 
-static void publish_stored_peers(discovery_t *d)
+static void publish_stored_peers(discovery_t *self)
 {
-    if (!have_store(d))
+    if (!have_store(self))
         return;
-    Weft__PeerList *list = store_load_peers(d->store);
+    Weft__PeerList *list = store_load_peers(self->store);
     if (!list)
         return;
     log_info("pushed the stored member list (%zu peers) to router, crypto and nat", list->n_peers);
-    publish_peers(d, list);
-    if (d->saved_peers)
-        weft__peer_list__free_unpacked(d->saved_peers, NULL);
-    d->saved_peers = list;
+    publish_peers(self, list);
+    if (self->saved_peers)
+        weft__peer_list__free_unpacked(self->saved_peers, NULL);
+    self->saved_peers = list;
 }
 
 // ---- to the hub ----
 
-static int send_to_hub(discovery_t *d, const Weft__HubRequest *req)
+static int send_to_hub(discovery_t *self, const Weft__HubRequest *req)
 {
     // immediate: with no connection to the hub this fails at once instead of queueing stale requests
-    int rc = hub_client_send(d->hub, req, ZMQ_DONTWAIT);
+    int rc = hub_client_send(self->hub, req, ZMQ_DONTWAIT);
     if (rc < 0)
-        (*d->count.drop_hub_not_connected)++;
+        (*self->count.drop_hub_not_connected)++;
     return rc < 0 ? -1 : 0;
 }
 
-static int send_register(discovery_t *d)
+static int send_register(discovery_t *self)
 {
     Weft__Register reg = WEFT__REGISTER__INIT;
-    reg.mesh = (char *)d->mesh;
-    reg.id.data = d->id;
+    reg.mesh = (char *)self->mesh;
+    reg.id.data = self->id;
     reg.id.len = 32;
-    reg.name = (char *)d->cfg->name;
-    reg.overlay_addr = (char *)d->cfg->overlay_addr;
-    reg.want_turn_credentials = discovery_turn_wanted(&d->turn, zclock_time() / 1000);
+    reg.name = (char *)self->cfg->name;
+    reg.overlay_addr = (char *)self->cfg->overlay_addr;
+    reg.want_turn_credentials = discovery_turn_wanted(&self->turn, zclock_time() / 1000);
     Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
     req.body_case = WEFT__HUB_REQUEST__BODY_REGISTER;
     req.register_ = &reg;
-    if (send_to_hub(d, &req) != 0)
+    if (send_to_hub(self, &req) != 0)
         return -1;
-    (*d->count.registrations_sent)++;
+    (*self->count.registrations_sent)++;
     return 0;
 }
 
-static void send_leave(discovery_t *d)
+static void send_leave(discovery_t *self)
 {
     Weft__Leave leave = WEFT__LEAVE__INIT;
-    leave.mesh = (char *)d->mesh;
-    leave.id.data = d->id;
+    leave.mesh = (char *)self->mesh;
+    leave.id.data = self->id;
     leave.id.len = 32;
     Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
     req.body_case = WEFT__HUB_REQUEST__BODY_LEAVE;
     req.leave = &leave;
-    if (send_to_hub(d, &req) == 0)
+    if (send_to_hub(self, &req) == 0)
         log_info("sent Leave to the hub");
 }
 
-static void heartbeat(discovery_t *d)
+static void heartbeat(discovery_t *self)
 {
-    int64_t next = (int64_t)d->cfg->heartbeat_interval * 1000;
-    if (send_register(d) != 0 && d->state != HUB_REGISTERED)
+    int64_t next = (int64_t)self->cfg->heartbeat_interval * 1000;
+    if (send_register(self) != 0 && self->state != HUB_REGISTERED)
         next = 250;  // not connected yet (the CURVE handshake takes a moment): try again soon
-    int64_t silent = clock_now_ms() - d->last_reply;
-    if (d->state != HUB_UNREACHABLE && silent > (int64_t)UNREACHABLE_INTERVALS * d->cfg->heartbeat_interval * 1000) {
+    int64_t silent = clock_now_ms() - self->last_reply;
+    if (self->state != HUB_UNREACHABLE && silent > (int64_t)UNREACHABLE_INTERVALS * self->cfg->heartbeat_interval * 1000) {
         log_warn("hub unreachable: no answer from %s for %lld s (is it running? does hub.public_key match "
                  "what `weft hub` printed?); still trying",
-                 d->cfg->hub_endpoint, (long long)(silent / 1000));
-        set_state(d, HUB_UNREACHABLE);
+                 self->cfg->hub_endpoint, (long long)(silent / 1000));
+        set_hub_state(self, HUB_UNREACHABLE);
     }
-    if (d->refused_until > clock_now_ms())
-        next = d->refused_until - clock_now_ms();
-    d->next_heartbeat = clock_now_ms() + next;
-    discovery_turn_push(&d->turn, d->out[OUT_NAT], clock_now_ms(), false);   // again, for a restarted nat
+    if (self->refused_until > clock_now_ms())
+        next = self->refused_until - clock_now_ms();
+    self->next_heartbeat = clock_now_ms() + next;
+    discovery_turn_push(&self->turn, self->out[OUT_NAT], clock_now_ms(), false);   // again, for a restarted nat
 }
 
 // ---- from the hub ----
 
-static void hold_signal(discovery_t *d, const Weft__HubRequest *req)
+static void hold_signal(discovery_t *self, const Weft__HubRequest *req)
 {
     size_t size = weft__hub_request__get_packed_size(req);
     zframe_t *frame = zframe_new(NULL, size);
     if (!frame)
         return;
     weft__hub_request__pack(req, zframe_data(frame));
-    if (zlist_size(d->held_signals) >= HELD_SIGNALS_MAX) {
-        zframe_t *oldest = zlist_pop(d->held_signals);
+    if (zlist_size(self->held_signals) >= HELD_SIGNALS_MAX) {
+        zframe_t *oldest = zlist_pop(self->held_signals);
         zframe_destroy(&oldest);
-        (*d->count.signals_dropped_unregistered)++;
+        (*self->count.signals_dropped_unregistered)++;
     }
-    zlist_append(d->held_signals, frame);
+    zlist_append(self->held_signals, frame);
 }
 
-static void send_held_signals(discovery_t *d)
+static void send_held_signals(discovery_t *self)
 {
     zframe_t *frame;
-    while ((frame = zlist_pop(d->held_signals))) {
-        if (hub_client_send_packed(d->hub, zframe_data(frame), zframe_size(frame), ZMQ_DONTWAIT) == 0)
-            (*d->count.signals_to_hub)++;
+    while ((frame = zlist_pop(self->held_signals))) {
+        if (hub_client_send_packed(self->hub, zframe_data(frame), zframe_size(frame), ZMQ_DONTWAIT) == 0)
+            (*self->count.signals_to_hub)++;
         zframe_destroy(&frame);
     }
 }
 
-static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
+static void hub_peer_list(discovery_t *self, const Weft__PeerList *list)
 {
-    if (!list->mesh || strcmp(list->mesh, d->mesh) != 0) {
-        (*d->count.bad_replies)++;
-        log_warn("dropped a member list for mesh '%s' (we are in '%s')", list->mesh ? list->mesh : "", d->mesh);
+    if (!list->mesh || strcmp(list->mesh, self->mesh) != 0) {
+        (*self->count.bad_replies)++;
+        log_warn("dropped a member list for mesh '%s' (we are in '%s')", list->mesh ? list->mesh : "", self->mesh);
         return;
     }
     // keep the well-formed entries that are not us
@@ -344,78 +344,78 @@ static void hub_peer_list(discovery_t *d, const Weft__PeerList *list)
     for (size_t i = 0; i < list->n_peers; i++) {
         const Weft__Peer *p = list->peers[i];
         if (!hub_valid_id(p->id) || !hub_valid_ipv4(p->overlay_addr) || !hub_valid_name(p->name)) {
-            (*d->count.bad_replies)++;
+            (*self->count.bad_replies)++;
             log_warn("dropped a malformed member entry from the hub");
             continue;
         }
-        if (memcmp(p->id.data, d->id, 32) != 0)
+        if (memcmp(p->id.data, self->id, 32) != 0)
             kept[n++] = list->peers[i];
     }
     Weft__PeerList clean = *list;
     clean.n_peers = n;
     clean.peers = kept;
-    (*d->count.peer_lists_received)++;
-    if (d->members != n + 1 || d->state != HUB_REGISTERED)
-        log_info("registered with %s: mesh %s has %zu members", d->cfg->hub_endpoint, d->cfg->mesh, n + 1);
-    d->members = n + 1;
-    d->state = HUB_REGISTERED;
-    d->refused[0] = '\0';
-    update_detail(d);
-    keep_saved_peers(d, &clean);
-    if (have_store(d) && store_save_peers(d->store, &clean) != 0)
-        (*d->count.redis_errors)++;
-    save_hub_state(d);
-    publish_peers(d, &clean);
+    (*self->count.peer_lists_received)++;
+    if (self->members != n + 1 || self->state != HUB_REGISTERED)
+        log_info("registered with %s: mesh %s has %zu members", self->cfg->hub_endpoint, self->cfg->mesh, n + 1);
+    self->members = n + 1;
+    self->state = HUB_REGISTERED;
+    self->refused[0] = '\0';
+    update_detail(self);
+    keep_saved_peers(self, &clean);
+    if (have_store(self) && store_save_peers(self->store, &clean) != 0)
+        (*self->count.redis_errors)++;
+    save_hub_state(self);
+    publish_peers(self, &clean);
     free(kept);
-    send_held_signals(d);
+    send_held_signals(self);
 }
 
-static void hub_signal(discovery_t *d, const Weft__Signal *sig)
+static void hub_signal(discovery_t *self, const Weft__Signal *sig)
 {
     char why[80];
-    if (!hub_valid_signal(sig, why, sizeof why) || memcmp(sig->to.data, d->id, 32) != 0) {
-        (*d->count.bad_replies)++;
+    if (!hub_valid_signal(sig, why, sizeof why) || memcmp(sig->to.data, self->id, 32) != 0) {
+        (*self->count.bad_replies)++;
         log_warn("dropped a signal from the hub: %s", sig->to.len == 32 ? "not addressed to us" : why);
         return;
     }
-    (*d->count.signals_from_hub)++;
+    (*self->count.signals_from_hub)++;
     Weft__Envelope env = WEFT__ENVELOPE__INIT;
     env.body_case = WEFT__ENVELOPE__BODY_SIGNAL;
     env.signal = (Weft__Signal *)sig;
-    push_envelope(d, &env, OUT_NAT, OUT_NAT);
+    push_envelope(self, &env, OUT_NAT, OUT_NAT);
 }
 
-static void hub_error(discovery_t *d, const Weft__HubError *error)
+static void hub_error(discovery_t *self, const Weft__HubError *error)
 {
-    (*d->count.hub_errors)++;
+    (*self->count.hub_errors)++;
     const char *message = error->message ? error->message : "";
     if (error->code == WEFT__HUB_ERROR__CODE__ADDRESS_IN_USE) {
-        log_error("the hub refused our address %s: %s (change mesh.address in weft.yaml)", d->cfg->overlay_addr,
+        log_error("the hub refused our address %s: %s (change mesh.address in weft.yaml)", self->cfg->overlay_addr,
                   message);
-        snprintf(d->refused, sizeof d->refused, "address %s in use: %s", d->cfg->overlay_addr, message);
-        save_hub_state(d);  // `weft status` and `weft up --wait` say so
+        snprintf(self->refused, sizeof self->refused, "address %s in use: %s", self->cfg->overlay_addr, message);
+        save_hub_state(self);  // `weft status` and `weft up --wait` say so
     } else
         log_warn("hub error %s: %s", hub_error_code_name(error->code), message);
-    if (error->code == WEFT__HUB_ERROR__CODE__NOT_MEMBER && d->refused_until <= clock_now_ms())
-        d->next_heartbeat = clock_now_ms();  // the hub forgot us (restart, timeout): register now
+    if (error->code == WEFT__HUB_ERROR__CODE__NOT_MEMBER && self->refused_until <= clock_now_ms())
+        self->next_heartbeat = clock_now_ms();  // the hub forgot us (restart, timeout): register now
     if (error->code == WEFT__HUB_ERROR__CODE__REVOKED || error->code == WEFT__HUB_ERROR__CODE__NOT_IN_MESH ||
         error->code == WEFT__HUB_ERROR__CODE__NO_SUCH_MESH || error->code == WEFT__HUB_ERROR__CODE__CLOSED_MESH ||
         error->code == WEFT__HUB_ERROR__CODE__QUOTA) {
         log_error("the hub refuses us in mesh %s: %s (`weft mesh leave` removes this mesh from the node)",
-                  d->cfg->mesh, message);
-        snprintf(d->refused, sizeof d->refused, "%s: %s", hub_error_code_name(error->code), message);
-        d->refused_until = clock_now_ms() + 30000;  // keep trying, slowly: an admin may add us back
-        d->next_heartbeat = d->refused_until;
-        d->members = 0;
-        d->state = HUB_UNREACHABLE;
-        update_detail(d);
-        save_hub_state(d);
+                  self->cfg->mesh, message);
+        snprintf(self->refused, sizeof self->refused, "%s: %s", hub_error_code_name(error->code), message);
+        self->refused_until = clock_now_ms() + 30000;  // keep trying, slowly: an admin may add us back
+        self->next_heartbeat = self->refused_until;
+        self->members = 0;
+        self->state = HUB_UNREACHABLE;
+        update_detail(self);
+        save_hub_state(self);
     }
 }
 
 // ---- the admin's role: sign a joiner's certificate ----
 
-static void send_cert_issued(discovery_t *d, uint64_t request_id, const uint8_t *cert, size_t cert_len,
+static void send_cert_issued(discovery_t *self, uint64_t request_id, const uint8_t *cert, size_t cert_len,
                              const uint8_t *sealed, size_t sealed_len, const char *error)
 {
     Weft__CertIssued issued = WEFT__CERT_ISSUED__INIT;
@@ -428,17 +428,17 @@ static void send_cert_issued(discovery_t *d, uint64_t request_id, const uint8_t 
     Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
     req.body_case = WEFT__HUB_REQUEST__BODY_CERT_ISSUED;
     req.cert_issued = &issued;
-    if (send_to_hub(d, &req) != 0)
+    if (send_to_hub(self, &req) != 0)
         log_warn("could not send the certificate for join %llu to the hub", (unsigned long long)request_id);
 }
 
-static void hub_cert_request(discovery_t *d, const Weft__CertRequest *cr)
+static void hub_cert_request(discovery_t *self, const Weft__CertRequest *cr)
 {
     struct in_addr addr;
     const char *problem = NULL;
-    if (!d->is_admin)
+    if (!self->is_admin)
         problem = "this node is not the mesh's admin";
-    else if (cr->mesh_id.len != MESH_ID_LEN || memcmp(cr->mesh_id.data, d->mesh_id, MESH_ID_LEN) != 0)
+    else if (cr->mesh_id.len != MESH_ID_LEN || memcmp(cr->mesh_id.data, self->mesh_id, MESH_ID_LEN) != 0)
         problem = "the request is for another mesh";
     else if (!hub_valid_id(cr->member_key) || !hub_valid_name(cr->name))
         problem = "malformed member key or name";
@@ -449,11 +449,11 @@ static void hub_cert_request(discovery_t *d, const Weft__CertRequest *cr)
     uint64_t now = (uint64_t)(zclock_time() / 1000), expires = 0;
     char why[240];
     struct in_addr own;
-    invite_policy_t policy = {.prefix = d->cfg->overlay_prefix, .now = now, .max_days = (uint32_t)d->cfg->cert_max_days};
+    invite_policy_t policy = {.prefix = self->cfg->overlay_prefix, .now = now, .max_days = (uint32_t)self->cfg->cert_max_days};
     if (!problem) {
-        memcpy(policy.mesh_id, d->mesh_id, MESH_ID_LEN);
-        memcpy(policy.admin_key, d->admin.public_key, 32);
-        if (inet_pton(AF_INET, d->cfg->overlay_addr, &own) == 1)
+        memcpy(policy.mesh_id, self->mesh_id, MESH_ID_LEN);
+        memcpy(policy.admin_key, self->admin.public_key, 32);
+        if (inet_pton(AF_INET, self->cfg->overlay_addr, &own) == 1)
             policy.own_address = policy.network = ntohl(own.s_addr);
         if (invite_check_cert_request(&policy, cr->invite.data, cr->invite.len, cr->member_key.data,
                                       cr->joiner_sig.data, cr->joiner_sig.len, ntohl(addr.s_addr), (int)cr->prefix,
@@ -461,81 +461,81 @@ static void hub_cert_request(discovery_t *d, const Weft__CertRequest *cr)
             problem = why;
     }
     if (problem) {
-        (*d->count.cert_requests_refused)++;
+        (*self->count.cert_requests_refused)++;
         log_warn("certificate request refused: %s", problem);
-        send_cert_issued(d, cr->request_id, NULL, 0, NULL, 0, problem);
+        send_cert_issued(self, cr->request_id, NULL, 0, NULL, 0, problem);
         return;
     }
     cert_t cert = {0};
-    memcpy(cert.mesh_id, d->mesh_id, MESH_ID_LEN);
+    memcpy(cert.mesh_id, self->mesh_id, MESH_ID_LEN);
     memcpy(cert.member_key, cr->member_key.data, 32);
     cert.address = ntohl(addr.s_addr);
     cert.prefix = (uint8_t)cr->prefix;
     cert.issued = now;
     cert.expires = expires;
-    cert_sign(&cert, &d->admin);
+    cert_sign(&cert, &self->admin);
     uint8_t encoded[CERT_LEN];
     cert_encode(&cert, encoded);
     // the psk goes to the joiner only, sealed to its X25519 key: the hub relays bytes it cannot open
     uint8_t psk[32], joiner_x[32], sealed[32 + crypto_box_SEALBYTES];
     size_t sealed_len = 0, psk_len = 0;
-    if (d->cfg->network_key[0]) {
-        if (sodium_hex2bin(psk, sizeof psk, d->cfg->network_key, strlen(d->cfg->network_key), NULL, &psk_len, NULL) != 0 ||
+    if (self->cfg->network_key[0]) {
+        if (sodium_hex2bin(psk, sizeof psk, self->cfg->network_key, strlen(self->cfg->network_key), NULL, &psk_len, NULL) != 0 ||
             psk_len != 32 || identity_peer_x25519(cr->member_key.data, joiner_x) != 0 ||
             crypto_box_seal(sealed, psk, sizeof psk, joiner_x) != 0) {
             sodium_memzero(psk, sizeof psk);
-            send_cert_issued(d, cr->request_id, NULL, 0, NULL, 0, "the admin could not seal the network key");
+            send_cert_issued(self, cr->request_id, NULL, 0, NULL, 0, "the admin could not seal the network key");
             return;
         }
         sealed_len = sizeof sealed;
         sodium_memzero(psk, sizeof psk);
     }
-    send_cert_issued(d, cr->request_id, encoded, sizeof encoded, sealed, sealed_len, NULL);
-    (*d->count.certs_signed)++;
+    send_cert_issued(self, cr->request_id, encoded, sizeof encoded, sealed, sealed_len, NULL);
+    (*self->count.certs_signed)++;
     char fp[FINGERPRINT_LEN];
     id_fingerprint(cr->member_key.data, fp);
     log_info("signed a certificate for %s (%s) at %s/%u", cr->name, fp, cr->address, cr->prefix);
 }
 
-static void hub_turn_credentials(discovery_t *d, const Weft__TurnCredentials *creds)
+static void hub_turn_credentials(discovery_t *self, const Weft__TurnCredentials *creds)
 {
     char why[160];
-    if (discovery_turn_take(&d->turn, creds, zclock_time() / 1000, why, sizeof why) != 0) {
-        (*d->count.bad_replies)++;
+    if (discovery_turn_take(&self->turn, creds, zclock_time() / 1000, why, sizeof why) != 0) {
+        (*self->count.bad_replies)++;
         log_warn("dropped TURN credentials from the hub: %s", why);
         return;
     }
-    (*d->count.turn_credentials)++;
+    (*self->count.turn_credentials)++;
     log_info("TURN credentials from the hub for %zu server(s), valid until %lld", creds->n_servers,
              (long long)creds->expires_unix);
-    if (discovery_turn_push(&d->turn, d->out[OUT_NAT], clock_now_ms(), true) != 0)
+    if (discovery_turn_push(&self->turn, self->out[OUT_NAT], clock_now_ms(), true) != 0)
         log_warn("nat's inbox is full: TURN credentials passed on later");
 }
 
-static void receive_from_hub(discovery_t *d)
+static void receive_from_hub(discovery_t *self)
 {
     size_t frames;
-    Weft__HubReply *reply = hub_client_recv(d->hub, &frames);
+    Weft__HubReply *reply = hub_client_recv(self->hub, &frames);
     if (!reply && frames == 0)
         return;
     if (!reply) {
-        (*d->count.bad_replies)++;
+        (*self->count.bad_replies)++;
         log_warn("dropped a reply from the hub that is not a HubReply (%zu frames)", frames);
     } else {
-        d->last_reply = clock_now_ms();
-        d->last_reply_unix_ms = (uint64_t)zclock_time();
+        self->last_reply = clock_now_ms();
+        self->last_reply_unix_ms = (uint64_t)zclock_time();
         if (reply->body_case == WEFT__HUB_REPLY__BODY_PEERS)
-            hub_peer_list(d, reply->peers);
+            hub_peer_list(self, reply->peers);
         else if (reply->body_case == WEFT__HUB_REPLY__BODY_SIGNAL)
-            hub_signal(d, reply->signal);
+            hub_signal(self, reply->signal);
         else if (reply->body_case == WEFT__HUB_REPLY__BODY_CERT_REQUEST)
-            hub_cert_request(d, reply->cert_request);
+            hub_cert_request(self, reply->cert_request);
         else if (reply->body_case == WEFT__HUB_REPLY__BODY_ERROR)
-            hub_error(d, reply->error);
+            hub_error(self, reply->error);
         else if (reply->body_case == WEFT__HUB_REPLY__BODY_TURN_CREDENTIALS)
-            hub_turn_credentials(d, reply->turn_credentials);
+            hub_turn_credentials(self, reply->turn_credentials);
         else
-            (*d->count.bad_replies)++;
+            (*self->count.bad_replies)++;
     }
     if (reply)
         weft__hub_reply__free_unpacked(reply, NULL);
@@ -543,36 +543,36 @@ static void receive_from_hub(discovery_t *d)
 
 // ---- from nat ----
 
-static void receive_inbox(discovery_t *d)
+static void receive_inbox(discovery_t *self)
 {
     zframe_t *payload = NULL;
-    Weft__Envelope *env = wire_recv(d->inbox, &payload);
+    Weft__Envelope *env = wire_recv(self->inbox, &payload);
     zframe_destroy(&payload);
     if (!env) {
-        (*d->count.bad_inbox)++;
+        (*self->count.bad_inbox)++;
         return;
     }
     if (env->body_case != WEFT__ENVELOPE__BODY_SIGNAL) {
-        (*d->count.bad_inbox)++;
+        (*self->count.bad_inbox)++;
         log_warn("dropped an inbox message that is not a Signal (body %d)", (int)env->body_case);
         weft__envelope__free_unpacked(env, NULL);
         return;
     }
     Weft__Signal sig = *env->signal;  // shallow copy: `from` points at our id, the rest into env
-    sig.from.data = d->id;
+    sig.from.data = self->id;
     sig.from.len = 32;
     char why[80];
-    if (!hub_valid_signal(&sig, why, sizeof why) || memcmp(sig.to.data, d->id, 32) == 0) {
-        (*d->count.bad_inbox)++;
+    if (!hub_valid_signal(&sig, why, sizeof why) || memcmp(sig.to.data, self->id, 32) == 0) {
+        (*self->count.bad_inbox)++;
         log_warn("dropped a signal from nat: %s", sig.to.len == 32 ? "addressed to ourselves" : why);
     } else {
         Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
         req.body_case = WEFT__HUB_REQUEST__BODY_SIGNAL;
         req.signal = &sig;
-        if (d->state != HUB_REGISTERED)
-            hold_signal(d, &req);
-        else if (send_to_hub(d, &req) == 0)
-            (*d->count.signals_to_hub)++;
+        if (self->state != HUB_REGISTERED)
+            hold_signal(self, &req);
+        else if (send_to_hub(self, &req) == 0)
+            (*self->count.signals_to_hub)++;
     }
     weft__envelope__free_unpacked(env, NULL);
 }
@@ -587,11 +587,11 @@ static bool valid_hub_key(const char *key)
 }
 
 // The DEALER to the hub, CURVE client with our identity's X25519 key pair. Returns NULL with why filled.
-static hub_client_t *connect_hub(discovery_t *d, const identity_t *identity, char *why, size_t why_len)
+static hub_client_t *connect_hub(discovery_t *self, const identity_t *identity, char *why, size_t why_len)
 {
     // linger: time for the Leave to go out on shutdown; immediate: no requests queued while disconnected
     static const hub_client_opts_t opts = {.linger_ms = 500, .immediate = true, .sndhwm = 100};
-    return hub_client_new(d->cfg->hub_endpoint, d->cfg->hub_public_key, identity, &opts, why, why_len);
+    return hub_client_new(self->cfg->hub_endpoint, self->cfg->hub_public_key, identity, &opts, why, why_len);
 }
 
 static int check_config(const weft_config_t *cfg, char *why, size_t why_len)
@@ -614,54 +614,83 @@ static int check_config(const weft_config_t *cfg, char *why, size_t why_len)
     return -1;
 }
 
-static int open_sockets(discovery_t *d, char *why, size_t why_len)
+static int open_sockets(discovery_t *self, char *why, size_t why_len)
 {
     identity_t identity;
     char err[256];
-    if (identity_load(d->cfg->identity_file, &identity, err, sizeof err) != 0) {
+    if (identity_load(self->cfg->identity_file, &identity, err, sizeof err) != 0) {
         snprintf(why, why_len, "%s", err);
         return -1;
     }
-    memcpy(d->id, identity.public_key, 32);
+    memcpy(self->id, identity.public_key, 32);
     char id_hex[ID_HEX_LEN];
     id_to_hex(identity.public_key, id_hex);
-    if (d->cfg->mesh_id[0] && mesh_id_from_hex(d->cfg->mesh_id, d->mesh_id) == 0 &&
-        strcmp(d->cfg->mesh_admin_key, id_hex) == 0) {
-        d->is_admin = true;  // we sign members' certificates: the identity stays in memory
-        d->admin = identity;
+    if (self->cfg->mesh_id[0] && mesh_id_from_hex(self->cfg->mesh_id, self->mesh_id) == 0 &&
+        strcmp(self->cfg->mesh_admin_key, id_hex) == 0) {
+        self->is_admin = true;  // we sign members' certificates: the identity stays in memory
+        self->admin = identity;
     }
-    d->hub = connect_hub(d, &identity, why, why_len);
+    self->hub = connect_hub(self, &identity, why, why_len);
     identity_wipe(&identity);
-    if (!d->hub)
+    if (!self->hub)
         return -1;
-    d->inbox = service_bind_inbox(d->svc);
-    d->control = service_bind_control(d->svc);
+    self->inbox = service_bind_inbox(self->svc);
+    self->control = service_bind_control(self->svc);
     for (int i = 0; i < OUT_COUNT; i++)
-        d->out[i] = service_connect_inbox(d->svc, out_services[i]);
-    if (!d->inbox || !d->control || !d->out[OUT_ROUTER] || !d->out[OUT_CRYPTO] || !d->out[OUT_NAT]) {
+        self->out[i] = service_connect_inbox(self->svc, out_services[i]);
+    if (!self->inbox || !self->control || !self->out[OUT_ROUTER] || !self->out[OUT_CRYPTO] || !self->out[OUT_NAT]) {
         snprintf(why, why_len, "cannot open the service sockets (see above)");
         return -1;
     }
     return 0;
 }
 
-static void close_sockets(discovery_t *d)
+static void discovery_destroy(discovery_t **self_p)
 {
-    discovery_turn_clear(&d->turn);
-    hub_client_destroy(&d->hub);
-    zsock_destroy(&d->inbox);
-    zsock_destroy(&d->control);
+    discovery_t *self = *self_p;
+    if (!self)
+        return;
+    discovery_turn_clear(&self->turn);
+    hub_client_destroy(&self->hub);
+    zsock_destroy(&self->inbox);
+    zsock_destroy(&self->control);
     for (int i = 0; i < OUT_COUNT; i++)
-        zsock_destroy(&d->out[i]);
-    store_destroy(&d->store);
-    if (d->saved_peers)
-        weft__peer_list__free_unpacked(d->saved_peers, NULL);
-    d->saved_peers = NULL;
+        zsock_destroy(&self->out[i]);
+    store_destroy(&self->store);
+    if (self->saved_peers)
+        weft__peer_list__free_unpacked(self->saved_peers, NULL);
+    self->saved_peers = NULL;
     zframe_t *frame;
-    while (d->held_signals && (frame = zlist_pop(d->held_signals)))
+    while (self->held_signals && (frame = zlist_pop(self->held_signals)))
         zframe_destroy(&frame);
-    zlist_destroy(&d->held_signals);
-    identity_wipe(&d->admin);
+    zlist_destroy(&self->held_signals);
+    identity_wipe(&self->admin);
+    free(self);
+    *self_p = NULL;
+}
+
+// The service's state and sockets, from its config and identity; NULL with why filled if it cannot run.
+static discovery_t *discovery_new(service_t *svc, char *why, size_t why_len)
+{
+    discovery_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(why, why_len, "out of memory");
+        return NULL;
+    }
+    self->svc = svc;
+    self->cfg = &svc->config;
+    self->state = HUB_CONNECTING;
+    self->held_signals = zlist_new();
+    register_counters(self);
+    self->mesh = self->cfg->mesh_id[0] ? self->cfg->mesh_id : self->cfg->mesh;
+    if (check_config(self->cfg, why, why_len) != 0 || open_sockets(self, why, why_len) != 0) {
+        discovery_destroy(&self);
+        return NULL;
+    }
+    char url[CONFIG_STR];
+    config_redis_url(self->cfg, url, sizeof url);
+    store_link_init(&self->redis, url);
+    return self;
 }
 
 // What is due after any event and at least every DUE_CHECK_MS: the heartbeat (or a registration the hub
@@ -669,10 +698,10 @@ static void close_sockets(discovery_t *d)
 #define DUE_CHECK_MS 100
 static int run_due(void *arg)
 {
-    discovery_t *d = arg;
-    if (clock_now_ms() >= d->next_heartbeat)
-        heartbeat(d);
-    check_store(d);
+    discovery_t *self = arg;
+    if (clock_now_ms() >= self->next_heartbeat)
+        heartbeat(self);
+    check_store(self);
     return 0;
 }
 
@@ -691,39 +720,37 @@ static int on_inbox(void *arg)
 void discovery_actor(zsock_t *pipe, void *args)
 {
     service_t *svc = args;
-    discovery_t d = {.svc = svc, .cfg = &svc->config, .state = HUB_CONNECTING, .held_signals = zlist_new()};
-    register_counters(&d);
-    d.mesh = d.cfg->mesh_id[0] ? d.cfg->mesh_id : d.cfg->mesh;
-    char why[512] = "cannot set up the actor loop";   // check_config and open_sockets say their own why
-    actor_loop_t *loop = NULL;
-    if (check_config(d.cfg, why, sizeof why) != 0 || open_sockets(&d, why, sizeof why) != 0 ||
-        !(loop = actor_loop_new(pipe, svc, d.control, &d)) ||
-        actor_loop_on_socket(loop, hub_client_socket(d.hub), on_hub) != 0 ||
-        actor_loop_on_socket(loop, d.inbox, on_inbox) != 0 || actor_loop_every(loop, DUE_CHECK_MS, run_due) != 0) {
-        actor_loop_destroy(&loop);
-        close_sockets(&d);
+    char why[512];   // check_config and open_sockets say their own why
+    discovery_t *self = discovery_new(svc, why, sizeof why);
+    if (!self) {
         service_actor_fail(pipe, why);
         return;
     }
-    char url[CONFIG_STR];
-    config_redis_url(d.cfg, url, sizeof url);
-    store_link_init(&d.redis, url);
-    d.last_reply = clock_now_ms();
-    update_detail(&d);
-    save_hub_state(&d);
-    publish_stored_peers(&d);
+    actor_loop_t *loop = actor_loop_new(pipe, svc, self->control, self);
+    if (!loop || actor_loop_on_socket(loop, hub_client_socket(self->hub), on_hub) != 0 ||
+        actor_loop_on_socket(loop, self->inbox, on_inbox) != 0 || actor_loop_every(loop, DUE_CHECK_MS, run_due) != 0) {
+        actor_loop_destroy(&loop);
+        discovery_destroy(&self);
+        service_actor_fail(pipe, "cannot set up the actor loop");
+        return;
+    }
+    self->last_reply = clock_now_ms();
+    update_detail(self);
+    save_hub_state(self);
+    publish_stored_peers(self);
     zsock_signal(pipe, 0);
-    log_info("registering with %s as %s (%s) in mesh %s%s%s", d.cfg->hub_endpoint, d.cfg->name, d.cfg->overlay_addr,
-             d.cfg->mesh, d.cfg->mesh_id[0] ? " id " : "", d.cfg->mesh_id[0] ? d.cfg->mesh_id : "");
-    if (d.is_admin)
+    const weft_config_t *cfg = self->cfg;
+    log_info("registering with %s as %s (%s) in mesh %s%s%s", cfg->hub_endpoint, cfg->name, cfg->overlay_addr,
+             cfg->mesh, cfg->mesh_id[0] ? " id " : "", cfg->mesh_id[0] ? cfg->mesh_id : "");
+    if (self->is_admin)
         log_info("this node is the mesh's admin: it signs the certificates of members who join");
 
     actor_loop_run(loop);
     actor_loop_destroy(&loop);
 
-    send_leave(&d);
-    d.state = HUB_CONNECTING;
-    d.members = 0;
-    save_hub_state(&d);
-    close_sockets(&d);
+    send_leave(self);
+    self->state = HUB_CONNECTING;
+    self->members = 0;
+    save_hub_state(self);
+    discovery_destroy(&self);
 }

@@ -179,7 +179,7 @@ static void http_settings(const hub_args_t *args, const weft_config_t *cfg, cons
     http->rate = cfg->hub_http_rate;
 }
 
-static int run(hub_options_t *options, const char *redis_url, const hub_http_options_t *http_options)
+static int run_hub(hub_options_t *options, const char *redis_url, const hub_http_options_t *http_options)
 {
     options->store = connect_redis(redis_url);
     if (!options->store)
@@ -260,7 +260,7 @@ int main(int argc, char **argv)
     stats.id = SVC_COUNT;
     stats.started_ms = zclock_mono();
     options.stats = &stats;
-    rc = run(&options, redis_url, &http_options);
+    rc = run_hub(&options, redis_url, &http_options);
     zcert_destroy(&options.cert);
     return rc;
 }
