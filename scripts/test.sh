@@ -3,7 +3,7 @@
 # every test:
 #   build/       gcc, warnings as errors: unit + integration tests
 #   build-asan/  gcc, AddressSanitizer + UBSan: unit tests (leak checks on) + integration tests but the
-#                slow NAT matrix
+#                ones labelled slow
 #   build-fuzz/  clang with libFuzzer: each fuzzer for WEFT_FUZZ_SECONDS (default 30) seconds
 # Needs root: the integration tests make network namespaces and TUN devices.
 set -euo pipefail
@@ -19,8 +19,9 @@ run ctest --test-dir build --output-on-failure
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ASAN_OPTIONS=detect_leaks=1 run ctest --test-dir build-asan --output-on-failure -LE integration
 # services are stopped by signal with libraries' global state still allocated: leak checks off here.
-# Label slow runs once, above: the NAT matrix (~5 min; its code paths are all in the other NAT tests) and
-# the handshake flood (it asserts throughput kept under a flood, which AddressSanitizer's slowdown distorts).
+# Label slow runs once, above: the NAT matrix (~5 min; its code paths are all in the other NAT tests), the
+# handshake flood (it asserts throughput kept under a flood, which AddressSanitizer's slowdown distorts),
+# and what runs no sanitized binary: compose (its image is built from the sources), the .deb and packaging.
 ASAN_OPTIONS=detect_leaks=0 run ctest --test-dir build-asan --output-on-failure -L integration -LE slow
 
 if [ -f fuzz/CMakeLists.txt ]; then
