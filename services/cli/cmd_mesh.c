@@ -217,6 +217,34 @@ static int mesh_join(int argc, char **argv)
 
 // ---- kick ----
 
+// The options kick, members and list share: --mesh NAME (when with_mesh), --json, --home DIR, --help.
+// Returns -1 when the command goes on (optind at its first operand), else its exit code: help printed, or
+// a usage error.
+typedef struct {
+    const char *mesh, *home;
+    bool as_json;
+} mesh_opts_t;
+
+static int parse_mesh_opts(int argc, char **argv, bool with_mesh, void (*usage)(FILE *), mesh_opts_t *out)
+{
+    static struct option options[] = {{"mesh", required_argument, 0, 'm'}, {"home", required_argument, 0, 'H'},
+                                      {"json", no_argument, 0, 'j'},       {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
+    *out = (mesh_opts_t){0};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", with_mesh ? options : options + 1, NULL)) != -1) {
+        switch (opt) {
+        case 'm': out->mesh = optarg; break;
+        case 'H': out->home = optarg; break;
+        case 'j': out->as_json = true; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
 static void kick_usage(FILE *out)
 {
     fprintf(out,
@@ -234,28 +262,16 @@ static void kick_usage(FILE *out)
 
 static int mesh_kick(int argc, char **argv)
 {
-    static struct option options[] = {{"mesh", required_argument, 0, 'm'}, {"home", required_argument, 0, 'H'},
-                                      {"help", no_argument, 0, 'h'},       {"json", no_argument, 0, 'j'},
-                                      {0, 0, 0, 0}};
-    const char *mesh = NULL, *home_opt = NULL;
-    bool as_json = false;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'm': mesh = optarg; break;
-        case 'H': home_opt = optarg; break;
-        case 'j': as_json = true; break;
-        case 'h': kick_usage(stdout); return EXIT_OK;
-        default: kick_usage(stderr); return EXIT_USAGE;
-        }
-    }
+    mesh_opts_t o;
+    int rc = parse_mesh_opts(argc, argv, true, kick_usage, &o);
+    if (rc >= 0)
+        return rc;
     if (argc - optind != 1) {
         fprintf(stderr, "weft mesh kick: name exactly one MEMBER\n");
         kick_usage(stderr);
         return EXIT_USAGE;
     }
-    return mesh_op_kick(home_opt, mesh, argv[optind], as_json);
+    return mesh_op_kick(o.home, o.mesh, argv[optind], o.as_json);
 }
 
 // ---- members ----
@@ -276,27 +292,15 @@ static void members_usage(FILE *out)
 
 static int mesh_members(int argc, char **argv)
 {
-    static struct option options[] = {{"mesh", required_argument, 0, 'm'}, {"home", required_argument, 0, 'H'},
-                                      {"json", no_argument, 0, 'j'},       {"help", no_argument, 0, 'h'},
-                                      {0, 0, 0, 0}};
-    const char *mesh = NULL, *home_opt = NULL;
-    bool as_json = false;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'm': mesh = optarg; break;
-        case 'H': home_opt = optarg; break;
-        case 'j': as_json = true; break;
-        case 'h': members_usage(stdout); return EXIT_OK;
-        default: members_usage(stderr); return EXIT_USAGE;
-        }
-    }
+    mesh_opts_t o;
+    int rc = parse_mesh_opts(argc, argv, true, members_usage, &o);
+    if (rc >= 0)
+        return rc;
     if (optind < argc) {
         fprintf(stderr, "weft mesh members: unexpected argument '%s'\n", argv[optind]);
         return EXIT_USAGE;
     }
-    return mesh_op_members(home_opt, mesh, as_json);
+    return mesh_op_members(o.home, o.mesh, o.as_json);
 }
 
 // ---- list ----
@@ -314,20 +318,12 @@ static void list_usage(FILE *out)
 
 static int mesh_list(int argc, char **argv)
 {
-    static struct option options[] = {{"json", no_argument, 0, 'j'}, {"home", required_argument, 0, 'H'},
-                                      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *home_opt = NULL;
-    bool as_json = false;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'j': as_json = true; break;
-        case 'H': home_opt = optarg; break;
-        case 'h': list_usage(stdout); return EXIT_OK;
-        default: list_usage(stderr); return EXIT_USAGE;
-        }
-    }
+    mesh_opts_t o;
+    int rc = parse_mesh_opts(argc, argv, false, list_usage, &o);
+    if (rc >= 0)
+        return rc;
+    const char *home_opt = o.home;
+    bool as_json = o.as_json;
     if (optind < argc) {
         fprintf(stderr, "weft mesh list: unexpected argument '%s'\n", argv[optind]);
         return EXIT_USAGE;
