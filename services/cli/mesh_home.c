@@ -194,10 +194,11 @@ int mesh_home_write_instance(const char *home, const char *local, const char *no
     snprintf(cfg.hub_endpoint, sizeof cfg.hub_endpoint, "%s", hub_endpoint);
     snprintf(cfg.hub_public_key, sizeof cfg.hub_public_key, "%s", hub_key);
     snprintf(cfg.device_name, sizeof cfg.device_name, "%s", device);
-    // each instance's HTTP API on its own port: weftK -> 127.0.0.1:7401+K (the legacy home's weft0 keeps 7401)
+    // each instance's HTTP API on its own port: weft0 -> 127.0.0.1:7401, weftK -> 7402+K (7402 is the hub
+    // API's default: a node that also runs a hub must not take it)
     int device_index = atoi(device + 4);
     if (strcmp(cfg.api_listen, "off") != 0)
-        snprintf(cfg.api_listen, sizeof cfg.api_listen, "127.0.0.1:%d", 7401 + device_index);
+        snprintf(cfg.api_listen, sizeof cfg.api_listen, "127.0.0.1:%d", device_index == 0 ? 7401 : 7402 + device_index);
     if (config_save(&cfg, cfg.config_file) != 0) {
         snprintf(err, err_len, "cannot write %s: %s", cfg.config_file, strerror(errno));
         mesh_home_remove_tree(dir);

@@ -176,6 +176,8 @@ lab_wait 20 "beta's lab registered" bash -c "'$W' status --home '$B' --mesh lab 
 labcode=$(lab_exec beta "$W" mesh invite --home "$B" --mesh lab) || lab_fail "lab invite failed"
 lab_exec alpha "$W" mesh join "$labcode" --home "$A" --node-name alpha >/dev/null || lab_fail "alpha could not join lab"
 grep -q 'name: "weft1"' "$A/meshes/lab/weft.yaml" || lab_fail "alpha's second mesh does not get weft1"
+# its API port skips 7402, the hub API's default (a node that also runs a hub would clash)
+grep -q '127.0.0.1:7403' "$A/meshes/lab/weft.yaml" || lab_fail "alpha's second mesh's API is not on 7403: $(grep -A1 '^api' "$A/meshes/lab/weft.yaml")"
 lab_exec alpha "$W" down --home "$A" >/dev/null || lab_fail "weft down (every mesh) failed"
 up alpha   # both meshes
 lab_wait 20 "weft0 with office's address" bash -c "ip netns exec $(lab_ns alpha) ip -br addr show weft0 | grep -q 10.100.0.1"
