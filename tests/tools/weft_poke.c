@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hub.pb-c.h"
+#include "hub_key.h"
 #include "node.pb-c.h"
 
 static unsigned seed = 1;
@@ -153,8 +154,15 @@ static zsock_t *open_socket(int type, const char *endpoint, const char *server_k
     zsock_set_rcvtimeo(sock, 1000);
     zsock_set_sndtimeo(sock, 1000);
     if (server_key) {
+        uint8_t key[32];
+        char why[256];
+        if (hub_key_parse(server_key, key, why, sizeof why) != 0) {   // 64 hex, or the old Z85
+            fprintf(stderr, "weft-poke: --key: %s\n", why);
+            zsock_destroy(&sock);
+            return NULL;
+        }
         zcert_apply(cert, sock);
-        zsock_set_curve_serverkey(sock, server_key);
+        zsock_set_curve_serverkey_bin(sock, key);
     }
     if (zsock_connect(sock, "%s", endpoint) != 0) {
         zsock_destroy(&sock);
