@@ -42,7 +42,7 @@ struct ice_peer {
     // written by the GLib thread, read by the actor
     _Atomic uint64_t rx_bytes, rx_packets;
     _Atomic int64_t last_rx_ms;     // monotonic ms of the last pong to our own ping (0: none yet)
-    _Atomic int64_t rtt_ms;         // last measured round trip (-1: none yet)
+    _Atomic int64_t rtt_us;         // last measured round trip in µs (-1: none yet)
 };
 
 // ---------------------------------------------------------------- remote descriptions
@@ -160,6 +160,7 @@ static void fill_pair(ice_event_t *ev, const NiceCandidate *local, const NiceCan
     if (!local || !remote)
         return;
     ev->has_pair = true;
+    snprintf(ev->transport, sizeof ev->transport, "%s", local->transport == NICE_CANDIDATE_TRANSPORT_UDP ? "udp" : "tcp");
     describe_candidate(local, ev->local_type, ev->local_addr);
     describe_candidate(remote, ev->remote_type, ev->remote_addr);
     if (local->type == NICE_CANDIDATE_TYPE_HOST)
@@ -379,8 +380,11 @@ static void on_probe(ice_peer_t *self, const uint8_t *buf, size_t len, int64_t n
         probe.type = PATH_PROBE_PONG;
         path_probe_encode(&probe, out);
         nice_agent_send(self->agent, self->stream_id, ICE_COMPONENT, sizeof out, (const gchar *)out);
-    } else if (probe.token == self->probe_token && probe.sent_ms <= now && now - probe.sent_ms < 60000) {
-        atomic_store_explicit(&self->rtt_ms, now - probe.sent_ms, memory_order_relaxed);
+    } else if (probe.token == self->probe_token) {
+        int64_t rtt_us = g_get_monotonic_time() - probe.sent_us;   // our pings carry GLib's µs clock
+        if (rtt_us < 0 || rtt_us >= 60 * G_USEC_PER_SEC)
+            return;
+        atomic_store_explicit(&self->rtt_us, rtt_us, memory_order_relaxed);
         // only an answer to our own ping proves the path alive: anyone can send a datagram to our port
         atomic_store_explicit(&self->last_rx_ms, now, memory_order_relaxed);
     }
@@ -523,7 +527,7 @@ ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, 
     if (self->has_turn)
         self->turn = *turn;
     randombytes_buf(&self->probe_token, sizeof self->probe_token);
-    atomic_store(&self->rtt_ms, -1);
+    atomic_store(&self->rtt_us, -1);
     configure_servers(self);
     add_local_addresses(self, settings);
     g_signal_connect(self->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), self);
@@ -587,14 +591,15 @@ int64_t ice_peer_last_rx_ms(ice_peer_t *self)
     return atomic_load_explicit(&self->last_rx_ms, memory_order_relaxed);
 }
 
-int64_t ice_peer_rtt_ms(ice_peer_t *self)
+int64_t ice_peer_rtt_us(ice_peer_t *self)
 {
-    return atomic_load_explicit(&self->rtt_ms, memory_order_relaxed);
+    return atomic_load_explicit(&self->rtt_us, memory_order_relaxed);
 }
 
 int ice_peer_send_probe(ice_peer_t *self, int64_t now_ms)
 {
-    path_probe_t probe = {.type = PATH_PROBE_PING, .token = self->probe_token, .sent_ms = now_ms};
+    (void)now_ms;   // the probe carries the µs clock (GLib's monotonic time), for sub-ms round trips
+    path_probe_t probe = {.type = PATH_PROBE_PING, .token = self->probe_token, .sent_us = g_get_monotonic_time()};
     uint8_t out[PATH_PROBE_LEN];
     path_probe_encode(&probe, out);
     GOutputVector vector = {out, sizeof out};

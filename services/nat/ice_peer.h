@@ -37,6 +37,7 @@ typedef struct {
     bool has_pair;
     char local_type[8], remote_type[8];     // host|srflx|prflx|relay
     char local_addr[64], remote_addr[64];   // "ip:port"
+    char transport[4];          // the pair's transport: udp|tcp (ICE-TCP)
     unsigned local_port;        // the local socket's port of the pair (0 for a relayed local candidate)
 } ice_event_t;
 
@@ -81,7 +82,7 @@ void ice_peer_rx(ice_peer_t *self, uint64_t *bytes, uint64_t *packets);
 // Monotonic ms of the last datagram (data or probe) from the peer on this agent; 0 if none yet.
 int64_t ice_peer_last_rx_ms(ice_peer_t *self);
 // The last round trip measured by a probe, in ms; -1 if none yet.
-int64_t ice_peer_rtt_ms(ice_peer_t *self);
+int64_t ice_peer_rtt_us(ice_peer_t *self);
 // Sends a ping (path_probe.h) on the selected pair (actor thread). Returns 0 or -1.
 int ice_peer_send_probe(ice_peer_t *self, int64_t now_ms);
 // The servers this agent was given ("" when none): "host:port" as configured.

@@ -124,9 +124,10 @@ typedef struct {
 
     // path for `weft peers`
     char local_type[8], remote_type[8], local_addr[64], remote_addr[64];
+    char transport[4];              // udp|tcp: the selected pair's transport
     char server[ICE_SERVER_NAME];   // the STUN/TURN server behind our candidate of the pair ("" for host)
     char last_error[160];           // why the last attempt or path ended ("" when none)
-    int64_t rtt_ms;                 // last probe round trip, -1 unknown
+    int64_t rtt_us;                 // last probe round trip in µs, -1 unknown
     int64_t connected_unix_ms;
     uint64_t tx_bytes, tx_packets;
     uint64_t rx_bytes_before, rx_packets_before;   // received on agents already destroyed

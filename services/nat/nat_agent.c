@@ -66,9 +66,10 @@ void nat_agent_drop(nat_peer_t *peer)
     peer->answer_applied = false;
     peer->local_type[0] = peer->remote_type[0] = '\0';
     peer->local_addr[0] = peer->remote_addr[0] = '\0';
+    peer->transport[0] = '\0';
     peer->server[0] = '\0';
     peer->probe_unanswered_ms = 0;
-    peer->rtt_ms = -1;
+    peer->rtt_us = -1;
     peer->dirty = true;
 }
 
@@ -86,6 +87,8 @@ void nat_peer_take_pair(nat_peer_t *peer, const ice_event_t *ev)
     memcpy(peer->remote_type, ev->remote_type, sizeof peer->remote_type);
     memcpy(peer->local_addr, ev->local_addr, sizeof peer->local_addr);
     memcpy(peer->remote_addr, ev->remote_addr, sizeof peer->remote_addr);
+    memcpy(peer->transport, ev->transport, sizeof peer->transport);
+    peer->transport[sizeof peer->transport - 1] = '\0';
     peer->local_type[sizeof peer->local_type - 1] = peer->remote_type[sizeof peer->remote_type - 1] = '\0';
     peer->local_addr[sizeof peer->local_addr - 1] = peer->remote_addr[sizeof peer->remote_addr - 1] = '\0';
     peer->dirty = true;

@@ -25,8 +25,10 @@ int nat_path_write(nat_t *nat, nat_peer_t *peer)
         rx_bytes += bytes;
         rx_packets += packets;
     }
-    char connected_ms[24], rx_b[24], tx_b[24], rx_p[24], tx_p[24], restarts[24], rtt[24];
-    snprintf(rtt, sizeof rtt, "%" PRId64, nat_peer_usable(peer) ? peer->rtt_ms : -1);
+    char connected_ms[24], rx_b[24], tx_b[24], rx_p[24], tx_p[24], restarts[24], rtt[24], rtt_us[24];
+    int64_t us = nat_peer_usable(peer) && peer->rtt_us >= 0 ? peer->rtt_us : -1;
+    snprintf(rtt, sizeof rtt, "%" PRId64, us >= 0 ? us / 1000 : -1);
+    snprintf(rtt_us, sizeof rtt_us, "%" PRId64, us);
     char error[sizeof peer->last_error + sizeof nat->servers.status + 4];
     snprintf(error, sizeof error, "%s%s%s", peer->last_error, peer->last_error[0] && nat->servers.status[0] ? "; " : "",
              nat->servers.status);
@@ -39,10 +41,10 @@ int nat_path_write(nat_t *nat, nat_peer_t *peer)
     int rc = store_exec(nat->store,
                         "HSET weft:path:%s state %s controlling %s local_type %s remote_type %s local_addr %s "
                         "remote_addr %s connection %s connected_ms %s rx_bytes %s tx_bytes %s rx_packets %s "
-                        "tx_packets %s restarts %s rtt_ms %s server %s last_error %s",
+                        "tx_packets %s restarts %s rtt_ms %s rtt_us %s transport %s server %s last_error %s",
                         peer->hex, nat_path_state_name(peer->state), peer->controlling ? "1" : "0", peer->local_type,
                         peer->remote_type, peer->local_addr, peer->remote_addr, connection_kind(peer), connected_ms,
-                        rx_b, tx_b, rx_p, tx_p, restarts, rtt, peer->server, error);
+                        rx_b, tx_b, rx_p, tx_p, restarts, rtt, rtt_us, peer->transport, peer->server, error);
     if (rc == 0)
         rc = store_exec(nat->store, "EXPIRE weft:path:%s %d", peer->hex, NAT_PATH_TTL_S);
     if (rc == 0)

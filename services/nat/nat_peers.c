@@ -149,7 +149,7 @@ static nat_peer_t *peer_add(nat_t *nat, const uint8_t id[WIRE_ID_LEN], int64_t n
     id_to_hex(id, peer->hex);
     peer->controlling = memcmp(nat->self_id, id, WIRE_ID_LEN) < 0;
     peer->backoff_ms = NAT_BACKOFF_MIN_MS;
-    peer->rtt_ms = -1;
+    peer->rtt_us = -1;
     peer->state = PATH_WAITING;
     peer->dirty = true;
     nat->peers[nat->peer_count++] = peer;
@@ -468,9 +468,9 @@ static void check_liveness(nat_t *nat, nat_peer_t *peer, int64_t now)
 {
     int64_t rx = ice_peer_last_rx_ms(peer->ice);
     int64_t heard = rx > peer->usable_since_ms ? rx : peer->usable_since_ms;
-    int64_t rtt = ice_peer_rtt_ms(peer->ice);
-    if (rtt != peer->rtt_ms) {
-        peer->rtt_ms = rtt;
+    int64_t rtt = ice_peer_rtt_us(peer->ice);
+    if (rtt != peer->rtt_us) {
+        peer->rtt_us = rtt;
         peer->dirty = true;
     }
     if (peer->probe_unanswered_ms && rx >= peer->probe_unanswered_ms)

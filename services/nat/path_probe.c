@@ -22,7 +22,7 @@ void path_probe_encode(const path_probe_t *probe, uint8_t out[PATH_PROBE_LEN])
     memset(out, 0, PATH_PROBE_LEN);
     out[0] = probe->type;
     put_le64(out + 4, probe->token);
-    put_le64(out + 12, (uint64_t)probe->sent_ms);
+    put_le64(out + 12, (uint64_t)probe->sent_us);
 }
 
 bool path_probe_is_probe_type(const uint8_t *buf, size_t len)
@@ -36,6 +36,6 @@ bool path_probe_decode(const uint8_t *buf, size_t len, path_probe_t *probe)
         return false;
     probe->type = buf[0];
     probe->token = get_le64(buf + 4);
-    probe->sent_ms = (int64_t)get_le64(buf + 12);
+    probe->sent_us = (int64_t)get_le64(buf + 12);
     return true;
 }

@@ -7,7 +7,8 @@
 //   offset 0  type: 0x50 ping, 0x51 pong
 //          1  3 zero bytes
 //          4  token (8 bytes): a random value of the pinging agent; a pong must carry it back
-//         12  the pinging side's monotonic clock in ms (8 bytes, little-endian), echoed in the pong
+//         12  the pinging side's monotonic clock in µs (8 bytes, little-endian), echoed in the pong
+//            (only the pinging side reads it: sub-millisecond round trips on a LAN)
 // Exactly 20 bytes; anything else with these types is not a probe (and is dropped as crypto drops it).
 #ifndef WEFT_NAT_PATH_PROBE_H
 #define WEFT_NAT_PATH_PROBE_H
@@ -23,7 +24,7 @@
 typedef struct {
     uint8_t type;
     uint64_t token;
-    int64_t sent_ms;
+    int64_t sent_us;
 } path_probe_t;
 
 void path_probe_encode(const path_probe_t *probe, uint8_t out[PATH_PROBE_LEN]);

@@ -238,7 +238,7 @@ static void test_hub_stun(void **state)
 static void test_path_probe(void **state)
 {
     (void)state;
-    path_probe_t p = {.type = PATH_PROBE_PING, .token = 0x0102030405060708ull, .sent_ms = 123456789012};
+    path_probe_t p = {.type = PATH_PROBE_PING, .token = 0x0102030405060708ull, .sent_us = 123456789012};
     uint8_t buf[PATH_PROBE_LEN];
     path_probe_encode(&p, buf);
     assert_int_equal(buf[0], 0x50);
@@ -247,7 +247,7 @@ static void test_path_probe(void **state)
     assert_true(path_probe_decode(buf, sizeof buf, &q));
     assert_int_equal(q.type, PATH_PROBE_PING);
     assert_true(q.token == p.token);
-    assert_true(q.sent_ms == p.sent_ms);
+    assert_true(q.sent_us == p.sent_us);
     assert_false(path_probe_decode(buf, sizeof buf - 1, &q));
     buf[2] = 1;
     assert_false(path_probe_decode(buf, sizeof buf, &q));
