@@ -200,12 +200,15 @@ int node_peers_collect(store_t *store, node_peer_t **peers)
         COPY_FIELD(peer->remote_type, path, "remote_type");
         COPY_FIELD(peer->local_addr, path, "local_addr");
         COPY_FIELD(peer->remote_addr, path, "remote_addr");
+        COPY_FIELD(peer->transport, path, "transport");
         peer->path_rx_bytes = field_u64(path, "rx_bytes");
         peer->path_tx_bytes = field_u64(path, "tx_bytes");
         peer->path_rx_packets = field_u64(path, "rx_packets");
         peer->path_tx_packets = field_u64(path, "tx_packets");
         peer->path_restarts = field_u64(path, "restarts");
         peer->rtt_ms = field(path, "rtt_ms")[0] ? strtoll(field(path, "rtt_ms"), NULL, 10) : -1;
+        peer->rtt_us = field(path, "rtt_us")[0] ? strtoll(field(path, "rtt_us"), NULL, 10)
+                       : peer->rtt_ms >= 0 ? peer->rtt_ms * 1000 : -1;
         COPY_FIELD(peer->server, path, "server");
         COPY_FIELD(peer->last_error, path, "last_error");
         snprintf(peer->session_state, sizeof peer->session_state, "%s",
@@ -213,12 +216,23 @@ int node_peers_collect(store_t *store, node_peer_t **peers)
         peer->handshakes = field_u64(session, "handshakes");
         peer->session_rx_bytes = field_u64(session, "rx_bytes");
         peer->session_tx_bytes = field_u64(session, "tx_bytes");
+        peer->established_ms = (int64_t)field_u64(session, "established_ms");
+        peer->last_handshake_ms = (int64_t)field_u64(session, "last_handshake_ms");
+        redisReply *route = store_command(store, "HGET weft:route:%s next_hop", peer->overlay_addr);
+        if (route && route->type == REDIS_REPLY_STRING && strcmp(route->str, peer->id) != 0)
+            snprintf(peer->next_hop, sizeof peer->next_hop, "%s", route->str);
+        if (route)
+            freeReplyObject(route);
         if (path)
             freeReplyObject(path);
         if (session)
             freeReplyObject(session);
     }
     weft__peer_list__free_unpacked(list, NULL);
+    for (int i = 0; i < count; i++)
+        for (int k = 0; k < count && out[i].next_hop[0]; k++)
+            if (strcmp(out[k].id, out[i].next_hop) == 0)
+                snprintf(out[i].next_hop_name, sizeof out[i].next_hop_name, "%s", out[k].name);
     if (count == 0) {
         free(out);
         out = NULL;
@@ -332,6 +346,8 @@ void node_peers_json(const node_peer_t *peers, int count, json_t *j)
         json_string(j, "fingerprint", p->fingerprint);
         json_string(j, "overlay_addr", p->overlay_addr);
         json_bool(j, "verified", p->verified);
+        json_string(j, "next_hop", p->next_hop);
+        json_string(j, "next_hop_name", p->next_hop_name);
         json_object_begin(j, "path");
         json_string(j, "state", p->path_state);
         json_string(j, "connection", p->connection);
@@ -339,12 +355,14 @@ void node_peers_json(const node_peer_t *peers, int count, json_t *j)
         json_string(j, "remote_type", p->remote_type);
         json_string(j, "local_addr", p->local_addr);
         json_string(j, "remote_addr", p->remote_addr);
+        json_string(j, "transport", p->transport);
         json_uint(j, "rx_bytes", p->path_rx_bytes);
         json_uint(j, "tx_bytes", p->path_tx_bytes);
         json_uint(j, "rx_packets", p->path_rx_packets);
         json_uint(j, "tx_packets", p->path_tx_packets);
         json_uint(j, "restarts", p->path_restarts);
         json_int(j, "rtt_ms", p->rtt_ms);
+        json_int(j, "rtt_us", p->rtt_us);
         json_string(j, "server", p->server);
         json_string(j, "last_error", p->last_error);
         json_object_end(j);
@@ -353,6 +371,8 @@ void node_peers_json(const node_peer_t *peers, int count, json_t *j)
         json_uint(j, "handshakes", p->handshakes);
         json_uint(j, "rx_bytes", p->session_rx_bytes);
         json_uint(j, "tx_bytes", p->session_tx_bytes);
+        json_int(j, "established_ms", p->established_ms);
+        json_int(j, "last_handshake_ms", p->last_handshake_ms);
         json_object_end(j);
         json_object_end(j);
     }

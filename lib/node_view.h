@@ -56,13 +56,19 @@ typedef struct {
     // weft:path:<id> (nat); state "none" when nat has no path
     char path_state[32], connection[16], local_type[16], remote_type[16];
     char local_addr[80], remote_addr[80];
+    char transport[8];              // the pair's transport: udp|tcp ("" no pair)
     uint64_t path_rx_bytes, path_tx_bytes, path_rx_packets, path_tx_packets, path_restarts;
     int64_t rtt_ms;                 // last probe round trip on the path, -1 unknown
+    int64_t rtt_us;                 // the same in µs, -1 unknown (a nat from before rtt_us: rtt_ms * 1000)
     char server[96];                // the STUN/TURN server behind our candidate ("" for host)
     char last_error[512];           // why the last attempt or path ended, and server trouble ("" none)
     // weft:session:<id> (crypto); state "none" when there is no session
     char session_state[32];
     uint64_t handshakes, session_rx_bytes, session_tx_bytes;
+    int64_t established_ms, last_handshake_ms;   // unix ms, 0 never
+    // weft:route:<overlay addr> (router): the member our packets to it go through ("" direct or no route)
+    char next_hop[ID_HEX_LEN];
+    char next_hop_name[64];         // its name when it is in the peer table ("" otherwise)
 } node_peer_t;
 
 typedef struct {

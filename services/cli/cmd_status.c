@@ -18,14 +18,19 @@
 typedef struct {
     const char *home;
     bool json;
+    bool wide;   // `weft peers --wide`
 } read_options_t;
 
-static int parse_read_options(int argc, char **argv, read_options_t *o, const char *usage)
+// --home, --json, --help, and --wide when wide_ok (peers only).
+static int parse_read_options(int argc, char **argv, read_options_t *o, const char *usage, bool wide_ok)
 {
-    static struct option options[] = {{"home", required_argument, 0, 'H'},
-                                      {"json", no_argument, 0, 'j'},
-                                      {"help", no_argument, 0, 'h'},
-                                      {0, 0, 0, 0}};
+    struct option options[] = {{"home", required_argument, 0, 'H'},
+                               {"json", no_argument, 0, 'j'},
+                               {"help", no_argument, 0, 'h'},
+                               {"wide", no_argument, 0, 'w'},
+                               {0, 0, 0, 0}};
+    if (!wide_ok)
+        options[3] = (struct option){0, 0, 0, 0};
     memset(o, 0, sizeof *o);
     int opt;
     optind = 1;
@@ -33,6 +38,7 @@ static int parse_read_options(int argc, char **argv, read_options_t *o, const ch
         switch (opt) {
         case 'H': o->home = optarg; break;
         case 'j': o->json = true; break;
+        case 'w': o->wide = true; break;
         case 'h': fputs(usage, stdout); return 1;
         default: fputs(usage, stderr); return -1;
         }
@@ -98,7 +104,7 @@ static void print_status(const weft_config_t *cfg, const node_status_t *st)
 int cmd_status(int argc, char **argv)
 {
     read_options_t o;
-    int rc = parse_read_options(argc, argv, &o, status_usage);
+    int rc = parse_read_options(argc, argv, &o, status_usage, false);
     if (rc)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
     weft_config_t cfg;
@@ -202,16 +208,146 @@ int cmd_status_all(int argc, char **argv)
 }
 
 static const char peers_usage[] =
-    "usage: weft peers [--home DIR] [--mesh NAME] [--json]\n"
-    "Lists the mesh's other members: name, overlay address, fingerprint, how each is reached\n"
-    "(direct or relay, local/remote candidate types, addresses, round-trip time), the encrypted session,\n"
-    "bytes each way, the last connection error (a server that failed, a path that died), and which\n"
-    "members were verified with `weft verify`. --mesh NAME: which mesh, on a node in several.\n";
+    "usage: weft peers [--home DIR] [--mesh NAME] [--wide] [--json]\n"
+    "Lists the mesh's other members, one line each: name, overlay address, the path in use (direct udp,\n"
+    "direct tcp, relay turn, relay via MEMBER, or why there is none), round-trip time, bytes in and\n"
+    "out of the encrypted session, and when its last handshake was. A path change shows within a second.\n"
+    "  --wide   also fingerprint, ICE state, candidate types and addresses of the pair, session state,\n"
+    "           the STUN/TURN server behind our candidate, the last connection error and which\n"
+    "           members were verified with `weft verify`\n"
+    "  --json   every field (docs/api.md, GET /api/v1/peers)\n"
+    "--mesh NAME: which mesh, on a node in several.\n";
+
+static bool peer_usable(const node_peer_t *p)
+{
+    return strcmp(p->path_state, "connected") == 0 || strcmp(p->path_state, "ready") == 0;
+}
+
+// The path in use, in words: the router's relay through another member wins (packets go there).
+static void path_words(const node_peer_t *p, char *out, size_t len)
+{
+    if (p->next_hop[0])
+        snprintf(out, len, "relay via %.16s", p->next_hop_name[0] ? p->next_hop_name : p->next_hop);
+    else if (peer_usable(p) && strcmp(p->connection, "relay") == 0)
+        snprintf(out, len, "relay turn");
+    else if (peer_usable(p))
+        snprintf(out, len, "direct%s%s", p->transport[0] ? " " : "", p->transport);
+    else if (strcmp(p->path_state, "none") == 0)
+        snprintf(out, len, "no path");
+    else
+        snprintf(out, len, "%s", p->path_state);   // gathering, connecting, failed
+}
+
+static void rtt_words(int64_t us, char *out, size_t len)
+{
+    if (us < 0)
+        snprintf(out, len, "-");
+    else if (us < 100)
+        snprintf(out, len, "%.2f ms", (double)us / 1000.0);
+    else if (us < 10000)
+        snprintf(out, len, "%.1f ms", (double)us / 1000.0);
+    else
+        snprintf(out, len, "%lld ms", (long long)((us + 500) / 1000));
+}
+
+static void bytes_words(uint64_t bytes, char *out, size_t len)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (bytes < 1024) {
+        snprintf(out, len, "%llu B", (unsigned long long)bytes);
+        return;
+    }
+    double v = (double)bytes / 1024.0;
+    size_t u = 0;
+    while (v >= 1024.0 && u + 1 < sizeof units / sizeof *units) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(out, len, v < 10.0 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void age_words(int64_t unix_ms, int64_t now_ms, char *out, size_t len)
+{
+    if (unix_ms <= 0) {
+        snprintf(out, len, "never");
+        return;
+    }
+    long long s = now_ms > unix_ms ? (now_ms - unix_ms) / 1000 : 0;
+    if (s < 120)
+        snprintf(out, len, "%llds ago", s);
+    else if (s < 7200)
+        snprintf(out, len, "%lldm ago", s / 60);
+    else if (s < 172800)
+        snprintf(out, len, "%lldh ago", s / 3600);
+    else
+        snprintf(out, len, "%lldd ago", s / 86400);
+}
+
+// The default view: one line per member, at most 96 columns (a longer name is cut, ending in '~').
+static void print_peers_short(const node_peer_t *peers, int count)
+{
+    int64_t now = zclock_time();
+    printf("%-14s %-15s %-22s %8s %9s %9s  %s\n", "NAME", "ADDRESS", "PATH", "RTT", "IN", "OUT", "HANDSHAKE");
+    for (int i = 0; i < count; i++) {
+        const node_peer_t *p = &peers[i];
+        char name[16], path[40], rtt[16], in[16], out[16], age[24];
+        snprintf(name, sizeof name, "%.14s", p->name);
+        if (strlen(p->name) > 14)
+            name[13] = '~';
+        path_words(p, path, sizeof path);
+        rtt_words(p->next_hop[0] ? -1 : p->rtt_us, rtt, sizeof rtt);   // nat's rtt is of its own path
+        bytes_words(p->session_rx_bytes, in, sizeof in);
+        bytes_words(p->session_tx_bytes, out, sizeof out);
+        age_words(p->last_handshake_ms, now, age, sizeof age);
+        printf("%-14s %-15.15s %-22.22s %8s %9s %9s  %s\n", name, p->overlay_addr, path, rtt, in, out, age);
+    }
+    for (int i = 0; i < count; i++)
+        if (!peer_usable(&peers[i]) && !peers[i].next_hop[0] && peers[i].last_error[0])
+            printf("%.14s: %.80s%s\n", peers[i].name, peers[i].last_error, strlen(peers[i].last_error) > 80 ? "..." : "");
+}
+
+// --wide: everything the node knows of each path, in one (long) line per member, then notes.
+static void print_peers_wide(const node_peer_t *peers, int count)
+{
+    printf("%-12s %-15s %-19s %-10s %-6s %-5s %-11s %-21s %-21s %8s %-11s %10s %10s  %s\n", "NAME", "OVERLAY",
+           "FINGERPRINT", "ICE", "CONN", "PROTO", "CANDIDATES", "LOCAL", "REMOTE", "RTT", "SESSION", "RX", "TX",
+           "HANDSHAKE");
+    int64_t now = zclock_time();
+    for (int i = 0; i < count; i++) {
+        const node_peer_t *p = &peers[i];
+        char cands[40], rtt[16], age[24];
+        snprintf(cands, sizeof cands, "%s/%s", p->local_type[0] ? p->local_type : "-",
+                 p->remote_type[0] ? p->remote_type : "-");
+        rtt_words(p->rtt_us, rtt, sizeof rtt);
+        age_words(p->last_handshake_ms, now, age, sizeof age);
+        printf("%-12s %-15s %-19s %-10s %-6s %-5s %-11s %-21s %-21s %8s %-11s %10llu %10llu  %s\n", p->name,
+               p->overlay_addr, p->fingerprint, p->path_state, p->connection[0] ? p->connection : "-",
+               p->transport[0] ? p->transport : "-", cands, p->local_addr[0] ? p->local_addr : "-",
+               p->remote_addr[0] ? p->remote_addr : "-", rtt, p->session_state,
+               (unsigned long long)p->session_rx_bytes, (unsigned long long)p->session_tx_bytes, age);
+    }
+    for (int i = 0; i < count; i++) {
+        const node_peer_t *p = &peers[i];
+        if (p->verified)
+            printf("%s: verified (its short authentication string was confirmed with `weft verify`)\n", p->name);
+        if (p->next_hop[0])
+            printf("%s: packets go through member %s (router's route; the ICE path above is not in use)\n",
+                   p->name, p->next_hop_name[0] ? p->next_hop_name : p->next_hop);
+        // the server is behind our candidate: on a direct path it only told us our public address
+        if (p->server[0] && strcmp(p->local_type, "relay") == 0)
+            printf("%s: relayed by TURN server %s\n", p->name, p->server);
+        else if (p->server[0])
+            printf("%s: our address on this path was learnt from STUN server %s (traffic goes direct)\n", p->name,
+                   p->server);
+        if (p->last_error[0])
+            printf("%s: last error: %s\n", p->name, p->last_error);
+    }
+}
 
 int cmd_peers(int argc, char **argv)
 {
     read_options_t o;
-    int rc = parse_read_options(argc, argv, &o, peers_usage);
+    int rc = parse_read_options(argc, argv, &o, peers_usage, true);
     if (rc)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
     weft_config_t cfg;
@@ -237,32 +373,10 @@ int cmd_peers(int argc, char **argv)
         node_peers_json(peers, count, &j);
         json_finish(&j);
     } else {
-        printf("%-12s %-15s %-19s %-10s %-6s %-11s %-21s %-21s %6s %-11s %10s %10s\n", "NAME", "OVERLAY",
-               "FINGERPRINT", "PATH", "VIA", "CANDIDATES", "LOCAL", "REMOTE", "RTT", "SESSION", "RX", "TX");
-        for (int i = 0; i < count; i++) {
-            const node_peer_t *p = &peers[i];
-            char cands[40], rtt[16];
-            snprintf(cands, sizeof cands, "%s/%s", p->local_type[0] ? p->local_type : "-",
-                     p->remote_type[0] ? p->remote_type : "-");
-            if (p->rtt_ms >= 0)
-                snprintf(rtt, sizeof rtt, "%lldms", (long long)p->rtt_ms);
-            else
-                snprintf(rtt, sizeof rtt, "-");
-            printf("%-12s %-15s %-19s %-10s %-6s %-11s %-21s %-21s %6s %-11s %10llu %10llu\n", p->name,
-                   p->overlay_addr, p->fingerprint, p->path_state, p->connection[0] ? p->connection : "-", cands,
-                   p->local_addr[0] ? p->local_addr : "-", p->remote_addr[0] ? p->remote_addr : "-", rtt,
-                   p->session_state, (unsigned long long)p->session_rx_bytes,
-                   (unsigned long long)p->session_tx_bytes);
-        }
-        for (int i = 0; i < count; i++) {
-            const node_peer_t *p = &peers[i];
-            if (p->verified)
-                printf("%s: verified (its short authentication string was confirmed with `weft verify`)\n", p->name);
-            if (p->server[0])
-                printf("%s: via server %s\n", p->name, p->server);
-            if (p->last_error[0])
-                printf("%s: last error: %s\n", p->name, p->last_error);
-        }
+        if (o.wide)
+            print_peers_wide(peers, count);
+        else
+            print_peers_short(peers, count);
         if (count == 0)
             printf("(no other members yet: is the hub reachable? see `weft status`)\n");
     }
@@ -275,7 +389,7 @@ static const char id_usage[] = "usage: weft id [--home DIR] [--json]\nPrints thi
 int cmd_id(int argc, char **argv)
 {
     read_options_t o;
-    int rc = parse_read_options(argc, argv, &o, id_usage);
+    int rc = parse_read_options(argc, argv, &o, id_usage, false);
     if (rc)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
     weft_config_t cfg;

@@ -32,6 +32,25 @@ grep -q " 0% packet loss" <<<"$out" || lab_fail "alpha -> beta lost packets"
 out=$(lab_exec beta ping -c 20 -i 0.05 -W 2 10.100.0.1) || { echo "$out"; lab_fail "beta -> alpha ping failed"; }
 grep -q " 0% packet loss" <<<"$out" || lab_fail "beta -> alpha lost packets"
 
+lab_log "weft peers: one short line per member within 100 columns; --wide still shows the pair"
+short=$("$BIN/weft" peers --home "$(lab_home alpha)")
+echo "$short"
+awk 'length > 100 { exit 1 }' <<<"$short" || lab_fail "weft peers is wider than 100 columns"
+grep -Eq '^NAME +ADDRESS +PATH +RTT +IN +OUT +HANDSHAKE$' <<<"$short" || lab_fail "weft peers: no header"
+# after the pings: a direct UDP path, a measured rtt in ms (0.xx ms on this bridge), bytes both ways
+# in binary units and a handshake seconds ago
+grep -Eq '^beta +10\.100\.0\.2 +direct udp +[0-9]+(\.[0-9]+)? ms +[0-9.]+ (B|KiB|MiB) +[0-9.]+ (B|KiB|MiB) +[0-9]+s ago$' \
+  <<<"$short" || lab_fail "weft peers: beta's line is not name, address, direct udp, rtt, in, out, handshake"
+"$BIN/weft" peers --home "$(lab_home alpha)" --json >"$LAB_DIR/peers.json"
+wide=$("$BIN/weft" peers --home "$(lab_home alpha)" --wide)
+read -r local_addr remote_addr < <(python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))[0]
+assert p["path"]["transport"] == "udp" and p["path"]["rtt_us"] > 0 and p["session"]["last_handshake_ms"] > 0, p
+print(p["path"]["local_addr"], p["path"]["remote_addr"])' "$LAB_DIR/peers.json") || lab_fail "weft peers --json lacks transport, rtt_us or last_handshake_ms"
+grep -F "$local_addr" <<<"$wide" | grep -qF "$remote_addr" || { echo "$wide"; lab_fail "weft peers --wide does not show the pair"; }
+! grep -q "via server" <<<"$wide" || lab_fail "weft peers --wide says 'via server' on a direct path"
+
 lab_log "capture: the ping payload pattern must be on the TUN device and nowhere on the underlay"
 pattern=5eedfeedbeefc0de
 lab_exec alpha tcpdump -i eth0 -U -w "$LAB_DIR/underlay.pcap" udp 2>/dev/null & LAB_PIDS+=($!)
