@@ -301,9 +301,12 @@ static void print_peers_short(const node_peer_t *peers, int count)
         age_words(p->last_handshake_ms, now, age, sizeof age);
         printf("%-14s %-15.15s %-22.22s %8s %9s %9s  %s\n", name, p->overlay_addr, path, rtt, in, out, age);
     }
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < count; i++) {
+        if (peers[i].verified)   // the one security mark a person acts on: in the short view too
+            printf("%.14s: verified with `weft verify`\n", peers[i].name);
         if (!peer_usable(&peers[i]) && !peers[i].next_hop[0] && peers[i].last_error[0])
             printf("%.14s: %.80s%s\n", peers[i].name, peers[i].last_error, strlen(peers[i].last_error) > 80 ? "..." : "");
+    }
 }
 
 // --wide: everything the node knows of each path, in one (long) line per member, then notes.
