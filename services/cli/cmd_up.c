@@ -338,10 +338,14 @@ static void adopt_rdb_snapshot(const char *data)
 // fsync: "everysec" for a node (a crash loses at most the last second, which the owners rewrite,
 // docs/state.md), "always" for a hub (an invite use, an address or a revocation is on disk before the hub
 // answers).
-static void add_redis(supervisor_t *sup, const char *run_dir, const char *home, const char *fsync)
+// redis-server writes its own log file (--logfile), opening it by name for every line: a rotated
+// redis.log is followed by a new one with no signal (it ignores SIGHUP). Under the journal: stdout.
+static void add_redis(supervisor_t *sup, const weft_config_t *cfg, const char *fsync)
 {
-    char sock[PATH_MAX], data[PATH_MAX], prog[PATH_MAX];
+    const char *run_dir = cfg->run_dir, *home = cfg->home;
+    char sock[PATH_MAX], data[PATH_MAX], prog[PATH_MAX], logfile[PATH_MAX];
     snprintf(sock, sizeof sock, "%s/redis.sock", run_dir);
+    snprintf(logfile, sizeof logfile, "%s/redis.log", cfg->log_dir);
     snprintf(data, sizeof data, "%s/data", home);
     mkdir(data, 0700);
     adopt_rdb_snapshot(data);
@@ -358,6 +362,7 @@ static void add_redis(supervisor_t *sup, const char *run_dir, const char *home, 
                           "--appendonly", "yes",
                           "--appendfsync", fsync,
                           "--daemonize", "no",
+                          log_to_journal() ? NULL : "--logfile", logfile,  // journal: argv ends here
                           NULL};
     supervisor_add(sup, "redis", argv, sock);
 }
@@ -465,7 +470,7 @@ int cmd_up(int argc, char **argv)
 
     supervisor_t *sup = supervisor_new(cfg.run_dir, cfg.log_dir);
     if (!cfg.redis_url[0])
-        add_redis(sup, cfg.run_dir, cfg.home, "everysec");
+        add_redis(sup, &cfg, "everysec");
     if (colocate) {
         char prog[PATH_MAX];
         program_path("weft-node", prog, sizeof prog);
@@ -631,7 +636,7 @@ int cmd_hub(int argc, char **argv)
     supervisor_t *sup = supervisor_new(cfg.run_dir, cfg.log_dir);
     char redis_url[PATH_MAX + 16];
     if (!redis) {
-        add_redis(sup, cfg.run_dir, cfg.home, "always");
+        add_redis(sup, &cfg, "always");
         snprintf(redis_url, sizeof redis_url, "unix://%s/redis.sock", cfg.run_dir);
         redis = redis_url;
     }

@@ -2,7 +2,8 @@
 # test_logs.sh BIN_DIR — logs as a service needs them (docs/install.md, "Logs"):
 #  - logrotate: every log file of a running node and hub is renamed, SIGHUP goes to the supervisors;
 #    nothing stops or restarts (same pids, ping still works) and each process writes on in a new file of
-#    the old name (the services' "stopped" lines of `weft down` land in the new files, none in the old);
+#    the old name (the services' "stopped" lines of `weft down`, and redis-server's, land in the new files,
+#    none in the old);
 #  - under systemd ($JOURNAL_STREAM names stderr): one stream for the whole node, every line with a
 #    syslog priority and its service's tag ("<6>device: ..."; redis-server's own lines untagged), and no
 #    per-service files.
@@ -51,7 +52,10 @@ for s in $services; do
   grep -q ": stopped" "$ha/log/$s.log" 2>/dev/null || lab_fail "$s did not write to its new log file after SIGHUP"
   ! grep -q ": stopped" "$ha/log/$s.log.1" || lab_fail "$s wrote on to its rotated log file"
 done
-lab_log "every service of a wrote its last lines to a new file of the old name"
+# redis-server writes its own file (--logfile), opened by name for each line: its shutdown lines too
+grep -q "ready to exit" "$ha/log/redis.log" 2>/dev/null || lab_fail "redis-server did not write to its new log file"
+! grep -q "ready to exit" "$ha/log/redis.log.1" || lab_fail "redis-server wrote on to its rotated log file"
+lab_log "every service of a and its redis-server wrote their last lines to a new file of the old name"
 
 # --- journal: one stream, tagged, with priorities ---
 for s in supervisor $services; do
