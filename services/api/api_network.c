@@ -1,10 +1,11 @@
 // api_network.c — GET /api/v1/network: this machine's addresses (getifaddrs), the STUN and TURN servers
 // the node is configured with, and the NAT probe of lib/natprobe.h (what `weft network --json` prints)
-// against the configured STUN servers. A probe takes a few round trips (more when servers are silent), so
+// against the configured STUN servers, else the hub's (lib/node_stun.h, as `weft network` does). A probe takes a few round trips (more when servers are silent), so
 // its result is kept for API_PROBE_CACHE_MS and one probe runs at a time; it runs on the request's own
 // connection thread, so other endpoints are never held up by it.
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 
 #include "api.h"
 #include "natprobe.h"
+#include "node_stun.h"
 #include "wire.h"
 
 #define API_PROBE_CACHE_MS 30000
@@ -50,22 +52,21 @@ static void local_addresses(json_t *j)
     json_array_end(j);
 }
 
-// Runs the probe (or takes the cached result) and writes "probe": {...}.
-static void probe(api_t *api, json_t *j)
+// Runs the probe against stun's servers (or takes the cached result) and writes "probe": {...}.
+static void probe(api_t *api, const node_stun_t *stun, json_t *j)
 {
-    const weft_config_t *cfg = api->config;
     json_key(j, "probe");
-    if (cfg->stun_server_count == 0) {
+    if (stun->count == 0) {
         json_object_begin(j, NULL);
         json_bool(j, "available", false);
-        json_string(j, "reason", "no STUN server is configured (nat.stun_servers)");
+        json_string(j, "reason", stun->why);
         json_object_end(j);
         return;
     }
     const char *servers[NATPROBE_MAX_SERVERS];
     int count = 0;
-    for (int i = 0; i < cfg->stun_server_count && count < NATPROBE_MAX_SERVERS; i++)
-        servers[count++] = cfg->stun_servers[i];
+    for (int i = 0; i < stun->count && count < NATPROBE_MAX_SERVERS; i++)
+        servers[count++] = stun->servers[i];
     pthread_mutex_lock(&probe_lock);
     int64_t now = zclock_mono();
     bool cached = probe_cached_ms && now - probe_cached_ms < API_PROBE_CACHE_MS;
@@ -95,14 +96,25 @@ void api_network(api_t *api, http_response_t *res)
     if (http_json_begin(&doc) != 0)
         return http_error(res, 500, "internal", "out of memory");
     const weft_config_t *cfg = api->config;
+    // nat.stun_servers, else the hub's: its port from weft:peers (no Redis: the default port)
+    node_stun_t stun;
+    store_t *store = NULL;
+    if (cfg->stun_server_count == 0) {
+        char url[CONFIG_STR + PATH_MAX], err[256];
+        config_redis_url(cfg, url, sizeof url);
+        store = store_connect(url, err, sizeof err);
+    }
+    node_stun_servers(cfg, store, &stun);
+    store_destroy(&store);
     json_object_begin(&doc.j, NULL);
     local_addresses(&doc.j);
     json_array_begin(&doc.j, "stun_servers");
-    for (int i = 0; i < cfg->stun_server_count; i++)
-        json_string(&doc.j, NULL, cfg->stun_servers[i]);
+    for (int i = 0; i < stun.count; i++)
+        json_string(&doc.j, NULL, stun.servers[i]);
     json_array_end(&doc.j);
+    json_bool(&doc.j, "stun_from_hub", stun.from_hub);   // nat.stun_servers is empty: the hub's STUN server
     json_uint(&doc.j, "turn_servers", (uint64_t)cfg->turn_server_count);  // count only: URLs hold passwords
-    probe(api, &doc.j);
+    probe(api, &stun, &doc.j);
     json_object_end(&doc.j);
     http_json_finish(&doc, res, 200);
 }

@@ -1,9 +1,11 @@
 // cmd_network.c — `weft network`: what the network around this machine looks like to peers. Runs the NAT
-// probe (lib/natprobe.h) against the node's STUN servers (nat.stun_servers / WEFT_STUN_SERVERS) or the
-// ones given with --stun, and prints the public address, the NAT's behaviour and type, and advice.
-// It talks only to the STUN servers: the node need not be up, nor even initialised when --stun is given.
+// probe (lib/natprobe.h) against the node's STUN servers (nat.stun_servers / WEFT_STUN_SERVERS, else the
+// hub's own, lib/node_stun.h) or the ones given with --stun, and prints the public address, the NAT's
+// behaviour and type, and advice. It talks only to the STUN servers (and the node's Redis, for the port
+// the hub told): the node need not be up, nor even initialised when --stun is given.
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "commands.h"
 #include "json.h"
 #include "natprobe.h"
+#include "node_stun.h"
 
 static const char network_usage[] =
     "usage: weft network [--home DIR] [--stun HOST:PORT]... [--json] [--timeout MS]\n"
@@ -18,7 +21,8 @@ static const char network_usage[] =
     "hairpinning, the NAT type (open, full-cone, restricted-cone, port-restricted-cone, symmetric,\n"
     "udp-blocked), whether peers can reach this node, and what to do about it.\n"
     "  --stun HOST:PORT  a STUN server to use (repeatable, tried in order); default: the node's\n"
-    "                    nat.stun_servers (or WEFT_STUN_SERVERS)\n"
+    "                    nat.stun_servers (or WEFT_STUN_SERVERS), else the hub's STUN server (the host of\n"
+    "                    hub.endpoint, at the port the hub told the node, 3478 until it has)\n"
     "  --timeout MS      how long to wait for each answer, retransmits included (default 1000)\n"
     "  --json            print the result as JSON\n"
     "Exit status 0 when a server answered, 1 when none did, 2 on a usage error.\n";
@@ -50,7 +54,7 @@ static void print_wrapped(const char *label, const char *text)
     putchar('\n');
 }
 
-static void print_human(const natprobe_result_t *r)
+static void print_human(const natprobe_result_t *r, const node_stun_t *hub)
 {
     const char *hairpin = r->hairpin < 0 ? "not tested" : r->hairpin ? "yes" : "no";
     printf("nat type    %s%s\n", nat_type_name(r->type), r->behind_nat ? "  (behind a NAT)" : "");
@@ -79,6 +83,10 @@ static void print_human(const natprobe_result_t *r)
         else
             printf("skipped     %s: %s\n", s->server, s->error);
     }
+    if (hub && hub->from_hub)
+        print_wrapped("stun", hub->hub_port_known ? "the hub's STUN server (nat.stun_servers is empty)"
+                                                  : "the hub's STUN server at the default port (nat.stun_servers is "
+                                                    "empty, and the node has not heard the hub's port yet)");
     if (r->note[0])
         print_wrapped("note", r->note);
     print_wrapped("advice", r->advice);
@@ -132,18 +140,25 @@ int cmd_network(int argc, char **argv)
     }
 
     // without --stun: the node's servers (weft.yaml, or WEFT_STUN_SERVERS when there is no weft.yaml)
+    // (or, with none, the hub's: its port from the node's Redis when the node has heard it)
     static weft_config_t cfg;
+    static node_stun_t node;
     if (server_count == 0) {
         char err[512];
         if (config_load(&cfg, home, err, sizeof err) != 0) {
             fprintf(stderr, "weft network: %s\n", err);
             return EXIT_FAIL;
         }
-        for (int i = 0; i < cfg.stun_server_count && server_count < NATPROBE_MAX_SERVERS; i++)
-            servers[server_count++] = cfg.stun_servers[i];
+        char url[CONFIG_STR + PATH_MAX];
+        config_redis_url(&cfg, url, sizeof url);
+        store_t *store = cfg.stun_server_count ? NULL : store_connect(url, err, sizeof err);  // down: NULL
+        node_stun_servers(&cfg, store, &node);
+        store_destroy(&store);
+        for (int i = 0; i < node.count && server_count < NATPROBE_MAX_SERVERS; i++)
+            servers[server_count++] = node.servers[i];
         if (server_count == 0) {
-            fprintf(stderr, "weft network: no STUN server: set nat.stun_servers in %s, WEFT_STUN_SERVERS, or give "
-                            "--stun HOST:PORT\n", cfg.config_file);
+            fprintf(stderr, "weft network: no STUN server: %s; set nat.stun_servers in %s, WEFT_STUN_SERVERS, or "
+                            "give --stun HOST:PORT\n", node.why, cfg.config_file);
             return EXIT_FAIL;
         }
     }
@@ -160,10 +175,11 @@ int cmd_network(int argc, char **argv)
         natprobe_write_json(r, &j);
         json_finish(&j);
     } else if (rc == 0) {
-        print_human(r);
+        print_human(r, &node);
     }
     if (rc != 0) {
-        fprintf(stderr, "weft network: no STUN server answered (UDP blocked, or the servers are down):\n");
+        fprintf(stderr, "weft network: no STUN server answered (UDP blocked, or the servers are down%s):\n",
+                node.from_hub ? "; the one tried is the hub's, as nat.stun_servers is empty" : "");
         for (int i = 0; i < r->server_count; i++)
             fprintf(stderr, "  %s: %s\n", r->servers[i].server, r->servers[i].error);
         if (r->server_count == 0 && r->note[0])

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "node_stun.h"
 
 // "host:port" or "[v6]:port" -> numeric ip + port. Returns 0 or -1.
 static int resolve_host_port(const char *text, char *ip, size_t ip_len, unsigned *port)
@@ -64,18 +65,9 @@ int ice_settings_hub_stun(ice_settings_t *settings, const char *hub_endpoint, un
         settings->stun_from_hub = false;
         return 1;
     }
-    if (strncmp(hub_endpoint, "tcp://", 6) != 0) {
-        snprintf(why, why_len, "hub.endpoint '%.60s' is not tcp://HOST:PORT", hub_endpoint);
-        return -1;
-    }
     char name[ICE_SERVER_NAME];
-    const char *host = hub_endpoint + 6;
-    const char *colon = strrchr(host, ':');
-    int host_len = colon ? (int)(colon - host) : (int)strlen(host);
-    if (host_len == 0 || snprintf(name, sizeof name, "%.*s:%u", host_len, host, port) >= (int)sizeof name) {
-        snprintf(why, why_len, "hub.endpoint '%.60s' has no usable host", hub_endpoint);
+    if (node_stun_hub_address(hub_endpoint, port, name, sizeof name, why, why_len) != 0)
         return -1;
-    }
     if (settings->stun_from_hub && strcmp(settings->stun[0].name, name) == 0)
         return 0;
     if (strcmp(settings->hub_stun_unusable, name) == 0)

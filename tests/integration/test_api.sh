@@ -163,7 +163,7 @@ assert any(r['addr'] == '$peer_overlay' and len(r['peer']) == 64 for r in d), d
   get $node /api/v1/network >/dev/null
   [ "$(code)" = 200 ] || lab_fail "$node /api/v1/network answered $(code)"
   check "
-assert set(d) == {'local_addresses','stun_servers','turn_servers','probe'}, d
+assert set(d) == {'local_addresses','stun_servers','stun_from_hub','turn_servers','probe'}, d
 assert any(a['address'].startswith('10.99.0.') and a['family'] == 'ipv4' for a in d['local_addresses']), d
 for a in d['local_addresses']:
     assert set(a) == {'interface','family','address','loopback'}, a
@@ -173,8 +173,10 @@ if '$node' == 'alpha':   # a STUN server: the probe ran; the lab has no NAT, so 
     r = p['result']
     assert r['public_address'].startswith('10.99.0.2:') and r['behind_nat'] is False, r
     assert r['server']['server'] == '10.99.0.1:3478', r
-else:                    # none configured: says so, no result
-    assert p == {'available': False, 'reason': 'no STUN server is configured (nat.stun_servers)'}, p
+else:                    # none configured, and this lab's hub runs none (coturn has 3478): says so, no result
+    assert d['stun_servers'] == [] and d['stun_from_hub'] is False, d
+    assert p == {'available': False, 'reason': 'nat.stun_servers is empty and the hub runs no STUN server '
+                 '(its hub.stun_port is 0)'}, p
 " "$node /api/v1/network shape"
 
   get $node /api/v1/stats >/dev/null

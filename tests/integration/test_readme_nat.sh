@@ -6,6 +6,7 @@
 # PeerList; each node must log that it uses the hub's STUN server, its path to the other must use a
 # server-reflexive candidate whose address is its NAT's public one (only the hub's STUN can have told it),
 # and `ping` over the overlay must work. With host candidates only (no STUN) these two never connect.
+# `weft network` and GET /api/v1/network probe the NAT with the hub's STUN server too.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 source "$(dirname "$0")/../lib/natlab.sh"
@@ -80,6 +81,24 @@ lab_log "the hub answered $answered STUN request(s)"
 # "ping 10.100.0.3", and back
 lab_exec ha ping -c 3 -i 0.2 -W 2 "${ADDR[beta]}" >/dev/null || fail "ping alpha -> beta over the overlay"
 lab_exec hb ping -c 3 -i 0.2 -W 2 "${ADDR[alpha]}" >/dev/null || fail "ping beta -> alpha over the overlay"
+
+# "weft network" and GET /api/v1/network with no STUN server configured: the hub's, at the port it told,
+# and the NAT's public address (its type stays "unknown": the hub's STUN has one address, no RFC 5780)
+wan=$(natlab_wan_ip ra)
+out=$(lab_exec ha "$W" network --home "$LAB_DIR/alpha" --timeout 500) || fail "weft network on alpha exited $?"
+printf '%s\n' "$out" | sed 's/^/  weft network: /'
+grep -Eq "^public +$wan:[0-9]+$" <<<"$out" || fail "weft network on alpha: no public address on $wan"
+grep -Eq "^server +$HUB:3478 " <<<"$out" && grep -Eq "^stun +the hub's STUN server" <<<"$out" &&
+  grep -Eq "^nat type .*\(behind a NAT\)" <<<"$out" || fail "weft network on alpha does not name the hub's STUN server"
+api=$(lab_exec ha curl -s --max-time 5 http://127.0.0.1:7401/api/v1/network) || fail "GET /api/v1/network on alpha"
+python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["stun_servers"] == [sys.argv[2] + ":3478"] and d["stun_from_hub"] is True, d
+p = d["probe"]
+assert p["available"] and p["answered"] and p["result"]["behind_nat"], p
+assert p["result"]["public_address"].startswith(sys.argv[3] + ":"), p
+' "$api" "$HUB" "$wan" || fail "GET /api/v1/network on alpha does not probe the hub's STUN server: $api"
 
 [ $failures -eq 0 ] || lab_fail "$failures check(s) failed"
 lab_log "PASS: README's \"Using it\" across two NATs with only the hub, in $((SECONDS - start)) s"
