@@ -47,9 +47,11 @@ typedef struct {
     uint64_t *packets_in, *datagrams_in, *batches_in, *drop_bad_batch, *drop_untagged;
     uint64_t *drop_nat_queue_full, *drop_device_queue_full, *packets_out, *datagrams_out;
     uint64_t *revocations, *drop_bad_revocation, *drop_bad_message, *drop_unexpected_message;
+    const uint64_t *handshakes_completed;   // session.c's: a change writes the sessions at once
 } crypto_t;
 
 static bool store_ready(crypto_t *self);
+static void report_status(crypto_t *self, int64_t now_ms);
 
 static session_time_t time_now(void)
 {
@@ -113,6 +115,7 @@ static void handle_packets(crypto_t *self, const Weft__PacketBatch *hdr, zframe_
         return;
     }
     session_time_t now = time_now();
+    uint64_t handshakes = *self->handshakes_completed;
     const uint8_t *pkt, *peer;
     size_t len;
     while (packet_view_next(&view, &pkt, &len, &peer)) {
@@ -126,6 +129,9 @@ static void handle_packets(crypto_t *self, const Weft__PacketBatch *hdr, zframe_
             session_set_inbound(self->sessions, pkt, len, peer, &now, &self->io);
         }
     }
+    // a new session shows in `weft peers` and the API now, not at the next tick (only changed peers are written)
+    if (*self->handshakes_completed != handshakes)
+        report_status(self, now.mono_ms);
 }
 
 // Revokes one member id (from a checked revocation or Redis). Logs and queues it for Redis when new.
@@ -466,6 +472,7 @@ static void register_counters(crypto_t *self)
     self->drop_bad_revocation = service_counter(svc, "drop_bad_revocation");
     self->drop_bad_message = service_counter(svc, "drop_bad_message");
     self->drop_unexpected_message = service_counter(svc, "drop_unexpected_message");
+    self->handshakes_completed = service_counter(svc, "handshakes_completed");
 }
 
 static void free_string(void **item)
