@@ -4,7 +4,8 @@
 // when it is listed in `gauges` below, with "drop_<reason>" and "handshakes_<result>" gathered into one
 // family apiece; peers by connection type (from nat's weft:path:* in Redis); per peer (labelled by its node
 // id) whether it is connected, its rtt, bytes, packets and handshakes. Names and labels are listed in
-// docs/api.md; `promtool check metrics` passes on it (tests/integration/test_api.sh).
+// docs/api.md; `promtool check metrics` passes on it (tests/integration/test_api.sh). The text itself is
+// written by lib/prom_text.c, as the hub's /metrics is.
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,7 @@
 #include "api.h"
 #include "log.h"
 #include "node_view.h"
-
-#ifndef WEFT_VERSION
-#define WEFT_VERSION "unknown"
-#endif
+#include "prom_text.h"
 
 // The stats that are levels (set to the current value, may go down); every other stat is a counter.
 // Services report both alike over the control socket (ServiceStatus counters), so the list lives here.
@@ -38,24 +36,6 @@ static const struct {
     {"handshakes_", "handshakes", "result"},
 };
 #define GROUP_COUNT (sizeof groups / sizeof groups[0])
-
-// A label value: backslash, double quote and newline escaped.
-static void label(FILE *out, const char *value)
-{
-    for (const char *c = value; *c; c++) {
-        if (*c == '\\' || *c == '"')
-            fprintf(out, "\\%c", *c);
-        else if (*c == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*c, out);
-    }
-}
-
-static void header(FILE *out, const char *name, const char *type, const char *help)
-{
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
 
 static bool is_gauge(const char *service, const char *name)
 {
@@ -88,25 +68,19 @@ static void metric_name(char *out, size_t size, const char *service, const char 
     snprintf(out, size, "weft_%s_%s%s", service, stem, counter ? "_total" : "");
 }
 
-static void service_stats(FILE *out, const node_service_t *svc)
+static void service_stats(prom_text_t *w, const node_service_t *svc)
 {
-    char name[160], help[160];
+    char name[PROM_NAME_MAX], help[160];
     for (size_t g = 0; g < GROUP_COUNT; g++) {
-        bool first = true;
-        for (size_t c = 0; c < svc->counter_count; c++) {
-            if (group_of(svc->counters[c].name) != (int)g)
-                continue;
-            snprintf(name, sizeof name, "weft_%s_%s_total", svc->name, groups[g].family);
-            if (first) {
-                snprintf(help, sizeof help, "weft-%s's %s<%s> counters, by %s.", svc->name, groups[g].prefix,
-                         groups[g].label, groups[g].label);
-                header(out, name, "counter", help);
-                first = false;
+        snprintf(name, sizeof name, "weft_%s_%s_total", svc->name, groups[g].family);
+        snprintf(help, sizeof help, "weft-%s's %s<%s> counters, by %s.", svc->name, groups[g].prefix,
+                 groups[g].label, groups[g].label);
+        for (size_t c = 0; c < svc->counter_count; c++)
+            if (group_of(svc->counters[c].name) == (int)g) {
+                prom_family(w, name, PROM_COUNTER, help);   // the header before the group's first sample only
+                prom_sample(w, svc->counters[c].value, groups[g].label,
+                            svc->counters[c].name + strlen(groups[g].prefix), NULL);
             }
-            fprintf(out, "%s{%s=\"", name, groups[g].label);
-            label(out, svc->counters[c].name + strlen(groups[g].prefix));
-            fprintf(out, "\"} %llu\n", (unsigned long long)svc->counters[c].value);
-        }
     }
     for (size_t c = 0; c < svc->counter_count; c++) {
         const char *stat = svc->counters[c].name;
@@ -115,45 +89,33 @@ static void service_stats(FILE *out, const node_service_t *svc)
         bool gauge = is_gauge(svc->name, stat);
         metric_name(name, sizeof name, svc->name, stat, !gauge);
         snprintf(help, sizeof help, "weft-%s's %s %s (weft status).", svc->name, gauge ? "gauge" : "counter", stat);
-        header(out, name, gauge ? "gauge" : "counter", help);
-        fprintf(out, "%s %llu\n", name, (unsigned long long)svc->counters[c].value);
+        prom_family(w, name, gauge ? PROM_GAUGE : PROM_COUNTER, help);
+        prom_sample(w, svc->counters[c].value, NULL);
     }
 }
 
-static void services(FILE *out, const node_status_t *st)
+static void services(prom_text_t *w, const node_status_t *st)
 {
-    header(out, "weft_build_info", "gauge", "Always 1; the version of the weft that serves this API.");
-    fputs("weft_build_info{version=\"", out);
-    label(out, WEFT_VERSION);
-    fputs("\"} 1\n", out);
-    header(out, "weft_up", "gauge", "Whether the service answers on its control socket (1) or not (0).");
+    prom_build_info(w);
+    prom_family(w, "weft_up", PROM_GAUGE, "Whether the service answers on its control socket (1) or not (0).");
     for (int s = 0; s < SVC_COUNT; s++)
-        fprintf(out, "weft_up{service=\"%s\"} %d\n", st->services[s].name, st->services[s].up ? 1 : 0);
-    header(out, "weft_service_uptime_seconds", "gauge", "Seconds since the service started.");
+        prom_sample(w, st->services[s].up ? 1 : 0, "service", st->services[s].name, NULL);
+    prom_family(w, "weft_service_uptime_seconds", PROM_GAUGE, "Seconds since the service started.");
     for (int s = 0; s < SVC_COUNT; s++)
         if (st->services[s].up)
-            fprintf(out, "weft_service_uptime_seconds{service=\"%s\"} %.3f\n", st->services[s].name,
-                    (double)st->services[s].uptime_ms / 1000.0);
+            prom_sample_double(w, (double)st->services[s].uptime_ms / 1000.0, "service", st->services[s].name, NULL);
     for (int s = 0; s < SVC_COUNT; s++)
-        service_stats(out, &st->services[s]);
+        service_stats(w, &st->services[s]);
 }
 
-// One series per peer, labelled by its node id (64 hex) and name.
-static void peer_labels(FILE *out, const char *metric, const node_peer_t *peer)
-{
-    fprintf(out, "%s{peer_id=\"%s\",name=\"", metric, peer->id);
-    label(out, peer->name);
-    fputs("\"}", out);
-}
-
-static void peer_series(FILE *out, const node_peer_t *peers, int count, const char *name, const char *help,
+// One series per peer of a per-peer counter, labelled by its node id (64 hex) and name.
+static void peer_series(prom_text_t *w, const node_peer_t *peers, int count, const char *name, const char *help,
                         size_t offset)
 {
-    header(out, name, "counter", help);
-    for (int i = 0; i < count; i++) {
-        peer_labels(out, name, &peers[i]);
-        fprintf(out, " %llu\n", (unsigned long long)*(const uint64_t *)((const char *)&peers[i] + offset));
-    }
+    prom_family(w, name, PROM_COUNTER, help);
+    for (int i = 0; i < count; i++)
+        prom_sample(w, *(const uint64_t *)((const char *)&peers[i] + offset), "peer_id", peers[i].id, "name",
+                    peers[i].name, NULL);
 }
 
 static bool connected(const node_peer_t *peer)
@@ -161,7 +123,7 @@ static bool connected(const node_peer_t *peer)
     return strcmp(peer->connection, "direct") == 0 || strcmp(peer->connection, "relay") == 0;
 }
 
-static void peers(FILE *out, const node_peer_t *list, int count)
+static void peers(prom_text_t *w, const node_peer_t *list, int count)
 {
     uint64_t direct = 0, relay = 0, none = 0, rx = 0, tx = 0, rx_p = 0, tx_p = 0;
     for (int i = 0; i < count; i++) {
@@ -176,42 +138,37 @@ static void peers(FILE *out, const node_peer_t *list, int count)
         rx_p += list[i].path_rx_packets;
         tx_p += list[i].path_tx_packets;
     }
-    header(out, "weft_peers", "gauge",
-           "Members of the mesh by how they are reached: direct, relay (TURN), or none (no ICE path yet).");
-    fprintf(out, "weft_peers{connection=\"direct\"} %llu\nweft_peers{connection=\"relay\"} %llu\n"
-                 "weft_peers{connection=\"none\"} %llu\n",
-            (unsigned long long)direct, (unsigned long long)relay, (unsigned long long)none);
-    header(out, "weft_peer_connected", "gauge", "Whether nat has a usable path to the peer (1) or not (0).");
-    for (int i = 0; i < count; i++) {
-        peer_labels(out, "weft_peer_connected", &list[i]);
-        fprintf(out, " %d\n", connected(&list[i]) ? 1 : 0);
-    }
-    header(out, "weft_peer_relayed", "gauge", "Whether the peer's path goes through a TURN relay (1) or not (0).");
-    for (int i = 0; i < count; i++) {
-        peer_labels(out, "weft_peer_relayed", &list[i]);
-        fprintf(out, " %d\n", strcmp(list[i].connection, "relay") == 0 ? 1 : 0);
-    }
-    header(out, "weft_peer_rtt_seconds", "gauge", "Round trip of the last probe on the peer's path (peers with one).");
+    prom_family(w, "weft_peers", PROM_GAUGE,
+                "Members of the mesh by how they are reached: direct, relay (TURN), or none (no ICE path yet).");
+    prom_sample(w, direct, "connection", "direct", NULL);
+    prom_sample(w, relay, "connection", "relay", NULL);
+    prom_sample(w, none, "connection", "none", NULL);
+    prom_family(w, "weft_peer_connected", PROM_GAUGE, "Whether nat has a usable path to the peer (1) or not (0).");
     for (int i = 0; i < count; i++)
-        if (connected(&list[i]) && list[i].rtt_ms >= 0) {
-            peer_labels(out, "weft_peer_rtt_seconds", &list[i]);
-            fprintf(out, " %.3f\n", (double)list[i].rtt_ms / 1000.0);
-        }
-    header(out, "weft_bytes_total", "counter", "Bytes on the peers' ICE paths, all peers, by direction.");
-    fprintf(out, "weft_bytes_total{direction=\"rx\"} %llu\nweft_bytes_total{direction=\"tx\"} %llu\n",
-            (unsigned long long)rx, (unsigned long long)tx);
-    header(out, "weft_packets_total", "counter", "Datagrams on the peers' ICE paths, all peers, by direction.");
-    fprintf(out, "weft_packets_total{direction=\"rx\"} %llu\nweft_packets_total{direction=\"tx\"} %llu\n",
-            (unsigned long long)rx_p, (unsigned long long)tx_p);
-    peer_series(out, list, count, "weft_peer_rx_bytes_total", "Bytes received from the peer on its ICE path.",
+        prom_sample(w, connected(&list[i]) ? 1 : 0, "peer_id", list[i].id, "name", list[i].name, NULL);
+    prom_family(w, "weft_peer_relayed", PROM_GAUGE, "Whether the peer's path goes through a TURN relay (1) or not (0).");
+    for (int i = 0; i < count; i++)
+        prom_sample(w, strcmp(list[i].connection, "relay") == 0 ? 1 : 0, "peer_id", list[i].id, "name", list[i].name,
+                    NULL);
+    prom_family(w, "weft_peer_rtt_seconds", PROM_GAUGE, "Round trip of the last probe on the peer's path (peers with one).");
+    for (int i = 0; i < count; i++)
+        if (connected(&list[i]) && list[i].rtt_ms >= 0)
+            prom_sample_double(w, (double)list[i].rtt_ms / 1000.0, "peer_id", list[i].id, "name", list[i].name, NULL);
+    prom_family(w, "weft_bytes_total", PROM_COUNTER, "Bytes on the peers' ICE paths, all peers, by direction.");
+    prom_sample(w, rx, "direction", "rx", NULL);
+    prom_sample(w, tx, "direction", "tx", NULL);
+    prom_family(w, "weft_packets_total", PROM_COUNTER, "Datagrams on the peers' ICE paths, all peers, by direction.");
+    prom_sample(w, rx_p, "direction", "rx", NULL);
+    prom_sample(w, tx_p, "direction", "tx", NULL);
+    peer_series(w, list, count, "weft_peer_rx_bytes_total", "Bytes received from the peer on its ICE path.",
                 offsetof(node_peer_t, path_rx_bytes));
-    peer_series(out, list, count, "weft_peer_tx_bytes_total", "Bytes sent to the peer on its ICE path.",
+    peer_series(w, list, count, "weft_peer_tx_bytes_total", "Bytes sent to the peer on its ICE path.",
                 offsetof(node_peer_t, path_tx_bytes));
-    peer_series(out, list, count, "weft_peer_rx_packets_total", "Datagrams received from the peer.",
+    peer_series(w, list, count, "weft_peer_rx_packets_total", "Datagrams received from the peer.",
                 offsetof(node_peer_t, path_rx_packets));
-    peer_series(out, list, count, "weft_peer_tx_packets_total", "Datagrams sent to the peer.",
+    peer_series(w, list, count, "weft_peer_tx_packets_total", "Datagrams sent to the peer.",
                 offsetof(node_peer_t, path_tx_packets));
-    peer_series(out, list, count, "weft_peer_handshakes_total", "Noise handshakes with the peer (weft-crypto's session).",
+    peer_series(w, list, count, "weft_peer_handshakes_total", "Noise handshakes with the peer (weft-crypto's session).",
                 offsetof(node_peer_t, handshakes));
 }
 
@@ -230,16 +187,19 @@ int api_metrics(api_t *api, http_response_t *res)
     config_redis_url(api->config, url, sizeof url);
     store_t *store = store_connect(url, err, sizeof err);
     node_status_collect(api->config, store, 1000, st);
-    services(out, st);
+    prom_text_t w;
+    prom_text_init(&w, out);
+    services(&w, st);
     node_peer_t *list = NULL;
     int count = node_peers_collect(store, &list);
-    header(out, "weft_redis_up", "gauge", "Whether the node's Redis answered (1) or not (0).");
-    fprintf(out, "weft_redis_up %d\n", count >= 0 ? 1 : 0);
-    peers(out, list, count > 0 ? count : 0);
+    prom_family(&w, "weft_redis_up", PROM_GAUGE, "Whether the node's Redis answered (1) or not (0).");
+    prom_sample(&w, count >= 0 ? 1 : 0, NULL);
+    peers(&w, list, count > 0 ? count : 0);
     free(list);
     store_destroy(&store);
     free(st);
-    if (fclose(out) != 0 || !buf) {
+    int written = prom_text_end(&w);
+    if (fclose(out) != 0 || !buf || written != 0) {
         free(buf);
         http_error(res, 500, "internal", "out of memory");
         return -1;

@@ -26,6 +26,7 @@
 #include "identity.h"
 #include "log.h"
 #include "mesh_store.h"
+#include "prom_text.h"
 #include "store.h"
 #include "wire.h"
 
@@ -468,9 +469,37 @@ static void health(hub_http_t *self, http_response_t *res)
     http_health(res, self->options.redis_url, "service", "hub");
 }
 
-static void metric(FILE *out, const char *name, const char *type, const char *help)
+// The stats in hub:stats that are levels (set each second to the current value); every other one is a
+// counter, weft_hub_<stat>_total.
+static const char *const hub_gauges[] = {
+    "members",          // live members over all meshes, as of the last sweep (hub_actor.c)
+    "connections",      // open connections, not shut at accept: sessions and handshakes (hub_zap.c)
+};
+
+static bool hub_gauge(const char *stat)
 {
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (size_t i = 0; i < sizeof hub_gauges / sizeof hub_gauges[0]; i++)
+        if (strcmp(hub_gauges[i], stat) == 0)
+            return true;
+    return false;
+}
+
+// hub:stats as weft_hub_<stat>_total, or weft_hub_<stat> for a gauge; a name that is not a valid Prometheus
+// name is left out by prom_family.
+static void hub_stats(prom_text_t *w, const redisReply *stats)
+{
+    for (size_t i = 0; stats && stats->type == REDIS_REPLY_ARRAY && i + 1 < stats->elements; i += 2) {
+        const redisReply *k = stats->element[i], *v = stats->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        bool gauge = hub_gauge(k->str);
+        char name[PROM_NAME_MAX], help[160];
+        snprintf(name, sizeof name, "weft_hub_%.80s%s", k->str, gauge ? "" : "_total");
+        snprintf(help, sizeof help, "The hub's %s %.80s (hub:stats, docs/services/hub.md).",
+                 gauge ? "gauge" : "counter", k->str);
+        if (prom_family(w, name, gauge ? PROM_GAUGE : PROM_COUNTER, help) == 0)
+            prom_sample(w, strtoull(v->str, NULL, 10), NULL);
+    }
 }
 
 static void metrics(hub_http_t *self, http_response_t *res)
@@ -484,49 +513,40 @@ static void metrics(hub_http_t *self, http_response_t *res)
     store_t *store = store_connect(self->options.redis_url, err, sizeof err);
     redisReply *stats = store ? store_command(store, "HGETALL hub:stats") : NULL;
     redisReply *nets = store ? store_command(store, "SCARD hub:nets") : NULL;
-    metric(out, "weft_hub_redis_up", "gauge", "Whether the hub's Redis answered (1) or not (0).");
-    fprintf(out, "weft_hub_redis_up %d\n", stats && stats->type == REDIS_REPLY_ARRAY ? 1 : 0);
-    metric(out, "weft_hub_networks", "gauge", "Managed networks (meshes) the hub holds.");
-    fprintf(out, "weft_hub_networks %lld\n", nets && nets->type == REDIS_REPLY_INTEGER ? nets->integer : 0);
-    uint64_t members = 0;
-    metric(out, "weft_hub_stat", "untyped", "The hub's counters (hub:stats, docs/services/hub.md), by name.");
-    for (size_t i = 0; stats && stats->type == REDIS_REPLY_ARRAY && i + 1 < stats->elements; i += 2) {
-        const redisReply *k = stats->element[i], *v = stats->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            continue;
-        if (strcmp(k->str, "members") == 0) {
-            members = strtoull(v->str, NULL, 10);
-            continue;
-        }
-        if (strspn(k->str, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(k->str))
-            continue;
-        fprintf(out, "weft_hub_stat{name=\"%s\"} %llu\n", k->str, strtoull(v->str, NULL, 10));
-    }
-    metric(out, "weft_hub_members", "gauge", "Live members over all meshes, as of the hub's last sweep.");
-    fprintf(out, "weft_hub_members %llu\n", (unsigned long long)members);
-    metric(out, "weft_hub_http_requests_total", "counter", "HTTP API requests, by class of answer.");
-    fprintf(out, "weft_hub_http_requests_total{code=\"2xx\"} %llu\n", (unsigned long long)atomic_load(&self->responses_2xx));
-    fprintf(out, "weft_hub_http_requests_total{code=\"4xx\"} %llu\n", (unsigned long long)atomic_load(&self->responses_4xx));
-    fprintf(out, "weft_hub_http_requests_total{code=\"5xx\"} %llu\n", (unsigned long long)atomic_load(&self->responses_5xx));
-    metric(out, "weft_hub_http_rejected_total", "counter", "HTTP API requests refused, by reason.");
-    fprintf(out, "weft_hub_http_rejected_total{reason=\"rate_limited\"} %llu\n", (unsigned long long)atomic_load(&self->rate_limited));
-    fprintf(out, "weft_hub_http_rejected_total{reason=\"unauthorized\"} %llu\n", (unsigned long long)atomic_load(&self->unauthorized));
-    fprintf(out, "weft_hub_http_rejected_total{reason=\"forbidden\"} %llu\n", (unsigned long long)atomic_load(&self->forbidden));
+    prom_text_t w;
+    prom_text_init(&w, out);
+    prom_build_info(&w);
+    prom_family(&w, "weft_hub_redis_up", PROM_GAUGE, "Whether the hub's Redis answered (1) or not (0).");
+    prom_sample(&w, stats && stats->type == REDIS_REPLY_ARRAY ? 1 : 0, NULL);
+    prom_family(&w, "weft_hub_networks", PROM_GAUGE, "Managed networks (meshes) the hub holds.");
+    prom_sample(&w, nets && nets->type == REDIS_REPLY_INTEGER && nets->integer > 0 ? (uint64_t)nets->integer : 0,
+                NULL);
+    hub_stats(&w, stats);
+    prom_family(&w, "weft_hub_http_requests_total", PROM_COUNTER, "HTTP API requests, by class of answer.");
+    prom_sample(&w, atomic_load(&self->responses_2xx), "code", "2xx", NULL);
+    prom_sample(&w, atomic_load(&self->responses_4xx), "code", "4xx", NULL);
+    prom_sample(&w, atomic_load(&self->responses_5xx), "code", "5xx", NULL);
     http_server_stats_t server = {0};
     if (self->server)
         http_server_stats(self->server, &server);
-    fprintf(out, "weft_hub_http_rejected_total{reason=\"connection_limit\"} %llu\n", server.refused);
-    fprintf(out, "weft_hub_http_rejected_total{reason=\"request_deadline\"} %llu\n", server.cut_slow);
-    metric(out, "weft_hub_event_streams", "gauge", "Open Server-Sent Events streams.");
-    fprintf(out, "weft_hub_event_streams %d\n", atomic_load(&self->streams));
-    metric(out, "weft_hub_events_sent_total", "counter", "Events sent on the event streams.");
-    fprintf(out, "weft_hub_events_sent_total %llu\n", (unsigned long long)atomic_load(&self->events_sent));
+    prom_family(&w, "weft_hub_http_rejected_total", PROM_COUNTER, "HTTP API requests refused, by reason.");
+    prom_sample(&w, atomic_load(&self->rate_limited), "reason", "rate_limited", NULL);
+    prom_sample(&w, atomic_load(&self->unauthorized), "reason", "unauthorized", NULL);
+    prom_sample(&w, atomic_load(&self->forbidden), "reason", "forbidden", NULL);
+    prom_sample(&w, server.refused, "reason", "connection_limit", NULL);
+    prom_sample(&w, server.cut_slow, "reason", "request_deadline", NULL);
+    prom_family(&w, "weft_hub_event_streams", PROM_GAUGE, "Open Server-Sent Events streams.");
+    int streams = atomic_load(&self->streams);
+    prom_sample(&w, streams > 0 ? (uint64_t)streams : 0, NULL);
+    prom_family(&w, "weft_hub_events_sent_total", PROM_COUNTER, "Events sent on the event streams.");
+    prom_sample(&w, atomic_load(&self->events_sent), NULL);
     if (stats)
         freeReplyObject(stats);
     if (nets)
         freeReplyObject(nets);
     store_destroy(&store);
-    if (fclose(out) != 0 || !buf) {
+    int written = prom_text_end(&w);
+    if (fclose(out) != 0 || !buf || written != 0) {
         free(buf);
         return http_error(res, 500, "internal", "out of memory");
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_hub_api.sh BIN_DIR — the hub's HTTP API (docs/api.md) in a hub namespace with a node registered:
-# /health and /metrics (promtool), every /api/v1/mesh call — reads and the event stream too — refused
+# /health and /metrics (promtool, typed families named after hub:stats), every /api/v1/mesh call — reads and the event stream too — refused
 # without a token (401) or with a wrong one (403), a warning in the log for an API listening off loopback,
 # a network created, read, listed and deleted, a member added, read and removed, the Server-Sent Events
 # stream receiving the join and the kick, malformed requests (bad JSON, unknown fields, wrong content type,
@@ -54,10 +54,47 @@ req GET "$API/health" >/dev/null; expect 200 "/health"
 check "assert d == {'status': 'ok', 'service': 'hub', 'redis': True}, d" "/health shape"
 lab_wait 10 "alpha to be a live member in the hub's metrics" sh -c \
   "ip netns exec $(lab_ns hub) curl -s $API/metrics | grep -qxF 'weft_hub_members 1'"
+redis-cli -s "$hub_home/run/redis.sock" HKEYS hub:stats >"$LAB_DIR/stat_names.txt"
 req GET "$API/metrics" >"$LAB_DIR/metrics.txt"; expect 200 "/metrics"
 promtool check metrics <"$LAB_DIR/metrics.txt" || lab_fail "the hub's /metrics does not pass promtool check metrics"
 grep -qxF 'weft_hub_redis_up 1' "$LAB_DIR/metrics.txt" || lab_fail "/metrics: Redis not up"
-grep -q '^weft_hub_stat{name="registrations"} [1-9]' "$LAB_DIR/metrics.txt" || lab_fail "/metrics: no registrations"
+grep -q '^weft_hub_registrations_total [1-9]' "$LAB_DIR/metrics.txt" || lab_fail "/metrics: no registrations"
+# the naming rules promtool does not check (docs/api.md, the hub's /metrics): every family typed counter or
+# gauge with a HELP, counters and only counters end in _total, no untyped weft_hub_stat, weft_build_info, and
+# every stat of hub:stats under its weft_hub_ name, the levels (members, connections) as gauges
+python3 - "$LAB_DIR/metrics.txt" "$LAB_DIR/stat_names.txt" <<'EOF' || lab_fail "the hub's /metrics breaks the naming rules"
+import re, sys
+text, stats = open(sys.argv[1]).read(), open(sys.argv[2]).read().split()
+types, helps, samples = {}, set(), {}
+for line in text.splitlines():
+    if line.startswith('# TYPE '):
+        _, _, name, kind = line.split(' ', 3)
+        assert name not in types, ('family typed twice', name)
+        types[name] = kind
+    elif line.startswith('# HELP '):
+        helps.add(line.split(' ')[2])
+    elif line:
+        m = re.fullmatch(r'([a-z_][a-z0-9_]*)(\{.*\})? (\S+)', line)
+        assert m, ('not a sample', line)
+        samples[m.group(1) + (m.group(2) or '')] = float(m.group(3))
+        name = m.group(1)
+        assert name.startswith('weft_'), name
+        assert types.get(name) in ('counter', 'gauge'), ('untyped', line)
+        assert name in helps, ('no HELP', name)
+        assert (types[name] == 'counter') == name.endswith('_total'), ('_total on a gauge or missing on a counter', name)
+assert set(types.values()) <= {'counter', 'gauge'} and 'weft_hub_stat' not in types, 'an untyped family (weft_hub_stat)'
+assert any(re.fullmatch(r'weft_build_info\{version="[^"]+"\}', k) and v == 1 for k, v in samples.items()), 'no weft_build_info'
+assert {'registrations', 'members', 'connections'} <= set(stats), stats
+for stat in stats:
+    gauge = stat in ('members', 'connections')
+    key = 'weft_hub_%s%s' % (stat, '' if gauge else '_total')
+    assert key in samples, ('hub:stats %s is not in /metrics' % stat, key)
+    assert types[key] == ('gauge' if gauge else 'counter'), (key, types[key])
+assert samples['weft_hub_members'] == 1 and samples['weft_hub_connections'] >= 1, samples
+assert types['weft_hub_networks'] == 'gauge' and types['weft_hub_http_requests_total'] == 'counter'
+EOF
+! grep -q 'metrics: left out' "$hub_home/log/hub.log" || lab_fail "the hub's /metrics left a family or sample out"
+lab_log "the hub's /metrics: $(grep -c '^# TYPE' "$LAB_DIR/metrics.txt") families, all typed, every hub:stats stat named"
 
 # listening on every address is worth a warning
 grep -q 'warn .*listens on \*:7402, not only on loopback' "$hub_home/log/hub.log" ||
