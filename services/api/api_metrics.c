@@ -152,8 +152,8 @@ static void peers(prom_text_t *w, const node_peer_t *list, int count)
                     NULL);
     prom_family(w, "weft_peer_rtt_seconds", PROM_GAUGE, "Round trip of the last probe on the peer's path (peers with one).");
     for (int i = 0; i < count; i++)
-        if (connected(&list[i]) && list[i].rtt_ms >= 0)
-            prom_sample_double(w, (double)list[i].rtt_ms / 1000.0, "peer_id", list[i].id, "name", list[i].name, NULL);
+        if (connected(&list[i]) && list[i].rtt_us >= 0)   // µs: a LAN's sub-millisecond rtt is not 0
+            prom_sample_double(w, (double)list[i].rtt_us / 1e6, "peer_id", list[i].id, "name", list[i].name, NULL);
     prom_family(w, "weft_bytes_total", PROM_COUNTER, "Bytes on the peers' ICE paths, all peers, by direction.");
     prom_sample(w, rx, "direction", "rx", NULL);
     prom_sample(w, tx, "direction", "tx", NULL);
