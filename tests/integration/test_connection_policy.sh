@@ -44,6 +44,15 @@ connected_via() { # NODE direct|relay
   [ "$state" = connected ] || [ "$state" = ready ] || return 1
   [ "$(lab_path_field "$1" connection)" = "$2" ]
 }
+# NODE direct|relay within 5 s: nat writes the path hash on its 100 ms tick, so it can trail the first
+# ping that crossed the path (a node's state there may still be "connecting" for that moment)
+wait_via() {
+  local deadline=$((SECONDS + 5))
+  until connected_via "$1" "$2"; do
+    [ $SECONDS -ge $deadline ] && return 1
+    sleep 0.2
+  done
+}
 pair_down() { natlab_node_down "alpha$1"; natlab_node_down "beta$1"; }
 
 lab_log "1. alpha with connection.relay: only: relayed although a direct path exists"
@@ -51,7 +60,7 @@ init_pair 1
 WEFT_CONNECTION_RELAY=only natlab_node_up alpha1 ha
 natlab_node_up beta1 hb
 lab_wait 40 "a ping from alpha" lab_exec ha ping -c 1 -W 1 10.100.0.2
-connected_via alpha1 relay || lab_fail "alpha's path is $(lab_path_field alpha1 connection), not relay"
+wait_via alpha1 relay || lab_fail "alpha's path is $(lab_path_field alpha1 connection), not relay"
 lab_wait 10 "beta to see the relayed path" connected_via beta1 relay
 "$BIN/weft" peers --home "$(lab_home alpha1)"
 sleep 3
@@ -63,7 +72,7 @@ init_pair 2
 WEFT_CONNECTION_DIRECT=false natlab_node_up alpha2 ha
 WEFT_CONNECTION_DIRECT=false natlab_node_up beta2 hb
 lab_wait 40 "a ping from alpha" lab_exec ha ping -c 1 -W 1 10.100.0.2
-connected_via alpha2 relay || lab_fail "alpha's path is $(lab_path_field alpha2 connection), not relay"
+wait_via alpha2 relay || lab_fail "alpha's path is $(lab_path_field alpha2 connection), not relay"
 pair_down 2
 
 lab_log "3. the NATs cut apart, both with connection.relay: never: no path"
@@ -88,7 +97,7 @@ init_pair 4
 natlab_node_up alpha4 ha
 natlab_node_up beta4 hb
 lab_wait 40 "a ping from alpha across the cut" lab_exec ha ping -c 1 -W 1 10.100.0.2
-connected_via alpha4 relay || lab_fail "alpha's path across the cut is $(lab_path_field alpha4 connection), not relay"
+wait_via alpha4 relay || lab_fail "alpha's path across the cut is $(lab_path_field alpha4 connection), not relay"
 pair_down 4
 natlab_cut ra rb off
 
