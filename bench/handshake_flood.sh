@@ -3,6 +3,10 @@
 # floods a node's ICE port with handshake initiations (docs/protocol.md, "Handshake flood protection").
 # Two nodes (alpha, beta), a hub and an attacker (mallory) in network namespaces on one bridge. Phases:
 #   baseline  no flood (and "after", the same once the floods are over)
+#   control   the spoofed phase's two floods, same rates and forged source, aimed at a port on alpha where
+#             nothing listens: what sending and delivering 20000 datagrams a second costs this machine
+#             (the flooder shares its CPUs with both nodes here; a real attacker's do not), before weft
+#             handles any of them
 #   spoofed   20000/s initiations forged from beta's path address to alpha's ICE port: half random
 #             116-byte ones (the old size: nat drops them, lib/datagram.h), half 148-byte ones with a
 #             valid mac1 for alpha (no mac2: crypto answers "cookie required", rate limited)
@@ -102,6 +106,13 @@ flood_wait() {
 
 phase_seconds=$((2 * duration + 8))
 measure baseline
+
+closed_port="${alpha_port%:*}:9"   # discard: nothing listens on it in alpha's namespace
+flood "$phase_seconds" --to "$closed_port" --from "$beta_port" --rate $((RATE / 2)) random 116
+flood "$phase_seconds" --to "$closed_port" --from "$beta_port" --rate $((RATE / 2)) mac1 "$alpha_id"
+sleep 1
+measure control
+flood_wait
 
 flood "$phase_seconds" --to "$alpha_port" --from "$beta_port" --rate $((RATE / 2)) random 116
 flood "$phase_seconds" --to "$alpha_port" --from "$beta_port" --rate $((RATE / 2)) mac1 "$alpha_id"

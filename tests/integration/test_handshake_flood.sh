@@ -5,8 +5,9 @@
 # path address (random 116-byte ones and 148-byte ones with a valid mac1), then replayed copies of the
 # genuine initiations captured on the switch. Before mac1/cookies/rate limits, every one cost alpha's
 # crypto a Diffie-Hellman: 95-98 % CPU, iperf3 from ~600 to 14-26 Mbit/s, 2-4 % ping loss (spoofed) and
-# 42 % ping loss at ~1.2 s RTT (replayed). Now, while flooding, iperf3 keeps >= 80 % of its baseline and
-# ping loss is < 1 %, and alpha's counters show the floods were seen and dropped before any DH.
+# 42 % ping loss at ~1.2 s RTT (replayed). Now, while flooding, iperf3 keeps >= 80 % of its reference
+# (below: the baseline, or the same flood aimed at a closed port if that is lower) and ping loss is < 1 %,
+# and alpha's counters show the floods were seen and dropped before any DH.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$(cd "${1:?usage: test_handshake_flood.sh BIN_DIR}" && pwd)
@@ -19,16 +20,19 @@ field() { sed -n "s/^phase=$1 .*$2=\([^ ]*\).*/\1/p" "$out"; }
 counter() { sed -n "s/^counter [a-z]* $1=\(.*\)/\1/p" "$out" | awk '{s += $1} END {print s + 0}'; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# the baseline is measured before and after the floods; the lower one counts (other work on the machine
-# moves iperf3's figure; the old code lost 95 % of it)
-base=$(python3 -c 'import sys; print(min(int(x) for x in sys.argv[1:]))' "$(field baseline mbit)" "$(field after mbit)")
+# The reference is the lowest of: the baseline before and after the floods (other work on the machine
+# moves iperf3's figure), and the control phase, the same floods aimed at a closed port on alpha. On this
+# 2-core lab the flooder and the kernel's delivery of 20000 datagrams a second take CPU from both nodes
+# and iperf3 whoever the target is; the control phase measures that, so what is compared is what weft's
+# handling of the flood costs. The old code lost 95 % of the throughput (14-26 of ~600 Mbit/s).
+base=$(python3 -c 'import sys; print(min(int(x) for x in sys.argv[1:]))' "$(field baseline mbit)" "$(field after mbit)" "$(field control mbit)")
 [ -n "$base" ] && [ "$base" -gt 0 ] || fail "no baseline throughput"
 for phase in spoofed replay; do
   mbit=$(field $phase mbit)
   loss=$(field $phase loss_pct)
   [ -n "$mbit" ] || fail "no figures for the $phase flood"
   python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= 0.8 * float(sys.argv[2]) else 1)' "$mbit" "$base" ||
-    fail "$phase flood: iperf3 $mbit Mbit/s, less than 80 % of the baseline $base Mbit/s"
+    fail "$phase flood: iperf3 $mbit Mbit/s, less than 80 % of the reference $base Mbit/s"
   python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 1.0 else 1)' "$loss" ||
     fail "$phase flood: ping loss $loss % (must be < 1 %)"
 done
