@@ -58,28 +58,12 @@ EOF
 # weft_build_info, every stat of $LAB_DIR/stats.json (scraped before) under its weft_<service>_ name, and the
 # peer of $LAB_DIR/peers.json connected with an rtt and bytes, labelled by its node id.
 check_metrics() {
-  python3 - "$1" "$LAB_DIR/stats.json" "$LAB_DIR/peers.json" <<'EOF' || lab_fail "$2 /metrics breaks the naming rules"
-import json, re, sys
+  PYTHONPATH="$(dirname "$0")/../lib" python3 - "$1" "$LAB_DIR/stats.json" "$LAB_DIR/peers.json" <<'EOF' || lab_fail "$2 /metrics breaks the naming rules"
+import json, sys
+from prom_rules import read_checked
 text, stats, peers = open(sys.argv[1]).read(), json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
-types, helps, samples = {}, set(), {}
-for line in text.splitlines():
-    if line.startswith('# TYPE '):
-        _, _, name, kind = line.split(' ', 3)
-        assert name not in types, ('family typed twice', name)
-        types[name] = kind
-    elif line.startswith('# HELP '):
-        helps.add(line.split(' ')[2])
-    elif line:
-        m = re.fullmatch(r'([a-z_][a-z0-9_]*)(\{.*\})? (\S+)', line)
-        assert m, ('not a sample', line)
-        samples[m.group(1) + (m.group(2) or '')] = float(m.group(3))
-        name = m.group(1)
-        assert name.startswith('weft_'), name
-        assert types.get(name) in ('counter', 'gauge'), ('untyped', line)
-        assert name in helps, ('no HELP', name)
-        assert (types[name] == 'counter') == name.endswith('_total'), ('_total on a gauge or missing on a counter', name)
+types, samples = read_checked(text)
 assert not any(n.startswith('weft_service_stat') for n in types), 'the old untyped weft_service_stat is back'
-assert any(re.fullmatch(r'weft_build_info\{version="[^"]+"\}', k) and v == 1 for k, v in samples.items()), 'no weft_build_info'
 for svc, s in stats['services'].items():
     for stat in s['counters']:
         if stat.startswith('drop_'):

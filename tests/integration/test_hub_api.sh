@@ -62,28 +62,12 @@ grep -q '^weft_hub_registrations_total [1-9]' "$LAB_DIR/metrics.txt" || lab_fail
 # the naming rules promtool does not check (docs/api.md, the hub's /metrics): every family typed counter or
 # gauge with a HELP, counters and only counters end in _total, no untyped weft_hub_stat, weft_build_info, and
 # every stat of hub:stats under its weft_hub_ name, the levels (members, connections) as gauges
-python3 - "$LAB_DIR/metrics.txt" "$LAB_DIR/stat_names.txt" <<'EOF' || lab_fail "the hub's /metrics breaks the naming rules"
-import re, sys
+PYTHONPATH="$(dirname "$0")/../lib" python3 - "$LAB_DIR/metrics.txt" "$LAB_DIR/stat_names.txt" <<'EOF' || lab_fail "the hub's /metrics breaks the naming rules"
+import sys
+from prom_rules import read_checked
 text, stats = open(sys.argv[1]).read(), open(sys.argv[2]).read().split()
-types, helps, samples = {}, set(), {}
-for line in text.splitlines():
-    if line.startswith('# TYPE '):
-        _, _, name, kind = line.split(' ', 3)
-        assert name not in types, ('family typed twice', name)
-        types[name] = kind
-    elif line.startswith('# HELP '):
-        helps.add(line.split(' ')[2])
-    elif line:
-        m = re.fullmatch(r'([a-z_][a-z0-9_]*)(\{.*\})? (\S+)', line)
-        assert m, ('not a sample', line)
-        samples[m.group(1) + (m.group(2) or '')] = float(m.group(3))
-        name = m.group(1)
-        assert name.startswith('weft_'), name
-        assert types.get(name) in ('counter', 'gauge'), ('untyped', line)
-        assert name in helps, ('no HELP', name)
-        assert (types[name] == 'counter') == name.endswith('_total'), ('_total on a gauge or missing on a counter', name)
+types, samples = read_checked(text)
 assert set(types.values()) <= {'counter', 'gauge'} and 'weft_hub_stat' not in types, 'an untyped family (weft_hub_stat)'
-assert any(re.fullmatch(r'weft_build_info\{version="[^"]+"\}', k) and v == 1 for k, v in samples.items()), 'no weft_build_info'
 assert {'registrations', 'members', 'connections'} <= set(stats), stats
 for stat in stats:
     gauge = stat in ('members', 'connections')
