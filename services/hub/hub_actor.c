@@ -200,17 +200,6 @@ static int find_member(const member_t *list, size_t n, const uint8_t id[32])
     return -1;
 }
 
-// Is this the node's own key? The CURVE handshake proved the client holds the secret for user_id.
-static bool id_matches_connection(const uint8_t id[32], const char *user_id)
-{
-    uint8_t x_public[32];
-    char z85[41];
-    if (!user_id || strlen(user_id) != 40 || identity_peer_x25519(id, x_public) != 0)
-        return false;
-    zmq_z85_encode(z85, x_public, 32);
-    return strcmp(z85, user_id) == 0;
-}
-
 static void log_member(const char *what, const char *mesh, const member_t *m)
 {
     char fingerprint[FINGERPRINT_LEN];
@@ -305,7 +294,7 @@ static bool admit_open(hub_t *self, const char *peer, const Weft__Register *reg,
 static void handle_register(hub_t *self, const uint8_t *rid, size_t rid_len, const char *user_id, const char *peer,
                             const Weft__Register *reg)
 {
-    if (!id_matches_connection(reg->id.data, user_id)) {
+    if (!hub_is_connection_key(reg->id.data, user_id)) {
         bad_request(self, rid, rid_len, "register: id is not the CURVE key of this connection");
         return;
     }

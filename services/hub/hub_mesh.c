@@ -151,8 +151,7 @@ static void send_done(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, cons
     send_reply(self, rid, rid_len, &reply);
 }
 
-// Is this Ed25519 id the key of the connection (CURVE User-Id, Z85 of the X25519 form)?
-static bool is_connection_key(const uint8_t id[32], const char *user_id)
+bool hub_is_connection_key(const uint8_t id[32], const char *user_id)
 {
     uint8_t x_public[32];
     char z85[41];
@@ -196,7 +195,7 @@ static bool load_mesh(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, cons
 static void handle_create(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
                           const char *peer, const Weft__CreateMesh *m)
 {
-    if (!is_connection_key(m->admin_key.data, user_id)) {
+    if (!hub_is_connection_key(m->admin_key.data, user_id)) {
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST,
                    "create mesh: admin_key is not the CURVE key of this connection");
         return;
@@ -259,7 +258,7 @@ static void handle_register_invite(hub_mesh_t *self, const uint8_t *rid, size_t 
     mesh_info_t mesh;
     if (!load_mesh(self, rid, rid_len, r->mesh_id.data, &mesh))
         return;
-    if (!is_connection_key(mesh.admin_key, user_id)) {
+    if (!hub_is_connection_key(mesh.admin_key, user_id)) {
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__NOT_ADMIN,
                    "only the mesh's admin can register invites");
         return;
@@ -313,7 +312,7 @@ static void handle_join(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, co
                         const Weft__Join *j)
 {
     char err[200], why[320];
-    if (!is_connection_key(j->key.data, user_id)) {
+    if (!hub_is_connection_key(j->key.data, user_id)) {
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST,
                    "join: key is not the CURVE key of this connection");
         return;
@@ -440,7 +439,7 @@ static void handle_cert_issued(hub_mesh_t *self, const char *user_id, const Weft
         fail_join(self, p, WEFT__HUB_ERROR__CODE__NO_SUCH_MESH, "the mesh disappeared during the join");
         return;
     }
-    if (!is_connection_key(mesh.admin_key, user_id)) {
+    if (!hub_is_connection_key(mesh.admin_key, user_id)) {
         (*self->count.bad_requests)++;
         log_warn("a certificate for join %llu from a connection that is not the admin: ignored",
                  (unsigned long long)c->request_id);
@@ -562,7 +561,7 @@ static void handle_kick(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, co
 static void handle_leave_mesh(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
                               const Weft__LeaveMesh *l)
 {
-    if (!is_connection_key(l->key.data, user_id)) {
+    if (!hub_is_connection_key(l->key.data, user_id)) {
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST,
                    "leave mesh: key is not the CURVE key of this connection");
         return;
@@ -602,7 +601,7 @@ static void member_info(hub_mesh_t *self, const mesh_info_t *mesh, int live, con
 static void handle_list_members(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
                                 const Weft__ListMembers *l)
 {
-    if (!is_connection_key(l->key.data, user_id)) {
+    if (!hub_is_connection_key(l->key.data, user_id)) {
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST,
                    "list members: key is not the CURVE key of this connection");
         return;

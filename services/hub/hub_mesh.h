@@ -51,4 +51,8 @@ void hub_mesh_tick(hub_mesh_t *self);
 
 bool hub_mesh_is_managed(const char *mesh, uint8_t id[16]);
 
+// Is this Ed25519 id the key of the connection? The CURVE handshake proved the client holds the secret
+// for user_id (ZAP's User-Id: the Z85 of the client's X25519 public key).
+bool hub_is_connection_key(const uint8_t id[32], const char *user_id);
+
 #endif
