@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "hub_key_cli.h"
 #include "json.h"
 #include "log.h"
 #include "node_view.h"
@@ -614,10 +613,8 @@ int cmd_hub(int argc, char **argv)
     mkdir(cfg.log_dir, 0700);
     char prog[PATH_MAX];
     program_path("weft-hub", prog, sizeof prog);
-    if (print_key)  // weft-hub prints Z85; members paste the shell-safe hex form
-        return hub_key_cli_print(prog, cfg.home);
-    if (print_token) {
-        execl(prog, prog, "--home", cfg.home, "--print-token", (char *)NULL);
+    if (print_key || print_token) {   // weft-hub prints the key in the shell-safe hex form members paste
+        execl(prog, prog, "--home", cfg.home, print_key ? "--print-key" : "--print-token", (char *)NULL);
         fprintf(stderr, "weft hub: cannot run %s: %s\n", prog, strerror(errno));
         return EXIT_FAIL;
     }
