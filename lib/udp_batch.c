@@ -317,6 +317,13 @@ static size_t gro_size(struct msghdr *h)
     return 0;
 }
 
+static void dropped(udp_batch_t *self)
+{
+    if (log_worth_repeating(++self->stats.recv_truncated))
+        log_warn("udp batch: fd %d: a datagram larger than %zu bytes dropped (%llu so far)", self->fd, self->max_len,
+                 (unsigned long long)self->stats.recv_truncated);
+}
+
 int udp_batch_recv(udp_batch_t *self, const udp_datagram_t **out, size_t *n, char *err, size_t err_len)
 {
     *out = self->out;
@@ -350,33 +357,33 @@ int udp_batch_recv(udp_batch_t *self, const udp_datagram_t **out, size_t *n, cha
         size_t len = self->rx_msgs[i].msg_len;
         self->stats.recv_messages++;
         if (h->msg_flags & MSG_TRUNC) {
-            if (log_worth_repeating(++self->stats.recv_truncated))
-                log_warn("udp batch: fd %d: a datagram larger than the %zu-byte buffer dropped (%llu so far)", self->fd,
-                         self->rx_len, (unsigned long long)self->stats.recv_truncated);
+            dropped(self);
             continue;
         }
-        uint8_t *data = self->rx_iov[i].iov_base;
         size_t seg = gro_size(h);
         if (seg == 0 || seg >= len)
-            seg = len ? len : 1;   // one datagram (perhaps empty)
+            seg = len;   // one datagram (perhaps empty)
         else
             self->stats.gro_messages++;
+        uint8_t *data = self->rx_iov[i].iov_base;
         size_t off = 0;
         do {
+            size_t piece = len - off < seg ? len - off : seg;
+            off += piece;
+            if (piece > self->max_len) {   // a GRO buffer is larger than max_len: what does not fit it is dropped
+                dropped(self);
+                continue;
+            }
             if (m == self->out_cap) {   // more segments than the kernel's GRO limit: never seen, never trusted
-                if (log_worth_repeating(++self->stats.recv_truncated))
-                    log_warn("udp batch: fd %d: a GRO buffer of %zu bytes in segments of %zu exceeds the batch's %zu "
-                             "datagrams: rest dropped", self->fd, len, seg, self->out_cap);
+                dropped(self);
                 break;
             }
-            size_t piece = len - off < seg ? len - off : seg;
             self->out[m++] = (udp_datagram_t){
-                .data = data + off,
+                .data = data + off - piece,
                 .len = piece,
                 .from = &self->rx_from[i],
                 .from_len = h->msg_namelen,
             };
-            off += piece;
         } while (off < len);
     }
     *n = m;

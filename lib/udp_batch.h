@@ -44,7 +44,7 @@ typedef struct {
     uint64_t gso_messages;       // of those, messages with more than one segment
     uint64_t recv_messages;      // buffers filled by recvmmsg
     uint64_t gro_messages;       // of those, buffers that held more than one datagram
-    uint64_t recv_truncated;     // buffers dropped because the datagram did not fit (MSG_TRUNC)
+    uint64_t recv_truncated;     // datagrams dropped for being larger than max_len
 } udp_batch_stats_t;
 
 typedef struct udp_batch udp_batch_t;
@@ -78,7 +78,7 @@ int udp_batch_send(udp_batch_t *self, const struct sockaddr *dst, socklen_t dst_
                    size_t n, size_t *sent, char *err, size_t err_len);
 
 // One recvmmsg without waiting: *out points at the datagrams received (*n of them, 0 when none was waiting),
-// in arrival order, coalesced GRO buffers split into their datagrams. A datagram too large for its buffer is
+// in arrival order, coalesced GRO buffers split into their datagrams. A datagram larger than max_len is
 // dropped and counted. Returns 0, or -1 with the reason in err.
 int udp_batch_recv(udp_batch_t *self, const udp_datagram_t **out, size_t *n, char *err, size_t err_len);
 
