@@ -22,8 +22,9 @@
 // Both sockets need the same uid (a reuseport rule of the kernel).
 //
 // With UDP_GRO on the steering socket the program sees only a coalesced buffer's first datagram: a shorter
-// datagram of the same flow (the peer's STUN keepalive after transport datagrams) can arrive as the
-// buffer's last segment; the reader must check every segment with udp_steer_is_transport.
+// datagram of the same flow (the peer's STUN keepalive after transport datagrams) may arrive as the
+// buffer's last segment (from the kernel's source; not measured: loopback does no GRO). The reader must
+// check every segment with udp_steer_is_transport and drop what fails.
 #ifndef WEFT_UDP_STEER_H
 #define WEFT_UDP_STEER_H
 
