@@ -7,7 +7,8 @@
 
 typedef struct {
     actor_loop_t *loop;
-    actor_handler_fn *fn;
+    actor_handler_fn *fn;       // NULL: a free slot (its fd was forgotten)
+    int fd;                     // the fd watched (actor_loop_on_fd), else -1
 } handler_t;
 
 struct actor_loop {
@@ -24,12 +25,17 @@ struct actor_loop {
 
 static handler_t *new_handler(actor_loop_t *loop, actor_handler_fn *fn)
 {
+    for (size_t i = 0; i < loop->handler_count; i++)
+        if (!loop->handlers[i].fn) {
+            loop->handlers[i] = (handler_t){.loop = loop, .fn = fn, .fd = -1};
+            return &loop->handlers[i];
+        }
     if (loop->handler_count == MAX_HANDLERS) {
         log_error("actor loop: more than %d handlers", MAX_HANDLERS);
         return NULL;
     }
     handler_t *h = &loop->handlers[loop->handler_count++];
-    *h = (handler_t){.loop = loop, .fn = fn};
+    *h = (handler_t){.loop = loop, .fn = fn, .fd = -1};
     return h;
 }
 
@@ -125,7 +131,17 @@ int actor_loop_on_fd(actor_loop_t *loop, int fd, actor_handler_fn *fn)
         return -1;
     }
     zloop_poller_set_tolerant(loop->zloop, &item);
+    h->fd = fd;
     return 0;
+}
+
+void actor_loop_forget_fd(actor_loop_t *loop, int fd)
+{
+    zmq_pollitem_t item = {NULL, fd, ZMQ_POLLIN, 0};
+    zloop_poller_end(loop->zloop, &item);
+    for (size_t i = 0; i < loop->handler_count; i++)
+        if (loop->handlers[i].fn && loop->handlers[i].fd == fd)
+            loop->handlers[i].fn = NULL;   // the slot is free for the next handler
 }
 
 void actor_loop_forget_socket(actor_loop_t *loop, zsock_t *sock)

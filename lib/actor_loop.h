@@ -32,6 +32,8 @@ int actor_loop_on_socket(actor_loop_t *loop, zsock_t *sock, actor_handler_fn *fn
 int actor_loop_on_fd(actor_loop_t *loop, int fd, actor_handler_fn *fn);
 // Stops watching sock.
 void actor_loop_forget_socket(actor_loop_t *loop, zsock_t *sock);
+// Stops watching fd (before it is closed); its handler's slot is reused, so fds may come and go.
+void actor_loop_forget_fd(actor_loop_t *loop, int fd);
 // fn(self) every interval_ms, counted from the end of the previous call. Returns 0, or -1 (logged).
 int actor_loop_every(actor_loop_t *loop, size_t interval_ms, actor_handler_fn *fn);
 // fn(self) before each status answer, to bring counters up to date.

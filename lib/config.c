@@ -95,6 +95,7 @@ static const config_key_t config_keys[] = {
     STR_CHECKED("redis.url", redis_url, config_check_redis_url),
     CHOICE("log.level", log_level, "debug|info|warn|error"),
     STR("api.listen", api_listen),
+    STR("endpoints.device_tun", device_tun),   // a path, not a ZeroMQ endpoint (services/device/tun_lend.h)
 };
 #define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
 
@@ -177,6 +178,7 @@ void config_defaults(weft_config_t *cfg, const char *home)
         snprintf(cfg->inbox[i], CONFIG_STR, "ipc://%s/%s.inbox", cfg->run_dir, service_name((service_id_t)i));
         snprintf(cfg->control[i], CONFIG_STR, "ipc://%s/%s.control", cfg->run_dir, service_name((service_id_t)i));
     }
+    snprintf(cfg->device_tun, sizeof cfg->device_tun, "%s/device.tun", cfg->run_dir);
 }
 
 void config_redis_url(const weft_config_t *cfg, char *out, size_t out_len)
@@ -465,7 +467,7 @@ int config_parse(weft_config_t *cfg, const char *yaml, size_t len, const char *s
             char path[160];
             snprintf(path, sizeof path, "%s.%s", section, scalar_text(k));
             char why[200] = "";
-            if (strcmp(section, "endpoints") == 0) {
+            if (strcmp(section, "endpoints") == 0 && !find_key(path)) {
                 char *slot = endpoint_slot(cfg, scalar_text(k));
                 if (!slot) {
                     set_err(err, err_len, "%s:%zu: unknown key '%s' (endpoints are <service> or <service>_control)", source, line, path);

@@ -94,6 +94,7 @@ typedef struct {
     // endpoints: (each overridable; default ipc:// under run_dir)
     char inbox[SVC_COUNT][CONFIG_STR];    // endpoints.<svc>: the service's PULL inbox
     char control[SVC_COUNT][CONFIG_STR];  // endpoints.<svc>_control: the service's REP control socket
+    char device_tun[CONFIG_STR];          // endpoints.device_tun: unix socket where device lends its TUN fd
 } weft_config_t;
 
 // Fills every key with its default for a node whose home is `home`.

@@ -195,7 +195,13 @@ int fd_pass_recv(int sock, int *fd, char *tag_buf, size_t tag_len, char *err, si
     if (why) {
         for (int i = 0; i < count; i++)
             close(fds[i]);
-        set_err(err, err_len, "refused an fd message (%zd bytes, %d fds): %s", n, count, why);
+        char said[81] = "";   // a peer that sent a line of text instead (a refusal) is quoted
+        size_t k = 0;
+        for (ssize_t i = 0; i < n && line[i] != '\n' && k < sizeof said - 1; i++)
+            said[k++] = line[i] >= 0x20 && line[i] < 0x7f ? line[i] : '?';
+        said[k] = '\0';
+        set_err(err, err_len, "refused an fd message (%zd bytes, %d fds): %s%s%s%s", n, count, why,
+                k ? " (it said '" : "", said, k ? "')" : "");
         return -1;
     }
     memcpy(tag_buf, line, (size_t)(end - line));

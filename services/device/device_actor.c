@@ -7,6 +7,8 @@
 // (receive-side GRO) and every write carries a virtio_net_hdr (zeroed for packets written as they are).
 // With device.mode tap the device is a TAP (Ethernet frames, no offload): ether.c strips and adds the
 // Ethernet header and answers the kernel's ARP requests for the overlay's addresses.
+// In tun mode device also lends its TUN fd to crypto on a unix socket (tun_lend.h): while it is lent device
+// does not read the TUN (crypto does, and writes it), and it reads again when crypto's connection closes.
 #include "device_actor.h"
 
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include "segment.h"
 #include "service.h"
 #include "tun.h"
+#include "tun_lend.h"
 #include "wire.h"
 
 #define DEVICE_READ_BURST 64       // packets read per wake-up, sent as one batch
@@ -50,6 +53,11 @@ typedef struct {
     uint8_t mac[ETHER_ADDR_LEN];    // tap: the device's own MAC, the destination of frames we write
     uint32_t self_addr, net, mask;  // tap: our overlay address and prefix (host order), for ARP
     uint64_t *arp_replies, *drop_not_ipv4_frame;
+    actor_loop_t *loop;             // the actor's loop: the TUN reader comes off it while the fd is lent
+    tun_lend_t *lend;               // tun mode: the lending socket (NULL in tap mode, or if it cannot listen)
+    char lend_tag[256];             // what the lent fd is (tun_lend.h)
+    char detail[400];               // the status detail when the TUN is not lent
+    uint64_t *tun_lends, *tun_takebacks, *tun_lend_refused, *tun_lent;
 } device_t;
 
 #define DEVICE_READ_BUF (SEGMENT_VNET_HDR_LEN + SEGMENT_MAX_PACKET)
@@ -80,6 +88,10 @@ static void device_register_counters(device_t *self)
     self->gro_segments_in = service_counter(svc, "gro_segments_in");
     self->arp_replies = service_counter(svc, "arp_replies");
     self->drop_not_ipv4_frame = service_counter(svc, "drop_not_ipv4_frame");
+    self->tun_lends = service_counter(svc, "tun_lends");
+    self->tun_takebacks = service_counter(svc, "tun_takebacks");
+    self->tun_lend_refused = service_counter(svc, "tun_lend_refused");
+    self->tun_lent = service_counter(svc, "tun_lent");   // 1 while crypto holds the TUN fd, else 0
 }
 
 static void device_destroy(device_t **self_p)
@@ -91,6 +103,7 @@ static void device_destroy(device_t **self_p)
     zsock_destroy(&self->control);
     zsock_destroy(&self->inbox);
     packet_batch_destroy(&self->batch);
+    tun_lend_destroy(&self->lend);
     tun_destroy(&self->tun);
     free(self->read_buf);
     coalesce_destroy(&self->gro);
@@ -156,6 +169,11 @@ static int device_open_tun(device_t *self, char *why, size_t why_len)
     self->offload = tun_offload(self->tun);
     if (cfg->device_offload && !self->offload)
         log_warn("TUN offload unavailable, running without it: %s", tun_offload_note(self->tun));
+    snprintf(self->lend_tag, sizeof self->lend_tag, "tun %s vnet_hdr=%d offload=%s mtu=%d", tun_name(self->tun),
+             self->offload ? SEGMENT_VNET_HDR_LEN : 0, self->offload ? "csum,tso4,tso6" : "none", cfg->mtu);
+    self->lend = tun_lend_new(cfg->device_tun, err, sizeof err);
+    if (!self->lend)   // nothing borrows it yet: device works as before, without lending
+        log_warn("cannot lend the TUN device (endpoints.device_tun): %s", err);
     return 0;
 }
 
@@ -190,12 +208,13 @@ static device_t *device_new(service_t *svc, char *why, size_t why_len)
     }
     const weft_config_t *cfg = &svc->config;
     if (self->tap)
-        snprintf(svc->detail, sizeof svc->detail, "tap %s %s/%d mtu %d mac %02x:%02x:%02x:%02x:%02x:%02x",
+        snprintf(self->detail, sizeof self->detail, "tap %s %s/%d mtu %d mac %02x:%02x:%02x:%02x:%02x:%02x",
                  tun_name(self->tun), cfg->overlay_addr, cfg->overlay_prefix, cfg->mtu, self->mac[0], self->mac[1],
                  self->mac[2], self->mac[3], self->mac[4], self->mac[5]);
     else
-        snprintf(svc->detail, sizeof svc->detail, "tun %s %s/%d mtu %d offload %s", tun_name(self->tun),
+        snprintf(self->detail, sizeof self->detail, "tun %s %s/%d mtu %d offload %s", tun_name(self->tun),
                  cfg->overlay_addr, cfg->overlay_prefix, cfg->mtu, self->offload ? "csum+tso" : "off");
+    snprintf(svc->detail, sizeof svc->detail, "%s", self->detail);
     return self;
 }
 
@@ -476,9 +495,64 @@ static void device_on_inbox(device_t *self)
 }
 
 // the actor loop's handlers
-static int on_tun(void *self)
+static int on_tun(void *arg)
 {
+    device_t *self = arg;
+    if (self->lend && tun_lend_is_lent(self->lend))
+        return 0;   // crypto reads it (a wake-up from before the reader came off the loop)
     device_on_tun_readable(self);
+    return 0;
+}
+
+// The TUN is lent (lent) or back (!lent): the reader comes off the loop or goes back on, counted and shown.
+static int device_set_lent(device_t *self, bool lent)
+{
+    *self->tun_lent = lent;
+    if (lent) {
+        actor_loop_forget_fd(self->loop, tun_fd(self->tun));
+        (*self->tun_lends)++;
+        snprintf(self->svc->detail, sizeof self->svc->detail, "%s, tun lent to crypto", self->detail);
+        log_info("TUN %s lent to crypto: device stops reading it", tun_name(self->tun));
+        return 0;
+    }
+    (*self->tun_takebacks)++;
+    snprintf(self->svc->detail, sizeof self->svc->detail, "%s", self->detail);
+    log_info("TUN %s taken back: device reads it again", tun_name(self->tun));
+    if (actor_loop_on_fd(self->loop, tun_fd(self->tun), on_tun) != 0)
+        return -1;   // logged; the loop ends and the supervisor restarts device
+    device_on_tun_readable(self);   // whatever queued while nobody read
+    return 0;
+}
+
+static int on_lend_client(void *arg)
+{
+    device_t *self = arg;
+    int client = tun_lend_client_fd(self->lend);
+    bool was_lent = false;
+    switch (tun_lend_on_client(self->lend, tun_fd(self->tun), self->lend_tag, &was_lent)) {
+    case TUN_LEND_LENT:
+        return device_set_lent(self, true);
+    case TUN_LEND_ENDED:
+        actor_loop_forget_fd(self->loop, client);
+        return was_lent ? device_set_lent(self, false) : 0;
+    case TUN_LEND_NOTHING:
+        break;
+    }
+    return 0;
+}
+
+static int on_lend_listen(void *arg)
+{
+    device_t *self = arg;
+    bool refused = false;
+    int client = tun_lend_accept(self->lend, &refused);
+    if (refused) {
+        (*self->tun_lend_refused)++;
+        if (log_worth_repeating(*self->tun_lend_refused))
+            log_warn("TUN lending: refused a second client (%llu so far)", (unsigned long long)*self->tun_lend_refused);
+    }
+    if (client >= 0 && actor_loop_on_fd(self->loop, client, on_lend_client) != 0)
+        tun_lend_drop(self->lend);   // cannot watch it (logged): end it, nothing was lent yet
     return 0;
 }
 
@@ -498,8 +572,10 @@ void device_actor(zsock_t *pipe, void *args)
         return;
     }
     actor_loop_t *loop = actor_loop_new(pipe, svc, self->control, self);
+    self->loop = loop;
     if (!loop || actor_loop_on_fd(loop, tun_fd(self->tun), on_tun) != 0 ||
-        actor_loop_on_socket(loop, self->inbox, on_inbox) != 0) {
+        actor_loop_on_socket(loop, self->inbox, on_inbox) != 0 ||
+        (self->lend && actor_loop_on_fd(loop, tun_lend_listen_fd(self->lend), on_lend_listen) != 0)) {
         actor_loop_destroy(&loop);
         device_destroy(&self);
         service_actor_fail(pipe, "cannot set up the actor loop");

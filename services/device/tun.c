@@ -37,7 +37,8 @@ static int open_tun(const char *name, short flags, char *ifname, char *err, size
     ifr.ifr_flags = flags;
     memcpy(ifr.ifr_name, name, strlen(name));
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        snprintf(err, err_len, "cannot create TUN device %s: %s", name, strerror(errno));
+        snprintf(err, err_len, "cannot create TUN device %s (or attach a queue to it): %s%s", name, strerror(errno),
+                 errno == EINVAL || errno == EBUSY ? " (does a device of that name exist that is not weft's?)" : "");
         close(fd);
         return -1;
     }
@@ -50,7 +51,7 @@ static int open_tun(const char *name, short flags, char *ifname, char *err, size
 // and packets whose checksum is left to us (CSUM). Returns the fd, or -1 with err filled.
 static int open_tun_offload(const char *name, char *ifname, char *err, size_t err_len)
 {
-    int fd = open_tun(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, ifname, err, err_len);
+    int fd = open_tun(name, IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR, ifname, err, err_len);
     if (fd < 0)
         return -1;
     int hdr_size = (int)sizeof(struct virtio_net_hdr);
@@ -85,7 +86,7 @@ tun_t *tun_new(const char *name, bool offload, char *err, size_t err_len)
         self->offload = self->fd >= 0;
     }
     if (self->fd < 0)
-        self->fd = open_tun(name, IFF_TUN | IFF_NO_PI, self->name, err, err_len);
+        self->fd = open_tun(name, IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE, self->name, err, err_len);
     if (self->fd < 0) {
         free(self);
         return NULL;

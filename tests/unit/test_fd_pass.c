@@ -146,8 +146,8 @@ static void test_two_messages_in_a_row(void **state)
 static void test_no_fd_refused(void **state)
 {
     pair_t *p = *state;
-    raw_send(p->client, "tun weft0\n", 10, -1, 0);
-    expect_refused(p, "no fd");
+    raw_send(p->client, "refused: busy\n", 14, -1, 0);
+    expect_refused(p, "no fd (it said 'refused: busy')");
 }
 
 static void test_two_fds_refused_and_closed(void **state)
