@@ -84,6 +84,9 @@ static const config_key_t config_keys[] = {
     INT("connection.keepalive", keepalive_interval, 1, 3600),
     INT("connection.connect_timeout", connect_timeout, 1, 600),
     BOOL("routing.broadcast", routing_broadcast),
+    BOOL("dataplane.direct", dataplane_direct),
+    BOOL("dataplane.gso", dataplane_gso),
+    BOOL("dataplane.gro", dataplane_gro),
     LIST_CHECKED("nat.stun_servers", stun_servers, stun_server_count, config_check_host_port),
     LIST_CHECKED("nat.turn_servers", turn_servers, turn_server_count, config_check_turn_url),
     BOOL("nat.port_mapping", port_mapping),
@@ -170,6 +173,9 @@ void config_defaults(weft_config_t *cfg, const char *home)
     cfg->connection_direct = true;
     snprintf(cfg->connection_relay, sizeof cfg->connection_relay, "allow");
     cfg->keepalive_interval = 25;
+    cfg->dataplane_direct = true;
+    cfg->dataplane_gso = true;
+    cfg->dataplane_gro = false;
     cfg->connect_timeout = 10;
     cfg->port_mapping = true;
     cfg->port_prediction = true;

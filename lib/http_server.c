@@ -1,5 +1,7 @@
 // http_server.c — see http_server.h.
 #include "http_server.h"
+
+#include "sockaddr_text.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -51,54 +53,11 @@ typedef struct {
 
 int http_parse_listen(const char *listen, void *storage, size_t *addr_len, char *err, size_t err_len)
 {
-    char host[128];
-    const char *port_text;
-    if (!listen || !*listen || strlen(listen) >= sizeof host) {
-        snprintf(err, err_len, "empty or too long listen address");
+    socklen_t len = 0;
+    if (sockaddr_parse(listen, true, storage, &len, err, err_len) != 0)
         return -1;
-    }
-    if (listen[0] == '[') {
-        const char *close = strchr(listen, ']');
-        if (!close || close[1] != ':') {
-            snprintf(err, err_len, "'%s': want [IPv6]:port", listen);
-            return -1;
-        }
-        snprintf(host, sizeof host, "%.*s", (int)(close - listen - 1), listen + 1);
-        port_text = close + 2;
-    } else {
-        const char *colon = strrchr(listen, ':');
-        if (!colon || strchr(listen, ':') != colon) {
-            snprintf(err, err_len, "'%s': want host:port, e.g. 127.0.0.1:7401", listen);
-            return -1;
-        }
-        snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
-        port_text = colon + 1;
-    }
-    char *end;
-    long port = strtol(port_text, &end, 10);
-    if (!*port_text || *end || port < 1 || port > 65535) {
-        snprintf(err, err_len, "'%s': the port must be 1..65535", listen);
-        return -1;
-    }
-    memset(storage, 0, sizeof(struct sockaddr_storage));
-    struct sockaddr_in *v4 = storage;
-    struct sockaddr_in6 *v6 = storage;
-    if (strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0 || inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        if (strcmp(host, "*") == 0)
-            v4->sin_addr.s_addr = htonl(INADDR_ANY);
-        v4->sin_port = htons((uint16_t)port);
-        *addr_len = sizeof *v4;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        *addr_len = sizeof *v6;
-        return 0;
-    }
-    snprintf(err, err_len, "'%s': the host must be an IPv4 or [IPv6] address (or *)", listen);
-    return -1;
+    *addr_len = len;
+    return 0;
 }
 
 static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};  // ::ffff:0:0/96

@@ -18,7 +18,9 @@
 
 #include "clock.h"
 #include "actor_loop.h"
+#include "direct_path.h"
 #include "cert.h"
+#include "datagram.h"
 #include "identity.h"
 #include "log.h"
 #include "session.h"
@@ -35,6 +37,9 @@ typedef struct {
     zsock_t *inbox, *control, *to_nat, *to_device;
     session_set_t *sessions;
     packet_batch_t *nat_batch, *device_batch;
+    direct_paths_t *direct;         // peers whose datagrams go out and come in without nat (NULL: dataplane.direct off)
+    packet_batch_t *rest_batch;     // what of a batch for nat has no direct path
+    session_time_t now;             // of the wake-up being handled (direct receive)
     session_io_t io;
     store_t *store;
     store_link_t redis;             // when to try Redis again while store is NULL
@@ -62,9 +67,40 @@ static session_time_t time_now(void)
 
 // ---- output: one batch to nat and one to device per inbox message ----
 
-// Sends one output batch (to nat or to device) and counts what went or was dropped.
+// Sends the datagrams of batch (for nat) whose peer has a direct path on that path, each peer's in one
+// call; what is left goes to rest. Returns false (batch untouched) when no peer of the batch has one.
+static bool send_direct(crypto_t *self, packet_batch_t *batch, packet_batch_t *rest)
+{
+    bool direct[WIRE_MAX_BATCH_PEERS], any = false;
+    for (size_t p = 0; p < batch->peer_count; p++)
+        any |= direct[p] = direct_paths_has(self->direct, batch->peers[p]);
+    if (!any)
+        return false;
+    struct iovec iov[WIRE_MAX_BATCH_PACKETS];
+    for (size_t p = 0; p < batch->peer_count; p++) {
+        if (!direct[p])
+            continue;
+        size_t n = 0, offset = 0;
+        for (size_t k = 0; k < batch->count; offset += batch->lengths[k], k++)
+            if (batch->peer_index[k] == p)
+                iov[n++] = (struct iovec){batch->data + offset, batch->lengths[k]};
+        direct_paths_send(self->direct, batch->peers[p], iov, n);
+    }
+    size_t offset = 0;
+    for (size_t k = 0; k < batch->count; offset += batch->lengths[k], k++)
+        if (!direct[batch->peer_index[k]])
+            packet_batch_add(rest, batch->data + offset, batch->lengths[k], batch->peers[batch->peer_index[k]]);
+    packet_batch_reset(batch);
+    return true;
+}
+
+// Sends one output batch (to nat or to device) and counts what went or was dropped. Datagrams for peers
+// with a direct path leave on it instead of through nat.
 static void send_output(crypto_t *self, packet_batch_t *batch)
 {
+    if (batch == self->nat_batch && self->direct && direct_paths_count(self->direct) &&
+        send_direct(self, batch, self->rest_batch))
+        batch = self->rest_batch;
     bool to_nat = batch == self->nat_batch;
     size_t count = batch->count;
     int sent = packet_batch_send(batch, to_nat ? self->to_nat : self->to_device);
@@ -218,12 +254,34 @@ static int handle_inbox(void *arg)
         handle_packets(self, env->packets, payload);
     else if (env->body_case == WEFT__ENVELOPE__BODY_PEERS)
         apply_members(self, env->peers, "discovery");
+    else if (env->body_case == WEFT__ENVELOPE__BODY_DIRECT_PATH && self->direct)
+        direct_paths_apply(self->direct, env->direct_path, clock_now_ms());
+    else if (env->body_case == WEFT__ENVELOPE__BODY_DIRECT_PATH)
+        ;   // dataplane.direct is off: everything goes through nat
     else
         (*self->drop_unexpected_message)++;
     send_batches(self);
     update_detail(self);
     zframe_destroy(&payload);
     weft__envelope__free_unpacked(env, NULL);
+    return 0;
+}
+
+// One transport datagram from a direct path (direct_path.c checked its source).
+static void on_direct_datagram(void *ctx, const uint8_t peer[32], const uint8_t *datagram, size_t len)
+{
+    crypto_t *self = ctx;
+    (*self->datagrams_in)++;
+    session_set_inbound(self->sessions, datagram, len, peer, &self->now, &self->io);
+}
+
+// Datagrams waiting on direct paths: opened, and the packets sent on to device in one batch.
+static int handle_direct(void *arg)
+{
+    crypto_t *self = arg;
+    self->now = time_now();
+    direct_paths_receive(self->direct, on_direct_datagram, self);
+    send_batches(self);
     return 0;
 }
 
@@ -310,6 +368,8 @@ static int tick(void *arg)
     crypto_t *self = arg;
     session_time_t now = time_now();
     session_set_tick(self->sessions, &now, &self->io);
+    if (self->direct)
+        direct_paths_tick(self->direct, now.mono_ms);
     send_batches(self);
     report_status(self, now.mono_ms);
     save_revoked(self);
@@ -443,6 +503,8 @@ static void crypto_destroy(crypto_t **self_p)
     if (!self)
         return;
     session_set_destroy(&self->sessions);
+    direct_paths_destroy(&self->direct);
+    packet_batch_destroy(&self->rest_batch);
     packet_batch_destroy(&self->nat_batch);
     packet_batch_destroy(&self->device_batch);
     zsock_destroy(&self->inbox);
@@ -511,8 +573,14 @@ static crypto_t *crypto_new(service_t *svc, char *why, size_t why_len)
     self->to_device = service_connect_inbox(svc, SVC_DEVICE);
     self->nat_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     self->device_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
+    self->rest_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
+    if (svc->config.dataplane_direct) {
+        int mtu = svc->config.mtu < 1500 ? 1500 : svc->config.mtu;
+        self->direct = direct_paths_new(svc, (size_t)mtu + DATAGRAM_TRANSPORT_MIN_LEN, svc->config.dataplane_gso,
+                                        svc->config.dataplane_gro);
+    }
     if (!self->inbox || !self->control || !self->to_nat || !self->to_device || !self->nat_batch ||
-        !self->device_batch) {
+        !self->device_batch || !self->rest_batch || (svc->config.dataplane_direct && !self->direct)) {
         snprintf(why, why_len, "cannot set up the crypto sockets (see above)");
         crypto_destroy(&self);
         return NULL;
@@ -532,6 +600,7 @@ void crypto_actor(zsock_t *pipe, void *args)
     crypto_t *self = crypto_new(args, why, sizeof why);
     actor_loop_t *loop = self ? actor_loop_new(pipe, self->svc, self->control, self) : NULL;
     if (!loop || actor_loop_on_socket(loop, self->inbox, handle_inbox) != 0 ||
+        (self->direct && actor_loop_on_fd(loop, direct_paths_fd(self->direct), handle_direct) != 0) ||
         actor_loop_every(loop, TICK_MS, tick) != 0) {
         if (self)   // crypto_new said its own why
             snprintf(why, sizeof why, "cannot set up the actor loop");

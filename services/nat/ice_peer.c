@@ -3,6 +3,7 @@
 // and teardown. See ice_peer.h for who may call what from which thread.
 #include "ice_peer.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <gio/gio.h>
 #include <ifaddrs.h>
@@ -16,6 +17,7 @@
 #include "identity.h"
 #include "log.h"
 #include "path_probe.h"
+#include "udp_steer.h"
 #include "wire.h"
 
 #define ICE_COMPONENT 1
@@ -605,6 +607,39 @@ int ice_peer_send_probe(ice_peer_t *self, int64_t now_ms)
     GOutputVector vector = {out, sizeof out};
     NiceOutputMessage message = {&vector, 1};
     return ice_peer_send(self, &message, 1) == 1 ? 0 : -1;
+}
+
+int ice_peer_share_selected_socket(ice_peer_t *self, char *bound, size_t bound_len, char *err, size_t err_len)
+{
+    GSocket *socket = nice_agent_get_selected_socket(self->agent, self->stream_id, ICE_COMPONENT);
+    if (!socket) {
+        snprintf(err, err_len, "libnice has no socket of its own for the selected pair (relayed or TCP)");
+        return -1;
+    }
+    int fd = g_socket_get_fd(socket);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "";
+    int rc = -1;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        snprintf(err, err_len, "cannot read the selected socket's address: %s", strerror(errno));
+    } else if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+        snprintf(bound, bound_len, "%s:%u", ip, ntohs(in->sin_port));
+        rc = 0;
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+        snprintf(bound, bound_len, "[%s]:%u", ip, ntohs(in6->sin6_port));
+        rc = 0;
+    } else {
+        snprintf(err, err_len, "the selected socket is not an IP socket (family %d)", (int)ss.ss_family);
+    }
+    if (rc == 0)
+        rc = udp_steer_share(fd, err, err_len);
+    g_object_unref(socket);
+    return rc;
 }
 
 const char *ice_peer_turn_name(const ice_peer_t *self)

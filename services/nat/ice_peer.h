@@ -77,6 +77,11 @@ void ice_peer_destroy(ice_peer_t **self_p);
 
 // Sends datagrams on the selected pair (actor thread). Returns how many were sent, or -1.
 int ice_peer_send(ice_peer_t *self, const NiceOutputMessage *messages, unsigned count);
+// Lets a socket bound beside the selected pair's share its port (lib/udp_steer.h), so crypto can send and
+// receive on the pair itself, and says the address that socket is bound to ("ip:port" or "[ip6]:port";
+// for a server-reflexive candidate this is its base, not the mapped address). Returns 0, or -1 with err
+// filled (no selected socket: a relayed or TCP pair).
+int ice_peer_share_selected_socket(ice_peer_t *self, char *bound, size_t bound_len, char *err, size_t err_len);
 // Bytes and datagrams received by this agent so far.
 void ice_peer_rx(ice_peer_t *self, uint64_t *bytes, uint64_t *packets);
 // Monotonic ms of the last datagram (data or probe) from the peer on this agent; 0 if none yet.

@@ -7,6 +7,7 @@
 //   nat_trial.c  trial agents: from a relayed path back to a direct one
 //   nat_path.c   the weft:path:<id> hashes for `weft peers`
 //   nat_resume.c the last description that connected, per peer (weft:remote:<id>), to resume without the hub
+//   nat_direct.c direct pairs handed to crypto, which then sends and receives on them itself
 #ifndef WEFT_NAT_H
 #define WEFT_NAT_H
 
@@ -133,6 +134,12 @@ typedef struct {
     uint64_t rx_bytes_before, rx_packets_before;   // received on agents already destroyed
     bool dirty;                     // write weft:path:<id> soon
     nat_hold_t held;                // datagrams waiting for the path
+
+    // the direct pair handed to crypto (nat_direct.c)
+    bool direct;                    // crypto has direct_local -> direct_remote
+    bool direct_refused;            // the pair direct_pair names could not be shared: it stays on nat's path
+    char direct_pair[130];          // "local_addr remote_addr" of the pair last handed over or refused
+    char direct_local[64], direct_remote[64];   // the socket's bound address, the peer's end
 } nat_peer_t;
 
 typedef struct {
@@ -141,6 +148,7 @@ typedef struct {
     uint64_t *signals_out, *signals_in, *signals_stale, *signals_bad, *signals_unknown_peer, *drop_signal_out;
     uint64_t *agents_created, *ice_restarts, *peers_connected, *peerlist_bad, *held, *held_sent;
     uint64_t *peers_direct, *peers_relay, *paths_died, *probes_sent, *trials, *trials_promoted;
+    uint64_t *direct_handovers, *drop_direct_out;
 } nat_counters_t;
 
 typedef struct {
@@ -153,6 +161,8 @@ typedef struct {
     portmap_t *portmap;             // gateway port mappings (nat.port_mapping), or NULL
     predict_t *predict;             // port prediction (nat.port_prediction), or NULL
     zsock_t *discovery;             // PUSH to discovery's inbox (signals out)
+    zsock_t *crypto;                // PUSH to crypto's inbox (direct paths; datagrams go from the GLib thread's own)
+    int64_t next_direct_ms;         // monotonic: when every handed-over path is said again (nat_direct.c)
     store_t *store;                 // NULL until Redis answers
     bool have_peer_list;            // discovery sent one: Redis's copy is older
     nat_peer_t **peers;

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "nat.h"
 #include "nat_agent.h"
+#include "nat_direct.h"
 #include "nat_path.h"
 #include "nat_peers.h"
 #include "nat_resume.h"
@@ -48,6 +49,8 @@ static void nat_register_counters(nat_actor_t *self, service_t *svc)
     c->drop_send_error = service_counter(svc, "drop_send_error");
     c->drop_bad_batch = service_counter(svc, "drop_bad_batch");
     c->drop_crypto_full = service_counter(svc, "drop_crypto_full");
+    c->direct_handovers = service_counter(svc, "direct_handovers");
+    c->drop_direct_out = service_counter(svc, "drop_direct_out");
     c->drop_not_weft = service_counter(svc, "drop_not_weft");
     c->signals_out = service_counter(svc, "signals_out");
     c->signals_in = service_counter(svc, "signals_in");
@@ -265,6 +268,7 @@ static int on_tick(void *arg)
     int64_t now = clock_now_ms();
     connect_redis(self);
     nat_peers_tick(&self->nat, now);
+    nat_direct_sync(&self->nat, now);
     bool all = now >= self->next_paths_ms;
     if (all)
         self->next_paths_ms = now + NAT_PATH_WRITE_MS;
@@ -302,6 +306,7 @@ static void nat_destroy(nat_actor_t **self_p)
     zsock_destroy(&self->inbox);
     zsock_destroy(&self->control);
     zsock_destroy(&self->nat.discovery);
+    zsock_destroy(&self->nat.crypto);
     store_destroy(&self->nat.store);
     free(self);
     *self_p = NULL;
@@ -341,11 +346,12 @@ static nat_actor_t *nat_new(service_t *svc, char *why, size_t why_len)
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
     nat->discovery = service_connect_inbox(svc, SVC_DISCOVERY);
+    nat->crypto = service_connect_inbox(svc, SVC_CRYPTO);
     char endpoint[96];
     snprintf(endpoint, sizeof endpoint, "inproc://weft-nat-events-%p", (void *)self);
     self->events = zsock_new(ZMQ_PULL);
-    if (!self->inbox || !self->control || !nat->discovery || !self->events) {
-        snprintf(why, why_len, "cannot open the inbox, control, discovery or event sockets");
+    if (!self->inbox || !self->control || !nat->discovery || !nat->crypto || !self->events) {
+        snprintf(why, why_len, "cannot open the inbox, control, discovery, crypto or event sockets");
         nat_destroy(&self);
         return NULL;
     }
@@ -355,6 +361,7 @@ static nat_actor_t *nat_new(service_t *svc, char *why, size_t why_len)
         nat_destroy(&self);
         return NULL;
     }
+    nat_direct_withdraw_all(nat);   // before any agent binds a port an earlier nat's path used
     log_info("node %.16s; connect timeout %d s", nat->self_hex, svc->config.connect_timeout);
     return self;
 }

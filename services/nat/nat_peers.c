@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "log.h"
 #include "nat_agent.h"
+#include "nat_direct.h"
 #include "nat_path.h"
 #include "nat_resume.h"
 #include "nat_signal.h"
@@ -167,6 +168,7 @@ static void peer_remove(nat_t *nat, size_t index)
 {
     nat_peer_t *peer = nat->peers[index];
     log_info("peer %.16s: left the mesh", peer->hex);
+    nat_direct_forget(nat, peer);
     nat_agent_drop(peer);
     nat_trial_drop(peer);
     nat_path_delete(nat, peer);
@@ -476,7 +478,9 @@ static void check_liveness(nat_t *nat, nat_peer_t *peer, int64_t now)
     if (peer->probe_unanswered_ms && rx >= peer->probe_unanswered_ms)
         peer->probe_unanswered_ms = 0;   // something came back
     bool keepalive_due = now - peer->last_probe_ms >= (int64_t)nat->svc->config.keepalive_interval * 1000;
-    bool suspect = now - heard >= NAT_SUSPECT_MS && (peer->last_tx_ms > heard || peer->probe_unanswered_ms);
+    // a path handed to crypto carries traffic nat does not see: it is probed as if nat sent on it
+    bool sending = peer->last_tx_ms > heard || peer->direct;
+    bool suspect = now - heard >= NAT_SUSPECT_MS && (sending || peer->probe_unanswered_ms);
     if (keepalive_due || (suspect && now - peer->last_probe_ms >= NAT_PROBE_MS)) {
         if (ice_peer_send_probe(peer->ice, now) == 0) {
             (*nat->count.probes_sent)++;

@@ -1,3 +1,5 @@
 # crypto_tests.cmake — unit tests for weft-crypto (services/crypto/session.c and crypto_wire.c); the
 # datagram decoder's fuzz target is in fuzz/.
 weft_unit_test(test_session INCLUDES ${CMAKE_SOURCE_DIR}/services/crypto LIBS crypto_actor)
+# crypto's direct paths (direct_path.c) over real sockets on 127.0.0.1, beside lib/udp_steer's shared port
+weft_unit_test(test_direct_path INCLUDES ${CMAKE_SOURCE_DIR}/services/crypto LIBS crypto_actor)
