@@ -1,3 +1,3 @@
-# router_tests.cmake - cmocka unit test for services/router/route_table.c (route table and IPv4 header
+# router_tests.cmake - cmocka unit test for lib/route_table.c (route table and IPv4 header
 # check).
 weft_unit_test(test_router_table INCLUDES ${CMAKE_SOURCE_DIR}/services/router LIBS router_actor)

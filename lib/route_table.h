@@ -1,10 +1,11 @@
-// route_table.h — the router's table: overlay IPv4 address -> the peer that owns it and the next hop to
-// reach it. An open-addressing hash table keyed by the address (lookups on the packet path allocate
-// nothing), plus the IPv4 header check the router runs on every packet read from TUN.
+// route_table.h — a route table: overlay IPv4 address -> the peer that owns it and the next hop to reach
+// it. An open-addressing hash table keyed by the address (lookups on the packet path allocate nothing),
+// plus the IPv4 header check run on every packet read from TUN. The router's table (services/router), and
+// crypto's copy of the direct routes for the packets it reads from TUN itself.
 //
 // Fields are ready for mesh routing: today every route is direct (next_hop == peer, hops 1, metric 1).
-#ifndef WEFT_ROUTER_ROUTE_TABLE_H
-#define WEFT_ROUTER_ROUTE_TABLE_H
+#ifndef WEFT_ROUTE_TABLE_H
+#define WEFT_ROUTE_TABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
