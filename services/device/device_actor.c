@@ -19,12 +19,12 @@
 #include <arpa/inet.h>
 
 #include "actor_loop.h"
-#include "coalesce.h"
 #include "ether.h"
 #include "log.h"
 #include "segment.h"
 #include "service.h"
 #include "tun.h"
+#include "tun_io.h"
 #include "tun_lend.h"
 #include "wire.h"
 
@@ -40,15 +40,13 @@ typedef struct {
     packet_batch_t *batch;         // packets read from TUN, on their way to the router
     size_t mtu;
     bool offload;                  // the TUN has IFF_VNET_HDR (reads and writes carry a virtio_net_hdr)
-    uint8_t *read_buf;             // offload: one read (virtio_net_hdr + packet), allocated once
-    coalesce_t *gro;               // offload: merges inbound TCP segments (its buffer allocated once)
+    tun_io_t *io;                  // tun mode: batched reads and writes, offloads (lib/tun_io.h)
     // counters (pointers into svc->counters, stable for the service's life)
     uint64_t *packets_in, *bytes_in, *batches_out, *packets_out, *bytes_out, *batches_in;
     uint64_t *drop_queue_full, *drop_bad_batch, *drop_bad_packet, *drop_too_big, *drop_write_error;
     uint64_t *drop_read_error, *drop_bad_message, *ignored_messages;
     uint64_t *gso_packets_in, *segments_out, *drop_bad_gso, *csum_completed;
     uint64_t *gro_packets_out, *gro_segments_in;
-    bool gro_refused_logged;        // the kernel refused a merged write once (logged once)
     bool tap;                       // a TAP device: frames in and out (ether.h)
     uint8_t mac[ETHER_ADDR_LEN];    // tap: the device's own MAC, the destination of frames we write
     uint32_t self_addr, net, mask;  // tap: our overlay address and prefix (host order), for ARP
@@ -60,7 +58,6 @@ typedef struct {
     uint64_t *tun_lends, *tun_takebacks, *tun_lend_refused, *tun_lent;
 } device_t;
 
-#define DEVICE_READ_BUF (SEGMENT_VNET_HDR_LEN + SEGMENT_MAX_PACKET)
 
 
 static void device_register_counters(device_t *self)
@@ -104,9 +101,8 @@ static void device_destroy(device_t **self_p)
     zsock_destroy(&self->inbox);
     packet_batch_destroy(&self->batch);
     tun_lend_destroy(&self->lend);
+    tun_io_destroy(&self->io);
     tun_destroy(&self->tun);
-    free(self->read_buf);
-    coalesce_destroy(&self->gro);
     free(self);
     *self_p = NULL;
 }
@@ -193,7 +189,7 @@ static device_t *device_new(service_t *svc, char *why, size_t why_len)
         return NULL;
     }
     self->batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
-    if (self->offload && (!(self->read_buf = malloc(DEVICE_READ_BUF)) || !(self->gro = coalesce_new()))) {
+    if (!self->tap && !(self->io = tun_io_new(tun_fd(self->tun), tun_name(self->tun), self->offload, self->mtu))) {
         snprintf(why, why_len, "out of memory");
         device_destroy(&self);
         return NULL;
@@ -234,8 +230,8 @@ static void device_flush_to_router(device_t *self)
     (*self->batches_out)++;
 }
 
-// One read from TUN: bytes read, 0 when drained (or interrupted), -1 on error (counted, logged).
-static ssize_t device_tun_read(device_t *self, uint8_t *buf, size_t cap)
+// tap: one read from the TAP device. Bytes read, 0 when drained (or interrupted), -1 on error (counted).
+static ssize_t device_tap_read(device_t *self, uint8_t *buf, size_t cap)
 {
     ssize_t n = read(tun_fd(self->tun), buf, cap);
     if (n < 0) {
@@ -277,8 +273,8 @@ static ssize_t device_frame_to_packet(device_t *self, uint8_t *buf, size_t n)
     return 0;
 }
 
-// Reads one packet into the batch. Returns 1 when a packet was read, 0 when TUN is drained, -1 on error.
-static int device_read_one(device_t *self)
+// tap: reads one frame's packet into the batch. Returns 1 when a frame was read, 0 when drained, -1 on error.
+static int device_tap_read_one(device_t *self)
 {
     uint8_t *slot = packet_batch_reserve(self->batch, DEVICE_MAX_PACKET);
     if (!slot) {
@@ -287,10 +283,10 @@ static int device_read_one(device_t *self)
         if (!slot)
             return -1;
     }
-    ssize_t n = device_tun_read(self, slot, DEVICE_MAX_PACKET);
+    ssize_t n = device_tap_read(self, slot, DEVICE_MAX_PACKET);
     if (n <= 0)
         return (int)n;
-    if (self->tap && (n = device_frame_to_packet(self, slot, (size_t)n)) == 0)
+    if ((n = device_frame_to_packet(self, slot, (size_t)n)) == 0)
         return 1;   // a frame that carries no packet (answered ARP, or dropped): nothing to commit
     packet_batch_commit(self->batch, (size_t)n, NULL);
     (*self->packets_in)++;
@@ -298,128 +294,50 @@ static int device_read_one(device_t *self)
     return 1;
 }
 
-// Offload: puts the packets of one read (its segments, or the packet with its checksum finished) into the
-// batch, sending the batch whenever it fills. No allocation: segments are written into the batch's slots.
-static void device_add_segments(device_t *self, const uint8_t *read_buf, size_t n)
+// tun_io_flush_fn: a batch filled while reading.
+static void device_batch_full(void *ctx, packet_batch_t *batch)
 {
-    segment_vnet_hdr_t vh;
-    segment_vnet_hdr_decode(&vh, read_buf);
-    segment_iter_t it;
-    const char *why = "";
-    if (segment_begin(&it, &vh, read_buf + SEGMENT_VNET_HDR_LEN, n - SEGMENT_VNET_HDR_LEN, self->mtu, &why) < 0) {
-        (*self->drop_bad_gso)++;
-        if (log_worth_repeating(*self->drop_bad_gso))
-            log_warn("dropped a %zu-byte packet from %s (gso_type %u, gso_size %u, hdr_len %u): %s (%llu so far)",
-                     n - SEGMENT_VNET_HDR_LEN, tun_name(self->tun), vh.gso_type, vh.gso_size, vh.hdr_len, why,
-                     (unsigned long long)*self->drop_bad_gso);
+    (void)batch;
+    device_flush_to_router(ctx);
+}
+
+// Brings the counters kept by tun_io into the service's counters (tun mode).
+static void device_sync_counters(device_t *self)
+{
+    if (!self->io)
         return;
-    }
-    if (it.gso)
-        (*self->gso_packets_in)++;
-    else if (it.needs_csum)
-        (*self->csum_completed)++;
-    size_t len;
-    while ((len = segment_next_len(&it)) > 0) {
-        uint8_t *slot = packet_batch_reserve(self->batch, len);
-        if (!slot) {  // the batch is full, maybe mid-packet: send it and go on in a fresh one
-            device_flush_to_router(self);
-            slot = packet_batch_reserve(self->batch, len);
-            if (!slot)
-                return;  // cannot happen: an empty batch holds any packet up to 64 KiB
-        }
-        segment_next(&it, slot);
-        packet_batch_commit(self->batch, len, NULL);
-        if (it.gso)
-            (*self->segments_out)++;
-    }
+    const tun_io_stats_t *st = tun_io_stats(self->io);
+    *self->packets_in = st->packets_in;
+    *self->bytes_in = st->bytes_in;
+    *self->gso_packets_in = st->gso_packets_in;
+    *self->segments_out = st->segments_out;
+    *self->csum_completed = st->csum_completed;
+    *self->drop_bad_gso = st->drop_bad_gso;
+    *self->drop_read_error = st->drop_read_error;
+    *self->packets_out = st->packets_out;
+    *self->bytes_out = st->bytes_out;
+    *self->gro_packets_out = st->gro_packets_out;
+    *self->gro_segments_in = st->gro_segments_in;
+    *self->drop_bad_packet = st->drop_bad_packet;
+    *self->drop_too_big = st->drop_too_big;
+    *self->drop_write_error = st->drop_write_error;
 }
 
-// Offload: reads one virtio_net_hdr + packet. Returns 1 when one was read, 0 when TUN is drained, -1 on error.
-static int device_read_one_offload(device_t *self)
-{
-    ssize_t n = device_tun_read(self, self->read_buf, DEVICE_READ_BUF);
-    if (n <= 0)
-        return (int)n;
-    (*self->packets_in)++;
-    if ((size_t)n <= SEGMENT_VNET_HDR_LEN) {  // a header and no packet: nothing to forward
-        (*self->drop_bad_gso)++;
-        return 1;
-    }
-    *self->bytes_in += (uint64_t)n - SEGMENT_VNET_HDR_LEN;
-    device_add_segments(self, self->read_buf, (size_t)n);
-    return 1;
-}
-
-// TUN is readable: read up to DEVICE_READ_BURST packets (with offload: super-packets), send them as one
-// batch (or more, when the segments of super-packets fill one).
+// TUN is readable: read up to DEVICE_READ_BURST times (with offload: super-packets, cut into segments),
+// send what was read as one batch (or more, when the segments of super-packets fill one).
 static void device_on_tun_readable(device_t *self)
 {
     for (int i = 0; i < DEVICE_READ_BURST; i++)
-        if ((self->offload ? device_read_one_offload(self) : device_read_one(self)) <= 0)
+        if ((self->io ? tun_io_read(self->io, self->batch, device_batch_full, self) : device_tap_read_one(self)) <= 0)
             break;
     device_flush_to_router(self);
+    device_sync_counters(self);
 }
 
-// A kernel that refuses a merged super-packet gets its segments one by one instead (cut again by
-// segment.c, which gives back the original segments). Returns true if every segment was written.
-static bool device_write_resegmented(device_t *self, const coalesce_out_t *out)
+// tap: writes one packet from crypto as an Ethernet frame to our device, from the sender's made-up MAC.
+static void device_tap_write(device_t *self, const uint8_t *pkt, size_t len)
 {
-    segment_vnet_hdr_t hdr;
-    segment_vnet_hdr_decode(&hdr, out->vnet);
-    segment_iter_t it;
-    const char *why = NULL;
-    if (segment_begin(&it, &hdr, out->pkt, out->len, (size_t)self->svc->config.mtu, &why) != 0)
-        return false;
-    static const uint8_t plain_vnet[SEGMENT_VNET_HDR_LEN];  // no GSO, checksums complete
-    uint8_t seg[9216];                                      // one segment: at most the MTU (<= 9000)
-    bool all = true;
-    while (segment_next_len(&it) && segment_next_len(&it) <= sizeof seg) {
-        size_t len = segment_next(&it, seg);
-        struct iovec iov[2] = {{(void *)plain_vnet, sizeof plain_vnet}, {seg, len}};
-        if (writev(tun_fd(self->tun), iov, 2) != (ssize_t)(sizeof plain_vnet + len)) {
-            (*self->drop_write_error)++;
-            all = false;
-        } else {
-            (*self->packets_out)++;
-            *self->bytes_out += len;
-        }
-    }
-    if (!self->gro_refused_logged)
-        log_warn("%s refused a merged %zu-byte packet; wrote its %zu segments one by one", tun_name(self->tun),
-                 out->len, out->segments);
-    self->gro_refused_logged = true;
-    return all;
-}
-
-// Offload: writes one packet or merged super-packet with its virtio_net_hdr (coalesce.h's emit callback).
-static void device_write_out(void *arg, const coalesce_out_t *out)
-{
-    device_t *self = arg;
-    struct iovec iov[2] = {{(void *)out->vnet, sizeof out->vnet}, {(void *)out->pkt, out->len}};
-    ssize_t n = writev(tun_fd(self->tun), iov, 2);
-    if (n != (ssize_t)(sizeof out->vnet + out->len) && out->segments > 1 && device_write_resegmented(self, out))
-        return;
-    if (n != (ssize_t)(sizeof out->vnet + out->len)) {
-        *self->drop_write_error += out->segments;
-        if (log_worth_repeating(*self->drop_write_error))
-            log_warn("write of a %zu-byte packet (%zu segments) to %s failed: %s (%llu so far)", out->len,
-                     out->segments, tun_name(self->tun), n < 0 ? strerror(errno) : "short write",
-                     (unsigned long long)*self->drop_write_error);
-        return;
-    }
-    if (out->segments > 1) {
-        (*self->gro_packets_out)++;
-        *self->gro_segments_in += out->segments;
-    }
-    *self->packets_out += out->segments;
-    *self->bytes_out += out->len;
-}
-
-// Writes one packet from crypto into TUN (offload: hands it to the coalescer, which writes it, maybe
-// merged with the packets around it, by the end of the batch).
-static void device_write_packet(device_t *self, const uint8_t *pkt, size_t len)
-{
-    if (len == 0) {
+    if (len < 20) {
         (*self->drop_bad_packet)++;
         return;
     }
@@ -430,29 +348,14 @@ static void device_write_packet(device_t *self, const uint8_t *pkt, size_t len)
                      len, self->mtu);
         return;
     }
-    if (self->offload) {
-        coalesce_push(self->gro, pkt, len, device_write_out, self);
-        return;
-    }
-    ssize_t n;
-    if (self->tap) {  // as an Ethernet frame to our device, from the sender's made-up MAC
-        if (len < 20) {
-            (*self->drop_bad_packet)++;
-            return;
-        }
-        uint8_t header[ETHER_HEADER_LEN];
-        ether_header_for_ipv4(pkt, self->mac, header);
-        struct iovec iov[2] = {{header, sizeof header}, {(void *)pkt, len}};
-        n = writev(tun_fd(self->tun), iov, 2);
-        n = n == (ssize_t)(sizeof header + len) ? (ssize_t)len : -1;
-    } else {
-        n = write(tun_fd(self->tun), pkt, len);
-    }
-    if (n != (ssize_t)len) {
+    uint8_t header[ETHER_HEADER_LEN];
+    ether_header_for_ipv4(pkt, self->mac, header);
+    struct iovec iov[2] = {{header, sizeof header}, {(void *)pkt, len}};
+    if (writev(tun_fd(self->tun), iov, 2) != (ssize_t)(sizeof header + len)) {
         (*self->drop_write_error)++;
         if (log_worth_repeating(*self->drop_write_error))
-            log_warn("write of a %zu-byte packet to %s failed: %s (%llu so far)", len, tun_name(self->tun),
-                     n < 0 ? strerror(errno) : "short write", (unsigned long long)*self->drop_write_error);
+            log_warn("write of a %zu-byte frame to %s failed: %s (%llu so far)", len, tun_name(self->tun),
+                     strerror(errno), (unsigned long long)*self->drop_write_error);
         return;
     }
     (*self->packets_out)++;
@@ -472,10 +375,15 @@ static void device_on_batch(device_t *self, const Weft__PacketBatch *hdr, zframe
     (*self->batches_in)++;
     const uint8_t *pkt, *peer;
     size_t len;
-    while (packet_view_next(&view, &pkt, &len, &peer))
-        device_write_packet(self, pkt, len);
-    if (self->offload)  // before payload (which the pending packets point into) is destroyed
-        coalesce_flush(self->gro, device_write_out, self);
+    while (packet_view_next(&view, &pkt, &len, &peer)) {
+        if (self->io)
+            tun_io_write(self->io, pkt, len);
+        else
+            device_tap_write(self, pkt, len);
+    }
+    if (self->io)   // before payload (which the pending packets point into) is destroyed
+        tun_io_write_end(self->io);
+    device_sync_counters(self);
 }
 
 static void device_on_inbox(device_t *self)
@@ -556,6 +464,12 @@ static int on_lend_listen(void *arg)
     return 0;
 }
 
+static int before_status(void *self)
+{
+    device_sync_counters(self);
+    return 0;
+}
+
 static int on_inbox(void *self)
 {
     device_on_inbox(self);
@@ -581,6 +495,7 @@ void device_actor(zsock_t *pipe, void *args)
         service_actor_fail(pipe, "cannot set up the actor loop");
         return;
     }
+    actor_loop_before_status(loop, before_status);
     log_info("%s", svc->detail);
     zsock_signal(pipe, 0);
     actor_loop_run(loop);

@@ -11,8 +11,8 @@
 // segment_next() produce one output packet at a time straight into the caller's buffer (e.g. a slot
 // reserved in a packet_batch_t), so the caller can send a full batch and continue in a fresh one.
 // Nothing here allocates; all multi-byte fields are read and written bytewise (no alignment needs).
-#ifndef WEFT_DEVICE_SEGMENT_H
-#define WEFT_DEVICE_SEGMENT_H
+#ifndef WEFT_SEGMENT_H
+#define WEFT_SEGMENT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -9,8 +9,8 @@
 // super-packet. coalesce_flush() emits what is pending; call it at the end of each batch (pushed packets are
 // referenced, not copied, until they are merged or emitted, so they must stay valid until then).
 // The merged packet is built in one scratch buffer allocated by coalesce_new(); nothing else allocates.
-#ifndef WEFT_DEVICE_COALESCE_H
-#define WEFT_DEVICE_COALESCE_H
+#ifndef WEFT_COALESCE_H
+#define WEFT_COALESCE_H
 
 #include <stdbool.h>
 #include <stddef.h>
