@@ -85,6 +85,7 @@ static const config_key_t config_keys[] = {
     INT("connection.connect_timeout", connect_timeout, 1, 600),
     BOOL("routing.broadcast", routing_broadcast),
     BOOL("dataplane.direct", dataplane_direct),
+    BOOL("dataplane.tun", dataplane_tun),
     BOOL("dataplane.gso", dataplane_gso),
     BOOL("dataplane.gro", dataplane_gro),
     LIST_CHECKED("nat.stun_servers", stun_servers, stun_server_count, config_check_host_port),
@@ -174,6 +175,7 @@ void config_defaults(weft_config_t *cfg, const char *home)
     snprintf(cfg->connection_relay, sizeof cfg->connection_relay, "allow");
     cfg->keepalive_interval = 25;
     cfg->dataplane_direct = true;
+    cfg->dataplane_tun = true;
     cfg->dataplane_gso = true;
     cfg->dataplane_gro = false;
     cfg->connect_timeout = 10;

@@ -72,6 +72,7 @@ typedef struct {
     // routing:
     bool routing_broadcast;         // routing.broadcast: IPv4 broadcast/multicast go to every peer, default false
     bool dataplane_direct;          // dataplane.direct: crypto sends and receives on direct ICE pairs itself, default true
+    bool dataplane_tun;             // dataplane.tun: crypto borrows the TUN from device and reads and writes it itself, default true
     bool dataplane_gso;             // dataplane.gso: UDP GSO on those sends where the kernel has it, default true
     bool dataplane_gro;             // dataplane.gro: UDP GRO on those receives, default false (see docs/performance.md)
 

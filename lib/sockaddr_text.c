@@ -51,6 +51,17 @@ int sockaddr_parse(const char *text, bool allow_any, struct sockaddr_storage *ou
         *out_len = sizeof *v4;
         return 0;
     }
+    char *scope = strchr(host, '%');   // "fe80::1%3": a link-local address and its interface index
+    if (scope) {
+        char *scope_end;
+        unsigned long id = strtoul(scope + 1, &scope_end, 10);
+        if (!scope[1] || *scope_end || id == 0 || id > 0xffffffffUL) {
+            snprintf(err, err_len, "'%s': the scope after %% must be an interface index", text);
+            return -1;
+        }
+        v6->sin6_scope_id = (uint32_t)id;
+        *scope = '\0';
+    }
     if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons((uint16_t)port);
@@ -58,6 +69,7 @@ int sockaddr_parse(const char *text, bool allow_any, struct sockaddr_storage *ou
         return 0;
     }
     snprintf(err, err_len, "'%s': the host must be an IPv4 or [IPv6] address%s", text, allow_any ? " (or *)" : "");
+    memset(out, 0, sizeof *out);
     return -1;
 }
 
@@ -71,7 +83,8 @@ bool sockaddr_same(const struct sockaddr *a, const struct sockaddr *b)
     }
     if (a->sa_family == AF_INET6) {
         const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
-        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0 &&
+               (!x->sin6_scope_id || !y->sin6_scope_id || x->sin6_scope_id == y->sin6_scope_id);
     }
     return false;
 }

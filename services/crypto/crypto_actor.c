@@ -18,11 +18,13 @@
 
 #include "clock.h"
 #include "actor_loop.h"
+#include "crypto_tun.h"
 #include "direct_path.h"
 #include "cert.h"
 #include "datagram.h"
 #include "identity.h"
 #include "log.h"
+#include "route_table.h"
 #include "session.h"
 #include "store.h"
 #include "store_link.h"
@@ -39,7 +41,15 @@ typedef struct {
     packet_batch_t *nat_batch, *device_batch;
     direct_paths_t *direct;         // peers whose datagrams go out and come in without nat (NULL: dataplane.direct off)
     packet_batch_t *rest_batch;     // what of a batch for nat has no direct path
-    session_time_t now;             // of the wake-up being handled (direct receive)
+    session_time_t now;             // of the wake-up being handled (direct receive, TUN read)
+    // the TUN borrowed from device (NULL: dataplane.tun off or a TAP device): packets read from it go
+    // straight to their peer's session; what crypto cannot route itself goes to router as device would send it
+    crypto_tun_t *tun;
+    route_table_t *routes;          // overlay address -> member, from the PeerList
+    packet_batch_t *tun_batch;      // packets read from TUN (no peers)
+    packet_batch_t *router_batch;   // packets for router: broadcast, multicast, no direct route, not IPv4
+    zsock_t *to_router;
+    actor_loop_t *loop;
     session_io_t io;
     store_t *store;
     store_link_t redis;             // when to try Redis again while store is NULL
@@ -52,6 +62,7 @@ typedef struct {
     uint64_t *packets_in, *datagrams_in, *batches_in, *drop_bad_batch, *drop_untagged;
     uint64_t *drop_nat_queue_full, *drop_device_queue_full, *packets_out, *datagrams_out;
     uint64_t *revocations, *drop_bad_revocation, *drop_bad_message, *drop_unexpected_message;
+    uint64_t *tun_packets_in, *tun_to_router, *drop_router_queue_full;
     const uint64_t *handshakes_completed;   // session.c's: a change writes the sessions at once
 } crypto_t;
 
@@ -101,6 +112,16 @@ static void send_output(crypto_t *self, packet_batch_t *batch)
     if (batch == self->nat_batch && self->direct && direct_paths_count(self->direct) &&
         send_direct(self, batch, self->rest_batch))
         batch = self->rest_batch;
+    tun_io_t *tun = self->tun ? crypto_tun_io(self->tun) : NULL;
+    if (batch == self->device_batch && tun) {   // crypto holds the TUN: it writes the packets itself
+        size_t offset = 0;
+        for (size_t k = 0; k < batch->count; offset += batch->lengths[k], k++)
+            tun_io_write(tun, batch->data + offset, batch->lengths[k]);
+        tun_io_write_end(tun);   // before the batch's bytes are reused
+        *self->packets_out += batch->count;
+        packet_batch_reset(batch);
+        return;
+    }
     bool to_nat = batch == self->nat_batch;
     size_t count = batch->count;
     int sent = packet_batch_send(batch, to_nat ? self->to_nat : self->to_device);
@@ -230,9 +251,33 @@ static void apply_revocations(crypto_t *self, const Weft__PeerList *list)
     save_revoked(self);
 }
 
+// The direct routes of the members (overlay address -> id), for packets crypto reads from TUN itself.
+static void update_routes(crypto_t *self, const Weft__PeerList *list)
+{
+    route_table_t *routes = route_table_new();
+    if (!routes) {
+        log_warn("out of memory for the route table: packets read from TUN go through router");
+        route_table_destroy(&self->routes);
+        return;
+    }
+    for (size_t i = 0; i < list->n_peers; i++) {
+        const Weft__Peer *p = list->peers[i];
+        route_t r = {.hops = 1, .metric = 1};
+        if (!p || p->id.len != ROUTE_ID_LEN || !p->overlay_addr || ipv4_from_text(p->overlay_addr, &r.addr) != 0 ||
+            memcmp(p->id.data, self->local_id, ROUTE_ID_LEN) == 0)
+            continue;
+        memcpy(r.peer, p->id.data, ROUTE_ID_LEN);
+        memcpy(r.next_hop, p->id.data, ROUTE_ID_LEN);
+        route_table_put(routes, &r);
+    }
+    route_table_destroy(&self->routes);
+    self->routes = routes;
+}
+
 static void apply_members(crypto_t *self, const Weft__PeerList *list, const char *source)
 {
     apply_revocations(self, list);
+    update_routes(self, list);
     size_t before = session_set_member_count(self->sessions);
     size_t members = session_set_update_members(self->sessions, list);
     if (members != before || !self->members_known)
@@ -282,6 +327,80 @@ static int handle_direct(void *arg)
     self->now = time_now();
     direct_paths_receive(self->direct, on_direct_datagram, self);
     send_batches(self);
+    return 0;
+}
+
+// ---- the borrowed TUN ----
+
+static void flush_router_batch(crypto_t *self)
+{
+    size_t count = self->router_batch->count;
+    if (count && packet_batch_send(self->router_batch, self->to_router) < 0)
+        *self->drop_router_queue_full += count;
+}
+
+// Each packet read from TUN goes to its member's session (sealed into nat_batch, which leaves on the
+// direct path or through nat); what has no direct route goes to router, which decides as for device.
+static void route_tun_batch(crypto_t *self)
+{
+    packet_batch_t *b = self->tun_batch;
+    size_t offset = 0;
+    for (size_t k = 0; k < b->count; offset += b->lengths[k], k++) {
+        const uint8_t *pkt = b->data + offset;
+        size_t len = b->lengths[k], total = 0;
+        uint32_t dst = 0;
+        const route_t *route = NULL;
+        (*self->tun_packets_in)++;
+        if (self->routes && ipv4_parse(pkt, len, &dst, &total) == IPV4_OK && !ipv4_is_multicast_or_broadcast(dst))
+            route = route_table_lookup(self->routes, dst);
+        if (route) {
+            session_set_outbound(self->sessions, pkt, total, route->peer, &self->now, &self->io);
+            continue;
+        }
+        (*self->tun_to_router)++;
+        if (!packet_batch_fits(self->router_batch, len, NULL))
+            flush_router_batch(self);
+        packet_batch_add(self->router_batch, pkt, len, NULL);
+    }
+    packet_batch_reset(b);
+}
+
+// tun_io_flush_fn: the packets read so far filled the batch.
+static void on_tun_batch_full(void *ctx, packet_batch_t *batch)
+{
+    (void)batch;
+    route_tun_batch(ctx);
+}
+
+#define TUN_READ_BURST 64
+
+static int on_tun_read(void *arg)
+{
+    crypto_t *self = arg;
+    tun_io_t *tun = crypto_tun_io(self->tun);
+    if (!tun)
+        return 0;
+    self->now = time_now();
+    for (int i = 0; i < TUN_READ_BURST; i++)
+        if (tun_io_read(tun, self->tun_batch, on_tun_batch_full, self) <= 0)
+            break;
+    route_tun_batch(self);
+    flush_router_batch(self);
+    send_batches(self);
+    return 0;
+}
+
+// device answered our request for the TUN, or its end of the connection closed.
+static int on_tun_answer(void *arg)
+{
+    crypto_t *self = arg;
+    int conn, old_tun;
+    int tun = crypto_tun_on_answer(self->tun, &conn, &old_tun);
+    if (tun >= 0)
+        return actor_loop_on_fd(self->loop, tun, on_tun_read);
+    actor_loop_forget_fd(self->loop, conn);
+    if (old_tun >= 0)
+        actor_loop_forget_fd(self->loop, old_tun);
     return 0;
 }
 
@@ -370,6 +489,9 @@ static int tick(void *arg)
     session_set_tick(self->sessions, &now, &self->io);
     if (self->direct)
         direct_paths_tick(self->direct, now.mono_ms);
+    int asking = self->tun ? crypto_tun_ask(self->tun, now.mono_ms) : -1;
+    if (asking >= 0 && actor_loop_on_fd(self->loop, asking, on_tun_answer) != 0)
+        return -1;
     send_batches(self);
     report_status(self, now.mono_ms);
     save_revoked(self);
@@ -504,6 +626,11 @@ static void crypto_destroy(crypto_t **self_p)
         return;
     session_set_destroy(&self->sessions);
     direct_paths_destroy(&self->direct);
+    crypto_tun_destroy(&self->tun);
+    route_table_destroy(&self->routes);
+    packet_batch_destroy(&self->tun_batch);
+    packet_batch_destroy(&self->router_batch);
+    zsock_destroy(&self->to_router);
     packet_batch_destroy(&self->rest_batch);
     packet_batch_destroy(&self->nat_batch);
     packet_batch_destroy(&self->device_batch);
@@ -535,6 +662,9 @@ static void register_counters(crypto_t *self)
     self->drop_bad_message = service_counter(svc, "drop_bad_message");
     self->drop_unexpected_message = service_counter(svc, "drop_unexpected_message");
     self->handshakes_completed = service_counter(svc, "handshakes_completed");
+    self->tun_packets_in = service_counter(svc, "tun_packets_in");
+    self->tun_to_router = service_counter(svc, "tun_to_router");
+    self->drop_router_queue_full = service_counter(svc, "drop_router_queue_full");
 }
 
 static void free_string(void **item)
@@ -579,8 +709,16 @@ static crypto_t *crypto_new(service_t *svc, char *why, size_t why_len)
         self->direct = direct_paths_new(svc, (size_t)mtu + DATAGRAM_TRANSPORT_MIN_LEN, svc->config.dataplane_gso,
                                         svc->config.dataplane_gro);
     }
+    if (svc->config.dataplane_tun && strcmp(svc->config.device_mode, "tun") == 0) {
+        self->tun = crypto_tun_new(svc, svc->config.device_tun);
+        self->tun_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
+        self->router_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
+        self->to_router = service_connect_inbox(svc, SVC_ROUTER);
+    }
     if (!self->inbox || !self->control || !self->to_nat || !self->to_device || !self->nat_batch ||
-        !self->device_batch || !self->rest_batch || (svc->config.dataplane_direct && !self->direct)) {
+        !self->device_batch || !self->rest_batch || (svc->config.dataplane_direct && !self->direct) ||
+        (svc->config.dataplane_tun && strcmp(svc->config.device_mode, "tun") == 0 &&
+         (!self->tun || !self->tun_batch || !self->router_batch || !self->to_router))) {
         snprintf(why, why_len, "cannot set up the crypto sockets (see above)");
         crypto_destroy(&self);
         return NULL;
@@ -599,6 +737,8 @@ void crypto_actor(zsock_t *pipe, void *args)
     char why[1024];
     crypto_t *self = crypto_new(args, why, sizeof why);
     actor_loop_t *loop = self ? actor_loop_new(pipe, self->svc, self->control, self) : NULL;
+    if (self)
+        self->loop = loop;
     if (!loop || actor_loop_on_socket(loop, self->inbox, handle_inbox) != 0 ||
         (self->direct && actor_loop_on_fd(loop, direct_paths_fd(self->direct), handle_direct) != 0) ||
         actor_loop_every(loop, TICK_MS, tick) != 0) {

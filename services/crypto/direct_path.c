@@ -2,6 +2,7 @@
 #include "direct_path.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,12 @@ static direct_path_t *path_open(direct_paths_t *self, const uint8_t peer[WIRE_ID
         udp_batch_destroy(&p->batch);
         free(p);
         return NULL;
+    }
+    // a link-local peer is reached on the interface our end of the pair is bound to
+    if (p->remote.ss_family == AF_INET6 && local_addr.ss_family == AF_INET6) {
+        struct sockaddr_in6 *r = (struct sockaddr_in6 *)&p->remote;
+        if (!r->sin6_scope_id && IN6_IS_ADDR_LINKLOCAL(&r->sin6_addr))
+            r->sin6_scope_id = ((struct sockaddr_in6 *)&local_addr)->sin6_scope_id;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
     if (epoll_ctl(self->epoll_fd, EPOLL_CTL_ADD, p->fd, &ev) != 0) {

@@ -631,7 +631,10 @@ int ice_peer_share_selected_socket(ice_peer_t *self, char *bound, size_t bound_l
     } else if (ss.ss_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-        snprintf(bound, bound_len, "[%s]:%u", ip, ntohs(in6->sin6_port));
+        if (in6->sin6_scope_id)   // link-local: crypto binds and sends on this interface
+            snprintf(bound, bound_len, "[%s%%%u]:%u", ip, (unsigned)in6->sin6_scope_id, ntohs(in6->sin6_port));
+        else
+            snprintf(bound, bound_len, "[%s]:%u", ip, ntohs(in6->sin6_port));
         rc = 0;
     } else {
         snprintf(err, err_len, "the selected socket is not an IP socket (family %d)", (int)ss.ss_family);
