@@ -55,7 +55,7 @@ typedef struct {
     tun_lend_t *lend;               // tun mode: the lending socket (NULL in tap mode, or if it cannot listen)
     char lend_tag[256];             // what the lent fd is (tun_lend.h)
     char detail[400];               // the status detail when the TUN is not lent
-    uint64_t *tun_lends, *tun_takebacks, *tun_lend_refused, *tun_lent;
+    uint64_t *tun_lends, *tun_takebacks, *tun_lend_refused;   // lent now: lends > takebacks
 } device_t;
 
 
@@ -88,7 +88,6 @@ static void device_register_counters(device_t *self)
     self->tun_lends = service_counter(svc, "tun_lends");
     self->tun_takebacks = service_counter(svc, "tun_takebacks");
     self->tun_lend_refused = service_counter(svc, "tun_lend_refused");
-    self->tun_lent = service_counter(svc, "tun_lent");   // 1 while crypto holds the TUN fd, else 0
 }
 
 static void device_destroy(device_t **self_p)
@@ -415,7 +414,6 @@ static int on_tun(void *arg)
 // The TUN is lent (lent) or back (!lent): the reader comes off the loop or goes back on, counted and shown.
 static int device_set_lent(device_t *self, bool lent)
 {
-    *self->tun_lent = lent;
     if (lent) {
         actor_loop_forget_fd(self->loop, tun_fd(self->tun));
         (*self->tun_lends)++;
