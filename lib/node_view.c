@@ -201,10 +201,11 @@ int node_peers_collect(store_t *store, node_peer_t **peers)
         COPY_FIELD(peer->local_addr, path, "local_addr");
         COPY_FIELD(peer->remote_addr, path, "remote_addr");
         COPY_FIELD(peer->transport, path, "transport");
-        peer->path_rx_bytes = field_u64(path, "rx_bytes");
-        peer->path_tx_bytes = field_u64(path, "tx_bytes");
-        peer->path_rx_packets = field_u64(path, "rx_packets");
-        peer->path_tx_packets = field_u64(path, "tx_packets");
+        // what nat carried, plus what crypto sent and received itself on the direct path (docs/state.md)
+        peer->path_rx_bytes = field_u64(path, "rx_bytes") + field_u64(session, "direct_rx_bytes");
+        peer->path_tx_bytes = field_u64(path, "tx_bytes") + field_u64(session, "direct_tx_bytes");
+        peer->path_rx_packets = field_u64(path, "rx_packets") + field_u64(session, "direct_rx_packets");
+        peer->path_tx_packets = field_u64(path, "tx_packets") + field_u64(session, "direct_tx_packets");
         peer->path_restarts = field_u64(path, "restarts");
         peer->rtt_ms = field(path, "rtt_ms")[0] ? strtoll(field(path, "rtt_ms"), NULL, 10) : -1;
         peer->rtt_us = field(path, "rtt_us")[0] ? strtoll(field(path, "rtt_us"), NULL, 10)

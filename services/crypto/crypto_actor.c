@@ -471,6 +471,24 @@ static void write_status(void *ctx, const session_peer_status_t *st, bool remove
         store_link_lost(&self->redis, &self->store, "session status");
 }
 
+// A peer's bytes and datagrams on its direct paths, beside its session status (weft:session:<hex id>): what
+// nat does not see, added to nat's path figures by `weft peers`, the API and /metrics (lib/node_view.c).
+static void write_direct_totals(void *ctx, const uint8_t peer[32], const direct_totals_t *t)
+{
+    crypto_t *self = ctx;
+    if (!self->store)
+        return;
+    char hex[ID_HEX_LEN];
+    id_to_hex(peer, hex);
+    if (store_exec(self->store,
+                   "HSET weft:session:%s direct_rx_bytes %llu direct_tx_bytes %llu direct_rx_packets %llu "
+                   "direct_tx_packets %llu",
+                   hex, (unsigned long long)t->rx_bytes, (unsigned long long)t->tx_bytes,
+                   (unsigned long long)t->rx_packets, (unsigned long long)t->tx_packets) != 0 ||
+        store_exec(self->store, "EXPIRE weft:session:%s %d", hex, STATUS_TTL_S) != 0)
+        store_link_lost(&self->redis, &self->store, "direct path totals");
+}
+
 static void report_status(crypto_t *self, int64_t now_ms)
 {
     if (!store_ready(self))
@@ -479,6 +497,8 @@ static void report_status(crypto_t *self, int64_t now_ms)
     if (all)
         self->next_full_report_ms = now_ms + STATUS_REFRESH_MS;
     session_set_report(self->sessions, all, write_status, self);
+    if (self->direct && self->store)
+        direct_paths_report(self->direct, all, write_direct_totals, self);
 }
 
 // Once a second: handshake timers, session status to Redis, revocations not yet saved.

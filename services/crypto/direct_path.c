@@ -19,9 +19,17 @@
 #define RECV_ROUNDS 8               // recvmmsg calls per path per wake-up, so one busy path cannot starve the rest
 #define READY_MAX 16                // paths taken from epoll per wake-up
 
+// One peer's totals over all its direct paths.
+typedef struct {
+    uint8_t peer[WIRE_ID_LEN];
+    direct_totals_t totals;
+    bool changed;
+} peer_totals_t;
+
 typedef struct {
     uint8_t peer[WIRE_ID_LEN];
     char hex[ID_HEX_LEN];
+    peer_totals_t *totals;          // in direct_paths_t.totals (entries are never moved: an array of pointers)
     int fd;
     char local_text[64], remote_text[64];
     struct sockaddr_storage remote;
@@ -37,6 +45,8 @@ struct direct_paths {
     size_t max_datagram;
     direct_path_t **paths;
     size_t count, cap;
+    peer_totals_t **totals;         // one per peer that ever had a path
+    size_t totals_count, totals_cap;
     uint64_t *paths_opened, *paths_closed, *open_failed, *bad_messages;
     uint64_t *datagrams_out, *datagrams_in, *drop_send, *drop_source, *drop_not_transport, *recv_errors;
 };
@@ -91,6 +101,9 @@ void direct_paths_destroy(direct_paths_t **self_p)
     while (self->count)
         path_close(self, self->count - 1, "crypto stopping");
     free(self->paths);
+    for (size_t i = 0; i < self->totals_count; i++)
+        free(self->totals[i]);
+    free(self->totals);
     close(self->epoll_fd);
     free(self);
     *self_p = NULL;
@@ -119,6 +132,38 @@ bool direct_paths_has(const direct_paths_t *self, const uint8_t peer[WIRE_ID_LEN
     return find(self, peer) >= 0;
 }
 
+// The peer's totals, made on first use. NULL when out of memory.
+static peer_totals_t *totals_of(direct_paths_t *self, const uint8_t peer[WIRE_ID_LEN])
+{
+    for (size_t i = 0; i < self->totals_count; i++)
+        if (memcmp(self->totals[i]->peer, peer, WIRE_ID_LEN) == 0)
+            return self->totals[i];
+    if (self->totals_count == self->totals_cap) {
+        size_t cap = self->totals_cap ? self->totals_cap * 2 : 8;
+        peer_totals_t **totals = realloc(self->totals, cap * sizeof *totals);
+        if (!totals)
+            return NULL;
+        self->totals = totals;
+        self->totals_cap = cap;
+    }
+    peer_totals_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    memcpy(t->peer, peer, WIRE_ID_LEN);
+    self->totals[self->totals_count++] = t;
+    return t;
+}
+
+void direct_paths_report(direct_paths_t *self, bool all, direct_totals_fn *fn, void *ctx)
+{
+    for (size_t i = 0; i < self->totals_count; i++) {
+        peer_totals_t *t = self->totals[i];
+        if (all || t->changed)
+            fn(ctx, t->peer, &t->totals);
+        t->changed = false;
+    }
+}
+
 // Opens the steering socket for a path nat handed over. Returns the path, or NULL (logged, counted).
 static direct_path_t *path_open(direct_paths_t *self, const uint8_t peer[WIRE_ID_LEN], const char *local,
                                 const char *remote)
@@ -134,6 +179,11 @@ static direct_path_t *path_open(direct_paths_t *self, const uint8_t peer[WIRE_ID
     memcpy(p->peer, peer, WIRE_ID_LEN);
     id_to_hex(peer, p->hex);
     p->fd = -1;
+    if (!(p->totals = totals_of(self, peer))) {
+        log_error("direct paths: out of memory");
+        free(p);
+        return NULL;
+    }
     snprintf(p->local_text, sizeof p->local_text, "%s", local);
     snprintf(p->remote_text, sizeof p->remote_text, "%s", remote);
     udp_offloads_t got;
@@ -247,6 +297,12 @@ size_t direct_paths_send(direct_paths_t *self, const uint8_t peer[WIRE_ID_LEN], 
         *self->drop_send += n - sent;   // the socket's buffer is full: dropped, as a full queue to nat would
     }
     *self->datagrams_out += sent;
+    if (sent) {
+        for (size_t k = 0; k < sent; k++)
+            p->totals->totals.tx_bytes += datagrams[k].iov_len;
+        p->totals->totals.tx_packets += sent;
+        p->totals->changed = true;
+    }
     return sent;
 }
 
@@ -274,6 +330,9 @@ static void receive_path(direct_paths_t *self, direct_path_t *p, direct_datagram
                 continue;
             }
             (*self->datagrams_in)++;
+            p->totals->totals.rx_bytes += got[k].len;
+            p->totals->totals.rx_packets++;
+            p->totals->changed = true;
             fn(ctx, p->peer, got[k].data, got[k].len);
         }
         if (n < DIRECT_PATH_BATCH)

@@ -43,6 +43,15 @@ bool direct_paths_has(const direct_paths_t *self, const uint8_t peer[32]);
 // Sends n datagrams to peer on its path. Returns how many left (the rest are counted as dropped).
 size_t direct_paths_send(direct_paths_t *self, const uint8_t peer[32], const struct iovec *datagrams, size_t n);
 
+// What crypto sent and received on each peer's direct paths, over all of them since it started (a closed
+// path's totals are kept, so they only grow). Calls fn for each peer whose totals changed since the last
+// call (every peer when all).
+typedef struct {
+    uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+} direct_totals_t;
+typedef void direct_totals_fn(void *ctx, const uint8_t peer[32], const direct_totals_t *totals);
+void direct_paths_report(direct_paths_t *self, bool all, direct_totals_fn *fn, void *ctx);
+
 // Reads what is waiting on every ready path, and calls fn for each transport datagram that came from the
 // path's peer end (others are dropped and counted).
 typedef void direct_datagram_fn(void *ctx, const uint8_t peer[32], const uint8_t *datagram, size_t len);
