@@ -16,7 +16,8 @@
 # Each phase: iperf3 TCP alpha->beta over the overlay (FLOOD_RUNS runs, default 3: the median), then 200
 # pings 25 ms apart, with the CPU share of each node's weft-crypto over the phase. Prints one line per phase:
 #   phase=NAME mbit=M loss_pct=L rtt_ms=R alpha_crypto_cpu_pct=A beta_crypto_cpu_pct=B
-# then both nodes' crypto counters and nat's drop_not_weft ("counter NODE NAME=VALUE"). Needs root. Everything it starts is removed at the end.
+# then both nodes' crypto counters, nat's drop_not_weft and drop_handshake_flood, and the kernel's drop count
+# of alpha's ICE port ("counter NODE NAME=VALUE"). Needs root. Everything it starts is removed at the end.
 # tests/integration/test_handshake_flood.sh runs it and checks the figures.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,13 +31,14 @@ RATE=${FLOOD_RATE:-20000}
 RUNS=${FLOOD_RUNS:-3}   # iperf3 runs per phase; the median is printed (one short run on 2 shared cores is noisy)
 
 lab_switch
-# the capture an attacker on the switch would have: the handshakes of the nodes connecting
-ip netns exec "$LAB_SW" tcpdump -i br0 -U -w "$LAB_DIR/switch.pcap" udp 2>/dev/null &
+lab_hub hub 10.99.0.1
+lab_node alpha 10.99.0.2 10.100.0.1
+# the capture an attacker on the switch would have: the handshakes of the nodes connecting, taken on alpha's
+# side of the link (beta is not up yet): on the bridge device the capture missed them twice here
+ip netns exec "$(lab_ns alpha)" tcpdump -i eth0 -U -w "$LAB_DIR/switch.pcap" udp 2>/dev/null &
 capture_pid=$!
 LAB_PIDS+=($capture_pid)
 sleep 0.5
-lab_hub hub 10.99.0.1
-lab_node alpha 10.99.0.2 10.100.0.1
 lab_node beta 10.99.0.3 10.100.0.2
 lab_host mallory 10.99.0.66/24
 lab_wait 30 "alpha to connect to beta" lab_peer_connected alpha 10.100.0.2
@@ -130,7 +132,10 @@ flood_wait
 grep -h '^replay\|^sent' "$LAB_DIR/flood.log" >&2 || true
 measure after   # no flood again: the machine may be shared, so the baseline is taken twice
 
-echo "weft-crypto counters, and weft-nat's drop_not_weft as nat_drop_not_weft (counter NODE NAME=VALUE):"
+echo "weft-crypto counters, weft-nat's drop_not_weft and drop_handshake_flood as nat_*, and the drops of the"
+echo "sockets on alpha's ICE port (its kernel filter, lib/udp_guard.h, and full queues) (counter NODE NAME=VALUE):"
+port_hex=$(printf '%04X' "${alpha_port##*:}")
+echo "counter alpha udp_drops=$(lab_exec alpha awk -v p=":$port_hex" 'substr($2, length($2) - 4) == p { s += $NF } END { print s + 0 }' /proc/net/udp)"
 for n in alpha beta; do
   "$BIN/weft" status --home "$(lab_home $n)" --json | python3 -c '
 import json, sys
@@ -140,8 +145,10 @@ for s in json.load(sys.stdin)["services"]:
         for k in ("datagrams_in", "drop_malformed", "drop_handshake_mac1", "drop_handshake_mac2",
                   "cookie_replies_out", "cookie_replies_in", "drop_cookie_reply", "drop_handshake_repeat",
                   "cookie_replies_limited", "drop_handshake_rate_limit", "drop_handshake_replay", "drop_auth", "handshakes_responded",
+                  "direct_drop_handshake_flood",
                   "under_load"):
             print("counter %s %s=%s" % (sys.argv[1], k, c.get(k, 0)))
     if s["service"] == "nat":
-        print("counter %s nat_drop_not_weft=%s" % (sys.argv[1], s.get("counters", {}).get("drop_not_weft", 0)))' $n
+        print("counter %s nat_drop_not_weft=%s" % (sys.argv[1], s.get("counters", {}).get("drop_not_weft", 0)))
+        print("counter %s nat_drop_handshake_flood=%s" % (sys.argv[1], s.get("counters", {}).get("drop_handshake_flood", 0)))' $n
 done

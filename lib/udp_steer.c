@@ -20,29 +20,40 @@
 #define STEER_INDEX_OWNER 0
 #define STEER_INDEX_DATA_PLANE 1
 
-// The program's constants come from lib/datagram.h, so a change of the framing changes the program too:
-// a transport datagram's first 4 bytes, read by BPF as one big-endian word, are the type and three zero
-// bytes; its length is at least DATAGRAM_TRANSPORT_MIN_LEN. udp_steer_is_transport applies the same rule.
-#define STEER_TRANSPORT_WORD ((uint32_t)DATAGRAM_TRANSPORT << 24)
-#define STEER_MIN_LEN DATAGRAM_TRANSPORT_MIN_LEN
+// The program's constants come from lib/datagram.h, so a change of the framing changes the program too. It
+// steers exactly what datagram_for_crypto accepts: a type 1-4 with three zero bytes (the first 4 bytes read
+// by BPF as one big-endian word) and a length that type can have. udp_steer_takes is the same rule in C.
+#define WORD(type) ((uint32_t)(type) << 24)
 _Static_assert(DATAGRAM_HEADER_LEN == 4, "the program reads the type and the three zero bytes as one 4-byte word");
-_Static_assert(DATAGRAM_TRANSPORT > 0 && DATAGRAM_TRANSPORT <= 0xFF, "the type is the word's top byte");
-_Static_assert(STEER_MIN_LEN >= DATAGRAM_HEADER_LEN, "the program checks the length before it reads the word");
+_Static_assert(DATAGRAM_TRANSPORT_MIN_LEN >= DATAGRAM_HEADER_LEN, "the program checks the length before the word");
+_Static_assert(DATAGRAM_COOKIE_REPLY_LEN >= DATAGRAM_TRANSPORT_MIN_LEN && DATAGRAM_RESPONSE_LEN >= DATAGRAM_TRANSPORT_MIN_LEN,
+               "every type is at least as long as the shortest transport datagram (the first length check)");
 
-// For UDP the program sees the payload at offset 0 and BPF_LEN is the payload's length.
+// For UDP the program sees the payload at offset 0 and BPF_LEN is the payload's length. Jump offsets count
+// from the next instruction; the comments say where each lands.
 static struct sock_filter steer_code[] = {
-    BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),                               // A = datagram length
-    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, STEER_MIN_LEN, 0, 3),            // too short -> owner
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),                               // A = bytes 0..3, network order
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, STEER_TRANSPORT_WORD, 0, 1),     // 04 00 00 00 ?
-    BPF_STMT(BPF_RET | BPF_K, STEER_INDEX_DATA_PLANE),
-    BPF_STMT(BPF_RET | BPF_K, STEER_INDEX_OWNER),
+    /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, DATAGRAM_TRANSPORT_MIN_LEN, 0, 14),           // short: 16 owner
+    /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),                                           // A = first word
+    /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WORD(DATAGRAM_TRANSPORT), 11, 0),           // 15 data plane
+    /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WORD(DATAGRAM_INITIATION), 2, 0),           // 7
+    /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WORD(DATAGRAM_RESPONSE), 4, 0),             // 10
+    /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WORD(DATAGRAM_COOKIE_REPLY), 6, 9),         // 13, else 16 owner
+    /* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),                                           // initiation
+    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DATAGRAM_INITIATION_LEN, 6, 0),
+    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DATAGRAM_INITIATION_CERT_LEN, 5, 6),
+    /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),                                          // response
+    /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DATAGRAM_RESPONSE_LEN, 3, 0),
+    /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DATAGRAM_RESPONSE_CERT_LEN, 2, 3),
+    /* 13 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),                                          // cookie reply
+    /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DATAGRAM_COOKIE_REPLY_LEN, 0, 1),
+    /* 15 */ BPF_STMT(BPF_RET | BPF_K, STEER_INDEX_DATA_PLANE),
+    /* 16 */ BPF_STMT(BPF_RET | BPF_K, STEER_INDEX_OWNER),
 };
 
-bool udp_steer_is_transport(const uint8_t *datagram, size_t len)
+bool udp_steer_takes(const uint8_t *datagram, size_t len)
 {
-    return datagram && len >= STEER_MIN_LEN && datagram[0] == DATAGRAM_TRANSPORT &&
-           (datagram[1] | datagram[2] | datagram[3]) == 0;
+    return datagram && datagram_for_crypto(datagram, len);
 }
 
 static const char *addr_text(const struct sockaddr *sa, socklen_t sa_len, char *buf, size_t len)
@@ -189,6 +200,6 @@ int udp_steer_open(const struct sockaddr *local, socklen_t local_len, char *err,
         errno = e;
         return -1;
     }
-    log_debug("udp steer: fd %d on %s takes weft transport datagrams from its port", fd, where);
+    log_debug("udp steer: fd %d on %s takes weft's datagrams from its port", fd, where);
     return fd;
 }

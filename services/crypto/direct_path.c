@@ -9,8 +9,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "datagram.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "sockaddr_text.h"
 #include "udp_batch.h"
 #include "udp_steer.h"
@@ -35,6 +37,7 @@ typedef struct {
     struct sockaddr_storage remote;
     socklen_t remote_len;
     udp_batch_t *batch;             // this socket's send and receive buffers
+    rate_limit_t handshakes;        // handshake datagrams passed on from this path
     int64_t said_ms;                // monotonic: nat last named this path
 } direct_path_t;
 
@@ -48,7 +51,8 @@ struct direct_paths {
     peer_totals_t **totals;         // one per peer that ever had a path
     size_t totals_count, totals_cap;
     uint64_t *paths_opened, *paths_closed, *open_failed, *bad_messages;
-    uint64_t *datagrams_out, *datagrams_in, *drop_send, *drop_source, *drop_not_transport, *recv_errors;
+    uint64_t *datagrams_out, *datagrams_in, *drop_send, *drop_source, *drop_not_weft, *recv_errors;
+    uint64_t *drop_handshake_flood;
 };
 
 direct_paths_t *direct_paths_new(service_t *svc, size_t max_datagram, bool gso, bool gro)
@@ -75,7 +79,8 @@ direct_paths_t *direct_paths_new(service_t *svc, size_t max_datagram, bool gso, 
     self->datagrams_in = service_counter(svc, "direct_datagrams_in");
     self->drop_send = service_counter(svc, "direct_drop_send");
     self->drop_source = service_counter(svc, "direct_drop_source");
-    self->drop_not_transport = service_counter(svc, "direct_drop_not_transport");
+    self->drop_not_weft = service_counter(svc, "direct_drop_not_weft");
+    self->drop_handshake_flood = service_counter(svc, "direct_drop_handshake_flood");
     self->recv_errors = service_counter(svc, "direct_recv_errors");
     return self;
 }
@@ -325,8 +330,19 @@ static void receive_path(direct_paths_t *self, direct_path_t *p, direct_datagram
             }
             // the kernel's program looks at the first datagram of a GRO buffer only; and a socket left alone
             // on its port (nat died) gets everything
-            if (!udp_steer_is_transport(got[k].data, got[k].len)) {
-                (*self->drop_not_transport)++;
+            if (!udp_steer_takes(got[k].data, got[k].len)) {
+                (*self->drop_not_weft)++;
+                continue;
+            }
+            // handshakes beyond what crypto would ever answer cost nothing more than this (a flood of
+            // mac1-valid initiations must not take the loop from the packets)
+            if (got[k].data[0] != DATAGRAM_TRANSPORT &&
+                !rate_limit_allow(&p->handshakes, DIRECT_PATH_HANDSHAKES_PER_S, DIRECT_PATH_HANDSHAKES_BURST,
+                                  clock_now_ms())) {
+                if (log_worth_repeating(++*self->drop_handshake_flood))
+                    log_warn("peer %.16s: dropped %llu handshake datagrams over %d a second on the direct path "
+                             "(a flood?)", p->hex, (unsigned long long)*self->drop_handshake_flood,
+                             DIRECT_PATH_HANDSHAKES_PER_S);
                 continue;
             }
             (*self->datagrams_in)++;

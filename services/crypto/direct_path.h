@@ -1,8 +1,7 @@
 // direct_path.h — crypto's direct paths: for each peer whose direct UDP pair nat handed over (DirectPath,
-// proto/node.proto), a socket bound beside the pair's (lib/udp_steer.h: the kernel steers the peer's
-// transport datagrams to it, everything else stays with libnice) on which crypto sends that peer's
-// datagrams (sendmmsg, UDP GSO; lib/udp_batch.h) and receives its transport datagrams (recvmmsg), with no
-// hop through nat. Datagrams for peers without one go through nat as before.
+// proto/node.proto), a socket bound beside the pair's (lib/udp_steer.h: the kernel steers weft's datagrams
+// to it, everything else stays with libnice) on which crypto sends that peer's datagrams (sendmmsg, UDP
+// GSO; lib/udp_batch.h) and receives them (recvmmsg), with no hop through nat. Datagrams for peers without one go through nat as before.
 //
 // Owns the sockets, their batches and one epoll fd holding them all, so the actor loop watches one fd.
 // A path is forgotten when nat withdraws it, when nat says nothing of it for DIRECT_PATH_TTL_MS (nat
@@ -20,6 +19,11 @@
 
 #define DIRECT_PATH_TTL_MS 6000     // nat says every handed-over path again every 2 s
 #define DIRECT_PATH_BATCH 64        // datagrams per sendmmsg / recvmmsg
+// Handshake datagrams (initiations, responses, cookie replies) passed on from one path: crypto does at most
+// 50 Diffie-Hellmans a second per member and sends at most 10 cookie replies a second on a member's path;
+// more than this from one path is a flood, dropped here (nat does the same for what reaches libnice).
+#define DIRECT_PATH_HANDSHAKES_PER_S 50
+#define DIRECT_PATH_HANDSHAKES_BURST 20
 
 typedef struct direct_paths direct_paths_t;
 
@@ -52,8 +56,8 @@ typedef struct {
 typedef void direct_totals_fn(void *ctx, const uint8_t peer[32], const direct_totals_t *totals);
 void direct_paths_report(direct_paths_t *self, bool all, direct_totals_fn *fn, void *ctx);
 
-// Reads what is waiting on every ready path, and calls fn for each transport datagram that came from the
-// path's peer end (others are dropped and counted).
+// Reads what is waiting on every ready path, and calls fn for each weft datagram that came from the path's
+// peer end, handshakes at most DIRECT_PATH_HANDSHAKES_PER_S a second (others are dropped and counted).
 typedef void direct_datagram_fn(void *ctx, const uint8_t peer[32], const uint8_t *datagram, size_t len);
 void direct_paths_receive(direct_paths_t *self, direct_datagram_fn *fn, void *ctx);
 

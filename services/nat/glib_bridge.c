@@ -2,6 +2,8 @@
 // the event socket to the actor. See glib_bridge.h.
 #include "glib_bridge.h"
 
+#include "clock.h"
+
 #include <stdatomic.h>
 
 #include "datagram.h"
@@ -26,7 +28,7 @@ struct glib_bridge {
     packet_batch_t *batch;      // datagrams received in this main-loop pass
     GSource *flush_source;      // idle source that sends the batch, while one is pending
 
-    _Atomic uint64_t datagrams_in, bytes_in, drop_crypto_full, drop_not_weft;
+    _Atomic uint64_t datagrams_in, bytes_in, drop_crypto_full, drop_not_weft, drop_handshake_flood;
 };
 
 static void set_ready(glib_bridge_t *self, int ready)
@@ -146,6 +148,7 @@ void glib_bridge_stats(glib_bridge_t *self, glib_bridge_stats_t *out)
     out->bytes_in = atomic_load_explicit(&self->bytes_in, memory_order_relaxed);
     out->drop_crypto_full = atomic_load_explicit(&self->drop_crypto_full, memory_order_relaxed);
     out->drop_not_weft = atomic_load_explicit(&self->drop_not_weft, memory_order_relaxed);
+    out->drop_handshake_flood = atomic_load_explicit(&self->drop_handshake_flood, memory_order_relaxed);
 }
 
 static void send_to_crypto(glib_bridge_t *self)
@@ -166,13 +169,22 @@ static gboolean flush_when_idle(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-void glib_bridge_deliver(glib_bridge_t *self, const uint8_t peer[32], const void *data, size_t len)
+void glib_bridge_deliver(glib_bridge_t *self, const uint8_t peer[32], const void *data, size_t len,
+                         rate_limit_t *handshakes)
 {
     if (!datagram_for_crypto(data, len)) {
         uint64_t n = atomic_fetch_add_explicit(&self->drop_not_weft, 1, memory_order_relaxed) + 1;
         if (log_worth_repeating(n))
             log_warn("dropped %llu datagrams from the wire that are not weft's (first byte 0x%02x, %zu bytes)",
                      (unsigned long long)n, len ? ((const uint8_t *)data)[0] : 0, len);
+        return;
+    }
+    if (((const uint8_t *)data)[0] != DATAGRAM_TRANSPORT &&
+        !rate_limit_allow(handshakes, GLIB_BRIDGE_HANDSHAKES_PER_S, GLIB_BRIDGE_HANDSHAKES_BURST, clock_now_ms())) {
+        uint64_t n = atomic_fetch_add_explicit(&self->drop_handshake_flood, 1, memory_order_relaxed) + 1;
+        if (log_worth_repeating(n))
+            log_warn("dropped %llu handshake datagrams over %d a second on one peer's path (a flood?)",
+                     (unsigned long long)n, GLIB_BRIDGE_HANDSHAKES_PER_S);
         return;
     }
     if (!packet_batch_fits(self->batch, len, peer))

@@ -17,6 +17,7 @@
 #include "identity.h"
 #include "log.h"
 #include "path_probe.h"
+#include "udp_guard.h"
 #include "udp_steer.h"
 #include "wire.h"
 
@@ -40,6 +41,7 @@ struct ice_peer {
     ice_stun_server_t stun;
     ice_turn_server_t turn;
     uint64_t probe_token;           // our pings carry it; a pong without it is not ours
+    rate_limit_t handshakes;        // handshake datagrams passed to crypto (glib_bridge_deliver)
     char resume_local[64], resume_remote[64];   // the pair to select at once ("": none), ice_peer_resume_as
     // written by the GLib thread, read by the actor
     _Atomic uint64_t rx_bytes, rx_packets;
@@ -405,7 +407,7 @@ static void on_receive(NiceAgent *agent, guint stream_id, guint component_id, gu
         on_probe(self, (const uint8_t *)buf, len, now);
         return;
     }
-    glib_bridge_deliver(self->bridge, self->peer, buf, len);
+    glib_bridge_deliver(self->bridge, self->peer, buf, len, &self->handshakes);
 }
 
 // ---------------------------------------------------------------- commands (run on the GLib thread)
@@ -641,6 +643,9 @@ int ice_peer_share_selected_socket(ice_peer_t *self, char *bound, size_t bound_l
     }
     if (rc == 0)
         rc = udp_steer_share(fd, err, err_len);
+    char guard_err[160];
+    if (rc == 0 && udp_guard_attach(fd, guard_err, sizeof guard_err) != 0)   // not fatal: nat checks again
+        log_warn("peer %.16s: %s; junk sent to the path's port reaches nat", self->peer_hex, guard_err);
     g_object_unref(socket);
     return rc;
 }

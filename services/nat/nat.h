@@ -144,7 +144,7 @@ typedef struct {
 
 typedef struct {
     uint64_t *datagrams_out, *datagrams_in, *bytes_out, *bytes_in;
-    uint64_t *drop_no_path, *drop_send_error, *drop_bad_batch, *drop_crypto_full, *drop_not_weft;
+    uint64_t *drop_no_path, *drop_send_error, *drop_bad_batch, *drop_crypto_full, *drop_not_weft, *drop_handshake_flood;
     uint64_t *signals_out, *signals_in, *signals_stale, *signals_bad, *signals_unknown_peer, *drop_signal_out;
     uint64_t *agents_created, *ice_restarts, *peers_connected, *peerlist_bad, *held, *held_sent;
     uint64_t *peers_direct, *peers_relay, *paths_died, *probes_sent, *trials, *trials_promoted;

@@ -52,6 +52,7 @@ static void nat_register_counters(nat_actor_t *self, service_t *svc)
     c->direct_handovers = service_counter(svc, "direct_handovers");
     c->drop_direct_out = service_counter(svc, "drop_direct_out");
     c->drop_not_weft = service_counter(svc, "drop_not_weft");
+    c->drop_handshake_flood = service_counter(svc, "drop_handshake_flood");
     c->signals_out = service_counter(svc, "signals_out");
     c->signals_in = service_counter(svc, "signals_in");
     c->signals_stale = service_counter(svc, "signals_stale");
@@ -212,6 +213,7 @@ static int before_status(void *arg)
     *self->nat.count.bytes_in = stats.bytes_in;
     *self->nat.count.drop_crypto_full = stats.drop_crypto_full;
     *self->nat.count.drop_not_weft = stats.drop_not_weft;
+    *self->nat.count.drop_handshake_flood = stats.drop_handshake_flood;
     return 0;
 }
 

@@ -3,7 +3,7 @@
 // kind of datagram a peer's path carries and each is counted where it arrives: weft transport datagrams at
 // the steering socket only, everything else at the shared socket only. Then the fallback after the steering
 // socket closes, a new steering socket taking over, the refusal on a port that was not shared, and
-// udp_steer_is_transport agreeing with the program on every case.
+// udp_steer_takes agreeing with the program on every case.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,20 +32,20 @@ typedef struct {
     const char *name;
     uint8_t data[MAX_LEN];
     size_t len;
-    bool transport;   // where the program must send it: true = the steering socket
+    bool steered;     // where the program must send it: true = the steering socket
 } dgram_case_t;
 
 static dgram_case_t cases[MAX_CASES];
 static size_t n_cases;
 
 // case bytes: head (head_len bytes) then a filler that depends on the case's index, so no two cases match
-static void add(const char *name, const uint8_t *head, size_t head_len, size_t len, bool transport)
+static void add(const char *name, const uint8_t *head, size_t head_len, size_t len, bool steered)
 {
     assert_true(n_cases < MAX_CASES && len <= MAX_LEN && head_len <= len);
     dgram_case_t *c = &cases[n_cases];
     c->name = name;
     c->len = len;
-    c->transport = transport;
+    c->steered = steered;
     for (size_t j = 0; j < len; j++)
         c->data[j] = (uint8_t)(n_cases * 37 + j * 11 + 1);
     if (head_len)
@@ -80,11 +80,14 @@ static void build_cases(void)
     add("TURN ChannelData 0x4000 (68 bytes)", channel, 4, 68, false);
     const uint8_t h1[] = {DATAGRAM_INITIATION, 0, 0, 0}, h2[] = {DATAGRAM_RESPONSE, 0, 0, 0},
                   h3[] = {DATAGRAM_COOKIE_REPLY, 0, 0, 0};
-    add("handshake initiation", h1, 4, DATAGRAM_INITIATION_LEN, false);
-    add("handshake initiation with certificate", h1, 4, DATAGRAM_INITIATION_CERT_LEN, false);
-    add("handshake response", h2, 4, DATAGRAM_RESPONSE_LEN, false);
-    add("handshake response with certificate", h2, 4, DATAGRAM_RESPONSE_CERT_LEN, false);
-    add("cookie reply", h3, 4, DATAGRAM_COOKIE_REPLY_LEN, false);
+    add("handshake initiation", h1, 4, DATAGRAM_INITIATION_LEN, true);
+    add("handshake initiation with certificate", h1, 4, DATAGRAM_INITIATION_CERT_LEN, true);
+    add("handshake initiation of the old size (116 bytes)", h1, 4, 116, false);
+    add("handshake response", h2, 4, DATAGRAM_RESPONSE_LEN, true);
+    add("handshake response with certificate", h2, 4, DATAGRAM_RESPONSE_CERT_LEN, true);
+    add("handshake response one byte long", h2, 4, DATAGRAM_RESPONSE_LEN + 1, false);
+    add("cookie reply", h3, 4, DATAGRAM_COOKIE_REPLY_LEN, true);
+    add("cookie reply, 65 bytes", h3, 4, DATAGRAM_COOKIE_REPLY_LEN + 1, false);
     const uint8_t ping[] = {0x50}, pong[] = {0x51}, ping_z[] = {0x50, 0, 0, 0};
     add("path probe ping (20 bytes)", ping, 1, 20, false);
     add("path probe pong (20 bytes)", pong, 1, 20, false);
@@ -216,7 +219,7 @@ static void send_round(int sender, const struct sockaddr_storage *dst, socklen_t
 static void expect_steered(const counts_t *c)
 {
     for (size_t i = 0; i < n_cases; i++) {
-        unsigned want_steer = cases[i].transport ? COPIES : 0;
+        unsigned want_steer = cases[i].steered ? COPIES : 0;
         if (c->at_steer[i] != want_steer || c->at_owner[i] != COPIES - want_steer)
             print_error("%s: at the steering socket %u, at the shared socket %u; want %u and %u\n", cases[i].name,
                         c->at_steer[i], c->at_owner[i], want_steer, COPIES - want_steer);
@@ -302,7 +305,7 @@ static void test_steer_ipv6(void **state)
 }
 
 // The caveat of udp_steer.h: when the shared socket leaves, the steering socket takes its slot (index 0)
-// and gets every datagram; its reader must apply udp_steer_is_transport itself.
+// and gets every datagram; its reader must apply udp_steer_takes itself.
 static void test_owner_closed_steer_gets_all(void **state)
 {
     (void)state;
@@ -386,26 +389,25 @@ static void test_bad_input(void **state)
 }
 
 // The C rule agrees with the table the program was tested against (every case above), and its edges.
-static void test_is_transport(void **state)
+static void test_takes(void **state)
 {
     (void)state;
     build_cases();
     for (size_t i = 0; i < n_cases; i++) {
-        if (udp_steer_is_transport(cases[i].data, cases[i].len) != cases[i].transport)
-            print_error("%s: udp_steer_is_transport says %d\n", cases[i].name, !cases[i].transport);
-        assert_int_equal(udp_steer_is_transport(cases[i].data, cases[i].len), cases[i].transport);
+        if (udp_steer_takes(cases[i].data, cases[i].len) != cases[i].steered)
+            print_error("%s: udp_steer_takes says %d\n", cases[i].name, !cases[i].steered);
+        assert_int_equal(udp_steer_takes(cases[i].data, cases[i].len), cases[i].steered);
     }
     uint8_t t[DATAGRAM_TRANSPORT_MIN_LEN] = {DATAGRAM_TRANSPORT};
-    assert_true(udp_steer_is_transport(t, sizeof t));
-    assert_false(udp_steer_is_transport(t, sizeof t - 1));
-    assert_false(udp_steer_is_transport(NULL, 0));
-    assert_false(udp_steer_is_transport(NULL, 64));
-    // every datagram crypto would take as transport is steered, and no other kind crypto takes
+    assert_true(udp_steer_takes(t, sizeof t));
+    assert_false(udp_steer_takes(t, sizeof t - 1));
+    assert_false(udp_steer_takes(NULL, 0));
+    assert_false(udp_steer_takes(NULL, 64));
+    // exactly the datagrams crypto takes are steered (lib/datagram.h)
     for (unsigned type = 0; type < 256; type++) {
-        uint8_t d[200] = {(uint8_t)type};
+        uint8_t d[400] = {(uint8_t)type};
         for (size_t len = 0; len <= sizeof d; len++)
-            if (datagram_for_crypto(d, len))
-                assert_int_equal(udp_steer_is_transport(d, len), type == DATAGRAM_TRANSPORT);
+            assert_int_equal(udp_steer_takes(d, len), datagram_for_crypto(d, len));
     }
 }
 
@@ -417,7 +419,7 @@ int main(void)
         cmocka_unit_test(test_owner_closed_steer_gets_all),
         cmocka_unit_test(test_refused_when_not_shared),
         cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_is_transport),
+        cmocka_unit_test(test_takes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 // ratelimit.h — a token bucket in integer milliseconds: `rate` events a second on average, at most
 // `burst` at once. weft-crypto keeps one per member and one for the whole node in front of the
-// handshake's Diffie-Hellman (session.c). No clock of its own: the caller passes the time.
-#ifndef WEFT_CRYPTO_RATELIMIT_H
-#define WEFT_CRYPTO_RATELIMIT_H
+// handshake's Diffie-Hellman (session.c); weft-nat one per ICE agent in front of crypto, for the handshake
+// datagrams it passes on (ice_peer.c). No clock of its own: the caller passes the time.
+#ifndef WEFT_RATELIMIT_H
+#define WEFT_RATELIMIT_H
 
 #include <stdbool.h>
 #include <stdint.h>
