@@ -3,7 +3,8 @@
 # has selected a direct UDP pair, nat hands it to crypto, which sends and receives the peer's transport
 # datagrams itself (no hop through nat). Checks, on a hub and three nodes in network namespaces:
 #   - alpha's nat handed the pair over and its datagrams_out stays still while alpha pings beta: the
-#     packets left through crypto's socket (crypto's direct_datagrams_out grew instead);
+#     packets left through crypto's socket (crypto's direct_datagrams_out grew instead); crypto borrowed the
+#     TUN from device and read the pings itself (device's packets_in stays still);
 #   - under iperf3 load, kill -9 of alpha's crypto (the data plane) and then of its nat: each time pings
 #     answer again within 5 s and no other service of alpha restarted;
 #   - gamma runs with dataplane.gso and dataplane.gro forced off, delta with dataplane.direct off (every
@@ -27,9 +28,14 @@ lab_wait 10 "alpha's nat to hand its direct pairs to crypto" \
   bash -c "[ \$(\"$BIN/weft\" status --home $(lab_home alpha) --json | python3 -c 'import json,sys
 print([s for s in json.load(sys.stdin)[\"services\"] if s[\"service\"] == \"crypto\"][0][\"counters\"].get(\"direct_paths_opened\", 0))') -ge 3 ]"
 
-lab_log "alpha pings beta: the datagrams leave through crypto's socket, not through nat"
+lab_log "alpha pings beta: the datagrams leave through crypto's socket, not through nat; crypto reads the TUN, not device"
+lab_wait 10 "alpha's crypto to borrow the TUN from device" bash -c "[ \$(\"$BIN/weft\" status --home $(lab_home alpha) --json | python3 -c 'import json,sys
+print([s for s in json.load(sys.stdin)[\"services\"] if s[\"service\"] == \"crypto\"][0][\"counters\"].get(\"tun_borrows\", 0))') -ge 1 ]"
+[ "$(lab_counter alpha device tun_lends)" -ge 1 ] || lab_fail "device does not count the TUN as lent"
 nat_out0=$(lab_counter alpha nat datagrams_out)
 direct_out0=$(lab_counter alpha crypto direct_datagrams_out)
+device_in0=$(lab_counter alpha device packets_in)
+tun_in0=$(lab_counter alpha crypto tun_packets_in)
 out=$(lab_exec alpha ping -c 20 -i 0.05 -W 2 10.100.0.2) || { echo "$out"; lab_fail "alpha -> beta ping failed"; }
 grep -q " 0% packet loss" <<<"$out" || lab_fail "alpha -> beta lost packets: $out"
 nat_out1=$(lab_counter alpha nat datagrams_out)
@@ -37,6 +43,8 @@ direct_out1=$(lab_counter alpha crypto direct_datagrams_out)
 lab_log "nat datagrams_out $nat_out0 -> $nat_out1, crypto direct_datagrams_out $direct_out0 -> $direct_out1"
 [ $((direct_out1 - direct_out0)) -ge 20 ] || lab_fail "crypto sent fewer than 20 datagrams on its direct path"
 [ $((nat_out1 - nat_out0)) -le 2 ] || lab_fail "alpha's nat still carried the pings ($((nat_out1 - nat_out0)) datagrams)"
+[ "$(lab_counter alpha device packets_in)" = "$device_in0" ] || lab_fail "device still read packets from the TUN"
+[ $(( $(lab_counter alpha crypto tun_packets_in) - tun_in0 )) -ge 20 ] || lab_fail "crypto did not read the pings from the TUN"
 [ "$(lab_counter beta crypto direct_datagrams_in)" -ge 20 ] || lab_fail "beta's crypto did not receive on its direct path"
 
 lab_log "gamma (GSO and GRO forced off) and delta (dataplane.direct off) are reached"
