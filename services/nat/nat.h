@@ -44,7 +44,7 @@
 // trying a trial agent with direct candidates only next to it (NAT_TRIAL_MS each, NAT_TRIAL_GAP_MS apart
 // for the first minute on the relay, NAT_TRIAL_GAP_LONG_MS after); one that connects takes over.
 #define NAT_TRIAL_MS 3000
-#define NAT_TRIAL_GAP_MS 1000
+#define NAT_TRIAL_GAP_MS 250
 #define NAT_TRIAL_GAP_LONG_MS 15000
 #define NAT_TRIAL_FAST_FOR_MS 60000
 // Resuming after a restart of nat (nat_resume.c): a peer whose path was up within the last
