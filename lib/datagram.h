@@ -14,6 +14,7 @@
 
 #include "cert.h"
 #include "noise.h"
+#include "ratelimit.h"
 
 enum {
     DATAGRAM_INITIATION = 1,
@@ -49,6 +50,22 @@ static inline bool datagram_for_crypto(const uint8_t *buf, size_t len)
     case DATAGRAM_TRANSPORT: return len >= DATAGRAM_TRANSPORT_MIN_LEN;
     default: return false;
     }
+}
+
+// At most this many handshake datagrams (initiations, responses, cookie replies) a second (burst
+// DATAGRAM_PATH_HANDSHAKES_BURST) from one peer's path reach crypto's session table: it does at most 50
+// Diffie-Hellmans a second per member and sends at most 10 cookie replies a second on a member's path, so
+// more is a flood, dropped where it is read (crypto's direct path, nat's agent) before it costs the loop
+// that is also the data plane. Transport datagrams are never limited here.
+#define DATAGRAM_PATH_HANDSHAKES_PER_S 50
+#define DATAGRAM_PATH_HANDSHAKES_BURST 20
+
+// True when datagram (one datagram_for_crypto accepted) may go on to crypto's session table: a transport
+// datagram, or a handshake datagram within the path's rate (limit, the path's bucket).
+static inline bool datagram_path_allows(rate_limit_t *limit, const uint8_t *datagram, int64_t now_ms)
+{
+    return datagram[0] == DATAGRAM_TRANSPORT ||
+           rate_limit_allow(limit, DATAGRAM_PATH_HANDSHAKES_PER_S, DATAGRAM_PATH_HANDSHAKES_BURST, now_ms);
 }
 
 #endif

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "cert.h"
 #include "datagram.h"
 
 #define STUN_MAGIC_COOKIE 0x2112A442u
@@ -61,16 +60,7 @@ bool udp_guard_passes(const uint8_t *d, size_t len)
     uint32_t cookie = (uint32_t)d[4] << 24 | (uint32_t)d[5] << 16 | (uint32_t)d[6] << 8 | d[7];
     if (cookie == STUN_MAGIC_COOKIE)
         return true;
-    uint32_t word = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
-    if (word == WORD(DATAGRAM_INITIATION))
-        return len == DATAGRAM_INITIATION_LEN || len == DATAGRAM_INITIATION_CERT_LEN;
-    if (word == WORD(DATAGRAM_RESPONSE))
-        return len == DATAGRAM_RESPONSE_LEN || len == DATAGRAM_RESPONSE_CERT_LEN;
-    if (word == WORD(DATAGRAM_COOKIE_REPLY))
-        return len == DATAGRAM_COOKIE_REPLY_LEN;
-    if (word == WORD(DATAGRAM_TRANSPORT))
-        return len >= DATAGRAM_TRANSPORT_MIN_LEN;
-    return false;
+    return datagram_for_crypto(d, len);
 }
 
 int udp_guard_attach(int fd, char *err, size_t err_len)

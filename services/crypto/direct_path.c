@@ -336,13 +336,11 @@ static void receive_path(direct_paths_t *self, direct_path_t *p, direct_datagram
             }
             // handshakes beyond what crypto would ever answer cost nothing more than this (a flood of
             // mac1-valid initiations must not take the loop from the packets)
-            if (got[k].data[0] != DATAGRAM_TRANSPORT &&
-                !rate_limit_allow(&p->handshakes, DIRECT_PATH_HANDSHAKES_PER_S, DIRECT_PATH_HANDSHAKES_BURST,
-                                  clock_now_ms())) {
+            if (!datagram_path_allows(&p->handshakes, got[k].data, clock_now_ms())) {
                 if (log_worth_repeating(++*self->drop_handshake_flood))
                     log_warn("peer %.16s: dropped %llu handshake datagrams over %d a second on the direct path "
                              "(a flood?)", p->hex, (unsigned long long)*self->drop_handshake_flood,
-                             DIRECT_PATH_HANDSHAKES_PER_S);
+                             DATAGRAM_PATH_HANDSHAKES_PER_S);
                 continue;
             }
             (*self->datagrams_in)++;

@@ -19,11 +19,6 @@
 
 #define DIRECT_PATH_TTL_MS 6000     // nat says every handed-over path again every 2 s
 #define DIRECT_PATH_BATCH 64        // datagrams per sendmmsg / recvmmsg
-// Handshake datagrams (initiations, responses, cookie replies) passed on from one path: crypto does at most
-// 50 Diffie-Hellmans a second per member and sends at most 10 cookie replies a second on a member's path;
-// more than this from one path is a flood, dropped here (nat does the same for what reaches libnice).
-#define DIRECT_PATH_HANDSHAKES_PER_S 50
-#define DIRECT_PATH_HANDSHAKES_BURST 20
 
 typedef struct direct_paths direct_paths_t;
 
@@ -57,7 +52,7 @@ typedef void direct_totals_fn(void *ctx, const uint8_t peer[32], const direct_to
 void direct_paths_report(direct_paths_t *self, bool all, direct_totals_fn *fn, void *ctx);
 
 // Reads what is waiting on every ready path, and calls fn for each weft datagram that came from the path's
-// peer end, handshakes at most DIRECT_PATH_HANDSHAKES_PER_S a second (others are dropped and counted).
+// peer end, handshakes at most DATAGRAM_PATH_HANDSHAKES_PER_S a second (lib/datagram.h) (others are dropped and counted).
 typedef void direct_datagram_fn(void *ctx, const uint8_t peer[32], const uint8_t *datagram, size_t len);
 void direct_paths_receive(direct_paths_t *self, direct_datagram_fn *fn, void *ctx);
 

@@ -179,12 +179,11 @@ void glib_bridge_deliver(glib_bridge_t *self, const uint8_t peer[32], const void
                      (unsigned long long)n, len ? ((const uint8_t *)data)[0] : 0, len);
         return;
     }
-    if (((const uint8_t *)data)[0] != DATAGRAM_TRANSPORT &&
-        !rate_limit_allow(handshakes, GLIB_BRIDGE_HANDSHAKES_PER_S, GLIB_BRIDGE_HANDSHAKES_BURST, clock_now_ms())) {
+    if (!datagram_path_allows(handshakes, data, clock_now_ms())) {
         uint64_t n = atomic_fetch_add_explicit(&self->drop_handshake_flood, 1, memory_order_relaxed) + 1;
         if (log_worth_repeating(n))
             log_warn("dropped %llu handshake datagrams over %d a second on one peer's path (a flood?)",
-                     (unsigned long long)n, GLIB_BRIDGE_HANDSHAKES_PER_S);
+                     (unsigned long long)n, DATAGRAM_PATH_HANDSHAKES_PER_S);
         return;
     }
     if (!packet_batch_fits(self->batch, len, peer))

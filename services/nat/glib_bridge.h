@@ -20,7 +20,7 @@ typedef struct {
     uint64_t bytes_in;
     uint64_t drop_crypto_full;      // batches crypto's inbox would not take (packets counted)
     uint64_t drop_not_weft;         // datagrams from the wire that are not shaped like a weft datagram (lib/datagram.h)
-    uint64_t drop_handshake_flood;  // handshake datagrams over an agent's rate (GLIB_BRIDGE_HANDSHAKES_PER_S)
+    uint64_t drop_handshake_flood;  // handshake datagrams over an agent's rate (DATAGRAM_PATH_HANDSHAKES_PER_S)
 } glib_bridge_stats_t;
 
 // Starts the GLib thread. `events_endpoint` is an inproc:// endpoint the actor has bound a PULL on.
@@ -37,13 +37,8 @@ void glib_bridge_stats(glib_bridge_t *self, glib_bridge_stats_t *out);
 // ---- GLib thread only ----
 // Adds a received datagram from `peer` to the inbound batch; the batch goes to crypto when full or when
 // the main loop has no more pending I/O. A datagram that is not one of crypto's types is dropped and counted;
-// so are handshake datagrams (initiations, responses, cookie replies) beyond GLIB_BRIDGE_HANDSHAKES_PER_S
-// (burst GLIB_BRIDGE_HANDSHAKES_BURST) on one agent (`handshakes`, the agent's bucket): crypto does at most
-// 50 Diffie-Hellmans a second per member and sends at most 10 cookie replies a second on a member's path,
-// so a flood beyond that would only take crypto's loop, which is also the data plane, away from the
-// packets (docs/protocol.md, "Handshake flood protection").
-#define GLIB_BRIDGE_HANDSHAKES_PER_S 50
-#define GLIB_BRIDGE_HANDSHAKES_BURST 20
+// so are handshake datagrams beyond lib/datagram.h's rate for one path (`handshakes`, the agent's bucket;
+// docs/protocol.md, "Handshake flood protection").
 void glib_bridge_deliver(glib_bridge_t *self, const uint8_t peer[32], const void *data, size_t len,
                          rate_limit_t *handshakes);
 // Sends an event message to the actor (takes ownership of *msg).
