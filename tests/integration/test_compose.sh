@@ -207,6 +207,14 @@ grep -q '^weft_build_info{version="[^"]*"} 1$' <<<"$metrics" || fail "/metrics h
 up=$(grep -c '^weft_up{service="[a-z]*"} 1$' <<<"$metrics" || true)
 [ "$up" = 6 ] || fail "/metrics in the containers shows $up of 6 services up"
 
+# the data plane works across containers: crypto (its own container, no /dev/net/tun) borrowed the TUN
+# device from device over their unix socket in the shared run volume (docs/architecture.md, "Data plane")
+borrows=$(x device weft status --home /weft --json | python3 -c 'import json, sys
+print([s for s in json.load(sys.stdin)["services"] if s["service"] == "crypto"][0]["counters"].get("tun_borrows", 0))') ||
+    borrows=0
+say "crypto's TUN borrows in the containers: $borrows"
+[ "$borrows" -ge 1 ] || fail "crypto did not borrow the TUN device from device across containers"
+
 say "weft status in the device container:"
 x device weft status --home /weft || fail "weft status: not every service answers in the containers"
 phase checks
