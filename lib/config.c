@@ -88,6 +88,7 @@ static const config_key_t config_keys[] = {
     BOOL("dataplane.tun", dataplane_tun),
     BOOL("dataplane.gso", dataplane_gso),
     BOOL("dataplane.gro", dataplane_gro),
+    CHOICE("crypto.cipher", crypto_cipher, "auto|chacha20-poly1305|aes-256-gcm"),
     LIST_CHECKED("nat.stun_servers", stun_servers, stun_server_count, config_check_host_port),
     LIST_CHECKED("nat.turn_servers", turn_servers, turn_server_count, config_check_turn_url),
     BOOL("nat.port_mapping", port_mapping),
@@ -178,6 +179,7 @@ void config_defaults(weft_config_t *cfg, const char *home)
     cfg->dataplane_tun = true;
     cfg->dataplane_gso = true;
     cfg->dataplane_gro = false;
+    snprintf(cfg->crypto_cipher, sizeof cfg->crypto_cipher, "auto");
     cfg->connect_timeout = 10;
     cfg->port_mapping = true;
     cfg->port_prediction = true;

@@ -76,6 +76,9 @@ typedef struct {
     bool dataplane_gso;             // dataplane.gso: UDP GSO on those sends where the kernel has it, default true
     bool dataplane_gro;             // dataplane.gro: UDP GRO on those receives, default false (see docs/performance.md)
 
+    // crypto:
+    char crypto_cipher[24];         // crypto.cipher: auto|chacha20-poly1305|aes-256-gcm (transport AEAD), default auto
+
     // nat:
     char stun_servers[CONFIG_MAX_SERVERS][CONFIG_STR];  // nat.stun_servers: "host:port"
     int stun_server_count;

@@ -469,6 +469,14 @@ const uint8_t *noise_handshake_remote_static(const noise_handshake_t *hs)
     return hs->has_rs ? hs->rs : NULL;
 }
 
+int noise_handshake_mix_hash(noise_handshake_t *hs, const uint8_t *data, size_t len)
+{
+    if (hs == NULL || (hs->state != NOISE_STATE_READ_MSG2 && hs->state != NOISE_STATE_WRITE_MSG2))
+        return -1;
+    mix_hash(hs, data, len);
+    return 0;
+}
+
 void noise_handshake_hash(const noise_handshake_t *hs, uint8_t out[NOISE_HASH_LEN])
 {
     memcpy(out, hs->h, NOISE_HASH_LEN);
@@ -489,6 +497,8 @@ int noise_handshake_split(noise_handshake_t *hs, transport_sender_t *send,
     memcpy(recv->key, hs->initiator ? k2 : k1, TRANSPORT_KEY_LEN);
     send->counter = 0;
     replay_init(&recv->window);
+    transport_sender_set_cipher(send, TRANSPORT_CHACHA20_POLY1305);
+    transport_receiver_set_cipher(recv, TRANSPORT_CHACHA20_POLY1305);
 
     sodium_memzero(k1, sizeof(k1));
     sodium_memzero(k2, sizeof(k2));

@@ -120,13 +120,23 @@ bool noise_handshake_complete(const noise_handshake_t *hs);
 /* Remote static public key, or NULL while unknown (responder before msg1). */
 const uint8_t *noise_handshake_remote_static(const noise_handshake_t *hs);
 
+/*
+ * Between msg 1 and msg 2 (both ends, before noise_handshake_write/read of
+ * msg 2): MixHash(data) into the transcript, so that msg 2's payload opens
+ * only for an end that mixed the same bytes (weft binds the responder's
+ * transport cipher choice this way, docs/protocol.md).  Returns 0, or -1
+ * in any other state (hs untouched).
+ */
+int noise_handshake_mix_hash(noise_handshake_t *hs, const uint8_t *data, size_t len);
+
 /* Current handshake hash h (the channel binding once complete). */
 void noise_handshake_hash(const noise_handshake_t *hs, uint8_t out[NOISE_HASH_LEN]);
 
 /*
  * After completion: derive the transport keys (the initiator sends with k1
  * and receives with k2, the responder the other way round), reset counters
- * and replay window, and wipe the handshake state.  Returns 0, or -1 if the
+ * and replay window, set the cipher to ChaCha20-Poly1305 (transport.h), and
+ * wipe the handshake state.  Returns 0, or -1 if the
  * handshake is not complete (send/recv untouched).
  */
 int noise_handshake_split(noise_handshake_t *hs, transport_sender_t *send,

@@ -459,11 +459,12 @@ static void write_status(void *ctx, const session_peer_status_t *st, bool remove
     } else {
         rc = store_exec(self->store,
                         "HSET weft:session:%s state %s established_ms %lld handshakes %llu rx_packets %llu "
-                        "tx_packets %llu rx_bytes %llu tx_bytes %llu last_handshake_ms %lld",
+                        "tx_packets %llu rx_bytes %llu tx_bytes %llu last_handshake_ms %lld cipher %s",
                         hex, session_state_name(st->state), (long long)st->established_unix_ms,
                         (unsigned long long)st->handshakes, (unsigned long long)st->rx_packets,
                         (unsigned long long)st->tx_packets, (unsigned long long)st->rx_bytes,
-                        (unsigned long long)st->tx_bytes, (long long)st->last_handshake_unix_ms);
+                        (unsigned long long)st->tx_bytes, (long long)st->last_handshake_unix_ms,
+                        transport_cipher_name(st->cipher));
         if (rc == 0)
             rc = store_exec(self->store, "EXPIRE weft:session:%s %d", hex, STATUS_TTL_S);
     }
@@ -630,6 +631,20 @@ static session_set_t *sessions_create(crypto_t *self, service_t *svc, char *why,
         sodium_memzero(&cfg, sizeof cfg);
         return NULL;
     }
+    if (transport_preference_parse(svc->config.crypto_cipher, &cfg.cipher) != 0) {
+        snprintf(why, why_len, "crypto.cipher in %s must be auto, chacha20-poly1305 or aes-256-gcm",
+                 svc->config.config_file);
+        sodium_memzero(&cfg, sizeof cfg);
+        return NULL;
+    }
+    cfg.aes_ni = transport_aes_available();
+    if (cfg.cipher == TRANSPORT_PREFER_AES && !cfg.aes_ni)
+        log_warn("crypto.cipher is aes-256-gcm, but this CPU has no AES-NI: sessions use chacha20-poly1305");
+    else
+        log_info("transport cipher: %s (crypto.cipher %s, AES-NI %s)",
+                 transport_offers_aes(cfg.cipher, cfg.aes_ni) ? "aes-256-gcm with peers that have AES-NI, "
+                                                                "else chacha20-poly1305" : "chacha20-poly1305",
+                 svc->config.crypto_cipher, cfg.aes_ni ? "yes" : "no");
     int mtu = svc->config.mtu;
     cfg.max_packet = (size_t)(mtu < 1500 ? 1500 : mtu > 65535 ? 65535 : mtu);
     session_set_t *set = session_set_new(&cfg, svc);

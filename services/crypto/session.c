@@ -36,6 +36,7 @@ typedef struct {
     int64_t first_sent_ms;      // start of this series of attempts (given up after REKEY_ATTEMPT)
     int64_t last_sent_ms;
     bool with_cookie;           // the initiation in flight carries a mac2
+    bool offered_aes;           // the initiation in flight offers AES-256-GCM
 } pending_t;
 
 typedef struct {
@@ -353,6 +354,9 @@ static void send_initiation(session_set_t *self, peer_t *peer, bool first, const
     }
     uint8_t payload[CRYPTO_TAI64N_LEN + CRYPTO_CERT_LEN];   // timestamp || our certificate
     next_timestamp(self, now, payload);
+    p->offered_aes = transport_offers_aes(self->cfg.cipher, self->cfg.aes_ni);
+    if (p->offered_aes)
+        payload[SESSION_OFFER_AES_BYTE] |= SESSION_OFFER_AES_BIT;
     size_t payload_len = CRYPTO_TAI64N_LEN;
     if (self->cfg.certificates) {
         memcpy(payload + CRYPTO_TAI64N_LEN, self->cfg.certificate, CRYPTO_CERT_LEN);
@@ -414,8 +418,27 @@ static void flush_queue(session_set_t *self, peer_t *peer, const session_time_t 
     }
 }
 
+// Logs a session that is new, or whose cipher changed; rekeys with the same cipher are not logged.
+static void log_established(const session_set_t *self, const peer_t *peer, transport_cipher_t cipher)
+{
+    if (peer->status.state == SESSION_STATE_ESTABLISHED && peer->status.cipher == cipher)
+        return;
+    char fp[FINGERPRINT_LEN];
+    id_fingerprint(peer->id, fp);
+    bool fell_back = self->cfg.cipher == TRANSPORT_PREFER_AES && self->cfg.aes_ni &&
+                     cipher == TRANSPORT_CHACHA20_POLY1305;
+    if (fell_back)
+        log_warn("session with %s established, cipher %s: crypto.cipher is aes-256-gcm, but the peer has no "
+                 "AES-NI, is set to chacha20-poly1305 or is an older weft", fp, transport_cipher_name(cipher));
+    else
+        log_info("session with %s established, cipher %s", fp, transport_cipher_name(cipher));
+}
+
 static void session_established(session_set_t *self, peer_t *peer, const session_time_t *now)
 {
+    transport_cipher_t cipher = peer->current.send.cipher;
+    log_established(self, peer, cipher);
+    peer->status.cipher = cipher;
     (*self->c.handshakes_completed)++;
     peer->status.handshakes++;
     peer->status.established_unix_ms = now->unix_ns / 1000000;
@@ -483,7 +506,7 @@ static int check_peer_certificate(session_set_t *self, peer_t *peer, const uint8
 // (certificate; logged).
 static uint64_t *read_initiation(session_set_t *self, peer_t *peer, const crypto_datagram_t *d,
                                  noise_handshake_t *hs, const session_time_t *now,
-                                 uint8_t timestamp[CRYPTO_TAI64N_LEN])
+                                 uint8_t timestamp[CRYPTO_TAI64N_LEN], bool *offers_aes)
 {
     uint8_t payload[CRYPTO_TAI64N_LEN + CRYPTO_CERT_LEN];
     size_t payload_len = 0;
@@ -495,6 +518,8 @@ static uint64_t *read_initiation(session_set_t *self, peer_t *peer, const crypto
     const uint8_t *remote = noise_handshake_remote_static(hs);
     if (!remote || sodium_memcmp(remote, peer->static_public, 32) != 0)
         return self->c.drop_handshake_unknown_peer;
+    *offers_aes = (payload[SESSION_OFFER_AES_BYTE] & SESSION_OFFER_AES_BIT) != 0;
+    payload[SESSION_OFFER_AES_BYTE] &= (uint8_t)~SESSION_OFFER_AES_BIT;   // the timestamp without the offer
     memcpy(timestamp, payload, CRYPTO_TAI64N_LEN);
     if (memcmp(timestamp, peer->last_timestamp, CRYPTO_TAI64N_LEN) <= 0)
         return self->c.drop_handshake_replay;
@@ -507,16 +532,30 @@ static uint64_t *read_initiation(session_set_t *self, peer_t *peer, const crypto
     return NULL;
 }
 
-// Answers an accepted initiation: the response goes to nat, the new session waits in peer->next until
-// the initiator's first packet confirms it.
+// Keys a split keypair with cipher. Returns 0, or -1 (logged).
+static int keypair_set_cipher(keypair_t *kp, transport_cipher_t cipher)
+{
+    if (transport_sender_set_cipher(&kp->send, cipher) != 0 || transport_receiver_set_cipher(&kp->recv, cipher) != 0) {
+        log_warn("cannot key the transport with %s", transport_cipher_name(cipher));
+        return -1;
+    }
+    return 0;
+}
+
+// Answers an accepted initiation with the transport cipher chosen for it (bound into the transcript
+// when it is AES-256-GCM): the response goes to nat, the new session waits in peer->next until the
+// initiator's first packet confirms it.
 static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *hs, uint32_t sender_index,
-                          const session_time_t *now, session_io_t *io)
+                          transport_cipher_t cipher, const session_time_t *now, session_io_t *io)
 {
     bool with_cert = self->cfg.certificates;
     size_t msg_len = with_cert ? CRYPTO_RESPONSE_CERT_LEN : CRYPTO_RESPONSE_LEN;
     size_t noise_want = msg_len - CRYPTO_RESPONSE_HEADER_LEN - CRYPTO_MACS_LEN;
     uint8_t *out = reserve(self, io, io->to_nat, msg_len, peer->id);
     size_t noise_len = 0;
+    if (cipher == TRANSPORT_AES256_GCM &&
+        noise_handshake_mix_hash(hs, (const uint8_t *)SESSION_AES_LABEL, strlen(SESSION_AES_LABEL)) != 0)
+        out = NULL;
     if (!out || noise_handshake_write(hs, with_cert ? self->cfg.certificate : NULL, with_cert ? CRYPTO_CERT_LEN : 0,
                                       out + CRYPTO_RESPONSE_HEADER_LEN, noise_want, &noise_len) != 0 ||
         noise_len != noise_want) {
@@ -527,6 +566,10 @@ static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *
     keypair_clear(self, kp);
     if (noise_handshake_split(hs, &kp->send, &kp->recv) != 0) {
         log_warn("handshake split failed");
+        return;
+    }
+    if (keypair_set_cipher(kp, cipher) != 0) {
+        keypair_clear(self, kp);
         return;
     }
     kp->local_index = index_claim(self, peer);
@@ -644,14 +687,39 @@ static void handle_initiation(session_set_t *self, const crypto_datagram_t *d, c
         return;
     noise_handshake_t hs;
     uint8_t timestamp[CRYPTO_TAI64N_LEN];
-    uint64_t *drop = read_initiation(self, peer, d, &hs, now, timestamp);
+    bool offers_aes = false;
+    uint64_t *drop = read_initiation(self, peer, d, &hs, now, timestamp, &offers_aes);
     if (drop) {
         (*drop)++;
     } else {
         memcpy(peer->last_timestamp, timestamp, CRYPTO_TAI64N_LEN);
-        send_response(self, peer, &hs, d->sender_index, now, io);
+        transport_cipher_t cipher = transport_cipher_choose(self->cfg.cipher, self->cfg.aes_ni, offers_aes);
+        send_response(self, peer, &hs, d->sender_index, cipher, now, io);
     }
     noise_handshake_wipe(&hs);
+}
+
+// Reads the response to our initiation into p->hs and tells the responder's cipher: when we offered
+// AES-256-GCM the response opens either with SESSION_AES_LABEL mixed into the transcript (it chose AES)
+// or without (ChaCha: it cannot, will not, or is of the old format). Returns 0, or -1 with p->hs untouched.
+static int read_response(pending_t *p, const crypto_datagram_t *d, uint8_t *payload, size_t cap,
+                         size_t *payload_len, transport_cipher_t *cipher)
+{
+    if (p->offered_aes) {
+        noise_handshake_t trial = p->hs;
+        int rc = noise_handshake_mix_hash(&trial, (const uint8_t *)SESSION_AES_LABEL, strlen(SESSION_AES_LABEL));
+        if (rc == 0)
+            rc = noise_handshake_read(&trial, d->body, d->body_len, payload, cap, payload_len);
+        if (rc == 0)
+            p->hs = trial;
+        noise_handshake_wipe(&trial);
+        if (rc == 0) {
+            *cipher = TRANSPORT_AES256_GCM;
+            return 0;
+        }
+    }
+    *cipher = TRANSPORT_CHACHA20_POLY1305;
+    return noise_handshake_read(&p->hs, d->body, d->body_len, payload, cap, payload_len);
 }
 
 static void handle_response(session_set_t *self, const crypto_datagram_t *d, const uint8_t *msg, size_t len,
@@ -669,7 +737,8 @@ static void handle_response(session_set_t *self, const crypto_datagram_t *d, con
     pending_t *p = &peer->pending;
     uint8_t payload[CRYPTO_CERT_LEN];
     size_t payload_len = 0;
-    if (noise_handshake_read(&p->hs, d->body, d->body_len, payload, sizeof payload, &payload_len) != 0) {
+    transport_cipher_t cipher;
+    if (read_response(p, d, payload, sizeof payload, &payload_len, &cipher) != 0) {
         (*self->c.drop_auth)++;   // the handshake is untouched: the genuine response may still come
         return;
     }
@@ -683,8 +752,9 @@ static void handle_response(session_set_t *self, const crypto_datagram_t *d, con
         return;
     }
     keypair_t kp = {0};
-    if (noise_handshake_split(&p->hs, &kp.send, &kp.recv) != 0) {
+    if (noise_handshake_split(&p->hs, &kp.send, &kp.recv) != 0 || keypair_set_cipher(&kp, cipher) != 0) {
         log_warn("handshake split failed");
+        sodium_memzero(&kp, sizeof kp);
         pending_clear(self, p);
         return;
     }

@@ -29,6 +29,13 @@
 #define SESSION_REKEY_AFTER_MESSAGES (TRANSPORT_REJECT_AFTER_MESSAGES - ((uint64_t)1 << 16))
 #define SESSION_QUEUE_PACKETS 128              // packets queued per peer while a handshake runs
 #define SESSION_PROLOGUE "weft v2"          // v2: handshake messages end with mac1 || mac2
+// Transport cipher negotiation, inside the authenticated handshake (docs/protocol.md "Transport cipher"):
+// the initiator offers AES-256-GCM with the top bit of its timestamp's nanosecond field (TAI64N
+// nanoseconds are below 10^9 < 2^30: the bit is zero in every timestamp of the old format), and a
+// responder that picks AES-256-GCM mixes SESSION_AES_LABEL into the transcript before the response.
+#define SESSION_OFFER_AES_BYTE 8
+#define SESSION_OFFER_AES_BIT 0x80
+#define SESSION_AES_LABEL "weft transport cipher aes-256-gcm"
 // Handshake flood protection (docs/protocol.md): initiations that reach the Diffie-Hellman, per member
 // and for the whole node; at SESSION_LOAD_INITIATIONS mac1-valid initiations in a second the node is
 // under load and wants a cookie (mac2) for a second; the mac1s of the last SESSION_RECENT_INITIATIONS
@@ -71,6 +78,10 @@ typedef struct {
     uint8_t mesh_id[MESH_ID_LEN];
     uint8_t admin_key[32];
     uint8_t certificate[CERT_LEN];  // our own encoded certificate
+    // The transport cipher (docs/protocol.md "Transport cipher"): crypto.cipher, and whether this CPU
+    // runs AES-256-GCM (transport_aes_available(); tests pretend either way).
+    transport_preference_t cipher;
+    bool aes_ni;
 } session_config_t;
 
 typedef enum {
@@ -88,6 +99,7 @@ typedef struct {
     int64_t established_unix_ms;    // when the current session was made
     int64_t last_handshake_unix_ms;
     uint64_t handshakes;            // completed handshakes
+    transport_cipher_t cipher;      // of the current session
     uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes;
 } session_peer_status_t;
 

@@ -21,6 +21,7 @@
 #include "cookie.h"
 #include "crypto_wire.h"
 #include "identity.h"
+#include "noise.h"
 #include "ratelimit.h"
 #include "session.h"
 #include "wire.h"
@@ -35,6 +36,8 @@ typedef struct {
     session_set_t *set;
     packet_batch_t *nat, *dev;
     session_io_t io;
+    transport_preference_t cipher;   // crypto.cipher (default auto)
+    bool aes_ni;                     // pretend this CPU has AES-NI (default: no)
 } node_t;
 
 typedef struct {
@@ -66,6 +69,8 @@ static void node_start_member(node_t *n, const uint8_t psk[32], const session_co
     if (psk)
         memcpy(cfg.psk, psk, 32);
     cfg.max_packet = 1500;
+    cfg.cipher = n->cipher;
+    cfg.aes_ni = n->aes_ni;
     n->svc = calloc(1, sizeof *n->svc);
     n->set = session_set_new(&cfg, n->svc);
     assert_non_null(n->set);
@@ -966,6 +971,7 @@ static void test_removed_member_loses_session(void **state)
 typedef struct {
     int reports, removed;
     session_state_t last_state;
+    transport_cipher_t last_cipher;
 } report_t;
 
 static void on_report(void *ctx, const session_peer_status_t *st, bool removed)
@@ -974,6 +980,263 @@ static void on_report(void *ctx, const session_peer_status_t *st, bool removed)
     r->reports++;
     r->removed += removed;
     r->last_state = st->state;
+    r->last_cipher = st->cipher;
+}
+
+// ---- transport cipher negotiation (docs/protocol.md "Transport cipher") ----
+
+// The cipher of n's session with its only peer, as reported (asserted established).
+static transport_cipher_t session_cipher(node_t *n)
+{
+    report_t r = {0};
+    session_set_report(n->set, true, on_report, &r);
+    assert_int_equal(r.reports, 1);
+    assert_int_equal(r.last_state, SESSION_STATE_ESTABLISHED);
+    return r.last_cipher;
+}
+
+static const uint8_t world_psk[32] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+// Restarts alice and bob with these cipher settings, members of each other again.
+static void world_ciphers(world_t *w, transport_preference_t alice, bool alice_aes, transport_preference_t bob,
+                          bool bob_aes)
+{
+    node_t *a = &w->alice, *b = &w->bob;
+    node_stop(a);
+    node_stop(b);
+    a->cipher = alice;
+    a->aes_ni = alice_aes;
+    b->cipher = bob;
+    b->aes_ni = bob_aes;
+    node_start(a, world_psk);
+    node_start(b, world_psk);
+    node_members(a, &b, 1);
+    node_members(b, &a, 1);
+}
+
+static void skip_without_aes(void)
+{
+    if (!transport_aes_available()) {
+        print_message("this CPU has no AES-NI: skipped\n");
+        skip();
+    }
+}
+
+// Every combination, alice initiating: both ends agree on the cipher, and traffic flows both ways with it.
+static void test_cipher_negotiation(void **state)
+{
+    world_t *w = *state;
+    skip_without_aes();
+    static const struct {
+        const char *what;
+        transport_preference_t alice;
+        bool alice_aes;
+        transport_preference_t bob;
+        bool bob_aes;
+        transport_cipher_t want;
+    } cases[] = {
+        {"both auto with AES-NI", TRANSPORT_PREFER_AUTO, true, TRANSPORT_PREFER_AUTO, true, TRANSPORT_AES256_GCM},
+        {"both aes-256-gcm", TRANSPORT_PREFER_AES, true, TRANSPORT_PREFER_AES, true, TRANSPORT_AES256_GCM},
+        {"initiator without AES-NI", TRANSPORT_PREFER_AUTO, false, TRANSPORT_PREFER_AUTO, true,
+         TRANSPORT_CHACHA20_POLY1305},
+        {"responder without AES-NI", TRANSPORT_PREFER_AUTO, true, TRANSPORT_PREFER_AUTO, false,
+         TRANSPORT_CHACHA20_POLY1305},
+        {"initiator set to chacha", TRANSPORT_PREFER_CHACHA, true, TRANSPORT_PREFER_AUTO, true,
+         TRANSPORT_CHACHA20_POLY1305},
+        {"responder set to chacha", TRANSPORT_PREFER_AUTO, true, TRANSPORT_PREFER_CHACHA, true,
+         TRANSPORT_CHACHA20_POLY1305},
+        {"aes-256-gcm with a responder without AES-NI", TRANSPORT_PREFER_AES, true, TRANSPORT_PREFER_AUTO, false,
+         TRANSPORT_CHACHA20_POLY1305},
+        {"aes-256-gcm with an initiator without AES-NI", TRANSPORT_PREFER_AUTO, false, TRANSPORT_PREFER_AES, true,
+         TRANSPORT_CHACHA20_POLY1305},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        print_message("%s\n", cases[i].what);
+        world_ciphers(w, cases[i].alice, cases[i].alice_aes, cases[i].bob, cases[i].bob_aes);
+        node_t *a = &w->alice, *b = &w->bob;
+        handshake(w);
+        assert_int_equal(session_cipher(a), cases[i].want);
+        assert_int_equal(session_cipher(b), cases[i].want);
+        send_ip(w, b, a, 0xbb);
+        deliver(w, b, a);
+        assert_int_equal(a->dev->count, 1);
+        assert_int_equal(counter(a, "drop_auth") + counter(b, "drop_auth"), 0);
+        packet_batch_reset(a->dev);
+        // the rekey agrees again
+        advance(w, SESSION_REKEY_AFTER_MS);
+        send_ip(w, a, b, 0xbc);
+        deliver(w, a, b);   // the packet (old session) and the initiation
+        deliver(w, b, a);   // the response
+        deliver(w, a, b);   // the confirmation (a keepalive)
+        assert_int_equal(counter(a, "handshakes_completed"), 2);
+        assert_int_equal(counter(b, "handshakes_completed"), 2);
+        assert_int_equal(session_cipher(a), cases[i].want);
+        assert_int_equal(session_cipher(b), cases[i].want);
+    }
+}
+
+// A peer of the old format, built here from the bare Noise API the way weft did before the negotiation:
+// plain timestamp, no label. It must interoperate with a node that has AES-NI, in ChaCha20-Poly1305.
+typedef struct {
+    noise_keypair_t s;
+    uint8_t peer_x[32];
+    cookie_maker_t maker;
+    noise_handshake_t hs;
+    transport_sender_t send;
+    transport_receiver_t recv;
+} old_peer_t;
+
+static void old_peer_init(old_peer_t *o, const node_t *self, const node_t *peer)
+{
+    uint8_t x_public[32], x_private[32];
+    assert_int_equal(identity_x25519(&self->identity, x_public, x_private), 0);
+    assert_int_equal(noise_keypair_from_private(&o->s, x_private), 0);
+    assert_int_equal(identity_peer_x25519(peer->identity.public_key, o->peer_x), 0);
+    assert_int_equal(cookie_maker_init(&o->maker, o->peer_x, o->s.priv), 0);
+}
+
+// Decrypts one transport datagram with the old peer's ChaCha20-Poly1305 keys; returns the plaintext length.
+static size_t old_peer_open(old_peer_t *o, const uint8_t *datagram, size_t len, uint8_t *out)
+{
+    crypto_datagram_t d;
+    assert_int_equal(crypto_datagram_decode(datagram, len, &d), 0);
+    assert_int_equal(d.type, CRYPTO_MSG_TRANSPORT);
+    size_t out_len = 0;
+    assert_int_equal(transport_decrypt(&o->recv, d.counter, d.body, d.body_len, out, &out_len), 0);
+    return out_len;
+}
+
+static void test_cipher_old_format_initiator(void **state)
+{
+    world_t *w = *state;
+    skip_without_aes();
+    world_ciphers(w, TRANSPORT_PREFER_AUTO, true, TRANSPORT_PREFER_AES, true);
+    node_t *a = &w->alice, *b = &w->bob;
+    old_peer_t old = {0};
+    old_peer_init(&old, a, b);   // alice, as an older weft
+    uint8_t msg[CRYPTO_INITIATION_LEN], ts[CRYPTO_TAI64N_LEN];
+    size_t noise_len = 0;
+    assert_int_equal(noise_handshake_init(&old.hs, true, (const uint8_t *)SESSION_PROLOGUE, strlen(SESSION_PROLOGUE),
+                                          &old.s, old.peer_x, world_psk), 0);
+    crypto_tai64n(w->now.unix_ns, ts);
+    assert_int_equal(noise_handshake_write(&old.hs, ts, sizeof ts, msg + CRYPTO_INITIATION_HEADER_LEN,
+                                           sizeof msg - CRYPTO_INITIATION_HEADER_LEN - CRYPTO_MACS_LEN, &noise_len), 0);
+    crypto_write_initiation_header(msg, 0x4242);
+    assert_int_equal(cookie_add_macs(&old.maker, msg, sizeof msg, w->now.mono_ms), 0);
+    deliver_bytes(w, a, b, msg, sizeof msg);
+    assert_int_equal(b->nat->count, 1);   // bob's response, which the old code reads as it always did
+    size_t len;
+    const uint8_t *resp = batch_packet(b->nat, 0, &len);
+    crypto_datagram_t d;
+    assert_int_equal(crypto_datagram_decode(resp, len, &d), 0);
+    assert_int_equal(d.type, CRYPTO_MSG_RESPONSE);
+    uint8_t payload[16];
+    size_t payload_len;
+    assert_int_equal(noise_handshake_read(&old.hs, d.body, d.body_len, payload, sizeof payload, &payload_len), 0);
+    assert_int_equal(noise_handshake_split(&old.hs, &old.send, &old.recv), 0);
+    uint32_t bob_index = d.sender_index;
+    packet_batch_reset(b->nat);
+
+    // the old peer's first packet (ChaCha20-Poly1305) confirms the session
+    uint8_t pkt[100], out[200];
+    size_t plen = make_ip(pkt, ALICE_ADDR, BOB_ADDR, 40, 0x01);
+    uint64_t c;
+    assert_int_equal(transport_encrypt(&old.send, pkt, plen, out + CRYPTO_TRANSPORT_HEADER_LEN, &c), 0);
+    crypto_write_transport_header(out, bob_index, c);
+    deliver_bytes(w, a, b, out, CRYPTO_TRANSPORT_OVERHEAD + plen);
+    assert_int_equal(b->dev->count, 1);
+    assert_int_equal(session_cipher(b), TRANSPORT_CHACHA20_POLY1305);
+    send_ip(w, b, a, 0x02);
+    const uint8_t *reply = batch_packet(b->nat, 0, &len);
+    assert_int_equal(old_peer_open(&old, reply, len, out), 60);
+    assert_int_equal(out[30], 0x02);
+    transport_sender_wipe(&old.send);
+    transport_receiver_wipe(&old.recv);
+}
+
+static void test_cipher_old_format_responder(void **state)
+{
+    world_t *w = *state;
+    skip_without_aes();
+    world_ciphers(w, TRANSPORT_PREFER_AES, true, TRANSPORT_PREFER_AUTO, true);
+    node_t *a = &w->alice, *b = &w->bob;
+    old_peer_t old = {0};
+    old_peer_init(&old, b, a);   // bob, as an older weft
+    send_ip(w, a, b, 0x03);      // alice offers AES-256-GCM
+    size_t len;
+    const uint8_t *init = batch_packet(a->nat, 0, &len);
+    crypto_datagram_t d;
+    assert_int_equal(crypto_datagram_decode(init, len, &d), 0);
+    assert_int_equal(d.type, CRYPTO_MSG_INITIATION);
+    uint8_t payload[CRYPTO_TAI64N_LEN];
+    size_t payload_len;
+    assert_int_equal(noise_handshake_init(&old.hs, false, (const uint8_t *)SESSION_PROLOGUE, strlen(SESSION_PROLOGUE),
+                                          &old.s, NULL, world_psk), 0);
+    assert_int_equal(noise_handshake_read(&old.hs, d.body, d.body_len, payload, sizeof payload, &payload_len), 0);
+    assert_int_equal(payload_len, CRYPTO_TAI64N_LEN);   // the offer hides in the timestamp: same size as ever
+    uint32_t alice_index = d.sender_index;
+    packet_batch_reset(a->nat);
+
+    uint8_t msg[CRYPTO_RESPONSE_LEN];
+    size_t noise_len = 0;
+    assert_int_equal(noise_handshake_write(&old.hs, NULL, 0, msg + CRYPTO_RESPONSE_HEADER_LEN,
+                                           sizeof msg - CRYPTO_RESPONSE_HEADER_LEN - CRYPTO_MACS_LEN, &noise_len), 0);
+    assert_int_equal(noise_handshake_split(&old.hs, &old.send, &old.recv), 0);
+    crypto_write_response_header(msg, 0x5151, alice_index);
+    assert_int_equal(cookie_add_macs(&old.maker, msg, sizeof msg, w->now.mono_ms), 0);
+    deliver_bytes(w, b, a, msg, sizeof msg);
+    assert_int_equal(session_cipher(a), TRANSPORT_CHACHA20_POLY1305);
+    assert_int_equal(counter(a, "drop_auth"), 0);
+    assert_int_equal(a->nat->count, 1);   // the queued packet, which the old peer opens with ChaCha20-Poly1305
+    uint8_t out[200];
+    const uint8_t *sealed = batch_packet(a->nat, 0, &len);
+    assert_int_equal(old_peer_open(&old, sealed, len, out), 60);
+    assert_int_equal(out[30], 0x03);
+    transport_sender_wipe(&old.send);
+    transport_receiver_wipe(&old.recv);
+}
+
+// A response bound to the other cipher's transcript does not open: an attacker who rewrote the choice
+// (or a responder that lied about it) gets no session. Here bob picks AES-256-GCM for an initiation that
+// did not offer it (alice set to chacha): alice must refuse the response.
+static void test_cipher_choice_is_authenticated(void **state)
+{
+    world_t *w = *state;
+    skip_without_aes();
+    world_ciphers(w, TRANSPORT_PREFER_CHACHA, true, TRANSPORT_PREFER_AUTO, true);
+    node_t *a = &w->alice, *b = &w->bob;
+    old_peer_t evil = {0};
+    old_peer_init(&evil, b, a);   // bob's keys, but its own response
+    send_ip(w, a, b, 0x04);
+    size_t len;
+    const uint8_t *init = batch_packet(a->nat, 0, &len);
+    crypto_datagram_t d;
+    assert_int_equal(crypto_datagram_decode(init, len, &d), 0);
+    uint8_t payload[CRYPTO_TAI64N_LEN];
+    size_t payload_len;
+    assert_int_equal(noise_handshake_init(&evil.hs, false, (const uint8_t *)SESSION_PROLOGUE,
+                                          strlen(SESSION_PROLOGUE), &evil.s, NULL, world_psk), 0);
+    assert_int_equal(noise_handshake_read(&evil.hs, d.body, d.body_len, payload, sizeof payload, &payload_len), 0);
+    assert_int_equal(payload[SESSION_OFFER_AES_BYTE] & SESSION_OFFER_AES_BIT, 0);   // no offer
+    uint32_t alice_index = d.sender_index;
+    packet_batch_reset(a->nat);
+    assert_int_equal(noise_handshake_mix_hash(&evil.hs, (const uint8_t *)SESSION_AES_LABEL, strlen(SESSION_AES_LABEL)),
+                     0);
+    uint8_t msg[CRYPTO_RESPONSE_LEN];
+    size_t noise_len = 0;
+    assert_int_equal(noise_handshake_write(&evil.hs, NULL, 0, msg + CRYPTO_RESPONSE_HEADER_LEN,
+                                           sizeof msg - CRYPTO_RESPONSE_HEADER_LEN - CRYPTO_MACS_LEN, &noise_len), 0);
+    noise_handshake_wipe(&evil.hs);
+    crypto_write_response_header(msg, 0x5151, alice_index);
+    assert_int_equal(cookie_add_macs(&evil.maker, msg, sizeof msg, w->now.mono_ms), 0);
+    deliver_bytes(w, b, a, msg, sizeof msg);
+    assert_int_equal(counter(a, "drop_auth"), 1);
+    assert_int_equal(session_set_established(a->set), 0);
+
+    // and with alice offering, a ChaCha response is taken for ChaCha, never for AES (the genuine path)
+    world_ciphers(w, TRANSPORT_PREFER_AUTO, true, TRANSPORT_PREFER_CHACHA, true);
+    handshake(w);
+    assert_int_equal(session_cipher(&w->alice), TRANSPORT_CHACHA20_POLY1305);
 }
 
 static void test_status_report(void **state)
@@ -1334,6 +1597,10 @@ int main(void)
         T(test_status_report),
         T(test_peer_restart_recovers),
         T(test_simultaneous_initiation),
+        T(test_cipher_negotiation),
+        T(test_cipher_old_format_initiator),
+        T(test_cipher_old_format_responder),
+        T(test_cipher_choice_is_authenticated),
 #define C(f) cmocka_unit_test_setup_teardown(f, cert_world_setup, world_teardown)
         C(test_cert_handshake),
         C(test_cert_refusals),

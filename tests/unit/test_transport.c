@@ -29,6 +29,8 @@ static void link_setup(link_t *l)
     l->tx.counter = 0;
     memcpy(l->rx.key, l->tx.key, sizeof(l->rx.key));
     replay_init(&l->rx.window);
+    assert_int_equal(transport_sender_set_cipher(&l->tx, TRANSPORT_CHACHA20_POLY1305), 0);
+    assert_int_equal(transport_receiver_set_cipher(&l->rx, TRANSPORT_CHACHA20_POLY1305), 0);
 }
 
 static void test_round_trip(void **state)
