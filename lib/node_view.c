@@ -214,6 +214,8 @@ int node_peers_collect(store_t *store, node_peer_t **peers)
         COPY_FIELD(peer->last_error, path, "last_error");
         snprintf(peer->session_state, sizeof peer->session_state, "%s",
                  field(session, "state")[0] ? field(session, "state") : "none");
+        if (strcmp(peer->session_state, "established") == 0)
+            snprintf(peer->cipher, sizeof peer->cipher, "%s", field(session, "cipher"));
         peer->handshakes = field_u64(session, "handshakes");
         peer->session_rx_bytes = field_u64(session, "rx_bytes");
         peer->session_tx_bytes = field_u64(session, "tx_bytes");
@@ -369,6 +371,7 @@ void node_peers_json(const node_peer_t *peers, int count, json_t *j)
         json_object_end(j);
         json_object_begin(j, "session");
         json_string(j, "state", p->session_state);
+        json_string(j, "cipher", p->cipher);
         json_uint(j, "handshakes", p->handshakes);
         json_uint(j, "rx_bytes", p->session_rx_bytes);
         json_uint(j, "tx_bytes", p->session_tx_bytes);

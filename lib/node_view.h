@@ -64,6 +64,7 @@ typedef struct {
     char last_error[512];           // why the last attempt or path ended, and server trouble ("" none)
     // weft:session:<id> (crypto); state "none" when there is no session
     char session_state[32];
+    char cipher[24];                // the established session's transport cipher ("" without one)
     uint64_t handshakes, session_rx_bytes, session_tx_bytes;
     int64_t established_ms, last_handshake_ms;   // unix ms, 0 never
     // weft:route:<overlay addr> (router): the member our packets to it go through ("" direct or no route)

@@ -130,6 +130,8 @@ assert {'state','connection','local_type','remote_type','local_addr','remote_add
 assert p['path']['connection'] == 'direct', p['path']
 assert {'state','handshakes','rx_bytes','tx_bytes'} <= set(p['session']), p['session']
 assert p['session']['state'] == 'established', p['session']
+flags = open('/proc/cpuinfo').read().split()   # both nodes run on this CPU, crypto.cipher auto
+assert p['session']['cipher'] == ('aes-256-gcm' if 'aes' in flags and 'pclmulqdq' in flags else 'chacha20-poly1305'), p['session']
 cli = json.load(open('$LAB_DIR/cli.json'))
 assert [(c['id'], c['name'], c['overlay_addr'], c['path']['state']) for c in cli] == [(c['id'], c['name'], c['overlay_addr'], c['path']['state']) for c in d]
 " "$node /api/v1/peers shape, or it differs from weft peers --json"
