@@ -11,7 +11,8 @@ void fuzz_sessions_init(fuzz_sessions_t *f, service_t *svc)
     crypto_sign_keypair(f->local.public_key, f->local.secret_key);
     crypto_sign_keypair(f->peer.public_key, f->peer.secret_key);
     const identity_t *local = &f->local, *peer = &f->peer;
-    session_config_t cfg = {.max_packet = 1500};
+    // crypto.cipher auto, as a node runs by default: an initiation offering AES-256-GCM gets it
+    session_config_t cfg = {.max_packet = 1500, .cipher = TRANSPORT_PREFER_AUTO, .aes_ni = transport_aes_available()};
     uint8_t x_public[32], peer_id[32];
     memcpy(cfg.local_id, local->public_key, 32);
     memcpy(peer_id, peer->public_key, 32);
