@@ -19,8 +19,10 @@ overlay MTU 1400): the underlay, weft (five processes), weft --colocate, wiregua
 underlay again. Each: iperf3 TCP 1 and 4 streams (median of REPEATS), UDP blast -b 0 -l 1200 received rate
 (median of REPEATS), the loss-free UDP rate (fixed-rate trials of up to 3 s, falling by 20 % until < 1 %
 loss, at most 8), ping avg idle (100/s), ping avg under one TCP stream (50/s), CPU per Gbit/s of the
-system's processes during the 1-stream runs, and idle RSS of one whole node. Prints a table with each
-figure and its ratio to the best anchor (wireguard-go, tinc, nebula).
+system's processes during the 1-stream runs, and idle RSS of one whole node (summed VmRSS: every process
+counts every shared-library page it maps) with its PSS beside it (summed Pss from smaps_rollup: a page
+shared by N processes counts 1/N in each, so the node's own cost). Prints a table with each figure and its
+ratio to the best anchor (wireguard-go, tinc, nebula).
 
   BIN_DIR         weft's bin directory (default: build/bin); needed only when weft runs
   SECONDS         length of each iperf3 run (default 10)
@@ -239,6 +241,15 @@ rss_mb() {
   done
   awk -v k=$kb 'BEGIN {printf "%.1f", k / 1024}'
 }
+# summed proportional set size (smaps_rollup Pss) of the given pids, MB: shared pages divided among their users
+pss_mb() {
+  local p kb=0 v
+  for p in "$@"; do
+    v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null) || v=0
+    kb=$((kb + ${v:-0}))
+  done
+  awk -v k=$kb 'BEGIN {printf "%.1f", k / 1024}'
+}
 r2() { [ -n "$1" ] && printf '%.2f' "$1" || echo fail; }
 median() { printf '%s\n' "$@" | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {if (NR == 0) exit; m = int((NR + 1) / 2); print (NR % 2) ? v[m] : (v[m] + v[m + 1]) / 2}'; }
 
@@ -315,6 +326,7 @@ measure() { # $1: label
   kill $srv 2>/dev/null || true; wait $srv 2>/dev/null || true; untrack_pid $srv
   sleep 2   # idle again: RSS after carrying traffic
   [ -n "$pids" ] && R[$sys,rss]=$(rss_mb $(sys_pids "$NS_A"))
+  [ -n "$pids" ] && R[$sys,pss]=$(pss_mb $(sys_pids "$NS_A"))
   return 0
 }
 
@@ -341,9 +353,9 @@ for sys in "${order[@]}"; do
 done
 
 # ---- the table --------------------------------------------------------------------------------------------
-cols="tcp1 tcp4 udp lossfree ping pingload cpu rss"
-declare -A HIGHER=([tcp1]=1 [tcp4]=1 [udp]=1 [lossfree]=1 [ping]=0 [pingload]=0 [cpu]=0 [rss]=0)
-declare -A FMT=([tcp1]=%.2f [tcp4]=%.2f [udp]=%.2f [lossfree]=%.2f [ping]=%.3f [pingload]=%.2f [cpu]=%.0f [rss]=%.1f)
+cols="tcp1 tcp4 udp lossfree ping pingload cpu rss pss"
+declare -A HIGHER=([tcp1]=1 [tcp4]=1 [udp]=1 [lossfree]=1 [ping]=0 [pingload]=0 [cpu]=0 [rss]=0 [pss]=0)
+declare -A FMT=([tcp1]=%.2f [tcp4]=%.2f [udp]=%.2f [lossfree]=%.2f [ping]=%.3f [pingload]=%.2f [cpu]=%.0f [rss]=%.1f [pss]=%.1f)
 declare -A BEST
 for c in $cols; do
   b=""
@@ -357,7 +369,7 @@ done
 cell() { # system column
   local v=${R[$1,$2]:-} b=${BEST[$2]}
   if [ -z "$v" ]; then
-    case $1 in underlay*) [ "$2" = cpu ] || [ "$2" = rss ] && { echo "-"; return; } ;; esac
+    case $1 in underlay*) [ "$2" = cpu ] || [ "$2" = rss ] || [ "$2" = pss ] && { echo "-"; return; } ;; esac
     echo "fail"; return
   fi
   printf "${FMT[$2]}" "$v"
@@ -366,10 +378,10 @@ cell() { # system column
 }
 echo
 echo "weft side by side: ${DUR}s iperf3 runs, median of $REPEATS, overlay MTU 1400, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, run took $((SECONDS - start)) s"
-echo "(ratio) = figure / best anchor's figure in that column (best of: $ANCHORS); TCP/UDP higher is better, ping/CPU/RSS lower"
+echo "(ratio) = figure / best anchor's figure in that column (best of: $ANCHORS); TCP/UDP higher is better, ping/CPU/RSS/PSS lower"
 echo
-echo "| system | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | UDP blast received Gbit/s | UDP loss-free Gbit/s | ping idle ms | ping under TCP ms | CPU %/Gbit/s | node RSS idle MB | MTU | idle % at start |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| system | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | UDP blast received Gbit/s | UDP loss-free Gbit/s | ping idle ms | ping under TCP ms | CPU %/Gbit/s | node RSS idle MB | node PSS idle MB | MTU | idle % at start |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for sys in "${order[@]}"; do
   row="| $sys"
   for c in $cols; do row+=" | $(cell "$sys" "$c")"; done
