@@ -360,6 +360,7 @@ static void add_redis(supervisor_t *sup, const weft_config_t *cfg, const char *f
                           "--save", "",            // no snapshots: the append-only file holds everything
                           "--appendonly", "yes",
                           "--appendfsync", fsync,
+                          "--latency-tracking", "no",  // per-command histograms nobody reads: 0.25 MB RSS
                           "--daemonize", "no",
                           log_to_journal() ? NULL : "--logfile", logfile,  // journal: argv ends here
                           NULL};
