@@ -19,10 +19,10 @@
 
 #include "commands.h"
 #include "config_check.h"
-#include "http_server.h"
 #include "hub_client.h"
 #include "identity.h"
 #include "mesh_home.h"
+#include "sockaddr_text.h"
 
 #define CAP_NET_ADMIN_BIT 12  // linux/capability.h
 
@@ -94,9 +94,9 @@ static int check_api_port(const weft_config_t *cfg, char *err, size_t err_len)
     if (!cfg->api_listen[0] || strcmp(cfg->api_listen, "off") == 0)
         return 0;
     struct sockaddr_storage addr;
-    size_t addr_len = sizeof addr;
+    socklen_t addr_len = sizeof addr;
     char why[256];
-    if (http_parse_listen(cfg->api_listen, &addr, &addr_len, why, sizeof why) != 0) {
+    if (sockaddr_parse(cfg->api_listen, true, &addr, &addr_len, why, sizeof why) != 0) {
         snprintf(err, err_len, "api.listen %s: %s", cfg->api_listen, why);
         return -1;
     }
