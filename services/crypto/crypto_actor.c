@@ -145,9 +145,17 @@ static void send_batches(crypto_t *self)
 
 static void update_detail(crypto_t *self)
 {
-    snprintf(self->svc->detail, sizeof self->svc->detail, "%zu sessions established, %zu members%s",
+    // the data plane in a few words: how many direct paths crypto carries itself, and whether it holds
+    // the TUN (without it, packets go through device's and router's inboxes: docs/architecture.md)
+    char dataplane[64] = "";
+    if (self->direct || self->tun)
+        snprintf(dataplane, sizeof dataplane, "; data plane: %zu direct path%s, %s",
+                 self->direct ? direct_paths_count(self->direct) : 0,
+                 self->direct && direct_paths_count(self->direct) == 1 ? "" : "s",
+                 !self->tun ? "TUN not borrowed (off)" : crypto_tun_io(self->tun) ? "TUN borrowed" : "TUN not borrowed yet");
+    snprintf(self->svc->detail, sizeof self->svc->detail, "%zu sessions established, %zu members%s%s",
              session_set_established(self->sessions), session_set_member_count(self->sessions),
-             self->certificates ? ", certificates checked" : "");
+             self->certificates ? ", certificates checked" : "", dataplane);
 }
 
 // ---- inbox ----
