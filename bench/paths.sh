@@ -138,7 +138,7 @@ connect_once() {
   natlab_node_down beta
   wait_for 30 beta_gone || log "alpha still lists beta as connected 30 s after its \`weft down\`"
   natlab_reset   # no conntrack state from the previous run
-  ip netns exec "$NS_A" ping -D -n -i 0.02 -W 1 "$DST" >"$out" 2>&1 & pid=$!; LAB_PIDS+=($pid)
+  ip netns exec "$NS_A" ping -D -n -i 0.02 -W 1 "$DST" >"$out" 2>&1 & pid=$!; LAB_PIDS+=("$pid")
   sleep 0.1
   t0=$(date +%s.%N)
   natlab_node_up beta hb
@@ -191,7 +191,7 @@ rest_cpu() {
 declare -A R   # R[path,column]
 measure() { # PATH
   local p=$1 tcp=() udp=() i srv lp
-  ip netns exec "$(lab_ns hb)" iperf3 -s -B "$DST" >/dev/null 2>&1 & srv=$!; LAB_PIDS+=($srv)
+  ip netns exec "$(lab_ns hb)" iperf3 -s -B "$DST" >/dev/null 2>&1 & srv=$!; LAB_PIDS+=("$srv")
   lab_wait 10 "iperf3 server" bash -c "ip netns exec '$(lab_ns hb)' ss -Hltn 'sport = :5201' | grep -q ."
   wait_idle
   R[$p,idle]=$IDLE
@@ -203,7 +203,7 @@ measure() { # PATH
     log "$p: run $((i + 1)): TCP 1 stream $(r2 "${tcp[-1]}"), UDP blast received $(r2 "${udp[-1]}") Gbit/s"
   done
   R[$p,tcp]=$(median "${tcp[@]}") R[$p,udp]=$(median "${udp[@]}")
-  ip netns exec "$NS_A" iperf3 -c "$DST" -t "$DUR" --connect-timeout 5000 >/dev/null 2>&1 & lp=$!; LAB_PIDS+=($lp)
+  ip netns exec "$NS_A" iperf3 -c "$DST" -t "$DUR" --connect-timeout 5000 >/dev/null 2>&1 & lp=$!; LAB_PIDS+=("$lp")
   sleep 1
   R[$p,pingload]=$(ping_avg $(( (DUR - 2) * 50 > 25 ? (DUR - 2) * 50 : 25 )) 0.02)
   wait $lp 2>/dev/null || true; untrack_pid $lp
