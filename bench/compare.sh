@@ -74,6 +74,7 @@ for c in "${need[@]}"; do
 done
 
 source "$here/../tests/lib/netlab.sh"
+source "$here/bench_lib.sh"
 if wants weft || wants weft-colocate; then
   lab_init "$bin"
 else # the lab without weft: the same bookkeeping and cleanup as lab_init sets up
@@ -105,13 +106,7 @@ sys_teardown() {
   LAB_NS=("${LAB_NS[@]:0:M_NS}") LAB_HOMES=("${LAB_HOMES[@]:0:M_HOMES}") LAB_PIDS=("${LAB_PIDS[@]:0:M_PIDS}")
   rm -f "${WG_SOCKS[@]}"
 }
-untrack_pid() { local i; for i in "${!LAB_PIDS[@]}"; do [ "${LAB_PIDS[$i]}" = "$1" ] && unset "LAB_PIDS[$i]"; done; LAB_PIDS=("${LAB_PIDS[@]}"); }
 
-# bounded wait for a command; returns 1 on timeout instead of failing the run
-wait_for() {
-  local limit=$1 deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done
-}
 pings_once() { ip netns exec "$1" ping -c 1 -W 1 "$2"; }
 
 # the MTU of the device that holds address $2 in namespace $1
@@ -224,52 +219,7 @@ sys_pids() {
     done
   done
 }
-# user+system CPU ticks of the given pids (all their threads)
-cpu_ticks() {
-  local t=0 p v
-  for p in "$@"; do
-    v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || v=0
-    t=$((t + ${v:-0}))
-  done
-  echo $t
-}
-rss_mb() {
-  local p kb=0 v
-  for p in "$@"; do
-    v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null) || v=0
-    kb=$((kb + ${v:-0}))
-  done
-  awk -v k=$kb 'BEGIN {printf "%.1f", k / 1024}'
-}
-# summed proportional set size (smaps_rollup Pss) of the given pids, MB: shared pages divided among their users
-pss_mb() {
-  local p kb=0 v
-  for p in "$@"; do
-    v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null) || v=0
-    kb=$((kb + ${v:-0}))
-  done
-  awk -v k=$kb 'BEGIN {printf "%.1f", k / 1024}'
-}
-r2() { [ -n "$1" ] && printf '%.2f' "$1" || echo fail; }
-median() { printf '%s\n' "$@" | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {if (NR == 0) exit; m = int((NR + 1) / 2); print (NR % 2) ? v[m] : (v[m] + v[m + 1]) / 2}'; }
 
-wait_idle() {
-  local deadline=$((SECONDS + IDLE_WAIT)) idle
-  while :; do
-    idle=$(LC_ALL=C mpstat 1 1 | awk '/^Average/ {print $NF}')
-    [ "${idle%.*}" -ge "$IDLE_PCT" ] && break
-    if [ $SECONDS -ge $deadline ]; then log "machine still busy (${idle}% idle after ${IDLE_WAIT}s), measuring anyway"; break; fi
-  done
-  IDLE=$idle
-}
-
-# iperf3 from NS_A to DST; prints the received rate in Gbit/s, nothing on failure
-iperf() { iperf_t "$DUR" "$@"; }
-iperf_t() { # SECONDS ARGS...
-  local t=$1; shift
-  timeout $((t + 30)) ip netns exec "$NS_A" iperf3 -c "$DST" -t "$t" --connect-timeout 5000 -J "$@" 2>/dev/null |
-    jq -r 'if .end.sum_received.bits_per_second then .end.sum_received.bits_per_second / 1e9 else empty end' 2>/dev/null || true
-}
 # the loss-free UDP rate: fixed-rate trials (1200-byte datagrams, LOSSFREE_SECONDS each) from the blast's
 # received rate down by 20 % a step, at most 8; the received rate of the first trial with < 1 % loss
 lossfree() { # START_GBIT
@@ -283,12 +233,6 @@ lossfree() { # START_GBIT
     if [ -n "$got" ] && awk -v l="$loss" 'BEGIN {exit !(l < 1)}'; then echo "$got"; return; fi
     rate=$((rate * 8 / 10))
   done
-}
-ping_avg() { # COUNT INTERVAL: avg RTT in ms, nothing on failure
-  local count=$1 interval=$2 deadline
-  deadline=$(awk -v c="$count" -v i="$interval" 'BEGIN {printf "%d", c * i + 5}')
-  ip netns exec "$NS_A" ping -q -c "$count" -i "$interval" -w "$deadline" "$DST" 2>/dev/null |
-    awk -F/ '/^rtt/ {print $5}' || true
 }
 
 declare -A R   # R[system,column]

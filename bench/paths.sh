@@ -76,6 +76,7 @@ done
 
 source "$here/../tests/lib/netlab.sh"
 source "$here/../tests/lib/natlab.sh"
+source "$here/bench_lib.sh"
 natlab_init "$bin"
 export WEFT_DEVICE_MTU=1400   # as bench/compare.sh
 log() { lab_log "$*"; }
@@ -90,10 +91,6 @@ natlab_node_init alpha 10.100.0.1   # STUN: coturn instance 1; TURN: instance 2'
 natlab_node_init beta 10.100.0.2
 NS_A=$(lab_ns ha) DST=10.100.0.2
 natlab_node_up alpha ha
-
-untrack_pid() { local i; for i in "${!LAB_PIDS[@]}"; do [ "${LAB_PIDS[$i]}" = "$1" ] && unset "LAB_PIDS[$i]"; done; LAB_PIDS=("${LAB_PIDS[@]}"); }
-median() { printf '%s\n' "$@" | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {if (NR == 0) exit; m = int((NR + 1) / 2); print (NR % 2) ? v[m] : (v[m] + v[m + 1]) / 2}'; }
-r2() { [ -n "$1" ] && printf '%.2f' "$1" || echo fail; }
 
 # the path NODE reports to its only peer, in one word: connection/local_type-remote_type/transport, and
 # the TURN server when one is in it
@@ -112,21 +109,6 @@ print(s)'
 }
 connected() { lab_peer_connected alpha 10.100.0.2; }
 beta_gone() { ! lab_peer_connected alpha 10.100.0.2; }
-# bounded wait for a command; returns 1 on timeout instead of failing the run
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done
-}
-
-wait_idle() {
-  local deadline=$((SECONDS + IDLE_WAIT)) idle
-  while :; do
-    idle=$(LC_ALL=C mpstat 1 1 | awk '/^Average/ {print $NF}')
-    [ "${idle%.*}" -ge "$IDLE_PCT" ] && break
-    if [ $SECONDS -ge $deadline ]; then log "machine still busy (${idle}% idle after ${IDLE_WAIT}s), measuring anyway"; break; fi
-  done
-  IDLE=$idle
-}
 
 # ---- connect time -----------------------------------------------------------------------------------------
 # one fresh start of beta: `weft down` (alpha must see it gone), then a ping at 50/s from alpha's host to
@@ -156,24 +138,7 @@ connect_once() {
 }
 
 # ---- throughput and latency over the path the nodes are on now ------------------------------------------
-iperf() { # ARGS...: received Gbit/s, nothing on failure
-  timeout $((DUR + 30)) ip netns exec "$NS_A" iperf3 -c "$DST" -t "$DUR" --connect-timeout 5000 -J "$@" 2>/dev/null |
-    jq -r 'if .end.sum_received.bits_per_second then .end.sum_received.bits_per_second / 1e9 else empty end' 2>/dev/null || true
-}
-ping_avg() { # COUNT INTERVAL: avg RTT in ms, nothing on failure
-  local deadline
-  deadline=$(awk -v c="$1" -v i="$2" 'BEGIN {printf "%d", c * i + 5}')
-  ip netns exec "$NS_A" ping -q -c "$1" -i "$2" -w "$deadline" "$DST" 2>/dev/null | awk -F/ '/^rtt/ {print $5}' || true
-}
 
-cpu_ticks() { # PIDS: their user+system CPU ticks (all threads)
-  local t=0 p v
-  for p in "$@"; do
-    v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || v=0
-    t=$((t + ${v:-0}))
-  done
-  echo $t
-}
 # CPU of both nodes' processes (supervisor, services, Redis) over REST_SECONDS with no traffic, % of one core
 REST_SECONDS=5
 rest_cpu() {
