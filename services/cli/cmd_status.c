@@ -213,8 +213,8 @@ static const char peers_usage[] =
     "direct tcp, relay turn, relay via MEMBER, or why there is none), round-trip time, bytes in and\n"
     "out of the encrypted session, and when its last handshake was. A path change shows within a second.\n"
     "  --wide   also fingerprint, ICE state, candidate types and addresses of the pair, session state,\n"
-    "           the STUN/TURN server behind our candidate, the last connection error and which\n"
-    "           members were verified with `weft verify`\n"
+    "           the session's transport cipher, the STUN/TURN server behind our candidate, the last\n"
+    "           connection error and which members were verified with `weft verify`\n"
     "  --json   every field (docs/api.md, GET /api/v1/peers)\n"
     "--mesh NAME: which mesh, on a node in several.\n";
 
@@ -342,6 +342,8 @@ static void print_peers_wide(const node_peer_t *peers, int count)
         else if (p->server[0])
             printf("%s: our address on this path was learnt from STUN server %s (traffic goes direct)\n", p->name,
                    p->server);
+        if (p->cipher[0])
+            printf("%s: session encrypted with %s\n", p->name, p->cipher);
         if (p->last_error[0])
             printf("%s: last error: %s\n", p->name, p->last_error);
     }

@@ -50,6 +50,8 @@ assert p["path"]["transport"] == "udp" and p["path"]["rtt_us"] > 0 and p["sessio
 print(p["path"]["local_addr"], p["path"]["remote_addr"])' "$LAB_DIR/peers.json") || lab_fail "weft peers --json lacks transport, rtt_us or last_handshake_ms"
 grep -F "$local_addr" <<<"$wide" | grep -qF "$remote_addr" || { echo "$wide"; lab_fail "weft peers --wide does not show the pair"; }
 ! grep -q "via server" <<<"$wide" || lab_fail "weft peers --wide says 'via server' on a direct path"
+grep -Eq '^beta: session encrypted with (aes-256-gcm|chacha20-poly1305)$' <<<"$wide" ||
+  { echo "$wide"; lab_fail "weft peers --wide does not say the session's transport cipher"; }
 
 lab_log "capture: the ping payload pattern must be on the TUN device and nowhere on the underlay"
 pattern=5eedfeedbeefc0de
