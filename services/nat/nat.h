@@ -52,6 +52,8 @@
 // if it has not connected within NAT_RESUME_MS, the usual OFFER/RESTART follows at once.
 #define NAT_RESUME_TTL_S 60
 #define NAT_RESUME_MS 3000
+// ... and waits at most this long for crypto to let go of the resumed port (nat_resume_port_busy)
+#define NAT_RESUME_PORT_WAIT_MS 500
 
 // The last ICE description that connected to a peer: ours (ufrag, pwd, the port of our side of the
 // pair) and the peer's (ufrag, pwd, candidates).
@@ -94,6 +96,7 @@ typedef struct {
     char local_pwd[ICE_MAX_CRED_LEN + 1];     // current agent's pwd, once gathered
     ice_remote_t *applied_remote;             // a copy of the peer's description given to the current agent
     bool resuming;                            // the current agent resumes `resume` (nat_resume.c)
+    int64_t resume_wait_until_ms;             // monotonic: a resume waits for its port until then (0: none)
     nat_resume_t resume;                      // the last description that connected (weft:remote:<id>)
     char offer_ufrag[ICE_MAX_CRED_LEN + 1];   // controlled: the offer the current agent answers
     char failed_offer[ICE_MAX_CRED_LEN + 1];  // controlled: the offer whose agent failed last (RESTART answers)

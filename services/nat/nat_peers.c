@@ -84,11 +84,24 @@ static int new_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t
     return make_agent(nat, peer, remote, false, now);
 }
 
-// Right after nat started: the path that was up before, without the hub, if Redis still has it.
+// Right after nat started: the path that was up before, without the hub, if Redis still has it. While
+// crypto still holds the old port (it lets go when it reads our withdraw_all, a few ms after we start),
+// the resume waits for it on the tick, at most NAT_RESUME_PORT_WAIT_MS (retry() goes on with it).
 static bool resume_agent(nat_t *nat, nat_peer_t *peer, int64_t now)
 {
     if (!nat_resume_load(nat, peer))
         return false;
+    if (nat_resume_port_busy(peer)) {
+        if (!peer->resume_wait_until_ms)
+            peer->resume_wait_until_ms = now + NAT_RESUME_PORT_WAIT_MS;
+        if (now < peer->resume_wait_until_ms) {
+            peer->retry_at_ms = now + 1;   // the next tick
+            return true;
+        }
+        log_info("peer %.16s: port %u of the last run is still taken after %d ms; resuming anyway", peer->hex,
+                 peer->resume.local_port, NAT_RESUME_PORT_WAIT_MS);
+    }
+    peer->resume_wait_until_ms = 0;
     ice_remote_t *remote = ice_remote_copy(peer->resume.remote);
     if (!remote || make_agent(nat, peer, remote, true, now) != 0)
         return false;
@@ -452,6 +465,9 @@ void nat_peers_on_event(nat_t *nat, zmsg_t *msg)
 static void retry(nat_t *nat, nat_peer_t *peer, int64_t now)
 {
     peer->retry_at_ms = 0;
+    if (peer->resume_wait_until_ms && !peer->ice && resume_agent(nat, peer, now))
+        return;   // resumed, or still waiting for the port
+    peer->resume_wait_until_ms = 0;
     if (peer->controlling) {
         log_info("peer %.16s: offering again", peer->hex);
         if (new_agent(nat, peer, NULL, now) != 0)

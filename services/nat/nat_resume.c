@@ -6,11 +6,43 @@
 // The hash holds ICE credentials (ufrag/pwd) of a live path: they let whoever holds them answer and send
 // connectivity checks for that one path (steer it, or break it), never read or inject traffic, which the
 // Noise session authenticates. Redis' socket is 0700 in the node's run dir, next to identity.key.
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "nat_resume.h"
+
+// True when binding the wildcard address of family on port fails with EADDRINUSE (a socket of another
+// process, or ours, holds the port on some address). A family this host lacks counts as free.
+static bool port_taken(int family, unsigned port)
+{
+    int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int rc;
+    if (family == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_any};
+        rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+    } else {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_ANY)};
+        rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+    }
+    bool taken = rc != 0 && errno == EADDRINUSE;
+    close(fd);
+    return taken;
+}
+
+bool nat_resume_port_busy(const nat_peer_t *peer)
+{
+    unsigned port = peer->resume.local_port;
+    return port && (port_taken(AF_INET, port) || port_taken(AF_INET6, port));
+}
 
 void nat_resume_keep(nat_peer_t *peer, unsigned local_port)
 {

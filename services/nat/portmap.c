@@ -163,12 +163,14 @@ static bool port_held(const char *ip, uint16_t port);
 static int64_t renew_time(unsigned lease_s);
 
 // Mappings an earlier weft-nat made for this host and left behind (it was killed): ours by description.
-// Those whose port no socket holds now are removed; those whose port is held again (a restarted nat
-// resumed the path on the same port) are adopted: renewed while held, removed by check_mappings once
-// their socket is gone. UPnP can list them; NAT-PMP cannot (its leases run out).
+// All are adopted: renewed while a socket holds their port, removed by check_mappings once none does —
+// so one whose port a restarted nat resumes a path on (it may bind it a moment after this runs, once
+// crypto let go of it: nat_resume_port_busy) keeps working, and the others go at the first check,
+// PORTMAP_CHECK_MS later. Beyond PORTMAP_MAX they are removed at once. UPnP can list them; NAT-PMP cannot
+// (its leases run out).
 static void remove_leftovers(worker_t *w)
 {
-    int removed = 0, adopted = 0;
+    int removed = 0, adopted = 0, held = 0;
     for (int i = 0; i < 256;) {
         char index[8], ext_port[6] = "", client[16] = "", in_port[6] = "", proto[4] = "", desc[80] = "",
                        enabled[4] = "", remote[64] = "", lease[16] = "";
@@ -179,13 +181,14 @@ static void remove_leftovers(worker_t *w)
         long port = strtol(in_port, NULL, 10), external = strtol(ext_port, NULL, 10);
         bool ours = strcmp(desc, PORTMAP_DESCRIPTION) == 0 && strcmp(client, w->lan_ip) == 0 &&
                     strcmp(proto, "UDP") == 0 && port > 0 && port <= 65535 && external > 0 && external <= 65535;
-        if (ours && !port_held(client, (uint16_t)port)) {
+        if (ours && w->count == PORTMAP_MAX) {
             if (UPNP_DeletePortMapping(w->urls.controlURL, w->igd.first.servicetype, ext_port, "UDP", NULL) ==
                 UPNPCOMMAND_SUCCESS) {
                 removed++;
                 continue;   // the entries after it moved down one index
             }
-        } else if (ours && w->count < PORTMAP_MAX) {
+        } else if (ours) {
+            held += port_held(client, (uint16_t)port);
             mapping_t *m = &w->mappings[w->count++];
             snprintf(m->internal_ip, sizeof m->internal_ip, "%s", client);
             m->internal_port = (uint16_t)port;
@@ -196,8 +199,9 @@ static void remove_leftovers(worker_t *w)
         i++;
     }
     if (removed || adopted)
-        log_info("port mapping: of the mappings an earlier weft-nat left on the gateway, removed %d, kept %d "
-                 "whose port is in use again", removed, adopted);
+        log_info("port mapping: of the mappings an earlier weft-nat left on the gateway, kept %d (%d whose port "
+                 "is in use again; the others go in %d s unless a resumed path binds their port), removed %d",
+                 adopted, held, PORTMAP_CHECK_MS / 1000, removed);
 }
 
 static void discover(worker_t *w)
