@@ -118,27 +118,36 @@ int udp_steer_share(int fd, char *err, size_t err_len)
     return 0;
 }
 
-// True when some socket holds local: a plain bind (no SO_REUSEPORT) of it fails with EADDRINUSE.
-// -1 with err filled when the answer is something else (an address not on this host, say).
-static int someone_bound(const struct sockaddr *local, socklen_t local_len, const char *where, char *err,
-                         size_t err_len)
+int udp_port_held(const struct sockaddr *addr, socklen_t addr_len)
 {
-    int probe = socket(local->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
-    if (probe < 0) {
-        int e = errno;
-        snprintf(err, err_len, "cannot open a steering socket on %s: socket: %s", where, strerror(e));
-        errno = e;
+    int probe = socket(addr->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+    if (probe < 0)
         return -1;
+    if (addr->sa_family == AF_INET6) {   // a v6 probe asks about v6 only (a v4 one asks about v4)
+        int one = 1;
+        setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     }
-    int r = bind(probe, local, local_len), e = errno;
+    int r = bind(probe, addr, addr_len), e = errno;
     close(probe);
     if (r == 0)
         return 0;
     if (e == EADDRINUSE)
         return 1;
-    snprintf(err, err_len, "cannot open a steering socket on %s: bind: %s", where, strerror(e));
     errno = e;
     return -1;
+}
+
+// udp_port_held, with err filled when the answer is neither (an address not on this host, say).
+static int someone_bound(const struct sockaddr *local, socklen_t local_len, const char *where, char *err,
+                         size_t err_len)
+{
+    int held = udp_port_held(local, local_len);
+    if (held < 0) {
+        int e = errno;
+        snprintf(err, err_len, "cannot open a steering socket on %s: %s", where, strerror(e));
+        errno = e;
+    }
+    return held;
 }
 
 int udp_steer_open(const struct sockaddr *local, socklen_t local_len, char *err, size_t err_len)

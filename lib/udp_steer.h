@@ -43,6 +43,11 @@ int udp_steer_share(int fd, char *err, size_t err_len);
 // the socket on that port did not share it, with a message saying so). It also fails (errno ENOENT)
 // when no socket is bound to local at all: alone in its group the steering socket would be index 0 and
 // get every datagram, and it would keep the port from the owner's next bind.
+// Whether some socket on this host holds addr: a plain bind of it (no SO_REUSEPORT; IPv6 only for an
+// IPv6 address) fails with EADDRINUSE. 1 held, 0 free, -1 neither (errno set: socket() failed, or bind
+// another way, e.g. an address not on this host).
+int udp_port_held(const struct sockaddr *addr, socklen_t addr_len);
+
 int udp_steer_open(const struct sockaddr *local, socklen_t local_len, char *err, size_t err_len);
 
 // True when datagram (len bytes) is one the program steers to the data plane (the same rule in C, for

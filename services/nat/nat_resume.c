@@ -6,42 +6,23 @@
 // The hash holds ICE credentials (ufrag/pwd) of a live path: they let whoever holds them answer and send
 // connectivity checks for that one path (steer it, or break it), never read or inject traffic, which the
 // Noise session authenticates. Redis' socket is 0700 in the node's run dir, next to identity.key.
-#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "nat_resume.h"
+#include "udp_steer.h"
 
-// True when binding the wildcard address of family on port fails with EADDRINUSE (a socket of another
-// process, or ours, holds the port on some address). A family this host lacks counts as free.
-static bool port_taken(int family, unsigned port)
-{
-    int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    int rc;
-    if (family == AF_INET6) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-        struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_any};
-        rc = bind(fd, (struct sockaddr *)&a, sizeof a);
-    } else {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_ANY)};
-        rc = bind(fd, (struct sockaddr *)&a, sizeof a);
-    }
-    bool taken = rc != 0 && errno == EADDRINUSE;
-    close(fd);
-    return taken;
-}
-
+// The wildcard address of each family on the port: held if a socket holds it on any address (a family
+// this host lacks counts as free).
 bool nat_resume_port_busy(const nat_peer_t *peer)
 {
-    unsigned port = peer->resume.local_port;
-    return port && (port_taken(AF_INET, port) || port_taken(AF_INET6, port));
+    uint16_t port = htons((uint16_t)peer->resume.local_port);
+    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = port, .sin_addr.s_addr = htonl(INADDR_ANY)};
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = port, .sin6_addr = IN6ADDR_ANY_INIT};
+    return peer->resume.local_port && (udp_port_held((struct sockaddr *)&v4, sizeof v4) == 1 ||
+                                       udp_port_held((struct sockaddr *)&v6, sizeof v6) == 1);
 }
 
 void nat_resume_keep(nat_peer_t *peer, unsigned local_port)
