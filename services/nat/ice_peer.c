@@ -11,7 +11,9 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "identity.h"
@@ -43,6 +45,7 @@ struct ice_peer {
     uint64_t probe_token;           // our pings carry it; a pong without it is not ours
     rate_limit_t handshakes;        // handshake datagrams passed to crypto (glib_bridge_deliver)
     char resume_local[64], resume_remote[64];   // the pair to select at once ("": none), ice_peer_resume_as
+    unsigned resume_port;                       // the earlier agent's port, which our host candidates take
     // written by the GLib thread, read by the actor
     _Atomic uint64_t rx_bytes, rx_packets;
     _Atomic int64_t last_rx_ms;     // monotonic ms of the last pong to our own ping (0: none yet)
@@ -226,28 +229,136 @@ static void add_local_addresses(ice_peer_t *self, const ice_settings_t *settings
         log_warn("peer %.16s: no local address outside the overlay to offer", self->peer_hex);
 }
 
-// The foundation of the candidate in list whose address reads `addr` (describe_candidate), or NULL.
-static const char *foundation_of(GSList *list, const char *addr)
+// The candidate in list whose address reads `addr` (describe_candidate), or NULL.
+static NiceCandidate *candidate_at(GSList *list, const char *addr)
 {
     for (GSList *it = list; it; it = it->next) {
         char type[8], text[64];
         describe_candidate(it->data, type, text);
         if (strcmp(text, addr) == 0)
-            return ((NiceCandidate *)it->data)->foundation;
+            return it->data;
     }
     return NULL;
 }
 
-// A resumed agent: select the earlier agent's pair (ice_peer_resume_as) now that both sides are known.
+// "ip:port" or "[ip6]:port" (describe_candidate) into addr. Returns false when it is not one.
+static bool parse_address(const char *text, NiceAddress *addr)
+{
+    char ip[64];
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text || (size_t)(colon - text) >= sizeof ip)
+        return false;
+    snprintf(ip, sizeof ip, "%.*s", (int)(colon - text), text);
+    if (ip[0] == '[' && ip[strlen(ip) - 1] == ']') {
+        memmove(ip, ip + 1, strlen(ip));
+        ip[strlen(ip) - 1] = '\0';
+    }
+    char *end = NULL;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    nice_address_init(addr);
+    if (!nice_address_set_from_string(addr, ip) || !end || *end || port == 0 || port > 65535)
+        return false;
+    nice_address_set_port(addr, (guint)port);
+    return true;
+}
+
+// The address the kernel would send from to reach `to` (a connected UDP socket's own address; no datagram
+// is sent). Returns false when there is no route.
+static bool route_source(const NiceAddress *to, NiceAddress *from)
+{
+    struct sockaddr_storage ss;
+    nice_address_copy_to_sockaddr(to, (struct sockaddr *)&ss);
+    socklen_t len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&ss, len) == 0;
+    len = sizeof ss;
+    ok = ok && getsockname(fd, (struct sockaddr *)&ss, &len) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (ok)
+        nice_address_set_from_sockaddr(from, (struct sockaddr *)&ss);
+    return ok;
+}
+
+// The resumed pair's local side when the earlier agent's was a reflexive candidate (srflx, prflx, a
+// gateway mapping): a resumed agent gathers host candidates only, but its host socket on the earlier
+// port is that candidate's base. The UDP host candidate on `port` in the family of `remote`; of several
+// (one per interface), the one the kernel routes to `remote` from.
+static NiceCandidate *host_on_port(GSList *locals, unsigned port, const NiceAddress *remote)
+{
+    NiceAddress source;
+    bool routed = route_source(remote, &source);
+    NiceCandidate *found = NULL;
+    for (GSList *it = locals; it; it = it->next) {
+        NiceCandidate *cand = it->data;
+        if (cand->type != NICE_CANDIDATE_TYPE_HOST || cand->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
+            nice_address_get_port(&cand->addr) != port ||
+            nice_address_ip_version(&cand->addr) != nice_address_ip_version(remote))
+            continue;
+        if (routed && nice_address_equal_no_port(&cand->addr, &source))
+            return cand;
+        if (!found)
+            found = cand;
+    }
+    return found;
+}
+
+// Adds the earlier pair's remote address as a remote candidate when the saved description lacks it (the
+// peer's agent learned ours from its checks: a peer-reflexive address, behind a NAT that maps per
+// destination). libnice takes no prflx remote candidate from the application: it goes in as srflx, which
+// it is (the peer's address as its NAT shows it to us). Returns it as the agent now has it, or NULL.
+static NiceCandidate *add_resumed_remote(ice_peer_t *self, const NiceAddress *addr)
+{
+    NiceCandidate *cand = nice_candidate_new(NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE);
+    cand->stream_id = self->stream_id;
+    cand->component_id = ICE_COMPONENT;
+    cand->transport = NICE_CANDIDATE_TRANSPORT_UDP;
+    cand->addr = *addr;
+    cand->base_addr = *addr;
+    cand->priority = (100u << 24) | (65535u << 8) | (256u - ICE_COMPONENT);   // RFC 5245 4.1.2.1, as srflx
+    snprintf(cand->foundation, sizeof cand->foundation, "resumed");   // unique: set_selected_pair goes by it
+    GSList one = {.data = cand, .next = NULL};
+    int added = nice_agent_set_remote_candidates(self->agent, self->stream_id, ICE_COMPONENT, &one);
+    nice_candidate_free(cand);
+    if (added != 1)
+        return NULL;
+    GSList *remotes = nice_agent_get_remote_candidates(self->agent, self->stream_id, ICE_COMPONENT);
+    NiceCandidate *found = candidate_at(remotes, self->resume_remote);
+    found = found ? nice_candidate_copy(found) : NULL;
+    g_slist_free_full(remotes, (GDestroyNotify)nice_candidate_free);
+    return found;
+}
+
+// A resumed agent: select the earlier agent's pair (ice_peer_resume_as) now that both sides are known, at
+// once, whether or not the peer's agent sends a check first. A reflexive local candidate becomes the host
+// candidate it was based on, and a remote address the saved description lacks is added.
 static void select_resumed_pair(ice_peer_t *self)
 {
     GSList *locals = nice_agent_get_local_candidates(self->agent, self->stream_id, ICE_COMPONENT);
     GSList *remotes = nice_agent_get_remote_candidates(self->agent, self->stream_id, ICE_COMPONENT);
-    const char *local = foundation_of(locals, self->resume_local), *remote = foundation_of(remotes, self->resume_remote);
-    if (!local || !remote || !nice_agent_set_selected_pair(self->agent, self->stream_id, ICE_COMPONENT, local, remote))
+    NiceAddress remote_addr;
+    bool remote_ok = parse_address(self->resume_remote, &remote_addr);
+    NiceCandidate *local = candidate_at(locals, self->resume_local);
+    NiceCandidate *remote = candidate_at(remotes, self->resume_remote), *added = NULL;
+    char local_note[96] = "", remote_note[48] = "";
+    if (!local && remote_ok && (local = host_on_port(locals, self->resume_port, &remote_addr)) != NULL) {
+        char type[8], text[64];
+        describe_candidate(local, type, text);
+        snprintf(local_note, sizeof local_note, " (from host %s, the base of %s)", text, self->resume_local);
+    }
+    if (!remote && remote_ok && (remote = added = add_resumed_remote(self, &remote_addr)) != NULL)
+        snprintf(remote_note, sizeof remote_note, " (added as a remote candidate)");
+    if (local && remote &&
+        nice_agent_set_selected_pair(self->agent, self->stream_id, ICE_COMPONENT, local->foundation, remote->foundation))
+        log_info("peer %.16s: selected the resumed pair %s%s -> %s%s", self->peer_hex, self->resume_local, local_note,
+                 self->resume_remote, remote_note);
+    else
         log_warn("peer %.16s: cannot select the resumed pair %s -> %s (%s); checks decide", self->peer_hex,
-                 self->resume_local, self->resume_remote, !local ? "no such local candidate"
-                 : !remote ? "no such remote candidate" : "libnice refused it");
+                 self->resume_local, self->resume_remote, !remote_ok ? "not an address"
+                 : !local ? "no such local candidate" : !remote ? "libnice refused the remote address"
+                 : "libnice refused it");
+    if (added)
+        nice_candidate_free(added);
     g_slist_free_full(locals, (GDestroyNotify)nice_candidate_free);
     g_slist_free_full(remotes, (GDestroyNotify)nice_candidate_free);
 }
@@ -545,6 +656,7 @@ void ice_peer_resume_as(ice_peer_t *self, const char *ufrag, const char *pwd, un
 {
     snprintf(self->resume_local, sizeof self->resume_local, "%s", local_addr);
     snprintf(self->resume_remote, sizeof self->resume_remote, "%s", remote_addr);
+    self->resume_port = port;
     // the agent has not started: no GLib callback can run yet, as in ice_peer_new
     if (!nice_agent_set_local_credentials(self->agent, self->stream_id, ufrag, pwd))
         log_warn("peer %.16s: libnice refused the earlier agent's credentials", self->peer_hex);

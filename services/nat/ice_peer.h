@@ -65,7 +65,9 @@ ice_peer_t *ice_peer_new(glib_bridge_t *bridge, const ice_settings_t *settings, 
 // accepts it: how a restarted nat resumes a path without signalling (nat_resume.c). Once the remote
 // candidates are set, the earlier agent's pair (local_addr, remote_addr: "ip:port" as in ice_event_t) is
 // selected at once, without checks: the peer's agent already has it selected, and would not nominate it
-// again for a controlled side. Whether it carries traffic, nat's probes tell (path_probe.h).
+// again for a controlled side. A reflexive local_addr is taken by the host candidate on `port` (its base),
+// and a remote_addr the description lacks (a prflx) is added as a remote candidate. Whether it carries
+// traffic, nat's probes tell (path_probe.h).
 void ice_peer_resume_as(ice_peer_t *self, const char *ufrag, const char *pwd, unsigned port, const char *local_addr,
                         const char *remote_addr);
 // Starts gathering; `remote` (owned from now on, may be NULL) is applied when gathering is done.

@@ -8,7 +8,7 @@
 #   3. a node's Redis comes back empty (FLUSHALL, then kill -9): the owners notice the new run_id and write
 #      routes, peers, weft:verified and weft:revoked again within 5 s.
 #   4. a node's nat restarts while the hub is down: it resumes the path with the description it kept
-#      (weft:remote:<id>) and traffic is back within 5 s.
+#      (weft:remote:<id>), selecting the old pair at once, and traffic is back within 5 s.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_durability.sh BIN_DIR}"
@@ -132,7 +132,12 @@ lab_log "4. alpha's nat restarts while the hub is down"
 "$W" down --home "$HUBHOME" >/dev/null || lab_fail "weft down of the hub failed"
 sleep 1
 [ -n "$(node_redis --scan --pattern 'weft:remote:*')" ] || lab_fail "alpha kept no remote candidates"
+since=$(($(wc -l <"$AI/log/nat.log") + 1))   # the restarted nat's lines start here
 kill -9 "$(lab_service_pid alpha/meshes/office nat)"
 t0=$(date +%s.%N)
 lab_wait 5 "alpha to reach beta again with the hub down" ping_ok alpha 10.100.0.2
 lab_log "alpha reaches beta $(python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')") s after kill -9 of its nat, hub down"
+lab_wait 5 "alpha's restarted nat to log the resumed path" bash -c "tail -n +$since '$AI/log/nat.log' | grep -q 'resumed in'"
+tail -n "+$since" "$AI/log/nat.log" | grep -q "selected the resumed pair" ||
+  lab_fail "alpha's restarted nat did not select the resumed pair at once"
+lab_log "alpha's $(tail -n "+$since" "$AI/log/nat.log" | grep -o "nat: peer .*resumed in [0-9]* ms.*")"

@@ -6,7 +6,8 @@
 # can reach: the control run (nat.port_mapping: false) must not connect. With mappings on:
 #   - UPnP-IGD: the mapping of alpha's host candidate is on the router (nftables dnat rule), the mapped
 #     address is the candidate beta's path uses, the overlay pings; after kill -9 of alpha's nat the
-#     restarted one removes the mapping left behind; `weft down` removes the mapping;
+#     restarted one resumes the path on the old port at once (no fresh path, no signalling) and removes
+#     the mapping left behind once nothing holds its port; `weft down` removes the mapping;
 #   - NAT-PMP (miniupnpd with UPnP off): the same through NAT-PMP.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
@@ -157,9 +158,25 @@ run_case() {   # run_case LABEL: alpha with mappings on, checks, then weft down
   if [ "$label" = upnp ]; then
     # a killed nat cannot delete its mappings: the restarted one finds them (UPnP lists them) and does
     leftover=$(echo "$maps" | awk '{ print $1 }')
+    local t0 since
+    since=$(($(wc -l <"$LAB_DIR/alpha/log/nat.log") + 1))   # the restarted nat's lines start here
     kill -9 "$(lab_service_pid alpha nat)"
-    # (when the restarted nat resumes the path on the old port it keeps that mapping while the port is held,
-    # and removes it once its agents have moved on: 22 s after the kill under AddressSanitizer)
+    t0=$(date +%s.%N)
+    # the restarted nat resumes the path on the old port at once, without waiting for beta's agent to check:
+    # its pair was the gateway mapping (srflx) -> beta's peer-reflexive address, which a resumed agent (host
+    # candidates only) and beta's saved description lack; it selects the host socket on the mapped port and
+    # adds beta's address (services/nat/ice_peer.c, select_resumed_pair)
+    lab_wait 20 "an overlay ping alpha -> beta after the kill" lab_exec a ping -c 1 -W 1 10.100.0.2
+    lab_log "$label: overlay ping reply $(python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')") s after kill -9 of alpha's nat"
+    restarted_log() { tail -n "+$since" "$LAB_DIR/alpha/log/nat.log"; }
+    lab_wait 5 "alpha's restarted nat to log the resumed path" bash -c "tail -n +$since '$LAB_DIR/alpha/log/nat.log' | grep -q 'resumed in'"
+    restarted_log | grep -q "selected the resumed pair" ||
+      lab_fail "$label: the restarted nat did not select the resumed pair at once"
+    ! restarted_log | grep -E "did not resume|cannot select the resumed pair|offering again|RESTART" ||
+      lab_fail "$label: the restarted nat fell back to a new path instead of resuming the old one"
+    lab_log "$label: $(restarted_log | grep -o "resumed in [0-9]* ms.*")"
+    # (the resumed path keeps the mapping of its port while the port is held, and the nat removes it once its
+    # agents have moved on: 22 s after the kill under AddressSanitizer)
     lab_wait 40 "the restarted nat to remove or adopt the mappings the killed one left" leftovers_settled
     grep -q "mappings an earlier weft-nat left" "$LAB_DIR/alpha/log/nat.log" || lab_fail "no leftover removal logged"
     # the path back is the restarted nat's own (alpha's view; beta's may still show the old one), and
