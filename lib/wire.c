@@ -139,6 +139,14 @@ void packet_batch_commit(packet_batch_t *b, size_t len, const uint8_t *peer)
     b->len += len;
 }
 
+uint8_t *packet_batch_room(packet_batch_t *b, size_t max_len, const uint8_t *peer,
+                           void (*flush)(void *flush_ctx, packet_batch_t *b), void *flush_ctx)
+{
+    if (!packet_batch_fits(b, max_len, peer) && flush)
+        flush(flush_ctx, b);
+    return packet_batch_fits(b, max_len, peer) ? packet_batch_reserve(b, max_len) : NULL;
+}
+
 int packet_batch_add(packet_batch_t *b, const void *data, size_t len, const uint8_t *peer)
 {
     if (!packet_batch_fits(b, len, peer))

@@ -49,6 +49,10 @@ bool packet_batch_fits(const packet_batch_t *b, size_t len, const uint8_t *peer)
 // Space for the next packet, at least max_len bytes, or NULL if it does not fit; then commit what was written.
 uint8_t *packet_batch_reserve(packet_batch_t *b, size_t max_len);
 void packet_batch_commit(packet_batch_t *b, size_t len, const uint8_t *peer);
+// Space for max_len bytes for peer, sending the batch first with flush(flush_ctx, b) when it is full
+// (flush may be NULL); NULL when it still does not fit. Then commit what was written.
+uint8_t *packet_batch_room(packet_batch_t *b, size_t max_len, const uint8_t *peer,
+                           void (*flush)(void *flush_ctx, packet_batch_t *b), void *flush_ctx);
 // Copies a packet into the batch; returns -1 if it does not fit.
 int packet_batch_add(packet_batch_t *b, const void *data, size_t len, const uint8_t *peer);
 // Sends the batch (non-blocking) if it holds any packet, then empties it. Returns packets sent, or -1

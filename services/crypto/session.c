@@ -1,6 +1,8 @@
-// session.c — see session.h. Owns every session key of the node: per peer a current, a previous and an
-// unconfirmed "next" keypair (WireGuard's rotation), the initiation in flight, and the queue of
-// packets waiting for it. Two tables: peers by node id, and peers by our 32-bit session index.
+// session.c — see session.h. The handshake side: per peer the initiation in flight, the peer's cookie
+// and rate limits, the newest timestamp accepted from it, its certificate's expiry and its public status.
+// The transport side — keypairs, the queue of packets waiting for a session, seal and open — is the
+// keyring (keyring.h): each handshake installs its keypair there, and the keyring asks for handshakes.
+// Two tables: peers by node id, and peers by the 32-bit index of the initiation in flight.
 //
 // In front of the Diffie-Hellman of an initiation (cheapest first): the member tag, revocation, mac1,
 // the recent-initiation memory (exact replays), under load mac2 (else a cookie reply), then the per-peer
@@ -15,19 +17,10 @@
 #include "cookie.h"
 #include "crypto_wire.h"
 #include "identity.h"
+#include "keyring.h"
 #include "log.h"
 #include "noise.h"
 #include "ratelimit.h"
-
-typedef struct {
-    uint32_t local_index;       // our index (receiver_index of what the peer sends); 0 = empty slot
-    uint32_t remote_index;      // the peer's index, written into what we send
-    bool initiator;             // we sent the initiation
-    bool received;              // something was decrypted with it
-    int64_t created_ms;
-    transport_sender_t send;
-    transport_receiver_t recv;
-} keypair_t;
 
 typedef struct {
     noise_handshake_t hs;
@@ -39,21 +32,13 @@ typedef struct {
     bool offered_aes;           // the initiation in flight offers AES-256-GCM
 } pending_t;
 
-typedef struct {
-    uint8_t *data;              // SESSION_QUEUE_PACKETS slots of max_packet bytes, allocated on first use
-    uint32_t lengths[SESSION_QUEUE_PACKETS];
-    size_t head, count;
-} packet_queue_t;
 
 typedef struct {
     uint8_t id[WIRE_ID_LEN];
     uint8_t static_public[32];  // X25519 form of id
     uint32_t overlay_addr;      // network byte order
-    keypair_t current, previous, next;
     pending_t pending;
-    packet_queue_t queue;
     uint8_t last_timestamp[CRYPTO_TAI64N_LEN];  // newest initiation accepted from this peer
-    int64_t last_unknown_index_ms;              // rate limit for unknown-index handshakes
     uint64_t cert_expires;      // unix s: the expiry of the peer's last accepted certificate (0: never)
     uint64_t refused;           // handshakes refused (their reasons are logged at 1, 2, 4, 8...)
     cookie_maker_t maker;       // the peer's mac1/cookie keys and the cookie it gave us
@@ -67,12 +52,11 @@ typedef struct {
 } peer_t;
 
 typedef struct {
-    uint64_t *packets_encrypted, *packets_decrypted;
     uint64_t *handshakes_initiated, *handshakes_completed, *handshakes_responded, *handshakes_failed;
-    uint64_t *keepalives_in, *keepalives_out, *sessions;
-    uint64_t *drop_malformed, *drop_auth, *drop_replay, *drop_unknown_index, *drop_handshake_unknown_peer;
-    uint64_t *drop_handshake_replay, *drop_bad_source, *drop_queue_overflow, *drop_handshake_timeout;
-    uint64_t *drop_no_peer, *drop_expired, *drop_too_big, *drop_batch_full;
+    uint64_t *sessions;
+    uint64_t *drop_malformed, *drop_auth, *drop_unknown_index, *drop_handshake_unknown_peer;
+    uint64_t *drop_handshake_replay, *drop_handshake_timeout;
+    uint64_t *drop_no_peer, *drop_batch_full;
     uint64_t *handshakes_refused, *drop_revoked, *sessions_cert_expired;
     uint64_t *drop_handshake_mac1, *drop_handshake_mac2, *drop_handshake_repeat, *drop_handshake_rate_limit;
     uint64_t *cookie_replies_out, *cookie_replies_in, *drop_cookie_reply, *cookie_replies_limited, *under_load;
@@ -82,7 +66,8 @@ struct session_set {
     session_config_t cfg;           // static_private wiped: the key lives in local only
     noise_keypair_t local;
     zhashx_t *peers;                // node id (32 bytes, the peer's own copy) -> peer_t*
-    zhashx_t *indexes;              // local index (as a pointer-sized key) -> peer_t*
+    zhashx_t *indexes;              // index of an initiation in flight (as a pointer-sized key) -> peer_t*
+    keyring_t *keys;                // the transport side: keypairs, queues, seal and open
     zlistx_t *removed;              // ids (malloc'd) removed since the last report
     zhashx_t *revoked;              // revoked member ids: id (malloc'd, also the item) -> id
     uint8_t last_sent_timestamp[CRYPTO_TAI64N_LEN];
@@ -151,12 +136,23 @@ static peer_t *find_peer(session_set_t *self, const uint8_t *id)
     return id ? zhashx_lookup(self->peers, id) : NULL;
 }
 
-// A fresh random, non-zero local index not in use, registered for peer.
+// A fresh random, non-zero local index used neither by an initiation in flight nor by a keypair,
+// registered for peer's initiation.
 static uint32_t index_claim(session_set_t *self, peer_t *peer)
 {
     for (;;) {
         uint32_t index = randombytes_random();
-        if (index != 0 && zhashx_insert(self->indexes, index_key(index), peer) == 0)
+        if (!keyring_index_in_use(self->keys, index) && zhashx_insert(self->indexes, index_key(index), peer) == 0)
+            return index;
+    }
+}
+
+// A fresh random, non-zero local index for a keypair (the keyring registers it when it is installed).
+static uint32_t index_for_keypair(session_set_t *self)
+{
+    for (;;) {
+        uint32_t index = randombytes_random();
+        if (!keyring_index_in_use(self->keys, index) && !zhashx_lookup(self->indexes, index_key(index)))
             return index;
     }
 }
@@ -173,26 +169,8 @@ static void index_release(session_set_t *self, uint32_t index)
         zhashx_delete(self->indexes, index_key(index));
 }
 
-// ---- keypairs, pending handshakes, queues ----
 
-static void keypair_clear(session_set_t *self, keypair_t *kp)
-{
-    index_release(self, kp->local_index);
-    sodium_memzero(kp, sizeof *kp);
-}
-
-// Moves src into dst (whose keys are wiped first); src is left empty. Indexes stay with the peer.
-static void keypair_move(session_set_t *self, keypair_t *dst, keypair_t *src)
-{
-    keypair_clear(self, dst);
-    memcpy(dst, src, sizeof *dst);
-    sodium_memzero(src, sizeof *src);
-}
-
-static bool keypair_alive(const keypair_t *kp, int64_t now_ms)
-{
-    return kp->local_index && now_ms - kp->created_ms < SESSION_REJECT_AFTER_MS;
-}
+// ---- pending handshakes ----
 
 static void pending_clear(session_set_t *self, pending_t *p)
 {
@@ -200,64 +178,23 @@ static void pending_clear(session_set_t *self, pending_t *p)
     sodium_memzero(p, sizeof *p);
 }
 
-static void queue_drop_all(session_set_t *self, peer_t *peer, uint64_t *counter)
-{
-    (void)self;
-    *counter += peer->queue.count;
-    peer->queue.head = peer->queue.count = 0;
-}
 
-static void queue_free(packet_queue_t *q)
+// Wipes peer's handshake in flight and, in the keyring, its keypairs and queue (counted in *dropped).
+static void peer_wipe(session_set_t *self, peer_t *peer, uint64_t *dropped)
 {
-    free(q->data);
-    memset(q, 0, sizeof *q);
-}
-
-// Queues a copy of packet; drops the oldest when full.
-static void queue_push(session_set_t *self, peer_t *peer, const uint8_t *packet, size_t len)
-{
-    packet_queue_t *q = &peer->queue;
-    if (len > self->cfg.max_packet) {
-        (*self->c.drop_too_big)++;
-        return;
-    }
-    if (!q->data) {
-        q->data = malloc(SESSION_QUEUE_PACKETS * self->cfg.max_packet);
-        if (!q->data) {
-            log_error("out of memory for a packet queue");
-            (*self->c.drop_queue_overflow)++;
-            return;
-        }
-    }
-    if (q->count == SESSION_QUEUE_PACKETS) {
-        q->head = (q->head + 1) % SESSION_QUEUE_PACKETS;
-        q->count--;
-        (*self->c.drop_queue_overflow)++;
-    }
-    size_t slot = (q->head + q->count) % SESSION_QUEUE_PACKETS;
-    memcpy(q->data + slot * self->cfg.max_packet, packet, len);
-    q->lengths[slot] = (uint32_t)len;
-    q->count++;
-}
-
-static void peer_wipe(session_set_t *self, peer_t *peer)
-{
-    keypair_clear(self, &peer->current);
-    keypair_clear(self, &peer->previous);
-    keypair_clear(self, &peer->next);
     pending_clear(self, &peer->pending);
-    if (peer->queue.data)
-        sodium_memzero(peer->queue.data, SESSION_QUEUE_PACKETS * self->cfg.max_packet);
-    queue_free(&peer->queue);
+    keyring_drop_keys(self->keys, peer->id, true, dropped);
 }
 
 // ---- status ----
 
-static session_state_t peer_state(const peer_t *peer, int64_t now_ms)
+static session_state_t peer_state(const session_set_t *self, const peer_t *peer, int64_t now_ms)
 {
-    if (keypair_alive(&peer->current, now_ms))
+    keyring_peer_stats_t keys;
+    bool known = keyring_peer_stats(self->keys, peer->id, now_ms, &keys);
+    if (known && keys.established)
         return SESSION_STATE_ESTABLISHED;
-    if (peer->pending.active || peer->next.local_index)
+    if (peer->pending.active || (known && keys.next_waiting))
         return SESSION_STATE_HANDSHAKING;
     return SESSION_STATE_NONE;
 }
@@ -277,7 +214,7 @@ static void set_peer_state(session_set_t *self, peer_t *peer, session_state_t st
 
 static void peer_update_state(session_set_t *self, peer_t *peer, int64_t now_ms)
 {
-    set_peer_state(self, peer, peer_state(peer, now_ms));
+    set_peer_state(self, peer, peer_state(self, peer, now_ms));
 }
 
 // ---- output ----
@@ -286,36 +223,10 @@ static void peer_update_state(session_set_t *self, peer_t *peer, int64_t now_ms)
 static uint8_t *reserve(session_set_t *self, session_io_t *io, packet_batch_t *batch, size_t max_len,
                         const uint8_t *peer)
 {
-    if (!packet_batch_fits(batch, max_len, peer) && io->flush)
-        io->flush(io->ctx, batch);
-    uint8_t *out = packet_batch_fits(batch, max_len, peer) ? packet_batch_reserve(batch, max_len) : NULL;
+    uint8_t *out = packet_batch_room(batch, max_len, peer, io->flush, io->ctx);
     if (!out)
         (*self->c.drop_batch_full)++;
     return out;
-}
-
-// Encrypts packet with kp into a transport datagram for peer. len 0 makes a keepalive.
-static int encrypt_to(session_set_t *self, peer_t *peer, keypair_t *kp, const uint8_t *packet, size_t len,
-                      session_io_t *io)
-{
-    static const uint8_t empty[1];
-    uint8_t *out = reserve(self, io, io->to_nat, CRYPTO_TRANSPORT_OVERHEAD + len, peer->id);
-    if (!out)
-        return -1;
-    uint64_t counter;
-    if (transport_encrypt(&kp->send, len ? packet : empty, len, out + CRYPTO_TRANSPORT_HEADER_LEN, &counter) != 0)
-        return -1;
-    crypto_write_transport_header(out, kp->remote_index, counter);
-    packet_batch_commit(io->to_nat, CRYPTO_TRANSPORT_OVERHEAD + len, peer->id);
-    if (len) {
-        (*self->c.packets_encrypted)++;
-        peer->status.tx_packets++;
-        peer->status.tx_bytes += len;
-        peer->dirty = true;
-    } else {
-        (*self->c.keepalives_out)++;
-    }
-    return 0;
 }
 
 // ---- handshakes ----
@@ -391,32 +302,6 @@ static void start_handshake(session_set_t *self, peer_t *peer, const session_tim
         send_initiation(self, peer, true, now, io);
 }
 
-// The usable sending keypair of peer, or NULL.
-static keypair_t *sending_keypair(peer_t *peer, int64_t now_ms)
-{
-    keypair_t *kp = &peer->current;
-    if (!keypair_alive(kp, now_ms) || kp->send.counter >= TRANSPORT_REJECT_AFTER_MESSAGES)
-        return NULL;
-    return kp;
-}
-
-// Sends what waited for a session; a fresh initiator session with nothing to send gets a keepalive,
-// which confirms it to the responder.
-static void flush_queue(session_set_t *self, peer_t *peer, const session_time_t *now, session_io_t *io)
-{
-    keypair_t *kp = sending_keypair(peer, now->mono_ms);
-    if (!kp)
-        return;
-    packet_queue_t *q = &peer->queue;
-    if (q->count == 0 && kp->initiator && kp->send.counter == 0)
-        encrypt_to(self, peer, kp, NULL, 0, io);
-    while (q->count) {
-        size_t slot = q->head;
-        encrypt_to(self, peer, kp, q->data + slot * self->cfg.max_packet, q->lengths[slot], io);
-        q->head = (q->head + 1) % SESSION_QUEUE_PACKETS;
-        q->count--;
-    }
-}
 
 // Logs a session that is new, or whose cipher changed; rekeys with the same cipher are not logged.
 static void log_established(const session_set_t *self, const peer_t *peer, transport_cipher_t cipher)
@@ -434,9 +319,9 @@ static void log_established(const session_set_t *self, const peer_t *peer, trans
         log_info("session with %s established, cipher %s", fp, transport_cipher_name(cipher));
 }
 
-static void session_established(session_set_t *self, peer_t *peer, const session_time_t *now)
+static void session_established(session_set_t *self, peer_t *peer, transport_cipher_t cipher,
+                                const session_time_t *now)
 {
-    transport_cipher_t cipher = peer->current.send.cipher;
     log_established(self, peer, cipher);
     peer->status.cipher = cipher;
     (*self->c.handshakes_completed)++;
@@ -532,14 +417,48 @@ static uint64_t *read_initiation(session_set_t *self, peer_t *peer, const crypto
     return NULL;
 }
 
-// Keys a split keypair with cipher. Returns 0, or -1 (logged).
-static int keypair_set_cipher(keypair_t *kp, transport_cipher_t cipher)
+
+// A call's context for the keyring's callbacks (want a handshake, a session established).
+typedef struct {
+    session_set_t *set;
+    session_io_t *io;
+    const session_time_t *now;
+} keyring_call_t;
+
+static void on_keyring_want(void *ctx, const uint8_t peer_id[WIRE_ID_LEN], keyring_want_t why);
+static void on_keyring_established(void *ctx, const uint8_t peer_id[WIRE_ID_LEN], transport_cipher_t cipher);
+
+// The keyring's view of io for one call; call must outlive the keyring call.
+static keyring_io_t keyring_io(keyring_call_t *call)
 {
-    if (transport_sender_set_cipher(&kp->send, cipher) != 0 || transport_receiver_set_cipher(&kp->recv, cipher) != 0) {
-        log_warn("cannot key the transport with %s", transport_cipher_name(cipher));
-        return -1;
-    }
-    return 0;
+    return (keyring_io_t){
+        .to_wire = call->io->to_nat,
+        .to_tun = call->io->to_device,
+        .flush = call->io->flush,
+        .flush_ctx = call->io->ctx,
+        .want = on_keyring_want,
+        .established = on_keyring_established,
+        .ctx = call,
+    };
+}
+
+// Hands a split handshake's keys to the keyring. Returns 0, or -1 (the keyring logged and counted it).
+static int install_keypair(session_set_t *self, peer_t *peer, transport_sender_t *send, transport_receiver_t *recv,
+                           uint32_t local_index, uint32_t remote_index, bool initiator, transport_cipher_t cipher,
+                           const session_time_t *now, session_io_t *io)
+{
+    keyring_keypair_t kp = {
+        .local_index = local_index, .remote_index = remote_index, .initiator = initiator, .cipher = cipher};
+    memcpy(kp.peer, peer->id, WIRE_ID_LEN);
+    memcpy(kp.send_key, send->key, TRANSPORT_KEY_LEN);
+    memcpy(kp.recv_key, recv->key, TRANSPORT_KEY_LEN);
+    sodium_memzero(send, sizeof *send);
+    sodium_memzero(recv, sizeof *recv);
+    keyring_call_t call = {self, io, now};
+    keyring_io_t kio = keyring_io(&call);
+    int rc = keyring_install(self->keys, &kp, now->mono_ms, &kio);
+    sodium_memzero(&kp, sizeof kp);
+    return rc;
 }
 
 // Answers an accepted initiation with the transport cipher chosen for it (bound into the transcript
@@ -562,21 +481,16 @@ static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *
         log_warn("cannot write a handshake response");
         return;
     }
-    keypair_t *kp = &peer->next;
-    keypair_clear(self, kp);
-    if (noise_handshake_split(hs, &kp->send, &kp->recv) != 0) {
+    transport_sender_t send;
+    transport_receiver_t recv;
+    if (noise_handshake_split(hs, &send, &recv) != 0) {
         log_warn("handshake split failed");
         return;
     }
-    if (keypair_set_cipher(kp, cipher) != 0) {
-        keypair_clear(self, kp);
+    uint32_t local_index = index_for_keypair(self);
+    if (install_keypair(self, peer, &send, &recv, local_index, sender_index, false, cipher, now, io) != 0)
         return;
-    }
-    kp->local_index = index_claim(self, peer);
-    kp->remote_index = sender_index;
-    kp->initiator = false;
-    kp->created_ms = now->mono_ms;
-    crypto_write_response_header(out, kp->local_index, kp->remote_index);
+    crypto_write_response_header(out, local_index, sender_index);
     cookie_add_macs(&peer->maker, out, msg_len, now->mono_ms);
     packet_batch_commit(io->to_nat, msg_len, peer->id);
     (*self->c.handshakes_responded)++;
@@ -751,22 +665,19 @@ static void handle_response(session_set_t *self, const crypto_datagram_t *d, con
         noise_handshake_wipe(&p->hs);
         return;
     }
-    keypair_t kp = {0};
-    if (noise_handshake_split(&p->hs, &kp.send, &kp.recv) != 0 || keypair_set_cipher(&kp, cipher) != 0) {
+    transport_sender_t send;
+    transport_receiver_t recv;
+    if (noise_handshake_split(&p->hs, &send, &recv) != 0) {
         log_warn("handshake split failed");
-        sodium_memzero(&kp, sizeof kp);
         pending_clear(self, p);
         return;
     }
-    kp.local_index = p->local_index;   // the index now names the session
-    kp.remote_index = d->sender_index;
-    kp.initiator = true;
-    kp.created_ms = now->mono_ms;
-    sodium_memzero(p, sizeof *p);
-    keypair_move(self, &peer->previous, &peer->current);
-    keypair_move(self, &peer->current, &kp);
-    session_established(self, peer, now);
-    flush_queue(self, peer, now, io);
+    uint32_t local_index = p->local_index;   // the index now names the session, in the keyring
+    pending_clear(self, p);
+    // installed as initiator, the keypair is current at once: the keyring says so (session_established)
+    // and sends what waited
+    install_keypair(self, peer, &send, &recv, local_index, d->sender_index, true, cipher, now, io);
+    peer_update_state(self, peer, now->mono_ms);
 }
 
 // A busy peer's cookie (it may answer an initiation someone forged on our path: any reply the pair's
@@ -785,86 +696,24 @@ static void handle_cookie_reply(session_set_t *self, const crypto_datagram_t *d,
         send_initiation(self, peer, false, now, io);
 }
 
-// The keypair of peer named by our index, or NULL (also for the index of an initiation in flight).
-static keypair_t *keypair_by_index(peer_t *peer, uint32_t index)
+
+// The keyring wants a handshake with a peer: started unless one is in flight or the peer is revoked.
+static void on_keyring_want(void *ctx, const uint8_t peer_id[WIRE_ID_LEN], keyring_want_t why)
 {
-    if (peer->current.local_index == index)
-        return &peer->current;
-    if (peer->previous.local_index == index)
-        return &peer->previous;
-    if (peer->next.local_index == index)
-        return &peer->next;
-    return NULL;
+    (void)why;
+    keyring_call_t *call = ctx;
+    peer_t *peer = find_peer(call->set, peer_id);
+    if (peer)
+        start_handshake(call->set, peer, call->now, call->io);
 }
 
-// Traffic for a session we do not have: the peer kept one we lost (restart). Handshake, rate limited.
-static void unknown_index(session_set_t *self, const uint8_t *peer_id, const session_time_t *now,
-                          session_io_t *io)
+// A keypair became a peer's current one (installed as initiator, or confirmed as responder).
+static void on_keyring_established(void *ctx, const uint8_t peer_id[WIRE_ID_LEN], transport_cipher_t cipher)
 {
-    (*self->c.drop_unknown_index)++;
-    peer_t *peer = find_peer(self, peer_id);
-    if (!peer || now->mono_ms - peer->last_unknown_index_ms < SESSION_UNKNOWN_INDEX_RETRY_MS)
-        return;
-    peer->last_unknown_index_ms = now->mono_ms;
-    start_handshake(self, peer, now, io);
-}
-
-static bool source_is_peer(const peer_t *peer, const uint8_t *packet, size_t len)
-{
-    return len >= 20 && (packet[0] >> 4) == 4 && memcmp(packet + 12, &peer->overlay_addr, 4) == 0;
-}
-
-// The responder's session is confirmed by the first packet the initiator sends with it.
-static keypair_t *confirm_next(session_set_t *self, peer_t *peer, const session_time_t *now)
-{
-    keypair_move(self, &peer->previous, &peer->current);
-    keypair_move(self, &peer->current, &peer->next);
-    session_established(self, peer, now);
-    return &peer->current;
-}
-
-static void handle_transport(session_set_t *self, const crypto_datagram_t *d, const uint8_t *peer_id,
-                             const session_time_t *now, session_io_t *io)
-{
-    peer_t *peer = peer_by_index(self, d->receiver_index);
-    keypair_t *kp = peer ? keypair_by_index(peer, d->receiver_index) : NULL;
-    if (!kp || memcmp(peer->id, peer_id, WIRE_ID_LEN) != 0) {
-        unknown_index(self, peer_id, now, io);
-        return;
-    }
-    if (!keypair_alive(kp, now->mono_ms)) {
-        (*self->c.drop_expired)++;
-        return;
-    }
-    size_t plain_max = d->body_len - TRANSPORT_TAG_LEN;
-    uint8_t *out = reserve(self, io, io->to_device, plain_max, NULL);
-    if (!out)
-        return;
-    size_t plain_len = 0;
-    int rc = transport_decrypt(&kp->recv, d->counter, d->body, d->body_len, out, &plain_len);
-    if (rc != 0) {
-        (*(rc == -2 ? self->c.drop_replay : self->c.drop_auth))++;
-        return;
-    }
-    bool confirmed = kp == &peer->next;
-    if (confirmed)
-        kp = confirm_next(self, peer, now);
-    kp->received = true;
-    if (kp == &peer->current && kp->initiator && now->mono_ms - kp->created_ms >= SESSION_REKEY_ON_RECEIVE_MS)
-        start_handshake(self, peer, now, io);
-    if (plain_len == 0) {
-        (*self->c.keepalives_in)++;
-    } else if (!source_is_peer(peer, out, plain_len)) {
-        (*self->c.drop_bad_source)++;
-    } else {
-        packet_batch_commit(io->to_device, plain_len, NULL);
-        (*self->c.packets_decrypted)++;
-        peer->status.rx_packets++;
-        peer->status.rx_bytes += plain_len;
-        peer->dirty = true;
-    }
-    if (confirmed)
-        flush_queue(self, peer, now, io);
+    keyring_call_t *call = ctx;
+    peer_t *peer = find_peer(call->set, peer_id);
+    if (peer)
+        session_established(call->set, peer, cipher, call->now);
 }
 
 // ---- public interface ----
@@ -881,7 +730,12 @@ void session_set_inbound(session_set_t *self, const uint8_t *datagram, size_t le
     case CRYPTO_MSG_INITIATION: handle_initiation(self, &d, datagram, len, peer_id, now, io); break;
     case CRYPTO_MSG_RESPONSE: handle_response(self, &d, datagram, len, peer_id, now, io); break;
     case CRYPTO_MSG_COOKIE_REPLY: handle_cookie_reply(self, &d, datagram, peer_id, now, io); break;
-    default: handle_transport(self, &d, peer_id, now, io); break;
+    default: {
+        keyring_call_t call = {self, io, now};
+        keyring_io_t kio = keyring_io(&call);
+        keyring_inbound(self->keys, d.receiver_index, d.counter, d.body, d.body_len, peer_id, now->mono_ms, &kio);
+        break;
+    }
     }
 }
 
@@ -897,34 +751,9 @@ void session_set_outbound(session_set_t *self, const uint8_t *packet, size_t len
         (*self->c.drop_revoked)++;
         return;
     }
-    if (len == 0) {
-        (*self->c.drop_malformed)++;
-        return;
-    }
-    keypair_t *kp = sending_keypair(peer, now->mono_ms);
-    if (!kp) {
-        queue_push(self, peer, packet, len);
-        start_handshake(self, peer, now, io);
-        return;
-    }
-    encrypt_to(self, peer, kp, packet, len, io);
-    if (kp->initiator && (now->mono_ms - kp->created_ms >= SESSION_REKEY_AFTER_MS ||
-                          kp->send.counter >= SESSION_REKEY_AFTER_MESSAGES))
-        start_handshake(self, peer, now, io);
-}
-
-static void expire_keypair(session_set_t *self, keypair_t *kp, int64_t now_ms)
-{
-    if (kp->local_index && !keypair_alive(kp, now_ms))
-        keypair_clear(self, kp);
-}
-
-// Wipes peer's sessions (not its handshake in flight or its queue).
-static void drop_sessions(session_set_t *self, peer_t *peer)
-{
-    keypair_clear(self, &peer->current);
-    keypair_clear(self, &peer->previous);
-    keypair_clear(self, &peer->next);
+    keyring_call_t call = {self, io, now};
+    keyring_io_t kio = keyring_io(&call);
+    keyring_outbound(self->keys, packet, len, peer->id, now->mono_ms, &kio);
 }
 
 static void peer_tick(session_set_t *self, peer_t *peer, const session_time_t *now, session_io_t *io)
@@ -937,27 +766,25 @@ static void peer_tick(session_set_t *self, peer_t *peer, const session_time_t *n
         id_fingerprint(peer->id, fp);
         log_info("the certificate of %s expired: its sessions are closed", fp);
         peer->cert_expires = 0;
-        drop_sessions(self, peer);
+        keyring_drop_keys(self->keys, peer->id, false, NULL);
         (*self->c.sessions_cert_expired)++;
     }
     if (p->active && now->mono_ms - p->first_sent_ms >= SESSION_REKEY_ATTEMPT_MS) {
         char hex[ID_HEX_LEN];
         id_to_hex(peer->id, hex);
-        log_info("handshake with %.16s… timed out; dropping %zu queued packets", hex, peer->queue.count);
+        size_t dropped = keyring_drop_queue(self->keys, peer->id, self->c.drop_handshake_timeout);
+        log_info("handshake with %.16s… timed out; dropped %zu queued packets", hex, dropped);
         pending_clear(self, p);
-        queue_drop_all(self, peer, self->c.drop_handshake_timeout);
         (*self->c.handshakes_failed)++;
     } else if (p->active && now->mono_ms - p->last_sent_ms >= SESSION_REKEY_TIMEOUT_MS) {
         send_initiation(self, peer, false, now, io);
     }
-    expire_keypair(self, &peer->current, now->mono_ms);
-    expire_keypair(self, &peer->previous, now->mono_ms);
-    expire_keypair(self, &peer->next, now->mono_ms);
     peer_update_state(self, peer, now->mono_ms);
 }
 
 void session_set_tick(session_set_t *self, const session_time_t *now, session_io_t *io)
 {
+    keyring_tick(self->keys, now->mono_ms);
     for (peer_t *peer = zhashx_first(self->peers); peer; peer = zhashx_next(self->peers))
         peer_tick(self, peer, now, io);
 }
@@ -975,9 +802,7 @@ bool session_set_revoke(session_set_t *self, const uint8_t member_key[WIRE_ID_LE
     zhashx_insert(self->revoked, id, id);
     peer_t *peer = find_peer(self, member_key);
     if (peer) {
-        uint64_t dropped = peer->queue.count;
-        peer_wipe(self, peer);
-        *self->c.drop_revoked += dropped;
+        peer_wipe(self, peer, self->c.drop_revoked);
         set_peer_state(self, peer, SESSION_STATE_NONE);
     }
     return true;
@@ -1033,12 +858,17 @@ static int apply_member(session_set_t *self, const Weft__Peer *entry)
             return -1;
         }
         memcpy(peer->id, entry->id.data, WIRE_ID_LEN);
+        if (keyring_add_peer(self->keys, peer->id, addr.s_addr) != 0) {
+            free(peer);
+            return -1;
+        }
         memcpy(peer->static_public, x_public, 32);
         memcpy(peer->status.id, peer->id, WIRE_ID_LEN);
         peer->dirty = true;
         zhashx_insert(self->peers, peer->id, peer);
     }
     peer->overlay_addr = addr.s_addr;
+    keyring_add_peer(self->keys, peer->id, addr.s_addr);   // the address may have changed
     peer->listed = true;
     return 0;
 }
@@ -1051,7 +881,8 @@ static void remove_peer(session_set_t *self, peer_t *peer)
         zlistx_add_end(self->removed, id);
     }
     set_peer_state(self, peer, SESSION_STATE_NONE);
-    peer_wipe(self, peer);
+    pending_clear(self, &peer->pending);
+    keyring_remove_peer(self->keys, peer->id);
     zhashx_delete(self->peers, peer->id);
     sodium_memzero(peer, sizeof *peer);
     free(peer);
@@ -1073,9 +904,26 @@ size_t session_set_update_members(session_set_t *self, const Weft__PeerList *lis
     return zhashx_size(self->peers);
 }
 
+// Copies the keyring's packet and byte counts into peer's status; true when they moved.
+static bool status_take_traffic(session_set_t *self, peer_t *peer)
+{
+    keyring_peer_stats_t keys;
+    if (!keyring_peer_stats(self->keys, peer->id, 0, &keys))
+        return false;
+    session_peer_status_t *st = &peer->status;
+    bool moved = st->rx_packets != keys.rx_packets || st->tx_packets != keys.tx_packets;
+    st->rx_packets = keys.rx_packets;
+    st->tx_packets = keys.tx_packets;
+    st->rx_bytes = keys.rx_bytes;
+    st->tx_bytes = keys.tx_bytes;
+    return moved;
+}
+
 void session_set_report(session_set_t *self, bool all, session_status_fn *fn, void *ctx)
 {
     for (peer_t *peer = zhashx_first(self->peers); peer; peer = zhashx_next(self->peers)) {
+        if (status_take_traffic(self, peer))
+            peer->dirty = true;
         if (peer->dirty || all)
             fn(ctx, &peer->status, false);
         peer->dirty = false;
@@ -1090,27 +938,18 @@ void session_set_report(session_set_t *self, bool all, session_status_fn *fn, vo
 
 static void counters_register(counters_t *c, service_t *svc)
 {
-    c->packets_encrypted = service_counter(svc, "packets_encrypted");
-    c->packets_decrypted = service_counter(svc, "packets_decrypted");
     c->handshakes_initiated = service_counter(svc, "handshakes_initiated");
     c->handshakes_completed = service_counter(svc, "handshakes_completed");
     c->handshakes_responded = service_counter(svc, "handshakes_responded");
     c->handshakes_failed = service_counter(svc, "handshakes_failed");
-    c->keepalives_in = service_counter(svc, "keepalives_in");
-    c->keepalives_out = service_counter(svc, "keepalives_out");
     c->sessions = service_counter(svc, "sessions");
     c->drop_malformed = service_counter(svc, "drop_malformed");
     c->drop_auth = service_counter(svc, "drop_auth");
-    c->drop_replay = service_counter(svc, "drop_replay");
     c->drop_unknown_index = service_counter(svc, "drop_unknown_index");
     c->drop_handshake_unknown_peer = service_counter(svc, "drop_handshake_unknown_peer");
     c->drop_handshake_replay = service_counter(svc, "drop_handshake_replay");
-    c->drop_bad_source = service_counter(svc, "drop_bad_source");
-    c->drop_queue_overflow = service_counter(svc, "drop_queue_overflow");
     c->drop_handshake_timeout = service_counter(svc, "drop_handshake_timeout");
     c->drop_no_peer = service_counter(svc, "drop_no_peer");
-    c->drop_expired = service_counter(svc, "drop_expired");
-    c->drop_too_big = service_counter(svc, "drop_too_big");
     c->drop_batch_full = service_counter(svc, "drop_batch_full");
     c->handshakes_refused = service_counter(svc, "handshakes_refused");
     c->drop_revoked = service_counter(svc, "drop_revoked");
@@ -1153,7 +992,8 @@ session_set_t *session_set_new(const session_config_t *cfg, service_t *svc)
     self->revoked = table_new(id_hash, id_compare);
     if (self->revoked)
         zhashx_set_destructor(self->revoked, removed_free);
-    if (rc != 0 || !self->peers || !self->indexes || !self->removed || !self->revoked) {
+    self->keys = keyring_new(self->cfg.max_packet, svc);
+    if (rc != 0 || !self->peers || !self->indexes || !self->removed || !self->revoked || !self->keys) {
         log_error("cannot set up the session table%s", rc != 0 ? ": the static key is unusable" : "");
         session_set_destroy(&self);
         return NULL;
@@ -1170,13 +1010,14 @@ void session_set_destroy(session_set_t **self_p)
     session_set_t *self = *self_p;
     if (self->peers) {
         for (peer_t *peer = zhashx_first(self->peers); peer; peer = zhashx_next(self->peers)) {
-            peer_wipe(self, peer);
+            sodium_memzero(&peer->pending, sizeof peer->pending);
             sodium_memzero(peer, sizeof *peer);
             free(peer);
         }
         zhashx_destroy(&self->peers);
     }
     zhashx_destroy(&self->indexes);
+    keyring_destroy(&self->keys);
     zlistx_destroy(&self->removed);
     zhashx_destroy(&self->revoked);
     sodium_memzero(self, sizeof *self);

@@ -14,20 +14,14 @@
 #include "cert.h"
 #include "node.pb-c.h"
 #include "service.h"
+#include "keyring.h"
 #include "transport.h"
 #include "wire.h"
 
-// WireGuard's timers (whitepaper section 6), in milliseconds.
-#define SESSION_REKEY_AFTER_MS 120000          // the initiator starts a new handshake on send
-#define SESSION_REJECT_AFTER_MS 180000         // a session this old is used neither to send nor to receive
-#define SESSION_REKEY_ON_RECEIVE_MS 165000     // REJECT - KEEPALIVE(10 s) - REKEY_TIMEOUT
+// WireGuard's timers (whitepaper section 6), in milliseconds: the handshake's own; the ones of the keys
+// (rekey after time or messages, reject after, rekey on receive) and the queue are the keyring's (keyring.h).
 #define SESSION_REKEY_TIMEOUT_MS 5000          // resend an unanswered initiation
 #define SESSION_REKEY_ATTEMPT_MS 90000         // give up a handshake (and its queued packets)
-#define SESSION_UNKNOWN_INDEX_RETRY_MS 1000    // handshake at most this often for unknown-index traffic
-// Rekey after this many messages sent: 2^60 as WireGuard, less a margin so that the new handshake has
-// time to finish before lib/transport refuses counters >= 2^60.
-#define SESSION_REKEY_AFTER_MESSAGES (TRANSPORT_REJECT_AFTER_MESSAGES - ((uint64_t)1 << 16))
-#define SESSION_QUEUE_PACKETS 128              // packets queued per peer while a handshake runs
 #define SESSION_PROLOGUE "weft v2"          // v2: handshake messages end with mac1 || mac2
 // Transport cipher negotiation, inside the authenticated handshake (docs/protocol.md "Transport cipher"):
 // the initiator offers AES-256-GCM with the top bit of its timestamp's nanosecond field (TAI64N

@@ -821,15 +821,15 @@ static void test_queue_bounded_and_flushed(void **state)
 {
     world_t *w = *state;
     node_t *a = &w->alice, *b = &w->bob;
-    for (int i = 0; i < SESSION_QUEUE_PACKETS + 5; i++)
+    for (int i = 0; i < KEYRING_QUEUE_PACKETS + 5; i++)
         send_ip(w, a, b, (uint8_t)i);
     assert_int_equal(a->nat->count, 1);   // one initiation
     assert_int_equal(counter(a, "drop_queue_overflow"), 5);
     deliver(w, a, b);
     deliver(w, b, a);
-    assert_int_equal(a->nat->count, SESSION_QUEUE_PACKETS);
+    assert_int_equal(a->nat->count, KEYRING_QUEUE_PACKETS);
     deliver(w, a, b);
-    assert_int_equal(b->dev->count, SESSION_QUEUE_PACKETS);
+    assert_int_equal(b->dev->count, KEYRING_QUEUE_PACKETS);
     size_t len;
     assert_int_equal(batch_packet(b->dev, 0, &len)[30], 5);   // the oldest were dropped
     uint8_t big[1600] = {0x45};
@@ -874,7 +874,7 @@ static void test_rekey_after_time(void **state)
     world_t *w = *state;
     node_t *a = &w->alice, *b = &w->bob;
     handshake(w);
-    advance(w, SESSION_REKEY_AFTER_MS - 1000);
+    advance(w, KEYRING_REKEY_AFTER_MS - 1000);
     send_ip(w, a, b, 1);
     send_ip(w, b, a, 1);
     assert_int_equal(a->nat->count, 1);
@@ -921,7 +921,7 @@ static void test_reject_after_time(void **state)
     const uint8_t *src_late = batch_packet(b->nat, 0, &len);
     memcpy(late, src_late, len);
     packet_batch_reset(b->nat);
-    advance(w, SESSION_REJECT_AFTER_MS);
+    advance(w, KEYRING_REJECT_AFTER_MS);
     // bob (responder) may not send with it: queued, and he starts a handshake
     send_ip(w, b, a, 2);
     assert_int_equal(b->nat->count, 1);
@@ -944,8 +944,8 @@ static void test_rekey_after_messages(void **state)
     (void)b;
     handshake(w);
     // no public way to send 2^60 packets: check the constant is below the hard limit
-    assert_true(SESSION_REKEY_AFTER_MESSAGES < TRANSPORT_REJECT_AFTER_MESSAGES);
-    assert_true(SESSION_REKEY_AFTER_MESSAGES > ((uint64_t)1 << 59));
+    assert_true(KEYRING_REKEY_AFTER_MESSAGES < TRANSPORT_REJECT_AFTER_MESSAGES);
+    assert_true(KEYRING_REKEY_AFTER_MESSAGES > ((uint64_t)1 << 59));
     (void)a;
 }
 
@@ -1063,7 +1063,7 @@ static void test_cipher_negotiation(void **state)
         assert_int_equal(counter(a, "drop_auth") + counter(b, "drop_auth"), 0);
         packet_batch_reset(a->dev);
         // the rekey agrees again
-        advance(w, SESSION_REKEY_AFTER_MS);
+        advance(w, KEYRING_REKEY_AFTER_MS);
         send_ip(w, a, b, 0xbc);
         deliver(w, a, b);   // the packet (old session) and the initiation
         deliver(w, b, a);   // the response
