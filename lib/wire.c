@@ -19,6 +19,7 @@ int wire_send(zsock_t *sock, const Weft__Envelope *env, const void *payload, siz
     int rc = zmq_send(handle, buf, size, flags | (payload ? ZMQ_SNDMORE : 0));
     if (rc >= 0 && payload)
         rc = zmq_send(handle, payload, payload_len, flags);
+    explicit_bzero(buf, size);   // an envelope may carry keys (Keypair): no copy of ours outlives the send
     if (buf != stack_buf)
         free(buf);
     return rc < 0 ? -1 : 0;
@@ -38,6 +39,7 @@ Weft__Envelope *wire_recv(zsock_t *sock, zframe_t **payload)
     }
     zframe_t *head = zmsg_pop(msg);
     Weft__Envelope *env = weft__envelope__unpack(NULL, zframe_size(head), zframe_data(head));
+    explicit_bzero(zframe_data(head), zframe_size(head));   // it may have carried keys (Keypair)
     zframe_destroy(&head);
     if (!env) {
         log_warn("dropped a message whose envelope does not decode (%zu frames)", frames);

@@ -5,3 +5,5 @@ weft_unit_test(test_session INCLUDES ${CMAKE_SOURCE_DIR}/services/crypto LIBS cr
 weft_unit_test(test_direct_path INCLUDES ${CMAKE_SOURCE_DIR}/services/crypto LIBS crypto_actor)
 # the data plane's keys (keyring.c): the key hand-over from the handshake side, rotation, expiry, replay
 weft_unit_test(test_keyring INCLUDES ${CMAKE_SOURCE_DIR}/services/crypto LIBS crypto_actor)
+# the key hand-over messages (key_msg.c): Keypair and KeyEvent through a real ZeroMQ pair, refusals, wiping
+weft_unit_test(test_key_msg INCLUDES ${CMAKE_SOURCE_DIR}/services/crypto LIBS crypto_actor)
