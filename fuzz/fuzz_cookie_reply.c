@@ -2,7 +2,7 @@
  * fuzz_cookie_reply.c - libFuzzer target for the cookie reply (datagram type 3, docs/protocol.md): the
  * bytes go to the decoder (crypto_datagram_decode), to the cookie's decryption (cookie_read_reply) and,
  * as a datagram from the member, into a session table that has an initiation in flight to it
- * (session_set_inbound), where an accepted reply makes it send the initiation again with mac2.
+ * (fuzz_sessions_receive: session_set_inbound), where an accepted reply makes it send the initiation again with mac2.
  *
  * Input: byte 0 is the mode, the rest the reply. Bit 0 clear: the reply as given (bit 1 set: its
  * receiver index is replaced by the index of the initiation in flight). Bit 0 set: a genuine reply made
@@ -21,10 +21,10 @@
 #include "identity.h"
 #include "session.h"
 
-static session_set_t *sessions;
+static fuzz_sessions_t f;
 static service_t svc;
 static packet_batch_t *to_nat, *to_device;
-static uint8_t local_id[32], peer_id[32];
+static uint8_t local_id[32];
 static cookie_checker_t peer_checker;      // the member's side: makes genuine replies
 static cookie_maker_t peer_maker;          // the member's keys for us (the pair's cookie key)
 static uint32_t pending_index;
@@ -47,13 +47,10 @@ static void collect(void)
 
 static void setup(void)
 {
-    fuzz_sessions_t f;
     fuzz_sessions_init(&f, &svc);
     memcpy(local_id, f.local.public_key, 32);
-    memcpy(peer_id, f.peer.public_key, 32);
     uint8_t x_public[32], x_secret[32], local_public[32], unused[32];
     identity_x25519(&f.local, local_public, unused);
-    sessions = f.sessions;
     to_nat = f.to_nat;
     to_device = f.to_device;
     identity_x25519(&f.peer, x_public, x_secret);
@@ -62,8 +59,7 @@ static void setup(void)
         __builtin_trap();
     // one packet for the member starts the handshake whose initiation the replies answer
     session_time_t now = {.mono_ms = now_ms, .unix_ns = 1700000000000000000LL};
-    session_io_t io = {.to_nat = to_nat, .to_device = to_device};
-    session_set_outbound(sessions, packet, sizeof packet, peer_id, &now, &io);
+    fuzz_sessions_send(&f, packet, sizeof packet, &now);
     collect();
     if (!pending_index)
         __builtin_trap();
@@ -71,7 +67,7 @@ static void setup(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!sessions)
+    if (!f.sessions)
         setup();
     if (size < 1)
         return 0;
@@ -108,10 +104,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     now_ms += 10;   // time moves, so retries and cookie ages are exercised too
     session_time_t now = {.mono_ms = now_ms, .unix_ns = 1700000000000000000LL + now_ms * 1000000};
-    session_io_t io = {.to_nat = to_nat, .to_device = to_device};
-    session_set_inbound(sessions, reply, len, peer_id, &now, &io);
-    session_set_tick(sessions, &now, &io);
-    session_set_outbound(sessions, packet, sizeof packet, peer_id, &now, &io);   // a new one if given up
+    fuzz_sessions_receive(&f, reply, len, &now);
+    fuzz_sessions_tick(&f, &now);
+    fuzz_sessions_send(&f, packet, sizeof packet, &now);   // a new one if given up
     collect();
     return 0;
 }

@@ -14,25 +14,13 @@
 #include "identity.h"
 #include "session.h"
 
-static session_set_t *sessions;
+static fuzz_sessions_t f;
 static service_t svc;
-static packet_batch_t *to_nat, *to_device;
-static uint8_t peer_id[32];
-
-static void setup(void)
-{
-    fuzz_sessions_t f;
-    fuzz_sessions_init(&f, &svc);
-    memcpy(peer_id, f.peer.public_key, 32);
-    sessions = f.sessions;
-    to_nat = f.to_nat;
-    to_device = f.to_device;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!sessions)
-        setup();
+    if (!f.sessions)
+        fuzz_sessions_init(&f, &svc);
     crypto_datagram_t d;
     if (crypto_datagram_decode(data, size, &d) == 0) {
         // the body ends where the datagram does, or (handshake messages) just before mac1 || mac2
@@ -40,10 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (d.body < data || d.body + d.body_len + tail != data + size)
             __builtin_trap();
     }
-    session_io_t io = {.to_nat = to_nat, .to_device = to_device};
     session_time_t now = {.mono_ms = 1000, .unix_ns = 1700000000000000000LL};
-    session_set_inbound(sessions, data, size, peer_id, &now, &io);
-    packet_batch_reset(to_nat);
-    packet_batch_reset(to_device);
+    fuzz_sessions_receive(&f, data, size, &now);
+    packet_batch_reset(f.to_nat);
+    packet_batch_reset(f.to_device);
     return 0;
 }

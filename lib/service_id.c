@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static const char *service_names[SVC_COUNT] = {"device", "router", "crypto", "nat", "discovery", "api"};
+static const char *service_names[SVC_COUNT] = {"device", "router", "crypto", "dataplane", "nat", "discovery", "api"};
 
 const char *service_name(service_id_t id)
 {

@@ -8,6 +8,7 @@ typedef enum {
     SVC_DEVICE = 0,
     SVC_ROUTER,
     SVC_CRYPTO,
+    SVC_DATAPLANE,                  // weft-dataplane: the per-packet work (TUN, keys, direct UDP paths)
     SVC_NAT,
     SVC_DISCOVERY,
     SVC_API,                        // weft-api: the node's HTTP API (no inbox; control socket only)

@@ -1,10 +1,14 @@
-// crypto_actor.c — the weft-crypto actor. Owns the sockets (inbox, control, PUSH to nat and device),
-// the node's static key for the session table (session.c), the 1 s timer tick, the member list (from
-// discovery, or from Redis at start) and the session status hashes in Redis (weft:session:<hex id>).
+// crypto_actor.c — the weft-crypto actor: the control plane of the sessions. Owns the sockets (inbox,
+// control, PUSH to nat and to the data plane), the node's static key for the session table (session.c),
+// the 1 s timer tick, the member list (from discovery, or from Redis at start) and the session status
+// fields it writes in Redis (weft:session:<hex id>: state, handshakes, cipher; the data plane writes the
+// traffic figures of the same hash).
 //
-// The inbox carries packets from router (plaintext IP) and datagrams from nat in the same kind of
-// PacketBatch; the batch's direction, set by its sender (OUTBOUND from router, INBOUND from nat), tells
-// them apart. A batch without one is dropped.
+// It makes the handshakes and hands each finished one's transport keys to weft-dataplane (a Keypair
+// message over the node's ipc:// or inproc:// endpoint, never Redis or a log); the data plane seals and
+// opens every packet and tells crypto what its keys need (KeyEvent). The inbox carries handshake datagrams
+// (types 1-3) from nat and from the data plane's direct paths, in INBOUND PacketBatches; anything else
+// in a batch is dropped and counted.
 //
 // In a mesh with certificates (mesh.id set) it loads the node's certificate (mesh.certificate) for the
 // handshakes, checks the admin-signed revocations that come in PeerLists and keeps the revoked ids in
@@ -18,13 +22,11 @@
 
 #include "clock.h"
 #include "actor_loop.h"
-#include "crypto_tun.h"
-#include "direct_path.h"
 #include "cert.h"
 #include "datagram.h"
 #include "identity.h"
 #include "log.h"
-#include "route_table.h"
+#include "key_msg.h"
 #include "session.h"
 #include "store.h"
 #include "store_link.h"
@@ -36,19 +38,9 @@
 
 typedef struct {
     service_t *svc;
-    zsock_t *inbox, *control, *to_nat, *to_device;
+    zsock_t *inbox, *control, *to_nat, *to_dataplane;
     session_set_t *sessions;
-    packet_batch_t *nat_batch, *device_batch;
-    direct_paths_t *direct;         // peers whose datagrams go out and come in without nat (NULL: dataplane.direct off)
-    packet_batch_t *rest_batch;     // what of a batch for nat has no direct path
-    session_time_t now;             // of the wake-up being handled (direct receive, TUN read)
-    // the TUN borrowed from device (NULL: dataplane.tun off or a TAP device): packets read from it go
-    // straight to their peer's session; what crypto cannot route itself goes to router as device would send it
-    crypto_tun_t *tun;
-    route_table_t *routes;          // overlay address -> member, from the PeerList
-    packet_batch_t *tun_batch;      // packets read from TUN (no peers)
-    packet_batch_t *router_batch;   // packets for router: broadcast, multicast, no direct route, not IPv4
-    zsock_t *to_router;
+    packet_batch_t *nat_batch;      // handshake datagrams for nat, each tagged with its peer
     actor_loop_t *loop;
     session_io_t io;
     store_t *store;
@@ -59,10 +51,9 @@ typedef struct {
     zlistx_t *unsaved_revoked;      // hex ids (malloc'd) revoked but not yet in Redis
     zlistx_t *saved_revoked;        // hex ids (malloc'd) in Redis: written again if Redis restarts
     int64_t next_full_report_ms;
-    uint64_t *packets_in, *datagrams_in, *batches_in, *drop_bad_batch, *drop_untagged;
-    uint64_t *drop_nat_queue_full, *drop_device_queue_full, *packets_out, *datagrams_out;
+    uint64_t *datagrams_in, *batches_in, *drop_bad_batch, *drop_untagged;
+    uint64_t *drop_nat_queue_full, *datagrams_out, *key_events_in, *drop_bad_key_event;
     uint64_t *revocations, *drop_bad_revocation, *drop_bad_message, *drop_unexpected_message;
-    uint64_t *tun_packets_in, *tun_to_router, *drop_router_queue_full;
     const uint64_t *handshakes_completed;   // session.c's: a change writes the sessions at once
 } crypto_t;
 
@@ -76,86 +67,57 @@ static session_time_t time_now(void)
     return (session_time_t){.mono_ms = clock_now_ms(), .unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec};
 }
 
-// ---- output: one batch to nat and one to device per inbox message ----
+// ---- output: handshake datagrams to nat, keys to the data plane ----
 
-// Sends the datagrams of batch (for nat) whose peer has a direct path on that path, each peer's in one
-// call; what is left goes to rest. Returns false (batch untouched) when no peer of the batch has one.
-static bool send_direct(crypto_t *self, packet_batch_t *batch, packet_batch_t *rest)
+static void send_nat_batch(crypto_t *self)
 {
-    bool direct[WIRE_MAX_BATCH_PEERS], any = false;
-    for (size_t p = 0; p < batch->peer_count; p++)
-        any |= direct[p] = direct_paths_has(self->direct, batch->peers[p]);
-    if (!any)
-        return false;
-    struct iovec iov[WIRE_MAX_BATCH_PACKETS];
-    for (size_t p = 0; p < batch->peer_count; p++) {
-        if (!direct[p])
-            continue;
-        size_t n = 0, offset = 0;
-        for (size_t k = 0; k < batch->count; offset += batch->lengths[k], k++)
-            if (batch->peer_index[k] == p)
-                iov[n++] = (struct iovec){batch->data + offset, batch->lengths[k]};
-        direct_paths_send(self->direct, batch->peers[p], iov, n);
-    }
-    size_t offset = 0;
-    for (size_t k = 0; k < batch->count; offset += batch->lengths[k], k++)
-        if (!direct[batch->peer_index[k]])
-            packet_batch_add(rest, batch->data + offset, batch->lengths[k], batch->peers[batch->peer_index[k]]);
-    packet_batch_reset(batch);
-    return true;
-}
-
-// Sends one output batch (to nat or to device) and counts what went or was dropped. Datagrams for peers
-// with a direct path leave on it instead of through nat.
-static void send_output(crypto_t *self, packet_batch_t *batch)
-{
-    if (batch == self->nat_batch && self->direct && direct_paths_count(self->direct) &&
-        send_direct(self, batch, self->rest_batch))
-        batch = self->rest_batch;
-    tun_io_t *tun = self->tun ? crypto_tun_io(self->tun) : NULL;
-    if (batch == self->device_batch && tun) {   // crypto holds the TUN: it writes the packets itself
-        size_t offset = 0;
-        for (size_t k = 0; k < batch->count; offset += batch->lengths[k], k++)
-            tun_io_write(tun, batch->data + offset, batch->lengths[k]);
-        tun_io_write_end(tun);   // before the batch's bytes are reused
-        *self->packets_out += batch->count;
-        packet_batch_reset(batch);
-        return;
-    }
-    bool to_nat = batch == self->nat_batch;
-    size_t count = batch->count;
-    int sent = packet_batch_send(batch, to_nat ? self->to_nat : self->to_device);
+    size_t count = self->nat_batch->count;
+    int sent = packet_batch_send(self->nat_batch, self->to_nat);
     if (sent < 0)
-        *(to_nat ? self->drop_nat_queue_full : self->drop_device_queue_full) += count;
+        *self->drop_nat_queue_full += count;
     else
-        *(to_nat ? self->datagrams_out : self->packets_out) += (uint64_t)sent;
+        *self->datagrams_out += (uint64_t)sent;
 }
 
-// session_io_t.flush: the session table filled a batch.
+// session_io_t.flush: the session table filled the batch.
 static void on_batch_full(void *ctx, packet_batch_t *batch)
 {
-    send_output(ctx, batch);
+    (void)batch;
+    send_nat_batch(ctx);
 }
 
-static void send_batches(crypto_t *self)
+// session_keys_t.install: one Keypair to the data plane. The envelope's packed bytes are wiped by
+// wire_send; msg points into kp, which the caller wipes.
+static int send_keypair(void *ctx, const keyring_keypair_t *kp)
 {
-    send_output(self, self->nat_batch);
-    send_output(self, self->device_batch);
+    crypto_t *self = ctx;
+    Weft__Keypair msg;
+    key_msg_keypair(&msg, kp);
+    Weft__Envelope env = WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_KEYPAIR;
+    env.keypair = &msg;
+    return wire_send(self->to_dataplane, &env, NULL, 0, true);
+}
+
+// session_keys_t.drop: a KeysDrop to the data plane.
+static void send_keys_drop(void *ctx, const uint8_t peer[WIRE_ID_LEN], bool keys, bool queue)
+{
+    crypto_t *self = ctx;
+    Weft__KeysDrop msg;
+    key_msg_drop(&msg, peer, keys, queue);
+    Weft__Envelope env = WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_KEYS_DROP;
+    env.keys_drop = &msg;
+    if (wire_send(self->to_dataplane, &env, NULL, 0, true) != 0)
+        log_warn("cannot tell the data plane to drop a peer's keys (its inbox is full or gone); they expire "
+                 "within %d s", SESSION_REJECT_AFTER_MS / 1000);
 }
 
 static void update_detail(crypto_t *self)
 {
-    // the data plane in a few words: how many direct paths crypto carries itself, and whether it holds
-    // the TUN (without it, packets go through device's and router's inboxes: docs/architecture.md)
-    char dataplane[64] = "";
-    if (self->direct || self->tun)
-        snprintf(dataplane, sizeof dataplane, "; data plane: %zu direct path%s, %s",
-                 self->direct ? direct_paths_count(self->direct) : 0,
-                 self->direct && direct_paths_count(self->direct) == 1 ? "" : "s",
-                 !self->tun ? "TUN not borrowed (off)" : crypto_tun_io(self->tun) ? "TUN borrowed" : "TUN not borrowed yet");
-    snprintf(self->svc->detail, sizeof self->svc->detail, "%zu sessions established, %zu members%s%s",
+    snprintf(self->svc->detail, sizeof self->svc->detail, "%zu sessions established, %zu members%s",
              session_set_established(self->sessions), session_set_member_count(self->sessions),
-             self->certificates ? ", certificates checked" : "", dataplane);
+             self->certificates ? ", certificates checked" : "");
 }
 
 // ---- inbox ----
@@ -170,13 +132,11 @@ static void handle_packets(crypto_t *self, const Weft__PacketBatch *hdr, zframe_
         log_warn("dropped a packet batch: %s", why);
         return;
     }
-    // the sender says which way its batch goes; the packets' bytes never decide it (a datagram from the
-    // wire can look like an IP packet, and must never be sealed and sent on as one)
-    bool outbound = hdr->direction == WEFT__PACKET_BATCH__DIRECTION__OUTBOUND;
-    if (!outbound && hdr->direction != WEFT__PACKET_BATCH__DIRECTION__INBOUND) {
+    // only datagrams from the wire (nat's, or the data plane's direct paths) come here: the sender says so
+    if (hdr->direction != WEFT__PACKET_BATCH__DIRECTION__INBOUND) {
         (*self->drop_bad_batch)++;
         if (log_worth_repeating(*self->drop_bad_batch))
-            log_warn("dropped a packet batch without a direction (%d)", (int)hdr->direction);
+            log_warn("dropped a packet batch that is not inbound (direction %d)", (int)hdr->direction);
         return;
     }
     session_time_t now = time_now();
@@ -186,10 +146,7 @@ static void handle_packets(crypto_t *self, const Weft__PacketBatch *hdr, zframe_
     while (packet_view_next(&view, &pkt, &len, &peer)) {
         if (!peer || len == 0) {
             (*self->drop_untagged)++;
-        } else if (outbound) {      // plaintext IP packets from router
-            (*self->packets_in)++;
-            session_set_outbound(self->sessions, pkt, len, peer, &now, &self->io);
-        } else {                    // datagrams from the wire, through nat
+        } else {
             (*self->datagrams_in)++;
             session_set_inbound(self->sessions, pkt, len, peer, &now, &self->io);
         }
@@ -259,39 +216,33 @@ static void apply_revocations(crypto_t *self, const Weft__PeerList *list)
     save_revoked(self);
 }
 
-// The direct routes of the members (overlay address -> id), for packets crypto reads from TUN itself.
-static void update_routes(crypto_t *self, const Weft__PeerList *list)
-{
-    route_table_t *routes = route_table_new();
-    if (!routes) {
-        log_warn("out of memory for the route table: packets read from TUN go through router");
-        route_table_destroy(&self->routes);
-        return;
-    }
-    for (size_t i = 0; i < list->n_peers; i++) {
-        const Weft__Peer *p = list->peers[i];
-        route_t r = {.hops = 1, .metric = 1};
-        if (!p || p->id.len != ROUTE_ID_LEN || !p->overlay_addr || ipv4_from_text(p->overlay_addr, &r.addr) != 0 ||
-            memcmp(p->id.data, self->local_id, ROUTE_ID_LEN) == 0)
-            continue;
-        memcpy(r.peer, p->id.data, ROUTE_ID_LEN);
-        memcpy(r.next_hop, p->id.data, ROUTE_ID_LEN);
-        route_table_put(routes, &r);
-    }
-    route_table_destroy(&self->routes);
-    self->routes = routes;
-}
-
 static void apply_members(crypto_t *self, const Weft__PeerList *list, const char *source)
 {
     apply_revocations(self, list);
-    update_routes(self, list);
     size_t before = session_set_member_count(self->sessions);
     size_t members = session_set_update_members(self->sessions, list);
     if (members != before || !self->members_known)
         log_info("%zu members (peer list from %s)", members, source);
     self->members_known = true;
     update_detail(self);
+}
+
+// What the data plane says of a peer's keys (key_msg.h).
+static void handle_key_event(crypto_t *self, const Weft__KeyEvent *msg)
+{
+    key_event_t ev;
+    char why[160];
+    (*self->key_events_in)++;
+    if (key_msg_read_event(msg, &ev, why, sizeof why) != 0) {
+        if (log_worth_repeating(++*self->drop_bad_key_event))
+            log_warn("%s", why);
+        return;
+    }
+    session_time_t now = time_now();
+    uint64_t handshakes = *self->handshakes_completed;
+    session_set_key_event(self->sessions, &ev, &now, &self->io);
+    if (*self->handshakes_completed != handshakes)
+        report_status(self, now.mono_ms);
 }
 
 static int handle_inbox(void *arg)
@@ -307,108 +258,14 @@ static int handle_inbox(void *arg)
         handle_packets(self, env->packets, payload);
     else if (env->body_case == WEFT__ENVELOPE__BODY_PEERS)
         apply_members(self, env->peers, "discovery");
-    else if (env->body_case == WEFT__ENVELOPE__BODY_DIRECT_PATH && self->direct)
-        direct_paths_apply(self->direct, env->direct_path, clock_now_ms());
-    else if (env->body_case == WEFT__ENVELOPE__BODY_DIRECT_PATH)
-        ;   // dataplane.direct is off: everything goes through nat
+    else if (env->body_case == WEFT__ENVELOPE__BODY_KEY_EVENT)
+        handle_key_event(self, env->key_event);
     else
         (*self->drop_unexpected_message)++;
-    send_batches(self);
+    send_nat_batch(self);
     update_detail(self);
     zframe_destroy(&payload);
     weft__envelope__free_unpacked(env, NULL);
-    return 0;
-}
-
-// One transport datagram from a direct path (direct_path.c checked its source).
-static void on_direct_datagram(void *ctx, const uint8_t peer[32], const uint8_t *datagram, size_t len)
-{
-    crypto_t *self = ctx;
-    (*self->datagrams_in)++;
-    session_set_inbound(self->sessions, datagram, len, peer, &self->now, &self->io);
-}
-
-// Datagrams waiting on direct paths: opened, and the packets sent on to device in one batch.
-static int handle_direct(void *arg)
-{
-    crypto_t *self = arg;
-    self->now = time_now();
-    direct_paths_receive(self->direct, on_direct_datagram, self);
-    send_batches(self);
-    return 0;
-}
-
-// ---- the borrowed TUN ----
-
-static void flush_router_batch(crypto_t *self)
-{
-    size_t count = self->router_batch->count;
-    if (count && packet_batch_send(self->router_batch, self->to_router) < 0)
-        *self->drop_router_queue_full += count;
-}
-
-// Each packet read from TUN goes to its member's session (sealed into nat_batch, which leaves on the
-// direct path or through nat); what has no direct route goes to router, which decides as for device.
-static void route_tun_batch(crypto_t *self)
-{
-    packet_batch_t *b = self->tun_batch;
-    size_t offset = 0;
-    for (size_t k = 0; k < b->count; offset += b->lengths[k], k++) {
-        const uint8_t *pkt = b->data + offset;
-        size_t len = b->lengths[k], total = 0;
-        uint32_t dst = 0;
-        const route_t *route = NULL;
-        (*self->tun_packets_in)++;
-        if (self->routes && ipv4_parse(pkt, len, &dst, &total) == IPV4_OK && !ipv4_is_multicast_or_broadcast(dst))
-            route = route_table_lookup(self->routes, dst);
-        if (route) {
-            session_set_outbound(self->sessions, pkt, total, route->peer, &self->now, &self->io);
-            continue;
-        }
-        (*self->tun_to_router)++;
-        if (!packet_batch_fits(self->router_batch, len, NULL))
-            flush_router_batch(self);
-        packet_batch_add(self->router_batch, pkt, len, NULL);
-    }
-    packet_batch_reset(b);
-}
-
-// tun_io_flush_fn: the packets read so far filled the batch.
-static void on_tun_batch_full(void *ctx, packet_batch_t *batch)
-{
-    (void)batch;
-    route_tun_batch(ctx);
-}
-
-#define TUN_READ_BURST 64
-
-static int on_tun_read(void *arg)
-{
-    crypto_t *self = arg;
-    tun_io_t *tun = crypto_tun_io(self->tun);
-    if (!tun)
-        return 0;
-    self->now = time_now();
-    for (int i = 0; i < TUN_READ_BURST; i++)
-        if (tun_io_read(tun, self->tun_batch, on_tun_batch_full, self) <= 0)
-            break;
-    route_tun_batch(self);
-    flush_router_batch(self);
-    send_batches(self);
-    return 0;
-}
-
-// device answered our request for the TUN, or its end of the connection closed.
-static int on_tun_answer(void *arg)
-{
-    crypto_t *self = arg;
-    int conn, old_tun;
-    int tun = crypto_tun_on_answer(self->tun, &conn, &old_tun);
-    if (tun >= 0)
-        return actor_loop_on_fd(self->loop, tun, on_tun_read);
-    actor_loop_forget_fd(self->loop, conn);
-    if (old_tun >= 0)
-        actor_loop_forget_fd(self->loop, old_tun);
     return 0;
 }
 
@@ -466,36 +323,16 @@ static void write_status(void *ctx, const session_peer_status_t *st, bool remove
         rc = store_exec(self->store, "DEL weft:session:%s", hex);
     } else {
         rc = store_exec(self->store,
-                        "HSET weft:session:%s state %s established_ms %lld handshakes %llu rx_packets %llu "
-                        "tx_packets %llu rx_bytes %llu tx_bytes %llu last_handshake_ms %lld cipher %s",
+                        "HSET weft:session:%s state %s established_ms %lld handshakes %llu last_handshake_ms %lld "
+                        "cipher %s",
                         hex, session_state_name(st->state), (long long)st->established_unix_ms,
-                        (unsigned long long)st->handshakes, (unsigned long long)st->rx_packets,
-                        (unsigned long long)st->tx_packets, (unsigned long long)st->rx_bytes,
-                        (unsigned long long)st->tx_bytes, (long long)st->last_handshake_unix_ms,
+                        (unsigned long long)st->handshakes, (long long)st->last_handshake_unix_ms,
                         transport_cipher_name(st->cipher));
         if (rc == 0)
             rc = store_exec(self->store, "EXPIRE weft:session:%s %d", hex, STATUS_TTL_S);
     }
     if (rc != 0)
         store_link_lost(&self->redis, &self->store, "session status");
-}
-
-// A peer's bytes and datagrams on its direct paths, beside its session status (weft:session:<hex id>): what
-// nat does not see, added to nat's path figures by `weft peers`, the API and /metrics (lib/node_view.c).
-static void write_direct_totals(void *ctx, const uint8_t peer[32], const direct_totals_t *t)
-{
-    crypto_t *self = ctx;
-    if (!self->store)
-        return;
-    char hex[ID_HEX_LEN];
-    id_to_hex(peer, hex);
-    if (store_exec(self->store,
-                   "HSET weft:session:%s direct_rx_bytes %llu direct_tx_bytes %llu direct_rx_packets %llu "
-                   "direct_tx_packets %llu",
-                   hex, (unsigned long long)t->rx_bytes, (unsigned long long)t->tx_bytes,
-                   (unsigned long long)t->rx_packets, (unsigned long long)t->tx_packets) != 0 ||
-        store_exec(self->store, "EXPIRE weft:session:%s %d", hex, STATUS_TTL_S) != 0)
-        store_link_lost(&self->redis, &self->store, "direct path totals");
 }
 
 static void report_status(crypto_t *self, int64_t now_ms)
@@ -506,8 +343,6 @@ static void report_status(crypto_t *self, int64_t now_ms)
     if (all)
         self->next_full_report_ms = now_ms + STATUS_REFRESH_MS;
     session_set_report(self->sessions, all, write_status, self);
-    if (self->direct && self->store)
-        direct_paths_report(self->direct, all, write_direct_totals, self);
 }
 
 // Once a second: handshake timers, session status to Redis, revocations not yet saved.
@@ -516,12 +351,7 @@ static int tick(void *arg)
     crypto_t *self = arg;
     session_time_t now = time_now();
     session_set_tick(self->sessions, &now, &self->io);
-    if (self->direct)
-        direct_paths_tick(self->direct, now.mono_ms);
-    int asking = self->tun ? crypto_tun_ask(self->tun, now.mono_ms) : -1;
-    if (asking >= 0 && actor_loop_on_fd(self->loop, asking, on_tun_answer) != 0)
-        return -1;
-    send_batches(self);
+    send_nat_batch(self);
     report_status(self, now.mono_ms);
     save_revoked(self);
     update_detail(self);
@@ -655,7 +485,8 @@ static session_set_t *sessions_create(crypto_t *self, service_t *svc, char *why,
                  svc->config.crypto_cipher, cfg.aes_ni ? "yes" : "no");
     int mtu = svc->config.mtu;
     cfg.max_packet = (size_t)(mtu < 1500 ? 1500 : mtu > 65535 ? 65535 : mtu);
-    session_set_t *set = session_set_new(&cfg, svc);
+    session_keys_t keys = {.install = send_keypair, .drop = send_keys_drop, .ctx = self};
+    session_set_t *set = session_set_new(&cfg, svc, &keys);
     sodium_memzero(&cfg, sizeof cfg);
     if (!set)
         snprintf(why, why_len, "cannot create the session table");
@@ -668,19 +499,11 @@ static void crypto_destroy(crypto_t **self_p)
     if (!self)
         return;
     session_set_destroy(&self->sessions);
-    direct_paths_destroy(&self->direct);
-    crypto_tun_destroy(&self->tun);
-    route_table_destroy(&self->routes);
-    packet_batch_destroy(&self->tun_batch);
-    packet_batch_destroy(&self->router_batch);
-    zsock_destroy(&self->to_router);
-    packet_batch_destroy(&self->rest_batch);
     packet_batch_destroy(&self->nat_batch);
-    packet_batch_destroy(&self->device_batch);
     zsock_destroy(&self->inbox);
     zsock_destroy(&self->control);
     zsock_destroy(&self->to_nat);
-    zsock_destroy(&self->to_device);
+    zsock_destroy(&self->to_dataplane);
     store_destroy(&self->store);
     zlistx_destroy(&self->unsaved_revoked);
     zlistx_destroy(&self->saved_revoked);
@@ -692,22 +515,18 @@ static void register_counters(crypto_t *self)
 {
     service_t *svc = self->svc;
     self->batches_in = service_counter(svc, "batches_in");
-    self->packets_in = service_counter(svc, "packets_in");
     self->datagrams_in = service_counter(svc, "datagrams_in");
-    self->packets_out = service_counter(svc, "packets_out");
     self->datagrams_out = service_counter(svc, "datagrams_out");
     self->drop_bad_batch = service_counter(svc, "drop_bad_batch");
     self->drop_untagged = service_counter(svc, "drop_untagged");
     self->drop_nat_queue_full = service_counter(svc, "drop_nat_queue_full");
-    self->drop_device_queue_full = service_counter(svc, "drop_device_queue_full");
+    self->key_events_in = service_counter(svc, "key_events_in");
+    self->drop_bad_key_event = service_counter(svc, "drop_bad_key_event");
     self->revocations = service_counter(svc, "revocations");
     self->drop_bad_revocation = service_counter(svc, "drop_bad_revocation");
     self->drop_bad_message = service_counter(svc, "drop_bad_message");
     self->drop_unexpected_message = service_counter(svc, "drop_unexpected_message");
     self->handshakes_completed = service_counter(svc, "handshakes_completed");
-    self->tun_packets_in = service_counter(svc, "tun_packets_in");
-    self->tun_to_router = service_counter(svc, "tun_to_router");
-    self->drop_router_queue_full = service_counter(svc, "drop_router_queue_full");
 }
 
 static void free_string(void **item)
@@ -743,31 +562,14 @@ static crypto_t *crypto_new(service_t *svc, char *why, size_t why_len)
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
     self->to_nat = service_connect_inbox(svc, SVC_NAT);
-    self->to_device = service_connect_inbox(svc, SVC_DEVICE);
+    self->to_dataplane = service_connect_inbox(svc, SVC_DATAPLANE);
     self->nat_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
-    self->device_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
-    self->rest_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
-    if (svc->config.dataplane_direct) {
-        int mtu = svc->config.mtu < 1500 ? 1500 : svc->config.mtu;
-        self->direct = direct_paths_new(svc, (size_t)mtu + DATAGRAM_TRANSPORT_MIN_LEN, svc->config.dataplane_gso,
-                                        svc->config.dataplane_gro);
-    }
-    if (svc->config.dataplane_tun && strcmp(svc->config.device_mode, "tun") == 0) {
-        self->tun = crypto_tun_new(svc, svc->config.device_tun);
-        self->tun_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
-        self->router_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
-        self->to_router = service_connect_inbox(svc, SVC_ROUTER);
-    }
-    if (!self->inbox || !self->control || !self->to_nat || !self->to_device || !self->nat_batch ||
-        !self->device_batch || !self->rest_batch || (svc->config.dataplane_direct && !self->direct) ||
-        (svc->config.dataplane_tun && strcmp(svc->config.device_mode, "tun") == 0 &&
-         (!self->tun || !self->tun_batch || !self->router_batch || !self->to_router))) {
+    if (!self->inbox || !self->control || !self->to_nat || !self->to_dataplane || !self->nat_batch) {
         snprintf(why, why_len, "cannot set up the crypto sockets (see above)");
         crypto_destroy(&self);
         return NULL;
     }
-    self->io = (session_io_t){.to_nat = self->nat_batch, .to_device = self->device_batch, .flush = on_batch_full,
-                              .ctx = self};
+    self->io = (session_io_t){.to_nat = self->nat_batch, .flush = on_batch_full, .ctx = self};
     char url[CONFIG_STR];
     config_redis_url(&svc->config, url, sizeof url);
     store_link_init(&self->redis, url);
@@ -783,7 +585,6 @@ void crypto_actor(zsock_t *pipe, void *args)
     if (self)
         self->loop = loop;
     if (!loop || actor_loop_on_socket(loop, self->inbox, handle_inbox) != 0 ||
-        (self->direct && actor_loop_on_fd(loop, direct_paths_fd(self->direct), handle_direct) != 0) ||
         actor_loop_every(loop, TICK_MS, tick) != 0) {
         if (self)   // crypto_new said its own why
             snprintf(why, sizeof why, "cannot set up the actor loop");

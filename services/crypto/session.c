@@ -1,8 +1,10 @@
 // session.c — see session.h. The handshake side: per peer the initiation in flight, the peer's cookie
 // and rate limits, the newest timestamp accepted from it, its certificate's expiry and its public status.
-// The transport side — keypairs, the queue of packets waiting for a session, seal and open — is the
-// keyring (keyring.h): each handshake installs its keypair there, and the keyring asks for handshakes.
-// Two tables: peers by node id, and peers by the 32-bit index of the initiation in flight.
+// The transport side — keypairs, the queue of packets waiting for a session, seal and open — is the data
+// plane's keyring (services/dataplane/keyring.h): each handshake hands its keypair over (session_keys_t),
+// and the data plane's key events ask for handshakes and say which keypairs are current.
+// Three tables: peers by node id, peers by the 32-bit index of the initiation in flight, and the indexes
+// of keypairs handed over (not reused while the data plane may hold them).
 //
 // In front of the Diffie-Hellman of an initiation (cheapest first): the member tag, revocation, mac1,
 // the recent-initiation memory (exact replays), under load mac2 (else a cookie reply), then the per-peer
@@ -12,12 +14,13 @@
 #include <arpa/inet.h>
 #include <czmq.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cookie.h"
 #include "crypto_wire.h"
 #include "identity.h"
-#include "keyring.h"
+#include "id_table.h"
 #include "log.h"
 #include "noise.h"
 #include "ratelimit.h"
@@ -48,6 +51,8 @@ typedef struct {
     rate_limit_t cookie_limit;  // cookie replies sent on this peer's path
     bool listed;                // seen in the member list being applied
     bool dirty;                 // status changed since the last report
+    int64_t current_created_ms; // when the data plane's current keypair was made (0: none known)
+    int64_t handed_over_ms;     // a keypair was handed over and is not confirmed current yet (0: none)
     session_peer_status_t status;
 } peer_t;
 
@@ -55,9 +60,9 @@ typedef struct {
     uint64_t *handshakes_initiated, *handshakes_completed, *handshakes_responded, *handshakes_failed;
     uint64_t *sessions;
     uint64_t *drop_malformed, *drop_auth, *drop_unknown_index, *drop_handshake_unknown_peer;
-    uint64_t *drop_handshake_replay, *drop_handshake_timeout;
-    uint64_t *drop_no_peer, *drop_batch_full;
-    uint64_t *handshakes_refused, *drop_revoked, *sessions_cert_expired;
+    uint64_t *drop_handshake_replay;
+    uint64_t *drop_batch_full, *drop_transport, *keys_handed_over, *drop_key_handover, *keys_refused;
+    uint64_t *handshakes_refused, *sessions_cert_expired;
     uint64_t *drop_handshake_mac1, *drop_handshake_mac2, *drop_handshake_repeat, *drop_handshake_rate_limit;
     uint64_t *cookie_replies_out, *cookie_replies_in, *drop_cookie_reply, *cookie_replies_limited, *under_load;
 } counters_t;
@@ -67,7 +72,8 @@ struct session_set {
     noise_keypair_t local;
     zhashx_t *peers;                // node id (32 bytes, the peer's own copy) -> peer_t*
     zhashx_t *indexes;              // index of an initiation in flight (as a pointer-sized key) -> peer_t*
-    keyring_t *keys;                // the transport side: keypairs, queues, seal and open
+    session_keys_t keys;            // where handshakes hand their keypairs (the data plane)
+    zhashx_t *handed;               // index of a keypair handed over -> when it may be reused (mono ms)
     zlistx_t *removed;              // ids (malloc'd) removed since the last report
     zhashx_t *revoked;              // revoked member ids: id (malloc'd, also the item) -> id
     uint8_t last_sent_timestamp[CRYPTO_TAI64N_LEN];
@@ -89,47 +95,6 @@ const char *session_state_name(session_state_t state)
     }
 }
 
-// ---- hash tables keyed by 32-byte ids and by 32-bit indexes ----
-
-static size_t id_hash(const void *key)
-{
-    size_t h;
-    memcpy(&h, key, sizeof h);   // ids are public keys: their bytes are already well mixed
-    return h;
-}
-
-static int id_compare(const void *a, const void *b)
-{
-    return memcmp(a, b, WIRE_ID_LEN);
-}
-
-static size_t index_hash(const void *key)
-{
-    return (size_t)(uintptr_t)key;   // indexes are random
-}
-
-static int index_compare(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-    return x < y ? -1 : x > y;
-}
-
-static void *index_key(uint32_t index)
-{
-    return (void *)(uintptr_t)index;
-}
-
-static zhashx_t *table_new(zhashx_hash_fn *hash, zhashx_comparator_fn *compare)
-{
-    zhashx_t *table = zhashx_new();
-    if (!table)
-        return NULL;
-    zhashx_set_key_hasher(table, hash);
-    zhashx_set_key_comparator(table, compare);
-    zhashx_set_key_duplicator(table, NULL);   // keys live in the peers (ids) or are the key (indexes)
-    zhashx_set_key_destructor(table, NULL);
-    return table;
-}
 
 static peer_t *find_peer(session_set_t *self, const uint8_t *id)
 {
@@ -142,19 +107,34 @@ static uint32_t index_claim(session_set_t *self, peer_t *peer)
 {
     for (;;) {
         uint32_t index = randombytes_random();
-        if (!keyring_index_in_use(self->keys, index) && zhashx_insert(self->indexes, index_key(index), peer) == 0)
+        if (!zhashx_lookup(self->handed, index_key(index)) && zhashx_insert(self->indexes, index_key(index), peer) == 0)
             return index;
     }
 }
 
-// A fresh random, non-zero local index for a keypair (the keyring registers it when it is installed).
+// A fresh random, non-zero local index for a keypair, used neither by an initiation in flight nor by a
+// keypair handed over within SESSION_INDEX_HELD_MS.
 static uint32_t index_for_keypair(session_set_t *self)
 {
     for (;;) {
         uint32_t index = randombytes_random();
-        if (!keyring_index_in_use(self->keys, index) && !zhashx_lookup(self->indexes, index_key(index)))
+        if (index && !zhashx_lookup(self->handed, index_key(index)) && !zhashx_lookup(self->indexes, index_key(index)))
             return index;
     }
+}
+
+// Frees the handed-over indexes whose keypairs the data plane has dropped by now.
+static void handed_expire(session_set_t *self, int64_t now_ms)
+{
+    zlistx_t *done = zlistx_new();
+    if (!done)
+        return;
+    for (void *until = zhashx_first(self->handed); until; until = zhashx_next(self->handed))
+        if ((int64_t)(intptr_t)until <= now_ms)
+            zlistx_add_end(done, (void *)zhashx_cursor(self->handed));
+    for (void *key = zlistx_first(done); key; key = zlistx_next(done))
+        zhashx_delete(self->handed, key);
+    zlistx_destroy(&done);
 }
 
 // The peer owning our index, or NULL. Index 0 is never handed out (and zhashx refuses a NULL key).
@@ -179,22 +159,33 @@ static void pending_clear(session_set_t *self, pending_t *p)
 }
 
 
-// Wipes peer's handshake in flight and, in the keyring, its keypairs and queue (counted in *dropped).
-static void peer_wipe(session_set_t *self, peer_t *peer, uint64_t *dropped)
+// Tells the data plane to wipe peer's keypairs (keys) and/or the packets waiting for it (queue).
+static void drop_keys(session_set_t *self, peer_t *peer, bool keys, bool queue)
+{
+    if (keys) {
+        peer->current_created_ms = 0;
+        peer->handed_over_ms = 0;
+    }
+    self->keys.drop(self->keys.ctx, peer->id, keys, queue);
+}
+
+// Wipes peer's handshake in flight and, in the data plane, its keypairs and queue.
+static void peer_wipe(session_set_t *self, peer_t *peer)
 {
     pending_clear(self, &peer->pending);
-    keyring_drop_keys(self->keys, peer->id, true, dropped);
+    drop_keys(self, peer, true, true);
 }
 
 // ---- status ----
 
+// Established while the data plane's current keypair is younger than REJECT_AFTER; handshaking while an
+// initiation is in flight or a keypair handed over waits for its confirmation (at most REKEY_TIMEOUT).
 static session_state_t peer_state(const session_set_t *self, const peer_t *peer, int64_t now_ms)
 {
-    keyring_peer_stats_t keys;
-    bool known = keyring_peer_stats(self->keys, peer->id, now_ms, &keys);
-    if (known && keys.established)
+    (void)self;
+    if (peer->current_created_ms && now_ms - peer->current_created_ms < SESSION_REJECT_AFTER_MS)
         return SESSION_STATE_ESTABLISHED;
-    if (peer->pending.active || (known && keys.next_waiting))
+    if (peer->pending.active || (peer->handed_over_ms && now_ms - peer->handed_over_ms < SESSION_REKEY_TIMEOUT_MS))
         return SESSION_STATE_HANDSHAKING;
     return SESSION_STATE_NONE;
 }
@@ -418,34 +409,11 @@ static uint64_t *read_initiation(session_set_t *self, peer_t *peer, const crypto
 }
 
 
-// A call's context for the keyring's callbacks (want a handshake, a session established).
-typedef struct {
-    session_set_t *set;
-    session_io_t *io;
-    const session_time_t *now;
-} keyring_call_t;
-
-static void on_keyring_want(void *ctx, const uint8_t peer_id[WIRE_ID_LEN], keyring_want_t why);
-static void on_keyring_established(void *ctx, const uint8_t peer_id[WIRE_ID_LEN], transport_cipher_t cipher);
-
-// The keyring's view of io for one call; call must outlive the keyring call.
-static keyring_io_t keyring_io(keyring_call_t *call)
-{
-    return (keyring_io_t){
-        .to_wire = call->io->to_nat,
-        .to_tun = call->io->to_device,
-        .flush = call->io->flush,
-        .flush_ctx = call->io->ctx,
-        .want = on_keyring_want,
-        .established = on_keyring_established,
-        .ctx = call,
-    };
-}
-
-// Hands a split handshake's keys to the keyring. Returns 0, or -1 (the keyring logged and counted it).
+// Hands a split handshake's keys to the data plane. Returns 0, or -1 (logged, counted) when they could
+// not be sent.
 static int install_keypair(session_set_t *self, peer_t *peer, transport_sender_t *send, transport_receiver_t *recv,
                            uint32_t local_index, uint32_t remote_index, bool initiator, transport_cipher_t cipher,
-                           const session_time_t *now, session_io_t *io)
+                           const session_time_t *now)
 {
     keyring_keypair_t kp = {
         .local_index = local_index, .remote_index = remote_index, .initiator = initiator, .cipher = cipher};
@@ -454,11 +422,22 @@ static int install_keypair(session_set_t *self, peer_t *peer, transport_sender_t
     memcpy(kp.recv_key, recv->key, TRANSPORT_KEY_LEN);
     sodium_memzero(send, sizeof *send);
     sodium_memzero(recv, sizeof *recv);
-    keyring_call_t call = {self, io, now};
-    keyring_io_t kio = keyring_io(&call);
-    int rc = keyring_install(self->keys, &kp, now->mono_ms, &kio);
+    // before the hand-over: a data plane in the same process may confirm the keypair during the call
+    int64_t handed_before = peer->handed_over_ms;
+    peer->handed_over_ms = now->mono_ms;
+    int rc = self->keys.install(self->keys.ctx, &kp);
     sodium_memzero(&kp, sizeof kp);
-    return rc;
+    if (rc != 0) {
+        peer->handed_over_ms = handed_before;
+        (*self->c.drop_key_handover)++;
+        if (log_worth_repeating(*self->c.drop_key_handover))
+            log_warn("could not hand a session's keys to the data plane (%llu so far): handshake again later",
+                     (unsigned long long)*self->c.drop_key_handover);
+        return -1;
+    }
+    (*self->c.keys_handed_over)++;
+    zhashx_update(self->handed, index_key(local_index), (void *)(intptr_t)(now->mono_ms + SESSION_INDEX_HELD_MS));
+    return 0;
 }
 
 // Answers an accepted initiation with the transport cipher chosen for it (bound into the transcript
@@ -488,7 +467,7 @@ static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *
         return;
     }
     uint32_t local_index = index_for_keypair(self);
-    if (install_keypair(self, peer, &send, &recv, local_index, sender_index, false, cipher, now, io) != 0)
+    if (install_keypair(self, peer, &send, &recv, local_index, sender_index, false, cipher, now) != 0)
         return;
     crypto_write_response_header(out, local_index, sender_index);
     cookie_add_macs(&peer->maker, out, msg_len, now->mono_ms);
@@ -637,7 +616,7 @@ static int read_response(pending_t *p, const crypto_datagram_t *d, uint8_t *payl
 }
 
 static void handle_response(session_set_t *self, const crypto_datagram_t *d, const uint8_t *msg, size_t len,
-                            const uint8_t *peer_id, const session_time_t *now, session_io_t *io)
+                            const uint8_t *peer_id, const session_time_t *now)
 {
     peer_t *peer = peer_by_index(self, d->receiver_index);
     if (!peer || peer->pending.local_index != d->receiver_index || memcmp(peer->id, peer_id, WIRE_ID_LEN) != 0) {
@@ -672,11 +651,11 @@ static void handle_response(session_set_t *self, const crypto_datagram_t *d, con
         pending_clear(self, p);
         return;
     }
-    uint32_t local_index = p->local_index;   // the index now names the session, in the keyring
+    uint32_t local_index = p->local_index;   // the index now names the session, in the data plane
     pending_clear(self, p);
-    // installed as initiator, the keypair is current at once: the keyring says so (session_established)
-    // and sends what waited
-    install_keypair(self, peer, &send, &recv, local_index, d->sender_index, true, cipher, now, io);
+    // handed over as initiator, the keypair is current at once: the data plane sends what waited and says
+    // so (a key event: session_established)
+    install_keypair(self, peer, &send, &recv, local_index, d->sender_index, true, cipher, now);
     peer_update_state(self, peer, now->mono_ms);
 }
 
@@ -697,25 +676,6 @@ static void handle_cookie_reply(session_set_t *self, const crypto_datagram_t *d,
 }
 
 
-// The keyring wants a handshake with a peer: started unless one is in flight or the peer is revoked.
-static void on_keyring_want(void *ctx, const uint8_t peer_id[WIRE_ID_LEN], keyring_want_t why)
-{
-    (void)why;
-    keyring_call_t *call = ctx;
-    peer_t *peer = find_peer(call->set, peer_id);
-    if (peer)
-        start_handshake(call->set, peer, call->now, call->io);
-}
-
-// A keypair became a peer's current one (installed as initiator, or confirmed as responder).
-static void on_keyring_established(void *ctx, const uint8_t peer_id[WIRE_ID_LEN], transport_cipher_t cipher)
-{
-    keyring_call_t *call = ctx;
-    peer_t *peer = find_peer(call->set, peer_id);
-    if (peer)
-        session_established(call->set, peer, cipher, call->now);
-}
-
 // ---- public interface ----
 
 void session_set_inbound(session_set_t *self, const uint8_t *datagram, size_t len, const uint8_t *peer_id,
@@ -728,32 +688,56 @@ void session_set_inbound(session_set_t *self, const uint8_t *datagram, size_t le
     }
     switch (d.type) {
     case CRYPTO_MSG_INITIATION: handle_initiation(self, &d, datagram, len, peer_id, now, io); break;
-    case CRYPTO_MSG_RESPONSE: handle_response(self, &d, datagram, len, peer_id, now, io); break;
+    case CRYPTO_MSG_RESPONSE: handle_response(self, &d, datagram, len, peer_id, now); break;
     case CRYPTO_MSG_COOKIE_REPLY: handle_cookie_reply(self, &d, datagram, peer_id, now, io); break;
-    default: {
-        keyring_call_t call = {self, io, now};
-        keyring_io_t kio = keyring_io(&call);
-        keyring_inbound(self->keys, d.receiver_index, d.counter, d.body, d.body_len, peer_id, now->mono_ms, &kio);
-        break;
-    }
+    default: (*self->c.drop_transport)++; break;   // the data plane's (nat sends them there)
     }
 }
 
-void session_set_outbound(session_set_t *self, const uint8_t *packet, size_t len,
-                          const uint8_t peer_id[WIRE_ID_LEN], const session_time_t *now, session_io_t *io)
+// The data plane's current keypair, said again (made age_ms ago): news only to a crypto that did not
+// know it (restarted since it was handed over): then counted and logged as established.
+static void key_said_again(session_set_t *self, peer_t *peer, transport_cipher_t cipher, uint64_t age_ms,
+                           const session_time_t *now)
 {
-    peer_t *peer = find_peer(self, peer_id);
-    if (!peer) {
-        (*self->c.drop_no_peer)++;
-        return;
+    int64_t created = now->mono_ms - (int64_t)(age_ms > SESSION_REJECT_AFTER_MS ? SESSION_REJECT_AFTER_MS : age_ms);
+    if (peer->current_created_ms && llabs(created - peer->current_created_ms) < 2000)
+        return;   // the one we know (within the message's delay)
+    if (peer->current_created_ms && created < peer->current_created_ms)
+        return;   // an older one than we know: a refresh sent before our newest keypair took over
+    peer->current_created_ms = created;
+    session_established(self, peer, cipher, now);
+}
+
+void session_set_key_event(session_set_t *self, const key_event_t *ev, const session_time_t *now, session_io_t *io)
+{
+    peer_t *peer = find_peer(self, ev->peer);
+    if (!peer)
+        return;   // removed meanwhile: the data plane drops it too, from the same peer list
+    switch (ev->kind) {
+    case KEY_EVENT_ESTABLISHED:   // a keypair just became current
+        if (!is_revoked(self, peer->id)) {
+            peer->current_created_ms = now->mono_ms;
+            peer->handed_over_ms = 0;
+            session_established(self, peer, ev->cipher, now);
+        }
+        break;
+    case KEY_EVENT_CURRENT:
+        if (!is_revoked(self, peer->id))
+            key_said_again(self, peer, ev->cipher, ev->age_ms, now);
+        break;
+    case KEY_EVENT_REFUSED:
+        (*self->c.keys_refused)++;
+        peer->handed_over_ms = 0;
+        start_handshake(self, peer, now, io);
+        break;
+    default:   // a WANT_*: packets wait, a rekey is due or the peer sends with a session we lost
+        if (is_revoked(self, peer->id))
+            drop_keys(self, peer, true, true);   // what waits for a revoked member is dropped (drop_revoked)
+        else
+            start_handshake(self, peer, now, io);
+        break;
     }
-    if (is_revoked(self, peer->id)) {
-        (*self->c.drop_revoked)++;
-        return;
-    }
-    keyring_call_t call = {self, io, now};
-    keyring_io_t kio = keyring_io(&call);
-    keyring_outbound(self->keys, packet, len, peer->id, now->mono_ms, &kio);
+    peer_update_state(self, peer, now->mono_ms);
 }
 
 static void peer_tick(session_set_t *self, peer_t *peer, const session_time_t *now, session_io_t *io)
@@ -766,14 +750,14 @@ static void peer_tick(session_set_t *self, peer_t *peer, const session_time_t *n
         id_fingerprint(peer->id, fp);
         log_info("the certificate of %s expired: its sessions are closed", fp);
         peer->cert_expires = 0;
-        keyring_drop_keys(self->keys, peer->id, false, NULL);
+        drop_keys(self, peer, true, false);
         (*self->c.sessions_cert_expired)++;
     }
     if (p->active && now->mono_ms - p->first_sent_ms >= SESSION_REKEY_ATTEMPT_MS) {
         char hex[ID_HEX_LEN];
         id_to_hex(peer->id, hex);
-        size_t dropped = keyring_drop_queue(self->keys, peer->id, self->c.drop_handshake_timeout);
-        log_info("handshake with %.16s… timed out; dropped %zu queued packets", hex, dropped);
+        drop_keys(self, peer, false, true);   // the data plane counts them (drop_handshake_timeout)
+        log_info("handshake with %.16s… timed out; the packets waiting for it are dropped", hex);
         pending_clear(self, p);
         (*self->c.handshakes_failed)++;
     } else if (p->active && now->mono_ms - p->last_sent_ms >= SESSION_REKEY_TIMEOUT_MS) {
@@ -784,7 +768,7 @@ static void peer_tick(session_set_t *self, peer_t *peer, const session_time_t *n
 
 void session_set_tick(session_set_t *self, const session_time_t *now, session_io_t *io)
 {
-    keyring_tick(self->keys, now->mono_ms);
+    handed_expire(self, now->mono_ms);
     for (peer_t *peer = zhashx_first(self->peers); peer; peer = zhashx_next(self->peers))
         peer_tick(self, peer, now, io);
 }
@@ -802,7 +786,7 @@ bool session_set_revoke(session_set_t *self, const uint8_t member_key[WIRE_ID_LE
     zhashx_insert(self->revoked, id, id);
     peer_t *peer = find_peer(self, member_key);
     if (peer) {
-        peer_wipe(self, peer, self->c.drop_revoked);
+        peer_wipe(self, peer);
         set_peer_state(self, peer, SESSION_STATE_NONE);
     }
     return true;
@@ -858,17 +842,12 @@ static int apply_member(session_set_t *self, const Weft__Peer *entry)
             return -1;
         }
         memcpy(peer->id, entry->id.data, WIRE_ID_LEN);
-        if (keyring_add_peer(self->keys, peer->id, addr.s_addr) != 0) {
-            free(peer);
-            return -1;
-        }
         memcpy(peer->static_public, x_public, 32);
         memcpy(peer->status.id, peer->id, WIRE_ID_LEN);
         peer->dirty = true;
         zhashx_insert(self->peers, peer->id, peer);
     }
     peer->overlay_addr = addr.s_addr;
-    keyring_add_peer(self->keys, peer->id, addr.s_addr);   // the address may have changed
     peer->listed = true;
     return 0;
 }
@@ -881,8 +860,7 @@ static void remove_peer(session_set_t *self, peer_t *peer)
         zlistx_add_end(self->removed, id);
     }
     set_peer_state(self, peer, SESSION_STATE_NONE);
-    pending_clear(self, &peer->pending);
-    keyring_remove_peer(self->keys, peer->id);
+    pending_clear(self, &peer->pending);   // the data plane forgets its keys from the same peer list
     zhashx_delete(self->peers, peer->id);
     sodium_memzero(peer, sizeof *peer);
     free(peer);
@@ -904,26 +882,9 @@ size_t session_set_update_members(session_set_t *self, const Weft__PeerList *lis
     return zhashx_size(self->peers);
 }
 
-// Copies the keyring's packet and byte counts into peer's status; true when they moved.
-static bool status_take_traffic(session_set_t *self, peer_t *peer)
-{
-    keyring_peer_stats_t keys;
-    if (!keyring_peer_stats(self->keys, peer->id, 0, &keys))
-        return false;
-    session_peer_status_t *st = &peer->status;
-    bool moved = st->rx_packets != keys.rx_packets || st->tx_packets != keys.tx_packets;
-    st->rx_packets = keys.rx_packets;
-    st->tx_packets = keys.tx_packets;
-    st->rx_bytes = keys.rx_bytes;
-    st->tx_bytes = keys.tx_bytes;
-    return moved;
-}
-
 void session_set_report(session_set_t *self, bool all, session_status_fn *fn, void *ctx)
 {
     for (peer_t *peer = zhashx_first(self->peers); peer; peer = zhashx_next(self->peers)) {
-        if (status_take_traffic(self, peer))
-            peer->dirty = true;
         if (peer->dirty || all)
             fn(ctx, &peer->status, false);
         peer->dirty = false;
@@ -948,11 +909,12 @@ static void counters_register(counters_t *c, service_t *svc)
     c->drop_unknown_index = service_counter(svc, "drop_unknown_index");
     c->drop_handshake_unknown_peer = service_counter(svc, "drop_handshake_unknown_peer");
     c->drop_handshake_replay = service_counter(svc, "drop_handshake_replay");
-    c->drop_handshake_timeout = service_counter(svc, "drop_handshake_timeout");
-    c->drop_no_peer = service_counter(svc, "drop_no_peer");
+    c->drop_transport = service_counter(svc, "drop_transport");
+    c->keys_handed_over = service_counter(svc, "keys_handed_over");
+    c->drop_key_handover = service_counter(svc, "drop_key_handover");
+    c->keys_refused = service_counter(svc, "keys_refused");
     c->drop_batch_full = service_counter(svc, "drop_batch_full");
     c->handshakes_refused = service_counter(svc, "handshakes_refused");
-    c->drop_revoked = service_counter(svc, "drop_revoked");
     c->sessions_cert_expired = service_counter(svc, "sessions_cert_expired");
     c->drop_handshake_mac1 = service_counter(svc, "drop_handshake_mac1");
     c->drop_handshake_mac2 = service_counter(svc, "drop_handshake_mac2");
@@ -971,7 +933,7 @@ static void removed_free(void **item)
     *item = NULL;
 }
 
-session_set_t *session_set_new(const session_config_t *cfg, service_t *svc)
+session_set_t *session_set_new(const session_config_t *cfg, service_t *svc, const session_keys_t *keys)
 {
     if (sodium_init() < 0) {
         log_error("libsodium failed to initialise");
@@ -986,14 +948,15 @@ session_set_t *session_set_new(const session_config_t *cfg, service_t *svc)
     int rc = noise_keypair_from_private(&self->local, cfg->static_private);
     sodium_memzero(self->cfg.static_private, sizeof self->cfg.static_private);
     cookie_checker_init(&self->checker, self->local.pub);
-    self->peers = table_new(id_hash, id_compare);
-    self->indexes = table_new(index_hash, index_compare);
+    self->peers = id_table_new();
+    self->indexes = index_table_new();
     self->removed = zlistx_new();
-    self->revoked = table_new(id_hash, id_compare);
+    self->revoked = id_table_new();
     if (self->revoked)
         zhashx_set_destructor(self->revoked, removed_free);
-    self->keys = keyring_new(self->cfg.max_packet, svc);
-    if (rc != 0 || !self->peers || !self->indexes || !self->removed || !self->revoked || !self->keys) {
+    self->keys = *keys;
+    self->handed = index_table_new();
+    if (rc != 0 || !self->peers || !self->indexes || !self->removed || !self->revoked || !self->handed) {
         log_error("cannot set up the session table%s", rc != 0 ? ": the static key is unusable" : "");
         session_set_destroy(&self);
         return NULL;
@@ -1017,7 +980,7 @@ void session_set_destroy(session_set_t **self_p)
         zhashx_destroy(&self->peers);
     }
     zhashx_destroy(&self->indexes);
-    keyring_destroy(&self->keys);
+    zhashx_destroy(&self->handed);
     zlistx_destroy(&self->removed);
     zhashx_destroy(&self->revoked);
     sodium_memzero(self, sizeof *self);

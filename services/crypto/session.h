@@ -14,7 +14,7 @@
 #include "cert.h"
 #include "node.pb-c.h"
 #include "service.h"
-#include "keyring.h"
+#include "key_msg.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -22,6 +22,8 @@
 // (rekey after time or messages, reject after, rekey on receive) and the queue are the keyring's (keyring.h).
 #define SESSION_REKEY_TIMEOUT_MS 5000          // resend an unanswered initiation
 #define SESSION_REKEY_ATTEMPT_MS 90000         // give up a handshake (and its queued packets)
+#define SESSION_REJECT_AFTER_MS 180000         // a keypair this old is dead (the keyring's REJECT_AFTER)
+#define SESSION_INDEX_HELD_MS (SESSION_REJECT_AFTER_MS + 10000)   // an index handed over is not reused for this long
 #define SESSION_PROLOGUE "weft v2"          // v2: handshake messages end with mac1 || mac2
 // Transport cipher negotiation, inside the authenticated handshake (docs/protocol.md "Transport cipher"):
 // the initiator offers AES-256-GCM with the top bit of its timestamp's nanosecond field (TAI64N
@@ -52,13 +54,24 @@ typedef struct {
     int64_t unix_ns;
 } session_time_t;
 
-// Where a call writes its output. flush is called with a full batch: it must send and empty it.
+// Where a call writes its output: handshake datagrams, each tagged with its peer. flush is called with a
+// full batch: it must send and empty it.
 typedef struct {
-    packet_batch_t *to_nat;         // datagrams, each tagged with its peer
-    packet_batch_t *to_device;      // decrypted IP packets
+    packet_batch_t *to_nat;
     void (*flush)(void *ctx, packet_batch_t *batch);
     void *ctx;
 } session_io_t;
+
+// Where the handshakes hand their keys: the data plane's keyring (weft-dataplane, over ZeroMQ; or a
+// keyring in the same process in tests). install hands over one finished handshake's keypair (the
+// caller wipes kp after) and returns 0, or -1 when it could not be sent (the handshake then counts as
+// not finished). drop wipes a peer's keypairs (keys) and/or the packets waiting for it (queue). What
+// became of a keypair comes back as key events (session_set_key_event).
+typedef struct {
+    int (*install)(void *ctx, const keyring_keypair_t *kp);
+    void (*drop)(void *ctx, const uint8_t peer[WIRE_ID_LEN], bool keys, bool queue);
+    void *ctx;
+} session_keys_t;
 
 typedef struct {
     uint8_t local_id[WIRE_ID_LEN];  // our node id (members with this id are ignored)
@@ -94,11 +107,11 @@ typedef struct {
     int64_t last_handshake_unix_ms;
     uint64_t handshakes;            // completed handshakes
     transport_cipher_t cipher;      // of the current session
-    uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes;
 } session_peer_status_t;
 
-// Counters are registered on svc (service_counter). Returns NULL (logged) for an unusable key.
-session_set_t *session_set_new(const session_config_t *cfg, service_t *svc);
+// Counters are registered on svc (service_counter). keys: where finished handshakes go. Returns NULL
+// (logged) for an unusable key.
+session_set_t *session_set_new(const session_config_t *cfg, service_t *svc, const session_keys_t *keys);
 // Wipes every key and frees the set.
 void session_set_destroy(session_set_t **self);
 
@@ -107,17 +120,20 @@ void session_set_destroy(session_set_t **self);
 size_t session_set_update_members(session_set_t *self, const Weft__PeerList *list);
 size_t session_set_member_count(const session_set_t *self);
 
-// One plaintext packet from router for peer: encrypted into io->to_nat, or queued while a handshake
-// is started.
-void session_set_outbound(session_set_t *self, const uint8_t *packet, size_t len,
-                          const uint8_t peer_id[WIRE_ID_LEN], const session_time_t *now, session_io_t *io);
-
-// One datagram from nat, received from peer (NULL when untagged: dropped). Handshake answers go to
-// io->to_nat, decrypted packets to io->to_device.
+// One handshake datagram (initiation, response, cookie reply) received from peer (NULL when untagged:
+// dropped). Answers go to io->to_nat, keys to the session_keys_t. Transport datagrams are the data
+// plane's: counted (drop_transport) and dropped.
 void session_set_inbound(session_set_t *self, const uint8_t *datagram, size_t len,
                          const uint8_t *peer_id, const session_time_t *now, session_io_t *io);
 
-// Timers: initiation retries and give-up, session expiry. Call about once a second.
+// What the data plane says of a peer's keys: it wants a handshake (no session, rekey due, an unknown
+// index), a keypair became current (with its age: also said again every few seconds, so a restarted
+// crypto learns which sessions run), or a keypair was refused (a new handshake is started).
+void session_set_key_event(session_set_t *self, const key_event_t *ev, const session_time_t *now,
+                           session_io_t *io);
+
+// Timers: initiation retries and give-up, certificate expiry, the end of sessions the data plane no
+// longer confirms. Call about once a second.
 void session_set_tick(session_set_t *self, const session_time_t *now, session_io_t *io);
 
 // Revokes a member (the key of a revocation the caller checked): its sessions, handshake and queue are

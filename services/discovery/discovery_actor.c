@@ -32,8 +32,8 @@
 typedef enum { HUB_CONNECTING = 0, HUB_REGISTERED, HUB_UNREACHABLE } hub_state_t;
 static const char *hub_state_names[] = {"connecting", "registered", "unreachable"};
 
-enum { OUT_ROUTER = 0, OUT_CRYPTO, OUT_NAT, OUT_COUNT };
-static const service_id_t out_services[OUT_COUNT] = {SVC_ROUTER, SVC_CRYPTO, SVC_NAT};
+enum { OUT_ROUTER = 0, OUT_CRYPTO, OUT_DATAPLANE, OUT_NAT, OUT_COUNT };
+static const service_id_t out_services[OUT_COUNT] = {SVC_ROUTER, SVC_CRYPTO, SVC_DATAPLANE, SVC_NAT};
 
 // The counters `weft status` shows, registered at start.
 typedef struct {
@@ -48,7 +48,7 @@ typedef struct {
     uint8_t id[32];                 // our node id (the Ed25519 public key)
     hub_client_t *hub;              // DEALER, CURVE client (lib/hub_client)
     zsock_t *inbox, *control;
-    zsock_t *out[OUT_COUNT];        // PUSH to router, crypto, nat
+    zsock_t *out[OUT_COUNT];        // PUSH to router, crypto, dataplane, nat
     store_t *store;                 // NULL while Redis is unreachable
     Weft__PeerList *saved_peers;    // what weft:peers holds (rewritten if Redis comes back without it)
     int64_t next_store_check;       // monotonic ms of the next look for a restarted Redis
@@ -638,7 +638,7 @@ static int open_sockets(discovery_t *self, char *why, size_t why_len)
     self->control = service_bind_control(self->svc);
     for (int i = 0; i < OUT_COUNT; i++)
         self->out[i] = service_connect_inbox(self->svc, out_services[i]);
-    if (!self->inbox || !self->control || !self->out[OUT_ROUTER] || !self->out[OUT_CRYPTO] || !self->out[OUT_NAT]) {
+    if (!self->inbox || !self->control || !self->out[OUT_ROUTER] || !self->out[OUT_CRYPTO] || !self->out[OUT_DATAPLANE] || !self->out[OUT_NAT]) {
         snprintf(why, why_len, "cannot open the service sockets (see above)");
         return -1;
     }

@@ -1,5 +1,5 @@
-// glib_bridge.c — the GLib thread of weft-nat: its main loop, the inbound datagram batch to crypto and
-// the event socket to the actor. See glib_bridge.h.
+// glib_bridge.c — the GLib thread of weft-nat: its main loop, the inbound datagram batches (handshakes
+// to crypto, transport to the data plane) and the event socket to the actor. See glib_bridge.h.
 #include "glib_bridge.h"
 
 #include "clock.h"
@@ -24,8 +24,10 @@ struct glib_bridge {
 
     // GLib thread only
     zsock_t *events;            // PUSH to the actor
-    zsock_t *crypto;            // PUSH to crypto's inbox
-    packet_batch_t *batch;      // datagrams received in this main-loop pass
+    zsock_t *crypto;            // PUSH to crypto's inbox: handshake datagrams (types 1-3)
+    zsock_t *dataplane;         // PUSH to the data plane's inbox: transport datagrams (type 4)
+    packet_batch_t *batch;      // handshake datagrams received in this main-loop pass
+    packet_batch_t *transport;  // transport datagrams received in this main-loop pass
     GSource *flush_source;      // idle source that sends the batch, while one is pending
 
     _Atomic uint64_t datagrams_in, bytes_in, drop_crypto_full, drop_not_weft, drop_handshake_flood;
@@ -42,9 +44,11 @@ static void set_ready(glib_bridge_t *self, int ready)
 static int open_sockets(glib_bridge_t *self)
 {
     self->batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
+    self->transport = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
     self->crypto = service_connect_inbox(self->svc, SVC_CRYPTO);
+    self->dataplane = service_connect_inbox(self->svc, SVC_DATAPLANE);
     self->events = zsock_new(ZMQ_PUSH);
-    if (!self->batch || !self->crypto || !self->events)
+    if (!self->batch || !self->transport || !self->crypto || !self->dataplane || !self->events)
         return -1;
     zsock_set_linger(self->events, 0);
     zsock_set_sndhwm(self->events, 0);   // events are few and must not be lost: no limit
@@ -64,7 +68,9 @@ static void close_sockets(glib_bridge_t *self)
     }
     zsock_destroy(&self->events);
     zsock_destroy(&self->crypto);
+    zsock_destroy(&self->dataplane);
     packet_batch_destroy(&self->batch);
+    packet_batch_destroy(&self->transport);
 }
 
 static gpointer thread_main(gpointer data)
@@ -151,19 +157,27 @@ void glib_bridge_stats(glib_bridge_t *self, glib_bridge_stats_t *out)
     out->drop_handshake_flood = atomic_load_explicit(&self->drop_handshake_flood, memory_order_relaxed);
 }
 
-static void send_to_crypto(glib_bridge_t *self)
+static void send_batch(glib_bridge_t *self, packet_batch_t *batch, zsock_t *sock)
 {
-    size_t count = self->batch->count;
-    if (count && packet_batch_send(self->batch, self->crypto) < 0) {
+    size_t count = batch->count;
+    if (count && packet_batch_send(batch, sock) < 0) {
         atomic_fetch_add_explicit(&self->drop_crypto_full, count, memory_order_relaxed);
-        log_debug("crypto's inbox is full: dropped %zu received datagrams", count);
+        log_debug("%s's inbox is full: dropped %zu received datagrams", sock == self->crypto ? "crypto" : "dataplane",
+                  count);
     }
+}
+
+// The datagrams received so far: handshakes to crypto, transport to the data plane.
+static void send_batches(glib_bridge_t *self)
+{
+    send_batch(self, self->batch, self->crypto);
+    send_batch(self, self->transport, self->dataplane);
 }
 
 static gboolean flush_when_idle(gpointer data)
 {
     glib_bridge_t *self = data;
-    send_to_crypto(self);
+    send_batches(self);
     g_source_unref(self->flush_source);
     self->flush_source = NULL;
     return G_SOURCE_REMOVE;
@@ -186,14 +200,16 @@ void glib_bridge_deliver(glib_bridge_t *self, const uint8_t peer[32], const void
                      (unsigned long long)n, DATAGRAM_PATH_HANDSHAKES_PER_S);
         return;
     }
-    if (!packet_batch_fits(self->batch, len, peer))
-        send_to_crypto(self);
-    if (packet_batch_add(self->batch, data, len, peer) != 0)
+    bool transport = ((const uint8_t *)data)[0] == DATAGRAM_TRANSPORT;
+    packet_batch_t *batch = transport ? self->transport : self->batch;
+    if (!packet_batch_fits(batch, len, peer))
+        send_batch(self, batch, transport ? self->dataplane : self->crypto);
+    if (packet_batch_add(batch, data, len, peer) != 0)
         return;  // cannot happen for a UDP datagram (< 64 KiB) in an empty batch
     atomic_fetch_add_explicit(&self->datagrams_in, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&self->bytes_in, len, memory_order_relaxed);
-    if (self->batch->count >= WIRE_MAX_BATCH_PACKETS) {
-        send_to_crypto(self);
+    if (batch->count >= WIRE_MAX_BATCH_PACKETS) {
+        send_batch(self, batch, transport ? self->dataplane : self->crypto);
     } else if (!self->flush_source) {
         // an idle source runs after the pending I/O of this pass: everything that arrived together goes together
         self->flush_source = g_idle_source_new();

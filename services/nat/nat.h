@@ -52,7 +52,7 @@
 // if it has not connected within NAT_RESUME_MS, the usual OFFER/RESTART follows at once.
 #define NAT_RESUME_TTL_S 60
 #define NAT_RESUME_MS 3000
-// ... and waits at most this long for crypto to let go of the resumed port (nat_resume_port_busy)
+// ... and waits at most this long for the data plane to let go of the resumed port (nat_resume_port_busy)
 #define NAT_RESUME_PORT_WAIT_MS 500
 
 // The last ICE description that connected to a peer: ours (ufrag, pwd, the port of our side of the
@@ -164,7 +164,7 @@ typedef struct {
     portmap_t *portmap;             // gateway port mappings (nat.port_mapping), or NULL
     predict_t *predict;             // port prediction (nat.port_prediction), or NULL
     zsock_t *discovery;             // PUSH to discovery's inbox (signals out)
-    zsock_t *crypto;                // PUSH to crypto's inbox (direct paths; datagrams go from the GLib thread's own)
+    zsock_t *dataplane;             // PUSH to the data plane's inbox (direct paths; datagrams go from the GLib thread's own sockets)
     int64_t next_direct_ms;         // monotonic: when every handed-over path is said again (nat_direct.c)
     store_t *store;                 // NULL until Redis answers
     bool have_peer_list;            // discovery sent one: Redis's copy is older

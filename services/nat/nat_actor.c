@@ -308,7 +308,7 @@ static void nat_destroy(nat_actor_t **self_p)
     zsock_destroy(&self->inbox);
     zsock_destroy(&self->control);
     zsock_destroy(&self->nat.discovery);
-    zsock_destroy(&self->nat.crypto);
+    zsock_destroy(&self->nat.dataplane);
     store_destroy(&self->nat.store);
     free(self);
     *self_p = NULL;
@@ -348,12 +348,12 @@ static nat_actor_t *nat_new(service_t *svc, char *why, size_t why_len)
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
     nat->discovery = service_connect_inbox(svc, SVC_DISCOVERY);
-    nat->crypto = service_connect_inbox(svc, SVC_CRYPTO);
+    nat->dataplane = service_connect_inbox(svc, SVC_DATAPLANE);
     char endpoint[96];
     snprintf(endpoint, sizeof endpoint, "inproc://weft-nat-events-%p", (void *)self);
     self->events = zsock_new(ZMQ_PULL);
-    if (!self->inbox || !self->control || !nat->discovery || !nat->crypto || !self->events) {
-        snprintf(why, why_len, "cannot open the inbox, control, discovery, crypto or event sockets");
+    if (!self->inbox || !self->control || !nat->discovery || !nat->dataplane || !self->events) {
+        snprintf(why, why_len, "cannot open the inbox, control, discovery, dataplane or event sockets");
         nat_destroy(&self);
         return NULL;
     }

@@ -1,4 +1,4 @@
-// nat_direct.c — handing direct paths to crypto (see nat_direct.h).
+// nat_direct.c — handing direct paths to the data plane (see nat_direct.h).
 #include "nat_direct.h"
 
 #include <stdio.h>
@@ -23,10 +23,10 @@ static void send_direct_path(nat_t *nat, const uint8_t *peer_id, const char *loc
     Weft__Envelope env = WEFT__ENVELOPE__INIT;
     env.body_case = WEFT__ENVELOPE__BODY_DIRECT_PATH;
     env.direct_path = &path;
-    if (wire_send(nat->crypto, &env, NULL, 0, true) != 0) {
+    if (wire_send(nat->dataplane, &env, NULL, 0, true) != 0) {
         (*nat->count.drop_direct_out)++;
         if (log_worth_repeating(*nat->count.drop_direct_out))
-            log_warn("cannot tell crypto about a direct path (its inbox is full or gone): %llu so far",
+            log_warn("cannot tell the data plane about a direct path (its inbox is full or gone): %llu so far",
                      (unsigned long long)*nat->count.drop_direct_out);
     }
 }
@@ -44,14 +44,14 @@ void nat_direct_forget(nat_t *nat, nat_peer_t *peer)
     send_direct_path(nat, peer->id, NULL, NULL, true, false);
 }
 
-// The pair crypto may use: usable, UDP, neither end relayed.
+// The pair the data plane may use: usable, UDP, neither end relayed.
 static bool direct_pair(const nat_peer_t *peer)
 {
     return peer->ice && nat_peer_usable(peer) && !nat_peer_on_relay(peer) && strcmp(peer->transport, "udp") == 0 &&
            peer->local_addr[0] && peer->remote_addr[0];
 }
 
-// Hands the peer's selected pair (named pair) to crypto. Returns true when crypto has it now.
+// Hands the peer's selected pair (named pair) to the data plane. Returns true when it has it now.
 static bool hand_over(nat_t *nat, nat_peer_t *peer, const char *pair)
 {
     if (peer->direct_refused && strcmp(pair, peer->direct_pair) == 0)
@@ -68,7 +68,7 @@ static bool hand_over(nat_t *nat, nat_peer_t *peer, const char *pair)
     snprintf(peer->direct_remote, sizeof peer->direct_remote, "%s", peer->remote_addr);
     peer->direct = true;
     (*nat->count.direct_handovers)++;
-    log_info("peer %.16s: direct pair %s -> %s handed to crypto (socket %s)", peer->hex, peer->local_addr,
+    log_info("peer %.16s: direct pair %s -> %s handed to the data plane (socket %s)", peer->hex, peer->local_addr,
              peer->remote_addr, peer->direct_local);
     send_direct_path(nat, peer->id, peer->direct_local, peer->direct_remote, false, false);
     return true;
@@ -93,7 +93,7 @@ void nat_direct_sync(nat_t *nat, int64_t now_ms)
             continue;
         if (peer->direct) {     // gone, changed, failed, relayed, or a new pair that could not be shared
             peer->direct = false;
-            log_info("peer %.16s: direct pair (socket %s -> %s) withdrawn from crypto", peer->hex, peer->direct_local,
+            log_info("peer %.16s: direct pair (socket %s -> %s) withdrawn from the data plane", peer->hex, peer->direct_local,
                      peer->direct_remote);
             send_direct_path(nat, peer->id, NULL, NULL, true, false);
         }

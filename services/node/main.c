@@ -11,6 +11,7 @@
 
 #include "api_actor.h"
 #include "crypto_actor.h"
+#include "dataplane_actor.h"
 #include "device_actor.h"
 #include "discovery_actor.h"
 #include "log.h"
@@ -19,8 +20,9 @@
 #include "service.h"
 
 static zactor_fn *const actors[SVC_COUNT] = {
-    [SVC_DEVICE] = device_actor, [SVC_ROUTER] = router_actor, [SVC_CRYPTO] = crypto_actor,
-    [SVC_NAT] = nat_actor,       [SVC_DISCOVERY] = discovery_actor, [SVC_API] = api_actor,
+    [SVC_DEVICE] = device_actor, [SVC_ROUTER] = router_actor,       [SVC_CRYPTO] = crypto_actor,
+    [SVC_DATAPLANE] = dataplane_actor, [SVC_NAT] = nat_actor, [SVC_DISCOVERY] = discovery_actor,
+    [SVC_API] = api_actor,
 };
 
 // Runs one service's actor on its thread, with the thread named in the log.

@@ -1,6 +1,6 @@
 // router_actor.c — the weft-router actor: the route table, its Redis copy, and the outbound packet path
 //   router inbox: PacketBatch (from device, no peers) -> IPv4 destination -> route -> batch tagged with
-//                 next hop -> crypto inbox
+//                 next hop -> dataplane inbox
 //   router inbox: PeerList (from discovery) -> one direct route per peer; gone peers lose their route
 // Broadcast and multicast destinations (255.255.255.255, 224.0.0.0/4, the overlay prefix's broadcast
 // address) have no route: with routing.broadcast each such packet goes to every peer, else it is dropped.
@@ -27,8 +27,8 @@ typedef struct {
     route_table_t *routes;
     zsock_t *inbox;
     zsock_t *control;
-    zsock_t *crypto;                // PUSH to crypto's inbox
-    packet_batch_t *out;            // packets tagged with their next hop, on their way to crypto
+    zsock_t *dataplane;             // PUSH to the data plane's inbox
+    packet_batch_t *out;            // packets tagged with their next hop, on their way to the data plane (which seals them)
     uint32_t self_addr;             // our own overlay address (host order), 0 if none
     uint32_t overlay_broadcast;     // the overlay prefix's broadcast address (host order), 0 if none
     bool broadcast;                 // routing.broadcast: copy broadcast/multicast packets to every peer
@@ -236,16 +236,16 @@ static void router_apply_peer_list(router_t *self, const Weft__PeerList *list, c
 
 // ---- packets ----
 
-// Sends the outgoing batch to crypto; counts what was routed or dropped.
+// Sends the outgoing batch to the data plane; counts what was routed or dropped.
 static void router_flush(router_t *self)
 {
     size_t count = self->out->count;
     if (count == 0)
         return;
-    if (packet_batch_send(self->out, self->crypto) < 0) {
+    if (packet_batch_send(self->out, self->dataplane) < 0) {
         *self->drop_queue_full += count;
         if (log_worth_repeating(*self->drop_queue_full))
-            log_warn("crypto inbox full: dropped %zu packets (%llu so far)", count,
+            log_warn("dataplane inbox full: dropped %zu packets (%llu so far)", count,
                      (unsigned long long)*self->drop_queue_full);
         return;
     }
@@ -341,7 +341,7 @@ static void router_destroy(router_t **self_p)
     router_t *self = *self_p;
     if (!self)
         return;
-    zsock_destroy(&self->crypto);
+    zsock_destroy(&self->dataplane);
     zsock_destroy(&self->control);
     zsock_destroy(&self->inbox);
     packet_batch_destroy(&self->out);
@@ -373,8 +373,8 @@ static router_t *router_new(service_t *svc, char *why, size_t why_len)
     self->out = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
-    self->crypto = service_connect_inbox(svc, SVC_CRYPTO);
-    if (!self->routes || !self->out || !self->inbox || !self->control || !self->crypto) {
+    self->dataplane = service_connect_inbox(svc, SVC_DATAPLANE);
+    if (!self->routes || !self->out || !self->inbox || !self->control || !self->dataplane) {
         snprintf(why, why_len, "cannot set up the route table, batch or sockets (see above)");
         router_destroy(&self);
         return NULL;

@@ -30,7 +30,7 @@ typedef struct {
     keyring_t *keys;
     packet_batch_t *wire, *tun;
     keyring_io_t io;
-    int wants[3];                    // keyring_want_t -> how often asked
+    int wants[3];                    // key_event_kind_t -> how often asked
     int established;
     transport_cipher_t established_cipher;
 } side_t;
@@ -41,7 +41,7 @@ typedef struct {
     uint32_t next_index;
 } world_t;
 
-static void on_want(void *ctx, const uint8_t peer[WIRE_ID_LEN], keyring_want_t why)
+static void on_want(void *ctx, const uint8_t peer[WIRE_ID_LEN], key_event_kind_t why)
 {
     (void)peer;
     side_t *s = ctx;
@@ -239,12 +239,12 @@ static void test_unknown_index_asks_once_a_second(void **state)
         keyring_outbound(w->alice.keys, pkt, sizeof pkt, w->bob.id, w->now, &w->alice.io);
     deliver(w, &w->alice, &w->bob);
     assert_int_equal(counter(&w->bob, "drop_unknown_index"), 5);
-    assert_int_equal(w->bob.wants[KEYRING_WANT_UNKNOWN_INDEX], 1);
+    assert_int_equal(w->bob.wants[KEY_EVENT_WANT_UNKNOWN_INDEX], 1);
     assert_int_equal(w->bob.tun->count, 0);
     w->now += KEYRING_UNKNOWN_INDEX_RETRY_MS;
     keyring_outbound(w->alice.keys, pkt, sizeof pkt, w->bob.id, w->now, &w->alice.io);
     deliver(w, &w->alice, &w->bob);
-    assert_int_equal(w->bob.wants[KEYRING_WANT_UNKNOWN_INDEX], 2);
+    assert_int_equal(w->bob.wants[KEY_EVENT_WANT_UNKNOWN_INDEX], 2);
     // an index of another peer's keypair is unknown for this peer too
     keyring_inbound(w->alice.keys, 12345, 0, pkt, sizeof pkt, w->bob.id, w->now, &w->alice.io);
     assert_int_equal(counter(&w->alice, "drop_unknown_index"), 1);
@@ -257,7 +257,7 @@ static void test_queue_until_keys(void **state)
     make_packet(pkt, sizeof pkt, w->alice.addr, 4);
     for (int i = 0; i < KEYRING_QUEUE_PACKETS + 3; i++)
         keyring_outbound(w->alice.keys, pkt, sizeof pkt, w->bob.id, w->now, &w->alice.io);
-    assert_int_equal(w->alice.wants[KEYRING_WANT_SESSION], KEYRING_QUEUE_PACKETS + 3);
+    assert_int_equal(w->alice.wants[KEY_EVENT_WANT_SESSION], KEYRING_QUEUE_PACKETS + 3);
     assert_int_equal(counter(&w->alice, "drop_queue_overflow"), 3);
     assert_int_equal(w->alice.wire->count, 0);
     hand_over(w, TRANSPORT_CHACHA20_POLY1305);
@@ -281,10 +281,10 @@ static void test_expiry_and_rekey_triggers(void **state)
     make_packet(pkt, sizeof pkt, w->alice.addr, 5);
     w->now += KEYRING_REKEY_AFTER_MS;
     keyring_outbound(w->alice.keys, pkt, sizeof pkt, w->bob.id, w->now, &w->alice.io);
-    assert_int_equal(w->alice.wants[KEYRING_WANT_REKEY], 1);    // the initiator rekeys after 2 minutes
+    assert_int_equal(w->alice.wants[KEY_EVENT_WANT_REKEY], 1);    // the initiator rekeys after 2 minutes
     make_packet(pkt, sizeof pkt, w->bob.addr, 5);
     keyring_outbound(w->bob.keys, pkt, sizeof pkt, w->alice.id, w->now, &w->bob.io);
-    assert_int_equal(w->bob.wants[KEYRING_WANT_REKEY], 0);      // the responder does not
+    assert_int_equal(w->bob.wants[KEY_EVENT_WANT_REKEY], 0);      // the responder does not
     w->now += KEYRING_REJECT_AFTER_MS - KEYRING_REKEY_AFTER_MS;
     deliver(w, &w->alice, &w->bob);
     assert_int_equal(counter(&w->bob, "drop_expired"), 1);

@@ -21,6 +21,7 @@
 #include "cookie.h"
 #include "crypto_wire.h"
 #include "identity.h"
+#include "keyring.h"
 #include "noise.h"
 #include "ratelimit.h"
 #include "session.h"
@@ -29,13 +30,20 @@
 #define ALICE_ADDR "10.100.0.1"
 #define BOB_ADDR "10.100.0.2"
 
+// A node: crypto's session table and the data plane's keyring in one process, joined as the two services
+// join them (keys handed over, key events back), both writing datagrams into nat and packets into dev.
 typedef struct {
     identity_t identity;
     const char *addr;
     service_t *svc;
     session_set_t *set;
+    keyring_t *keys;
     packet_batch_t *nat, *dev;
     session_io_t io;
+    keyring_io_t kio;
+    const session_time_t *now;       // the world's clock
+    uint8_t members[4][32];          // the member list last given (for the keyring's removals)
+    size_t member_count;
     transport_preference_t cipher;   // crypto.cipher (default auto)
     bool aes_ni;                     // pretend this CPU has AES-NI (default: no)
 } node_t;
@@ -46,6 +54,43 @@ typedef struct {
 } world_t;
 
 // ---- helpers ----
+
+static const session_time_t *world_clock;   // the running test's world clock, for the nodes' keyrings
+
+// session_keys_t of a node: its keyring, as weft-dataplane's actor does with a Keypair and a KeysDrop.
+static int node_install(void *ctx, const keyring_keypair_t *kp)
+{
+    node_t *n = ctx;
+    keyring_install(n->keys, kp, n->now->mono_ms, &n->kio);   // a refusal comes back as a key event
+    return 0;
+}
+
+static void node_drop(void *ctx, const uint8_t peer[32], bool keys, bool queue)
+{
+    node_t *n = ctx;
+    if (keys)
+        keyring_drop_keys(n->keys, peer, queue, queue ? service_counter(n->svc, "drop_revoked") : NULL);
+    else if (queue)
+        keyring_drop_queue(n->keys, peer, service_counter(n->svc, "drop_handshake_timeout"));
+}
+
+// keyring_io_t callbacks of a node: key events to its session table, as weft-crypto's actor does.
+static void node_key_event(node_t *n, const uint8_t peer[32], key_event_kind_t kind, transport_cipher_t cipher)
+{
+    key_event_t ev = {.kind = kind, .cipher = cipher};
+    memcpy(ev.peer, peer, 32);
+    session_set_key_event(n->set, &ev, n->now, &n->io);
+}
+
+static void node_want(void *ctx, const uint8_t peer[32], key_event_kind_t why)
+{
+    node_key_event(ctx, peer, why, TRANSPORT_CHACHA20_POLY1305);
+}
+
+static void node_established(void *ctx, const uint8_t peer[32], transport_cipher_t cipher)
+{
+    node_key_event(ctx, peer, KEY_EVENT_ESTABLISHED, cipher);
+}
 
 static void node_make_identity(node_t *n, const char *addr)
 {
@@ -72,11 +117,18 @@ static void node_start_member(node_t *n, const uint8_t psk[32], const session_co
     cfg.cipher = n->cipher;
     cfg.aes_ni = n->aes_ni;
     n->svc = calloc(1, sizeof *n->svc);
-    n->set = session_set_new(&cfg, n->svc);
+    session_keys_t keys = {.install = node_install, .drop = node_drop, .ctx = n};
+    n->set = session_set_new(&cfg, n->svc, &keys);
     assert_non_null(n->set);
+    n->keys = keyring_new(cfg.max_packet, n->svc);
+    assert_non_null(n->keys);
     n->nat = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     n->dev = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
-    n->io = (session_io_t){.to_nat = n->nat, .to_device = n->dev};
+    n->io = (session_io_t){.to_nat = n->nat};
+    n->kio = (keyring_io_t){.to_wire = n->nat, .to_tun = n->dev, .want = node_want, .established = node_established,
+                            .ctx = n};
+    n->member_count = 0;
+    n->now = world_clock;
 }
 
 static void node_start(node_t *n, const uint8_t psk[32])
@@ -88,6 +140,7 @@ static void node_stop(node_t *n)
 {
     session_set_destroy(&n->set);
     assert_null(n->set);
+    keyring_destroy(&n->keys);
     packet_batch_destroy(&n->nat);
     packet_batch_destroy(&n->dev);
     free(n->svc);
@@ -115,6 +168,21 @@ static void node_members(node_t *n, node_t **members, size_t count)
     list.peers = ptrs;
     list.n_peers = count;
     session_set_update_members(n->set, &list);
+    // the data plane applies the same list: listed members (with their overlay address), others removed
+    for (size_t i = 0; i < n->member_count; i++) {
+        bool listed = false;
+        for (size_t k = 0; k < count; k++)
+            listed |= memcmp(n->members[i], members[k]->identity.public_key, 32) == 0;
+        if (!listed)
+            keyring_remove_peer(n->keys, n->members[i]);
+    }
+    for (size_t k = 0; k < count; k++) {
+        struct in_addr addr;
+        assert_int_equal(inet_pton(AF_INET, members[k]->addr, &addr), 1);
+        assert_int_equal(keyring_add_peer(n->keys, members[k]->identity.public_key, addr.s_addr), 0);
+        memcpy(n->members[k], members[k]->identity.public_key, 32);
+    }
+    n->member_count = count;
 }
 
 static int world_setup_psk(void **state, const uint8_t *psk_alice, const uint8_t *psk_bob)
@@ -122,6 +190,7 @@ static int world_setup_psk(void **state, const uint8_t *psk_alice, const uint8_t
     world_t *w = calloc(1, sizeof *w);
     node_make_identity(&w->alice, ALICE_ADDR);
     node_make_identity(&w->bob, BOB_ADDR);
+    world_clock = &w->now;
     node_start(&w->alice, psk_alice);
     node_start(&w->bob, psk_bob);
     node_t *a = &w->alice, *b = &w->bob;
@@ -169,6 +238,36 @@ static uint8_t batch_type(const packet_batch_t *b, size_t i)
     return batch_packet(b, i, &len)[0];
 }
 
+// One datagram received by `to`, tagged with peer: transport to its keyring, handshakes to its session
+// table, as nat and the data plane sort them.
+static void receive(world_t *w, node_t *to, const uint8_t *peer, const uint8_t *p, size_t len)
+{
+    crypto_datagram_t d;
+    if (crypto_datagram_decode(p, len, &d) == 0 && d.type == CRYPTO_MSG_TRANSPORT && peer)
+        keyring_inbound(to->keys, d.receiver_index, d.counter, d.body, d.body_len, peer, w->now.mono_ms, &to->kio);
+    else
+        session_set_inbound(to->set, p, len, peer, &w->now, &to->io);
+}
+
+// Delivers one datagram (bytes given) to `to` as if from `from`.
+static void deliver_bytes(world_t *w, node_t *from, node_t *to, const uint8_t *p, size_t len)
+{
+    receive(w, to, from->identity.public_key, p, len);
+}
+
+// The timers of a node: its keyring's (expiry) and its session table's.
+static void node_tick(world_t *w, node_t *n)
+{
+    keyring_tick(n->keys, w->now.mono_ms);
+    session_set_tick(n->set, &w->now, &n->io);
+}
+
+// A plaintext packet for peer read by `from`'s data plane.
+static void outbound(world_t *w, node_t *from, const uint8_t *peer, const uint8_t *pkt, size_t len)
+{
+    keyring_outbound(from->keys, pkt, len, peer, w->now.mono_ms, &from->kio);
+}
+
 // Delivers every datagram `from` sent to `to`, tagged with from's id, then empties from's nat batch.
 static void deliver(world_t *w, node_t *from, node_t *to)
 {
@@ -182,15 +281,9 @@ static void deliver(world_t *w, node_t *from, node_t *to)
     for (size_t i = 0; i < copy->count; i++) {
         size_t len;
         const uint8_t *p = batch_packet(copy, i, &len);
-        session_set_inbound(to->set, p, len, from->identity.public_key, &w->now, &to->io);
+        deliver_bytes(w, from, to, p, len);
     }
     packet_batch_destroy(&copy);
-}
-
-// Delivers one datagram (bytes given) to `to` as if from `from`.
-static void deliver_bytes(world_t *w, node_t *from, node_t *to, const uint8_t *p, size_t len)
-{
-    session_set_inbound(to->set, p, len, from->identity.public_key, &w->now, &to->io);
 }
 
 // A minimal IPv4 packet from src to dst with a payload of `fill` bytes.
@@ -210,7 +303,7 @@ static void send_ip(world_t *w, node_t *from, node_t *to, uint8_t mark)
 {
     uint8_t pkt[200];
     size_t len = make_ip(pkt, from->addr, to->addr, 40, mark);
-    session_set_outbound(from->set, pkt, len, to->identity.public_key, &w->now, &from->io);
+    outbound(w, from, to->identity.public_key, pkt, len);
 }
 
 // Runs the handshake alice -> bob triggered by one packet, and checks it arrives.
@@ -491,7 +584,7 @@ static void test_replayed_initiation(void **state)
     // newer ones pushed it out of the memory, the old one costs a DH again and the timestamp refuses it
     for (int i = 0; i < SESSION_RECENT_INITIATIONS; i++) {
         advance(w, SESSION_REKEY_TIMEOUT_MS);
-        session_set_tick(a->set, &w->now, &a->io);
+        node_tick(w, a);
         assert_int_equal(a->nat->count, 1);
         deliver(w, a, b);
         assert_int_equal(b->nat->count, 1);
@@ -713,7 +806,7 @@ static void test_initiation_timestamp_increases_when_clock_steps_back(void **sta
     packet_batch_reset(b->nat);
     w->now.unix_ns -= (int64_t)3600 * 1000000000;   // wall clock stepped back an hour
     w->now.mono_ms += SESSION_REKEY_TIMEOUT_MS;
-    session_set_tick(a->set, &w->now, &a->io);
+    node_tick(w, a);
     deliver(w, a, b);
     assert_int_equal(b->nat->count, 1);
     assert_int_equal(counter(b, "drop_handshake_replay"), 0);
@@ -783,12 +876,12 @@ static void test_handshake_identity_checks(void **state)
     node_t *members[2] = {a, &carol};
     node_members(b, members, 2);
     advance(w, SESSION_REKEY_TIMEOUT_MS);
-    session_set_tick(carol.set, &w->now, &carol.io);
+    node_tick(w, &carol);
     deliver(w, &carol, b);   // tagged carol: accepted
     assert_int_equal(b->nat->count, 1);
     packet_batch_reset(b->nat);
     advance(w, SESSION_REKEY_TIMEOUT_MS);
-    session_set_tick(carol.set, &w->now, &carol.io);
+    node_tick(w, &carol);
     size_t len;
     uint8_t copy[256];
     const uint8_t *src_copy = batch_packet(carol.nat, 0, &len);
@@ -807,9 +900,9 @@ static void test_bad_source_address(void **state)
     handshake(w);
     uint8_t pkt[100];
     size_t len = make_ip(pkt, "10.100.0.77", ALICE_ADDR, 10, 0);
-    session_set_outbound(b->set, pkt, len, a->identity.public_key, &w->now, &b->io);
+    outbound(w, b, a->identity.public_key, pkt, len);
     uint8_t v6[60] = {0x60};
-    session_set_outbound(b->set, v6, sizeof v6, a->identity.public_key, &w->now, &b->io);
+    outbound(w, b, a->identity.public_key, v6, sizeof v6);
     deliver(w, b, a);
     assert_int_equal(a->dev->count, 0);
     assert_int_equal(counter(a, "drop_bad_source"), 2);
@@ -833,7 +926,7 @@ static void test_queue_bounded_and_flushed(void **state)
     size_t len;
     assert_int_equal(batch_packet(b->dev, 0, &len)[30], 5);   // the oldest were dropped
     uint8_t big[1600] = {0x45};
-    session_set_outbound(a->set, big, sizeof big, b->identity.public_key, &w->now, &a->io);
+    outbound(w, a, b->identity.public_key, big, sizeof big);
     assert_int_equal(a->nat->count, 1);   // with a session, big packets go out
 }
 
@@ -848,14 +941,14 @@ static void test_retry_and_give_up(void **state)
     int initiations = 1;
     for (int64_t t = 1000; t < SESSION_REKEY_ATTEMPT_MS; t += 1000) {
         advance(w, 1000);
-        session_set_tick(a->set, &w->now, &a->io);
+        node_tick(w, a);
         initiations += (int)a->nat->count;
         packet_batch_reset(a->nat);
     }
     assert_int_equal(initiations, SESSION_REKEY_ATTEMPT_MS / SESSION_REKEY_TIMEOUT_MS);
     assert_int_equal(counter(a, "drop_handshake_timeout"), 0);
     advance(w, 1000);
-    session_set_tick(a->set, &w->now, &a->io);
+    node_tick(w, a);
     assert_int_equal(a->nat->count, 0);
     assert_int_equal(counter(a, "drop_handshake_timeout"), 2);
     assert_int_equal(counter(a, "handshakes_failed"), 1);
@@ -932,7 +1025,7 @@ static void test_reject_after_time(void **state)
     assert_int_equal(a->dev->count, 0);
     assert_int_equal(counter(a, "drop_expired"), 1);
     // after a tick the keys are gone altogether
-    session_set_tick(a->set, &w->now, &a->io);
+    node_tick(w, a);
     assert_int_equal(session_set_established(a->set), 0);
     assert_int_equal(counter(a, "sessions"), 0);
 }
@@ -1271,7 +1364,11 @@ static void test_peer_restart_recovers(void **state)
     uint8_t x_public[32];
     memcpy(cfg.local_id, b->identity.public_key, 32);
     identity_x25519(&b->identity, x_public, cfg.static_private);
-    b->set = session_set_new(&cfg, b->svc);
+    keyring_destroy(&b->keys);   // the whole node restarted: the data plane too
+    b->keys = keyring_new(1500, b->svc);
+    session_keys_t keys = {.install = node_install, .drop = node_drop, .ctx = b};
+    b->set = session_set_new(&cfg, b->svc, &keys);
+    b->member_count = 0;
     node_t *pa = a;
     node_members(b, &pa, 1);
     // alice still sends with the old session: bob starts a handshake
@@ -1281,6 +1378,88 @@ static void test_peer_restart_recovers(void **state)
     deliver(w, b, a);    // initiation -> alice responds
     deliver(w, a, b);    // response -> bob completes, sends a keepalive
     deliver(w, b, a);    // keepalive confirms alice's new session
+    send_ip(w, a, b, 2);
+    deliver(w, a, b);
+    assert_int_equal(b->dev->count, 1);
+    send_ip(w, b, a, 3);
+    deliver(w, b, a);
+    assert_int_equal(a->dev->count, 1);
+}
+
+// bob's crypto restarts (a new session table, same identity), his data plane keeps its keys: traffic goes
+// on with no handshake, and the new crypto learns the running session from the data plane's CURRENT.
+static void test_crypto_restart_keeps_sessions(void **state)
+{
+    world_t *w = *state;
+    node_t *a = &w->alice, *b = &w->bob;
+    handshake(w);
+    advance(w, 30000);
+    session_set_destroy(&b->set);
+    session_config_t cfg = {.max_packet = 1500, .psk = {1, 2, 3, 4, 5, 6, 7, 8}};
+    uint8_t x_public[32];
+    memcpy(cfg.local_id, b->identity.public_key, 32);
+    identity_x25519(&b->identity, x_public, cfg.static_private);
+    session_keys_t keys = {.install = node_install, .drop = node_drop, .ctx = b};
+    b->set = session_set_new(&cfg, b->svc, &keys);
+    node_t *pa = a;
+    Weft__Peer peer = WEFT__PEER__INIT;
+    peer.id.data = a->identity.public_key;
+    peer.id.len = 32;
+    peer.overlay_addr = (char *)a->addr;
+    Weft__Peer *ptr = &peer;
+    Weft__PeerList list = WEFT__PEER_LIST__INIT;
+    list.peers = &ptr;
+    list.n_peers = 1;
+    session_set_update_members(b->set, &list);   // crypto's list only: the data plane kept its own
+    (void)pa;
+    uint64_t initiations = counter(a, "handshakes_initiated") + counter(b, "handshakes_initiated");
+    send_ip(w, a, b, 7);
+    deliver(w, a, b);
+    assert_int_equal(b->dev->count, 1);
+    packet_batch_reset(b->dev);
+    send_ip(w, b, a, 8);
+    deliver(w, b, a);
+    assert_int_equal(a->dev->count, 1);
+    assert_int_equal(counter(a, "handshakes_initiated") + counter(b, "handshakes_initiated"), initiations);
+    // the new crypto does not know the session until the data plane says it again, with its age
+    assert_int_equal(session_set_established(b->set), 0);
+    keyring_peer_stats_t st;
+    assert_true(keyring_peer_stats(b->keys, a->identity.public_key, w->now.mono_ms, &st));
+    key_event_t ev = {.kind = KEY_EVENT_CURRENT, .cipher = st.cipher,
+                      .age_ms = (uint64_t)(w->now.mono_ms - st.current_created_ms)};
+    memcpy(ev.peer, a->identity.public_key, 32);
+    session_set_key_event(b->set, &ev, &w->now, &b->io);
+    assert_int_equal(session_set_established(b->set), 1);
+    session_set_key_event(b->set, &ev, &w->now, &b->io);   // said again: nothing new
+    assert_int_equal(counter(b, "handshakes_completed"), 2);   // the first run's one, and learning it
+    // it expires when the keys would: REJECT_AFTER after they were made, not after the restart
+    advance(w, SESSION_REJECT_AFTER_MS - 30000 + 1000);
+    node_tick(w, b);
+    assert_int_equal(session_set_established(b->set), 0);
+}
+
+// bob's data plane restarts (a new keyring: no keys), his crypto still thinks the session runs: the first
+// packet either way asks for a handshake, and traffic flows again after it.
+static void test_dataplane_restart_rekeys(void **state)
+{
+    world_t *w = *state;
+    node_t *a = &w->alice, *b = &w->bob;
+    handshake(w);
+    keyring_destroy(&b->keys);
+    b->keys = keyring_new(1500, b->svc);
+    b->member_count = 0;
+    node_t *pa = a;
+    node_members(b, &pa, 1);
+    assert_int_equal(session_set_established(b->set), 1);
+    // alice sends on her session: bob's keyring does not know the index and asks for a handshake
+    send_ip(w, a, b, 1);
+    deliver(w, a, b);
+    assert_int_equal(b->dev->count, 0);
+    assert_int_equal(b->nat->count, 1);
+    assert_int_equal(batch_type(b->nat, 0), CRYPTO_MSG_INITIATION);
+    deliver(w, b, a);    // alice responds
+    deliver(w, a, b);    // bob completes; his keyring sends a keepalive
+    deliver(w, b, a);    // which confirms alice's new session
     send_ip(w, a, b, 2);
     deliver(w, a, b);
     assert_int_equal(b->dev->count, 1);
@@ -1365,6 +1544,7 @@ static int cert_world_setup_with(void **state, uint64_t bob_valid_s, bool aes)
     ok.expires = NOW_S + bob_valid_s;
     session_config_t mb = membership_for(&w->bob, &test_admin, &ok);
     w->alice.aes_ni = w->bob.aes_ni = aes && transport_aes_available();
+    world_clock = &w->now;
     node_start_member(&w->alice, psk, &ma);
     node_start_member(&w->bob, psk, &mb);
     node_t *a = &w->alice, *b = &w->bob;
@@ -1573,10 +1753,10 @@ static void test_cert_expiry_closes_sessions(void **state)
     node_t *a = &w->alice, *b = &w->bob;
     handshake(w);
     advance(w, 99 * 1000);
-    session_set_tick(a->set, &w->now, &a->io);
+    node_tick(w, a);
     assert_int_equal(session_set_established(a->set), 1);
     advance(w, 1000);
-    session_set_tick(a->set, &w->now, &a->io);
+    node_tick(w, a);
     assert_int_equal(session_set_established(a->set), 0);
     assert_int_equal(counter(a, "sessions_cert_expired"), 1);
     // bob still presents the expired certificate: alice refuses his response
@@ -1614,6 +1794,8 @@ int main(void)
         T(test_removed_member_loses_session),
         T(test_status_report),
         T(test_peer_restart_recovers),
+        T(test_crypto_restart_keeps_sessions),
+        T(test_dataplane_restart_rekeys),
         T(test_simultaneous_initiation),
         T(test_cipher_negotiation),
         T(test_cipher_old_format_initiator),

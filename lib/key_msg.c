@@ -68,6 +68,7 @@ void key_msg_event(Weft__KeyEvent *msg, const key_event_t *ev)
     msg->peer.len = WIRE_ID_LEN;
     msg->kind = (Weft__KeyEvent__Kind)ev->kind;
     msg->cipher = cipher_to_wire(ev->cipher);
+    msg->age_ms = ev->age_ms;
 }
 
 int key_msg_read_event(const Weft__KeyEvent *msg, key_event_t *out, char *why, size_t why_len)
@@ -76,7 +77,7 @@ int key_msg_read_event(const Weft__KeyEvent *msg, key_event_t *out, char *why, s
     const char *bad = NULL;
     if (msg->peer.len != WIRE_ID_LEN)
         bad = "its peer id is not 32 bytes";
-    else if ((int)msg->kind < KEY_EVENT_WANT_SESSION || (int)msg->kind > KEY_EVENT_REFUSED)
+    else if ((int)msg->kind < KEY_EVENT_WANT_SESSION || (int)msg->kind > KEY_EVENT_CURRENT)
         bad = "its kind is unknown";
     else if (cipher_from_wire(msg->cipher, &out->cipher) != 0)
         bad = "its cipher is unknown";
@@ -86,16 +87,17 @@ int key_msg_read_event(const Weft__KeyEvent *msg, key_event_t *out, char *why, s
     }
     memcpy(out->peer, msg->peer.data, WIRE_ID_LEN);
     out->kind = (key_event_kind_t)msg->kind;
+    out->age_ms = msg->age_ms;
     return 0;
 }
 
-key_event_kind_t key_msg_want_kind(keyring_want_t why)
+void key_msg_drop(Weft__KeysDrop *msg, const uint8_t peer[WIRE_ID_LEN], bool keys, bool queue)
 {
-    switch (why) {
-    case KEYRING_WANT_REKEY: return KEY_EVENT_WANT_REKEY;
-    case KEYRING_WANT_UNKNOWN_INDEX: return KEY_EVENT_WANT_UNKNOWN_INDEX;
-    default: return KEY_EVENT_WANT_SESSION;
-    }
+    weft__keys_drop__init(msg);
+    msg->peer.data = (uint8_t *)peer;
+    msg->peer.len = WIRE_ID_LEN;
+    msg->keys = keys;
+    msg->queue = queue;
 }
 
 void key_msg_wipe(Weft__Envelope *env)

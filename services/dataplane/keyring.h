@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "key_msg.h"
 #include "node.pb-c.h"
 #include "service.h"
 #include "transport.h"
@@ -31,25 +32,6 @@
 
 typedef struct keyring keyring_t;
 
-// Why the keyring wants a handshake with a peer.
-typedef enum {
-    KEYRING_WANT_SESSION,        // a packet is queued and there is no usable session
-    KEYRING_WANT_REKEY,          // our session as initiator is old or has sent many messages
-    KEYRING_WANT_UNKNOWN_INDEX,  // the peer sends with a session we do not have (we restarted)
-} keyring_want_t;
-
-// What a handshake hands over: the transport keys of one session (keys are wiped by keyring_install's
-// caller, never logged or stored outside the keyring).
-typedef struct {
-    uint8_t peer[WIRE_ID_LEN];
-    uint32_t local_index;        // ours: what the peer writes as receiver index
-    uint32_t remote_index;       // the peer's: what we write
-    bool initiator;              // we sent the initiation (the session is usable at once); else it waits
-                                 // in next until the initiator's first packet confirms it
-    transport_cipher_t cipher;
-    uint8_t send_key[TRANSPORT_KEY_LEN];
-    uint8_t recv_key[TRANSPORT_KEY_LEN];
-} keyring_keypair_t;
 
 // Where calls write their output and whom they tell. flush (with flush_ctx) is called with a full batch:
 // it must send and empty it. want and established (with ctx) may be NULL.
@@ -58,7 +40,7 @@ typedef struct {
     packet_batch_t *to_tun;      // opened IP packets
     void (*flush)(void *flush_ctx, packet_batch_t *batch);
     void *flush_ctx;
-    void (*want)(void *ctx, const uint8_t peer[WIRE_ID_LEN], keyring_want_t why);
+    void (*want)(void *ctx, const uint8_t peer[WIRE_ID_LEN], key_event_kind_t why);   // a WANT_* kind
     // a keypair became the peer's current one: installed as initiator, or confirmed as responder
     void (*established)(void *ctx, const uint8_t peer[WIRE_ID_LEN], transport_cipher_t cipher);
     void *ctx;

@@ -8,6 +8,7 @@
 
 #include "crypto_wire.h"
 #include "identity.h"
+#include "id_table.h"
 #include "log.h"
 
 typedef struct {
@@ -48,47 +49,6 @@ struct keyring {
     counters_t c;
 };
 
-// ---- hash tables keyed by 32-byte ids and by 32-bit indexes ----
-
-static size_t id_hash(const void *key)
-{
-    size_t h;
-    memcpy(&h, key, sizeof h);   // ids are public keys: their bytes are already well mixed
-    return h;
-}
-
-static int id_compare(const void *a, const void *b)
-{
-    return memcmp(a, b, WIRE_ID_LEN);
-}
-
-static size_t index_hash(const void *key)
-{
-    return (size_t)(uintptr_t)key;   // indexes are random
-}
-
-static int index_compare(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-    return x < y ? -1 : x > y;
-}
-
-static void *index_key(uint32_t index)
-{
-    return (void *)(uintptr_t)index;
-}
-
-static zhashx_t *table_new(zhashx_hash_fn *hash, zhashx_comparator_fn *compare)
-{
-    zhashx_t *table = zhashx_new();
-    if (!table)
-        return NULL;
-    zhashx_set_key_hasher(table, hash);
-    zhashx_set_key_comparator(table, compare);
-    zhashx_set_key_duplicator(table, NULL);   // keys live in the peers (ids) or are the key (indexes)
-    zhashx_set_key_destructor(table, NULL);
-    return table;
-}
 
 static peer_t *find_peer(const keyring_t *self, const uint8_t *id)
 {
@@ -181,7 +141,7 @@ static void peer_wipe(keyring_t *self, peer_t *peer)
 
 // ---- output ----
 
-static void want(keyring_io_t *io, const peer_t *peer, keyring_want_t why)
+static void want(keyring_io_t *io, const peer_t *peer, key_event_kind_t why)
 {
     if (io->want)
         io->want(io->ctx, peer->id, why);
@@ -261,8 +221,8 @@ keyring_t *keyring_new(size_t max_packet, service_t *svc)
     if (!self)
         return NULL;
     self->max_packet = max_packet;
-    self->peers = table_new(id_hash, id_compare);
-    self->indexes = table_new(index_hash, index_compare);
+    self->peers = id_table_new();
+    self->indexes = index_table_new();
     if (!self->peers || !self->indexes) {
         keyring_destroy(&self);
         return NULL;
@@ -392,13 +352,13 @@ void keyring_outbound(keyring_t *self, const uint8_t *packet, size_t len, const 
     keypair_t *kp = sending_keypair(peer, now_ms);
     if (!kp) {
         queue_push(self, peer, packet, len);
-        want(io, peer, KEYRING_WANT_SESSION);
+        want(io, peer, KEY_EVENT_WANT_SESSION);
         return;
     }
     seal_to(self, peer, kp, packet, len, io);
     if (kp->initiator && (now_ms - kp->created_ms >= KEYRING_REKEY_AFTER_MS ||
                           kp->send.counter >= KEYRING_REKEY_AFTER_MESSAGES))
-        want(io, peer, KEYRING_WANT_REKEY);
+        want(io, peer, KEY_EVENT_WANT_REKEY);
 }
 
 static bool source_is_peer(const peer_t *peer, const uint8_t *packet, size_t len)
@@ -414,7 +374,7 @@ static void unknown_index(keyring_t *self, const uint8_t *id, int64_t now_ms, ke
     if (!peer || (peer->last_unknown_index_ms && now_ms - peer->last_unknown_index_ms < KEYRING_UNKNOWN_INDEX_RETRY_MS))
         return;
     peer->last_unknown_index_ms = now_ms;
-    want(io, peer, KEYRING_WANT_UNKNOWN_INDEX);
+    want(io, peer, KEY_EVENT_WANT_UNKNOWN_INDEX);
 }
 
 void keyring_inbound(keyring_t *self, uint32_t receiver_index, uint64_t counter, const uint8_t *body,
@@ -452,7 +412,7 @@ void keyring_inbound(keyring_t *self, uint32_t receiver_index, uint64_t counter,
         established(io, peer);
     }
     if (kp == &peer->current && kp->initiator && now_ms - kp->created_ms >= KEYRING_REKEY_ON_RECEIVE_MS)
-        want(io, peer, KEYRING_WANT_REKEY);
+        want(io, peer, KEY_EVENT_WANT_REKEY);
     if (plain_len == 0) {
         (*self->c.keepalives_in)++;
     } else if (!source_is_peer(peer, out, plain_len)) {
