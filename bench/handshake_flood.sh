@@ -132,7 +132,7 @@ flood_wait
 grep -h '^replay\|^sent' "$LAB_DIR/flood.log" >&2 || true
 measure after   # no flood again: the machine may be shared, so the baseline is taken twice
 
-echo "weft-crypto counters, weft-nat's drop_not_weft and drop_handshake_flood as nat_*, and the drops of the"
+echo "weft-crypto counters, weft-dataplane's direct_drop_handshake_flood, weft-nat's drop_not_weft and drop_handshake_flood as nat_*, and the drops of the"
 echo "sockets on alpha's ICE port (its kernel filter, lib/udp_guard.h, and full queues) (counter NODE NAME=VALUE):"
 port_hex=$(printf '%04X' "${alpha_port##*:}")
 echo "counter alpha udp_drops=$(lab_exec alpha awk -v p=":$port_hex" 'substr($2, length($2) - 4) == p { s += $NF } END { print s + 0 }' /proc/net/udp)"
@@ -140,12 +140,13 @@ for n in alpha beta; do
   "$BIN/weft" status --home "$(lab_home $n)" --json | python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["services"]:
+    if s["service"] == "dataplane":   # its direct paths cut handshake floods where they are read
+        print("counter %s direct_drop_handshake_flood=%s" % (sys.argv[1], s.get("counters", {}).get("direct_drop_handshake_flood", 0)))
     if s["service"] == "crypto":
         c = s.get("counters", {})
         for k in ("datagrams_in", "drop_malformed", "drop_handshake_mac1", "drop_handshake_mac2",
                   "cookie_replies_out", "cookie_replies_in", "drop_cookie_reply", "drop_handshake_repeat",
                   "cookie_replies_limited", "drop_handshake_rate_limit", "drop_handshake_replay", "drop_auth", "handshakes_responded",
-                  "direct_drop_handshake_flood",
                   "under_load"):
             print("counter %s %s=%s" % (sys.argv[1], k, c.get(k, 0)))
     if s["service"] == "nat":

@@ -217,7 +217,7 @@ for p in $ALL_PATHS; do
   R[$p,up]=$(median "${ups[@]}")
   R[$p,cfail]=$(printf '%s\n' "${times[@]}" | grep -c '^$' || true)
   R[$p,seen_a]=$(path_of alpha) R[$p,seen_b]=$(path_of beta)
-  R[$p,dp]=$(( $(lab_counter alpha crypto direct_paths_opened) - $(lab_counter alpha crypto direct_paths_closed) ))
+  R[$p,dp]=$(( $(lab_counter alpha dataplane direct_paths_opened) - $(lab_counter alpha dataplane direct_paths_closed) ))
   measure "$p"
   R[$p,after]=$(path_of alpha)
   # the state may go from connected to ready meanwhile; the kind of path must not change
@@ -230,7 +230,7 @@ echo
 echo "weft over each kind of path: ${DUR}s iperf3 runs, median of $REPEATS; connect time median of $RUNS fresh \`weft up\`s;" \
      "overlay MTU 1400; $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, run took $((SECONDS - start)) s"
 echo
-echo "| path | alpha reports (beta reports) | crypto data-plane paths | connect s, median (min–max) | \`weft up\` returned s | TCP 1 stream Gbit/s | UDP blast received Gbit/s | ping idle ms | ping under TCP ms | nodes' CPU at rest % | idle % (connect / throughput) |"
+echo "| path | alpha reports (beta reports) | data-plane direct paths | connect s, median (min–max) | \`weft up\` returned s | TCP 1 stream Gbit/s | UDP blast received Gbit/s | ping idle ms | ping under TCP ms | nodes' CPU at rest % | idle % (connect / throughput) |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for p in $ALL_PATHS; do
   [[ " $paths " == *" $p "* ]] || continue

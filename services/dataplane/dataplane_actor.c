@@ -1,6 +1,6 @@
 // dataplane_actor.c — the weft-dataplane actor. Owns the sockets (inbox, control, PUSH to nat, crypto,
 // router and device), the keyring (the transport keys crypto hands over, keyring.h), the borrowed TUN
-// (crypto_tun.h), the direct paths (direct_path.h), the members' overlay routes (from discovery's
+// (tun_borrow.h), the direct paths (direct_path.h), the members' overlay routes (from discovery's
 // PeerList, or Redis at start), the 1 s tick and the traffic fields of weft:session:<hex id> in Redis.
 //
 //   TUN read -> route lookup -> keyring seal -> direct path (sendmmsg, GSO), or nat for a relayed peer
@@ -25,7 +25,7 @@
 
 #include "actor_loop.h"
 #include "clock.h"
-#include "crypto_tun.h"
+#include "tun_borrow.h"
 #include "crypto_wire.h"
 #include "datagram.h"
 #include "direct_path.h"
@@ -65,7 +65,7 @@ typedef struct {
     packet_batch_t *tun_batch;      // packets read from the TUN
     packet_batch_t *router_batch;   // packets for router: broadcast, multicast, no member route, not IPv4
     direct_paths_t *direct;         // NULL: dataplane.direct off
-    crypto_tun_t *tun;              // NULL: dataplane.tun off or a TAP device
+    tun_borrow_t *tun;              // NULL: dataplane.tun off or a TAP device
     route_table_t *routes;          // overlay address -> member, from the PeerList
     zhashx_t *members;              // id -> member_t*
     uint8_t local_id[WIRE_ID_LEN];
@@ -133,7 +133,7 @@ static void send_output(dataplane_t *self, packet_batch_t *batch)
         send_batch(batch, self->to_nat, self->datagrams_out, self->drop_nat_queue_full);
         return;
     }
-    tun_io_t *tun = self->tun ? crypto_tun_io(self->tun) : NULL;
+    tun_io_t *tun = self->tun ? tun_borrow_io(self->tun) : NULL;
     if (tun) {
         size_t offset = 0;
         for (size_t k = 0; k < batch->count; offset += batch->lengths[k], k++)
@@ -197,7 +197,7 @@ static void update_detail(dataplane_t *self)
     size_t paths = self->direct ? direct_paths_count(self->direct) : 0;
     snprintf(self->svc->detail, sizeof self->svc->detail, "%zu members, %zu direct path%s, %s",
              zhashx_size(self->members), paths, paths == 1 ? "" : "s",
-             !self->tun ? "TUN not borrowed (off)" : crypto_tun_io(self->tun) ? "TUN borrowed" : "TUN not borrowed yet");
+             !self->tun ? "TUN not borrowed (off)" : tun_borrow_io(self->tun) ? "TUN borrowed" : "TUN not borrowed yet");
 }
 
 // ---- one datagram or packet ----
@@ -274,7 +274,7 @@ static void on_tun_batch_full(void *ctx, packet_batch_t *batch)
 static int on_tun_read(void *arg)
 {
     dataplane_t *self = arg;
-    tun_io_t *tun = crypto_tun_io(self->tun);
+    tun_io_t *tun = tun_borrow_io(self->tun);
     if (!tun)
         return 0;
     self->now_ms = clock_now_ms();
@@ -292,7 +292,7 @@ static int on_tun_answer(void *arg)
 {
     dataplane_t *self = arg;
     int conn, old_tun;
-    int tun = crypto_tun_on_answer(self->tun, &conn, &old_tun);
+    int tun = tun_borrow_on_answer(self->tun, &conn, &old_tun);
     if (tun >= 0)
         return actor_loop_on_fd(self->loop, tun, on_tun_read);
     actor_loop_forget_fd(self->loop, conn);
@@ -545,7 +545,7 @@ static int tick(void *arg)
     keyring_tick(self->keys, self->now_ms);
     if (self->direct)
         direct_paths_tick(self->direct, self->now_ms);
-    int asking = self->tun ? crypto_tun_ask(self->tun, self->now_ms) : -1;
+    int asking = self->tun ? tun_borrow_ask(self->tun, self->now_ms) : -1;
     if (asking >= 0 && actor_loop_on_fd(self->loop, asking, on_tun_answer) != 0)
         return -1;
     send_batches(self);
@@ -564,7 +564,7 @@ static void dataplane_destroy(dataplane_t **self_p)
         return;
     keyring_destroy(&self->keys);
     direct_paths_destroy(&self->direct);
-    crypto_tun_destroy(&self->tun);
+    tun_borrow_destroy(&self->tun);
     route_table_destroy(&self->routes);
     zhashx_destroy(&self->members);
     packet_batch_t **batches[] = {&self->nat_batch, &self->rest_batch, &self->device_batch, &self->crypto_batch,
@@ -658,7 +658,7 @@ static dataplane_t *dataplane_new(service_t *svc, char *why, size_t why_len)
         self->direct = direct_paths_new(svc, (size_t)mtu + DATAGRAM_TRANSPORT_MIN_LEN, cfg->dataplane_gso,
                                         cfg->dataplane_gro);
     if (cfg->dataplane_tun && strcmp(cfg->device_mode, "tun") == 0)
-        self->tun = crypto_tun_new(svc, cfg->device_tun);
+        self->tun = tun_borrow_new(svc, cfg->device_tun);
     if (!self->keys || !self->members || !self->inbox || !self->control || !self->to_nat || !self->to_crypto ||
         !self->to_router || !self->to_device || !self->nat_batch || !self->rest_batch || !self->device_batch ||
         !self->crypto_batch || !self->tun_batch || !self->router_batch || (cfg->dataplane_direct && !self->direct) ||

@@ -1,4 +1,4 @@
-// direct_path.c — crypto's direct paths (see direct_path.h).
+// direct_path.c — the data plane's direct paths (see direct_path.h).
 #include "direct_path.h"
 
 #include <errno.h>
@@ -104,7 +104,7 @@ void direct_paths_destroy(direct_paths_t **self_p)
     if (!self)
         return;
     while (self->count)
-        path_close(self, self->count - 1, "crypto stopping");
+        path_close(self, self->count - 1, "the data plane stopping");
     free(self->paths);
     for (size_t i = 0; i < self->totals_count; i++)
         free(self->totals[i]);
@@ -221,7 +221,7 @@ static direct_path_t *path_open(direct_paths_t *self, const uint8_t peer[WIRE_ID
         free(p);
         return NULL;
     }
-    log_info("peer %.16s: direct path %s -> %s: crypto sends and receives on it (GSO %s, GRO %s)", p->hex, local,
+    log_info("peer %.16s: direct path %s -> %s: the data plane sends and receives on it (GSO %s, GRO %s)", p->hex, local,
              remote, got.gso ? "on" : "off", got.gro ? "on" : "off");
     (*self->paths_opened)++;
     return p;

@@ -1,6 +1,6 @@
-// direct_path.h — crypto's direct paths: for each peer whose direct UDP pair nat handed over (DirectPath,
+// direct_path.h — the data plane's direct paths: for each peer whose direct UDP pair nat handed over (DirectPath,
 // proto/node.proto), a socket bound beside the pair's (lib/udp_steer.h: the kernel steers weft's datagrams
-// to it, everything else stays with libnice) on which crypto sends that peer's datagrams (sendmmsg, UDP
+// to it, everything else stays with libnice) on which the data plane sends that peer's datagrams (sendmmsg, UDP
 // GSO; lib/udp_batch.h) and receives them (recvmmsg), with no hop through nat. Datagrams for peers without one go through nat as before.
 //
 // Owns the sockets, their batches and one epoll fd holding them all, so the actor loop watches one fd.
@@ -42,7 +42,7 @@ bool direct_paths_has(const direct_paths_t *self, const uint8_t peer[32]);
 // Sends n datagrams to peer on its path. Returns how many left (the rest are counted as dropped).
 size_t direct_paths_send(direct_paths_t *self, const uint8_t peer[32], const struct iovec *datagrams, size_t n);
 
-// What crypto sent and received on each peer's direct paths, over all of them since it started (a closed
+// What the data plane sent and received on each peer's direct paths, over all of them since it started (a closed
 // path's totals are kept, so they only grow). Calls fn for each peer whose totals changed since the last
 // call (every peer when all).
 typedef struct {

@@ -1,14 +1,14 @@
 // device_actor.c — the weft-device actor: the TUN fd and the packet batches that cross it.
 //   TUN -> read up to DEVICE_READ_BURST packets per wake-up -> PacketBatch(es) -> router inbox
-//   device inbox (PacketBatch from crypto) -> one write() per packet (offload: per merged run) -> TUN
+//   device inbox (PacketBatch from the data plane) -> one write() per packet (offload: per merged run) -> TUN
 // With device.offload the TUN has IFF_VNET_HDR and TSO/checksum offload: a read gives a virtio_net_hdr and
 // a packet of up to 64 KiB, which segment.c splits (or finishes the checksum of) straight into the batch;
 // on the way in, coalesce.c merges runs of consecutive TCP segments of one flow into one GSO super-packet
 // (receive-side GRO) and every write carries a virtio_net_hdr (zeroed for packets written as they are).
 // With device.mode tap the device is a TAP (Ethernet frames, no offload): ether.c strips and adds the
 // Ethernet header and answers the kernel's ARP requests for the overlay's addresses.
-// In tun mode device also lends its TUN fd to crypto on a unix socket (tun_lend.h): while it is lent device
-// does not read the TUN (crypto does, and writes it), and it reads again when crypto's connection closes.
+// In tun mode device also lends its TUN fd to the data plane (weft-dataplane) on a unix socket (tun_lend.h): while it is lent device
+// does not read the TUN (the data plane does, and writes it), and it reads again when that connection closes.
 #include "device_actor.h"
 
 #include <errno.h>
@@ -333,7 +333,7 @@ static void device_on_tun_readable(device_t *self)
     device_sync_counters(self);
 }
 
-// tap: writes one packet from crypto as an Ethernet frame to our device, from the sender's made-up MAC.
+// tap: writes one packet from the data plane as an Ethernet frame to our device, from the sender's made-up MAC.
 static void device_tap_write(device_t *self, const uint8_t *pkt, size_t len)
 {
     if (len < 20) {
@@ -406,7 +406,7 @@ static int on_tun(void *arg)
 {
     device_t *self = arg;
     if (self->lend && tun_lend_is_lent(self->lend))
-        return 0;   // crypto reads it (a wake-up from before the reader came off the loop)
+        return 0;   // the data plane reads it (a wake-up from before the reader came off the loop)
     device_on_tun_readable(self);
     return 0;
 }
@@ -417,8 +417,8 @@ static int device_set_lent(device_t *self, bool lent)
     if (lent) {
         actor_loop_forget_fd(self->loop, tun_fd(self->tun));
         (*self->tun_lends)++;
-        snprintf(self->svc->detail, sizeof self->svc->detail, "%s, tun lent to crypto", self->detail);
-        log_info("TUN %s lent to crypto: device stops reading it", tun_name(self->tun));
+        snprintf(self->svc->detail, sizeof self->svc->detail, "%s, tun lent to the data plane", self->detail);
+        log_info("TUN %s lent to the data plane: device stops reading it", tun_name(self->tun));
         return 0;
     }
     (*self->tun_takebacks)++;

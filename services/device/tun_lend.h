@@ -1,5 +1,5 @@
-// tun_lend.h — weft-device's TUN lending socket (issue 11, data plane stage 2): a unix stream socket
-// (endpoints.device_tun, default <home>/run/device.tun, mode 0600) where crypto borrows the TUN fd, so it
+// tun_lend.h — weft-device's TUN lending socket (issue 11, the data plane): a unix stream socket
+// (endpoints.device_tun, default <home>/run/device.tun, mode 0600) where the data plane (weft-dataplane) borrows the TUN fd, so it
 // reads and writes the device itself and a packet crosses no ZeroMQ hop. L3 `tun` mode only.
 //
 // The protocol, one client at a time:

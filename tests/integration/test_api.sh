@@ -106,7 +106,7 @@ assert keys <= set(d), keys - set(d)
 assert d['name'] == '$node' and d['overlay_addr'] == '$own_overlay' and d['running'] is True
 assert d['hub_state'] == 'registered', d['hub_state']
 names = [s['service'] for s in d['services']]
-assert names == ['device','router','crypto','nat','discovery','api'], names
+assert names == ['device','router','crypto','dataplane','nat','discovery','api'], names
 for s in d['services']:
     assert s['up'] is True, s
     assert {'service','up','restarts','last_error','pid','uptime_ms','detail','counters'} == set(s), s
@@ -169,7 +169,7 @@ else:                    # none configured, and this lab's hub runs none (coturn
   [ "$(code)" = 200 ] || lab_fail "$node /api/v1/stats answered $(code)"
   check "
 assert set(d) == {'services'}, d
-assert list(d['services']) == ['device','router','crypto','nat','discovery','api'], list(d['services'])
+assert list(d['services']) == ['device','router','crypto','dataplane','nat','discovery','api'], list(d['services'])
 for name, s in d['services'].items():
     assert set(s) == {'up','uptime_ms','counters'} and s['up'] is True, (name, s)
 assert d['services']['crypto']['counters'].get('handshakes_completed', 0) + d['services']['crypto']['counters'].get('handshakes_responded', 0) >= 1, d['services']['crypto']

@@ -16,11 +16,11 @@ lab_node beta 10.99.0.3 10.100.0.2
 lab_wait 30 "alpha to connect to beta" lab_peer_connected alpha 10.100.0.2
 home=$(lab_home alpha)
 declare -A before
-for svc in device router crypto nat discovery; do before[$svc]=$(lab_service_pid alpha $svc); done
+for svc in device router crypto dataplane nat discovery; do before[$svc]=$(lab_service_pid alpha $svc); done
 hub_pid=$(lab_service_pid hub hub)
 
 seed=1
-for svc in device router crypto nat discovery; do
+for svc in device router crypto dataplane nat discovery; do
   seed=$((seed + 1))
   out=$("$POKE" --endpoint "ipc://$home/run/$svc.inbox" --type push --count 400 --seed $seed)
   lab_log "$svc inbox: $out"
@@ -49,7 +49,7 @@ for i in range(30):
 PY
 sleep 1
 
-for svc in device router crypto nat discovery; do
+for svc in device router crypto dataplane nat discovery; do
   now=$(lab_service_pid alpha $svc)
   [ "$now" = "${before[$svc]}" ] || lab_fail "$svc was restarted (pid ${before[$svc]} -> $now): it crashed on bad input"
   kill -0 "$now" || lab_fail "$svc is gone"
@@ -57,7 +57,7 @@ done
 [ "$(lab_service_pid hub hub)" = "$hub_pid" ] && kill -0 "$hub_pid" || lab_fail "the hub crashed on bad input"
 "$BIN/weft" status --home "$home" >/dev/null || lab_fail "weft status: a service stopped answering"
 
-for svc in device router crypto nat discovery; do
+for svc in device router crypto dataplane nat discovery; do
   n=$(grep -ciE "drop|bad|malformed|ignor|invalid|reject|unknown" "$home/log/$svc.log" || true)
   lab_log "$svc logged $n lines about bad input"
   [ "$n" -gt 0 ] || lab_fail "$svc logged nothing about the garbage it got"

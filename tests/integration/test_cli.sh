@@ -48,7 +48,7 @@ for c in $commands; do
   done
 done
 expect 2 "unexpected argument 'stray'" "$W" down --home "$TMP/none" stray
-for s in device router crypto nat discovery; do
+for s in device router crypto dataplane nat discovery; do
   expect 0 "usage: .*weft-$s" "$BIN/weft-$s" --help
   expect 2 "unexpected argument" "$BIN/weft-$s" stray
 done

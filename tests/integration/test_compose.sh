@@ -4,11 +4,13 @@
 # Makes the base image and the weft image (docker/make-base-image.sh, docker/Containerfile), a hub home
 # and a node home (BIN_DIR/weft hub key, BIN_DIR/weft init), starts podman's API service on a private
 # socket, then `docker-compose --profile hub up -d` of compose.yaml under a project name of its own: the
-# node (8 containers: netns, redis, device, router, crypto, nat, discovery, api) and a hub container on the
-# project's bridge. Passes when all 9 containers are running, weft0 has the node's overlay address, every
-# service has bound its inbox and control sockets (api: its control socket) in the shared run volume, the
-# node's API answers (/metrics: all six services up), the node's discovery says it is registered with the
-# hub (weft:hub in the node's Redis) and the hub logged the node joining; then the down
+# node (9 containers: netns, redis, device, router, crypto, dataplane, nat, discovery, api) and a hub
+# container on the project's bridge. Passes when all 10 containers are running, weft0 has the node's
+# overlay address, every service has bound its inbox and control sockets (api: its control socket) in the
+# shared run volume, the node's API answers (/metrics: all seven services up), the node's discovery says
+# it is registered with the hub (weft:hub in the node's Redis), the hub logged the node joining and the
+# data plane (a container of its own, without /dev/net/tun) borrowed the TUN device from device across
+# containers (device's tun_lends, dataplane's tun_borrows, the fd in weft-dataplane); then the down
 # docs/operations-containers.md gives for podman (podman rm --depend netns, docker-compose down -v) must
 # remove every container, the network and the volume. Whatever is left of the project (containers,
 # network, volume), the API service (by PID) and the temporary homes are removed on every exit, failure
@@ -156,7 +158,7 @@ compose_started=1
 compose up -d --no-build >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "docker-compose up failed"; }
 phase compose-up
 
-services=(netns redis device router crypto nat discovery api hub)
+services=(netns redis device router crypto dataplane nat discovery api hub)
 names=()
 for s in "${services[@]}"; do names+=("${proj}_${s}_1"); done
 x() {   # x SERVICE CMD...: runs CMD in that service's container (podman exec may be slow under load)
@@ -171,49 +173,59 @@ while [ $SECONDS -lt $deadline ]; do
     running=$(podman inspect -f '{{.State.Status}}' "${names[@]}" 2>/dev/null | grep -c '^running$' || true)
     if [ "$running" -eq ${#names[@]} ]; then
         [ -n "$addr" ] || addr=$(x device ip -4 -o addr show dev weft0 2>/dev/null | awk '{print $4}') || true
-        sockets=$(x device sh -c 'n=0; for s in device router crypto nat discovery; do
+        sockets=$(x device sh -c 'n=0; for s in device router crypto dataplane nat discovery; do
                       [ -S /weft/run/$s.inbox ] && [ -S /weft/run/$s.control ] && n=$((n+1)); done
                       [ -S /weft/run/api.control ] && n=$((n+1)); echo $n' \
                   2>/dev/null) || sockets=0
         registered=$(x redis redis-cli -s /weft/run/redis.sock HGET weft:hub state 2>/dev/null) || registered=""
         grep -q "joined mesh default: compose-node" "$work"/hub/log/*.log 2>/dev/null && joined=1
-        if [ "$addr" = 10.100.0.2/16 ] && [ "$sockets" = 6 ] && [ "$registered" = registered ] && [ -n "$joined" ]; then
+        if [ "$addr" = 10.100.0.2/16 ] && [ "$sockets" = 7 ] && [ "$registered" = registered ] && [ -n "$joined" ]; then
             break
         fi
     fi
     sleep 2
 done
 phase ready
-say "containers running: $running/${#names[@]}; weft0: ${addr:-none}; services with their sockets: $sockets/6;" \
+say "containers running: $running/${#names[@]}; weft0: ${addr:-none}; services with their sockets: $sockets/7;" \
     "node's hub state: ${registered:-none}; hub logged the join: ${joined:-no}"
 [ "$running" -eq ${#names[@]} ] || fail "not every container is running after $WAIT s"
 [ "$addr" = 10.100.0.2/16 ] || fail "weft0 in the node's namespace has '${addr}', not 10.100.0.2/16"
-[ "$sockets" = 6 ] || fail "only $sockets of 6 services bound their sockets in /weft/run"
+[ "$sockets" = 7 ] || fail "only $sockets of 7 services bound their sockets in /weft/run"
 [ "$registered" = registered ] || fail "the node's discovery is '${registered}' with the hub, not registered"
 [ -n "$joined" ] || fail "the hub's log shows no 'joined mesh default: compose-node'"
 
 # every service shares the node's network namespace, and the hub is outside it
 ns=$(x netns readlink /proc/1/ns/net)
-for s in redis device router crypto nat discovery api; do
+for s in redis device router crypto dataplane nat discovery api; do
     [ "$(x "$s" readlink /proc/1/ns/net)" = "$ns" ] || fail "$s is not in the node's network namespace"
 done
 [ "$(x hub readlink /proc/1/ns/net)" != "$ns" ] || fail "the hub shares the node's network namespace"
 
-# the node's API (weft-api in a container of its own) answers in the node's namespace and sees all six
+# the node's API (weft-api in a container of its own) answers in the node's namespace and sees all seven
 # services: /metrics, read from the device container (the image has bash, not curl)
 metrics=$(x device bash -c 'exec 3<>/dev/tcp/127.0.0.1/7401 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 &&
                             cat <&3') || fail "the node's API does not answer on 127.0.0.1:7401 in its namespace"
 grep -q '^weft_build_info{version="[^"]*"} 1$' <<<"$metrics" || fail "/metrics has no weft_build_info"
 up=$(grep -c '^weft_up{service="[a-z]*"} 1$' <<<"$metrics" || true)
-[ "$up" = 6 ] || fail "/metrics in the containers shows $up of 6 services up"
+[ "$up" = 7 ] || fail "/metrics in the containers shows $up of 7 services up"
 
-# the data plane works across containers: crypto (its own container, no /dev/net/tun) borrowed the TUN
-# device from device over their unix socket in the shared run volume (docs/architecture.md, "Data plane")
-borrows=$(x device weft status --home /weft --json | python3 -c 'import json, sys
-print([s for s in json.load(sys.stdin)["services"] if s["service"] == "crypto"][0]["counters"].get("tun_borrows", 0))') ||
-    borrows=0
-say "crypto's TUN borrows in the containers: $borrows"
-[ "$borrows" -ge 1 ] || fail "crypto did not borrow the TUN device from device across containers"
+# the data plane works across containers: dataplane (its own container, no /dev/net/tun, no NET_ADMIN)
+# borrowed the TUN device from device over their unix socket in the shared run volume, run/device.tun
+# (docs/architecture.md): device counts the lend, dataplane the borrow, and weft-dataplane holds the fd
+status=$(x device weft status --home /weft --json) || fail "weft status --json in the device container failed"
+counter() {   # counter SERVICE NAME: that service's counter in $status (0 when absent)
+    python3 -c 'import json, sys
+s = [s for s in json.load(sys.stdin)["services"] if s["service"] == sys.argv[1]]
+print(s[0]["counters"].get(sys.argv[2], 0) if s else 0)' "$1" "$2" <<<"$status"
+}
+borrows=$(counter dataplane tun_borrows) || borrows=0
+lends=$(counter device tun_lends) || lends=0
+x dataplane test ! -e /dev/net/tun || fail "the dataplane container has /dev/net/tun of its own"
+tun_fds=$(x dataplane sh -c 'ls -l /proc/$(pgrep -x weft-dataplane)/fd/' 2>/dev/null | grep -c ' -> /dev/net/tun$' || true)
+say "TUN across containers: device's lends $lends, dataplane's borrows $borrows, TUN fds in weft-dataplane $tun_fds"
+[ "$lends" -ge 1 ] || fail "device did not lend the TUN device (tun_lends $lends)"
+[ "$borrows" -ge 1 ] || fail "dataplane did not borrow the TUN device from device across containers"
+[ "$tun_fds" -ge 1 ] || fail "weft-dataplane in its container holds no /dev/net/tun fd"
 
 say "weft status in the device container:"
 x device weft status --home /weft || fail "weft status: not every service answers in the containers"

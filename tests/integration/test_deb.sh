@@ -44,7 +44,7 @@ for f in /usr/bin/weft /usr/bin/weft-hub /usr/bin/weft-node /usr/lib/systemd/sys
          /usr/share/man/man1/weft.1.gz; do
   grep -qx "$f" <<<"$contents" || fail "the package has no $f"
 done
-for s in device router crypto nat discovery api; do
+for s in device router crypto dataplane nat discovery api; do
   grep -qx "/usr/bin/weft-$s" <<<"$contents" || fail "the package has no /usr/bin/weft-$s"
 done
 depends=$(dpkg-deb -f "$deb" Depends)
@@ -113,12 +113,12 @@ inside weft status --home /var/lib/weft/t >/dev/null || fail "weft@t's services 
 [ $registered = 1 ] || fail "the node under systemd did not register with the hub: $(cat "$WORK/status")"
 inside test -e /sys/class/net/weft0 || fail "no weft0 device in the container"
 journal=$(inside journalctl --no-pager -o cat -u weft@t)
-for s in supervisor device router crypto nat discovery api; do
+for s in supervisor device router crypto dataplane nat discovery api; do
   grep -q "^$s: " <<<"$journal" || fail "no '$s: ' line in weft@t's journal: $(head -20 <<<"$journal")"
 done
 grep -q "^<[0-7]>" <<<"$journal" && fail "journald kept the <priority> prefixes as text"
 inside journalctl --no-pager -o cat -u weft@t -p info | grep -q "^device: " || fail "journald has no info-priority lines of device"
-for s in device router crypto nat discovery api; do
+for s in device router crypto dataplane nat discovery api; do
   inside test ! -e "/var/lib/weft/t/log/$s.log" || fail "under systemd, $s still writes /var/lib/weft/t/log/$s.log"
 done
 pid=$(inside systemctl show -p MainPID --value weft@t)

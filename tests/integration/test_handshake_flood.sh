@@ -41,12 +41,12 @@ done
 
 # the floods reached the nodes and were dropped by the cheap checks (else the test is blind): the wrong-sized
 # ones by the kernel filter on the path's socket (or, before nat put it there, by nat); handshakes beyond 50
-# a second on one peer's path where they arrive (crypto's direct path, or nat's agent: crypto's loop is the
-# data plane and must not spend itself on them); what was let through in crypto before any DH
+# a second on one peer's path where they arrive (the data plane's direct path, or nat's agent: the data
+# plane's loop must not spend itself on them); what was let through in crypto before any DH
 [ $(( $(counter udp_drops) + $(counter nat_drop_not_weft) )) -ge 10000 ] ||
   fail "the random 116-byte flood was dropped neither by the port's kernel filter (lib/udp_guard.h) nor by nat (lib/datagram.h)"
 [ $(( $(counter nat_drop_handshake_flood) + $(counter direct_drop_handshake_flood) )) -ge 10000 ] ||
-  fail "the handshake floods were not cut to 50 a second per path (by crypto's direct path, or nat's agent)"
+  fail "the handshake floods were not cut to 50 a second per path (by the data plane's direct path, or nat's agent)"
 [ "$(counter drop_handshake_mac2)" -ge 100 ] || fail "the mac1-valid initiations nat let through were not met with 'cookie required'"
 [ "$(counter cookie_replies_out)" -ge 1 ] || fail "no cookie replies for the mac1-valid flood"
 [ "$(counter cookie_replies_limited)" -ge 1 ] || fail "the cookie replies to the flood were not rate limited"

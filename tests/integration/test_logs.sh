@@ -31,7 +31,7 @@ hh="$LAB_DIR/hub"
 pids_of() { for f in "$1"/run/*.pid; do echo "$(basename "$f" .pid)=$(cat "$f")"; done | sort; }
 before_a=$(pids_of "$ha")
 before_hub=$(pids_of "$hh")
-services="device router crypto nat discovery api"
+services="device router crypto dataplane nat discovery api"
 
 # --- logrotate: rename, SIGHUP ---
 for home in "$ha" "$hh"; do

@@ -80,7 +80,7 @@ ping_within() {
 }
 
 for node in alpha beta; do
-  for svc in device router crypto nat discovery redis; do
+  for svc in device router crypto dataplane nat discovery redis; do
     old=$(lab_service_pid "$node" "$svc")
     [ -n "$old" ] || lab_fail "no pid for $node/$svc"
     start=$SECONDS

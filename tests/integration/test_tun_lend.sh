@@ -46,7 +46,7 @@ lab_wait 10 "the borrower to get the fd" borrowed "$LAB_DIR/b1.out"
 grep -qx "tag: tun weft0 vnet_hdr=10 offload=csum,tso4,tso6 mtu=1400" "$LAB_DIR/b1.out" ||
   lab_fail "unexpected tag: $(cat "$LAB_DIR/b1.out")"
 [ "$(counter tun_lends)" = 1 ] && [ "$(counter tun_takebacks)" = 0 ] || lab_fail "device does not count the lend"
-detail | grep -q "tun lent to crypto" || lab_fail "device's status does not say the TUN is lent: $(detail)"
+detail | grep -q "tun lent to the data plane" || lab_fail "device's status does not say the TUN is lent: $(detail)"
 before=$(counter packets_in)
 lab_exec alpha ping -c 2 -i 0.2 -W 0.5 10.100.0.77 >/dev/null 2>&1 || true
 lab_wait 5 "the borrower to read the ping" grep -q "^packet: 84 bytes proto 1 10.100.0.1 -> 10.100.0.77" "$LAB_DIR/b1.out"

@@ -1,5 +1,5 @@
-// crypto_tun.c — the TUN device crypto borrows from device (see crypto_tun.h).
-#include "crypto_tun.h"
+// tun_borrow.c — the TUN device the data plane borrows from device (see tun_borrow.h).
+#include "tun_borrow.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,9 +11,9 @@
 #include "fd_pass.h"
 #include "log.h"
 
-#define ASK_EVERY_MS 2000       // how often crypto asks again after a refusal or while device is down
+#define ASK_EVERY_MS 2000       // how often the data plane asks again after a refusal or while device is down
 
-struct crypto_tun {
+struct tun_borrow {
     service_t *svc;
     char path[256];
     int conn;                   // connection to device's lending socket, -1 when none
@@ -24,9 +24,9 @@ struct crypto_tun {
     uint64_t *borrows, *give_backs, *ask_failed;
 };
 
-crypto_tun_t *crypto_tun_new(service_t *svc, const char *path)
+tun_borrow_t *tun_borrow_new(service_t *svc, const char *path)
 {
-    crypto_tun_t *self = calloc(1, sizeof *self);
+    tun_borrow_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->svc = svc;
@@ -38,7 +38,7 @@ crypto_tun_t *crypto_tun_new(service_t *svc, const char *path)
     return self;
 }
 
-static void give_back(crypto_tun_t *self, const char *why)
+static void give_back(tun_borrow_t *self, const char *why)
 {
     if (self->fd >= 0) {
         log_info("TUN given back to device (%s): device reads it again", why);
@@ -52,17 +52,17 @@ static void give_back(crypto_tun_t *self, const char *why)
     self->fd = self->conn = -1;
 }
 
-void crypto_tun_destroy(crypto_tun_t **self_p)
+void tun_borrow_destroy(tun_borrow_t **self_p)
 {
-    crypto_tun_t *self = *self_p;
+    tun_borrow_t *self = *self_p;
     if (!self)
         return;
-    give_back(self, "crypto stopping");
+    give_back(self, "the data plane stopping");
     free(self);
     *self_p = NULL;
 }
 
-int crypto_tun_ask(crypto_tun_t *self, int64_t now_ms)
+int tun_borrow_ask(tun_borrow_t *self, int64_t now_ms)
 {
     if (self->conn >= 0 || now_ms < self->next_ask_ms)
         return -1;
@@ -97,7 +97,7 @@ static int parse_tag(const char *tag, char name[32], int *vnet_hdr, int *mtu)
     return 0;
 }
 
-int crypto_tun_on_answer(crypto_tun_t *self, int *conn_fd, int *tun_fd)
+int tun_borrow_on_answer(tun_borrow_t *self, int *conn_fd, int *tun_fd)
 {
     *conn_fd = self->conn;
     *tun_fd = self->fd;
@@ -115,7 +115,7 @@ int crypto_tun_on_answer(crypto_tun_t *self, int *conn_fd, int *tun_fd)
     }
     if (parse_tag(tag, name, &vnet_hdr, &mtu) != 0) {
         (*self->ask_failed)++;
-        log_warn("device lent an fd with a tag crypto does not understand: '%s'", tag);
+        log_warn("device lent an fd with a tag the data plane does not understand: '%s'", tag);
         close(fd);
         give_back(self, "unknown tag");
         return -1;
@@ -128,17 +128,17 @@ int crypto_tun_on_answer(crypto_tun_t *self, int *conn_fd, int *tun_fd)
     }
     (*self->borrows)++;
     *tun_fd = fd;
-    log_info("borrowed the TUN device %s from device (vnet_hdr %d, mtu %d): crypto reads and writes it", name,
+    log_info("borrowed the TUN device %s from device (vnet_hdr %d, mtu %d): the data plane reads and writes it", name,
              vnet_hdr, mtu);
     return fd;
 }
 
-tun_io_t *crypto_tun_io(crypto_tun_t *self)
+tun_io_t *tun_borrow_io(tun_borrow_t *self)
 {
     return self->io;
 }
 
-int crypto_tun_conn_fd(const crypto_tun_t *self)
+int tun_borrow_conn_fd(const tun_borrow_t *self)
 {
     return self->conn;
 }
