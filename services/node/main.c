@@ -43,21 +43,25 @@ static void usage(FILE *out)
     fprintf(out, "usage: weft-node [--home DIR] [--services LIST] [--log-level LEVEL]\n"
                  "Runs a node's services as threads of one process, connected over inproc://.\n\n"
                  "  --home DIR        the node's home (default $WEFT_HOME, else ~/.weft)\n"
-                 "  --services LIST   comma-separated, from device,router,crypto,nat,discovery,api (default: all)\n"
+                 "  --services LIST   comma-separated, from device,router,crypto,dataplane,nat,discovery,api (default: all)\n"
                  "  --log-level LEVEL debug, info, warn or error\n"
                  "Normally started by `weft up --colocate`.\n");
 }
 
-// "device,crypto" -> selected[]; returns -1 naming the bad entry
+// "device,crypto" -> selected[] (NULL: every service); returns -1 naming the bad entry
 static int parse_services(const char *list, bool selected[SVC_COUNT])
 {
+    for (int id = 0; id < SVC_COUNT && !list; id++)
+        selected[id] = true;
+    if (!list)
+        return 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
     char *save = NULL;
     for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         int id = service_from_name(name);
         if (id < 0) {
-            fprintf(stderr, "weft-node: unknown service '%s' (device, router, crypto, nat, discovery, api)\n", name);
+            fprintf(stderr, "weft-node: unknown service '%s' (device, router, crypto, dataplane, nat, discovery, api)\n", name);
             return -1;
         }
         selected[id] = true;
@@ -67,7 +71,7 @@ static int parse_services(const char *list, bool selected[SVC_COUNT])
 
 int main(int argc, char **argv)
 {
-    const char *home = NULL, *level = NULL, *list = "device,router,crypto,nat,discovery,api";
+    const char *home = NULL, *level = NULL, *list = NULL;
     static struct option options[] = {{"home", required_argument, 0, 'H'}, {"services", required_argument, 0, 's'},
                                       {"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
@@ -128,7 +132,7 @@ int main(int argc, char **argv)
         }
     }
     if (!rc) {
-        log_info("started %s as one process (pid %d)", list, (int)getpid());
+        log_info("started %s as one process (pid %d)", list ? list : "every service", (int)getpid());
         // an actor speaks on its pipe only to report a fatal error; a signal interrupts the wait
         zactor_t *which = zpoller_wait(poller, -1);
         if (which) {
