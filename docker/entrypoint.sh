@@ -27,7 +27,7 @@ redis)
     exec redis-server --port 0 --unixsocket "$home/run/redis.sock" --unixsocketperm 700 \
         --dir "$home/data" --save "" --appendonly yes --appendfsync everysec --daemonize no "$@"
     ;;
-weft-device | weft-router | weft-crypto | weft-nat | weft-discovery)
+weft-device | weft-router | weft-crypto | weft-dataplane | weft-nat | weft-discovery | weft-api)
     if [ ! -f "$home/weft.yaml" ] || [ ! -f "$home/identity.key" ]; then
         echo "$1: $home has no weft.yaml/identity.key: initialise the node's home first, e.g." >&2
         echo "  podman run --rm -v ./node:/weft localhost/weft weft init --home /weft --address 10.100.0.2/16 \\" >&2

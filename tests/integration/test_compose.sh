@@ -23,7 +23,10 @@ set -euo pipefail
 
 BIN=$(cd "${1:?usage: test_compose.sh BIN_DIR}" && pwd)
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-IMAGE=localhost/weft:latest
+# the image this run's containers use: a tag of its own, so that a test_compose of another tree running at
+# the same time (which retags localhost/weft:latest) cannot swap the image under this one; latest is
+# tagged too, and keeps the layers cached after this run removes its own tag
+IMAGE=localhost/weft:compose$$
 WAIT=${WEFT_COMPOSE_WAIT:-120}     # seconds for the stack to come up and register
 
 T0=$SECONDS
@@ -105,6 +108,7 @@ cleanup() {
     fi
     podman network exists "${proj}_default" 2>/dev/null && podman network rm -f "${proj}_default" >/dev/null 2>&1
     podman volume exists "${proj}_run" 2>/dev/null && podman volume rm -f "${proj}_run" >/dev/null 2>&1
+    podman image exists "$IMAGE" 2>/dev/null && podman rmi "$IMAGE" >/dev/null 2>&1
     if [ -n "$api_pid" ]; then
         kill "$api_pid" 2>/dev/null
         wait "$api_pid" 2>/dev/null
@@ -125,7 +129,8 @@ say "building $IMAGE (podman build, docker/Containerfile)"
 # its compilers and -dev packages cached
 if ! podman build -f "$REPO/docker/Containerfile" --target build -t localhost/weft-build:latest "$REPO" \
         >"$work/build.log" 2>&1 ||
-   ! podman build -f "$REPO/docker/Containerfile" -t "$IMAGE" "$REPO" >>"$work/build.log" 2>&1; then
+   ! podman build -f "$REPO/docker/Containerfile" -t localhost/weft:latest -t "$IMAGE" "$REPO" \
+        >>"$work/build.log" 2>&1; then
     tail -n 40 "$work/build.log"
     fail "podman build failed"
 fi
@@ -212,14 +217,20 @@ up=$(grep -c '^weft_up{service="[a-z]*"} 1$' <<<"$metrics" || true)
 # the data plane works across containers: dataplane (its own container, no /dev/net/tun, no NET_ADMIN)
 # borrowed the TUN device from device over their unix socket in the shared run volume, run/device.tun
 # (docs/architecture.md): device counts the lend, dataplane the borrow, and weft-dataplane holds the fd
-status=$(x device weft status --home /weft --json) || fail "weft status --json in the device container failed"
 counter() {   # counter SERVICE NAME: that service's counter in $status (0 when absent)
     python3 -c 'import json, sys
 s = [s for s in json.load(sys.stdin)["services"] if s["service"] == sys.argv[1]]
 print(s[0]["counters"].get(sys.argv[2], 0) if s else 0)' "$1" "$2" <<<"$status"
 }
-borrows=$(counter dataplane tun_borrows) || borrows=0
-lends=$(counter device tun_lends) || lends=0
+borrows=0 lends=0
+deadline=$((SECONDS + 30))
+while [ $SECONDS -lt $deadline ]; do
+    status=$(x device weft status --home /weft --json) || status='{"services": []}'
+    borrows=$(counter dataplane tun_borrows) || borrows=0
+    lends=$(counter device tun_lends) || lends=0
+    [ "$borrows" -ge 1 ] && [ "$lends" -ge 1 ] && break
+    sleep 1
+done
 x dataplane test ! -e /dev/net/tun || fail "the dataplane container has /dev/net/tun of its own"
 tun_fds=$(x dataplane sh -c 'ls -l /proc/$(pgrep -x weft-dataplane)/fd/' 2>/dev/null | grep -c ' -> /dev/net/tun$' || true)
 say "TUN across containers: device's lends $lends, dataplane's borrows $borrows, TUN fds in weft-dataplane $tun_fds"
