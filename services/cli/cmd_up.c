@@ -385,7 +385,7 @@ static void up_usage(FILE *out)
                  "                  hub refuses this node, with why. Default 0: return as soon as the node is up\n"
                  "  --json          print the outcome as one JSON object on stdout (progress stays on stderr)\n"
                  "  --foreground    stay in the foreground (log to stderr); Ctrl-C stops the node\n"
-                 "  --colocate      run the six services as threads of one process (weft-node), their\n"
+                 "  --colocate      run the seven services as threads of one process (weft-node), their\n"
                  "                  inboxes connected over inproc:// instead of ipc://: faster, less isolated\n"
                  "  -h, --help      this help\n"
                  "Logs: <home>/log/<service>.log. Stop with `weft down`.\n");

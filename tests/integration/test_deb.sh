@@ -5,8 +5,9 @@
 #  2. installed with dpkg -i into a fresh Debian 12 container (localhost/debian:bookworm plus systemd,
 #     redis-server and the packages its Depends names, booted with systemd as PID 1): no library "not found";
 #  3. there, under the real systemd: weft-hub.service, then a node as weft@t.service (home
-#     /var/lib/weft/t, made with `weft init`) that registers with the hub on 127.0.0.1; its services log to
-#     the journal, one stream tagged by service; `systemctl reload` (SIGHUP) keeps it running;
+#     /var/lib/weft/t, made with `weft init`) that registers with the hub on 127.0.0.1, its data plane
+#     holding the TUN device it borrowed from device; its services log to the journal, one stream tagged
+#     by service; `systemctl reload` (SIGHUP) keeps it running;
 #  4. `weft --help`, `weft up` and `weft down` by hand from the package, the unit stopped.
 # The container has CAP_SYS_ADMIN because systemd's sandboxing (ProtectSystem=, PrivateTmp=...) needs
 # mount namespaces; on a real host systemd has it. Nothing leaves the container but apt's downloads from
@@ -112,6 +113,17 @@ inside systemctl is-active --quiet weft@t || fail "weft@t is not active: $(insid
 inside weft status --home /var/lib/weft/t >/dev/null || fail "weft@t's services do not all answer: $(cat "$WORK/status")"
 [ $registered = 1 ] || fail "the node under systemd did not register with the hub: $(cat "$WORK/status")"
 inside test -e /sys/class/net/weft0 || fail "no weft0 device in the container"
+# the data plane works inside the unit's sandbox: weft-dataplane borrowed the TUN fd from weft-device over
+# run/device.tun (SCM_RIGHTS on AF_UNIX)
+borrows=0
+for i in $(seq 25); do
+  borrows=$(inside weft status --home /var/lib/weft/t --json | python3 -c 'import json, sys
+print(sum(s["counters"].get("tun_borrows", 0) for s in json.load(sys.stdin)["services"] if s["service"] == "dataplane"))') ||
+    borrows=0
+  [ "$borrows" -ge 1 ] && break
+  sleep 0.2
+done
+[ "$borrows" -ge 1 ] || fail "under systemd, weft-dataplane did not borrow the TUN device (tun_borrows $borrows)"
 journal=$(inside journalctl --no-pager -o cat -u weft@t)
 for s in supervisor device router crypto dataplane nat discovery api; do
   grep -q "^$s: " <<<"$journal" || fail "no '$s: ' line in weft@t's journal: $(head -20 <<<"$journal")"
@@ -133,7 +145,9 @@ log "under systemd: weft-hub and weft@t active, the node registered, journal lin
 inside systemctl stop weft@t || fail "systemctl stop weft@t failed"
 inside weft up --home /var/lib/weft/t >"$WORK/up.log" 2>&1 || fail "weft up from the package failed: $(cat "$WORK/up.log")"
 inside weft status --home /var/lib/weft/t >/dev/null || fail "weft up from the package: services do not answer"
-inside test -s /var/lib/weft/t/log/device.log || fail "weft up (not under systemd) wrote no log/device.log"
+for s in device dataplane; do
+  inside test -s "/var/lib/weft/t/log/$s.log" || fail "weft up (not under systemd) wrote no log/$s.log"
+done
 inside weft down --home /var/lib/weft/t >/dev/null || fail "weft down failed"
 log "weft up / weft down by hand from the package: fine"
 log "PASS"
