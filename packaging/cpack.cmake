@@ -9,7 +9,7 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGE_CONTACT "weft developers <weft@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "peer-to-peer mesh VPN")
 set(CPACK_PACKAGE_DESCRIPTION "weft joins machines anywhere into one encrypted virtual LAN: Noise IKpsk2 and
-ChaCha20-Poly1305, peers found through a hub and connected directly with ICE, relayed through TURN where
+AES-256-GCM or ChaCha20-Poly1305, peers found through a hub and connected directly with ICE, relayed through TURN where
 NATs forbid it. The package holds the weft command, its services, the hub, systemd units (weft@.service,
 weft-hub.service), bash completion and the weft(1) man page.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

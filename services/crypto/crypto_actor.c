@@ -559,6 +559,14 @@ static crypto_t *crypto_new(service_t *svc, char *why, size_t why_len)
         crypto_destroy(&self);
         return NULL;
     }
+    // the keys go to the data plane over its inbox: never over a network
+    const char *keys_to = svc->config.inbox[SVC_DATAPLANE];
+    if (strncmp(keys_to, "ipc://", 6) != 0 && strncmp(keys_to, "inproc://", 9) != 0) {
+        snprintf(why, why_len, "endpoints.dataplane is %s: crypto hands the transport keys to the data plane "
+                 "there, so it must be an ipc:// or inproc:// endpoint (keys never cross a network)", keys_to);
+        crypto_destroy(&self);
+        return NULL;
+    }
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
     self->to_nat = service_connect_inbox(svc, SVC_NAT);

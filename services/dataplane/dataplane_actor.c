@@ -41,14 +41,17 @@
 
 #define TICK_MS 1000
 #define DATAPLANE_REFRESH_MS 5000      // current sessions said again to crypto this often
+#define DATAPLANE_WANT_EVERY_MS 200    // a member's handshake asked for at most this often
 #define STATUS_REFRESH_MS 60000        // rewrite every traffic field at least this often
 #define STATUS_TTL_S 300
 #define TUN_READ_BURST 64
 
-// A member as the data plane knows it: what was last written of its traffic.
+// A member as the data plane knows it: what was last written of its traffic, when crypto was last asked
+// for a handshake with it.
 typedef struct {
     uint8_t id[WIRE_ID_LEN];
     bool listed;                       // in the peer list being applied
+    int64_t wanted_ms;                 // the last WANT_* sent for it (0: none)
     uint64_t reported_rx, reported_tx; // packets, as last written to Redis
 } member_t;
 
@@ -77,7 +80,7 @@ typedef struct {
     uint64_t *packets_in, *datagrams_in, *packets_out, *datagrams_out, *batches_in, *drop_bad_batch;
     uint64_t *drop_untagged, *drop_not_transport, *drop_nat_queue_full, *drop_device_queue_full;
     uint64_t *drop_crypto_queue_full, *drop_router_queue_full, *tun_packets_in, *tun_to_router;
-    uint64_t *handshakes_to_crypto, *keypairs_in, *keypairs_refused, *keys_drops_in, *key_events_out;
+    uint64_t *handshakes_to_crypto, *keypairs_in, *keys_drops_in, *key_events_out, *wants_held;
     uint64_t *drop_bad_message, *drop_unexpected_message, *drop_key_event, *drop_revoked, *drop_handshake_timeout;
 } dataplane_t;
 
@@ -176,12 +179,22 @@ static void send_key_event(dataplane_t *self, const key_event_t *ev)
         (*self->key_events_out)++;
 }
 
-// keyring_io_t.want: a peer needs a handshake; crypto decides (one in flight, revoked...).
+// keyring_io_t.want: a peer needs a handshake; crypto decides (one in flight, revoked...). The keyring
+// asks on every packet that waits or every one sent on an old session: crypto hears it at most every
+// DATAPLANE_WANT_EVERY_MS per member.
 static void on_want(void *ctx, const uint8_t peer[WIRE_ID_LEN], key_event_kind_t why)
 {
+    dataplane_t *self = ctx;
+    member_t *m = zhashx_lookup(self->members, peer);
+    if (m && m->wanted_ms && self->now_ms - m->wanted_ms < DATAPLANE_WANT_EVERY_MS && self->now_ms >= m->wanted_ms) {
+        (*self->wants_held)++;
+        return;
+    }
+    if (m)
+        m->wanted_ms = self->now_ms;
     key_event_t ev = {.kind = why};
     memcpy(ev.peer, peer, WIRE_ID_LEN);
-    send_key_event(ctx, &ev);
+    send_key_event(self, &ev);
 }
 
 // keyring_io_t.established: a keypair became current.
@@ -337,20 +350,19 @@ static void handle_packets(dataplane_t *self, const Weft__PacketBatch *hdr, zfra
     }
 }
 
-// A Keypair from crypto: installed, or refused (crypto handshakes again). The keys are wiped here and
-// in the envelope (key_msg_wipe, by the caller).
+// A Keypair from crypto: installed, or refused (counted by the keyring: keypairs_refused; crypto
+// handshakes again). The keys are wiped here and in the envelope (key_msg_wipe, by the caller).
 static void handle_keypair(dataplane_t *self, const Weft__Keypair *msg)
 {
     keyring_keypair_t kp;
     char why[160];
     (*self->keypairs_in)++;
     int rc = key_msg_read_keypair(msg, &kp, why, sizeof why);
-    if (rc != 0)
+    if (rc != 0 && log_worth_repeating(++*self->drop_bad_message))
         log_warn("%s", why);
-    else
-        rc = keyring_install(self->keys, &kp, clock_now_ms(), &self->io);
+    else if (rc == 0)
+        rc = keyring_install(self->keys, &kp, self->now_ms, &self->io);
     if (rc != 0 && msg->peer.len == WIRE_ID_LEN) {
-        (*self->keypairs_refused)++;
         key_event_t ev = {.kind = KEY_EVENT_REFUSED};
         memcpy(ev.peer, msg->peer.data, WIRE_ID_LEN);
         send_key_event(self, &ev);
@@ -431,6 +443,7 @@ static int handle_inbox(void *arg)
         (*self->drop_bad_message)++;
         return 0;
     }
+    self->now_ms = clock_now_ms();
     switch (env->body_case) {
     case WEFT__ENVELOPE__BODY_PACKETS: handle_packets(self, env->packets, payload); break;
     case WEFT__ENVELOPE__BODY_KEYPAIR: handle_keypair(self, env->keypair); break;
@@ -599,7 +612,7 @@ static void register_counters(dataplane_t *self)
     self->tun_to_router = service_counter(svc, "tun_to_router");
     self->handshakes_to_crypto = service_counter(svc, "handshakes_to_crypto");
     self->keypairs_in = service_counter(svc, "keypairs_in");
-    self->keypairs_refused = service_counter(svc, "keypairs_refused");
+    self->wants_held = service_counter(svc, "wants_held");
     self->keys_drops_in = service_counter(svc, "keys_drops_in");
     self->key_events_out = service_counter(svc, "key_events_out");
     self->drop_key_event = service_counter(svc, "drop_key_event");

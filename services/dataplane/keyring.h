@@ -7,8 +7,8 @@
 //
 // No sockets and no clock of its own (every call gets now_ms, monotonic): tests drive it in one process.
 // Everything it is told and tells is a plain value, so the two halves can be two actors (docs/architecture.md).
-#ifndef WEFT_CRYPTO_KEYRING_H
-#define WEFT_CRYPTO_KEYRING_H
+#ifndef WEFT_DATAPLANE_KEYRING_H
+#define WEFT_DATAPLANE_KEYRING_H
 
 #include <stdbool.h>
 #include <stddef.h>

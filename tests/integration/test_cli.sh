@@ -104,6 +104,8 @@ expect 1 "chmod 600" "$W" id --home "$H"
 chmod 600 "$H/identity.key"
 # WEFT_* overrides are checked like the file
 WEFT_DEVICE_MTU=huge expect 1 "WEFT_DEVICE_MTU" "$W" status --home "$H"
+# crypto hands the transport keys to the data plane's inbox: it refuses one that could cross a network
+WEFT_ENDPOINTS_DATAPLANE=tcp://127.0.0.1:7499 expect 1 "must be an ipc:// or inproc:// endpoint" "$BIN/weft-crypto" --home "$H"
 
 # weft config check: ok and a summary, or the error with file:line; exit 0 / 1 / 2
 json_ok() { python3 -c 'import json, sys; json.load(sys.stdin)'; }
