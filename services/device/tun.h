@@ -5,14 +5,14 @@
 // The device is not persistent: it disappears when the last fd on it is closed (or the process dies).
 //
 // An L3 device is multi-queue (IFF_MULTI_QUEUE): each fd opened on the name is a queue of the same
-// interface. weft-device lends its fd to crypto (tun_lend.h), which then holds the same queue; if device
-// restarts meanwhile, crypto's fd keeps the interface (address, routes) alive, and the new device attaches
+// interface. weft-device lends its fd to the data plane (tun_lend.h), which then holds the same queue; if device
+// restarts meanwhile, the data plane's fd keeps the interface (address, routes) alive, and the new device attaches
 // a second queue instead of failing with EBUSY (tun_configure sets the same address, netmask and MTU again,
 // which the kernel takes as no change). While two queues are attached the kernel spreads outbound flows
 // over both (by flow hash) and takes writes on either. So device reads its queue whenever it is NOT lent,
-// including in that window after a restart (its flows go the slow path through router, crypto's the direct
-// one); once crypto connects again it is lent device's new queue and closes its older one, leaving one
-// queue, read by crypto only. Device never reads while lent, and never closes its fd while lent.
+// including in that window after a restart (its flows go the slow path through router, the data plane's the direct
+// one); once the data plane connects again it is lent device's new queue and closes its older one, leaving one
+// queue, read by the data plane only. Device never reads while lent, and never closes its fd while lent.
 // The queue's flags (vnet header, offloads) are the interface's: every queue is opened with the same ones.
 //
 // With offload the device also has IFF_VNET_HDR (a 10-byte struct virtio_net_hdr before every packet read

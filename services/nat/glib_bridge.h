@@ -1,7 +1,7 @@
 // glib_bridge.h — the GLib side of weft-nat: a thread running a GMainLoop on its own GMainContext (which
 // drives every libnice agent), the way commands get into it (glib_bridge_invoke) and the ways results get
 // out of it: events to the actor over an inproc PUSH socket, and received datagrams, batched per main-loop
-// pass, to crypto's inbox over a PUSH socket. Both sockets belong to the GLib thread alone.
+// pass, to crypto's inbox (handshakes) and the data plane's (transport) over PUSH sockets. These sockets belong to the GLib thread alone.
 #ifndef WEFT_NAT_GLIB_BRIDGE_H
 #define WEFT_NAT_GLIB_BRIDGE_H
 
@@ -18,7 +18,7 @@ typedef struct glib_bridge glib_bridge_t;
 typedef struct {
     uint64_t datagrams_in;
     uint64_t bytes_in;
-    uint64_t drop_crypto_full;      // batches crypto's inbox would not take (packets counted)
+    uint64_t drop_crypto_full;      // batches crypto's or the data plane's inbox would not take (packets counted)
     uint64_t drop_not_weft;         // datagrams from the wire that are not shaped like a weft datagram (lib/datagram.h)
     uint64_t drop_handshake_flood;  // handshake datagrams over an agent's rate (DATAGRAM_PATH_HANDSHAKES_PER_S)
 } glib_bridge_stats_t;
@@ -35,8 +35,8 @@ void glib_bridge_invoke(glib_bridge_t *self, GSourceFunc func, gpointer data);
 void glib_bridge_stats(glib_bridge_t *self, glib_bridge_stats_t *out);
 
 // ---- GLib thread only ----
-// Adds a received datagram from `peer` to the inbound batch; the batch goes to crypto when full or when
-// the main loop has no more pending I/O. A datagram that is not one of crypto's types is dropped and counted;
+// Adds a received datagram from `peer` to the inbound batch; the batch goes to crypto (handshakes) or the data plane (transport) when full or when
+// the main loop has no more pending I/O. A datagram that is not one of weft's types is dropped and counted;
 // so are handshake datagrams beyond lib/datagram.h's rate for one path (`handshakes`, the agent's bucket;
 // docs/protocol.md, "Handshake flood protection").
 void glib_bridge_deliver(glib_bridge_t *self, const uint8_t peer[32], const void *data, size_t len,

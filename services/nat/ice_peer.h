@@ -79,7 +79,7 @@ void ice_peer_destroy(ice_peer_t **self_p);
 
 // Sends datagrams on the selected pair (actor thread). Returns how many were sent, or -1.
 int ice_peer_send(ice_peer_t *self, const NiceOutputMessage *messages, unsigned count);
-// Lets a socket bound beside the selected pair's share its port (lib/udp_steer.h), so crypto can send and
+// Lets a socket bound beside the selected pair's share its port (lib/udp_steer.h), so the data plane can send and
 // receive on the pair itself, puts the kernel filter of lib/udp_guard.h on it (junk is dropped before
 // libnice wakes up), and says the address that socket is bound to ("ip:port" or "[ip6]:port";
 // for a server-reflexive candidate this is its base, not the mapped address). Returns 0, or -1 with err

@@ -7,7 +7,7 @@
 //   nat_trial.c  trial agents: from a relayed path back to a direct one
 //   nat_path.c   the weft:path:<id> hashes for `weft peers`
 //   nat_resume.c the last description that connected, per peer (weft:remote:<id>), to resume without the hub
-//   nat_direct.c direct pairs handed to crypto, which then sends and receives on them itself
+//   nat_direct.c direct pairs handed to the data plane, which then sends and receives on them itself
 #ifndef WEFT_NAT_H
 #define WEFT_NAT_H
 
@@ -138,8 +138,8 @@ typedef struct {
     bool dirty;                     // write weft:path:<id> soon
     nat_hold_t held;                // datagrams waiting for the path
 
-    // the direct pair handed to crypto (nat_direct.c)
-    bool direct;                    // crypto has direct_local -> direct_remote
+    // the direct pair handed to the data plane (nat_direct.c)
+    bool direct;                    // the data plane has direct_local -> direct_remote
     bool direct_refused;            // the pair direct_pair names could not be shared: it stays on nat's path
     char direct_pair[130];          // "local_addr remote_addr" of the pair last handed over or refused
     char direct_local[64], direct_remote[64];   // the socket's bound address, the peer's end

@@ -1,7 +1,7 @@
 // nat_actor.c — the weft-nat actor: its sockets (inbox, control, the GLib thread's event socket, PUSH to
-// discovery), the actor loop's handlers and timer, the outbound datagram path (crypto -> peers' agents)
+// discovery), the actor loop's handlers and timer, the outbound datagram path (crypto and the data plane -> peers' agents)
 // and the Redis connection (peer list at start, path hashes).
-//   inbox: PacketBatch (from crypto, each datagram tagged with its peer) -> the peer's ICE agent
+//   inbox: PacketBatch (handshakes from crypto, transport datagrams of relayed peers from the data plane; each datagram tagged with its peer) -> the peer's ICE agent
 //   inbox: PeerList (from discovery) -> the peer table (nat_peers.c)
 //   inbox: Signal (from the hub, through discovery) -> the peer's ICE state machine
 //   inbox: TurnCredentials (from discovery) -> the hub's TURN servers (nat_servers.c)
@@ -102,7 +102,7 @@ static void send_run(nat_actor_t *self, const uint8_t *peer_id, size_t count)
         peer->last_tx_ms = clock_now_ms();
 }
 
-// A batch from crypto: each run of datagrams for one peer goes to its agent in one call.
+// A batch from crypto or the data plane: each run of datagrams for one peer goes to its agent in one call.
 static void send_datagrams(nat_actor_t *self, const Weft__PacketBatch *hdr, zframe_t *payload)
 {
     packet_view_t view;
@@ -114,7 +114,7 @@ static void send_datagrams(nat_actor_t *self, const Weft__PacketBatch *hdr, zfra
     }
     if (hdr->n_lengths && !hdr->n_peer_index) {
         (*self->nat.count.drop_bad_batch)++;
-        log_warn("dropped a batch of %zu datagrams without peers (crypto must tag each with its peer)", hdr->n_lengths);
+        log_warn("dropped a batch of %zu datagrams without peers (every sender must tag each with its peer)", hdr->n_lengths);
         return;
     }
     if (hdr->direction != WEFT__PACKET_BATCH__DIRECTION__OUTBOUND) {
@@ -377,7 +377,7 @@ void nat_actor(zsock_t *pipe, void *args)
         service_actor_fail(pipe, why);
         return;
     }
-    // know the peers before the first datagram from crypto is read, so it can be held, not dropped
+    // know the peers before the first datagram from crypto or the data plane is read, so it can be held, not dropped
     connect_redis(self);
     zsock_t *probe = nat_servers_probe_socket(&self->nat.servers);
     actor_loop_t *loop = actor_loop_new(pipe, svc, self->control, self);

@@ -85,7 +85,7 @@ static int new_agent(nat_t *nat, nat_peer_t *peer, ice_remote_t *remote, int64_t
 }
 
 // Right after nat started: the path that was up before, without the hub, if Redis still has it. While
-// crypto still holds the old port (it lets go when it reads our withdraw_all, a few ms after we start),
+// the data plane still holds the old port (it lets go when it reads our withdraw_all, a few ms after we start),
 // the resume waits for it on the tick, at most NAT_RESUME_PORT_WAIT_MS (retry() goes on with it).
 static bool resume_agent(nat_t *nat, nat_peer_t *peer, int64_t now)
 {
@@ -494,7 +494,7 @@ static void check_liveness(nat_t *nat, nat_peer_t *peer, int64_t now)
     if (peer->probe_unanswered_ms && rx >= peer->probe_unanswered_ms)
         peer->probe_unanswered_ms = 0;   // something came back
     bool keepalive_due = now - peer->last_probe_ms >= (int64_t)nat->svc->config.keepalive_interval * 1000;
-    // a path handed to crypto carries traffic nat does not see: it is probed as if nat sent on it
+    // a path handed to the data plane carries traffic nat does not see: it is probed as if nat sent on it
     bool sending = peer->last_tx_ms > heard || peer->direct;
     bool suspect = now - heard >= NAT_SUSPECT_MS && (sending || peer->probe_unanswered_ms);
     if (keepalive_due || (suspect && now - peer->last_probe_ms >= NAT_PROBE_MS)) {

@@ -15,7 +15,7 @@ void nat_resume_keep(nat_peer_t *peer, unsigned local_port);
 int nat_resume_write(nat_t *nat, const nat_peer_t *peer);
 // Reads weft:remote:<hex> into the peer's resume. Returns true when a whole, well-formed one was there.
 bool nat_resume_load(nat_t *nat, nat_peer_t *peer);
-// Whether another socket still holds the resume's UDP port on this host. Right after nat restarts, crypto
+// Whether another socket still holds the resume's UDP port on this host. Right after nat restarts, the data plane
 // may hold it a few ms longer (its direct-path socket on that port closes when it reads nat's withdraw_all),
 // and libnice's bind would fail: the resume waits for it (NAT_RESUME_PORT_WAIT_MS).
 bool nat_resume_port_busy(const nat_peer_t *peer);

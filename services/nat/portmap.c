@@ -165,7 +165,7 @@ static int64_t renew_time(unsigned lease_s);
 // Mappings an earlier weft-nat made for this host and left behind (it was killed): ours by description.
 // All are adopted: renewed while a socket holds their port, removed by check_mappings once none does —
 // so one whose port a restarted nat resumes a path on (it may bind it a moment after this runs, once
-// crypto let go of it: nat_resume_port_busy) keeps working, and the others go at the first check,
+// the data plane let go of it: nat_resume_port_busy) keeps working, and the others go at the first check,
 // PORTMAP_CHECK_MS later. Beyond PORTMAP_MAX they are removed at once. UPnP can list them; NAT-PMP cannot
 // (its leases run out).
 static void remove_leftovers(worker_t *w)
