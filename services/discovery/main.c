@@ -1,4 +1,4 @@
-// main.c — weft-discovery: one of the node's five services (see discovery_actor.c).
+// main.c — weft-discovery: one of the node's seven services (see discovery_actor.c).
 #include <signal.h>
 
 #include "discovery_actor.h"
