@@ -100,6 +100,36 @@ void key_msg_drop(Weft__KeysDrop *msg, const uint8_t peer[WIRE_ID_LEN], bool key
     msg->queue = queue;
 }
 
+int key_msg_send_keypair(zsock_t *sock, const keyring_keypair_t *kp)
+{
+    Weft__Keypair msg;
+    key_msg_keypair(&msg, kp);
+    Weft__Envelope env = WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_KEYPAIR;
+    env.keypair = &msg;
+    return wire_send(sock, &env, NULL, 0, true);
+}
+
+int key_msg_send_drop(zsock_t *sock, const uint8_t peer[WIRE_ID_LEN], bool keys, bool queue)
+{
+    Weft__KeysDrop msg;
+    key_msg_drop(&msg, peer, keys, queue);
+    Weft__Envelope env = WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_KEYS_DROP;
+    env.keys_drop = &msg;
+    return wire_send(sock, &env, NULL, 0, true);
+}
+
+int key_msg_send_event(zsock_t *sock, const key_event_t *ev)
+{
+    Weft__KeyEvent msg;
+    key_msg_event(&msg, ev);
+    Weft__Envelope env = WEFT__ENVELOPE__INIT;
+    env.body_case = WEFT__ENVELOPE__BODY_KEY_EVENT;
+    env.key_event = &msg;
+    return wire_send(sock, &env, NULL, 0, true);
+}
+
 void key_msg_wipe(Weft__Envelope *env)
 {
     if (!env || env->body_case != WEFT__ENVELOPE__BODY_KEYPAIR || !env->keypair)

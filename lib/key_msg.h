@@ -56,6 +56,12 @@ int key_msg_read_event(const Weft__KeyEvent *msg, key_event_t *out, char *why, s
 // Fills msg (weft__keys_drop__init'ed by this call) for peer: wipe its keys and/or its queued packets.
 void key_msg_drop(Weft__KeysDrop *msg, const uint8_t peer[WIRE_ID_LEN], bool keys, bool queue);
 
+// Each message in its envelope, sent without blocking on sock. Return 0, or -1 (the peer's inbox is full
+// or gone). The Keypair's packed bytes are wiped by wire_send; kp stays the caller's to wipe.
+int key_msg_send_keypair(zsock_t *sock, const keyring_keypair_t *kp);
+int key_msg_send_drop(zsock_t *sock, const uint8_t peer[WIRE_ID_LEN], bool keys, bool queue);
+int key_msg_send_event(zsock_t *sock, const key_event_t *ev);
+
 // Wipes the key bytes of an unpacked envelope that holds a Keypair (nothing for other bodies).
 void key_msg_wipe(Weft__Envelope *env);
 

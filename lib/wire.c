@@ -186,6 +186,16 @@ int packet_batch_send(packet_batch_t *b, zsock_t *sock)
     return rc == 0 ? sent : -1;
 }
 
+void packet_batch_send_counted(packet_batch_t *b, zsock_t *sock, uint64_t *sent, uint64_t *dropped)
+{
+    size_t count = b->count;
+    int n = packet_batch_send(b, sock);
+    if (n < 0)
+        *dropped += count;
+    else if (sent)
+        *sent += (uint64_t)n;
+}
+
 int packet_view_init(packet_view_t *v, const Weft__PacketBatch *hdr, zframe_t *payload, char *why, size_t why_len)
 {
     memset(v, 0, sizeof *v);

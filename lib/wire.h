@@ -58,6 +58,8 @@ int packet_batch_add(packet_batch_t *b, const void *data, size_t len, const uint
 // Sends the batch (non-blocking) if it holds any packet, then empties it. Returns packets sent, or -1
 // (queue full: the packets are dropped, the batch emptied).
 int packet_batch_send(packet_batch_t *b, zsock_t *sock);
+// The same, adding what went to *sent (may be NULL) and what the full queue dropped to *dropped.
+void packet_batch_send_counted(packet_batch_t *b, zsock_t *sock, uint64_t *sent, uint64_t *dropped);
 
 // ---- incoming batches ----
 typedef struct {

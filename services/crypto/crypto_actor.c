@@ -71,12 +71,7 @@ static session_time_t time_now(void)
 
 static void send_nat_batch(crypto_t *self)
 {
-    size_t count = self->nat_batch->count;
-    int sent = packet_batch_send(self->nat_batch, self->to_nat);
-    if (sent < 0)
-        *self->drop_nat_queue_full += count;
-    else
-        *self->datagrams_out += (uint64_t)sent;
+    packet_batch_send_counted(self->nat_batch, self->to_nat, self->datagrams_out, self->drop_nat_queue_full);
 }
 
 // session_io_t.flush: the session table filled the batch.
@@ -86,29 +81,18 @@ static void on_batch_full(void *ctx, packet_batch_t *batch)
     send_nat_batch(ctx);
 }
 
-// session_keys_t.install: one Keypair to the data plane. The envelope's packed bytes are wiped by
-// wire_send; msg points into kp, which the caller wipes.
+// session_keys_t.install: one Keypair to the data plane (the caller wipes kp).
 static int send_keypair(void *ctx, const keyring_keypair_t *kp)
 {
     crypto_t *self = ctx;
-    Weft__Keypair msg;
-    key_msg_keypair(&msg, kp);
-    Weft__Envelope env = WEFT__ENVELOPE__INIT;
-    env.body_case = WEFT__ENVELOPE__BODY_KEYPAIR;
-    env.keypair = &msg;
-    return wire_send(self->to_dataplane, &env, NULL, 0, true);
+    return key_msg_send_keypair(self->to_dataplane, kp);
 }
 
 // session_keys_t.drop: a KeysDrop to the data plane.
 static void send_keys_drop(void *ctx, const uint8_t peer[WIRE_ID_LEN], bool keys, bool queue)
 {
     crypto_t *self = ctx;
-    Weft__KeysDrop msg;
-    key_msg_drop(&msg, peer, keys, queue);
-    Weft__Envelope env = WEFT__ENVELOPE__INIT;
-    env.body_case = WEFT__ENVELOPE__BODY_KEYS_DROP;
-    env.keys_drop = &msg;
-    if (wire_send(self->to_dataplane, &env, NULL, 0, true) != 0)
+    if (key_msg_send_drop(self->to_dataplane, peer, keys, queue) != 0)
         log_warn("cannot tell the data plane to drop a peer's keys (its inbox is full or gone); they expire "
                  "within %d s", SESSION_REJECT_AFTER_MS / 1000);
 }

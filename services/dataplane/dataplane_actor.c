@@ -113,19 +113,6 @@ static bool send_direct(dataplane_t *self, packet_batch_t *batch, packet_batch_t
     return true;
 }
 
-// Sends batch (possibly empty) on sock, counting what went in *sent or was dropped in *dropped.
-static void send_batch(packet_batch_t *batch, zsock_t *sock, uint64_t *sent, uint64_t *dropped)
-{
-    size_t count = batch->count;
-    if (!count)
-        return;
-    int n = packet_batch_send(batch, sock);
-    if (n < 0)
-        *dropped += count;
-    else if (sent)
-        *sent += (uint64_t)n;
-}
-
 // One output batch: sealed datagrams leave on their direct paths or through nat; opened packets are
 // written to the borrowed TUN, or go to device.
 static void send_output(dataplane_t *self, packet_batch_t *batch)
@@ -133,7 +120,7 @@ static void send_output(dataplane_t *self, packet_batch_t *batch)
     if (batch == self->nat_batch) {
         if (self->direct && direct_paths_count(self->direct) && send_direct(self, batch, self->rest_batch))
             batch = self->rest_batch;
-        send_batch(batch, self->to_nat, self->datagrams_out, self->drop_nat_queue_full);
+        packet_batch_send_counted(batch, self->to_nat, self->datagrams_out, self->drop_nat_queue_full);
         return;
     }
     tun_io_t *tun = self->tun ? tun_borrow_io(self->tun) : NULL;
@@ -146,34 +133,25 @@ static void send_output(dataplane_t *self, packet_batch_t *batch)
         packet_batch_reset(batch);
         return;
     }
-    send_batch(batch, self->to_device, self->packets_out, self->drop_device_queue_full);
+    packet_batch_send_counted(batch, self->to_device, self->packets_out, self->drop_device_queue_full);
 }
 
-// keyring_io_t.flush: a batch filled up.
+// keyring_io_t.flush: one of the keyring's batches (nat_batch, device_batch) filled up.
 static void on_batch_full(void *ctx, packet_batch_t *batch)
 {
-    dataplane_t *self = ctx;
-    if (batch == self->crypto_batch)
-        send_batch(batch, self->to_crypto, self->handshakes_to_crypto, self->drop_crypto_queue_full);
-    else
-        send_output(self, batch);
+    send_output(ctx, batch);
 }
 
 static void send_batches(dataplane_t *self)
 {
     send_output(self, self->nat_batch);
     send_output(self, self->device_batch);
-    send_batch(self->crypto_batch, self->to_crypto, NULL, self->drop_crypto_queue_full);
+    packet_batch_send_counted(self->crypto_batch, self->to_crypto, NULL, self->drop_crypto_queue_full);
 }
 
 static void send_key_event(dataplane_t *self, const key_event_t *ev)
 {
-    Weft__KeyEvent msg;
-    key_msg_event(&msg, ev);
-    Weft__Envelope env = WEFT__ENVELOPE__INIT;
-    env.body_case = WEFT__ENVELOPE__BODY_KEY_EVENT;
-    env.key_event = &msg;
-    if (wire_send(self->to_crypto, &env, NULL, 0, true) != 0)
+    if (key_msg_send_event(self->to_crypto, ev) != 0)
         (*self->drop_key_event)++;
     else
         (*self->key_events_out)++;
@@ -237,7 +215,7 @@ static void on_direct_datagram(void *ctx, const uint8_t peer[32], const uint8_t 
         return;
     }
     if (!packet_batch_fits(self->crypto_batch, len, peer))
-        send_batch(self->crypto_batch, self->to_crypto, NULL, self->drop_crypto_queue_full);
+        packet_batch_send_counted(self->crypto_batch, self->to_crypto, NULL, self->drop_crypto_queue_full);
     if (packet_batch_add(self->crypto_batch, datagram, len, peer) == 0)
         (*self->handshakes_to_crypto)++;
 }
@@ -271,7 +249,7 @@ static void route_tun_batch(dataplane_t *self)
         }
         (*self->tun_to_router)++;
         if (!packet_batch_fits(self->router_batch, len, NULL))
-            send_batch(self->router_batch, self->to_router, NULL, self->drop_router_queue_full);
+            packet_batch_send_counted(self->router_batch, self->to_router, NULL, self->drop_router_queue_full);
         packet_batch_add(self->router_batch, pkt, len, NULL);
     }
     packet_batch_reset(b);
@@ -295,7 +273,7 @@ static int on_tun_read(void *arg)
         if (tun_io_read(tun, self->tun_batch, on_tun_batch_full, self) <= 0)
             break;
     route_tun_batch(self);
-    send_batch(self->router_batch, self->to_router, NULL, self->drop_router_queue_full);
+    packet_batch_send_counted(self->router_batch, self->to_router, NULL, self->drop_router_queue_full);
     send_batches(self);
     return 0;
 }

@@ -152,8 +152,8 @@ static uint64_t counter(node_t *n, const char *name)
     return *service_counter(n->svc, name);
 }
 
-// Makes n's member list: the given nodes.
-static void node_members(node_t *n, node_t **members, size_t count)
+// Gives n's session table (crypto) the member list: the given nodes.
+static void node_session_members(node_t *n, node_t **members, size_t count)
 {
     Weft__Peer peers[4];
     Weft__Peer *ptrs[4];
@@ -168,6 +168,12 @@ static void node_members(node_t *n, node_t **members, size_t count)
     list.peers = ptrs;
     list.n_peers = count;
     session_set_update_members(n->set, &list);
+}
+
+// Makes n's member list, in its session table and its keyring: the given nodes.
+static void node_members(node_t *n, node_t **members, size_t count)
+{
+    node_session_members(n, members, count);
     // the data plane applies the same list: listed members (with their overlay address), others removed
     for (size_t i = 0; i < n->member_count; i++) {
         bool listed = false;
@@ -1353,37 +1359,58 @@ static void test_status_report(void **state)
     assert_string_equal(session_state_name(SESSION_STATE_HANDSHAKING), "handshaking");
 }
 
-static void test_peer_restart_recovers(void **state)
+// n's crypto restarts: a new session table, same identity and network key, no sessions.
+static void node_restart_crypto(node_t *n)
 {
-    world_t *w = *state;
-    node_t *a = &w->alice, *b = &w->bob;
-    handshake(w);
-    // bob restarts: same identity, no sessions
-    session_set_destroy(&b->set);
+    session_set_destroy(&n->set);
     session_config_t cfg = {.max_packet = 1500, .psk = {1, 2, 3, 4, 5, 6, 7, 8}};
     uint8_t x_public[32];
-    memcpy(cfg.local_id, b->identity.public_key, 32);
-    identity_x25519(&b->identity, x_public, cfg.static_private);
-    keyring_destroy(&b->keys);   // the whole node restarted: the data plane too
-    b->keys = keyring_new(1500, b->svc);
-    session_keys_t keys = {.install = node_install, .drop = node_drop, .ctx = b};
-    b->set = session_set_new(&cfg, b->svc, &keys);
-    b->member_count = 0;
-    node_t *pa = a;
-    node_members(b, &pa, 1);
-    // alice still sends with the old session: bob starts a handshake
-    send_ip(w, a, b, 1);
-    deliver(w, a, b);
-    assert_int_equal(b->nat->count, 1);
+    memcpy(cfg.local_id, n->identity.public_key, 32);
+    identity_x25519(&n->identity, x_public, cfg.static_private);
+    session_keys_t keys = {.install = node_install, .drop = node_drop, .ctx = n};
+    n->set = session_set_new(&cfg, n->svc, &keys);
+    assert_non_null(n->set);
+}
+
+// n's data plane restarts: a new keyring, no keys and no members until the next list.
+static void node_restart_dataplane(node_t *n)
+{
+    keyring_destroy(&n->keys);
+    n->keys = keyring_new(1500, n->svc);
+    assert_non_null(n->keys);
+    n->member_count = 0;
+}
+
+// After bob sent his initiation: the handshake completes and traffic flows both ways again.
+static void handshake_again_and_talk(world_t *w)
+{
+    node_t *a = &w->alice, *b = &w->bob;
     deliver(w, b, a);    // initiation -> alice responds
-    deliver(w, a, b);    // response -> bob completes, sends a keepalive
-    deliver(w, b, a);    // keepalive confirms alice's new session
+    deliver(w, a, b);    // response -> bob completes, his keyring sends a keepalive
+    deliver(w, b, a);    // which confirms alice's new session
     send_ip(w, a, b, 2);
     deliver(w, a, b);
     assert_int_equal(b->dev->count, 1);
     send_ip(w, b, a, 3);
     deliver(w, b, a);
     assert_int_equal(a->dev->count, 1);
+}
+
+static void test_peer_restart_recovers(void **state)
+{
+    world_t *w = *state;
+    node_t *a = &w->alice, *b = &w->bob;
+    handshake(w);
+    // bob restarts, the whole node: same identity, no sessions, no keys
+    node_restart_crypto(b);
+    node_restart_dataplane(b);
+    node_t *pa = a;
+    node_members(b, &pa, 1);
+    // alice still sends with the old session: bob starts a handshake
+    send_ip(w, a, b, 1);
+    deliver(w, a, b);
+    assert_int_equal(b->nat->count, 1);
+    handshake_again_and_talk(w);
 }
 
 // bob's crypto restarts (a new session table, same identity), his data plane keeps its keys: traffic goes
@@ -1394,24 +1421,9 @@ static void test_crypto_restart_keeps_sessions(void **state)
     node_t *a = &w->alice, *b = &w->bob;
     handshake(w);
     advance(w, 30000);
-    session_set_destroy(&b->set);
-    session_config_t cfg = {.max_packet = 1500, .psk = {1, 2, 3, 4, 5, 6, 7, 8}};
-    uint8_t x_public[32];
-    memcpy(cfg.local_id, b->identity.public_key, 32);
-    identity_x25519(&b->identity, x_public, cfg.static_private);
-    session_keys_t keys = {.install = node_install, .drop = node_drop, .ctx = b};
-    b->set = session_set_new(&cfg, b->svc, &keys);
+    node_restart_crypto(b);
     node_t *pa = a;
-    Weft__Peer peer = WEFT__PEER__INIT;
-    peer.id.data = a->identity.public_key;
-    peer.id.len = 32;
-    peer.overlay_addr = (char *)a->addr;
-    Weft__Peer *ptr = &peer;
-    Weft__PeerList list = WEFT__PEER_LIST__INIT;
-    list.peers = &ptr;
-    list.n_peers = 1;
-    session_set_update_members(b->set, &list);   // crypto's list only: the data plane kept its own
-    (void)pa;
+    node_session_members(b, &pa, 1);   // crypto's list only: the data plane kept its own
     uint64_t initiations = counter(a, "handshakes_initiated") + counter(b, "handshakes_initiated");
     send_ip(w, a, b, 7);
     deliver(w, a, b);
@@ -1445,9 +1457,7 @@ static void test_dataplane_restart_rekeys(void **state)
     world_t *w = *state;
     node_t *a = &w->alice, *b = &w->bob;
     handshake(w);
-    keyring_destroy(&b->keys);
-    b->keys = keyring_new(1500, b->svc);
-    b->member_count = 0;
+    node_restart_dataplane(b);
     node_t *pa = a;
     node_members(b, &pa, 1);
     assert_int_equal(session_set_established(b->set), 1);
@@ -1457,15 +1467,7 @@ static void test_dataplane_restart_rekeys(void **state)
     assert_int_equal(b->dev->count, 0);
     assert_int_equal(b->nat->count, 1);
     assert_int_equal(batch_type(b->nat, 0), CRYPTO_MSG_INITIATION);
-    deliver(w, b, a);    // alice responds
-    deliver(w, a, b);    // bob completes; his keyring sends a keepalive
-    deliver(w, b, a);    // which confirms alice's new session
-    send_ip(w, a, b, 2);
-    deliver(w, a, b);
-    assert_int_equal(b->dev->count, 1);
-    send_ip(w, b, a, 3);
-    deliver(w, b, a);
-    assert_int_equal(a->dev->count, 1);
+    handshake_again_and_talk(w);
 }
 
 static void test_simultaneous_initiation(void **state)
