@@ -83,7 +83,15 @@ static const config_key_t config_keys[] = {
     CHOICE("connection.relay", connection_relay, "allow|never|only"),
     INT("connection.keepalive", keepalive_interval, 1, 3600),
     INT("connection.connect_timeout", connect_timeout, 1, 600),
+    BOOL("connection.relay_via_peers", connection_relay_via_peers),
     BOOL("routing.broadcast", routing_broadcast),
+    INT("routing.announce_interval", routing_announce_interval, 1, 3600),
+    BOOL("routing.split_horizon", routing_split_horizon),
+    INT("routing.max_hops", routing_max_hops, 1, 16),
+    INT("routing.route_timeout", routing_route_timeout, 5, 86400),
+    LIST_CHECKED("routing.advertise", routing_advertise, routing_advertise_count, config_check_ipv4_prefix),
+    BOOL("routing.accept_routes", routing_accept_routes),
+    BOOL("routing.masquerade", routing_masquerade),
     BOOL("dataplane.direct", dataplane_direct),
     BOOL("dataplane.tun", dataplane_tun),
     BOOL("dataplane.gso", dataplane_gso),
@@ -175,6 +183,11 @@ void config_defaults(weft_config_t *cfg, const char *home)
     cfg->connection_direct = true;
     snprintf(cfg->connection_relay, sizeof cfg->connection_relay, "allow");
     cfg->keepalive_interval = 25;
+    cfg->connection_relay_via_peers = true;
+    cfg->routing_announce_interval = 10;
+    cfg->routing_split_horizon = true;
+    cfg->routing_max_hops = 8;
+    cfg->routing_route_timeout = 300;
     cfg->dataplane_direct = true;
     cfg->dataplane_tun = true;
     cfg->dataplane_gso = true;
@@ -768,10 +781,15 @@ int config_save(const weft_config_t *cfg, const char *path)
             quoted(q, sizeof q, cfg->device_name), cfg->mtu, cfg->device_offload ? "true" : "false");
     if (cfg->device_mac[0])
         fprintf(f, "  mac: \"%s\"\n", cfg->device_mac);
-    fprintf(f, "connection:\n  direct: %s\n  relay: %s\n  keepalive: %d\n  connect_timeout: %d\n",
-            cfg->connection_direct ? "true" : "false", cfg->connection_relay, cfg->keepalive_interval,
-            cfg->connect_timeout);
-    fprintf(f, "routing:\n  broadcast: %s\n", cfg->routing_broadcast ? "true" : "false");
+    fprintf(f, "connection:\n  direct: %s\n  relay: %s\n  relay_via_peers: %s\n  keepalive: %d\n  connect_timeout: %d\n",
+            cfg->connection_direct ? "true" : "false", cfg->connection_relay,
+            cfg->connection_relay_via_peers ? "true" : "false", cfg->keepalive_interval, cfg->connect_timeout);
+    fprintf(f, "routing:\n  broadcast: %s\n  announce_interval: %d\n  split_horizon: %s\n  max_hops: %d\n"
+               "  route_timeout: %d\n  accept_routes: %s\n  masquerade: %s\n",
+            cfg->routing_broadcast ? "true" : "false", cfg->routing_announce_interval,
+            cfg->routing_split_horizon ? "true" : "false", cfg->routing_max_hops, cfg->routing_route_timeout,
+            cfg->routing_accept_routes ? "true" : "false", cfg->routing_masquerade ? "true" : "false");
+    write_list(f, "advertise", cfg->routing_advertise, cfg->routing_advertise_count);
     fprintf(f, "nat:\n");
     write_list(f, "stun_servers", cfg->stun_servers, cfg->stun_server_count);
     write_list(f, "turn_servers", cfg->turn_servers, cfg->turn_server_count);

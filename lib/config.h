@@ -69,8 +69,18 @@ typedef struct {
     bool connection_direct;         // connection.direct: try direct paths (host/srflx), default true
     char connection_relay[8];       // connection.relay: allow|never|only (TURN), default "allow"
 
-    // routing:
+    bool connection_relay_via_peers;// connection.relay_via_peers: carry other members' traffic (a mesh hop), default true
+
+    // routing: (weft-router; docs/routing.md)
     bool routing_broadcast;         // routing.broadcast: IPv4 broadcast/multicast go to every peer, default false
+    int routing_announce_interval;  // routing.announce_interval seconds between periodic announcements, default 10
+    bool routing_split_horizon;     // routing.split_horizon: poisoned reverse towards the next hop, default true
+    int routing_max_hops;           // routing.max_hops: longest route (1 = direct only), default 8
+    int routing_route_timeout;      // routing.route_timeout seconds a route lives unannounced, default 300
+    char routing_advertise[CONFIG_MAX_SERVERS][CONFIG_STR];  // routing.advertise: subnets behind this node
+    int routing_advertise_count;
+    bool routing_accept_routes;     // routing.accept_routes: install other members' subnets, default false
+    bool routing_masquerade;        // routing.masquerade: NAT mesh traffic leaving to an advertised subnet, default false
     bool dataplane_direct;          // dataplane.direct: crypto sends and receives on direct ICE pairs itself, default true
     bool dataplane_tun;             // dataplane.tun: crypto borrows the TUN from device and reads and writes it itself, default true
     bool dataplane_gso;             // dataplane.gso: UDP GSO on those sends where the kernel has it, default true

@@ -1,6 +1,8 @@
 // config_check.c — see config_check.h.
 #include "config_check.h"
 
+#include "route_table.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +131,16 @@ int config_check_device_name(const char *text, char *why, size_t why_len)
     if (ok)
         return 0;
     snprintf(why, why_len, "'%s' is not an interface name (1..15 characters, no '/', ':' or spaces)", text);
+    return -1;
+}
+
+int config_check_ipv4_prefix(const char *text, char *why, size_t why_len)
+{
+    uint32_t addr;
+    int len;
+    if (ipv4_prefix_from_text(text, &addr, &len) == 0)
+        return 0;
+    snprintf(why, why_len, "'%s' is not an IPv4 prefix such as 192.168.50.0/24 (no bits set past the length)", text);
     return -1;
 }
 

@@ -17,7 +17,8 @@ int config_check_redis_url(const char *text, char *why, size_t why_len);     // 
 int config_check_turn_url(const char *text, char *why, size_t why_len);      // turn://user:pass@host:port[?transport=]
 int config_check_network_key(const char *text, char *why, size_t why_len);   // 64 hex characters or ""
 int config_check_curve_key(const char *text, char *why, size_t why_len);     // 64 hex, old 40 Z85, or ""
-int config_check_device_name(const char *text, char *why, size_t why_len);   // a Linux interface name
+int config_check_device_name(const char *text, char *why, size_t why_len);
+int config_check_ipv4_prefix(const char *text, char *why, size_t why_len);   // a.b.c.d/len, no host bits   // a Linux interface name
 
 // Is text exactly one of the words in choices ("a|b|c")?
 bool config_check_choice(const char *text, const char *choices);

@@ -177,6 +177,33 @@ int ipv4_from_text(const char *text, uint32_t *addr)
     return 0;
 }
 
+uint32_t ipv4_prefix_mask(int len)
+{
+    return len <= 0 ? 0 : len >= 32 ? 0xffffffffu : ~(0xffffffffu >> len);
+}
+
+int ipv4_prefix_from_text(const char *text, uint32_t *addr, int *len)
+{
+    char buf[24];
+    const char *slash = text ? strchr(text, '/') : NULL;
+    if (!slash || (size_t)(slash - text) >= sizeof buf || !slash[1] || strlen(slash + 1) > 2)
+        return -1;
+    memcpy(buf, text, (size_t)(slash - text));
+    buf[slash - text] = '\0';
+    int n = 0;
+    for (const char *c = slash + 1; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return -1;
+        n = n * 10 + (*c - '0');
+    }
+    uint32_t a;
+    if (n > 32 || ipv4_from_text(buf, &a) != 0 || (a & ~ipv4_prefix_mask(n)) != 0)
+        return -1;
+    *addr = a;
+    *len = n;
+    return 0;
+}
+
 void ipv4_to_text(uint32_t addr, char out[16])
 {
     snprintf(out, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff);

@@ -58,5 +58,10 @@ bool ipv4_is_multicast_or_broadcast(uint32_t addr);
 // "a.b.c.d" <-> host byte order. ipv4_from_text returns 0 or -1.
 int ipv4_from_text(const char *text, uint32_t *addr);
 void ipv4_to_text(uint32_t addr, char out[16]);
+// "a.b.c.d/len" (len 0..32; the address must have no bits past len, as 192.168.50.0/24) -> host-order
+// network address and length. Returns 0 or -1.
+int ipv4_prefix_from_text(const char *text, uint32_t *addr, int *len);
+// The netmask of a prefix length (0..32), host order.
+uint32_t ipv4_prefix_mask(int len);
 
 #endif
