@@ -285,7 +285,24 @@ static void test_connection_keys(void **state)
     assert_int_equal(parse(&cfg, "routing:\n  broadcast: yes\n", err, sizeof err), 0);
     assert_true(cfg.routing_broadcast);
     expect_error("routing:\n  broadcast: sometimes\n", "weft.yaml:2: 'routing.broadcast': 'sometimes' is not true/false");
-    expect_error("routing:\n  max_hops: 3\n", "weft.yaml:2: unknown key 'routing.max_hops'");
+    // mesh routing (docs/routing.md)
+    config_defaults(&cfg, "/tmp/h");
+    assert_true(cfg.connection_relay_via_peers);
+    assert_int_equal(cfg.routing_max_hops, 8);
+    assert_int_equal(cfg.routing_announce_interval, 10);
+    assert_int_equal(cfg.routing_route_timeout, 300);
+    assert_true(cfg.routing_split_horizon);
+    assert_false(cfg.routing_accept_routes);
+    assert_int_equal(parse(&cfg, "routing:\n  max_hops: 3\n  advertise: [192.168.50.0/24, 10.9.0.0/16]\n"
+                                 "connection:\n  relay_via_peers: false\n", err, sizeof err), 0);
+    assert_int_equal(cfg.routing_max_hops, 3);
+    assert_int_equal(cfg.routing_advertise_count, 2);
+    assert_string_equal(cfg.routing_advertise[1], "10.9.0.0/16");
+    assert_false(cfg.connection_relay_via_peers);
+    expect_error("routing:\n  max_hops: 0\n", "1..16");
+    expect_error("routing:\n  advertise: [192.168.50.1/24]\n", "is not an IPv4 prefix");
+    expect_error("routing:\n  advertise: [192.168.50.0]\n", "is not an IPv4 prefix");
+    expect_error("routing:\n  max_hop: 3\n", "weft.yaml:2: unknown key 'routing.max_hop'");
     expect_error("connection:\n  relay: sometimes\n", "weft.yaml:2: 'connection.relay': 'sometimes' is not one of allow|never|only");
     expect_error("connection:\n  direct: perhaps\n", "'perhaps' is not true/false");
     expect_error("connection:\n  keepalive: 0\n", "1..3600");
