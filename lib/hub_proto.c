@@ -191,6 +191,12 @@ static bool check_membership(const Weft__HubRequest *req, char *why, size_t why_
         if (!bytes_of(req->list_members->mesh_id, HUB_MESH_ID_LEN) || !hub_valid_id(req->list_members->key))
             problem = "list members: needs a 16-byte mesh_id and a 32-byte key";
         break;
+    case WEFT__HUB_REQUEST__BODY_ROUTES_ALLOW:
+        if (!bytes_of(req->routes_allow->mesh_id, HUB_MESH_ID_LEN) || !hub_valid_id(req->routes_allow->member_key))
+            problem = "routes allow: needs a 16-byte mesh_id and a 32-byte member_key";
+        else if (!req->routes_allow->prefix || strlen(req->routes_allow->prefix) > 18)
+            problem = "routes allow: prefix must be an IPv4 prefix like 192.168.50.0/24";
+        break;
     default:
         problem = "request has no body";
     }
@@ -216,6 +222,8 @@ static bool check_request(const Weft__HubRequest *req, char *why, size_t why_len
         return req->leave_mesh && check_membership(req, why, why_len);
     case WEFT__HUB_REQUEST__BODY_LIST_MEMBERS:
         return req->list_members && check_membership(req, why, why_len);
+    case WEFT__HUB_REQUEST__BODY_ROUTES_ALLOW:
+        return req->routes_allow && check_membership(req, why, why_len);
     case WEFT__HUB_REQUEST__BODY_REGISTER:
         return req->register_ && check_register(req->register_, why, why_len);
     case WEFT__HUB_REQUEST__BODY_LEAVE:
@@ -257,6 +265,8 @@ static bool request_has_field_zero(const Weft__HubRequest *req)
     case WEFT__HUB_REQUEST__BODY_LEAVE_MESH: return req->leave_mesh && has_field_zero(&req->leave_mesh->base);
     case WEFT__HUB_REQUEST__BODY_LIST_MEMBERS:
         return req->list_members && has_field_zero(&req->list_members->base);
+    case WEFT__HUB_REQUEST__BODY_ROUTES_ALLOW:
+        return req->routes_allow && has_field_zero(&req->routes_allow->base);
     default: return false;
     }
 }

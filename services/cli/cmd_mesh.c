@@ -1,4 +1,4 @@
-// cmd_mesh.c — `weft mesh create|invite|join|members|kick|list|leave`: meshes with an admin, invite codes and
+// cmd_mesh.c — `weft mesh create|invite|join|members|kick|routes|list|leave`: meshes with an admin, invite codes and
 // membership certificates (docs/membership.md). Each mesh the node is in is an instance directory under
 // <home>/meshes/ (mesh_home.h) that `weft up` runs. Here: each command's usage and arguments; what they
 // do is mesh_ops.c.
@@ -29,6 +29,7 @@ static void mesh_usage(FILE *out)
             "  join     join a mesh with an invite code\n"
             "  members  everyone in the mesh, offline members and kicked keys included (the hub's roster)\n"
             "  kick     remove a member; every member cuts it off at once (admin only)\n"
+            "  routes   which subnets each member may advertise: allow, deny (admin only), list\n"
             "  list     the meshes this node is in\n"
             "  leave    leave a mesh and remove it from this node\n");
 }
@@ -274,6 +275,43 @@ static int mesh_kick(int argc, char **argv)
     return mesh_op_kick(o.home, o.mesh, argv[optind], o.as_json);
 }
 
+// ---- routes ----
+
+static void routes_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: weft mesh routes allow MEMBER PREFIX [--mesh NAME] [--json] [--home DIR]\n"
+            "       weft mesh routes deny MEMBER PREFIX [--mesh NAME] [--json] [--home DIR]\n"
+            "       weft mesh routes list [--mesh NAME] [--json] [--home DIR]\n"
+            "Which subnets each member may advertise behind it (routing.advertise, `weft up --advertise-routes`).\n"
+            "Members accept a member's subnet route only when the admin allowed that prefix for it; the hub tells\n"
+            "every member at once. allow and deny: admin only; list: any member.\n\n"
+            "  MEMBER          its node id (64 hex), fingerprint or name, as for `weft mesh kick`\n"
+            "  PREFIX          an IPv4 prefix with no host bits past its length, like 192.168.50.0/24\n"
+            "  --mesh NAME     which mesh (default: the only one)\n"
+            "  --json          allow/deny: {\"mesh\",\"id\",\"fingerprint\",\"prefix\",\"allowed\",\"message\"};\n"
+            "                  list: an array of {\"name\",\"fingerprint\",\"id\",\"prefixes\"}\n"
+            "  --home DIR      node home (default $WEFT_HOME, else ~/.weft)\n"
+            "  -h, --help      this help\n");
+}
+
+static int mesh_routes(int argc, char **argv)
+{
+    mesh_opts_t o;
+    int rc = parse_mesh_opts(argc, argv, true, routes_usage, &o);
+    if (rc >= 0)
+        return rc;
+    int left = argc - optind;
+    const char *verb = left > 0 ? argv[optind] : "";
+    if (strcmp(verb, "list") == 0 && left == 1)
+        return mesh_op_routes(o.home, o.mesh, verb, NULL, NULL, o.as_json);
+    if ((strcmp(verb, "allow") == 0 || strcmp(verb, "deny") == 0) && left == 3)
+        return mesh_op_routes(o.home, o.mesh, verb, argv[optind + 1], argv[optind + 2], o.as_json);
+    fprintf(stderr, "weft mesh routes: say allow MEMBER PREFIX, deny MEMBER PREFIX, or list\n");
+    routes_usage(stderr);
+    return EXIT_USAGE;
+}
+
 // ---- members ----
 
 static void members_usage(FILE *out)
@@ -462,7 +500,7 @@ int cmd_mesh(int argc, char **argv)
         void (*usage)(FILE *);
     } subs[] = {{"create", mesh_create, create_usage}, {"invite", mesh_invite, invite_usage},
                 {"join", mesh_join, join_usage},       {"kick", mesh_kick, kick_usage},
-                {"members", mesh_members, members_usage},
+                {"members", mesh_members, members_usage}, {"routes", mesh_routes, routes_usage},
                 {"list", mesh_list, list_usage},       {"leave", mesh_leave, leave_usage}};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         if (strcmp(sub, subs[i].name) == 0) {

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "node_view.h"
+#include "route_table.h"
 #include "store.h"
 #include "service_report.h"
 #include "supervisor.h"
@@ -370,6 +371,7 @@ static void add_redis(supervisor_t *sup, const weft_config_t *cfg, const char *f
 static void up_usage(FILE *out)
 {
     fprintf(out, "usage: weft up [--home DIR] [--mesh NAME] [--wait SECONDS] [--json] [--foreground] [--colocate]\n"
+                 "               [--advertise-routes PREFIX[,PREFIX...]]\n"
                  "Starts the node: a local redis-server (unless redis.url is set) and the services device,\n"
                  "router, crypto, nat, discovery and api (the HTTP API on api.listen, docs/api.md), each its own\n"
                  "process, restarted with backoff if it dies. First it checks what would keep the node from\n"
@@ -387,6 +389,11 @@ static void up_usage(FILE *out)
                  "  --foreground    stay in the foreground (log to stderr); Ctrl-C stops the node\n"
                  "  --colocate      run the seven services as threads of one process (weft-node), their\n"
                  "                  inboxes connected over inproc:// instead of ipc://: faster, less isolated\n"
+                 "  --advertise-routes PREFIX[,PREFIX...]\n"
+                 "                  for this run, announce these subnets behind this node to the mesh (like\n"
+                 "                  192.168.50.0/24; routing.advertise, at most 8; \"\" for none): members\n"
+                 "                  with routing.accept_routes route them here if the mesh admin allowed them\n"
+                 "                  (`weft mesh routes allow`); this node forwards them (ip_forward on)\n"
                  "  -h, --help      this help\n"
                  "Logs: <home>/log/<service>.log. Stop with `weft down`.\n");
 }
@@ -400,6 +407,40 @@ static void forget_reports(const char *run_dir)
         service_report_forget(run_dir, service_name((service_id_t)s));
 }
 
+// --advertise-routes: routing.advertise for this run, through WEFT_ROUTING_ADVERTISE (config.h reads it, here
+// and in every service the supervisor starts), as `weft hub --open` sets WEFT_HUB_OPEN_MESHES. Each prefix is
+// checked first, so a typo is named here. Returns 0, or -1 (printed).
+static int advertise_routes_env(const char *list)
+{
+    char buf[CONFIG_STR * 4];
+    if (strlen(list) >= sizeof buf) {
+        fprintf(stderr, "weft up: --advertise-routes is too long\n");
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "%s", list);
+    int count = 0;
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ')
+            item++;
+        uint32_t net;
+        int len;
+        if (!*item)
+            continue;
+        if (ipv4_prefix_from_text(item, &net, &len) != 0) {
+            fprintf(stderr, "weft up: --advertise-routes: '%s' is not an IPv4 prefix with no host bits past its "
+                            "length (like 192.168.50.0/24)\n", item);
+            return -1;
+        }
+        if (++count > CONFIG_MAX_SERVERS) {
+            fprintf(stderr, "weft up: --advertise-routes: at most %d prefixes\n", CONFIG_MAX_SERVERS);
+            return -1;
+        }
+    }
+    setenv("WEFT_ROUTING_ADVERTISE", list, 1);
+    return 0;
+}
+
 int cmd_up(int argc, char **argv)
 {
     static struct option options[] = {{"home", required_argument, 0, 'H'},
@@ -407,9 +448,10 @@ int cmd_up(int argc, char **argv)
                                       {"colocate", no_argument, 0, 'c'},
                                       {"wait", required_argument, 0, 'w'},
                                       {"json", no_argument, 0, 'j'},
+                                      {"advertise-routes", required_argument, 0, 'a'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
-    const char *home = NULL;
+    const char *home = NULL, *advertise = NULL;
     bool foreground = false, colocate = false, json = false;
     int wait_seconds = 0;
     char *end = NULL;
@@ -429,12 +471,17 @@ int cmd_up(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case 'a': advertise = optarg; break;
         case 'h': up_usage(stdout); return EXIT_OK;
         default: up_usage(stderr); return EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "weft up: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (advertise && advertise_routes_env(advertise) != 0) {
+        up_usage(stderr);
         return EXIT_USAGE;
     }
     weft_config_t cfg;

@@ -20,6 +20,7 @@
 #include "invite.h"
 #include "json.h"
 #include "mesh_home.h"
+#include "route_table.h"
 #include "store.h"
 
 #define HUB_CALL_TIMEOUT_MS 5000
@@ -878,4 +879,133 @@ int mesh_op_leave(const char *home_opt, const char *name, bool force)
     }
     printf("left mesh %s%s\n", name, told ? " (the hub and its members were told)" : "");
     return EXIT_OK;
+}
+
+// ---- routes: the subnets the admin lets each member advertise (RoutesAllow; the list is in the roster) ----
+
+static int routes_list(const char *home_opt, const char *mesh, bool as_json)
+{
+    char home[PATH_MAX], err[512];
+    weft_config_t cfg;
+    identity_t id;
+    if (load_instance(home_opt, mesh, "mesh routes", home, sizeof home, &cfg) != 0)
+        return EXIT_FAIL;
+    if (identity_load(cfg.identity_file, &id, err, sizeof err) != 0) {
+        fprintf(stderr, "weft mesh routes: %s\n", err);
+        return EXIT_FAIL;
+    }
+    Weft__HubReply *reply = mesh_roster_fetch(&cfg, &id, err, sizeof err);
+    identity_wipe(&id);
+    if (!reply) {
+        fprintf(stderr, "weft mesh routes: %s\n", err);
+        return EXIT_FAIL;
+    }
+    const Weft__MemberList *ml = reply->member_list;
+    json_t j;
+    if (as_json) {
+        json_init(&j, stdout);
+        json_array_begin(&j, NULL);
+    } else {
+        printf("%-20s %-19s %s\n", "NAME", "FINGERPRINT", "MAY ADVERTISE");
+    }
+    for (size_t i = 0; i < ml->n_members; i++) {
+        const Weft__MemberInfo *m = ml->members[i];
+        if (m->key.len != 32 || m->revoked || m->n_allowed_routes == 0)
+            continue;
+        char hex[ID_HEX_LEN], fp[FINGERPRINT_LEN], name[64];
+        id_to_hex(m->key.data, hex);
+        id_fingerprint(m->key.data, fp);
+        printable(m->name, name, sizeof name);
+        if (as_json) {
+            json_object_begin(&j, NULL);
+            json_string(&j, "name", m->name);
+            json_string(&j, "fingerprint", fp);
+            json_string(&j, "id", hex);
+            json_array_begin(&j, "prefixes");
+            for (size_t k = 0; k < m->n_allowed_routes; k++)
+                json_string(&j, NULL, m->allowed_routes[k]);
+            json_array_end(&j);
+            json_object_end(&j);
+            continue;
+        }
+        printf("%-20s %-19s", name[0] ? name : "-", fp);
+        for (size_t k = 0; k < m->n_allowed_routes; k++) {
+            char prefix[24];
+            printable(m->allowed_routes[k], prefix, sizeof prefix);
+            printf("%s%s", k ? ", " : " ", prefix);
+        }
+        printf("\n");
+    }
+    if (as_json) {
+        json_array_end(&j);
+        json_finish(&j);
+    }
+    weft__hub_reply__free_unpacked(reply, NULL);
+    return EXIT_OK;
+}
+
+int mesh_op_routes(const char *home_opt, const char *mesh, const char *verb, const char *member, const char *prefix,
+                   bool as_json)
+{
+    if (strcmp(verb, "list") == 0)
+        return routes_list(home_opt, mesh, as_json);
+    bool allow = strcmp(verb, "allow") == 0;
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "mesh routes %s", allow ? "allow" : "deny");
+    uint32_t net;
+    int len;
+    if (ipv4_prefix_from_text(prefix, &net, &len) != 0) {
+        fprintf(stderr, "weft %s: '%s' is not an IPv4 prefix with no host bits past its length (like "
+                        "192.168.50.0/24)\n", cmd, prefix);
+        return EXIT_USAGE;
+    }
+    char home[PATH_MAX], err[1024];
+    weft_config_t cfg;
+    identity_t id;
+    if (load_instance(home_opt, mesh, cmd, home, sizeof home, &cfg) != 0 || load_admin(&cfg, cmd, &id) != 0)
+        return EXIT_FAIL;
+    uint8_t key[32], mesh_id[16];
+    if (mesh_resolve_member(&cfg, member, key, err, sizeof err) != 0) {
+        identity_wipe(&id);
+        fprintf(stderr, "weft %s: %s\n", cmd, err);
+        return EXIT_FAIL;
+    }
+    mesh_id_from_hex(cfg.mesh_id, mesh_id);
+    Weft__RoutesAllow ra = WEFT__ROUTES_ALLOW__INIT;
+    ra.mesh_id.data = mesh_id;
+    ra.mesh_id.len = 16;
+    ra.member_key.data = key;
+    ra.member_key.len = 32;
+    ra.prefix = (char *)prefix;
+    ra.allow = allow;
+    Weft__HubRequest req = WEFT__HUB_REQUEST__INIT;
+    req.body_case = WEFT__HUB_REQUEST__BODY_ROUTES_ALLOW;
+    req.routes_allow = &ra;
+    Weft__HubReply *reply = call_hub(&cfg, &id, &req, HUB_CALL_TIMEOUT_MS, cmd);
+    identity_wipe(&id);
+    if (!reply)
+        return EXIT_FAIL;
+    int rc = EXIT_OK;
+    if (reply->body_case != WEFT__HUB_REPLY__BODY_DONE) {
+        rc = hub_refused(allow ? "routes allow" : "routes deny", reply);
+    } else if (as_json) {
+        char hex[ID_HEX_LEN], fp[FINGERPRINT_LEN];
+        id_to_hex(key, hex);
+        id_fingerprint(key, fp);
+        json_t j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_string(&j, "mesh", cfg.mesh);
+        json_string(&j, "id", hex);
+        json_string(&j, "fingerprint", fp);
+        json_string(&j, "prefix", prefix);
+        json_bool(&j, "allowed", allow);
+        json_string(&j, "message", reply->done->message);
+        json_object_end(&j);
+        json_finish(&j);
+    } else {
+        printf("%s\n", reply->done->message);
+    }
+    weft__hub_reply__free_unpacked(reply, NULL);
+    return rc;
 }

@@ -1,5 +1,6 @@
 // mesh_ops.h — what `weft mesh` and `weft room` do to a mesh once their arguments are read: create it
-// (this node its admin), invite, join, list its members (the hub's roster), kick a member, leave. Each asks the hub one question over
+// (this node its admin), invite, join, list its members (the hub's roster), kick a member, allow or deny a member's subnet routes,
+// leave. Each asks the hub one question over
 // lib/hub_client (under the node's identity) and writes or removes the instance directory (mesh_home.h).
 //
 // Each prints its own errors as "weft <cmd>: ..." and returns an exit code (EXIT_OK, EXIT_FAIL, EXIT_USAGE).
@@ -28,6 +29,11 @@ int mesh_op_join(const char *home_opt, const char *code, const char *local, cons
 int mesh_op_members(const char *home_opt, const char *mesh, bool as_json);
 // Kicks member (a hex id, fingerprint or name, online or not) out of the instance's mesh (admin only).
 int mesh_op_kick(const char *home_opt, const char *mesh, const char *member, bool as_json);
+// `weft mesh routes VERB`: "allow"/"deny" lets member (as for kick) advertise prefix, or takes it back (admin
+// only); "list" prints every member's allowed prefixes (from the roster; any member may). member and prefix
+// are NULL for list.
+int mesh_op_routes(const char *home_opt, const char *mesh, const char *verb, const char *member, const char *prefix,
+                   bool as_json);
 // Leaves mesh name: stops it, tells the hub (unless this node is its admin), removes the instance.
 int mesh_op_leave(const char *home_opt, const char *name, bool force);
 

@@ -156,6 +156,7 @@ static void bad_request(hub_t *self, const uint8_t *rid, size_t rid_len, const c
 // Sends members[except]'s view of the mesh (everyone else) to it.
 static void send_peer_list(hub_t *self, const char *mesh, size_t n, size_t to)
 {
+    hub_mesh_load_routes(self->mesh, mesh);  // each member's allowed subnet routes (Peer.allowed_routes)
     size_t count_peers = 0;
     for (size_t i = 0; i < n; i++) {
         if (i == to)
@@ -167,6 +168,7 @@ static void send_peer_list(hub_t *self, const char *mesh, size_t n, size_t to)
         p->name = self->scratch[i].name;
         p->overlay_addr = self->scratch[i].overlay_addr;
         p->last_seen_ms = self->scratch[i].last_seen_ms;
+        p->n_allowed_routes = hub_mesh_routes_of(self->mesh, p->id.data, &p->allowed_routes);
         self->peer_ptrs[count_peers++] = p;
     }
     Weft__PeerList list = WEFT__PEER_LIST__INIT;

@@ -1,7 +1,8 @@
 // hub_mesh.c — see hub_mesh.h. Who may do what: the sender of every request is its connection's CURVE key
 // (the ZAP handler sets User-Id); a request naming a key is accepted only when that key is the
 // connection's. CreateMesh makes the sender the admin; RegisterInvite needs the admin; Join needs an
-// invite signed by the admin and registered with the hub; Kick needs a revocation signed by the admin.
+// invite signed by the admin and registered with the hub; Kick needs a revocation signed by the admin;
+// RoutesAllow (the subnets a member may advertise) needs the admin's connection.
 #include "hub_mesh.h"
 
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 #include "identity.h"
 #include "invite.h"
 #include "log.h"
+#include "route_table.h"
 
 typedef struct {
     bool used;
@@ -31,7 +33,7 @@ typedef struct {
 typedef struct {
     uint64_t *meshes_created, *creates_refused, *invites_registered, *bad_invites, *joins, *joins_failed;
     uint64_t *cert_requests, *late_certs, *kicks, *leaves, *rosters_sent, *no_such_mesh, *pruned;
-    uint64_t *bad_requests, *errors_sent, *redis_errors;
+    uint64_t *bad_requests, *errors_sent, *redis_errors, *routes_changed;
 } hub_mesh_counters_t;
 
 struct hub_mesh {
@@ -49,6 +51,9 @@ struct hub_mesh {
     uint64_t next_request_id;
     uint8_t *revoked;                   // HUB_MESH_MAX_REVOKED encoded revocations
     ProtobufCBinaryData revoked_list[HUB_MESH_MAX_REVOKED];
+    mesh_route_allow_t *routes;         // a mesh's allow list (MESH_STORE_MAX_ALLOWANCES), sorted by key
+    char **route_texts;                 // routes[i].prefix, for Peer.allowed_routes
+    size_t n_routes;
     hub_quota_t *create_keys;           // CreateMesh per creator key, per hour
     hub_quota_t *create_addrs;          // CreateMesh per peer address, per hour
     int create_per_key, create_per_address;
@@ -84,17 +89,21 @@ hub_mesh_t *hub_mesh_new(store_t *store, members_t *members, service_t *stats, h
     c->bad_requests = service_counter(stats, "bad_requests");
     c->errors_sent = service_counter(stats, "errors_sent");
     c->redis_errors = service_counter(stats, "redis_errors");
+    c->routes_changed = service_counter(stats, "routes_changed");
     self->send = send;
     self->send_ctx = send_ctx;
     self->push = push;
     self->push_ctx = push_ctx;
     self->scratch = calloc(MEMBERS_MAX_PER_MESH, sizeof *self->scratch);
     self->revoked = calloc(HUB_MESH_MAX_REVOKED, REVOCATION_LEN);
+    self->routes = calloc(MESH_STORE_MAX_ALLOWANCES, sizeof *self->routes);
+    self->route_texts = calloc(MESH_STORE_MAX_ALLOWANCES, sizeof *self->route_texts);
     randombytes_buf(&self->next_request_id, sizeof self->next_request_id);
     self->create_keys = hub_quota_new(QUOTA_SLOTS, QUOTA_WINDOW_MS);
     self->create_addrs = hub_quota_new(QUOTA_SLOTS, QUOTA_WINDOW_MS);
     hub_mesh_set_create_quota(self, 0, 0);
-    if (!self->meshes || !self->scratch || !self->revoked || !self->create_keys || !self->create_addrs)
+    if (!self->meshes || !self->scratch || !self->revoked || !self->routes || !self->route_texts ||
+        !self->create_keys || !self->create_addrs)
         hub_mesh_destroy(&self);
     return self;
 }
@@ -107,6 +116,8 @@ void hub_mesh_destroy(hub_mesh_t **self)
         hub_quota_destroy(&(*self)->create_addrs);
         free((*self)->scratch);
         free((*self)->revoked);
+        free((*self)->routes);
+        free((*self)->route_texts);
         free(*self);
         *self = NULL;
     }
@@ -585,6 +596,66 @@ static void handle_leave_mesh(hub_mesh_t *self, const uint8_t *rid, size_t rid_l
     send_done(self, rid, rid_len, rc == 0 ? "left the mesh" : "you were not a member of this mesh");
 }
 
+// ---- RoutesAllow: the subnets a member may advertise (the admin's allow list) ----
+
+static void handle_routes_allow(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
+                                const Weft__RoutesAllow *r)
+{
+    mesh_info_t mesh;
+    if (!load_mesh(self, rid, rid_len, r->mesh_id.data, &mesh))
+        return;
+    if (!hub_is_connection_key(mesh.admin_key, user_id)) {
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__NOT_ADMIN,
+                   "only the mesh's admin can allow or deny subnet routes");
+        return;
+    }
+    char why[240], canon[MESH_STORE_PREFIX_LEN];
+    if (!mesh_store_prefix_valid(r->prefix, canon)) {
+        snprintf(why, sizeof why, "'%.18s' is not an IPv4 prefix with no host bits (like 192.168.50.0/24)",
+                 r->prefix);
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, why);
+        return;
+    }
+    mesh_member_t m;
+    int rc = mesh_store_get_member(self->meshes, mesh.id, r->member_key.data, &m);
+    if (rc == MESH_STORE_NOT_FOUND && r->allow) {
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__NOT_MEMBER, "no such member in this mesh");
+        return;
+    }
+    if (rc == -1) {
+        (*self->count.redis_errors)++;
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, "the hub's storage failed; try again");
+        return;
+    }
+    rc = r->allow ? mesh_store_routes_allow(self->meshes, mesh.id_hex, r->member_key.data, canon, mesh.expires)
+                  : mesh_store_routes_deny(self->meshes, mesh.id_hex, r->member_key.data, canon);
+    char fp[FINGERPRINT_LEN];
+    id_fingerprint(r->member_key.data, fp);
+    if (rc == MESH_STORE_FULL) {
+        snprintf(why, sizeof why, "%s may already advertise %d prefixes (the most a member may)", fp,
+                 MESH_STORE_MAX_ROUTES);
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, why);
+        return;
+    }
+    if (rc == MESH_STORE_NOT_FOUND) {
+        snprintf(why, sizeof why, "%s was not allowed to advertise %s", fp, canon);
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, why);
+        return;
+    }
+    if (rc != 0) {
+        (*self->count.redis_errors)++;
+        send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, "the hub's storage failed; try again");
+        return;
+    }
+    (*self->count.routes_changed)++;
+    log_info("mesh %s: %s (%s) %s advertise %s", mesh.name, m.name[0] ? m.name : "(not a member)", fp,
+             r->allow ? "may" : "may no longer", canon);
+    self->push(self->push_ctx, mesh.id_hex);
+    snprintf(why, sizeof why, "%s %s advertise %s; every member was told", m.name[0] ? m.name : fp,
+             r->allow ? "may" : "may no longer", canon);
+    send_done(self, rid, rid_len, why);
+}
+
 // ---- ListMembers: the roster with presence, for `weft mesh members` and kicks of offline members ----
 
 // Fills info for key; online from the live table in self->scratch[0..live).
@@ -630,6 +701,7 @@ static void handle_list_members(hub_mesh_t *self, const uint8_t *rid, size_t rid
         send_error(self, rid, rid_len, WEFT__HUB_ERROR__CODE__BAD_REQUEST, "the hub's storage failed; try again");
         goto done;
     }
+    hub_mesh_load_routes(self, mesh.id_hex);
     size_t k = 0;
     for (int i = 0; i < n; i++, k++) {
         Weft__MemberInfo *info = &infos[k];
@@ -640,6 +712,7 @@ static void handle_list_members(hub_mesh_t *self, const uint8_t *rid, size_t rid
         info->address = roster[i].address;
         info->joined_ms = roster[i].joined_ms;
         member_info(self, &mesh, live, roster[i].key, info);
+        info->n_allowed_routes = hub_mesh_routes_of(self, roster[i].key, &info->allowed_routes);
         list[k] = info;
     }
     // kicked members are off the roster: their revocations say who they were; the name is the one they
@@ -694,6 +767,9 @@ void hub_mesh_handle(hub_mesh_t *self, const uint8_t *rid, size_t rid_len, const
     case WEFT__HUB_REQUEST__BODY_LEAVE_MESH: handle_leave_mesh(self, rid, rid_len, user_id, req->leave_mesh); break;
     case WEFT__HUB_REQUEST__BODY_LIST_MEMBERS:
         handle_list_members(self, rid, rid_len, user_id, req->list_members);
+        break;
+    case WEFT__HUB_REQUEST__BODY_ROUTES_ALLOW:
+        handle_routes_allow(self, rid, rid_len, user_id, req->routes_allow);
         break;
     default: break;
     }
@@ -788,4 +864,25 @@ void hub_mesh_fill_revoked(hub_mesh_t *self, const char *mesh_name, Weft__PeerLi
     }
     list->n_revoked = n > 0 ? (size_t)n : 0;
     list->revoked = n > 0 ? self->revoked_list : NULL;
+}
+
+void hub_mesh_load_routes(hub_mesh_t *self, const char *mesh_name)
+{
+    int n = mesh_store_routes_list(self->meshes, mesh_name, self->routes, MESH_STORE_MAX_ALLOWANCES);
+    if (n < 0)
+        (*self->count.redis_errors)++;
+    self->n_routes = n > 0 ? (size_t)n : 0;
+    for (size_t i = 0; i < self->n_routes; i++)
+        self->route_texts[i] = self->routes[i].prefix;
+}
+
+size_t hub_mesh_routes_of(hub_mesh_t *self, const uint8_t key[32], char ***out)
+{
+    size_t first = 0, n = 0;
+    while (first < self->n_routes && memcmp(self->routes[first].key, key, 32) != 0)
+        first++;
+    while (first + n < self->n_routes && memcmp(self->routes[first + n].key, key, 32) == 0)
+        n++;
+    *out = n ? &self->route_texts[first] : NULL;
+    return n;
 }

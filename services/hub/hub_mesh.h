@@ -49,6 +49,11 @@ size_t hub_mesh_prune(hub_mesh_t *self, const char *mesh, member_t *live, size_t
 // Joins whose admin did not answer in time get an error and their use and address back. Every second.
 void hub_mesh_tick(hub_mesh_t *self);
 
+// The subnet routes each member of `mesh` (id in hex, or an open mesh's name) may advertise: load once,
+// then ask per member; *out (NULL when none) is valid until the next load.
+void hub_mesh_load_routes(hub_mesh_t *self, const char *mesh);
+size_t hub_mesh_routes_of(hub_mesh_t *self, const uint8_t key[32], char ***out);
+
 bool hub_mesh_is_managed(const char *mesh, uint8_t id[16]);
 
 // Is this Ed25519 id the key of the connection? The CURVE handshake proved the client holds the secret

@@ -13,6 +13,7 @@
 #include "identity.h"
 #include "json.h"
 #include "log.h"
+#include "route_table.h"
 
 struct mesh_store {
     store_t *store;     // not owned
@@ -205,8 +206,8 @@ int mesh_store_delete(mesh_store_t *self, const uint8_t id[16])
         if (r->element[i]->type == REDIS_REPLY_STRING)
             store_exec(self->store, "DEL hub:net:%s:member:%s", mesh.id_hex, r->element[i]->str);
     freeReplyObject(r);
-    if (store_exec(self->store, "DEL hub:net:%s hub:net:%s:roster hub:net:%s:addrs hub:net:%s:revoked", mesh.id_hex,
-                   mesh.id_hex, mesh.id_hex, mesh.id_hex) != 0 ||
+    if (store_exec(self->store, "DEL hub:net:%s hub:net:%s:roster hub:net:%s:addrs hub:net:%s:revoked hub:routes:%s",
+                   mesh.id_hex, mesh.id_hex, mesh.id_hex, mesh.id_hex, mesh.id_hex) != 0 ||
         store_exec(self->store, "SREM hub:nets %s", mesh.id_hex) != 0)
         return -1;
     mesh_store_publish(self, id, "delete", NULL, mesh.name, NULL);
@@ -416,7 +417,8 @@ static int drop_member(mesh_store_t *self, const uint8_t id[16], const uint8_t k
     if (rc == 0)
         store_exec(self->store, "HDEL hub:net:%s:addrs %s", id_hex, m->address);
     if (store_exec(self->store, "DEL hub:net:%s:member:%s", id_hex, key_hex) != 0 ||
-        store_exec(self->store, "SREM hub:net:%s:roster %s", id_hex, key_hex) != 0)
+        store_exec(self->store, "SREM hub:net:%s:roster %s", id_hex, key_hex) != 0 ||
+        mesh_store_routes_forget(self, id_hex, key) != 0)
         return -1;
     return rc;
 }
@@ -480,6 +482,116 @@ int mesh_store_revocations(mesh_store_t *self, const uint8_t id[16], uint8_t *ou
     }
     int rc = r->type == REDIS_REPLY_ARRAY ? (int)count : -1;
     freeReplyObject(r);
+    return rc;
+}
+
+// ---- subnet routes a member may advertise ----
+
+bool mesh_store_prefix_valid(const char *text, char out[MESH_STORE_PREFIX_LEN])
+{
+    uint32_t addr;
+    int len;
+    if (!text || ipv4_prefix_from_text(text, &addr, &len) != 0)
+        return false;
+    char a[16];
+    ipv4_to_text(addr, a);
+    snprintf(out, MESH_STORE_PREFIX_LEN, "%s/%d", a, len);
+    return true;
+}
+
+// The set's element for key and a prefix already checked: "<key hex> <prefix>".
+static void allowance(const uint8_t key[32], const char *prefix, char out[65 + MESH_STORE_PREFIX_LEN])
+{
+    char key_hex[65];
+    hex_of(key, 32, key_hex, sizeof key_hex);
+    snprintf(out, 65 + MESH_STORE_PREFIX_LEN, "%s %s", key_hex, prefix);
+}
+
+static int by_key_then_prefix(const void *a, const void *b)
+{
+    const mesh_route_allow_t *x = a, *y = b;
+    int c = memcmp(x->key, y->key, 32);
+    return c ? c : strcmp(x->prefix, y->prefix);
+}
+
+int mesh_store_routes_list(mesh_store_t *self, const char *mesh, mesh_route_allow_t *out, size_t max)
+{
+    redisReply *r = store_command(self->store, "SMEMBERS hub:routes:%s", mesh);
+    if (!r)
+        return -1;
+    size_t count = 0;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && count < max; i++) {
+        const redisReply *e = r->element[i];
+        char key_hex[65];
+        if (e->type != REDIS_REPLY_STRING || e->len < 66 || e->str[64] != ' ')
+            continue;
+        memcpy(key_hex, e->str, 64);
+        key_hex[64] = '\0';
+        if (id_from_hex(key_hex, out[count].key) != 0 || !mesh_store_prefix_valid(e->str + 65, out[count].prefix))
+            continue;  // not written by this module: ignored
+        count++;
+    }
+    int rc = r->type == REDIS_REPLY_ARRAY ? (int)count : -1;
+    freeReplyObject(r);
+    if (rc > 0)
+        qsort(out, count, sizeof *out, by_key_then_prefix);
+    return rc;
+}
+
+int mesh_store_routes_allow(mesh_store_t *self, const char *mesh, const uint8_t key[32], const char *prefix,
+                            uint64_t expires)
+{
+    char canon[MESH_STORE_PREFIX_LEN], member[65 + MESH_STORE_PREFIX_LEN];
+    if (!mesh_store_prefix_valid(prefix, canon))
+        return MESH_STORE_BAD;
+    allowance(key, canon, member);
+    mesh_route_allow_t *all = calloc(MESH_STORE_MAX_ALLOWANCES, sizeof *all);
+    int n = all ? mesh_store_routes_list(self, mesh, all, MESH_STORE_MAX_ALLOWANCES) : -1;
+    size_t mine = 0;
+    bool already = false;
+    for (int i = 0; i < n; i++) {
+        if (memcmp(all[i].key, key, 32) != 0)
+            continue;
+        mine++;
+        already = already || strcmp(all[i].prefix, canon) == 0;
+    }
+    free(all);
+    if (n < 0)
+        return -1;
+    if (already)
+        return 0;
+    if (mine >= MESH_STORE_MAX_ROUTES || n >= MESH_STORE_MAX_ALLOWANCES)
+        return MESH_STORE_FULL;
+    if (store_exec(self->store, "SADD hub:routes:%s %s", mesh, member) != 0)
+        return -1;
+    if (expires && store_exec(self->store, "EXPIREAT hub:routes:%s %llu", mesh, (unsigned long long)expires) != 0)
+        return -1;
+    return 0;
+}
+
+int mesh_store_routes_deny(mesh_store_t *self, const char *mesh, const uint8_t key[32], const char *prefix)
+{
+    char canon[MESH_STORE_PREFIX_LEN], member[65 + MESH_STORE_PREFIX_LEN];
+    if (!mesh_store_prefix_valid(prefix, canon))
+        return MESH_STORE_BAD;
+    allowance(key, canon, member);
+    redisReply *r = store_command(self->store, "SREM hub:routes:%s %s", mesh, member);
+    if (!r)
+        return -1;
+    int rc = r->type != REDIS_REPLY_INTEGER ? -1 : r->integer == 1 ? 0 : MESH_STORE_NOT_FOUND;
+    freeReplyObject(r);
+    return rc;
+}
+
+int mesh_store_routes_forget(mesh_store_t *self, const char *mesh, const uint8_t key[32])
+{
+    mesh_route_allow_t *all = calloc(MESH_STORE_MAX_ALLOWANCES, sizeof *all);
+    int n = all ? mesh_store_routes_list(self, mesh, all, MESH_STORE_MAX_ALLOWANCES) : -1;
+    int rc = n < 0 ? -1 : 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        if (memcmp(all[i].key, key, 32) == 0)
+            rc = mesh_store_routes_deny(self, mesh, key, all[i].prefix) == -1 ? -1 : 0;
+    free(all);
     return rc;
 }
 

@@ -11,6 +11,9 @@
 //   hub:net:<id>:addrs            hash address -> member key (HSETNX: the allocation is atomic)
 //   hub:net:<id>:revoked          hash member key -> encoded revocation (hex)
 //   hub:invite:<nonce hex>        hash {mesh, uses (left), expires}, EXPIREAT expires
+//   hub:routes:<mesh>             set of "<key> <prefix>": the subnets the admin lets each member advertise
+//                                 (`weft mesh routes allow`); <mesh> is the id in hex for a managed mesh, the
+//                                 name for an open one; EXPIREAT with a room
 // A room (ttl_s > 0) has EXPIREAT on every one of its keys, so it disappears by itself.
 // Every change is PUBLISHed on hub:events:<id> as one JSON line:
 //   {"event":"create|join|leave|kick|delete|change","mesh":"<id>","member":"<key>","name":..,
@@ -105,6 +108,30 @@ int mesh_store_invite_register(mesh_store_t *self, const uint8_t id[16], const u
 int mesh_store_invite_use(mesh_store_t *self, const uint8_t id[16], const uint8_t nonce[16]);
 // Gives a use back (a join that failed after taking it). 0 or -1.
 int mesh_store_invite_give_back(mesh_store_t *self, const uint8_t nonce[16]);
+
+// --- subnet routes a member may advertise (the mesh admin's allow list) ---
+// mesh: the mesh's wire name (id in hex for a managed mesh, the plain name of an open one).
+#define MESH_STORE_MAX_ROUTES 64            // per member
+#define MESH_STORE_MAX_ALLOWANCES 4096      // per mesh
+#define MESH_STORE_PREFIX_LEN 19            // "255.255.255.255/32" and its NUL
+typedef struct {
+    uint8_t key[32];
+    char prefix[MESH_STORE_PREFIX_LEN];     // canonical "a.b.c.d/len"
+} mesh_route_allow_t;
+
+// Canonical text of an IPv4 prefix "a.b.c.d/len" (no host bits past len): true and out filled, or false.
+bool mesh_store_prefix_valid(const char *text, char out[MESH_STORE_PREFIX_LEN]);
+// Lets key advertise prefix in mesh (expires: unix s of a room's end, 0 = never). 0 (also when it already
+// was), MESH_STORE_BAD (not a prefix, or host bits set), MESH_STORE_FULL (MESH_STORE_MAX_ROUTES for key or
+// MESH_STORE_MAX_ALLOWANCES for the mesh already) or -1.
+int mesh_store_routes_allow(mesh_store_t *self, const char *mesh, const uint8_t key[32], const char *prefix,
+                            uint64_t expires);
+// Takes it back. 0, MESH_STORE_NOT_FOUND (was not allowed), MESH_STORE_BAD or -1.
+int mesh_store_routes_deny(mesh_store_t *self, const char *mesh, const uint8_t key[32], const char *prefix);
+// Every allowance of mesh (up to max, sorted by key then prefix); the count or -1.
+int mesh_store_routes_list(mesh_store_t *self, const char *mesh, mesh_route_allow_t *out, size_t max);
+// Drops every allowance of key (a member that left or was kicked). 0 or -1.
+int mesh_store_routes_forget(mesh_store_t *self, const char *mesh, const uint8_t key[32]);
 
 // --- events ---
 // Publishes {"event":event,"mesh":..,"member":..,"name":..,"address":..,"ts_ms":..} on hub:events:<id>.

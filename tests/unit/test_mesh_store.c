@@ -2,7 +2,9 @@
 // list, delete; members and address allocation (lowest free, never twice, also from several processes at
 // once); invite uses taken atomically (20 processes, one use: exactly one wins) and given back;
 // revocations; the event feed (a subscriber sees one JSON line per change); a room's keys expiring; and
-// (members.c) an open mesh's address bindings: an address stays with the key that first held it.
+// (members.c) an open mesh's address bindings: an address stays with the key that first held it; the admin's
+// allow list of subnet routes (canonical prefixes, bad ones refused, a cap per member, dropped with the
+// member and with the mesh).
 #include <czmq.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -262,6 +264,66 @@ static void test_revocations_and_events(void **state)
     store_destroy(&store);
 }
 
+static void test_route_allow_list(void **state)
+{
+    (void)state;
+    store_t *store = connect_store();
+    mesh_store_t *ms = mesh_store_new(store);
+    uint8_t admin[32], a[32], b[32];
+    key_of(admin, 1);
+    key_of(a, 2);
+    key_of(b, 3);
+    mesh_info_t mesh;
+    mesh_member_t m;
+    assert_int_equal(mesh_store_create(ms, "routes", "10.8.0.0/16", admin, false, 0, &mesh), 0);
+    assert_int_equal(mesh_store_add_member(ms, mesh.id, a, "alpha", NULL, &m), 0);
+    mesh_route_allow_t out[MESH_STORE_MAX_ROUTES + 4];
+
+    // bad prefixes: refused, nothing stored
+    const char *bad[] = {"192.168.50.1/24", "192.168.50.0", "192.168.50.0/33", "300.1.1.0/24", "10.0.0.0/8x", "",
+                         "192.168.50.0/24 10.0.0.0/8"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(mesh_store_routes_allow(ms, mesh.id_hex, a, bad[i], 0), MESH_STORE_BAD);
+    assert_int_equal(mesh_store_routes_list(ms, mesh.id_hex, out, 8), 0);
+
+    assert_int_equal(mesh_store_routes_allow(ms, mesh.id_hex, a, "192.168.50.0/24", 0), 0);
+    assert_int_equal(mesh_store_routes_allow(ms, mesh.id_hex, a, "192.168.50.0/24", 0), 0);  // twice: once
+    assert_int_equal(mesh_store_routes_allow(ms, mesh.id_hex, a, "10.20.0.0/16", 0), 0);
+    assert_int_equal(mesh_store_routes_allow(ms, "open-mesh", b, "172.16.0.0/12", 0), 0);    // an open mesh
+    assert_int_equal(mesh_store_routes_list(ms, mesh.id_hex, out, 8), 2);
+    assert_memory_equal(out[0].key, a, 32);
+    assert_string_equal(out[0].prefix, "10.20.0.0/16");
+    assert_string_equal(out[1].prefix, "192.168.50.0/24");
+    assert_int_equal(mesh_store_routes_list(ms, "open-mesh", out, 8), 1);
+    assert_string_equal(out[0].prefix, "172.16.0.0/12");
+
+    assert_int_equal(mesh_store_routes_deny(ms, mesh.id_hex, a, "10.20.0.0/16"), 0);
+    assert_int_equal(mesh_store_routes_deny(ms, mesh.id_hex, a, "10.20.0.0/16"), MESH_STORE_NOT_FOUND);
+    assert_int_equal(mesh_store_routes_deny(ms, mesh.id_hex, b, "192.168.50.0/24"), MESH_STORE_NOT_FOUND);
+    assert_int_equal(mesh_store_routes_deny(ms, mesh.id_hex, a, "10.20.0.1/16"), MESH_STORE_BAD);
+    assert_int_equal(mesh_store_routes_list(ms, mesh.id_hex, out, 8), 1);
+    assert_string_equal(out[0].prefix, "192.168.50.0/24");
+
+    // at most MESH_STORE_MAX_ROUTES per member
+    for (int i = 0; i < MESH_STORE_MAX_ROUTES - 1; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "10.%d.0.0/16", 100 + i);
+        assert_int_equal(mesh_store_routes_allow(ms, mesh.id_hex, a, p, 0), 0);
+    }
+    assert_int_equal(mesh_store_routes_allow(ms, mesh.id_hex, a, "10.250.0.0/16", 0), MESH_STORE_FULL);
+    assert_int_equal(mesh_store_routes_allow(ms, mesh.id_hex, b, "10.250.0.0/16", 0), 0);  // b has its own
+    assert_int_equal(mesh_store_routes_list(ms, mesh.id_hex, out, MESH_STORE_MAX_ROUTES + 4), MESH_STORE_MAX_ROUTES + 1);
+
+    // a member leaving takes its allowances along; deleting the mesh takes the rest
+    assert_int_equal(mesh_store_remove_member(ms, mesh.id, a, "leave"), 0);
+    assert_int_equal(mesh_store_routes_list(ms, mesh.id_hex, out, 8), 1);
+    assert_memory_equal(out[0].key, b, 32);
+    assert_int_equal(mesh_store_delete(ms, mesh.id), 0);
+    assert_int_equal(mesh_store_routes_list(ms, mesh.id_hex, out, 8), 0);
+    mesh_store_destroy(&ms);
+    store_destroy(&store);
+}
+
 static void test_room_expires(void **state)
 {
     (void)state;
@@ -324,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_invites),
         cmocka_unit_test(test_revocations_and_events),
         cmocka_unit_test(test_room_expires),
+        cmocka_unit_test(test_route_allow_list),
         cmocka_unit_test(test_address_bindings),
     };
     return cmocka_run_group_tests(tests, start_redis, stop_redis);
