@@ -9,6 +9,8 @@
 // Ethernet header and answers the kernel's ARP requests for the overlay's addresses.
 // In tun mode device also lends its TUN fd to the data plane (weft-dataplane) on a unix socket (tun_lend.h): while it is lent device
 // does not read the TUN (the data plane does, and writes it), and it reads again when that connection closes.
+// Subnet routes: the router's MeshRoutes (inbox) name the accepted subnets of other members, which
+// subnet_routes.c keeps as kernel routes on the device; an advertising node forwards (subnet_forward.c).
 #include "device_actor.h"
 
 #include <errno.h>
@@ -21,8 +23,11 @@
 #include "actor_loop.h"
 #include "ether.h"
 #include "log.h"
+#include "route_table.h"
 #include "segment.h"
 #include "service.h"
+#include "subnet_forward.h"
+#include "subnet_routes.h"
 #include "tun.h"
 #include "tun_io.h"
 #include "tun_lend.h"
@@ -56,6 +61,10 @@ typedef struct {
     char lend_tag[256];             // what the lent fd is (tun_lend.h)
     char detail[400];               // the status detail when the TUN is not lent
     uint64_t *tun_lends, *tun_takebacks, *tun_lend_refused;   // lent now: lends > takebacks
+    bool lent;                      // the TUN is lent to the data plane now
+    subnet_routes_t *subnets;       // kernel routes for other members' accepted subnets
+    subnet_forward_t *forward;      // this node's advertised subnets: ip_forward, masquerade
+    uint64_t *subnet_updates, *subnet_routes, *subnet_route_errors, *subnet_bad;
 } device_t;
 
 
@@ -88,6 +97,24 @@ static void device_register_counters(device_t *self)
     self->tun_lends = service_counter(svc, "tun_lends");
     self->tun_takebacks = service_counter(svc, "tun_takebacks");
     self->tun_lend_refused = service_counter(svc, "tun_lend_refused");
+    self->subnet_updates = service_counter(svc, "subnet_updates");
+    self->subnet_routes = service_counter(svc, "subnet_routes");
+    self->subnet_route_errors = service_counter(svc, "subnet_route_errors");
+    self->subnet_bad = service_counter(svc, "subnet_bad");
+}
+
+// The status detail: the device, whether it is lent, and the subnet routes and forwarding when there are any.
+static void device_show_detail(device_t *self)
+{
+    char subnets[200] = "", lent[40] = "";
+    if (self->lent)
+        snprintf(lent, sizeof lent, ", tun lent to the data plane");
+    if (self->subnets && (subnet_routes_installed(self->subnets) || subnet_routes_failed(self->subnets)))
+        snprintf(subnets, sizeof subnets, ", %zu subnet route(s)%s%.150s", subnet_routes_installed(self->subnets),
+                 subnet_routes_failed(self->subnets) ? ", failed: " : "", subnet_routes_error(self->subnets));
+    const char *fwd = self->forward ? subnet_forward_note(self->forward) : "";
+    snprintf(self->svc->detail, sizeof self->svc->detail, "%s%s%s%s%s", self->detail, lent, subnets, fwd[0] ? ", " : "",
+             fwd);
 }
 
 static void device_destroy(device_t **self_p)
@@ -95,6 +122,8 @@ static void device_destroy(device_t **self_p)
     device_t *self = *self_p;
     if (!self)
         return;
+    subnet_routes_destroy(&self->subnets);     // before the TUN: the routes are on it
+    subnet_forward_destroy(&self->forward);
     zsock_destroy(&self->router);
     zsock_destroy(&self->control);
     zsock_destroy(&self->inbox);
@@ -209,8 +238,30 @@ static device_t *device_new(service_t *svc, char *why, size_t why_len)
     else
         snprintf(self->detail, sizeof self->detail, "tun %s %s/%d mtu %d offload %s", tun_name(self->tun),
                  cfg->overlay_addr, cfg->overlay_prefix, cfg->mtu, self->offload ? "csum+tso" : "off");
-    snprintf(svc->detail, sizeof svc->detail, "%s", self->detail);
+    subnet_t own[CONFIG_MAX_SERVERS];
+    size_t n_own = 0;
+    for (int i = 0; i < cfg->routing_advertise_count && n_own < CONFIG_MAX_SERVERS; i++)
+        if (ipv4_prefix_from_text(cfg->routing_advertise[i], &own[n_own].net, &own[n_own].len) == 0)
+            n_own++;
+    self->subnets = subnet_routes_new(tun_name(self->tun), own, n_own);
+    self->forward = subnet_forward_new(cfg, tun_name(self->tun));
+    if (!self->subnets || !self->forward) {
+        snprintf(why, why_len, "out of memory");
+        device_destroy(&self);
+        return NULL;
+    }
+    device_show_detail(self);
     return self;
+}
+
+// The router's routes: keep the kernel routes of the accepted subnets in step (errors shown, never fatal).
+static void device_on_mesh_routes(device_t *self, const Weft__MeshRoutes *routes)
+{
+    (*self->subnet_updates)++;
+    *self->subnet_route_errors += (uint64_t)subnet_routes_sync(self->subnets, routes);
+    *self->subnet_routes = subnet_routes_installed(self->subnets);
+    *self->subnet_bad = subnet_routes_bad(self->subnets);
+    device_show_detail(self);
 }
 
 // Pushes the batch read so far to the router; a full queue drops it (counted).
@@ -395,6 +446,8 @@ static void device_on_inbox(device_t *self)
     }
     if (env->body_case == WEFT__ENVELOPE__BODY_PACKETS)
         device_on_batch(self, env->packets, payload);
+    else if (env->body_case == WEFT__ENVELOPE__BODY_MESH_ROUTES && env->mesh_routes)
+        device_on_mesh_routes(self, env->mesh_routes);
     else
         (*self->ignored_messages)++;
     zframe_destroy(&payload);
@@ -417,12 +470,14 @@ static int device_set_lent(device_t *self, bool lent)
     if (lent) {
         actor_loop_forget_fd(self->loop, tun_fd(self->tun));
         (*self->tun_lends)++;
-        snprintf(self->svc->detail, sizeof self->svc->detail, "%s, tun lent to the data plane", self->detail);
+        self->lent = true;
+        device_show_detail(self);
         log_info("TUN %s lent to the data plane: device stops reading it", tun_name(self->tun));
         return 0;
     }
     (*self->tun_takebacks)++;
-    snprintf(self->svc->detail, sizeof self->svc->detail, "%s", self->detail);
+    self->lent = false;
+    device_show_detail(self);
     log_info("TUN %s taken back: device reads it again", tun_name(self->tun));
     if (actor_loop_on_fd(self->loop, tun_fd(self->tun), on_tun) != 0)
         return -1;   // logged; the loop ends and the supervisor restarts device
