@@ -326,6 +326,24 @@ static void test_membership_requests(void **state)
     list.key.len = 32;
     list.mesh_id.len = 15;
     assert_false(accepted(&req));
+
+    Weft__RoutesAllow ra = WEFT__ROUTES_ALLOW__INIT;   // weft mesh routes allow|deny
+    ra.mesh_id = invite.mesh_id;
+    ra.member_key = join.key;
+    ra.member_key.len = 32;
+    ra.prefix = "192.168.50.0/24";
+    ra.allow = true;
+    req.body_case = WEFT__HUB_REQUEST__BODY_ROUTES_ALLOW;
+    req.routes_allow = &ra;
+    assert_true(accepted(&req));
+    ra.prefix = "192.168.500.0/24-and-far-too-long";   // the hub checks the prefix itself; this is the length
+    assert_false(accepted(&req));
+    ra.prefix = "192.168.50.0/24";
+    ra.member_key.len = 31;
+    assert_false(accepted(&req));
+    ra.member_key.len = 32;
+    ra.mesh_id.len = 0;
+    assert_false(accepted(&req));
     assert_string_equal(hub_error_code_name(WEFT__HUB_ERROR__CODE__INVITE_USED_UP), "INVITE_USED_UP");
     assert_string_equal(hub_error_code_name(WEFT__HUB_ERROR__CODE__QUOTA), "QUOTA");
     assert_string_equal(hub_error_code_name(WEFT__HUB_ERROR__CODE__CLOSED_MESH), "CLOSED_MESH");
