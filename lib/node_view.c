@@ -1,6 +1,7 @@
 // node_view.c — see node_view.h.
 #include "node_view.h"
 
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,9 +222,16 @@ int node_peers_collect(store_t *store, node_peer_t **peers)
         peer->session_tx_bytes = field_u64(session, "tx_bytes");
         peer->established_ms = (int64_t)field_u64(session, "established_ms");
         peer->last_handshake_ms = (int64_t)field_u64(session, "last_handshake_ms");
-        redisReply *route = store_command(store, "HGET weft:route:%s next_hop", peer->overlay_addr);
-        if (route && route->type == REDIS_REPLY_STRING && strcmp(route->str, peer->id) != 0)
-            snprintf(peer->next_hop, sizeof peer->next_hop, "%s", route->str);
+        redisReply *route = store_command(store, "HMGET weft:route:%s next_hop hops latency_ms", peer->overlay_addr);
+        if (route && route->type == REDIS_REPLY_ARRAY && route->elements == 3) {
+            const redisReply *hop = route->element[0];
+            if (hop->type == REDIS_REPLY_STRING && hop->str[0] && strcmp(hop->str, peer->id) != 0)
+                snprintf(peer->next_hop, sizeof peer->next_hop, "%s", hop->str);
+            if (route->element[1]->type == REDIS_REPLY_STRING)
+                peer->route_hops = strtoull(route->element[1]->str, NULL, 10);
+            if (route->element[2]->type == REDIS_REPLY_STRING)
+                peer->route_latency_ms = strtoull(route->element[2]->str, NULL, 10);
+        }
         if (route)
             freeReplyObject(route);
         if (path)
@@ -244,9 +252,69 @@ int node_peers_collect(store_t *store, node_peer_t **peers)
     return count;
 }
 
+// Members first, then subnets; within each, by address (numerically for IPv4, else as text), then length.
 static int compare_routes(const void *a, const void *b)
 {
-    return strcmp(((const node_route_t *)a)->addr, ((const node_route_t *)b)->addr);
+    const node_route_t *x = a, *y = b;
+    int by_origin = strcmp(x->origin, y->origin);   // "member" < "subnet"
+    if (by_origin)
+        return by_origin;
+    char xa[64], ya[64];
+    snprintf(xa, sizeof xa, "%s", x->destination);
+    snprintf(ya, sizeof ya, "%s", y->destination);
+    char *xs = strchr(xa, '/'), *ys = strchr(ya, '/');
+    unsigned long xlen = xs ? strtoul(xs + 1, NULL, 10) : 0, ylen = ys ? strtoul(ys + 1, NULL, 10) : 0;
+    if (xs)
+        *xs = '\0';
+    if (ys)
+        *ys = '\0';
+    struct in_addr x4, y4;
+    if (inet_pton(AF_INET, xa, &x4) == 1 && inet_pton(AF_INET, ya, &y4) == 1 && x4.s_addr != y4.s_addr)
+        return ntohl(x4.s_addr) < ntohl(y4.s_addr) ? -1 : 1;
+    int by_text = strcmp(xa, ya);
+    if (by_text)
+        return by_text;
+    return xlen < ylen ? -1 : xlen > ylen;
+}
+
+// The name of member `hex` in the peer table, or "".
+static void peer_name_of(const Weft__PeerList *list, const char *hex, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (size_t i = 0; list && hex[0] && i < list->n_peers; i++) {
+        char id[ID_HEX_LEN];
+        if (list->peers[i]->id.len != 32)
+            continue;
+        id_to_hex(list->peers[i]->id.data, id);
+        if (strcmp(id, hex) == 0) {
+            snprintf(out, len, "%s", list->peers[i]->name ? list->peers[i]->name : "");
+            return;
+        }
+    }
+}
+
+// One weft:route:<key> hash into *route (docs/state.md; fields an older router did not write read as 0/"").
+static void read_route(const redisReply *hash, const char *key, const Weft__PeerList *peers, int64_t now_ms,
+                       node_route_t *route)
+{
+    snprintf(route->key, sizeof route->key, "%s", key);
+    snprintf(route->destination, sizeof route->destination, "%s%s", key,
+             strchr(key, '/') ? "" : strchr(key, ':') ? "/128" : "/32");
+    COPY_FIELD(route->peer, hash, "peer");
+    COPY_FIELD(route->next_hop, hash, "next_hop");
+    route->direct = !route->next_hop[0] || strcmp(route->next_hop, route->peer) == 0;
+    peer_name_of(peers, route->peer, route->peer_name, sizeof route->peer_name);
+    peer_name_of(peers, route->next_hop, route->next_hop_name, sizeof route->next_hop_name);
+    route->hops = field_u64(hash, "hops");
+    route->metric = field_u64(hash, "metric");
+    route->latency_ms = field_u64(hash, "latency_ms");
+    route->updated_ms = (int64_t)field_u64(hash, "updated_ms");
+    route->refreshed_ms = (int64_t)field_u64(hash, "refreshed_ms");
+    int64_t seen = route->refreshed_ms > 0 ? route->refreshed_ms : route->updated_ms;
+    route->age_s = seen <= 0 ? -1 : now_ms > seen ? (now_ms - seen) / 1000 : 0;
+    snprintf(route->origin, sizeof route->origin, "%s", strcmp(field(hash, "origin"), "subnet") == 0 ? "subnet" : "member");
+    snprintf(route->state, sizeof route->state, "%s", field(hash, "state")[0] ? field(hash, "state") : "active");
+    COPY_FIELD(route->why, hash, "why");
 }
 
 int node_routes_collect(store_t *store, node_route_t **routes)
@@ -265,25 +333,22 @@ int node_routes_collect(store_t *store, node_route_t **routes)
         freeReplyObject(members);
         return -1;
     }
+    Weft__PeerList *peers = members->elements ? store_load_peers(store) : NULL;   // NULL: no names, not an error
+    int64_t now = zclock_time();   // unix ms, as the router writes them
     int count = 0;
     for (size_t i = 0; i < members->elements; i++) {
-        const redisReply *addr = members->element[i];
-        if (addr->type != REDIS_REPLY_STRING || addr->len >= sizeof out[0].addr)
+        const redisReply *key = members->element[i];
+        if (key->type != REDIS_REPLY_STRING || key->len == 0 || key->len >= sizeof out[0].key - 4)
             continue;
-        redisReply *hash = store_command(store, "HGETALL weft:route:%s", addr->str);
-        if (hash && hash->type == REDIS_REPLY_ARRAY && hash->elements > 0) {
-            node_route_t *route = &out[count++];
-            snprintf(route->addr, sizeof route->addr, "%s", addr->str);
-            COPY_FIELD(route->peer, hash, "peer");
-            COPY_FIELD(route->next_hop, hash, "next_hop");
-            route->hops = field_u64(hash, "hops");
-            route->metric = field_u64(hash, "metric");
-            route->updated_ms = field_u64(hash, "updated_ms");
-        }
+        redisReply *hash = store_command(store, "HGETALL weft:route:%s", key->str);
+        if (hash && hash->type == REDIS_REPLY_ARRAY && hash->elements > 0)
+            read_route(hash, key->str, peers, now, &out[count++]);
         if (hash)
             freeReplyObject(hash);
     }
     freeReplyObject(members);
+    if (peers)
+        weft__peer_list__free_unpacked(peers, NULL);
     if (count == 0) {
         free(out);
         out = NULL;
@@ -351,6 +416,8 @@ void node_peers_json(const node_peer_t *peers, int count, json_t *j)
         json_bool(j, "verified", p->verified);
         json_string(j, "next_hop", p->next_hop);
         json_string(j, "next_hop_name", p->next_hop_name);
+        json_uint(j, "route_hops", p->route_hops);
+        json_uint(j, "route_latency_ms", p->route_latency_ms);
         json_object_begin(j, "path");
         json_string(j, "state", p->path_state);
         json_string(j, "connection", p->connection);
@@ -383,18 +450,36 @@ void node_peers_json(const node_peer_t *peers, int count, json_t *j)
     json_array_end(j);
 }
 
+void node_route_via(const node_route_t *route, char *out, size_t len)
+{
+    if (route->direct)
+        snprintf(out, len, "direct");
+    else if (route->next_hop_name[0])
+        snprintf(out, len, "%s", route->next_hop_name);
+    else
+        snprintf(out, len, "%.16s", route->next_hop);
+}
+
 void node_routes_json(const node_route_t *routes, int count, json_t *j)
 {
     json_array_begin(j, NULL);
     for (int i = 0; i < count; i++) {
         const node_route_t *r = &routes[i];
         json_object_begin(j, NULL);
-        json_string(j, "addr", r->addr);
+        json_string(j, "destination", r->destination);
         json_string(j, "peer", r->peer);
-        json_string(j, "next_hop", r->next_hop);
+        json_string(j, "peer_name", r->peer_name);
+        char via[ID_HEX_LEN];
+        node_route_via(r, via, sizeof via);
+        json_string(j, "via", via);
+        json_string(j, "via_id", r->direct ? r->peer : r->next_hop);
         json_uint(j, "hops", r->hops);
         json_uint(j, "metric", r->metric);
-        json_uint(j, "updated_ms", r->updated_ms);
+        json_uint(j, "latency_ms", r->latency_ms);
+        json_int(j, "age_s", r->age_s);
+        json_string(j, "origin", r->origin);
+        json_string(j, "state", r->state);
+        json_string(j, "why", r->why);
         json_object_end(j);
     }
     json_array_end(j);

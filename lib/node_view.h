@@ -70,13 +70,26 @@ typedef struct {
     // weft:route:<overlay addr> (router): the member our packets to it go through ("" direct or no route)
     char next_hop[ID_HEX_LEN];
     char next_hop_name[64];         // its name when it is in the peer table ("" otherwise)
+    uint64_t route_hops, route_latency_ms;   // the route's hops and latency (0: no route, or not written)
 } node_peer_t;
 
+// One route of weft:route:<dest> (router; docs/state.md). A hash an older router wrote (peer, next_hop,
+// hops, metric, updated_ms only) reads with 0 and "" for the rest, origin "member" and state "active".
 typedef struct {
-    char addr[64];
-    char peer[ID_HEX_LEN];
-    char next_hop[ID_HEX_LEN];
-    uint64_t hops, metric, updated_ms;
+    char key[64];                   // the key's suffix as stored: "10.100.0.3" (member) or "192.168.50.0/24"
+    char destination[64];           // the prefix: a member's address as "10.100.0.3/32"
+    char peer[ID_HEX_LEN];          // the destination member, or the subnet's owner
+    char peer_name[64];             // its name in the peer table ("" when it is not there)
+    char next_hop[ID_HEX_LEN];      // the member packets go to first (== peer: direct)
+    char next_hop_name[64];         // its name in the peer table ("" when it is not there)
+    bool direct;                    // next_hop is the peer itself (or was not written)
+    uint64_t hops, metric, latency_ms;
+    int64_t updated_ms;             // unix ms when next_hop/hops last changed, 0 unknown
+    int64_t refreshed_ms;           // unix ms of the last announcement or link report confirming it, 0 unknown
+    int64_t age_s;                  // now - refreshed_ms (updated_ms without it) at collect time, -1 unknown
+    char origin[8];                 // "member" or "subnet"
+    char state[12];                 // "active", or "refused" (a subnet not allowed or not accepted)
+    char why[256];                  // the refusal's reason ("" when active)
 } node_route_t;
 
 // Asks every service for its status (all at once; each gets at most timeout_ms) and reads the node's
@@ -87,13 +100,16 @@ void node_status_collect(const weft_config_t *cfg, store_t *store, int timeout_m
 // *peers (free() it; NULL when 0). Returns -1 if Redis failed.
 int node_peers_collect(store_t *store, node_peer_t **peers);
 
-// Every route in weft:routes, sorted by address. Same return convention as node_peers_collect.
+// Every route in weft:routes (members first, then subnets, each by address), with the names of its peer
+// and next hop from the peer table. Same return convention as node_peers_collect.
 int node_routes_collect(store_t *store, node_route_t **routes);
 
 // The JSON documents (docs/api.md lists their fields).
 void node_status_json(const weft_config_t *cfg, const node_status_t *status, json_t *j);
 void node_peers_json(const node_peer_t *peers, int count, json_t *j);
 void node_routes_json(const node_route_t *routes, int count, json_t *j);
+// A route's "via" in words: "direct", the next hop's name, or (not in the peer table) its id's first 16 hex.
+void node_route_via(const node_route_t *route, char *out, size_t len);
 // Every service's counters: {"services": {"device": {"up": true, "counters": {...}}, ...}}
 void node_stats_json(const node_status_t *status, json_t *j);
 

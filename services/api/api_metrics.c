@@ -2,8 +2,10 @@
 // https://prometheus.io/docs/practices/naming/: weft_build_info; per service up and uptime; every counter a
 // service reports on its control socket as weft_<service>_<name>_total, or as the gauge weft_<service>_<name>
 // when it is listed in `gauges` below, with "drop_<reason>" and "handshakes_<result>" gathered into one
-// family apiece; peers by connection type (from nat's weft:path:* in Redis); per peer (labelled by its node
-// id) whether it is connected, its rtt, bytes, packets and handshakes. Names and labels are listed in
+// family apiece; the routing families (weft_routes{kind}, weft_forwarded_*_total, weft_route_drops_total,
+// weft_announce_drops_total) made from the router's and the data plane's stats; peers by connection type
+// (from nat's weft:path:* in Redis); per peer (labelled by its node id) whether it is connected, its rtt,
+// bytes, packets and handshakes. Names and labels are listed in
 // docs/api.md; `promtool check metrics` passes on it (tests/integration/test_api.sh). The text itself is
 // written by lib/prom_text.c, as the hub's /metrics is.
 #include <ctype.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_metrics.h"
 #include "log.h"
 #include "node_view.h"
 #include "prom_text.h"
@@ -21,6 +24,10 @@ static const struct {
     const char *service, *name;
 } gauges[] = {
     {"router", "routes"},             // routes in the table
+    {"router", "routes_direct"},      // ... by kind (also weft_routes{kind})
+    {"router", "routes_relayed"},
+    {"router", "routes_subnet"},
+    {"router", "routes_refused"},
     {"crypto", "sessions"},           // established sessions
     {"crypto", "under_load"},         // 1 while handshakes need a cookie
     {"nat", "peers_connected"},       // peers with a usable path
@@ -108,6 +115,65 @@ static void services(prom_text_t *w, const node_status_t *st)
         service_stats(w, &st->services[s]);
 }
 
+// The routing families, from the router's and the data plane's stats. A stat the service does not report
+// is left out (a router or data plane from before mesh routing, or one that does not answer), not written 0.
+static const struct {
+    const char *family;
+    prom_type_t type;
+    const char *help;
+    service_id_t service;
+    const char *stat, *label, *value;   // label NULL: a family without labels
+} routing[] = {
+#define ROUTES_HELP "Routes in the router's table by kind: direct, relayed (through other members), subnet, refused."
+    {"weft_routes", PROM_GAUGE, ROUTES_HELP, SVC_ROUTER, "routes_direct", "kind", "direct"},
+    {"weft_routes", PROM_GAUGE, ROUTES_HELP, SVC_ROUTER, "routes_relayed", "kind", "relayed"},
+    {"weft_routes", PROM_GAUGE, ROUTES_HELP, SVC_ROUTER, "routes_subnet", "kind", "subnet"},
+    {"weft_routes", PROM_GAUGE, ROUTES_HELP, SVC_ROUTER, "routes_refused", "kind", "refused"},
+    {"weft_forwarded_packets_total", PROM_COUNTER, "Datagrams this node forwarded for other members (as a hop).",
+     SVC_DATAPLANE, "forwarded_packets", NULL, NULL},
+    {"weft_forwarded_bytes_total", PROM_COUNTER, "Bytes this node forwarded for other members (as a hop).",
+     SVC_DATAPLANE, "forwarded_bytes", NULL, NULL},
+};
+
+// ... and the drop families: every stat <prefix><reason> of the service, labelled reason="<reason>".
+static const struct {
+    const char *family, *help;
+    service_id_t service;
+    const char *prefix;
+} routing_drops[] = {
+    {"weft_route_drops_total", "Datagrams to forward that the data plane dropped, by reason (ttl, loop, no_route, refused, ...).",
+     SVC_DATAPLANE, "drop_forward_"},
+    {"weft_announce_drops_total", "Route announcements the router dropped, by reason (malformed, forged, loop, stale, ...).",
+     SVC_ROUTER, "drop_announce_"},
+};
+
+static void routing_families(prom_text_t *w, const node_status_t *st)
+{
+    for (size_t r = 0; r < sizeof routing / sizeof routing[0]; r++) {
+        const node_service_t *svc = &st->services[routing[r].service];
+        for (size_t c = 0; c < svc->counter_count; c++) {
+            if (strcmp(svc->counters[c].name, routing[r].stat) != 0)
+                continue;
+            prom_family(w, routing[r].family, routing[r].type, routing[r].help);   // header once per family
+            if (routing[r].label)
+                prom_sample(w, svc->counters[c].value, routing[r].label, routing[r].value, NULL);
+            else
+                prom_sample(w, svc->counters[c].value, NULL);
+            break;
+        }
+    }
+    for (size_t d = 0; d < sizeof routing_drops / sizeof routing_drops[0]; d++) {
+        const node_service_t *svc = &st->services[routing_drops[d].service];
+        size_t len = strlen(routing_drops[d].prefix);
+        for (size_t c = 0; c < svc->counter_count; c++) {
+            if (strncmp(svc->counters[c].name, routing_drops[d].prefix, len) != 0 || !svc->counters[c].name[len])
+                continue;
+            prom_family(w, routing_drops[d].family, PROM_COUNTER, routing_drops[d].help);
+            prom_sample(w, svc->counters[c].value, "reason", svc->counters[c].name + len, NULL);
+        }
+    }
+}
+
 // One series per peer of a per-peer counter, labelled by its node id (64 hex) and name.
 static void peer_series(prom_text_t *w, const node_peer_t *peers, int count, const char *name, const char *help,
                         size_t offset)
@@ -172,6 +238,16 @@ static void peers(prom_text_t *w, const node_peer_t *list, int count)
                 offsetof(node_peer_t, handshakes));
 }
 
+void api_metrics_write(prom_text_t *w, const node_status_t *st, bool redis_up, const node_peer_t *peers_list,
+                       int count)
+{
+    services(w, st);
+    routing_families(w, st);
+    prom_family(w, "weft_redis_up", PROM_GAUGE, "Whether the node's Redis answered (1) or not (0).");
+    prom_sample(w, redis_up ? 1 : 0, NULL);
+    peers(w, peers_list, count);
+}
+
 int api_metrics(api_t *api, http_response_t *res)
 {
     node_status_t *st = calloc(1, sizeof *st);
@@ -187,16 +263,13 @@ int api_metrics(api_t *api, http_response_t *res)
     config_redis_url(api->config, url, sizeof url);
     store_t *store = store_connect(url, err, sizeof err);
     node_status_collect(api->config, store, 1000, st);
-    prom_text_t w;
-    prom_text_init(&w, out);
-    services(&w, st);
     node_peer_t *list = NULL;
     int count = node_peers_collect(store, &list);
-    prom_family(&w, "weft_redis_up", PROM_GAUGE, "Whether the node's Redis answered (1) or not (0).");
-    prom_sample(&w, count >= 0 ? 1 : 0, NULL);
-    peers(&w, list, count > 0 ? count : 0);
-    free(list);
     store_destroy(&store);
+    prom_text_t w;
+    prom_text_init(&w, out);
+    api_metrics_write(&w, st, count >= 0, list, count > 0 ? count : 0);
+    free(list);
     free(st);
     int written = prom_text_end(&w);
     if (fclose(out) != 0 || !buf || written != 0) {

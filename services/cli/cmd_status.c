@@ -1,4 +1,4 @@
-// cmd_status.c — `weft status`, `weft peers` and `weft id`: read the node. What they show is gathered and
+// cmd_status.c — `weft status`, `weft peers`, `weft routes` and `weft id`: read the node. What they show is gathered and
 // written as JSON by lib/node_view.c, the same code the node's HTTP API (weft-api) answers with; this
 // file adds only the command line and the text tables.
 #include <getopt.h>
@@ -210,8 +210,10 @@ int cmd_status_all(int argc, char **argv)
 static const char peers_usage[] =
     "usage: weft peers [--home DIR] [--mesh NAME] [--wide] [--json]\n"
     "Lists the mesh's other members, one line each: name, overlay address, the path in use (direct udp,\n"
-    "direct tcp, relay turn, relay via MEMBER, or why there is none), round-trip time, bytes in and\n"
+    "direct tcp, relay turn, relay via MEMBER when the router sends its packets through another member,\n"
+    "or why there is none), round-trip time (for a relayed member: the route's latency), bytes in and\n"
     "out of the encrypted session, and when its last handshake was. A path change shows within a second.\n"
+    "`weft routes` shows every route, with its hops and metric.\n"
     "  --wide   also fingerprint, ICE state, candidate types and addresses of the pair, session state,\n"
     "           the session's transport cipher, the STUN/TURN server behind our candidate, the last\n"
     "           connection error and which members were verified with `weft verify`\n"
@@ -295,7 +297,9 @@ static void print_peers_short(const node_peer_t *peers, int count)
         if (strlen(p->name) > 14)
             name[13] = '~';
         path_words(p, path, sizeof path);
-        rtt_words(p->next_hop[0] ? -1 : p->rtt_us, rtt, sizeof rtt);   // nat's rtt is of its own path
+        // nat's rtt is of its own path; through a hop, the route's latency (ms) is what packets see
+        int64_t rtt_us = !p->next_hop[0] ? p->rtt_us : p->route_latency_ms ? (int64_t)p->route_latency_ms * 1000 : -1;
+        rtt_words(rtt_us, rtt, sizeof rtt);
         bytes_words(p->session_rx_bytes, in, sizeof in);
         bytes_words(p->session_tx_bytes, out, sizeof out);
         age_words(p->last_handshake_ms, now, age, sizeof age);
@@ -334,8 +338,8 @@ static void print_peers_wide(const node_peer_t *peers, int count)
         if (p->verified)
             printf("%s: verified (its short authentication string was confirmed with `weft verify`)\n", p->name);
         if (p->next_hop[0])
-            printf("%s: packets go through member %s (router's route; the ICE path above is not in use)\n",
-                   p->name, p->next_hop_name[0] ? p->next_hop_name : p->next_hop);
+            printf("%s: packets go via member %s, %llu hops (router's route; the ICE path above is not in use)\n",
+                   p->name, p->next_hop_name[0] ? p->next_hop_name : p->next_hop, (unsigned long long)p->route_hops);
         // the server is behind our candidate: on a direct path it only told us our public address
         if (p->server[0] && strcmp(p->local_type, "relay") == 0)
             printf("%s: relayed by TURN server %s\n", p->name, p->server);
@@ -386,6 +390,105 @@ int cmd_peers(int argc, char **argv)
             printf("(no other members yet: is the hub reachable? see `weft status`)\n");
     }
     free(peers);
+    return EXIT_OK;
+}
+
+static const char routes_usage[] =
+    "usage: weft routes [--home DIR] [--mesh NAME] [--json]\n"
+    "Lists the router's routes, one line each:\n"
+    "  DESTINATION  the prefix: a member's overlay address (/32), or a subnet a member advertises\n"
+    "  MEMBER       the member it leads to (the destination, or the subnet's owner)\n"
+    "  VIA          direct, or the member packets are relayed through: NAME (first 8 hex of its id)\n"
+    "  HOPS         1 direct, 2 through one member, ...\n"
+    "  METRIC       latency in ms + 100 x hops: the lowest wins\n"
+    "  LATENCY      the path's latency, as the router measured it\n"
+    "  AGE          since an announcement or link report last confirmed the route\n"
+    "  ORIGIN       member or subnet\n"
+    "Subnet routes the node refused (not allowed by the mesh admin, or routing.accept_routes off) are\n"
+    "listed after the table with the reason.\n"
+    "  --json   every field (docs/api.md, GET /api/v1/routes)\n"
+    "--mesh NAME: which mesh, on a node in several.\n";
+
+// A route's VIA column: "direct", "NAME (fd324c88)", or "unknown (fd324c88)" for a hop not in the peer table.
+static void via_words(const node_route_t *r, char *out, size_t len)
+{
+    if (r->direct)
+        snprintf(out, len, "direct");
+    else
+        snprintf(out, len, "%.16s (%.8s)", r->next_hop_name[0] ? r->next_hop_name : "unknown", r->next_hop);
+}
+
+static void print_routes(const node_route_t *routes, int count)
+{
+    printf("%-18s %-14s %-25s %4s %7s %8s %6s  %s\n", "DESTINATION", "MEMBER", "VIA", "HOPS", "METRIC", "LATENCY",
+           "AGE", "ORIGIN");
+    int refused = 0;
+    for (int i = 0; i < count; i++) {
+        const node_route_t *r = &routes[i];
+        if (strcmp(r->state, "active") != 0) {
+            refused++;
+            continue;
+        }
+        char member[20], via[40], latency[16], age[16];
+        snprintf(member, sizeof member, "%.14s", r->peer_name[0] ? r->peer_name : r->peer);
+        via_words(r, via, sizeof via);
+        if (r->latency_ms)
+            snprintf(latency, sizeof latency, "%llu ms", (unsigned long long)r->latency_ms);
+        else
+            snprintf(latency, sizeof latency, "-");
+        if (r->age_s < 0)
+            snprintf(age, sizeof age, "-");
+        else if (r->age_s < 120)
+            snprintf(age, sizeof age, "%llds", (long long)r->age_s);
+        else
+            snprintf(age, sizeof age, "%lldm", (long long)(r->age_s / 60));
+        printf("%-18s %-14s %-25s %4llu %7llu %8s %6s  %s\n", r->destination, member, via,
+               (unsigned long long)r->hops, (unsigned long long)r->metric, latency, age, r->origin);
+    }
+    if (refused)
+        printf("\nrefused:\n");
+    for (int i = 0; i < count; i++) {
+        const node_route_t *r = &routes[i];
+        if (strcmp(r->state, "active") != 0)
+            printf("  %s from %.16s: %s\n", r->destination, r->peer_name[0] ? r->peer_name : r->peer,
+                   r->why[0] ? r->why : "no reason given");
+    }
+}
+
+int cmd_routes(int argc, char **argv)
+{
+    read_options_t o;
+    int rc = parse_read_options(argc, argv, &o, routes_usage, false);
+    if (rc)
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    weft_config_t cfg;
+    if (load_node_config(o.home, &cfg) != 0)
+        return EXIT_FAIL;
+    char url[PATH_MAX], err[512];
+    config_redis_url(&cfg, url, sizeof url);
+    store_t *store = store_connect(url, err, sizeof err);
+    if (!store) {
+        fprintf(stderr, "weft routes: %s (is the node up? `weft up`)\n", err);
+        return EXIT_FAIL;
+    }
+    node_route_t *routes = NULL;
+    int count = node_routes_collect(store, &routes);
+    store_destroy(&store);
+    if (count < 0) {
+        fprintf(stderr, "weft routes: Redis at %s did not answer (is the node up? `weft up`)\n", url);
+        return EXIT_FAIL;
+    }
+    if (o.json) {
+        json_t j;
+        json_init(&j, stdout);
+        node_routes_json(routes, count, &j);
+        json_finish(&j);
+    } else {
+        print_routes(routes, count);
+        if (count == 0)
+            printf("(no routes yet: are other members up? see `weft peers`)\n");
+    }
+    free(routes);
     return EXIT_OK;
 }
 

@@ -19,6 +19,7 @@ int cmd_status(int argc, char **argv);
 int cmd_status_all(int argc, char **argv);  // every mesh of the home, or as cmd_status with --mesh
 int cmd_version(int argc, char **argv);
 int cmd_peers(int argc, char **argv);
+int cmd_routes(int argc, char **argv);   // cmd_status.c
 int cmd_id(int argc, char **argv);
 int cmd_hub(int argc, char **argv);
 int cmd_mesh(int argc, char **argv);    // cmd_mesh.c: create, invite, join, kick, list, leave

@@ -16,6 +16,7 @@ static const struct {
     {"down", cmd_down, "stop the node"},
     {"status", cmd_status, "show the node and each service's state"},
     {"peers", cmd_peers, "list the mesh's other members and how each is reached"},
+    {"routes", cmd_routes, "list the router's routes: destination, via which member, hops, metric"},
     {"id", cmd_id, "print this node's id and fingerprint"},
     {"hub", cmd_hub, "run a hub (rendezvous server), or print its key"},
     {"network", cmd_network, "probe this machine's NAT with STUN: public address, NAT type, advice"},

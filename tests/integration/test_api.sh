@@ -142,8 +142,8 @@ assert [(c['id'], c['name'], c['overlay_addr'], c['path']['state']) for c in cli
   check "
 assert isinstance(d, list) and d, d
 for r in d:
-    assert set(r) == {'addr','peer','next_hop','hops','metric','updated_ms'}, r
-assert any(r['addr'] == '$peer_overlay' and len(r['peer']) == 64 for r in d), d
+    assert set(r) == {'destination','peer','peer_name','via','via_id','hops','metric','latency_ms','age_s','origin','state','why'}, r
+assert any(r['destination'] == '$peer_overlay/32' and len(r['peer']) == 64 and r['via'] == 'direct' for r in d), d
 " "$node /api/v1/routes shape"
 
   get $node /api/v1/network >/dev/null
