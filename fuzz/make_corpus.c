@@ -394,6 +394,65 @@ static void make_membership(void)
     identity_wipe(&admin);
 }
 
+// ---------------------------------------------------------------- route_announce: fuzz_route_announce.c
+// From id_a (0xaa) to self_id (0x11); members 0xbb, 0xcc, 0xdd too. A path id is an id's first 8 bytes.
+
+static void put_announce(const char *name, const Weft__RouteAnnouncement *a)
+{
+    size_t n = weft__route_announcement__pack(a, buf);
+    put("route_announce", name, buf, n);
+}
+
+static void make_route_announce(void)
+{
+    static uint8_t id_c[32], id_d[32];
+    memset(id_c, 0xcc, 32);
+    memset(id_d, 0xdd, 32);
+    const uint64_t A = 0xaaaaaaaaaaaaaaaaull, B = 0xbbbbbbbbbbbbbbbbull, C = 0xccccccccccccccccull,
+                   SELF = 0x1111111111111111ull;
+    uint64_t p_self[] = {A}, p_b[] = {A, B}, p_c[] = {A, B, C}, p_loop[] = {A, SELF, C};
+    char *own_prefixes[] = {"192.168.50.0/24", "10.20.0.0/16"};
+    char *c_prefixes[] = {"172.16.0.0/12"};
+    Weft__RouteEntry own = WEFT__ROUTE_ENTRY__INIT, b = WEFT__ROUTE_ENTRY__INIT, c = WEFT__ROUTE_ENTRY__INIT,
+                     d = WEFT__ROUTE_ENTRY__INIT;
+    own.dest = (ProtobufCBinaryData){32, id_a};
+    own.path = p_self;
+    own.n_path = 1;
+    own.prefixes = own_prefixes;
+    own.n_prefixes = 2;
+    b.dest = (ProtobufCBinaryData){32, id_b};
+    b.hops = 1;
+    b.latency_ms = 12;
+    b.path = p_b;
+    b.n_path = 2;
+    c.dest = (ProtobufCBinaryData){32, id_c};
+    c.hops = 2;
+    c.latency_ms = 30;
+    c.path = p_c;
+    c.n_path = 3;
+    c.prefixes = c_prefixes;
+    c.n_prefixes = 1;
+    d.dest = (ProtobufCBinaryData){32, id_d};
+    d.unreachable = 1;
+    Weft__RouteEntry *entries[] = {&own, &b, &c, &d};
+    Weft__RouteAnnouncement a = WEFT__ROUTE_ANNOUNCEMENT__INIT;
+    a.seq = 1800000000000ull;
+    a.relay = 1;
+    a.routes = entries;
+    a.n_routes = 4;
+    put_announce("full", &a);
+    a.more = 1;
+    a.request = 1;
+    put_announce("more_request", &a);
+    a.more = 0;
+    a.request = 0;
+    a.relay = 0;
+    put_announce("no_relay", &a);
+    c.path = p_loop;
+    a.relay = 1;
+    put_announce("loop", &a);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -413,5 +472,6 @@ int main(int argc, char **argv)
     make_hub_request();
     make_crypto_datagram();
     make_membership();
+    make_route_announce();
     return 0;
 }
