@@ -91,6 +91,7 @@ grep -q "public_key: \"$DHEX\"" "$H/weft.yaml" ||
 expect 1 "not answering" "$W" status --home "$H"
 expect 0 "not running" "$W" down --home "$H"   # already down: no failure
 expect 1 "is the node up" "$W" peers --home "$H"
+expect 1 "is the node up" "$W" routes --home "$H"
 expect 1 "run .weft init. first" "$W" status --home "$TMP/never-initialised"
 
 # a broken weft.yaml: a clear error with the line, and the services refuse it the same way
@@ -169,7 +170,7 @@ WEFT_DEVICE_MODE=tab expect 1 "WEFT_DEVICE_MODE: 'tab' is not one of" "$BIN/weft
 if grep -qx mesh <<<"$commands"; then
   "$W" mesh list --home "$H" --json | json_ok || { echo "FAIL: weft mesh list --json is not JSON"; failures=$((failures + 1)); }
 fi
-for c in status peers id network; do
+for c in status peers routes id network; do
   grep -qx "$c" <<<"$commands" || continue
   "$W" "$c" --help | grep -q -- "--json" || { echo "FAIL: weft $c has no --json"; failures=$((failures + 1)); }
 done
