@@ -137,7 +137,7 @@ static void test_routes_collect(void **state)
     assert_true(beta->direct);
     assert_string_equal(beta->peer_name, "beta");
     assert_int_equal(beta->latency_ms, 12);
-    assert_in_range(beta->age_s, 3, 4);              // from refreshed_ms, not updated_ms (60 s)
+    assert_in_range(beta->age_s, 3, 9);              // from refreshed_ms, not updated_ms (60 s)
 
     assert_false(gamma->direct);
     assert_string_equal(gamma->peer_name, "gamma");
@@ -158,7 +158,7 @@ static void test_routes_collect(void **state)
     assert_true(old->direct);                        // the old five fields, the rest as documented
     assert_int_equal(old->latency_ms, 0);
     assert_int_equal(old->refreshed_ms, 0);
-    assert_in_range(old->age_s, 7, 8);               // from updated_ms
+    assert_in_range(old->age_s, 7, 12);              // from updated_ms
     assert_string_equal(old->origin, "member");
     assert_string_equal(old->state, "active");
     assert_string_equal(old->why, "");
@@ -252,7 +252,7 @@ static void test_routes_json(void **state)
     assert_int_equal((int)number_of(r, "hops"), 2);
     assert_int_equal((int)number_of(r, "metric"), 230);
     assert_int_equal((int)number_of(r, "latency_ms"), 30);
-    assert_in_range((int)number_of(r, "age_s"), 5, 6);
+    assert_in_range((int)number_of(r, "age_s"), 5, 10);
     r = route_to(doc, "10.100.0.4/32");
     assert_string_equal(text_of(r, "via"), "abcd000000000000");
     assert_string_equal(text_of(r, "peer_name"), "");
