@@ -23,7 +23,7 @@
 
 static fuzz_sessions_t f;
 static service_t svc;
-static packet_batch_t *to_nat, *to_device;
+static packet_batch_t *to_wire, *to_device;
 static uint8_t local_id[32];
 static cookie_checker_t peer_checker;      // the member's side: makes genuine replies
 static cookie_maker_t peer_maker;          // the member's keys for us (the pair's cookie key)
@@ -35,13 +35,13 @@ static const uint8_t packet[20] = {0x45};   // for the member: keeps a handshake
 static void collect(void)
 {
     size_t offset = 0;
-    for (size_t i = 0; i < to_nat->count; i++) {
-        const uint8_t *p = to_nat->data + offset;
-        if (to_nat->lengths[i] == CRYPTO_INITIATION_LEN && p[0] == CRYPTO_MSG_INITIATION)
+    for (size_t i = 0; i < to_wire->count; i++) {
+        const uint8_t *p = to_wire->data + offset;
+        if (to_wire->lengths[i] == CRYPTO_INITIATION_LEN && p[0] == CRYPTO_MSG_INITIATION)
             pending_index = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
-        offset += to_nat->lengths[i];
+        offset += to_wire->lengths[i];
     }
-    packet_batch_reset(to_nat);
+    packet_batch_reset(to_wire);
     packet_batch_reset(to_device);
 }
 
@@ -51,7 +51,7 @@ static void setup(void)
     memcpy(local_id, f.local.public_key, 32);
     uint8_t x_public[32], x_secret[32], local_public[32], unused[32];
     identity_x25519(&f.local, local_public, unused);
-    to_nat = f.to_nat;
+    to_wire = f.to_wire;
     to_device = f.to_device;
     identity_x25519(&f.peer, x_public, x_secret);
     cookie_checker_init(&peer_checker, x_public);

@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     session_time_t now = {.mono_ms = 1000, .unix_ns = 1700000000000000000LL};
     fuzz_sessions_receive(&f, data, size, &now);
-    packet_batch_reset(f.to_nat);
+    packet_batch_reset(f.to_wire);
     packet_batch_reset(f.to_device);
     return 0;
 }

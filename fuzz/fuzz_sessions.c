@@ -66,12 +66,12 @@ void fuzz_sessions_init(fuzz_sessions_t *f, service_t *svc)
     Weft__PeerList list = WEFT__PEER_LIST__INIT;
     list.peers = members;
     list.n_peers = 1;
-    f->to_nat = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
+    f->to_wire = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     f->to_device = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
-    if (!f->sessions || !f->keys || !f->to_nat || !f->to_device)
+    if (!f->sessions || !f->keys || !f->to_wire || !f->to_device)
         __builtin_trap();
-    f->io = (session_io_t){.to_nat = f->to_nat};
-    f->kio = (keyring_io_t){.to_wire = f->to_nat, .to_tun = f->to_device, .want = want, .established = established,
+    f->io = (session_io_t){.to_wire = f->to_wire};
+    f->kio = (keyring_io_t){.to_wire = f->to_wire, .to_tun = f->to_device, .want = want, .established = established,
                             .ctx = f};
     session_set_update_members(f->sessions, &list);
     if (keyring_add_peer(f->keys, peer_id, htonl(0x0a640002)) != 0)

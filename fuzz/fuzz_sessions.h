@@ -13,7 +13,7 @@ typedef struct {
     identity_t local, peer;
     session_set_t *sessions;
     keyring_t *keys;
-    packet_batch_t *to_nat, *to_device;
+    packet_batch_t *to_wire, *to_device;
     session_io_t io;
     keyring_io_t kio;
     session_time_t now;              // of the call being made

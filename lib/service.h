@@ -14,7 +14,7 @@
 #include "config.h"
 #include "service_id.h"
 
-#define SERVICE_MAX_COUNTERS 64
+#define SERVICE_MAX_COUNTERS 96
 
 typedef struct {
     const char *name;

@@ -1,5 +1,5 @@
 // crypto_actor.c — the weft-crypto actor: the control plane of the sessions. Owns the sockets (inbox,
-// control, PUSH to nat and to the data plane), the node's static key for the session table (session.c),
+// control, PUSH to the data plane), the node's static key for the session table (session.c),
 // the 1 s timer tick, the member list (from discovery, or from Redis at start) and the session status
 // fields it writes in Redis (weft:session:<hex id>: state, handshakes, cipher; the data plane writes the
 // traffic figures of the same hash).
@@ -38,9 +38,10 @@
 
 typedef struct {
     service_t *svc;
-    zsock_t *inbox, *control, *to_nat, *to_dataplane;
+    zsock_t *inbox, *control, *to_dataplane;
     session_set_t *sessions;
-    packet_batch_t *nat_batch;      // handshake datagrams for nat, each tagged with its peer
+    packet_batch_t *wire_batch;     // handshake datagrams (SEALED) for the data plane, which sends them on
+                                    // the peer's direct path, through a mesh hop or through nat
     actor_loop_t *loop;
     session_io_t io;
     store_t *store;
@@ -52,7 +53,7 @@ typedef struct {
     zlistx_t *saved_revoked;        // hex ids (malloc'd) in Redis: written again if Redis restarts
     int64_t next_full_report_ms;
     uint64_t *datagrams_in, *batches_in, *drop_bad_batch, *drop_untagged;
-    uint64_t *drop_nat_queue_full, *datagrams_out, *key_events_in, *drop_bad_key_event;
+    uint64_t *drop_wire_queue_full, *datagrams_out, *key_events_in, *drop_bad_key_event;
     uint64_t *revocations, *drop_bad_revocation, *drop_bad_message, *drop_unexpected_message;
     const uint64_t *handshakes_completed;   // session.c's: a change writes the sessions at once
 } crypto_t;
@@ -67,18 +68,18 @@ static session_time_t time_now(void)
     return (session_time_t){.mono_ms = clock_now_ms(), .unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec};
 }
 
-// ---- output: handshake datagrams to nat, keys to the data plane ----
+// ---- output: handshake datagrams and keys to the data plane ----
 
-static void send_nat_batch(crypto_t *self)
+static void send_wire_batch(crypto_t *self)
 {
-    packet_batch_send_counted(self->nat_batch, self->to_nat, self->datagrams_out, self->drop_nat_queue_full);
+    packet_batch_send_counted(self->wire_batch, self->to_dataplane, self->datagrams_out, self->drop_wire_queue_full);
 }
 
 // session_io_t.flush: the session table filled the batch.
 static void on_batch_full(void *ctx, packet_batch_t *batch)
 {
     (void)batch;
-    send_nat_batch(ctx);
+    send_wire_batch(ctx);
 }
 
 // session_keys_t.install: one Keypair to the data plane (the caller wipes kp).
@@ -246,7 +247,7 @@ static int handle_inbox(void *arg)
         handle_key_event(self, env->key_event);
     else
         (*self->drop_unexpected_message)++;
-    send_nat_batch(self);
+    send_wire_batch(self);
     update_detail(self);
     zframe_destroy(&payload);
     weft__envelope__free_unpacked(env, NULL);
@@ -335,7 +336,7 @@ static int tick(void *arg)
     crypto_t *self = arg;
     session_time_t now = time_now();
     session_set_tick(self->sessions, &now, &self->io);
-    send_nat_batch(self);
+    send_wire_batch(self);
     report_status(self, now.mono_ms);
     save_revoked(self);
     update_detail(self);
@@ -483,10 +484,9 @@ static void crypto_destroy(crypto_t **self_p)
     if (!self)
         return;
     session_set_destroy(&self->sessions);
-    packet_batch_destroy(&self->nat_batch);
+    packet_batch_destroy(&self->wire_batch);
     zsock_destroy(&self->inbox);
     zsock_destroy(&self->control);
-    zsock_destroy(&self->to_nat);
     zsock_destroy(&self->to_dataplane);
     store_destroy(&self->store);
     zlistx_destroy(&self->unsaved_revoked);
@@ -503,7 +503,7 @@ static void register_counters(crypto_t *self)
     self->datagrams_out = service_counter(svc, "datagrams_out");
     self->drop_bad_batch = service_counter(svc, "drop_bad_batch");
     self->drop_untagged = service_counter(svc, "drop_untagged");
-    self->drop_nat_queue_full = service_counter(svc, "drop_nat_queue_full");
+    self->drop_wire_queue_full = service_counter(svc, "drop_wire_queue_full");
     self->key_events_in = service_counter(svc, "key_events_in");
     self->drop_bad_key_event = service_counter(svc, "drop_bad_key_event");
     self->revocations = service_counter(svc, "revocations");
@@ -553,15 +553,14 @@ static crypto_t *crypto_new(service_t *svc, char *why, size_t why_len)
     }
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
-    self->to_nat = service_connect_inbox(svc, SVC_NAT);
     self->to_dataplane = service_connect_inbox(svc, SVC_DATAPLANE);
-    self->nat_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
-    if (!self->inbox || !self->control || !self->to_nat || !self->to_dataplane || !self->nat_batch) {
+    self->wire_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__SEALED);
+    if (!self->inbox || !self->control || !self->to_dataplane || !self->wire_batch) {
         snprintf(why, why_len, "cannot set up the crypto sockets (see above)");
         crypto_destroy(&self);
         return NULL;
     }
-    self->io = (session_io_t){.to_nat = self->nat_batch, .flush = on_batch_full, .ctx = self};
+    self->io = (session_io_t){.to_wire = self->wire_batch, .flush = on_batch_full, .ctx = self};
     char url[CONFIG_STR];
     config_redis_url(&svc->config, url, sizeof url);
     store_link_init(&self->redis, url);

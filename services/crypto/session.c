@@ -246,7 +246,7 @@ static void send_initiation(session_set_t *self, peer_t *peer, bool first, const
     p->last_sent_ms = now->mono_ms;   // even on failure: retried on the next REKEY_TIMEOUT
     size_t msg_len = self->cfg.certificates ? CRYPTO_INITIATION_CERT_LEN : CRYPTO_INITIATION_LEN;
     size_t noise_want = msg_len - CRYPTO_INITIATION_HEADER_LEN - CRYPTO_MACS_LEN;
-    uint8_t *out = reserve(self, io, io->to_nat, msg_len, peer->id);
+    uint8_t *out = reserve(self, io, io->to_wire, msg_len, peer->id);
     if (!out)
         return;
     if (noise_handshake_init(&p->hs, true, (const uint8_t *)SESSION_PROLOGUE, strlen(SESSION_PROLOGUE),
@@ -276,7 +276,7 @@ static void send_initiation(session_set_t *self, peer_t *peer, bool first, const
     crypto_write_initiation_header(out, p->local_index);
     cookie_add_macs(&peer->maker, out, msg_len, now->mono_ms);
     p->with_cookie = cookie_fresh(&peer->maker, now->mono_ms);
-    packet_batch_commit(io->to_nat, msg_len, peer->id);
+    packet_batch_commit(io->to_wire, msg_len, peer->id);
     (*self->c.handshakes_initiated)++;
     peer_update_state(self, peer, now->mono_ms);
 }
@@ -449,7 +449,7 @@ static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *
     bool with_cert = self->cfg.certificates;
     size_t msg_len = with_cert ? CRYPTO_RESPONSE_CERT_LEN : CRYPTO_RESPONSE_LEN;
     size_t noise_want = msg_len - CRYPTO_RESPONSE_HEADER_LEN - CRYPTO_MACS_LEN;
-    uint8_t *out = reserve(self, io, io->to_nat, msg_len, peer->id);
+    uint8_t *out = reserve(self, io, io->to_wire, msg_len, peer->id);
     size_t noise_len = 0;
     if (cipher == TRANSPORT_AES256_GCM &&
         noise_handshake_mix_hash(hs, (const uint8_t *)SESSION_AES_LABEL, strlen(SESSION_AES_LABEL)) != 0)
@@ -471,7 +471,7 @@ static void send_response(session_set_t *self, peer_t *peer, noise_handshake_t *
         return;
     crypto_write_response_header(out, local_index, sender_index);
     cookie_add_macs(&peer->maker, out, msg_len, now->mono_ms);
-    packet_batch_commit(io->to_nat, msg_len, peer->id);
+    packet_batch_commit(io->to_wire, msg_len, peer->id);
     (*self->c.handshakes_responded)++;
     peer->status.last_handshake_unix_ms = now->unix_ns / 1000000;
     peer->dirty = true;
@@ -505,7 +505,7 @@ static void send_cookie_reply(session_set_t *self, peer_t *peer, uint32_t sender
         (*self->c.cookie_replies_limited)++;
         return;
     }
-    uint8_t *out = reserve(self, io, io->to_nat, CRYPTO_COOKIE_REPLY_LEN, peer->id);
+    uint8_t *out = reserve(self, io, io->to_wire, CRYPTO_COOKIE_REPLY_LEN, peer->id);
     if (!out)
         return;
     crypto_write_cookie_header(out, sender_index);
@@ -514,7 +514,7 @@ static void send_cookie_reply(session_set_t *self, peer_t *peer, uint32_t sender
         log_warn("cannot write a cookie reply");
         return;
     }
-    packet_batch_commit(io->to_nat, CRYPTO_COOKIE_REPLY_LEN, peer->id);
+    packet_batch_commit(io->to_wire, CRYPTO_COOKIE_REPLY_LEN, peer->id);
     (*self->c.cookie_replies_out)++;
 }
 

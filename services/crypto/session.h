@@ -57,7 +57,7 @@ typedef struct {
 // Where a call writes its output: handshake datagrams, each tagged with its peer. flush is called with a
 // full batch: it must send and empty it.
 typedef struct {
-    packet_batch_t *to_nat;
+    packet_batch_t *to_wire;
     void (*flush)(void *ctx, packet_batch_t *batch);
     void *ctx;
 } session_io_t;
@@ -121,7 +121,7 @@ size_t session_set_update_members(session_set_t *self, const Weft__PeerList *lis
 size_t session_set_member_count(const session_set_t *self);
 
 // One handshake datagram (initiation, response, cookie reply) received from peer (NULL when untagged:
-// dropped). Answers go to io->to_nat, keys to the session_keys_t. Transport datagrams are the data
+// dropped). Answers go to io->to_wire, keys to the session_keys_t. Transport datagrams are the data
 // plane's: counted (drop_transport) and dropped.
 void session_set_inbound(session_set_t *self, const uint8_t *datagram, size_t len,
                          const uint8_t *peer_id, const session_time_t *now, session_io_t *io);

@@ -3,8 +3,14 @@
 // (tun_borrow.h), the direct paths (direct_path.h), the members' overlay routes (from discovery's
 // PeerList, or Redis at start), the 1 s tick and the traffic fields of weft:session:<hex id> in Redis.
 //
-//   TUN read -> route lookup -> keyring seal -> direct path (sendmmsg, GSO), or nat for a relayed peer
+//   TUN read -> route lookup -> keyring seal -> direct path (sendmmsg, GSO), a mesh hop, or nat
 //   direct path (recvmmsg, GRO) or nat -> keyring open, replay, source check -> TUN write
+//
+// Mesh routing (docs/routing.md): router tells where each member's datagrams go (MeshRoutes). A datagram
+// sealed for a member reached through another one is wrapped in a forward frame (lib/mesh_frame.h) and
+// sealed again for that next hop; a forward frame opened from a neighbour is either ours (its datagram is
+// opened as if it came from its source) or sealed on for the next hop, which never reads the datagram.
+// Announcements between routers ride in the sessions the same way (CONTROL batches to and from router).
 //
 // The inbox carries: plaintext packets from router (OUTBOUND: what the TUN gave device, or what this
 // actor could not route itself), transport datagrams from nat (INBOUND, type 4), keys from crypto
@@ -34,6 +40,7 @@
 #include "key_msg.h"
 #include "keyring.h"
 #include "log.h"
+#include "mesh_frame.h"
 #include "route_table.h"
 #include "store.h"
 #include "store_link.h"
@@ -45,6 +52,20 @@
 #define STATUS_REFRESH_MS 60000        // rewrite every traffic field at least this often
 #define STATUS_TTL_S 300
 #define TUN_READ_BURST 64
+#define MAX_SUBNETS 64                 // accepted subnets (routing.advertise of every member) kept
+// the largest plaintext the keyring seals: a forward frame around a transport datagram of a full packet
+#define FRAME_OVERHEAD (MESH_FORWARD_HEADER_LEN + DATAGRAM_TRANSPORT_MIN_LEN)
+
+// Where a member's datagrams go (router's MeshRoutes): via == dest for a direct route.
+typedef struct {
+    uint8_t dest[WIRE_ID_LEN];
+    uint8_t via[WIRE_ID_LEN];
+} hop_t;
+
+typedef struct {
+    uint32_t addr, mask;               // host byte order
+    uint8_t owner[WIRE_ID_LEN];
+} subnet_t;
 
 // A member as the data plane knows it: what was last written of its traffic, when crypto was last asked
 // for a handshake with it.
@@ -67,6 +88,17 @@ typedef struct {
     packet_batch_t *crypto_batch;   // handshake datagrams from direct paths (INBOUND) for crypto
     packet_batch_t *tun_batch;      // packets read from the TUN
     packet_batch_t *router_batch;   // packets for router: broadcast, multicast, no member route, not IPv4
+    packet_batch_t *relay_batch;    // forward frames sealed for the next hop (OUTBOUND)
+    packet_batch_t *control_batch;  // announcements opened from neighbours (CONTROL), for router
+    keyring_io_t relay_io;          // io, but sealing into relay_batch (while nat_batch is being sent)
+    zhashx_t *hops;                 // member id -> hop_t (MeshRoutes); NULL entries: no mesh route
+    size_t relayed_count;           // hops whose via is not their dest
+    subnet_t subnets[MAX_SUBNETS];  // accepted subnets behind members, longest prefix first
+    size_t subnet_count;
+    uint8_t max_ttl;                // routing.max_hops: a forward frame's first TTL
+    bool relay;                     // connection.relay_via_peers: forward frames for others
+    int mesh_depth;                 // > 0 while a datagram from a forward frame is being opened
+    uint8_t frame[65536 + FRAME_OVERHEAD];   // a forward frame being built, or a datagram taken out of one
     direct_paths_t *direct;         // NULL: dataplane.direct off
     tun_borrow_t *tun;              // NULL: dataplane.tun off or a TAP device
     route_table_t *routes;          // overlay address -> member, from the PeerList
@@ -82,45 +114,90 @@ typedef struct {
     uint64_t *drop_crypto_queue_full, *drop_router_queue_full, *tun_packets_in, *tun_to_router;
     uint64_t *handshakes_to_crypto, *keypairs_in, *keys_drops_in, *key_events_out, *wants_held;
     uint64_t *drop_bad_message, *drop_unexpected_message, *drop_key_event, *drop_revoked, *drop_handshake_timeout;
+    uint64_t *forwarded_packets, *forwarded_bytes, *relayed_out_packets, *relayed_in_packets, *drop_forward_ttl;
+    uint64_t *drop_forward_loop, *drop_forward_no_route, *drop_forward_refused, *drop_forward_bad;
+    uint64_t *announcements_in, *announcements_out, *drop_control_queue_full, *handshakes_from_crypto, *mesh_routes_in;
 } dataplane_t;
 
 // ---- output ----
 
-// Sends the datagrams of batch whose peer has a direct path on it, each peer's in one call; what is
-// left goes to rest. Returns false (batch untouched) when no peer of the batch has one.
-static bool send_direct(dataplane_t *self, packet_batch_t *batch, packet_batch_t *rest)
+static void send_wire(dataplane_t *self, packet_batch_t *batch, bool may_relay);
+
+// The next hop of a member reached through another one (router's MeshRoutes), or NULL: direct, or no
+// mesh route (nat then decides: its path, or it holds the datagram while one is built).
+static const uint8_t *relay_via(const dataplane_t *self, const uint8_t peer[WIRE_ID_LEN])
 {
-    bool direct[WIRE_MAX_BATCH_PEERS], any = false;
-    for (size_t p = 0; p < batch->peer_count; p++)
-        any |= direct[p] = direct_paths_has(self->direct, batch->peers[p]);
-    if (!any)
-        return false;
+    if (!self->relayed_count)
+        return NULL;
+    const hop_t *hop = zhashx_lookup(self->hops, peer);
+    return hop && memcmp(hop->via, hop->dest, WIRE_ID_LEN) != 0 ? hop->via : NULL;
+}
+
+// One of our datagrams for dst, wrapped in a forward frame and sealed for the next hop into relay_batch.
+static void relay_out(dataplane_t *self, const uint8_t *datagram, size_t len, const uint8_t dst[WIRE_ID_LEN],
+                      const uint8_t via[WIRE_ID_LEN])
+{
+    if (len > sizeof self->frame - MESH_FORWARD_HEADER_LEN) {
+        (*self->drop_forward_bad)++;
+        return;
+    }
+    mesh_forward_header(self->frame, self->max_ttl, dst, self->local_id);
+    memcpy(self->frame + MESH_FORWARD_HEADER_LEN, datagram, len);
+    keyring_outbound(self->keys, self->frame, MESH_FORWARD_HEADER_LEN + len, via, self->now_ms, &self->relay_io);
+    (*self->relayed_out_packets)++;
+}
+
+typedef enum { OUT_NAT, OUT_DIRECT, OUT_RELAY } out_way_t;
+
+// Sends a batch of sealed datagrams: each peer's on its direct path (one sendmmsg per peer), through its
+// mesh hop (may_relay; a hop's own datagrams never are) or, for the rest, through nat.
+static void send_wire(dataplane_t *self, packet_batch_t *batch, bool may_relay)
+{
+    out_way_t way[WIRE_MAX_BATCH_PEERS];
+    bool split = false;
+    bool any_direct = self->direct && direct_paths_count(self->direct);
+    for (size_t p = 0; p < batch->peer_count; p++) {
+        way[p] = may_relay && relay_via(self, batch->peers[p])        ? OUT_RELAY
+                 : any_direct && direct_paths_has(self->direct, batch->peers[p]) ? OUT_DIRECT
+                                                                               : OUT_NAT;
+        split |= way[p] != OUT_NAT;
+    }
+    if (!split) {
+        packet_batch_send_counted(batch, self->to_nat, self->datagrams_out, self->drop_nat_queue_full);
+        return;
+    }
     struct iovec iov[WIRE_MAX_BATCH_PACKETS];
     for (size_t p = 0; p < batch->peer_count; p++) {
-        if (!direct[p])
+        if (way[p] == OUT_NAT)
             continue;
+        const uint8_t *via = way[p] == OUT_RELAY ? relay_via(self, batch->peers[p]) : NULL;
         size_t n = 0, offset = 0;
-        for (size_t k = 0; k < batch->count; offset += batch->lengths[k], k++)
-            if (batch->peer_index[k] == p)
+        for (size_t k = 0; k < batch->count; offset += batch->lengths[k], k++) {
+            if (batch->peer_index[k] != p)
+                continue;
+            if (via)
+                relay_out(self, batch->data + offset, batch->lengths[k], batch->peers[p], via);
+            else
                 iov[n++] = (struct iovec){batch->data + offset, batch->lengths[k]};
-        *self->datagrams_out += direct_paths_send(self->direct, batch->peers[p], iov, n);
+        }
+        if (n)
+            *self->datagrams_out += direct_paths_send(self->direct, batch->peers[p], iov, n);
     }
     size_t offset = 0;
     for (size_t k = 0; k < batch->count; offset += batch->lengths[k], k++)
-        if (!direct[batch->peer_index[k]])
-            packet_batch_add(rest, batch->data + offset, batch->lengths[k], batch->peers[batch->peer_index[k]]);
+        if (way[batch->peer_index[k]] == OUT_NAT)
+            packet_batch_add(self->rest_batch, batch->data + offset, batch->lengths[k],
+                             batch->peers[batch->peer_index[k]]);
     packet_batch_reset(batch);
-    return true;
+    packet_batch_send_counted(self->rest_batch, self->to_nat, self->datagrams_out, self->drop_nat_queue_full);
 }
 
-// One output batch: sealed datagrams leave on their direct paths or through nat; opened packets are
-// written to the borrowed TUN, or go to device.
+// One output batch: sealed datagrams leave on their direct paths, through a mesh hop or through nat;
+// opened packets are written to the borrowed TUN, or go to device.
 static void send_output(dataplane_t *self, packet_batch_t *batch)
 {
-    if (batch == self->nat_batch) {
-        if (self->direct && direct_paths_count(self->direct) && send_direct(self, batch, self->rest_batch))
-            batch = self->rest_batch;
-        packet_batch_send_counted(batch, self->to_nat, self->datagrams_out, self->drop_nat_queue_full);
+    if (batch == self->nat_batch || batch == self->relay_batch) {
+        send_wire(self, batch, batch == self->nat_batch);
         return;
     }
     tun_io_t *tun = self->tun ? tun_borrow_io(self->tun) : NULL;
@@ -136,7 +213,7 @@ static void send_output(dataplane_t *self, packet_batch_t *batch)
     packet_batch_send_counted(batch, self->to_device, self->packets_out, self->drop_device_queue_full);
 }
 
-// keyring_io_t.flush: one of the keyring's batches (nat_batch, device_batch) filled up.
+// keyring_io_t.flush: one of the keyring's batches (nat_batch, relay_batch, device_batch) filled up.
 static void on_batch_full(void *ctx, packet_batch_t *batch)
 {
     send_output(ctx, batch);
@@ -145,8 +222,11 @@ static void on_batch_full(void *ctx, packet_batch_t *batch)
 static void send_batches(dataplane_t *self)
 {
     send_output(self, self->nat_batch);
+    send_output(self, self->relay_batch);   // what relaying nat_batch's datagrams sealed for the hops
     send_output(self, self->device_batch);
     packet_batch_send_counted(self->crypto_batch, self->to_crypto, NULL, self->drop_crypto_queue_full);
+    packet_batch_send_counted(self->control_batch, self->to_router, self->announcements_in,
+                              self->drop_control_queue_full);
 }
 
 static void send_key_event(dataplane_t *self, const key_event_t *ev)
@@ -220,6 +300,85 @@ static void on_direct_datagram(void *ctx, const uint8_t peer[32], const uint8_t 
         (*self->handshakes_to_crypto)++;
 }
 
+// A forward frame from neighbour `from` whose destination is us: its datagram is opened as if it had come
+// from its source (a transport datagram of our session with it, or a handshake message for crypto).
+static void forwarded_to_us(dataplane_t *self, const mesh_forward_t *fw)
+{
+    if (!keyring_has_peer(self->keys, fw->src) || self->mesh_depth > 0) {
+        (*self->drop_forward_bad)++;   // not a member, or a frame inside a frame
+        return;
+    }
+    (*self->relayed_in_packets)++;
+    uint8_t src[WIRE_ID_LEN];
+    memcpy(src, fw->src, WIRE_ID_LEN);
+    size_t len = fw->datagram_len;
+    memcpy(self->frame, fw->datagram, len);   // off to_tun's free space, where the keyring opens into
+    if (self->frame[0] == CRYPTO_MSG_TRANSPORT) {
+        self->mesh_depth++;
+        open_datagram(self, self->frame, len, src);
+        self->mesh_depth--;
+        return;
+    }
+    if (!packet_batch_fits(self->crypto_batch, len, src))
+        packet_batch_send_counted(self->crypto_batch, self->to_crypto, NULL, self->drop_crypto_queue_full);
+    if (packet_batch_add(self->crypto_batch, self->frame, len, src) == 0)
+        (*self->handshakes_to_crypto)++;
+}
+
+// A forward frame for someone else: sealed on, in place with its TTL one less, for the next hop towards
+// its destination. Ciphertext of the source's session with the destination: never opened here.
+static void forward_on(dataplane_t *self, const uint8_t from[WIRE_ID_LEN], uint8_t *frame, size_t len,
+                       const mesh_forward_t *fw)
+{
+    const hop_t *hop = self->hops ? zhashx_lookup(self->hops, fw->dst) : NULL;
+    if (!self->relay || self->mesh_depth > 0) {
+        (*self->drop_forward_refused)++;
+        return;
+    }
+    if (fw->ttl <= 1) {
+        (*self->drop_forward_ttl)++;
+        return;
+    }
+    if (!hop) {
+        (*self->drop_forward_no_route)++;
+        return;
+    }
+    if (memcmp(hop->via, from, WIRE_ID_LEN) == 0 || memcmp(fw->src, self->local_id, WIRE_ID_LEN) == 0) {
+        (*self->drop_forward_loop)++;   // back where it came from, or our own datagram come round
+        return;
+    }
+    frame[1] = (uint8_t)(fw->ttl - 1);
+    keyring_outbound(self->keys, frame, len, hop->via, self->now_ms, &self->relay_io);
+    (*self->forwarded_packets)++;
+    *self->forwarded_bytes += len;
+}
+
+// keyring_io_t.mesh: a mesh frame opened from neighbour `from`.
+static void on_mesh_frame(void *ctx, const uint8_t from[WIRE_ID_LEN], uint8_t *frame, size_t len)
+{
+    dataplane_t *self = ctx;
+    if (frame[0] == MESH_FRAME_ANNOUNCE) {
+        if (self->mesh_depth > 0) {   // only a neighbour announces, in its own session
+            (*self->drop_forward_bad)++;
+            return;
+        }
+        if (!packet_batch_fits(self->control_batch, len, from))
+            packet_batch_send_counted(self->control_batch, self->to_router, self->announcements_in,
+                                      self->drop_control_queue_full);
+        packet_batch_add(self->control_batch, frame, len, from);
+        return;
+    }
+    mesh_forward_t fw;
+    if (mesh_forward_parse(frame, len, &fw) != 0) {
+        (*self->drop_forward_bad)++;
+        return;
+    }
+    if (memcmp(fw.dst, self->local_id, WIRE_ID_LEN) == 0)
+        forwarded_to_us(self, &fw);
+    else
+        forward_on(self, from, frame, len, &fw);
+}
+
 static int handle_direct(void *arg)
 {
     dataplane_t *self = arg;
@@ -229,8 +388,18 @@ static int handle_direct(void *arg)
     return 0;
 }
 
-// Packets read from the TUN: a member's go to its keys (sealed into nat_batch, which leaves on the direct
-// path or through nat); the rest goes to router, which decides as for device.
+// The member behind the longest accepted subnet holding dst (host order), or NULL.
+static const uint8_t *subnet_owner(const dataplane_t *self, uint32_t dst)
+{
+    for (size_t i = 0; i < self->subnet_count; i++)   // sorted longest prefix first
+        if ((dst & self->subnets[i].mask) == self->subnets[i].addr)
+            return self->subnets[i].owner;
+    return NULL;
+}
+
+// Packets read from the TUN: a member's (or a subnet's behind it) go to its keys (sealed into nat_batch,
+// which leaves on the direct path, through a mesh hop or through nat); the rest goes to router, which
+// decides as for device.
 static void route_tun_batch(dataplane_t *self)
 {
     packet_batch_t *b = self->tun_batch;
@@ -241,10 +410,13 @@ static void route_tun_batch(dataplane_t *self)
         uint32_t dst = 0;
         const route_t *route = NULL;
         (*self->tun_packets_in)++;
-        if (self->routes && ipv4_parse(pkt, len, &dst, &total) == IPV4_OK && !ipv4_is_multicast_or_broadcast(dst))
+        const uint8_t *owner = NULL;
+        if (self->routes && ipv4_parse(pkt, len, &dst, &total) == IPV4_OK && !ipv4_is_multicast_or_broadcast(dst)) {
             route = route_table_lookup(self->routes, dst);
-        if (route) {
-            keyring_outbound(self->keys, pkt, total, route->peer, self->now_ms, &self->io);
+            owner = route ? route->peer : subnet_owner(self, dst);
+        }
+        if (owner) {
+            keyring_outbound(self->keys, pkt, total, owner, self->now_ms, &self->io);
             continue;
         }
         (*self->tun_to_router)++;
@@ -306,8 +478,9 @@ static void handle_packets(dataplane_t *self, const Weft__PacketBatch *hdr, zfra
     }
     // the sender says which way its batch goes; the bytes never decide it (a datagram from the wire can
     // look like an IP packet, and must never be sealed and sent on as one)
-    bool outbound = hdr->direction == WEFT__PACKET_BATCH__DIRECTION__OUTBOUND;
-    if (!outbound && hdr->direction != WEFT__PACKET_BATCH__DIRECTION__INBOUND) {
+    Weft__PacketBatch__Direction dir = hdr->direction;
+    if (dir != WEFT__PACKET_BATCH__DIRECTION__OUTBOUND && dir != WEFT__PACKET_BATCH__DIRECTION__INBOUND &&
+        dir != WEFT__PACKET_BATCH__DIRECTION__SEALED && dir != WEFT__PACKET_BATCH__DIRECTION__CONTROL) {
         (*self->drop_bad_batch)++;
         if (log_worth_repeating(*self->drop_bad_batch))
             log_warn("dropped a packet batch without a direction (%d)", (int)hdr->direction);
@@ -319,11 +492,23 @@ static void handle_packets(dataplane_t *self, const Weft__PacketBatch *hdr, zfra
     while (packet_view_next(&view, &pkt, &len, &peer)) {
         if (!peer || len == 0) {
             (*self->drop_untagged)++;
-        } else if (outbound) {      // plaintext IP packets from router
+        } else if (dir == WEFT__PACKET_BATCH__DIRECTION__OUTBOUND) {   // plaintext IP packets from router
             (*self->packets_in)++;
             keyring_outbound(self->keys, pkt, len, peer, self->now_ms, &self->io);
-        } else {                    // transport datagrams from the wire, through nat
+        } else if (dir == WEFT__PACKET_BATCH__DIRECTION__INBOUND) {    // transport datagrams, through nat
             open_datagram(self, pkt, len, peer);
+        } else if (dir == WEFT__PACKET_BATCH__DIRECTION__SEALED) {     // crypto's handshake datagrams
+            uint8_t *out = packet_batch_room(self->nat_batch, len, peer, on_batch_full, self);
+            if (out) {
+                memcpy(out, pkt, len);
+                packet_batch_commit(self->nat_batch, len, peer);
+                (*self->handshakes_from_crypto)++;
+            }
+        } else if (pkt[0] == MESH_FRAME_ANNOUNCE) {   // CONTROL: router's announcement for a neighbour
+            keyring_outbound(self->keys, pkt, len, peer, self->now_ms, &self->io);
+            (*self->announcements_out)++;
+        } else {
+            (*self->drop_bad_batch)++;
         }
     }
 }
@@ -412,6 +597,66 @@ static void apply_members(dataplane_t *self, const Weft__PeerList *list, const c
     self->members_known = true;
 }
 
+static int subnet_longer_first(const void *a, const void *b)
+{
+    const subnet_t *x = a, *y = b;
+    return x->mask == y->mask ? 0 : x->mask > y->mask ? -1 : 1;   // a longer prefix has the larger mask
+}
+
+// router's MeshRoutes: the next hop of each member, the accepted subnets behind members (also the
+// sources their packets may carry), the TTL of our forward frames and whether we forward for others.
+static void apply_mesh_routes(dataplane_t *self, const Weft__MeshRoutes *msg)
+{
+    (*self->mesh_routes_in)++;
+    zhashx_purge(self->hops);
+    self->relayed_count = 0;
+    for (size_t i = 0; i < msg->n_routes; i++) {
+        const Weft__MeshRoute *r = msg->routes[i];
+        if (!r || r->dest.len != WIRE_ID_LEN || r->via.len != WIRE_ID_LEN) {
+            (*self->drop_bad_message)++;
+            continue;
+        }
+        hop_t *hop = malloc(sizeof *hop);
+        if (!hop)
+            break;
+        memcpy(hop->dest, r->dest.data, WIRE_ID_LEN);
+        memcpy(hop->via, r->via.data, WIRE_ID_LEN);
+        zhashx_update(self->hops, hop->dest, hop);
+    }
+    for (hop_t *hop = zhashx_first(self->hops); hop; hop = zhashx_next(self->hops))
+        self->relayed_count += memcmp(hop->via, hop->dest, WIRE_ID_LEN) != 0;
+    // subnets: the owners' source check first cleared, then set from the accepted list
+    for (size_t i = 0; i < self->subnet_count; i++)
+        keyring_set_subnets(self->keys, self->subnets[i].owner, NULL, NULL, 0);
+    self->subnet_count = 0;
+    for (size_t i = 0; i < msg->n_subnets && self->subnet_count < MAX_SUBNETS; i++) {
+        const Weft__SubnetRoute *r = msg->subnets[i];
+        uint32_t addr;
+        int plen;
+        if (!r || r->owner.len != WIRE_ID_LEN || ipv4_prefix_from_text(r->prefix, &addr, &plen) != 0) {
+            (*self->drop_bad_message)++;
+            continue;
+        }
+        subnet_t *sn = &self->subnets[self->subnet_count++];
+        sn->addr = addr;
+        sn->mask = ipv4_prefix_mask(plen);
+        memcpy(sn->owner, r->owner.data, WIRE_ID_LEN);
+    }
+    qsort(self->subnets, self->subnet_count, sizeof self->subnets[0], subnet_longer_first);
+    for (size_t i = 0; i < self->subnet_count; i++) {
+        uint32_t addrs[KEYRING_MAX_SUBNETS], masks[KEYRING_MAX_SUBNETS];
+        size_t n = 0;
+        for (size_t j = 0; j < self->subnet_count && n < KEYRING_MAX_SUBNETS; j++)
+            if (memcmp(self->subnets[j].owner, self->subnets[i].owner, WIRE_ID_LEN) == 0) {
+                addrs[n] = htonl(self->subnets[j].addr);
+                masks[n++] = htonl(self->subnets[j].mask);
+            }
+        keyring_set_subnets(self->keys, self->subnets[i].owner, addrs, masks, n);
+    }
+    self->max_ttl = msg->max_hops > 0 && msg->max_hops <= 255 ? (uint8_t)msg->max_hops : self->max_ttl;
+    self->relay = msg->relay;
+}
+
 static int handle_inbox(void *arg)
 {
     dataplane_t *self = arg;
@@ -427,6 +672,7 @@ static int handle_inbox(void *arg)
     case WEFT__ENVELOPE__BODY_KEYPAIR: handle_keypair(self, env->keypair); break;
     case WEFT__ENVELOPE__BODY_KEYS_DROP: handle_keys_drop(self, env->keys_drop); break;
     case WEFT__ENVELOPE__BODY_PEERS: apply_members(self, env->peers, "discovery"); break;
+    case WEFT__ENVELOPE__BODY_MESH_ROUTES: apply_mesh_routes(self, env->mesh_routes); break;
     case WEFT__ENVELOPE__BODY_DIRECT_PATH:
         if (self->direct)   // else dataplane.direct is off: everything goes through nat
             direct_paths_apply(self->direct, env->direct_path, clock_now_ms());
@@ -558,8 +804,9 @@ static void dataplane_destroy(dataplane_t **self_p)
     tun_borrow_destroy(&self->tun);
     route_table_destroy(&self->routes);
     zhashx_destroy(&self->members);
+    zhashx_destroy(&self->hops);
     packet_batch_t **batches[] = {&self->nat_batch, &self->rest_batch, &self->device_batch, &self->crypto_batch,
-                                  &self->tun_batch, &self->router_batch};
+                                  &self->tun_batch, &self->router_batch, &self->relay_batch, &self->control_batch};
     for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
         packet_batch_destroy(batches[i]);
     zsock_t **socks[] = {&self->inbox, &self->control, &self->to_nat, &self->to_crypto, &self->to_router,
@@ -598,6 +845,20 @@ static void register_counters(dataplane_t *self)
     self->drop_handshake_timeout = service_counter(svc, "drop_handshake_timeout");
     self->drop_bad_message = service_counter(svc, "drop_bad_message");
     self->drop_unexpected_message = service_counter(svc, "drop_unexpected_message");
+    self->forwarded_packets = service_counter(svc, "forwarded_packets");
+    self->forwarded_bytes = service_counter(svc, "forwarded_bytes");
+    self->relayed_out_packets = service_counter(svc, "relayed_out_packets");
+    self->relayed_in_packets = service_counter(svc, "relayed_in_packets");
+    self->drop_forward_ttl = service_counter(svc, "drop_forward_ttl");
+    self->drop_forward_loop = service_counter(svc, "drop_forward_loop");
+    self->drop_forward_no_route = service_counter(svc, "drop_forward_no_route");
+    self->drop_forward_refused = service_counter(svc, "drop_forward_refused");
+    self->drop_forward_bad = service_counter(svc, "drop_forward_bad");
+    self->announcements_in = service_counter(svc, "announcements_in");
+    self->announcements_out = service_counter(svc, "announcements_out");
+    self->drop_control_queue_full = service_counter(svc, "drop_control_queue_full");
+    self->handshakes_from_crypto = service_counter(svc, "handshakes_from_crypto");
+    self->mesh_routes_in = service_counter(svc, "mesh_routes_in");
 }
 
 // The node id (from the identity file's public key): the member list's own entry is skipped.
@@ -629,10 +890,15 @@ static dataplane_t *dataplane_new(service_t *svc, char *why, size_t why_len)
     }
     const weft_config_t *cfg = &svc->config;
     int mtu = cfg->mtu < 1500 ? 1500 : cfg->mtu > 65535 ? 65535 : cfg->mtu;
-    self->keys = keyring_new((size_t)mtu, svc);
+    self->keys = keyring_new((size_t)mtu + FRAME_OVERHEAD, svc);
     self->members = id_table_new();
     if (self->members)
         zhashx_set_destructor(self->members, member_free);
+    self->hops = id_table_new();
+    if (self->hops)
+        zhashx_set_destructor(self->hops, member_free);
+    self->max_ttl = (uint8_t)cfg->routing_max_hops;
+    self->relay = cfg->connection_relay_via_peers;
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
     self->to_nat = service_connect_inbox(svc, SVC_NAT);
@@ -645,21 +911,27 @@ static dataplane_t *dataplane_new(service_t *svc, char *why, size_t why_len)
     self->crypto_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
     self->tun_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     self->router_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
-    if (cfg->dataplane_direct)
-        self->direct = direct_paths_new(svc, (size_t)mtu + DATAGRAM_TRANSPORT_MIN_LEN, cfg->dataplane_gso,
+    self->relay_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
+    self->control_batch = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__CONTROL);
+    if (cfg->dataplane_direct)   // a datagram may be a forward frame around a full one
+        self->direct = direct_paths_new(svc, (size_t)mtu + FRAME_OVERHEAD + DATAGRAM_TRANSPORT_MIN_LEN, cfg->dataplane_gso,
                                         cfg->dataplane_gro);
     if (cfg->dataplane_tun && strcmp(cfg->device_mode, "tun") == 0)
         self->tun = tun_borrow_new(svc, cfg->device_tun);
     if (!self->keys || !self->members || !self->inbox || !self->control || !self->to_nat || !self->to_crypto ||
         !self->to_router || !self->to_device || !self->nat_batch || !self->rest_batch || !self->device_batch ||
-        !self->crypto_batch || !self->tun_batch || !self->router_batch || (cfg->dataplane_direct && !self->direct) ||
+        !self->crypto_batch || !self->tun_batch || !self->router_batch || !self->relay_batch || !self->control_batch ||
+        !self->hops || (cfg->dataplane_direct && !self->direct) ||
         (cfg->dataplane_tun && strcmp(cfg->device_mode, "tun") == 0 && !self->tun)) {
         snprintf(why, why_len, "cannot set up the data plane's sockets and tables (see above)");
         dataplane_destroy(&self);
         return NULL;
     }
     self->io = (keyring_io_t){.to_wire = self->nat_batch, .to_tun = self->device_batch, .flush = on_batch_full,
-                              .flush_ctx = self, .want = on_want, .established = on_established, .ctx = self};
+                              .flush_ctx = self, .want = on_want, .established = on_established,
+                              .mesh = on_mesh_frame, .ctx = self};
+    self->relay_io = self->io;
+    self->relay_io.to_wire = self->relay_batch;
     char url[CONFIG_STR];
     config_redis_url(cfg, url, sizeof url);
     store_link_init(&self->redis, url);

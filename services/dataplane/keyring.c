@@ -10,6 +10,7 @@
 #include "identity.h"
 #include "id_table.h"
 #include "log.h"
+#include "mesh_frame.h"
 
 typedef struct {
     uint32_t local_index;       // our index (receiver_index of what the peer sends); 0 = empty slot
@@ -29,6 +30,8 @@ typedef struct {
 typedef struct {
     uint8_t id[WIRE_ID_LEN];
     uint32_t overlay_addr;      // network byte order
+    uint32_t subnet_addr[KEYRING_MAX_SUBNETS], subnet_mask[KEYRING_MAX_SUBNETS];   // network byte order
+    size_t subnet_count;
     keypair_t current, previous, next;
     packet_queue_t queue;
     int64_t last_unknown_index_ms;
@@ -39,7 +42,7 @@ typedef struct {
     uint64_t *packets_encrypted, *packets_decrypted, *keepalives_in, *keepalives_out;
     uint64_t *drop_auth, *drop_replay, *drop_unknown_index, *drop_bad_source, *drop_queue_overflow;
     uint64_t *drop_no_peer, *drop_expired, *drop_too_big, *drop_batch_full, *drop_malformed;
-    uint64_t *keypairs_refused;
+    uint64_t *keypairs_refused, *mesh_frames_in, *drop_mesh_frame;
 } counters_t;
 
 struct keyring {
@@ -243,6 +246,8 @@ keyring_t *keyring_new(size_t max_packet, service_t *svc)
     c->drop_batch_full = service_counter(svc, "drop_batch_full");
     c->drop_malformed = service_counter(svc, "drop_malformed");
     c->keypairs_refused = service_counter(svc, "keypairs_refused");
+    c->mesh_frames_in = service_counter(svc, "mesh_frames_in");
+    c->drop_mesh_frame = service_counter(svc, "drop_mesh_frame");
     return self;
 }
 
@@ -361,9 +366,32 @@ void keyring_outbound(keyring_t *self, const uint8_t *packet, size_t len, const 
         want(io, peer, KEY_EVENT_WANT_REKEY);
 }
 
+// The packet's IPv4 source is the peer's overlay address, or inside one of its subnets.
 static bool source_is_peer(const peer_t *peer, const uint8_t *packet, size_t len)
 {
-    return len >= 20 && (packet[0] >> 4) == 4 && memcmp(packet + 12, &peer->overlay_addr, 4) == 0;
+    if (len < 20 || (packet[0] >> 4) != 4)
+        return false;
+    uint32_t src;
+    memcpy(&src, packet + 12, 4);
+    if (src == peer->overlay_addr)
+        return true;
+    for (size_t i = 0; i < peer->subnet_count; i++)
+        if ((src & peer->subnet_mask[i]) == peer->subnet_addr[i])
+            return true;
+    return false;
+}
+
+void keyring_set_subnets(keyring_t *self, const uint8_t id[WIRE_ID_LEN], const uint32_t *addrs,
+                         const uint32_t *masks, size_t count)
+{
+    peer_t *peer = find_peer(self, id);
+    if (!peer)
+        return;
+    peer->subnet_count = count < KEYRING_MAX_SUBNETS ? count : KEYRING_MAX_SUBNETS;
+    for (size_t i = 0; i < peer->subnet_count; i++) {
+        peer->subnet_mask[i] = masks[i];
+        peer->subnet_addr[i] = addrs[i] & masks[i];
+    }
 }
 
 // Traffic for a session we do not have: the peer kept one we lost (restart). Ask, at most once a second.
@@ -415,6 +443,10 @@ void keyring_inbound(keyring_t *self, uint32_t receiver_index, uint64_t counter,
         want(io, peer, KEY_EVENT_WANT_REKEY);
     if (plain_len == 0) {
         (*self->c.keepalives_in)++;
+    } else if (mesh_frame_is_mesh(out, plain_len)) {
+        (*(io->mesh ? self->c.mesh_frames_in : self->c.drop_mesh_frame))++;
+        if (io->mesh)
+            io->mesh(io->ctx, peer->id, out, plain_len);
     } else if (!source_is_peer(peer, out, plain_len)) {
         (*self->c.drop_bad_source)++;
     } else {

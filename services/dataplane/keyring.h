@@ -43,8 +43,13 @@ typedef struct {
     void (*want)(void *ctx, const uint8_t peer[WIRE_ID_LEN], key_event_kind_t why);   // a WANT_* kind
     // a keypair became the peer's current one: installed as initiator, or confirmed as responder
     void (*established)(void *ctx, const uint8_t peer[WIRE_ID_LEN], transport_cipher_t cipher);
+    // a mesh frame (lib/mesh_frame.h: an announcement, a forwarded datagram) opened from peer; frame is
+    // valid only during the call (it sits in to_tun's free space) and may be changed. NULL: dropped.
+    void (*mesh)(void *ctx, const uint8_t peer[WIRE_ID_LEN], uint8_t *frame, size_t len);
     void *ctx;
 } keyring_io_t;
+
+#define KEYRING_MAX_SUBNETS 8
 
 // What may be said about a peer's keys in public.
 typedef struct {
@@ -67,6 +72,11 @@ int keyring_add_peer(keyring_t *self, const uint8_t peer[WIRE_ID_LEN], uint32_t 
 // Removes a peer: its keys and queue are wiped.
 void keyring_remove_peer(keyring_t *self, const uint8_t peer[WIRE_ID_LEN]);
 bool keyring_has_peer(const keyring_t *self, const uint8_t peer[WIRE_ID_LEN]);
+// The subnets behind peer (its accepted routing.advertise, docs/routing.md): packets it sends may come
+// from them besides its overlay address. Network byte order; at most KEYRING_MAX_SUBNETS (the rest are
+// ignored). count 0 clears them. Unknown peer: nothing.
+void keyring_set_subnets(keyring_t *self, const uint8_t peer[WIRE_ID_LEN], const uint32_t *addrs,
+                         const uint32_t *masks, size_t count);
 
 // Installs the keypair of a finished handshake at now_ms. As initiator it becomes the current one (the
 // current one becomes the previous) and the queue is sent, or a keepalive when nothing waits (it confirms

@@ -151,7 +151,7 @@ typedef struct {
     uint64_t *signals_out, *signals_in, *signals_stale, *signals_bad, *signals_unknown_peer, *drop_signal_out;
     uint64_t *agents_created, *ice_restarts, *peers_connected, *peerlist_bad, *held, *held_sent;
     uint64_t *peers_direct, *peers_relay, *paths_died, *probes_sent, *trials, *trials_promoted;
-    uint64_t *direct_handovers, *drop_direct_out;
+    uint64_t *direct_handovers, *drop_direct_out, *links_sent, *links_dropped;
 } nat_counters_t;
 
 typedef struct {
@@ -165,6 +165,7 @@ typedef struct {
     predict_t *predict;             // port prediction (nat.port_prediction), or NULL
     zsock_t *discovery;             // PUSH to discovery's inbox (signals out)
     zsock_t *dataplane;             // PUSH to the data plane's inbox (direct paths; datagrams go from the GLib thread's own sockets)
+    zsock_t *router;                // PUSH to router's inbox (LinkState: the mesh's links, docs/routing.md)
     int64_t next_direct_ms;         // monotonic: when every handed-over path is said again (nat_direct.c)
     store_t *store;                 // NULL until Redis answers
     bool have_peer_list;            // discovery sent one: Redis's copy is older

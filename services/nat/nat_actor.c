@@ -69,6 +69,8 @@ static void nat_register_counters(nat_actor_t *self, service_t *svc)
     c->peers_direct = service_counter(svc, "peers_direct");
     c->peers_relay = service_counter(svc, "peers_relay");
     c->paths_died = service_counter(svc, "paths_died");
+    c->links_sent = service_counter(svc, "links_sent");
+    c->links_dropped = service_counter(svc, "links_dropped");
     c->probes_sent = service_counter(svc, "probes_sent");
     c->trials = service_counter(svc, "trials");
     c->trials_promoted = service_counter(svc, "trials_promoted");
@@ -249,6 +251,32 @@ static void write_resumes(nat_t *nat)
     }
 }
 
+// Each peer's path as a link of the mesh, to router: the ones that changed on every tick, all of them
+// every NAT_PATH_WRITE_MS (a restarted router learns its links within that). Before write_paths, which
+// clears the dirty marks.
+static void send_links(nat_actor_t *self, bool all)
+{
+    nat_t *nat = &self->nat;
+    for (size_t i = 0; i < nat->peer_count; i++) {
+        nat_peer_t *peer = nat->peers[i];
+        if (!all && !peer->dirty)
+            continue;
+        bool up = nat_peer_usable(peer);
+        Weft__LinkState link = WEFT__LINK_STATE__INIT;
+        link.peer = (ProtobufCBinaryData){WIRE_ID_LEN, peer->id};
+        link.up = up;
+        link.rtt_us = up && peer->rtt_us > 0 ? (uint32_t)(peer->rtt_us > UINT32_MAX ? UINT32_MAX : peer->rtt_us) : 0;
+        link.relayed = up && nat_peer_on_relay(peer);
+        Weft__Envelope env = WEFT__ENVELOPE__INIT;
+        env.body_case = WEFT__ENVELOPE__BODY_LINK_STATE;
+        env.link_state = &link;
+        if (wire_send(nat->router, &env, NULL, 0, true) != 0)
+            (*nat->count.links_dropped)++;
+        else
+            (*nat->count.links_sent)++;
+    }
+}
+
 static void write_paths(nat_actor_t *self, bool all)
 {
     nat_t *nat = &self->nat;
@@ -274,6 +302,7 @@ static int on_tick(void *arg)
     bool all = now >= self->next_paths_ms;
     if (all)
         self->next_paths_ms = now + NAT_PATH_WRITE_MS;
+    send_links(self, all);
     write_paths(self, all);
     return 0;
 }
@@ -309,6 +338,7 @@ static void nat_destroy(nat_actor_t **self_p)
     zsock_destroy(&self->control);
     zsock_destroy(&self->nat.discovery);
     zsock_destroy(&self->nat.dataplane);
+    zsock_destroy(&self->nat.router);
     store_destroy(&self->nat.store);
     free(self);
     *self_p = NULL;
@@ -349,11 +379,12 @@ static nat_actor_t *nat_new(service_t *svc, char *why, size_t why_len)
     self->control = service_bind_control(svc);
     nat->discovery = service_connect_inbox(svc, SVC_DISCOVERY);
     nat->dataplane = service_connect_inbox(svc, SVC_DATAPLANE);
+    nat->router = service_connect_inbox(svc, SVC_ROUTER);
     char endpoint[96];
     snprintf(endpoint, sizeof endpoint, "inproc://weft-nat-events-%p", (void *)self);
     self->events = zsock_new(ZMQ_PULL);
-    if (!self->inbox || !self->control || !nat->discovery || !nat->dataplane || !self->events) {
-        snprintf(why, why_len, "cannot open the inbox, control, discovery, dataplane or event sockets");
+    if (!self->inbox || !self->control || !nat->discovery || !nat->dataplane || !nat->router || !self->events) {
+        snprintf(why, why_len, "cannot open the inbox, control, discovery, dataplane, router or event sockets");
         nat_destroy(&self);
         return NULL;
     }

@@ -8,30 +8,26 @@
 #include "identity.h"
 #include "log.h"
 
-int route_store_save(store_t *store, const route_t *route)
+static int save_one(store_t *store, const route_view_t *v)
 {
-    char addr[16], peer[ID_HEX_LEN], next_hop[ID_HEX_LEN];
-    ipv4_to_text(route->addr, addr);
-    id_to_hex(route->peer, peer);
-    id_to_hex(route->next_hop, next_hop);
-    if (store_exec(store, "HSET weft:route:%s peer %s next_hop %s hops %u metric %u updated_ms %llu", addr, peer,
-                   next_hop, route->hops, route->metric, (unsigned long long)route->updated_ms) < 0)
+    char peer[ID_HEX_LEN], next_hop[ID_HEX_LEN];
+    id_to_hex(v->peer, peer);
+    id_to_hex(v->next_hop, next_hop);
+    if (store_exec(store,
+                   "HSET weft:route:%s peer %s next_hop %s hops %u metric %u latency_ms %u updated_ms %llu "
+                   "refreshed_ms %llu expires_ms %llu origin %s state %s why %s",
+                   v->dest, peer, next_hop, v->hops, v->metric, v->latency_ms, (unsigned long long)v->updated_ms,
+                   (unsigned long long)v->refreshed_ms, (unsigned long long)v->expires_ms,
+                   v->subnet ? "subnet" : "member", v->refused ? "refused" : "active", v->why) < 0)
         return -1;
-    return store_exec(store, "SADD weft:routes %s", addr);
+    return store_exec(store, "SADD weft:routes %s", v->dest);
 }
 
-static int delete_text(store_t *store, const char *addr)
+static int delete_text(store_t *store, const char *dest)
 {
-    if (store_exec(store, "SREM weft:routes %s", addr) < 0)
+    if (store_exec(store, "SREM weft:routes %s", dest) < 0)
         return -1;
-    return store_exec(store, "DEL weft:route:%s", addr);
-}
-
-int route_store_delete(store_t *store, uint32_t addr)
-{
-    char text[16];
-    ipv4_to_text(addr, text);
-    return delete_text(store, text);
+    return store_exec(store, "DEL weft:route:%s", dest);
 }
 
 static int parse_u64(const char *text, uint64_t max, uint64_t *out)
@@ -45,34 +41,45 @@ static int parse_u64(const char *text, uint64_t max, uint64_t *out)
     return 0;
 }
 
-// Fills route from one HGETALL reply. Returns 0, or -1 with why filled.
-static int route_from_hash(const redisReply *hash, route_t *route, char *why, size_t why_len)
+// Fills v from one HGETALL reply. Returns 0, or -1 with why filled.
+static int view_from_hash(const redisReply *hash, route_view_t *v, char *why, size_t why_len)
 {
     if (hash->type != REDIS_REPLY_ARRAY || hash->elements == 0) {
         snprintf(why, why_len, "no hash");
         return -1;
     }
     bool have_peer = false, have_next_hop = false;
-    uint64_t hops = 1, metric = 1, updated = 0;
+    uint64_t hops = 1, metric = 0, latency = 0;
     for (size_t i = 0; i + 1 < hash->elements; i += 2) {
         const redisReply *field = hash->element[i], *value = hash->element[i + 1];
         if (field->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING)
             continue;
+        const char *f = field->str, *val = value->str;
         int rc = 0;
-        if (strcmp(field->str, "peer") == 0) {
-            rc = id_from_hex(value->str, route->peer);
-            have_peer = rc == 0;
-        } else if (strcmp(field->str, "next_hop") == 0) {
-            rc = id_from_hex(value->str, route->next_hop);
-            have_next_hop = rc == 0;
-        } else if (strcmp(field->str, "hops") == 0)
-            rc = parse_u64(value->str, UINT32_MAX, &hops);
-        else if (strcmp(field->str, "metric") == 0)
-            rc = parse_u64(value->str, UINT32_MAX, &metric);
-        else if (strcmp(field->str, "updated_ms") == 0)
-            rc = parse_u64(value->str, UINT64_MAX, &updated);
+        if (strcmp(f, "peer") == 0)
+            have_peer = (rc = id_from_hex(val, v->peer)) == 0;
+        else if (strcmp(f, "next_hop") == 0)
+            have_next_hop = (rc = id_from_hex(val, v->next_hop)) == 0;
+        else if (strcmp(f, "hops") == 0)
+            rc = parse_u64(val, UINT32_MAX, &hops);
+        else if (strcmp(f, "metric") == 0)
+            rc = parse_u64(val, UINT32_MAX, &metric);
+        else if (strcmp(f, "latency_ms") == 0)
+            rc = parse_u64(val, UINT32_MAX, &latency);
+        else if (strcmp(f, "updated_ms") == 0)
+            rc = parse_u64(val, UINT64_MAX, &v->updated_ms);
+        else if (strcmp(f, "refreshed_ms") == 0)
+            rc = parse_u64(val, UINT64_MAX, &v->refreshed_ms);
+        else if (strcmp(f, "expires_ms") == 0)
+            rc = parse_u64(val, UINT64_MAX, &v->expires_ms);
+        else if (strcmp(f, "origin") == 0)
+            v->subnet = strcmp(val, "subnet") == 0;
+        else if (strcmp(f, "state") == 0)
+            v->refused = strcmp(val, "refused") == 0;
+        else if (strcmp(f, "why") == 0)
+            snprintf(v->why, sizeof v->why, "%s", val);
         if (rc != 0) {
-            snprintf(why, why_len, "bad %s '%.80s'", field->str, value->str);
+            snprintf(why, why_len, "bad %s '%.80s'", f, val);
             return -1;
         }
     }
@@ -80,31 +87,45 @@ static int route_from_hash(const redisReply *hash, route_t *route, char *why, si
         snprintf(why, why_len, "missing %s", have_peer ? "next_hop" : "peer");
         return -1;
     }
-    route->hops = (uint32_t)hops;
-    route->metric = (uint32_t)metric;
-    route->updated_ms = updated;
+    v->hops = (uint32_t)hops;
+    v->metric = (uint32_t)metric;
+    v->latency_ms = (uint32_t)latency;
+    if (!v->refreshed_ms)
+        v->refreshed_ms = v->updated_ms;   // written by a router from before mesh routing
     return 0;
 }
 
-// Loads the route stored for one member of weft:routes. Returns 1 loaded, 0 skipped (and deleted), -1 Redis failed.
-static int load_one(store_t *store, const char *addr_text, route_table_t *table)
+// A destination text: an address, or a prefix with its length.
+static bool dest_valid(const char *text, bool *subnet)
 {
-    route_t route;
-    memset(&route, 0, sizeof route);
+    uint32_t addr;
+    int len;
+    *subnet = strchr(text, '/') != NULL;
+    return *subnet ? ipv4_prefix_from_text(text, &addr, &len) == 0 : ipv4_from_text(text, &addr) == 0;
+}
+
+// Loads one member of weft:routes. Returns 1 loaded, 0 skipped (and deleted), -1 Redis failed.
+static int load_one(store_t *store, const char *dest, route_view_t *v)
+{
+    memset(v, 0, sizeof *v);
     char why[160] = "";
-    if (ipv4_from_text(addr_text, &route.addr) < 0) {
-        snprintf(why, sizeof why, "not an IPv4 address");
+    bool subnet;
+    if (strlen(dest) >= sizeof v->dest || !dest_valid(dest, &subnet)) {
+        snprintf(why, sizeof why, "not an IPv4 address or prefix");
     } else {
-        redisReply *hash = store_command(store, "HGETALL weft:route:%s", addr_text);
+        redisReply *hash = store_command(store, "HGETALL weft:route:%s", dest);
         if (!hash)
             return -1;
-        int rc = route_from_hash(hash, &route, why, sizeof why);
+        int rc = view_from_hash(hash, v, why, sizeof why);
         freeReplyObject(hash);
-        if (rc == 0)
-            return route_table_put(table, &route) < 0 ? -1 : 1;
+        if (rc == 0) {
+            snprintf(v->dest, sizeof v->dest, "%s", dest);
+            v->subnet = subnet;
+            return 1;
+        }
     }
-    log_warn("redis: deleting unusable route weft:route:%.40s (%s)", addr_text, why);
-    delete_text(store, addr_text);
+    log_warn("redis: deleting unusable route weft:route:%.40s (%s)", dest, why);
+    delete_text(store, dest);
     return 0;
 }
 
@@ -120,17 +141,19 @@ static redisReply *load_members(store_t *store)
     return members;
 }
 
-int route_store_load(store_t *store, route_table_t *table)
+int route_store_load(store_t *store, route_view_t **views)
 {
+    *views = NULL;
     redisReply *members = load_members(store);
     if (!members)
         return -1;
+    route_view_t *out = members->elements ? calloc(members->elements, sizeof *out) : NULL;
     int loaded = 0;
-    for (size_t i = 0; i < members->elements; i++) {
+    for (size_t i = 0; out && i < members->elements; i++) {
         const redisReply *m = members->element[i];
         if (m->type != REDIS_REPLY_STRING)
             continue;
-        int rc = load_one(store, m->str, table);
+        int rc = load_one(store, m->str, &out[loaded]);
         if (rc < 0) {
             loaded = -1;
             break;
@@ -138,22 +161,15 @@ int route_store_load(store_t *store, route_table_t *table)
         loaded += rc;
     }
     freeReplyObject(members);
+    if (loaded <= 0) {
+        free(out);
+        return loaded;
+    }
+    *views = out;
     return loaded;
 }
 
-typedef struct {
-    store_t *store;
-    int rc;
-} sync_ctx_t;
-
-static void save_each(const route_t *route, void *arg)
-{
-    sync_ctx_t *ctx = arg;
-    if (ctx->rc == 0 && route_store_save(ctx->store, route) < 0)
-        ctx->rc = -1;
-}
-
-int route_store_sync(store_t *store, const route_table_t *table)
+int route_store_sync(store_t *store, const route_view_t *views, size_t count)
 {
     redisReply *members = load_members(store);
     if (!members)
@@ -161,15 +177,16 @@ int route_store_sync(store_t *store, const route_table_t *table)
     int rc = 0;
     for (size_t i = 0; i < members->elements && rc == 0; i++) {
         const redisReply *m = members->element[i];
-        uint32_t addr;
         if (m->type != REDIS_REPLY_STRING)
             continue;
-        if (ipv4_from_text(m->str, &addr) < 0 || !route_table_lookup(table, addr))
+        bool wanted = false;
+        for (size_t k = 0; k < count && !wanted; k++)
+            wanted = strcmp(views[k].dest, m->str) == 0;
+        if (!wanted)
             rc = delete_text(store, m->str);
     }
     freeReplyObject(members);
-    sync_ctx_t ctx = {store, rc};
-    if (rc == 0)
-        route_table_foreach(table, save_each, &ctx);
-    return ctx.rc;
+    for (size_t k = 0; k < count && rc == 0; k++)
+        rc = save_one(store, &views[k]);
+    return rc;
 }

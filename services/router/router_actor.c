@@ -1,46 +1,23 @@
-// router_actor.c — the weft-router actor: the route table, its Redis copy, and the outbound packet path
-//   router inbox: PacketBatch (from device, no peers) -> IPv4 destination -> route -> batch tagged with
-//                 next hop -> dataplane inbox
-//   router inbox: PeerList (from discovery) -> one direct route per peer; gone peers lose their route
+// router_actor.c — the weft-router actor: sockets, the actor loop, the member list and the packets device
+// hands it (when the TUN is not lent to the data plane). Mesh routing is in router_mesh.c.
+//   inbox: PeerList (from discovery)   -> the members: overlay address -> member, the mesh's member set
+//   inbox: LinkState (from nat)        -> router_mesh.c
+//   inbox: CONTROL batch (data plane)  -> announcements from neighbours, router_mesh.c
+//   inbox: PacketBatch (from device or the data plane, no peers) -> IPv4 destination -> the member that
+//          owns it (or the subnet behind it) -> batch tagged with that member -> the data plane, which
+//          seals it and sends it directly or through a mesh hop
 // Broadcast and multicast destinations (255.255.255.255, 224.0.0.0/4, the overlay prefix's broadcast
-// address) have no route: with routing.broadcast each such packet goes to every peer, else it is dropped.
+// address) have no route: with routing.broadcast each such packet goes to every member, else it is dropped.
 #include "router_actor.h"
 
-#include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "actor_loop.h"
 #include "clock.h"
+#include "id_table.h"
+#include "identity.h"
 #include "log.h"
-#include "route_store.h"
-#include "route_table.h"
-#include "service.h"
-#include "store.h"
-#include "store_link.h"
-#include "wire.h"
-
-#define ROUTER_TICK_MS 1000    // Redis reconnect / resync interval
-
-typedef struct {
-    service_t *svc;
-    route_table_t *routes;
-    zsock_t *inbox;
-    zsock_t *control;
-    zsock_t *dataplane;             // PUSH to the data plane's inbox
-    packet_batch_t *out;            // packets tagged with their next hop, on their way to the data plane (which seals them)
-    uint32_t self_addr;             // our own overlay address (host order), 0 if none
-    uint32_t overlay_broadcast;     // the overlay prefix's broadcast address (host order), 0 if none
-    bool broadcast;                 // routing.broadcast: copy broadcast/multicast packets to every peer
-    store_t *store;                 // NULL until Redis answers
-    store_link_t redis;             // when to try Redis again while store is NULL
-    bool store_dirty;               // a Redis write failed: resync every route on the next tick
-    bool have_live_peers;           // a PeerList came in on the inbox: memory is newer than Redis
-    uint64_t *packets_routed, *drop_no_route, *drop_malformed, *drop_not_ipv4, *drop_queue_full;
-    uint64_t *drop_bad_batch, *drop_bad_message, *routes_count, *peer_lists, *bad_peers, *ignored_messages;
-    uint64_t *broadcast_packets, *broadcast_copies;
-} router_t;
-
+#include "router.h"
 
 static void router_register_counters(router_t *self)
 {
@@ -58,180 +35,118 @@ static void router_register_counters(router_t *self)
     self->bad_peers = service_counter(svc, "bad_peers");
     self->drop_bad_message = service_counter(svc, "drop_bad_message");
     self->ignored_messages = service_counter(svc, "ignored_messages");
+    router_mesh_register_counters(self);
 }
 
-static void router_update_status(router_t *self)
+// ---- members ----
+
+static void member_free(void **item)
 {
-    size_t n = route_table_size(self->routes);
-    *self->routes_count = n;
-    snprintf(self->svc->detail, sizeof self->svc->detail, "%zu routes%s", n,
-             self->store ? (self->store_dirty ? " (redis out of date)" : "") : " (redis unreachable)");
+    free(*item);
+    *item = NULL;
+}
+
+// Checks one listed peer. Returns its address, or 0 (counted, logged) for an unusable peer.
+static uint32_t member_address(router_t *self, const Weft__Peer *peer)
+{
+    const char *why = NULL;
+    uint32_t addr = 0;
+    if (!peer || peer->id.len != ROUTE_ID_LEN || !peer->id.data)
+        why = "id is not 32 bytes";
+    else if (memcmp(peer->id.data, self->local_id, ROUTE_ID_LEN) == 0)
+        return 0;   // ourselves
+    else if (ipv4_from_text(peer->overlay_addr, &addr) < 0)
+        why = "overlay address is not IPv4";
+    else if (addr == 0 || ipv4_is_multicast_or_broadcast(addr))
+        why = "overlay address is not a host address";
+    else if (addr == self->self_addr)
+        why = "overlay address is ours";
+    if (!why)
+        return addr;
+    (*self->bad_peers)++;
+    if (log_worth_repeating(*self->bad_peers))
+        log_warn("ignoring peer '%.64s' (%.40s): %s", peer && peer->name ? peer->name : "",
+                 peer && peer->overlay_addr ? peer->overlay_addr : "", why);
+    return 0;
+}
+
+// The member table and the address table from a PeerList; members gone are forgotten (and their routes).
+static void router_apply_peer_list(router_t *self, const Weft__PeerList *list, const char *source)
+{
+    route_table_t *routes = route_table_new();
+    if (!routes) {
+        log_error("out of memory applying a peer list from %s", source);
+        return;
+    }
+    for (router_member_t *m = zhashx_first(self->members); m; m = zhashx_next(self->members))
+        m->listed = false;
+    for (size_t i = 0; i < list->n_peers; i++) {
+        const Weft__Peer *p = list->peers[i];
+        uint32_t addr = member_address(self, p);
+        if (!addr)
+            continue;
+        if (route_table_lookup(routes, addr)) {
+            (*self->bad_peers)++;
+            log_warn("two peers claim %s; keeping the first", p->overlay_addr);
+            continue;
+        }
+        router_member_t *m = zhashx_lookup(self->members, p->id.data);
+        if (!m && (m = calloc(1, sizeof *m)) != NULL) {
+            memcpy(m->id, p->id.data, ROUTE_ID_LEN);
+            zhashx_insert(self->members, m->id, m);
+        }
+        if (!m)
+            continue;
+        m->listed = true;
+        m->addr = addr;
+        snprintf(m->name, sizeof m->name, "%s", p->name ? p->name : "");
+        m->allowed_count = 0;
+        for (size_t k = 0; k < p->n_allowed_routes && m->allowed_count < ROUTER_MAX_ALLOWED; k++) {
+            uint32_t a;
+            int len;
+            if (ipv4_prefix_from_text(p->allowed_routes[k], &a, &len) == 0)
+                snprintf(m->allowed[m->allowed_count++], sizeof m->allowed[0], "%s", p->allowed_routes[k]);
+        }
+        route_t r = {.addr = addr, .hops = 1, .metric = 1, .updated_ms = (uint64_t)zclock_time()};
+        memcpy(r.peer, m->id, ROUTE_ID_LEN);
+        memcpy(r.next_hop, m->id, ROUTE_ID_LEN);
+        route_table_put(routes, &r);
+    }
+    zlistx_t *gone = zlistx_new();
+    for (router_member_t *m = zhashx_first(self->members); m && gone; m = zhashx_next(self->members))
+        if (!m->listed)
+            zlistx_add_end(gone, m->id);
+    for (uint8_t *id = gone ? zlistx_first(gone) : NULL; id; id = zlistx_next(gone))
+        zhashx_delete(self->members, id);
+    zlistx_destroy(&gone);
+    route_table_destroy(&self->routes);
+    self->routes = routes;
+    router_mesh_members_changed(self);
 }
 
 // ---- Redis ----
 
-// A route changed in memory: mirror it in Redis (or mark Redis for a full resync).
-static void router_store_save(router_t *self, const route_t *route)
-{
-    if (self->store && !self->store_dirty && route_store_save(self->store, route) < 0)
-        self->store_dirty = true;
-}
-
-static void router_store_delete(router_t *self, uint32_t addr)
-{
-    if (self->store && !self->store_dirty && route_store_delete(self->store, addr) < 0)
-        self->store_dirty = true;
-}
-
-static void router_apply_peer_list(router_t *self, const Weft__PeerList *list, const char *source);
-
-// Redis just answered for the first time: reload what it holds unless the inbox already told us newer.
+// Redis just answered for the first time: the member list and the routes saved before a restart,
+// unless the inbox already told us newer.
 static void router_on_store_connected(router_t *self)
 {
-    if (self->have_live_peers) {
-        self->store_dirty = true;   // memory is newer: write it over Redis on this tick
-        return;
+    if (!self->have_live_peers) {
+        Weft__PeerList *peers = store_load_peers(self->store);
+        if (peers) {
+            router_apply_peer_list(self, peers, "redis weft:peers");
+            weft__peer_list__free_unpacked(peers, NULL);
+        }
     }
-    int loaded = route_store_load(self->store, self->routes);
-    if (loaded < 0)
-        log_warn("redis: could not load the saved routes");
-    else
-        log_info("loaded %d routes from redis", loaded);
-    Weft__PeerList *peers = store_load_peers(self->store);
-    if (peers) {
-        router_apply_peer_list(self, peers, "redis weft:peers");
-        weft__peer_list__free_unpacked(peers, NULL);
-    }
+    router_mesh_on_store_connected(self);
 }
 
-// Once a second: connect to Redis if we are not (and the back-off allows), or rewrite every route if a write was lost or Redis
-// restarted (it may have come back without them).
 static void router_tick(router_t *self)
 {
     if (store_link_connect(&self->redis, &self->store) == STORE_LINK_NEW)
         router_on_store_connected(self);
     if (self->store && store_restarted(self->store))
         self->store_dirty = true;   // Redis restarted or lost a write: its routes may be gone
-    if (self->store && self->store_dirty && route_store_sync(self->store, self->routes) == 0) {
-        self->store_dirty = false;
-        log_info("redis: routes resynchronised (%zu)", route_table_size(self->routes));
-    }
-    router_update_status(self);
-}
-
-// ---- peer lists ----
-
-// The direct route for one listed peer. Returns 0, or -1 (counted, logged) for an unusable peer.
-static int route_for_peer(router_t *self, const Weft__Peer *peer, route_t *route)
-{
-    const char *why = NULL;
-    memset(route, 0, sizeof *route);
-    if (!peer || peer->id.len != ROUTE_ID_LEN || !peer->id.data)
-        why = "id is not 32 bytes";
-    else if (ipv4_from_text(peer->overlay_addr, &route->addr) < 0)
-        why = "overlay address is not IPv4";
-    else if (route->addr == 0 || ipv4_is_multicast_or_broadcast(route->addr))
-        why = "overlay address is not a host address";
-    else if (route->addr == self->self_addr)
-        why = "overlay address is ours";
-    if (why) {
-        (*self->bad_peers)++;
-        if (log_worth_repeating(*self->bad_peers))
-            log_warn("ignoring peer '%.64s' (%.40s): %s", peer && peer->name ? peer->name : "",
-                     peer && peer->overlay_addr ? peer->overlay_addr : "", why);
-        return -1;
-    }
-    memcpy(route->peer, peer->id.data, ROUTE_ID_LEN);
-    memcpy(route->next_hop, peer->id.data, ROUTE_ID_LEN);
-    route->hops = 1;
-    route->metric = 1;
-    route->updated_ms = (uint64_t)zclock_time();
-    return 0;
-}
-
-// The direct routes the list asks for. NULL if out of memory.
-static route_table_t *routes_from_peer_list(router_t *self, const Weft__PeerList *list)
-{
-    route_table_t *wanted = route_table_new();
-    for (size_t i = 0; wanted && i < list->n_peers; i++) {
-        route_t route;
-        if (route_for_peer(self, list->peers[i], &route) < 0)
-            continue;
-        if (route_table_lookup(wanted, route.addr)) {
-            (*self->bad_peers)++;
-            log_warn("two peers claim %s; keeping the first", list->peers[i]->overlay_addr);
-            continue;
-        }
-        if (route_table_put(wanted, &route) < 0)
-            route_table_destroy(&wanted);
-    }
-    return wanted;
-}
-
-typedef struct {
-    const route_table_t *wanted;
-    uint32_t *stale;
-    size_t stale_count;
-} stale_ctx_t;
-
-static void collect_stale(const route_t *route, void *arg)
-{
-    stale_ctx_t *ctx = arg;
-    if (!route_table_lookup(ctx->wanted, route->addr))
-        ctx->stale[ctx->stale_count++] = route->addr;
-}
-
-// Removes the routes `wanted` does not hold. Returns how many, or -1 if out of memory.
-static int router_remove_stale(router_t *self, const route_table_t *wanted)
-{
-    size_t n = route_table_size(self->routes);
-    stale_ctx_t ctx = {wanted, calloc(n ? n : 1, sizeof(uint32_t)), 0};
-    if (!ctx.stale)
-        return -1;
-    route_table_foreach(self->routes, collect_stale, &ctx);
-    for (size_t i = 0; i < ctx.stale_count; i++) {
-        route_table_remove(self->routes, ctx.stale[i]);
-        router_store_delete(self, ctx.stale[i]);
-    }
-    free(ctx.stale);
-    return (int)ctx.stale_count;
-}
-
-typedef struct {
-    router_t *router;
-    int changed;
-} merge_ctx_t;
-
-static void merge_route(const route_t *route, void *arg)
-{
-    merge_ctx_t *ctx = arg;
-    int rc = route_table_put(ctx->router->routes, route);
-    if (rc < 0) {
-        log_error("out of memory adding a route");
-        return;
-    }
-    if (rc != ROUTE_UNCHANGED) {
-        ctx->changed++;
-        router_store_save(ctx->router, route_table_lookup(ctx->router->routes, route->addr));
-    }
-}
-
-// Makes the direct routes match the list; writes only what changed to Redis.
-static void router_apply_peer_list(router_t *self, const Weft__PeerList *list, const char *source)
-{
-    route_table_t *wanted = routes_from_peer_list(self, list);
-    if (!wanted) {
-        log_error("out of memory applying a peer list from %s", source);
-        return;
-    }
-    int removed = router_remove_stale(self, wanted);
-    merge_ctx_t ctx = {self, 0};
-    route_table_foreach(wanted, merge_route, &ctx);
-    route_table_destroy(&wanted);
-    if (removed != 0 || ctx.changed)
-        log_info("peer list from %s: %zu peers, %d routes added or changed, %d removed, %zu routes", source,
-                 list->n_peers, ctx.changed, removed, route_table_size(self->routes));
-    router_update_status(self);
+    router_mesh_tick(self);
 }
 
 // ---- packets ----
@@ -252,21 +167,12 @@ static void router_flush(router_t *self)
     *self->packets_routed += count;
 }
 
-// One copy of a broadcast/multicast packet to the next hop of one route (route_table_foreach callback).
-typedef struct {
-    router_t *self;
-    const uint8_t *pkt;
-    size_t len;
-} flood_ctx_t;
-
-static void flood_one(const route_t *route, void *arg)
+static void add_packet(router_t *self, const uint8_t *pkt, size_t len, const uint8_t *member)
 {
-    flood_ctx_t *ctx = arg;
-    router_t *self = ctx->self;
-    if (!packet_batch_fits(self->out, ctx->len, route->next_hop))
+    if (!packet_batch_fits(self->out, len, member))
         router_flush(self);
-    if (packet_batch_add(self->out, ctx->pkt, ctx->len, route->next_hop) == 0)
-        (*self->broadcast_copies)++;
+    if (packet_batch_add(self->out, pkt, len, member) < 0)
+        (*self->drop_malformed)++;   // larger than a whole batch: cannot be an IPv4 packet
 }
 
 static void router_route_packet(router_t *self, const uint8_t *pkt, size_t len)
@@ -279,25 +185,29 @@ static void router_route_packet(router_t *self, const uint8_t *pkt, size_t len)
     case IPV4_OK: break;
     }
     bool to_all = ipv4_is_multicast_or_broadcast(dst) || (self->overlay_broadcast && dst == self->overlay_broadcast);
-    if (to_all && self->broadcast) {  // one copy per route: every peer owns one address
-        flood_ctx_t ctx = {self, pkt, total};
+    if (to_all && self->broadcast) {  // one copy per member
         (*self->broadcast_packets)++;
-        route_table_foreach(self->routes, flood_one, &ctx);
+        for (router_member_t *m = zhashx_first(self->members); m; m = zhashx_next(self->members)) {
+            add_packet(self, pkt, total, m->id);
+            (*self->broadcast_copies)++;
+        }
         return;
     }
     const route_t *route = to_all ? NULL : route_table_lookup(self->routes, dst);
-    if (!route) {
+    const uint8_t *member = route ? route->peer : to_all ? NULL : router_subnet_owner(self, dst);
+    if (!member) {
         (*self->drop_no_route)++;
         return;
     }
-    if (!packet_batch_fits(self->out, total, route->next_hop))
-        router_flush(self);
-    if (packet_batch_add(self->out, pkt, total, route->next_hop) < 0)
-        (*self->drop_malformed)++;   // larger than a whole batch: cannot be an IPv4 packet
+    add_packet(self, pkt, total, member);
 }
 
 static void router_on_batch(router_t *self, const Weft__PacketBatch *hdr, zframe_t *payload)
 {
+    if (hdr->direction == WEFT__PACKET_BATCH__DIRECTION__CONTROL) {
+        router_mesh_on_frames(self, hdr, payload);
+        return;
+    }
     packet_view_t view;
     char why[160];
     if (packet_view_init(&view, hdr, payload, why, sizeof why) < 0) {
@@ -327,6 +237,8 @@ static void router_on_inbox(router_t *self)
         (*self->peer_lists)++;
         self->have_live_peers = true;
         router_apply_peer_list(self, env->peers, "discovery");
+    } else if (env->body_case == WEFT__ENVELOPE__BODY_LINK_STATE) {
+        router_mesh_on_link(self, env->link_state);
     } else {
         (*self->ignored_messages)++;
     }
@@ -342,13 +254,32 @@ static void router_destroy(router_t **self_p)
     if (!self)
         return;
     zsock_destroy(&self->dataplane);
+    zsock_destroy(&self->device);
     zsock_destroy(&self->control);
     zsock_destroy(&self->inbox);
     packet_batch_destroy(&self->out);
+    packet_batch_destroy(&self->announce_out);
     route_table_destroy(&self->routes);
+    zhashx_destroy(&self->members);
+    mesh_routes_destroy(&self->mesh);
     store_destroy(&self->store);
     free(self);
     *self_p = NULL;
+}
+
+// The node id (the identity file's public key): the member list's own entry is skipped, and it is the
+// first id of every path we announce.
+static int load_local_id(router_t *self, char *why, size_t why_len)
+{
+    identity_t identity;
+    char err[512];
+    if (identity_load(self->svc->config.identity_file, &identity, err, sizeof err) != 0) {
+        snprintf(why, why_len, "cannot load the node identity: %s", err);
+        return -1;
+    }
+    memcpy(self->local_id, identity.public_key, ROUTE_ID_LEN);
+    identity_wipe(&identity);
+    return 0;
 }
 
 static router_t *router_new(service_t *svc, char *why, size_t why_len)
@@ -360,6 +291,10 @@ static router_t *router_new(service_t *svc, char *why, size_t why_len)
     }
     self->svc = svc;
     router_register_counters(self);
+    if (load_local_id(self, why, why_len) != 0 || router_mesh_init(self, why, why_len) != 0) {
+        router_destroy(&self);
+        return NULL;
+    }
     if (svc->config.overlay_addr[0] && ipv4_from_text(svc->config.overlay_addr, &self->self_addr) < 0)
         self->self_addr = 0;
     int prefix = svc->config.overlay_prefix;
@@ -370,11 +305,16 @@ static router_t *router_new(service_t *svc, char *why, size_t why_len)
     config_redis_url(&svc->config, url, sizeof url);
     store_link_init(&self->redis, url);
     self->routes = route_table_new();
+    self->members = id_table_new();
+    if (self->members)
+        zhashx_set_destructor(self->members, member_free);
     self->out = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     self->inbox = service_bind_inbox(svc);
     self->control = service_bind_control(svc);
     self->dataplane = service_connect_inbox(svc, SVC_DATAPLANE);
-    if (!self->routes || !self->out || !self->inbox || !self->control || !self->dataplane) {
+    self->device = service_connect_inbox(svc, SVC_DEVICE);
+    if (!self->routes || !self->members || !self->out || !self->inbox || !self->control || !self->dataplane ||
+        !self->device) {
         snprintf(why, why_len, "cannot set up the route table, batch or sockets (see above)");
         router_destroy(&self);
         return NULL;
@@ -395,6 +335,12 @@ static int on_tick(void *self)
     return 0;
 }
 
+static int on_fast_tick(void *self)
+{
+    router_mesh_fast_tick(self);
+    return 0;
+}
+
 void router_actor(zsock_t *pipe, void *args)
 {
     service_t *svc = args;
@@ -404,10 +350,11 @@ void router_actor(zsock_t *pipe, void *args)
         service_actor_fail(pipe, why);
         return;
     }
-    router_tick(self);   // first Redis attempt: reload saved routes and peers
+    router_tick(self);   // first Redis attempt: reload the members and the saved routes
     actor_loop_t *loop = actor_loop_new(pipe, svc, self->control, self);
     if (!loop || actor_loop_on_socket(loop, self->inbox, on_inbox) != 0 ||
-        actor_loop_every(loop, ROUTER_TICK_MS, on_tick) != 0) {
+        actor_loop_every(loop, ROUTER_TICK_MS, on_tick) != 0 ||
+        actor_loop_every(loop, ROUTER_FAST_TICK_MS, on_fast_tick) != 0) {
         actor_loop_destroy(&loop);
         router_destroy(&self);
         service_actor_fail(pipe, "cannot set up the actor loop");

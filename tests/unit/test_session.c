@@ -124,7 +124,7 @@ static void node_start_member(node_t *n, const uint8_t psk[32], const session_co
     assert_non_null(n->keys);
     n->nat = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     n->dev = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
-    n->io = (session_io_t){.to_nat = n->nat};
+    n->io = (session_io_t){.to_wire = n->nat};
     n->kio = (keyring_io_t){.to_wire = n->nat, .to_tun = n->dev, .want = node_want, .established = node_established,
                             .ctx = n};
     n->member_count = 0;
