@@ -497,6 +497,7 @@ static void test_link_down(void **state)
     assert_true(mesh_routes_changed(net->r[A]));
     // B–C down: B's next announcement to A... (link A–B back) no longer carries C
     link_set(net, A, B, true, 10);
+    assert_null(best(net, A, C));           // what B said before the link went down does not come back
     link_set(net, B, C, false, 0);
     exchange(net);
     assert_null(best(net, A, C));
