@@ -387,7 +387,7 @@ void mesh_routes_set_own_prefixes(mesh_routes_t *self, const char (*prefixes)[25
     char next[MESH_MAX_PREFIXES][20] = {{0}};
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
-        if (!prefix_ok(prefixes[i])) {
+        if (strnlen(prefixes[i], 256) == 256 || !prefix_ok(prefixes[i])) {
             log_warn("mesh routes: not announcing the advertised subnet '%.64s': not a.b.c.d/len without host bits",
                      prefixes[i]);
             continue;
@@ -688,6 +688,10 @@ void mesh_routes_announce(mesh_routes_t *self, const uint8_t to[32], uint64_t se
                 break;
             size += add;
             count++;
+        }
+        if (count == 0) {       // cannot happen: the largest entry (16 path ids, 8 prefixes) is ~340 bytes
+            log_error("mesh routes: an announcement entry does not fit a frame; announcement cut short");
+            break;
         }
         a.routes = ptrs + at;
         a.n_routes = count;
