@@ -27,7 +27,7 @@
 #include "wire.h"
 
 #define NAT_BACKOFF_MIN_MS 1000
-#define NAT_BACKOFF_MAX_MS 30000
+#define NAT_BACKOFF_MAX_MS 5000   // a peer reached through a mesh hop meanwhile goes direct within this once its path heals
 #define NAT_PATH_WRITE_MS 2000
 #define NAT_PATH_TTL_S 60
 #define NAT_OLD_UFRAGS 4          // earlier offers remembered, to tell a stale RESTART
