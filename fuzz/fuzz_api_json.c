@@ -1,5 +1,5 @@
 // fuzz_api_json.c — libFuzzer target: arbitrary bytes as what an HTTP client sends the hub's API. The
-// first byte picks the decoder: a network body or a peer body (hub_api_body.c: cJSON and every field
+// first byte picks the decoder: a network body or a peer body (also as a subnet route body) (hub_api_body.c: cJSON and every field
 // check), a path (http_path_is_clean and http_path_split, lib/http_server.c), ids, Content-Type.
 // What a decoder accepts must satisfy the same checks the hub applies afterwards.
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include "http_server.h"
 #include "hub_api_body.h"
 #include "hub_proto.h"
+#include "route_table.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -42,6 +43,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hub_api_peer_t peer;
         if (hub_api_parse_peer(body, len, &peer, why, sizeof why) == 0) {
             if (!hub_valid_name(peer.name) || (peer.address[0] && !hub_valid_ipv4(peer.address)))
+                abort();
+        } else if (!why[0]) {
+            abort();
+        }
+        hub_api_route_t route;   // the same bytes as a subnet route body
+        why[0] = '\0';
+        if (hub_api_parse_route(body, len, &route, why, sizeof why) == 0) {
+            uint32_t net;
+            int plen;
+            if (ipv4_prefix_from_text(route.prefix, &net, &plen) != 0)
                 abort();
         } else if (!why[0]) {
             abort();

@@ -492,7 +492,8 @@ void hub_sweep(hub_t *self)
             log_info("mesh %s: %zu member(s) timed out, %d left", mesh, expired, n);
             *self->count.expired += expired;
         }
-        if (expired > 0 || pruned > 0)
+        bool routes_changed = hub_mesh_routes_changed(self->mesh, mesh);  // e.g. by the HTTP API
+        if (expired > 0 || pruned > 0 || routes_changed)
             push_to_all_but(self, mesh, (size_t)n, SIZE_MAX);
         if (n == 0)
             members_forget_mesh(self->members, mesh);

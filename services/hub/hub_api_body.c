@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "hub_proto.h"
+#include "route_table.h"
 
 static bool parse_hex(const char *text, uint8_t *out, size_t len)
 {
@@ -209,6 +210,45 @@ int hub_api_parse_peer(const char *body, size_t len, hub_api_peer_t *out, char *
         snprintf(why, why_len, "'address' must be an IPv4 address inside the network's cidr");
         goto done;
     }
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
+int hub_api_parse_route(const char *body, size_t len, hub_api_route_t *out, char *why, size_t why_len)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *root = parse_object(body, len, why, why_len);
+    if (!root)
+        return -1;
+    static const char *const allowed[] = {"member", "prefix", "allow", NULL};
+    int rc = -1;
+    char key_hex[80], prefix[40];
+    uint32_t net;
+    int plen;
+    if (!known_keys(root, allowed, why, why_len) ||
+        !string_field(root, "member", true, key_hex, sizeof key_hex, why, why_len) ||
+        !string_field(root, "prefix", true, prefix, sizeof prefix, why, why_len))
+        goto done;
+    if (!hub_api_parse_key(key_hex, out->member)) {
+        snprintf(why, why_len, "'member' must be 64 hex characters (the member's node id, `weft id`)");
+        goto done;
+    }
+    if (ipv4_prefix_from_text(prefix, &net, &plen) != 0) {
+        snprintf(why, why_len, "'prefix' must be an IPv4 prefix with no host bits past its length, like "
+                               "192.168.50.0/24");
+        goto done;
+    }
+    char a[16];
+    ipv4_to_text(net, a);
+    snprintf(out->prefix, sizeof out->prefix, "%s/%d", a, plen);
+    const cJSON *allow = cJSON_GetObjectItemCaseSensitive(root, "allow");
+    if (allow && !cJSON_IsBool(allow)) {
+        snprintf(why, why_len, "'allow' must be true or false");
+        goto done;
+    }
+    out->allow = !allow || cJSON_IsTrue(allow);
     rc = 0;
 done:
     cJSON_Delete(root);

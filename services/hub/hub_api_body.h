@@ -1,5 +1,5 @@
 // hub_api_body.h — decoding and checking what HTTP clients send the hub's API (docs/api.md): the JSON
-// bodies of POST /api/v1/mesh/networks and POST .../networks/{id}/peers (cJSON, then every field checked:
+// bodies of POST /api/v1/mesh/networks, POST .../networks/{id}/peers and POST /api/v1/mesh/routes/{mesh} (cJSON, then every field checked:
 // types, lengths, known keys only), and the ids in URL paths. Everything from a client goes through here
 // first; fuzz/fuzz_api_json.c drives it with arbitrary bytes.
 #ifndef WEFT_HUB_API_BODY_H
@@ -25,9 +25,17 @@ typedef struct {
     char address[16];       // wanted overlay address, or "" to allocate one
 } hub_api_peer_t;
 
+typedef struct {
+    uint8_t member[32];     // the member's Ed25519 key (64 hex)
+    char prefix[19];        // canonical "a.b.c.d/len", no host bits
+    bool allow;             // false: take it back (default true)
+} hub_api_route_t;
+
 // Each returns 0, or -1 with `why` saying what is wrong (for the 400 answer's detail).
 int hub_api_parse_network(const char *body, size_t len, hub_api_network_t *out, char *why, size_t why_len);
 int hub_api_parse_peer(const char *body, size_t len, hub_api_peer_t *out, char *why, size_t why_len);
+// POST /api/v1/mesh/routes/{mesh}: {"member": hex, "prefix": "192.168.50.0/24", "allow": bool}
+int hub_api_parse_route(const char *body, size_t len, hub_api_route_t *out, char *why, size_t why_len);
 
 // A mesh id in a path: exactly 32 hex characters. A member key: exactly 64.
 bool hub_api_parse_mesh_id(const char *text, uint8_t id[16]);

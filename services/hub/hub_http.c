@@ -6,6 +6,8 @@
 //   GET|POST           /api/v1/mesh/networks/{id}/peers
 //   GET|DELETE         /api/v1/mesh/networks/{id}/peers/{key}
 //   GET                /api/v1/mesh/networks/{id}/events   (text/event-stream)
+//   GET|POST           /api/v1/mesh/routes/{mesh}         (the subnets each member may advertise; {mesh}: a
+//                                                          managed mesh's id, or an open mesh's name)
 #include "hub_http.h"
 
 #include <cjson/cJSON.h>
@@ -24,7 +26,9 @@
 #include "http_server.h"
 #include "hub_api_body.h"
 #include "identity.h"
+#include "hub_proto.h"
 #include "log.h"
+#include "members.h"
 #include "mesh_store.h"
 #include "prom_text.h"
 #include "store.h"
@@ -639,6 +643,120 @@ static void mesh_routes(hub_http_t *self, const http_request_t *req, const char 
     store_destroy(&store);
 }
 
+// --- /api/v1/mesh/routes/{mesh}: the admin's allow list of subnet routes (docs/api.md) ---
+
+static void routes_list_json(mesh_store_t *ms, const char *mesh_name, http_response_t *res)
+{
+    mesh_route_allow_t *all = calloc(MESH_STORE_MAX_ALLOWANCES, sizeof *all);
+    int n = all ? mesh_store_routes_list(ms, mesh_name, all, MESH_STORE_MAX_ALLOWANCES) : -1;
+    http_json_t doc;
+    if (n < 0) {
+        store_failed(res);
+    } else if (http_json_begin(&doc) == 0) {
+        json_object_begin(&doc.j, NULL);
+        json_string(&doc.j, "mesh", mesh_name);
+        json_array_begin(&doc.j, "routes");
+        for (int i = 0; i < n; i++) {
+            char hex[65];
+            sodium_bin2hex(hex, sizeof hex, all[i].key, 32);
+            json_object_begin(&doc.j, NULL);
+            json_string(&doc.j, "member", hex);
+            json_string(&doc.j, "prefix", all[i].prefix);
+            json_object_end(&doc.j);
+        }
+        json_array_end(&doc.j);
+        json_object_end(&doc.j);
+        http_json_finish(&doc, res, 200);
+    } else {
+        http_error(res, 500, "internal", "out of memory");
+    }
+    free(all);
+}
+
+// Is key a member of the mesh: on a managed mesh's roster, or registered in an open mesh within
+// MEMBERS_BIND_TTL_S? 1, 0, or -1 (Redis failed).
+static int routes_member_known(store_t *store, mesh_store_t *ms, const mesh_info_t *mesh, const char *mesh_name,
+                               const uint8_t key[32])
+{
+    if (mesh)
+        return mesh_store_is_member(ms, mesh->id, key);
+    members_t *members = members_new(store, 60);
+    uint64_t seen_ms = 0;
+    int rc = members ? members_last_seen(members, mesh_name, key, &seen_ms, NULL) : -1;
+    members_destroy(&members);
+    return rc;
+}
+
+static void route_change(store_t *store, mesh_store_t *ms, const mesh_info_t *mesh, const char *mesh_name,
+                         const http_request_t *req, http_response_t *res)
+{
+    hub_api_route_t body;
+    char why[200];
+    if (hub_api_parse_route(req->body, req->body_len, &body, why, sizeof why) != 0)
+        return http_error(res, 400, "bad_request", why);
+    int known = body.allow ? routes_member_known(store, ms, mesh, mesh_name, body.member) : 1;
+    if (known < 0)
+        return store_failed(res);
+    if (known == 0)
+        return http_error(res, 404, "not_found", mesh ? "no such member in this network"
+                                                      : "no member with that key registered in this mesh (in 30 days)");
+    int rc = body.allow ? mesh_store_routes_allow(ms, mesh_name, body.member, body.prefix, mesh ? mesh->expires : 0)
+                        : mesh_store_routes_deny(ms, mesh_name, body.member, body.prefix);
+    if (rc == MESH_STORE_FULL)
+        return http_error(res, 409, "too_many_routes", "that member may already advertise the most prefixes (64)");
+    if (rc == MESH_STORE_NOT_FOUND)
+        return http_error(res, 404, "not_found", "that member was not allowed that prefix");
+    if (rc != 0)
+        return store_failed(res);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, body.member, 32);
+    log_info("hub api: mesh %s: %.16s %s advertise %s, for %s", mesh_name, hex, body.allow ? "may" : "may no longer",
+             body.prefix, req->client);
+    http_json_t doc;
+    if (http_json_begin(&doc) != 0)
+        return http_error(res, 500, "internal", "out of memory");
+    json_object_begin(&doc.j, NULL);
+    json_string(&doc.j, "mesh", mesh_name);
+    json_string(&doc.j, "member", hex);
+    json_string(&doc.j, "prefix", body.prefix);
+    json_bool(&doc.j, "allowed", body.allow);
+    json_object_end(&doc.j);
+    http_json_finish(&doc, res, 200);
+}
+
+static void routes_endpoint(hub_http_t *self, const http_request_t *req, const char *mesh_name, http_response_t *res)
+{
+    if (!is(req, "GET") && !is(req, "POST"))
+        return method_not_allowed(res, "GET, POST");
+    if (check_token(self, req, res) != 0)
+        return;
+    if (req->body_too_large)
+        return http_error(res, 413, "body_too_large", "request bodies are limited to 16384 bytes");
+    if (is(req, "POST") && !hub_api_is_json(req->content_type))
+        return http_error(res, 415, "unsupported_media_type", "send the body as Content-Type: application/json");
+    uint8_t mesh_id[16];
+    bool managed = hub_api_parse_mesh_id(mesh_name, mesh_id);
+    if (!managed && !hub_valid_mesh(mesh_name))
+        return http_error(res, 400, "bad_id", "a mesh is named by its id (32 hex characters) or, for an open mesh, "
+                                              "its name");
+    store_t *store = connect_store(self, res);
+    if (!store)
+        return;
+    mesh_store_t *ms = mesh_store_new(store);
+    mesh_info_t mesh;
+    int rc = !ms ? -1 : managed ? mesh_store_get(ms, mesh_id, &mesh) : 0;
+    if (rc == MESH_STORE_NOT_FOUND)
+        http_error(res, 404, "not_found", "no such network");
+    else if (rc != 0)
+        store_failed(res);
+    else if (is(req, "GET"))
+        routes_list_json(ms, mesh_name, res);
+    else
+        route_change(store, ms, managed ? &mesh : NULL, mesh_name, req, res);
+    mesh_store_destroy(&ms);
+    store_destroy(&store);
+}
+
 static void count_response(hub_http_t *self, const http_response_t *res)
 {
     if (res->status >= 500)
@@ -672,6 +790,9 @@ static void handle(void *ctx, const http_request_t *req, http_response_t *res)
         else if (n >= 4 && strcmp(segs[0], "api") == 0 && strcmp(segs[1], "v1") == 0 && strcmp(segs[2], "mesh") == 0 &&
                  strcmp(segs[3], "networks") == 0)
             mesh_routes(self, req, segs + 4, n - 4, res);
+        else if (n == 5 && strcmp(segs[0], "api") == 0 && strcmp(segs[1], "v1") == 0 && strcmp(segs[2], "mesh") == 0 &&
+                 strcmp(segs[3], "routes") == 0)
+            routes_endpoint(self, req, segs[4], res);
         else
             http_error(res, 404, "not_found", "no such endpoint; see docs/api.md");
     }

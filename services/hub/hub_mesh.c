@@ -650,6 +650,7 @@ static void handle_routes_allow(hub_mesh_t *self, const uint8_t *rid, size_t rid
     (*self->count.routes_changed)++;
     log_info("mesh %s: %s (%s) %s advertise %s", mesh.name, m.name[0] ? m.name : "(not a member)", fp,
              r->allow ? "may" : "may no longer", canon);
+    hub_mesh_routes_changed(self, mesh.id_hex);  // pushed now: the sweep need not push it again
     self->push(self->push_ctx, mesh.id_hex);
     snprintf(why, sizeof why, "%s %s advertise %s; every member was told", m.name[0] ? m.name : fp,
              r->allow ? "may" : "may no longer", canon);
@@ -885,4 +886,12 @@ size_t hub_mesh_routes_of(hub_mesh_t *self, const uint8_t key[32], char ***out)
         n++;
     *out = n ? &self->route_texts[first] : NULL;
     return n;
+}
+
+bool hub_mesh_routes_changed(hub_mesh_t *self, const char *mesh_name)
+{
+    int rc = mesh_store_routes_take_change(self->meshes, mesh_name);
+    if (rc < 0)
+        (*self->count.redis_errors)++;
+    return rc == 1;
 }

@@ -53,6 +53,9 @@ void hub_mesh_tick(hub_mesh_t *self);
 // then ask per member; *out (NULL when none) is valid until the next load.
 void hub_mesh_load_routes(hub_mesh_t *self, const char *mesh);
 size_t hub_mesh_routes_of(hub_mesh_t *self, const uint8_t key[32], char ***out);
+// Did mesh's allow list change since the last call (the HTTP API writes it from another thread)? The sweep
+// then pushes the PeerList.
+bool hub_mesh_routes_changed(hub_mesh_t *self, const char *mesh);
 
 bool hub_mesh_is_managed(const char *mesh, uint8_t id[16]);
 

@@ -562,7 +562,8 @@ int mesh_store_routes_allow(mesh_store_t *self, const char *mesh, const uint8_t 
         return 0;
     if (mine >= MESH_STORE_MAX_ROUTES || n >= MESH_STORE_MAX_ALLOWANCES)
         return MESH_STORE_FULL;
-    if (store_exec(self->store, "SADD hub:routes:%s %s", mesh, member) != 0)
+    if (store_exec(self->store, "SADD hub:routes:%s %s", mesh, member) != 0 ||
+        store_exec(self->store, "SET hub:routes:%s:changed 1 EX 60", mesh) != 0)
         return -1;
     if (expires && store_exec(self->store, "EXPIREAT hub:routes:%s %llu", mesh, (unsigned long long)expires) != 0)
         return -1;
@@ -579,6 +580,18 @@ int mesh_store_routes_deny(mesh_store_t *self, const char *mesh, const uint8_t k
     if (!r)
         return -1;
     int rc = r->type != REDIS_REPLY_INTEGER ? -1 : r->integer == 1 ? 0 : MESH_STORE_NOT_FOUND;
+    freeReplyObject(r);
+    if (rc == 0 && store_exec(self->store, "SET hub:routes:%s:changed 1 EX 60", mesh) != 0)
+        return -1;
+    return rc;
+}
+
+int mesh_store_routes_take_change(mesh_store_t *self, const char *mesh)
+{
+    redisReply *r = store_command(self->store, "DEL hub:routes:%s:changed", mesh);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER ? (r->integer > 0) : -1;
     freeReplyObject(r);
     return rc;
 }

@@ -14,6 +14,7 @@
 //   hub:routes:<mesh>             set of "<key> <prefix>": the subnets the admin lets each member advertise
 //                                 (`weft mesh routes allow`); <mesh> is the id in hex for a managed mesh, the
 //                                 name for an open one; EXPIREAT with a room
+//   hub:routes:<mesh>:changed     "1" after a change, until the hub's sweep takes it (EX 60)
 // A room (ttl_s > 0) has EXPIREAT on every one of its keys, so it disappears by itself.
 // Every change is PUBLISHed on hub:events:<id> as one JSON line:
 //   {"event":"create|join|leave|kick|delete|change","mesh":"<id>","member":"<key>","name":..,
@@ -130,6 +131,9 @@ int mesh_store_routes_allow(mesh_store_t *self, const char *mesh, const uint8_t 
 int mesh_store_routes_deny(mesh_store_t *self, const char *mesh, const uint8_t key[32], const char *prefix);
 // Every allowance of mesh (up to max, sorted by key then prefix); the count or -1.
 int mesh_store_routes_list(mesh_store_t *self, const char *mesh, mesh_route_allow_t *out, size_t max);
+// Did the allow list of mesh change (by any process: the hub, its HTTP API) since the last call? 1 yes (the
+// mark is taken), 0 no, -1 Redis failed. The hub's sweep pushes the mesh's PeerList on a change.
+int mesh_store_routes_take_change(mesh_store_t *self, const char *mesh);
 // Drops every allowance of key (a member that left or was kicked). 0 or -1.
 int mesh_store_routes_forget(mesh_store_t *self, const char *mesh, const uint8_t key[32]);
 

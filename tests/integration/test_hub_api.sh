@@ -6,7 +6,8 @@
 # stream receiving the join and the kick, malformed requests (bad JSON, unknown fields, wrong content type,
 # oversized body, bad ids, path traversal, wrong methods) answered 4xx with a JSON error, and the
 # per-address rate limit answering 429 with Retry-After to a flood while another address is still served
-# and /health, outside that budget, still answers the flooding address.
+# and /health, outside that budget, still answers the flooding address. Last, a second node: the allow list
+# of subnet routes of the open mesh set through the API reaches its PeerList within the sweep's second.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_hub_api.sh BIN_DIR}"
@@ -198,4 +199,26 @@ done
 req GET "$NETS" "${AUTH[@]}" >/dev/null; expect 200 "a read from another address during the flood's penalty"
 grep -q '^weft_hub_http_rejected_total{reason="rate_limited"} [1-9]' <(lab_exec hub curl -s "$API/metrics") ||
   lab_fail "/metrics does not count the rate-limited requests"
+
+# subnet routes in an open mesh (no admin: the API's token sets the allow list), pushed to the members
+lab_node beta 10.99.0.3 10.100.0.2
+ROUTES=$API/api/v1/mesh/routes/default
+B_PEERS="redis-cli -s $(lab_home beta)/run/redis.sock GET weft:peers"   # a packed PeerList: strings as they are
+lab_wait 20 "alpha in beta's PeerList" bash -c "$B_PEERS | grep -aq 10.100.0.1"
+req POST "$ROUTES" "${JSON[@]}" -d '{}' >/dev/null; expect 401 "routes without a token"
+req POST "$ROUTES" "${AUTH[@]}" "${JSON[@]}" -d "{\"member\":\"$ALPHA_ID\",\"prefix\":\"192.168.50.0/24\"}" >/dev/null
+expect 200 "allowing alpha 192.168.50.0/24"
+check "assert d == {'mesh': 'default', 'member': '$ALPHA_ID', 'prefix': '192.168.50.0/24', 'allowed': True}, d" "route shape"
+lab_wait 3 "alpha's allowed route in beta's PeerList (the sweep pushes it)" bash -c "$B_PEERS | grep -aq 192.168.50.0/24"
+req GET "$ROUTES" "${AUTH[@]}" >/dev/null; expect 200 "the allow list"
+check "assert d == {'mesh': 'default', 'routes': [{'member': '$ALPHA_ID', 'prefix': '192.168.50.0/24'}]}, d" "allow list"
+req POST "$ROUTES" "${AUTH[@]}" "${JSON[@]}" -d "{\"member\":\"$ALPHA_ID\",\"prefix\":\"192.168.50.1/24\"}" >/dev/null
+expect 400 "a prefix with host bits"; json_error bad_request "a prefix with host bits"
+req POST "$ROUTES" "${AUTH[@]}" "${JSON[@]}" -d "{\"member\":\"${ALPHA_ID//[0-9]/0}\",\"prefix\":\"10.1.0.0/16\"}" >/dev/null
+expect 404 "a key that never registered"; json_error not_found "a key that never registered"
+req POST "$API/api/v1/mesh/routes/no%20mesh" "${AUTH[@]}" "${JSON[@]}" -d '{}' >/dev/null; expect 400 "a bad mesh name"
+req DELETE "$ROUTES" "${AUTH[@]}" >/dev/null; expect 405 "DELETE on routes"
+req POST "$ROUTES" "${AUTH[@]}" "${JSON[@]}" -d "{\"member\":\"$ALPHA_ID\",\"prefix\":\"192.168.50.0/24\",\"allow\":false}" >/dev/null
+expect 200 "denying alpha 192.168.50.0/24"
+lab_wait 3 "the route gone from beta's PeerList" bash -c "! $B_PEERS | grep -aq 192.168.50.0/24"
 lab_log "PASS"

@@ -17,7 +17,8 @@
 # Also: weft verify shows the same SAS on both sides and marks the member verified in weft peers; the hub
 # key pasted unquoted into bash works (64 hex) and the old Z85 form is still accepted; --json on create,
 # invite, join, kick and verify; 5b. `weft mesh members` lists offline and kicked members, and kick by name
-# and by fingerprint works for members that were never online.
+# and by fingerprint works for members that were never online; 5c. `weft mesh routes allow|deny|list`: the
+# admin's allow list of subnet routes reaches the members' PeerLists, bad requests are refused with why.
 set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_mesh_invite.sh BIN_DIR}"
@@ -250,6 +251,30 @@ done
 rc=0; out=$(lab_exec alpha "$W" mesh kick nobody --home "$A" --mesh office 2>&1) || rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "no member 'nobody' in mesh office" || lab_fail "kick nobody: exit $rc: $out"
 lab_log "roster, two offline kicks and a refused one in $(awk "BEGIN { printf \"%.2f\", $EPOCHREALTIME - $t0 }") s"
+
+lab_log "5c. weft mesh routes: the admin's allow list of subnet routes reaches every member's PeerList"
+t0=$EPOCHREALTIME
+A_PEERS="redis-cli -s $A/meshes/office/run/redis.sock GET weft:peers"   # a packed PeerList: strings as they are
+lab_exec alpha "$W" mesh routes allow beta 192.168.50.0/24 --home "$A" --mesh office >/dev/null || lab_fail "routes allow failed"
+out=$(lab_exec alpha "$W" mesh routes allow beta 10.20.0.0/16 --home "$A" --mesh office --json) || lab_fail "routes allow --json failed"
+grep -q '"prefix":"10.20.0.0/16","allowed":true' <<<"$out" || lab_fail "routes allow --json: $out"
+[ "$(hub_redis SCARD "hub:routes:$OFFICE")" = 2 ] || lab_fail "the hub does not keep 2 allowances: $(hub_redis SMEMBERS "hub:routes:$OFFICE")"
+lab_wait 5 "beta's allowed routes in alpha's PeerList" bash -c "$A_PEERS | grep -aq 192.168.50.0/24"
+out=$(lab_exec beta "$W" mesh routes list --home "$B" --mesh office --json) || lab_fail "routes list (a member) failed"
+grep -q '"name":"beta",[^}]*"prefixes":\["10.20.0.0/16","192.168.50.0/24"\]' <<<"$out" || lab_fail "routes list: $out"
+# refused, with the reason: host bits, a member asking, a key not on the roster, a deny of what was never allowed
+rc=0; out=$(lab_exec alpha "$W" mesh routes allow beta 192.168.50.1/24 --home "$A" --mesh office 2>&1) || rc=$?
+[ $rc -eq 2 ] && grep -q "no host bits" <<<"$out" || lab_fail "a prefix with host bits: exit $rc: $out"
+rc=0; out=$(lab_exec beta "$W" mesh routes allow beta 192.168.60.0/24 --home "$B" --mesh office 2>&1) || rc=$?
+[ $rc -eq 1 ] && grep -q "only the admin" <<<"$out" || lab_fail "a member allowed a route: exit $rc: $out"
+rc=0; out=$(lab_exec alpha "$W" mesh routes allow "$GAMMA" 192.168.60.0/24 --home "$A" --mesh office 2>&1) || rc=$?
+[ $rc -eq 1 ] && grep -q "no such member" <<<"$out" || lab_fail "a route for kicked gamma: exit $rc: $out"
+rc=0; out=$(lab_exec alpha "$W" mesh routes deny beta 172.16.0.0/12 --home "$A" --mesh office 2>&1) || rc=$?
+[ $rc -eq 1 ] && grep -q "was not allowed" <<<"$out" || lab_fail "deny of a prefix never allowed: exit $rc: $out"
+lab_exec alpha "$W" mesh routes deny beta 192.168.50.0/24 --home "$A" --mesh office >/dev/null || lab_fail "routes deny failed"
+lab_wait 5 "192.168.50.0/24 gone from alpha's PeerList" bash -c "! $A_PEERS | grep -aq 192.168.50.0/24"
+$A_PEERS | grep -aq 10.20.0.0/16 || lab_fail "the deny took 10.20.0.0/16 along"
+lab_log "allow list: two allowed, four refused, one denied in $(awk "BEGIN { printf \"%.2f\", $EPOCHREALTIME - $t0 }") s"
 
 lab_log "6. a room expires by itself"
 rc=0; out=$(lab_exec alpha "$W" room open party --ttl 15 --home "$A" --hub "$HUB" --hub-key "$HUB_KEY" 2>&1) || rc=$?

@@ -184,6 +184,34 @@ static void peer_bodies(void **state)
     }
 }
 
+static void route_bodies(void **state)
+{
+    (void)state;
+    hub_api_route_t route;
+    char why[200], body[512];
+    snprintf(body, sizeof body, "{\"member\":\"%s\",\"prefix\":\"192.168.50.0/24\"}", KEY);
+    assert_int_equal(hub_api_parse_route(body, strlen(body), &route, why, sizeof why), 0);
+    assert_string_equal(route.prefix, "192.168.50.0/24");
+    assert_true(route.allow);                                // the default
+    snprintf(body, sizeof body, "{\"member\":\"%s\",\"prefix\":\"10.0.0.0/8\",\"allow\":false}", KEY);
+    assert_int_equal(hub_api_parse_route(body, strlen(body), &route, why, sizeof why), 0);
+    assert_false(route.allow);
+    const char *bad[] = {
+        "{\"prefix\":\"10.0.0.0/8\"}", "{\"member\":\"%s\"}", "{\"member\":\"%s\",\"prefix\":\"10.0.0.1/8\"}",
+        "{\"member\":\"%s\",\"prefix\":\"10.0.0.0/33\"}", "{\"member\":\"%s\",\"prefix\":\"10.0.0.0\"}",
+        "{\"member\":\"%s\",\"prefix\":8}", "{\"member\":\"%.60s\",\"prefix\":\"10.0.0.0/8\"}",
+        "{\"member\":\"%s\",\"prefix\":\"10.0.0.0/8\",\"allow\":\"yes\"}",
+        "{\"member\":\"%s\",\"prefix\":\"10.0.0.0/8\",\"via\":1}",
+        "{\"member\":\"%s\",\"prefix\":\"192.168.050.0/24\"}",   // a leading zero: octal or decimal?
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(body, sizeof body, bad[i], KEY);
+        why[0] = '\0';
+        assert_int_equal(hub_api_parse_route(body, strlen(body), &route, why, sizeof why), -1);
+        assert_true(why[0] != '\0');
+    }
+}
+
 static void ids_and_types(void **state)
 {
     (void)state;
@@ -212,6 +240,7 @@ int main(void)
         cmocka_unit_test(paths),                  cmocka_unit_test(listen_addresses),
         cmocka_unit_test(loopback_listen),
         cmocka_unit_test(network_bodies),         cmocka_unit_test(peer_bodies),
+        cmocka_unit_test(route_bodies),
         cmocka_unit_test(ids_and_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -286,7 +286,10 @@ static void test_route_allow_list(void **state)
         assert_int_equal(mesh_store_routes_allow(ms, mesh.id_hex, a, bad[i], 0), MESH_STORE_BAD);
     assert_int_equal(mesh_store_routes_list(ms, mesh.id_hex, out, 8), 0);
 
+    assert_int_equal(mesh_store_routes_take_change(ms, mesh.id_hex), 0);
     assert_int_equal(mesh_store_routes_allow(ms, mesh.id_hex, a, "192.168.50.0/24", 0), 0);
+    assert_int_equal(mesh_store_routes_take_change(ms, mesh.id_hex), 1);  // marked for the hub's sweep
+    assert_int_equal(mesh_store_routes_take_change(ms, mesh.id_hex), 0);  // once
     assert_int_equal(mesh_store_routes_allow(ms, mesh.id_hex, a, "192.168.50.0/24", 0), 0);  // twice: once
     assert_int_equal(mesh_store_routes_allow(ms, mesh.id_hex, a, "10.20.0.0/16", 0), 0);
     assert_int_equal(mesh_store_routes_allow(ms, "open-mesh", b, "172.16.0.0/12", 0), 0);    // an open mesh
@@ -297,8 +300,11 @@ static void test_route_allow_list(void **state)
     assert_int_equal(mesh_store_routes_list(ms, "open-mesh", out, 8), 1);
     assert_string_equal(out[0].prefix, "172.16.0.0/12");
 
+    mesh_store_routes_take_change(ms, mesh.id_hex);
     assert_int_equal(mesh_store_routes_deny(ms, mesh.id_hex, a, "10.20.0.0/16"), 0);
+    assert_int_equal(mesh_store_routes_take_change(ms, mesh.id_hex), 1);
     assert_int_equal(mesh_store_routes_deny(ms, mesh.id_hex, a, "10.20.0.0/16"), MESH_STORE_NOT_FOUND);
+    assert_int_equal(mesh_store_routes_take_change(ms, mesh.id_hex), 0);  // nothing changed
     assert_int_equal(mesh_store_routes_deny(ms, mesh.id_hex, b, "192.168.50.0/24"), MESH_STORE_NOT_FOUND);
     assert_int_equal(mesh_store_routes_deny(ms, mesh.id_hex, a, "10.20.0.1/16"), MESH_STORE_BAD);
     assert_int_equal(mesh_store_routes_list(ms, mesh.id_hex, out, 8), 1);
