@@ -5,6 +5,8 @@
  * The key hand-over: a keypair for an unknown peer or an index in use is refused; during a rekey the old
  * and the new keys both open what was sealed with them; traffic for an unknown index asks for a
  * handshake, at most once a second; expired keys are dropped; replays and forged sources are refused.
+ * Mesh frames (lib/mesh_frame.h) go to the mesh callback, not the TUN, and are dropped without one; a
+ * peer's accepted subnets widen its source check until they are cleared.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 
 #include "crypto_wire.h"
 #include "keyring.h"
+#include "mesh_frame.h"
 #include "wire.h"
 
 typedef struct {
@@ -33,6 +36,10 @@ typedef struct {
     int wants[3];                    // key_event_kind_t -> how often asked
     int established;
     transport_cipher_t established_cipher;
+    int mesh_frames;                 // how often the mesh callback was called
+    uint8_t mesh_from[WIRE_ID_LEN];  // and the last call's peer and frame
+    uint8_t mesh_frame[1500];
+    size_t mesh_len;
 } side_t;
 
 typedef struct {
@@ -56,6 +63,16 @@ static void on_established(void *ctx, const uint8_t peer[WIRE_ID_LEN], transport
     s->established_cipher = cipher;
 }
 
+static void on_mesh(void *ctx, const uint8_t peer[WIRE_ID_LEN], uint8_t *frame, size_t len)
+{
+    side_t *s = ctx;
+    assert_true(len <= sizeof s->mesh_frame);
+    s->mesh_frames++;
+    memcpy(s->mesh_from, peer, WIRE_ID_LEN);
+    memcpy(s->mesh_frame, frame, len);
+    s->mesh_len = len;
+}
+
 static void side_start(side_t *s, uint8_t tag, const char *addr)
 {
     memset(s->id, tag, WIRE_ID_LEN);
@@ -66,7 +83,7 @@ static void side_start(side_t *s, uint8_t tag, const char *addr)
     s->wire = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__OUTBOUND);
     s->tun = packet_batch_new(WEFT__PACKET_BATCH__DIRECTION__INBOUND);
     s->io = (keyring_io_t){.to_wire = s->wire, .to_tun = s->tun, .want = on_want,
-                           .established = on_established, .ctx = s};
+                           .established = on_established, .mesh = on_mesh, .ctx = s};
 }
 
 static void side_stop(side_t *s)
@@ -344,6 +361,195 @@ static void test_removed_peer(void **state)
     assert_int_equal(counter(&w->alice, "drop_no_peer"), 1);
 }
 
+// A session from alice to bob, confirmed (alice's keepalive delivered), both batches empty.
+static void confirmed_session(world_t *w)
+{
+    hand_over(w, TRANSPORT_CHACHA20_POLY1305);
+    deliver(w, &w->alice, &w->bob);
+    assert_int_equal(w->bob.established, 1);
+    assert_int_equal(w->bob.tun->count, 0);
+}
+
+// Seals frame from alice for bob and delivers it.
+static void alice_sends(world_t *w, const uint8_t *frame, size_t len)
+{
+    keyring_outbound(w->alice.keys, frame, len, w->bob.id, w->now, &w->alice.io);
+    assert_int_equal(w->alice.wire->count, 1);
+    deliver(w, &w->alice, &w->bob);
+}
+
+// A forward frame from alice for carol (0xc0) through bob, with a datagram that looks like nothing
+// bob could read; len bytes in all.
+static size_t make_forward(uint8_t *frame, size_t len, uint8_t ttl)
+{
+    uint8_t dst[MESH_NODE_ID_LEN], src[MESH_NODE_ID_LEN];
+    memset(dst, 0xc0, sizeof dst);
+    memset(src, 0xa1, sizeof src);
+    mesh_forward_header(frame, ttl, dst, src);
+    for (size_t i = MESH_FORWARD_HEADER_LEN; i < len; i++)
+        frame[i] = (uint8_t)(i * 7 + 3);
+    return len;
+}
+
+static void test_forward_frame_reaches_mesh_callback(void **state)
+{
+    world_t *w = *state;
+    confirmed_session(w);
+    uint8_t frame[MESH_FORWARD_HEADER_LEN + 148];
+    size_t len = make_forward(frame, sizeof frame, 7);
+    // its datagram begins with 0x45 at the place an IPv4 source would be: still not an IP packet
+    frame[MESH_FORWARD_HEADER_LEN] = 0x45;
+    alice_sends(w, frame, len);
+    assert_int_equal(w->bob.mesh_frames, 1);
+    assert_memory_equal(w->bob.mesh_from, w->alice.id, WIRE_ID_LEN);
+    assert_int_equal(w->bob.mesh_len, len);
+    assert_memory_equal(w->bob.mesh_frame, frame, len);
+    mesh_forward_t fwd;
+    assert_int_equal(mesh_forward_parse(w->bob.mesh_frame, w->bob.mesh_len, &fwd), 0);
+    assert_int_equal(fwd.ttl, 7);
+    assert_int_equal(fwd.datagram_len, 148);
+    assert_int_equal(w->bob.tun->count, 0);                        // not for bob's TUN
+    assert_int_equal(counter(&w->bob, "mesh_frames_in"), 1);
+    assert_int_equal(counter(&w->bob, "drop_bad_source"), 0);      // no source check
+    assert_int_equal(counter(&w->bob, "drop_mesh_frame"), 0);
+    assert_int_equal(counter(&w->bob, "packets_decrypted"), 0);
+    // an IP packet after it still goes to the TUN, alone
+    uint8_t pkt[60];
+    make_packet(pkt, sizeof pkt, w->alice.addr, 9);
+    alice_sends(w, pkt, sizeof pkt);
+    assert_int_equal(w->bob.tun->count, 1);
+    assert_int_equal(w->bob.tun->lengths[0], sizeof pkt);
+    assert_memory_equal(w->bob.tun->data, pkt, sizeof pkt);
+    assert_int_equal(w->bob.mesh_frames, 1);
+}
+
+static void test_announcement_reaches_mesh_callback(void **state)
+{
+    world_t *w = *state;
+    confirmed_session(w);
+    // an announcement's first byte, then bytes whose 13th-16th would be a foreign IPv4 source
+    uint8_t frame[40];
+    memset(frame, 0x5a, sizeof frame);
+    frame[0] = MESH_FRAME_ANNOUNCE;
+    alice_sends(w, frame, sizeof frame);
+    assert_int_equal(w->bob.mesh_frames, 1);
+    assert_int_equal(w->bob.mesh_len, sizeof frame);
+    assert_memory_equal(w->bob.mesh_frame, frame, sizeof frame);
+    assert_memory_equal(w->bob.mesh_from, w->alice.id, WIRE_ID_LEN);
+    assert_int_equal(w->bob.tun->count, 0);
+    assert_int_equal(counter(&w->bob, "mesh_frames_in"), 1);
+    assert_int_equal(counter(&w->bob, "drop_bad_source"), 0);
+    // the shortest: the type byte alone
+    alice_sends(w, frame, 1);
+    assert_int_equal(w->bob.mesh_frames, 2);
+    assert_int_equal(w->bob.mesh_len, 1);
+    assert_int_equal(w->bob.mesh_frame[0], MESH_FRAME_ANNOUNCE);
+    assert_int_equal(w->bob.tun->count, 0);
+}
+
+static void test_mesh_frames_without_callback_dropped(void **state)
+{
+    world_t *w = *state;
+    confirmed_session(w);
+    w->bob.io.mesh = NULL;
+    uint8_t forward[MESH_FORWARD_HEADER_LEN + 20];
+    make_forward(forward, sizeof forward, 3);
+    alice_sends(w, forward, sizeof forward);
+    uint8_t announce[30];
+    memset(announce, 0, sizeof announce);
+    announce[0] = MESH_FRAME_ANNOUNCE;
+    alice_sends(w, announce, sizeof announce);
+    assert_int_equal(counter(&w->bob, "drop_mesh_frame"), 2);
+    assert_int_equal(counter(&w->bob, "mesh_frames_in"), 0);
+    assert_int_equal(counter(&w->bob, "drop_bad_source"), 0);
+    assert_int_equal(w->bob.mesh_frames, 0);
+    assert_int_equal(w->bob.tun->count, 0);
+    // other first bytes are no mesh frames: 0x03 and 0x00 meet the source check
+    announce[0] = 0x03;
+    alice_sends(w, announce, sizeof announce);
+    announce[0] = 0x00;
+    alice_sends(w, announce, sizeof announce);
+    assert_int_equal(counter(&w->bob, "drop_bad_source"), 2);
+    assert_int_equal(counter(&w->bob, "drop_mesh_frame"), 2);
+}
+
+static void test_subnet_sources(void **state)
+{
+    world_t *w = *state;
+    confirmed_session(w);
+    uint32_t lan, lan_mask, lan_host, other_host, net2, net2_mask, net2_host;
+    inet_pton(AF_INET, "192.168.50.0", &lan);
+    inet_pton(AF_INET, "255.255.255.0", &lan_mask);
+    inet_pton(AF_INET, "192.168.50.7", &lan_host);
+    inet_pton(AF_INET, "192.168.51.7", &other_host);      // the next /24: outside
+    inet_pton(AF_INET, "10.20.0.0", &net2);
+    inet_pton(AF_INET, "255.255.0.0", &net2_mask);
+    inet_pton(AF_INET, "10.20.200.9", &net2_host);
+    uint8_t pkt[64];
+    // before: a LAN host behind alice is a forged source
+    make_packet(pkt, sizeof pkt, lan_host, 1);
+    alice_sends(w, pkt, sizeof pkt);
+    assert_int_equal(w->bob.tun->count, 0);
+    assert_int_equal(counter(&w->bob, "drop_bad_source"), 1);
+    // alice's accepted subnets: 192.168.50.0/24 (given with host bits set) and 10.20.0.0/16
+    uint32_t addrs[2] = {lan_host, net2}, masks[2] = {lan_mask, net2_mask};
+    keyring_set_subnets(w->bob.keys, w->alice.id, addrs, masks, 2);
+    make_packet(pkt, sizeof pkt, lan_host, 2);
+    alice_sends(w, pkt, sizeof pkt);
+    assert_int_equal(w->bob.tun->count, 1);
+    assert_memory_equal(w->bob.tun->data, pkt, sizeof pkt);
+    make_packet(pkt, sizeof pkt, net2_host, 3);
+    alice_sends(w, pkt, sizeof pkt);
+    assert_int_equal(w->bob.tun->count, 2);
+    make_packet(pkt, sizeof pkt, w->alice.addr, 4);      // her own address still
+    alice_sends(w, pkt, sizeof pkt);
+    assert_int_equal(w->bob.tun->count, 3);
+    // outside every subnet: refused; bob's own address too
+    make_packet(pkt, sizeof pkt, other_host, 5);
+    alice_sends(w, pkt, sizeof pkt);
+    make_packet(pkt, sizeof pkt, w->bob.addr, 6);
+    alice_sends(w, pkt, sizeof pkt);
+    assert_int_equal(w->bob.tun->count, 3);
+    assert_int_equal(counter(&w->bob, "drop_bad_source"), 3);
+    // subnets for an unknown peer change nothing (and add no peer)
+    uint8_t stranger[WIRE_ID_LEN];
+    memset(stranger, 0x55, sizeof stranger);
+    keyring_set_subnets(w->bob.keys, stranger, addrs, masks, 2);
+    assert_false(keyring_has_peer(w->bob.keys, stranger));
+    // cleared: refused again
+    keyring_set_subnets(w->bob.keys, w->alice.id, NULL, NULL, 0);
+    make_packet(pkt, sizeof pkt, lan_host, 7);
+    alice_sends(w, pkt, sizeof pkt);
+    make_packet(pkt, sizeof pkt, net2_host, 8);
+    alice_sends(w, pkt, sizeof pkt);
+    assert_int_equal(w->bob.tun->count, 3);
+    assert_int_equal(counter(&w->bob, "drop_bad_source"), 5);
+    make_packet(pkt, sizeof pkt, w->alice.addr, 9);
+    alice_sends(w, pkt, sizeof pkt);
+    assert_int_equal(w->bob.tun->count, 4);
+}
+
+static void test_subnets_beyond_max_ignored(void **state)
+{
+    world_t *w = *state;
+    confirmed_session(w);
+    // KEYRING_MAX_SUBNETS + 1 /24s: 172.16.0.0/24, 172.16.1.0/24, ...; the last one is ignored
+    uint32_t addrs[KEYRING_MAX_SUBNETS + 1], masks[KEYRING_MAX_SUBNETS + 1];
+    for (size_t i = 0; i <= KEYRING_MAX_SUBNETS; i++) {
+        addrs[i] = htonl(0xac100000u | (uint32_t)i << 8);
+        masks[i] = htonl(0xffffff00u);
+    }
+    keyring_set_subnets(w->bob.keys, w->alice.id, addrs, masks, KEYRING_MAX_SUBNETS + 1);
+    uint8_t pkt[40];
+    make_packet(pkt, sizeof pkt, htonl(0xac100000u | (KEYRING_MAX_SUBNETS - 1) << 8 | 5), 1);
+    alice_sends(w, pkt, sizeof pkt);
+    assert_int_equal(w->bob.tun->count, 1);
+    make_packet(pkt, sizeof pkt, htonl(0xac100000u | KEYRING_MAX_SUBNETS << 8 | 5), 2);
+    alice_sends(w, pkt, sizeof pkt);
+    assert_int_equal(w->bob.tun->count, 1);
+    assert_int_equal(counter(&w->bob, "drop_bad_source"), 1);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -357,6 +563,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry_and_rekey_triggers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_and_forged_source, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_peer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_frame_reaches_mesh_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_announcement_reaches_mesh_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mesh_frames_without_callback_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subnet_sources, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subnets_beyond_max_ignored, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
