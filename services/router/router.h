@@ -20,7 +20,9 @@
 
 #define ROUTER_TICK_MS 1000         // Redis, route expiry, periodic announcements
 #define ROUTER_FAST_TICK_MS 100     // triggered updates are sent at most this often
-#define ROUTER_PUSH_MS 5000         // MeshRoutes said again to the data plane and device this often
+#define ROUTER_PUSH_MS 2000         // MeshRoutes said again to the data plane and device this often (a restarted
+                                    // data plane relays again within it)
+#define ROUTER_SAVE_MS 10000        // and the routes rewritten in Redis this often (at once on a change)
 #define ROUTER_MAX_ALLOWED 8        // subnets the admin allows one member (Peer.allowed_routes) kept
 
 // A member as router knows it: from the PeerList.
@@ -59,7 +61,7 @@ typedef struct {
     uint32_t overlay_broadcast;     // the overlay prefix's broadcast address (host order), 0 if none
     bool broadcast;                 // routing.broadcast: copy broadcast/multicast packets to every member
     bool update_due;                // a best route changed: announce, push and save on the fast tick
-    int64_t next_announce_ms, next_push_ms;
+    int64_t next_announce_ms, next_push_ms, next_save_ms;
     store_t *store;                 // NULL until Redis answers
     store_link_t redis;
     bool store_dirty;               // the routes in Redis are out of date

@@ -405,7 +405,10 @@ void router_mesh_tick(router_t *self)
     }
     if (now >= self->next_push_ms) {   // a restarted data plane or device learns the routes again
         self->next_push_ms = now + ROUTER_PUSH_MS;
-        push_routes(self, true);
+        bool save = now >= self->next_save_ms;   // the routes' ages in Redis, less often
+        if (save)
+            self->next_save_ms = now + ROUTER_SAVE_MS;
+        push_routes(self, save);
     }
 }
 

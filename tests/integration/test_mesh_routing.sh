@@ -83,6 +83,18 @@ underlay_size=$(stat -c %s "$LAB_DIR/beta-eth0.pcap")
 [ "$underlay_size" -gt 5000 ] || lab_fail "beta's underlay capture is nearly empty (test is blind)"
 [ "$(count_pattern "$LAB_DIR/beta-eth0.pcap" $pattern)" -eq 0 ] || lab_fail "ping payload seen in the clear on beta's underlay"
 
+lab_log "alpha's router killed: the data plane keeps relaying; the restarted router resumes from Redis"
+ip netns exec "$(lab_ns alpha)" ping -i 0.02 -c 150 -W 1 10.100.0.3 >"$LAB_DIR/router.ping" 2>&1 &
+ping_pid=$!; LAB_PIDS+=($ping_pid)
+sleep 0.5
+old=$(lab_service_pid alpha router)
+kill -9 "$old"
+lab_wait 10 "alpha's router to be restarted" bash -c "p=\$(cat $(lab_home alpha)/run/router.pid); [ -n \"\$p\" ] && [ \"\$p\" != $old ] && kill -0 \$p"
+grep -q "saved routes" "$(lab_home alpha)/log/router.log" || lab_fail "the restarted router did not load its saved routes"
+route_is alpha 10.100.0.3 "beta 2" || lab_fail "after the router restart alpha's route to gamma is '$(route_of alpha 10.100.0.3)'"
+wait $ping_pid || true
+grep -q " 0% packet loss" "$LAB_DIR/router.ping" || { tail -3 "$LAB_DIR/router.ping"; lab_fail "pings to gamma lost while alpha's router restarted"; }
+
 lab_log "delta has routing.max_hops 1: no route to gamma, no ping"
 lab_exec delta ping -c 1 -W 1 10.100.0.2 >/dev/null || lab_fail "delta cannot even reach beta directly"
 route_is delta 10.100.0.3 "none" || lab_fail "delta (max_hops 1) has a route to gamma: $(route_of delta 10.100.0.3)"
