@@ -12,6 +12,7 @@
 #include "cert.h"
 #include "crypto_wire.h"
 #include "invite.h"
+#include "mesh_frame.h"
 #include "hub.pb-c.h"
 #include "hub_proto.h"
 #include "node.pb-c.h"
@@ -453,6 +454,46 @@ static void make_route_announce(void)
     put_announce("loop", &a);
 }
 
+// ---------------------------------------------------------------- mesh_frame: fuzz_mesh_frame.c
+// [flags: 1 mesh callback, 2 subnets][subnet count, (addr, mask) x count when flags & 2][plaintext]
+
+static size_t ipv4_from(uint8_t *out, const char *src)
+{
+    memset(out, 0, 28);
+    out[0] = 0x45;
+    out[3] = 28;
+    unsigned a, b, c, d;
+    sscanf(src, "%u.%u.%u.%u", &a, &b, &c, &d);
+    out[12] = (uint8_t)a, out[13] = (uint8_t)b, out[14] = (uint8_t)c, out[15] = (uint8_t)d;
+    return 28;
+}
+
+static void make_mesh_frame(void)
+{
+    uint8_t dst[MESH_NODE_ID_LEN], src[MESH_NODE_ID_LEN];
+    memset(dst, 0xcc, sizeof dst);
+    memset(src, 0xaa, sizeof src);
+    buf[0] = 1;
+    mesh_forward_header(buf + 1, 8, dst, src);
+    memset(buf + 1 + MESH_FORWARD_HEADER_LEN, 0x45, 40);
+    put("mesh_frame", "forward", buf, 1 + MESH_FORWARD_HEADER_LEN + 40);
+    buf[0] = 0;
+    put("mesh_frame", "forward_no_callback", buf, 1 + MESH_FORWARD_HEADER_LEN + 40);
+    buf[0] = 1;
+    buf[1] = MESH_FRAME_ANNOUNCE;
+    put("mesh_frame", "announce", buf, 1 + 1 + 30);
+    buf[0] = 1;
+    put("mesh_frame", "overlay", buf, 1 + ipv4_from(buf + 1, "10.100.0.2"));
+    // subnets 192.168.50.0/24 and 10.20.0.0/16; a packet from each, and one from outside
+    const uint8_t subnets[] = {2, 192, 168, 50, 0, 255, 255, 255, 0, 10, 20, 0, 0, 255, 255, 0, 0};
+    buf[0] = 3;
+    memcpy(buf + 1, subnets, sizeof subnets);
+    size_t at = 1 + sizeof subnets;
+    put("mesh_frame", "subnet_in", buf, at + ipv4_from(buf + at, "192.168.50.7"));
+    put("mesh_frame", "subnet_in2", buf, at + ipv4_from(buf + at, "10.20.3.4"));
+    put("mesh_frame", "subnet_out", buf, at + ipv4_from(buf + at, "192.168.51.7"));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -473,5 +514,6 @@ int main(int argc, char **argv)
     make_crypto_datagram();
     make_membership();
     make_route_announce();
+    make_mesh_frame();
     return 0;
 }
