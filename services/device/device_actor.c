@@ -109,9 +109,10 @@ static void device_show_detail(device_t *self)
     char subnets[200] = "", lent[40] = "";
     if (self->lent)
         snprintf(lent, sizeof lent, ", tun lent to the data plane");
-    if (self->subnets && (subnet_routes_installed(self->subnets) || subnet_routes_failed(self->subnets)))
+    const char *error = self->subnets ? subnet_routes_error(self->subnets) : "";
+    if (self->subnets && (subnet_routes_installed(self->subnets) || error[0]))
         snprintf(subnets, sizeof subnets, ", %zu subnet route(s)%s%.150s", subnet_routes_installed(self->subnets),
-                 subnet_routes_failed(self->subnets) ? ", failed: " : "", subnet_routes_error(self->subnets));
+                 error[0] ? "; " : "", error);
     const char *fwd = self->forward ? subnet_forward_note(self->forward) : "";
     snprintf(self->svc->detail, sizeof self->svc->detail, "%s%s%s%s%s", self->detail, lent, subnets, fwd[0] ? ", " : "",
              fwd);
@@ -201,6 +202,19 @@ static int device_open_tun(device_t *self, char *why, size_t why_len)
     return 0;
 }
 
+// The hub's IPv4 address from hub.endpoint ("tcp://10.0.0.1:7400"), host order; 0 for a name.
+static uint32_t hub_address(const char *endpoint)
+{
+    const char *host = strncmp(endpoint, "tcp://", 6) == 0 ? endpoint + 6 : endpoint;
+    char text[64];
+    snprintf(text, sizeof text, "%s", host);
+    char *colon = strrchr(text, ':');
+    if (colon)
+        *colon = '\0';
+    uint32_t addr = 0;
+    return ipv4_from_text(text, &addr) == 0 ? addr : 0;
+}
+
 // Creates the device: TUN, sockets, batch. Returns NULL with why filled.
 static device_t *device_new(service_t *svc, char *why, size_t why_len)
 {
@@ -243,7 +257,7 @@ static device_t *device_new(service_t *svc, char *why, size_t why_len)
     for (int i = 0; i < cfg->routing_advertise_count && n_own < CONFIG_MAX_SERVERS; i++)
         if (ipv4_prefix_from_text(cfg->routing_advertise[i], &own[n_own].net, &own[n_own].len) == 0)
             n_own++;
-    self->subnets = subnet_routes_new(tun_name(self->tun), own, n_own);
+    self->subnets = subnet_routes_new(tun_name(self->tun), own, n_own, hub_address(cfg->hub_endpoint));
     self->forward = subnet_forward_new(cfg, tun_name(self->tun));
     if (!self->subnets || !self->forward) {
         snprintf(why, why_len, "out of memory");

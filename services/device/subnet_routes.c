@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
@@ -23,7 +24,10 @@ struct subnet_routes {
     size_t n_own;
     subnet_t installed[SUBNET_ROUTES_MAX];
     size_t n_installed;
+    uint32_t hub_addr;             // host order, 0 = unknown
     size_t n_failed;               // on the last sync
+    size_t n_refused;              // on the last sync: conflicts with this host's networks or the hub
+    uint64_t refused_total;
     uint64_t bad;
     char error[200];
 };
@@ -59,11 +63,12 @@ size_t subnet_routes_wanted(const Weft__MeshRoutes *routes, const subnet_t *own,
     return n;
 }
 
-subnet_routes_t *subnet_routes_new(const char *ifname, const subnet_t *own, size_t n_own)
+subnet_routes_t *subnet_routes_new(const char *ifname, const subnet_t *own, size_t n_own, uint32_t hub_addr)
 {
     subnet_routes_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    self->hub_addr = hub_addr;
     snprintf(self->ifname, sizeof self->ifname, "%s", ifname);
     self->n_own = n_own < 8 ? n_own : 8;
     memcpy(self->own, own, self->n_own * sizeof *own);
@@ -75,6 +80,44 @@ static void text_of(const subnet_t *s, char out[24])
     char a[16];
     ipv4_to_text(s->net, a);
     snprintf(out, 24, "%s/%d", a, s->len);
+}
+
+bool subnet_overlaps(const subnet_t *a, const subnet_t *b)
+{
+    uint32_t mask = ipv4_prefix_mask(a->len < b->len ? a->len : b->len);
+    return (a->net & mask) == (b->net & mask);
+}
+
+int subnet_routes_conflict(const subnet_routes_t *self, const subnet_t *s, char *why, size_t why_len)
+{
+    char text[24];
+    text_of(s, text);
+    subnet_t hub = {self->hub_addr, 32};
+    if (self->hub_addr && subnet_overlaps(s, &hub)) {
+        char a[16];
+        ipv4_to_text(self->hub_addr, a);
+        snprintf(why, why_len, "refused %s: it holds the hub's address %s", text, a);
+        return 1;
+    }
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0)
+        return 0;   // cannot tell: let the kernel decide
+    int rc = 0;
+    for (const struct ifaddrs *i = list; i && !rc; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !i->ifa_netmask || strcmp(i->ifa_name, self->ifname) == 0)
+            continue;
+        uint32_t addr = ntohl(((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
+        uint32_t mask = ntohl(((const struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr);
+        subnet_t local = {addr & mask, __builtin_popcount(mask)};
+        if (subnet_overlaps(s, &local)) {
+            char net[24];
+            text_of(&local, net);
+            snprintf(why, why_len, "refused %s: it overlaps this host's network %s on %s", text, net, i->ifa_name);
+            rc = 1;
+        }
+    }
+    freeifaddrs(list);
+    return rc;
 }
 
 // SIOCADDRT / SIOCDELRT for s on our device. 0, or the errno.
@@ -115,6 +158,22 @@ int subnet_routes_sync(subnet_routes_t *self, const Weft__MeshRoutes *routes)
     subnet_t want[SUBNET_ROUTES_MAX];
     size_t bad = 0;
     size_t n_want = subnet_routes_wanted(routes, self->own, self->n_own, want, SUBNET_ROUTES_MAX, &bad);
+    // conflicts with this host's own networks or the hub: refused (and removed if they were installed)
+    char refusal[200] = "";
+    size_t n_ok = 0;
+    self->n_refused = 0;
+    for (size_t i = 0; i < n_want; i++) {
+        char why[200];
+        if (subnet_routes_conflict(self, &want[i], why, sizeof why)) {
+            self->n_refused++;
+            if (log_worth_repeating(++self->refused_total))
+                log_warn("subnet route %s (%llu so far)", why, (unsigned long long)self->refused_total);
+            snprintf(refusal, sizeof refusal, "%s", why);
+            continue;
+        }
+        want[n_ok++] = want[i];
+    }
+    n_want = n_ok;
     if (bad) {
         self->bad += bad;
         if (log_worth_repeating(self->bad))
@@ -152,7 +211,7 @@ int subnet_routes_sync(subnet_routes_t *self, const Weft__MeshRoutes *routes)
         log_warn("cannot add the subnet route %s dev %s: %s", text, self->ifname, strerror(e));
     }
     if (self->n_failed == 0)
-        self->error[0] = '\0';
+        snprintf(self->error, sizeof self->error, "%s", refusal);
     return (int)self->n_failed;
 }
 
@@ -174,6 +233,11 @@ size_t subnet_routes_installed(const subnet_routes_t *self)
 size_t subnet_routes_failed(const subnet_routes_t *self)
 {
     return self->n_failed;
+}
+
+size_t subnet_routes_refused(const subnet_routes_t *self)
+{
+    return self->n_refused;
 }
 
 uint64_t subnet_routes_bad(const subnet_routes_t *self)

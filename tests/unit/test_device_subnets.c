@@ -2,8 +2,8 @@
 // node's forwarding (subnet_forward.c). Without privileges: which of the router's subnets are wanted (bad,
 // own, default and duplicate entries dropped) and the masquerade ruleset. With root, in a network namespace
 // of the test's own (skipped otherwise): real kernel routes on a real TUN device added, kept, removed as the
-// router's list changes and at exit, a failing one reported; ip_forward turned on; the nftables table made
-// and deleted.
+// router's list changes and at exit, a failing one reported, one over the host's own LAN or the hub refused;
+// ip_forward turned on; the nftables table made and deleted.
 #define _GNU_SOURCE   // unshare
 #include <errno.h>
 #include <sched.h>
@@ -117,7 +117,7 @@ static void test_kernel_routes(void **state)
     }
     assert_int_equal(tun_configure(tun, "10.100.0.2", 16, 1400, err, sizeof err), 0);
     subnet_t own = {0xc0a86400, 24};
-    subnet_routes_t *sr = subnet_routes_new("wsub0", &own, 1);
+    subnet_routes_t *sr = subnet_routes_new("wsub0", &own, 1, 0);
     assert_non_null(sr);
     routes_msg_t m;
     const char *first[] = {"192.168.50.0/24", "10.20.0.0/16", "192.168.100.0/24"};
@@ -143,12 +143,65 @@ static void test_kernel_routes(void **state)
     assert_false(kernel_has_route("wsub0", 0xac100000, 12));
 
     // a device that does not exist: the failure is reported, nothing installed, nothing stops
-    sr = subnet_routes_new("wsub-none", NULL, 0);
+    sr = subnet_routes_new("wsub-none", NULL, 0, 0);
     assert_int_equal(subnet_routes_sync(sr, &m.routes), 2);
     assert_int_equal(subnet_routes_installed(sr), 0);
     assert_non_null(strstr(subnet_routes_error(sr), "dev wsub-none"));
     subnet_routes_destroy(&sr);
     tun_destroy(&tun);
+}
+
+static void test_overlaps(void **state)
+{
+    (void)state;
+    subnet_t a = {0xc0a80100, 24}, b = {0xc0a80180, 25}, c = {0xc0a80200, 24}, all = {0xc0a80000, 16};
+    assert_true(subnet_overlaps(&a, &b));
+    assert_true(subnet_overlaps(&b, &a));
+    assert_false(subnet_overlaps(&a, &c));
+    assert_true(subnet_overlaps(&all, &c));
+    assert_true(subnet_overlaps(&a, &a));
+}
+
+// A subnet over this host's own LAN or the hub's address would cut the host off them: refused, with why, and
+// taken away again if it was installed before the LAN came.
+static void test_conflicts(void **state)
+{
+    (void)state;
+    if (!in_own_netns())
+        skip();
+    char err[256];
+    tun_t *weft = tun_new("wsub0", false, err, sizeof err), *lan = weft ? tun_new("wlan0", false, err, sizeof err) : NULL;
+    if (!lan) {
+        print_message("skipped: %s\n", err);
+        tun_destroy(&weft);
+        skip();
+    }
+    assert_int_equal(tun_configure(weft, "10.100.0.2", 16, 1400, err, sizeof err), 0);
+    subnet_routes_t *sr = subnet_routes_new("wsub0", NULL, 0, 0x0a630001);  // the hub at 10.99.0.1
+    routes_msg_t m;
+    const char *first[] = {"192.168.1.128/25", "192.168.2.0/24"};
+    routes_of(&m, first, 2);
+    assert_int_equal(subnet_routes_sync(sr, &m.routes), 0);
+    assert_int_equal(subnet_routes_installed(sr), 2);   // no LAN there yet
+    assert_int_equal(tun_configure(lan, "192.168.1.5", 24, 1400, err, sizeof err), 0);  // now this host is on it
+    const char *second[] = {"192.168.1.128/25", "192.168.0.0/16", "10.99.0.0/24", "192.168.2.0/24"};
+    routes_of(&m, second, 4);
+    assert_int_equal(subnet_routes_sync(sr, &m.routes), 0);
+    assert_int_equal(subnet_routes_refused(sr), 3);
+    assert_int_equal(subnet_routes_installed(sr), 1);
+    assert_false(kernel_has_route("wsub0", 0xc0a80180, 25));   // taken away
+    assert_true(kernel_has_route("wsub0", 0xc0a80200, 24));
+    char why[200];
+    subnet_t s = {0xc0a80180, 25};
+    assert_int_equal(subnet_routes_conflict(sr, &s, why, sizeof why), 1);
+    assert_string_equal(why, "refused 192.168.1.128/25: it overlaps this host's network 192.168.1.0/24 on wlan0");
+    s = (subnet_t){0x0a630000, 24};
+    assert_int_equal(subnet_routes_conflict(sr, &s, why, sizeof why), 1);
+    assert_string_equal(why, "refused 10.99.0.0/24: it holds the hub's address 10.99.0.1");
+    assert_non_null(strstr(subnet_routes_error(sr), "refused"));
+    subnet_routes_destroy(&sr);
+    tun_destroy(&lan);
+    tun_destroy(&weft);
 }
 
 static int read_ip_forward(void)
@@ -209,6 +262,8 @@ int main(void)
         cmocka_unit_test(test_wanted),
         cmocka_unit_test(test_ruleset),
         cmocka_unit_test(test_kernel_routes),
+        cmocka_unit_test(test_overlaps),
+        cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_forward_and_masquerade),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
