@@ -87,7 +87,7 @@ static const config_key_t config_keys[] = {
     BOOL("routing.broadcast", routing_broadcast),
     INT("routing.announce_interval", routing_announce_interval, 1, 3600),
     BOOL("routing.split_horizon", routing_split_horizon),
-    INT("routing.max_hops", routing_max_hops, 1, 16),
+    INT("routing.max_hops", routing_max_hops, 1, 15),
     INT("routing.route_timeout", routing_route_timeout, 5, 86400),
     LIST_CHECKED("routing.advertise", routing_advertise, routing_advertise_count, config_check_ipv4_prefix),
     BOOL("routing.accept_routes", routing_accept_routes),

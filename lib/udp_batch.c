@@ -27,6 +27,8 @@ struct udp_batch {
     int fd;
     size_t max_datagrams, max_len;
     udp_offloads_t on;
+    size_t gso_max_seg;     // GSO runs only of datagrams this long or shorter: a segment above the path's MTU
+                            // makes the whole send fail (EMSGSIZE), where one datagram alone is fragmented
     udp_batch_stats_t stats;
     // send: one message per run (at most one per datagram), one iovec per datagram
     struct sockaddr_storage tx_dst;
@@ -131,6 +133,7 @@ udp_batch_t *udp_batch_new(size_t max_datagrams, size_t max_len, char *err, size
         return NULL;
     }
     self->fd = -1;
+    self->gso_max_seg = SIZE_MAX;
     self->max_datagrams = max_datagrams;
     self->max_len = max_len;
     size_t n = max_datagrams;
@@ -202,7 +205,7 @@ static size_t build(udp_batch_t *self, socklen_t dst_len, const struct iovec *dg
     for (size_t i = 0; i < count;) {
         size_t seg = dgrams[i].iov_len, total = seg, k = 1;
         self->tx_iov[i] = dgrams[i];
-        while (self->on.gso && i + k < count && k < UDP_BATCH_GSO_MAX_SEGMENTS) {
+        while (self->on.gso && seg <= self->gso_max_seg && i + k < count && k < UDP_BATCH_GSO_MAX_SEGMENTS) {
             size_t len = dgrams[i + k].iov_len;
             if (len > seg || total + len > UDP_BATCH_MAX_LEN)
                 break;
@@ -272,6 +275,16 @@ int udp_batch_send(udp_batch_t *self, const struct sockaddr *dst, socklen_t dst_
                 continue;
             if (e == EAGAIN || e == EWOULDBLOCK)
                 break;
+            if (e == EMSGSIZE && self->tx_count[0] > 1) {
+                // a run of segments above the path's MTU (a relayed datagram, docs/protocol.md): such
+                // datagrams go one per message from now on, and the kernel fragments each
+                size_t seg = self->tx_iov[0].iov_len;
+                self->gso_max_seg = seg - 1;
+                log_info("udp batch: a GSO run of %zu-byte datagrams to %s is above the path MTU: datagrams of %zu "
+                         "bytes or more go one per message on fd %d", seg, addr_text(dst, where, sizeof where), seg,
+                         self->fd);
+                continue;
+            }
             if (e == EIO && self->on.gso && self->tx_count[0] > 1) {
                 // the device cannot checksum GSO sends (udp_send_skb): without it from now on
                 self->on.gso = false;

@@ -1,7 +1,9 @@
 // nat_actor.c — the weft-nat actor: its sockets (inbox, control, the GLib thread's event socket, PUSH to
-// discovery), the actor loop's handlers and timer, the outbound datagram path (crypto and the data plane -> peers' agents)
+// discovery, the data plane and router), the actor loop's handlers and timer, the outbound datagram path (the data
+// plane -> peers' agents), the links reported to router
 // and the Redis connection (peer list at start, path hashes).
-//   inbox: PacketBatch (handshakes from crypto, transport datagrams of relayed peers from the data plane; each datagram tagged with its peer) -> the peer's ICE agent
+//   inbox: PacketBatch (from the data plane: datagrams of peers without a direct path of its own, crypto's
+//          handshakes among them; each tagged with its peer) -> the peer's ICE agent
 //   inbox: PeerList (from discovery) -> the peer table (nat_peers.c)
 //   inbox: Signal (from the hub, through discovery) -> the peer's ICE state machine
 //   inbox: TurnCredentials (from discovery) -> the hub's TURN servers (nat_servers.c)
@@ -104,7 +106,7 @@ static void send_run(nat_actor_t *self, const uint8_t *peer_id, size_t count)
         peer->last_tx_ms = clock_now_ms();
 }
 
-// A batch from crypto or the data plane: each run of datagrams for one peer goes to its agent in one call.
+// A batch from the data plane: each run of datagrams for one peer goes to its agent in one call.
 static void send_datagrams(nat_actor_t *self, const Weft__PacketBatch *hdr, zframe_t *payload)
 {
     packet_view_t view;
@@ -408,7 +410,7 @@ void nat_actor(zsock_t *pipe, void *args)
         service_actor_fail(pipe, why);
         return;
     }
-    // know the peers before the first datagram from crypto or the data plane is read, so it can be held, not dropped
+    // know the peers before the first datagram from the data plane is read, so it can be held, not dropped
     connect_redis(self);
     zsock_t *probe = nat_servers_probe_socket(&self->nat.servers);
     actor_loop_t *loop = actor_loop_new(pipe, svc, self->control, self);

@@ -149,7 +149,7 @@ void router_mesh_on_frames(router_t *self, const Weft__PacketBatch *hdr, zframe_
     while (packet_view_next(&view, &frame, &len, &from)) {
         (*self->announcements_in)++;
         if (!from || len < 1 || frame[0] != MESH_FRAME_ANNOUNCE) {
-            (*self->drop_announce[MESH_DROP_MALFORMED])++;
+            self->frame_drops[MESH_DROP_MALFORMED]++;
             continue;
         }
         bool request = false;
@@ -192,6 +192,16 @@ static bool subnet_accepted(const router_t *self, const router_member_t *owner, 
     if (!self->svc->config.routing_accept_routes) {
         snprintf(why, why_len, "routing.accept_routes is false on this node");
         return false;
+    }
+    uint32_t addr, overlay;
+    int len, overlay_len = self->svc->config.overlay_prefix;
+    if (ipv4_prefix_from_text(prefix, &addr, &len) == 0 && ipv4_from_text(self->svc->config.overlay_addr, &overlay) == 0 &&
+        overlay_len >= 0 && overlay_len <= 32) {
+        int shorter = len < overlay_len ? len : overlay_len;   // two prefixes overlap when they agree on the shorter
+        if (((addr ^ overlay) & ipv4_prefix_mask(shorter)) == 0) {
+            snprintf(why, why_len, "it overlaps the mesh's own addresses: its member could send as any of them");
+            return false;
+        }
     }
     for (size_t i = 0; owner && i < owner->allowed_count; i++)
         if (strcmp(owner->allowed[i], prefix) == 0)
@@ -415,7 +425,7 @@ void router_mesh_tick(router_t *self)
 // Redis answered: routes saved before a restart are used until neighbours say otherwise.
 void router_mesh_on_store_connected(router_t *self)
 {
-    if (self->restored || self->have_live_peers) {
+    if (self->restored) {   // Redis came back after a loss: write what we know over it
         self->store_dirty = true;
         return;
     }

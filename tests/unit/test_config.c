@@ -299,7 +299,8 @@ static void test_connection_keys(void **state)
     assert_int_equal(cfg.routing_advertise_count, 2);
     assert_string_equal(cfg.routing_advertise[1], "10.9.0.0/16");
     assert_false(cfg.connection_relay_via_peers);
-    expect_error("routing:\n  max_hops: 0\n", "1..16");
+    expect_error("routing:\n  max_hops: 0\n", "1..15");
+    expect_error("routing:\n  max_hops: 16\n", "1..15");
     expect_error("routing:\n  advertise: [192.168.50.1/24]\n", "is not an IPv4 prefix");
     expect_error("routing:\n  advertise: [192.168.50.0]\n", "is not an IPv4 prefix");
     expect_error("routing:\n  max_hop: 3\n", "weft.yaml:2: unknown key 'routing.max_hop'");
