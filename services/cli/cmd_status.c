@@ -353,29 +353,41 @@ static void print_peers_wide(const node_peer_t *peers, int count)
     }
 }
 
+// The node's Redis for `weft CMD`: NULL when it cannot be reached (said on stderr); url gets its address.
+static store_t *connect_node_store(const char *cmd, const char *home, char *url, size_t url_len)
+{
+    weft_config_t cfg;
+    if (load_node_config(home, &cfg) != 0)
+        return NULL;
+    char err[512];
+    config_redis_url(&cfg, url, url_len);
+    store_t *store = store_connect(url, err, sizeof err);
+    if (!store)
+        fprintf(stderr, "weft %s: %s (is the node up? `weft up`)\n", cmd, err);
+    return store;
+}
+
+static int redis_did_not_answer(const char *cmd, const char *url)
+{
+    fprintf(stderr, "weft %s: Redis at %s did not answer (is the node up? `weft up`)\n", cmd, url);
+    return EXIT_FAIL;
+}
+
 int cmd_peers(int argc, char **argv)
 {
     read_options_t o;
     int rc = parse_read_options(argc, argv, &o, peers_usage, true);
     if (rc)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
-    weft_config_t cfg;
-    if (load_node_config(o.home, &cfg) != 0)
+    char url[PATH_MAX];
+    store_t *store = connect_node_store("peers", o.home, url, sizeof url);
+    if (!store)
         return EXIT_FAIL;
-    char url[PATH_MAX], err[512];
-    config_redis_url(&cfg, url, sizeof url);
-    store_t *store = store_connect(url, err, sizeof err);
-    if (!store) {
-        fprintf(stderr, "weft peers: %s (is the node up? `weft up`)\n", err);
-        return EXIT_FAIL;
-    }
     node_peer_t *peers = NULL;
     int count = node_peers_collect(store, &peers);
     store_destroy(&store);
-    if (count < 0) {
-        fprintf(stderr, "weft peers: Redis at %s did not answer (is the node up? `weft up`)\n", url);
-        return EXIT_FAIL;
-    }
+    if (count < 0)
+        return redis_did_not_answer("peers", url);
     if (o.json) {
         json_t j;
         json_init(&j, stdout);
@@ -461,23 +473,15 @@ int cmd_routes(int argc, char **argv)
     int rc = parse_read_options(argc, argv, &o, routes_usage, false);
     if (rc)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
-    weft_config_t cfg;
-    if (load_node_config(o.home, &cfg) != 0)
+    char url[PATH_MAX];
+    store_t *store = connect_node_store("routes", o.home, url, sizeof url);
+    if (!store)
         return EXIT_FAIL;
-    char url[PATH_MAX], err[512];
-    config_redis_url(&cfg, url, sizeof url);
-    store_t *store = store_connect(url, err, sizeof err);
-    if (!store) {
-        fprintf(stderr, "weft routes: %s (is the node up? `weft up`)\n", err);
-        return EXIT_FAIL;
-    }
     node_route_t *routes = NULL;
     int count = node_routes_collect(store, &routes);
     store_destroy(&store);
-    if (count < 0) {
-        fprintf(stderr, "weft routes: Redis at %s did not answer (is the node up? `weft up`)\n", url);
-        return EXIT_FAIL;
-    }
+    if (count < 0)
+        return redis_did_not_answer("routes", url);
     if (o.json) {
         json_t j;
         json_init(&j, stdout);
