@@ -46,6 +46,19 @@ int identity_create(const char *path, identity_t *out, char *err, size_t err_len
     return 0;
 }
 
+int identity_load_id(const char *path, uint8_t id[32], char *why, size_t why_len)
+{
+    identity_t identity;
+    char err[512];
+    if (identity_load(path, &identity, err, sizeof err) != 0) {
+        snprintf(why, why_len, "cannot load this node's identity: %s", err);
+        return -1;
+    }
+    memcpy(id, identity.public_key, 32);
+    identity_wipe(&identity);
+    return 0;
+}
+
 int identity_load(const char *path, identity_t *out, char *err, size_t err_len)
 {
     if (sodium_init() < 0) {

@@ -20,6 +20,9 @@ int identity_create(const char *path, identity_t *out, char *err, size_t err_len
 int identity_load(const char *path, identity_t *out, char *err, size_t err_len);
 // Wipes the secret.
 void identity_wipe(identity_t *id);
+// Only the node id (the public key) of the identity at path, for a service that needs no secret: the
+// secret is wiped at once. Returns 0, or -1 with why filled ("cannot load this node's identity: ...").
+int identity_load_id(const char *path, uint8_t id[32], char *why, size_t why_len);
 
 // X25519 key pair derived from the Ed25519 identity (for Noise and ZeroMQ CURVE).
 int identity_x25519(const identity_t *id, uint8_t x_public[32], uint8_t x_secret[32]);

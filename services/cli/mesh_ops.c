@@ -667,25 +667,35 @@ static void format_ago(uint64_t then_ms, uint64_t now_ms, char *out, size_t out_
     }
 }
 
-int mesh_op_members(const char *home_opt, const char *mesh, bool as_json)
+// The mesh's roster from the hub for `weft CMD` (mesh members, mesh routes): NULL when it cannot be had
+// (said on stderr). cfg gets the instance's config, me (may be NULL) our id.
+static Weft__HubReply *fetch_roster(const char *home_opt, const char *mesh, const char *cmd, weft_config_t *cfg,
+                                    uint8_t me[32])
 {
     char home[PATH_MAX], err[512];
-    weft_config_t cfg;
     identity_t id;
-    if (load_instance(home_opt, mesh, "mesh members", home, sizeof home, &cfg) != 0)
-        return EXIT_FAIL;
-    if (identity_load(cfg.identity_file, &id, err, sizeof err) != 0) {
-        fprintf(stderr, "weft mesh members: %s\n", err);
-        return EXIT_FAIL;
+    if (load_instance(home_opt, mesh, cmd, home, sizeof home, cfg) != 0)
+        return NULL;
+    if (identity_load(cfg->identity_file, &id, err, sizeof err) != 0) {
+        fprintf(stderr, "weft %s: %s\n", cmd, err);
+        return NULL;
     }
-    uint8_t me[32];
-    memcpy(me, id.public_key, 32);
-    Weft__HubReply *reply = mesh_roster_fetch(&cfg, &id, err, sizeof err);
+    if (me)
+        memcpy(me, id.public_key, 32);
+    Weft__HubReply *reply = mesh_roster_fetch(cfg, &id, err, sizeof err);
     identity_wipe(&id);
-    if (!reply) {
-        fprintf(stderr, "weft mesh members: %s\n", err);
+    if (!reply)
+        fprintf(stderr, "weft %s: %s\n", cmd, err);
+    return reply;
+}
+
+int mesh_op_members(const char *home_opt, const char *mesh, bool as_json)
+{
+    weft_config_t cfg;
+    uint8_t me[32];
+    Weft__HubReply *reply = fetch_roster(home_opt, mesh, "mesh members", &cfg, me);
+    if (!reply)
         return EXIT_FAIL;
-    }
     static char verified[VERIFIED_MAX][ID_HEX_LEN];
     size_t n_verified = load_verified(cfg.home, verified, VERIFIED_MAX);
     const Weft__MemberList *ml = reply->member_list;
@@ -885,21 +895,10 @@ int mesh_op_leave(const char *home_opt, const char *name, bool force)
 
 static int routes_list(const char *home_opt, const char *mesh, bool as_json)
 {
-    char home[PATH_MAX], err[512];
     weft_config_t cfg;
-    identity_t id;
-    if (load_instance(home_opt, mesh, "mesh routes", home, sizeof home, &cfg) != 0)
+    Weft__HubReply *reply = fetch_roster(home_opt, mesh, "mesh routes", &cfg, NULL);
+    if (!reply)
         return EXIT_FAIL;
-    if (identity_load(cfg.identity_file, &id, err, sizeof err) != 0) {
-        fprintf(stderr, "weft mesh routes: %s\n", err);
-        return EXIT_FAIL;
-    }
-    Weft__HubReply *reply = mesh_roster_fetch(&cfg, &id, err, sizeof err);
-    identity_wipe(&id);
-    if (!reply) {
-        fprintf(stderr, "weft mesh routes: %s\n", err);
-        return EXIT_FAIL;
-    }
     const Weft__MemberList *ml = reply->member_list;
     json_t j;
     if (as_json) {

@@ -861,20 +861,6 @@ static void register_counters(dataplane_t *self)
     self->mesh_routes_in = service_counter(svc, "mesh_routes_in");
 }
 
-// The node id (from the identity file's public key): the member list's own entry is skipped.
-static int load_local_id(dataplane_t *self, char *why, size_t why_len)
-{
-    identity_t identity;
-    char err[512];
-    if (identity_load(self->svc->config.identity_file, &identity, err, sizeof err) != 0) {
-        snprintf(why, why_len, "cannot load the node identity: %s", err);
-        return -1;
-    }
-    memcpy(self->local_id, identity.public_key, WIRE_ID_LEN);
-    identity_wipe(&identity);
-    return 0;
-}
-
 static dataplane_t *dataplane_new(service_t *svc, char *why, size_t why_len)
 {
     dataplane_t *self = calloc(1, sizeof *self);
@@ -884,7 +870,7 @@ static dataplane_t *dataplane_new(service_t *svc, char *why, size_t why_len)
     }
     self->svc = svc;
     register_counters(self);
-    if (load_local_id(self, why, why_len) != 0) {
+    if (identity_load_id(svc->config.identity_file, self->local_id, why, why_len) != 0) {
         dataplane_destroy(&self);
         return NULL;
     }

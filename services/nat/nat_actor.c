@@ -313,14 +313,8 @@ static int on_tick(void *arg)
 
 static int load_identity(nat_t *nat, char *why, size_t why_len)
 {
-    identity_t id;
-    char err[256];
-    if (identity_load(nat->svc->config.identity_file, &id, err, sizeof err) != 0) {
-        snprintf(why, why_len, "cannot load this node's identity: %s", err);
+    if (identity_load_id(nat->svc->config.identity_file, nat->self_id, why, why_len) != 0)
         return -1;
-    }
-    memcpy(nat->self_id, id.public_key, WIRE_ID_LEN);
-    identity_wipe(&id);
     id_to_hex(nat->self_id, nat->self_hex);
     return 0;
 }

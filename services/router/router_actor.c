@@ -267,21 +267,6 @@ static void router_destroy(router_t **self_p)
     *self_p = NULL;
 }
 
-// The node id (the identity file's public key): the member list's own entry is skipped, and it is the
-// first id of every path we announce.
-static int load_local_id(router_t *self, char *why, size_t why_len)
-{
-    identity_t identity;
-    char err[512];
-    if (identity_load(self->svc->config.identity_file, &identity, err, sizeof err) != 0) {
-        snprintf(why, why_len, "cannot load the node identity: %s", err);
-        return -1;
-    }
-    memcpy(self->local_id, identity.public_key, ROUTE_ID_LEN);
-    identity_wipe(&identity);
-    return 0;
-}
-
 static router_t *router_new(service_t *svc, char *why, size_t why_len)
 {
     router_t *self = calloc(1, sizeof *self);
@@ -291,7 +276,7 @@ static router_t *router_new(service_t *svc, char *why, size_t why_len)
     }
     self->svc = svc;
     router_register_counters(self);
-    if (load_local_id(self, why, why_len) != 0 || router_mesh_init(self, why, why_len) != 0) {
+    if (identity_load_id(svc->config.identity_file, self->local_id, why, why_len) != 0 || router_mesh_init(self, why, why_len) != 0) {
         router_destroy(&self);
         return NULL;
     }

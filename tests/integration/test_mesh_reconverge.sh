@@ -13,15 +13,6 @@ set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_mesh_reconverge.sh BIN_DIR}"
 
-no_ipv6() { lab_exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; }
-cut() {
-  lab_exec "$1" nft -f - <<EOF
-table inet weft_test_cut {
-  chain in { type filter hook input priority 0; ip saddr $2 drop; }
-  chain out { type filter hook output priority 0; ip daddr $2 drop; }
-}
-EOF
-}
 # routes_json NODE: NODE's routes as JSON (an empty list when it does not answer)
 routes_json() { "$BIN/weft" routes --home "$(lab_home "$1")" --json 2>/dev/null || echo '[]'; }
 # route_field NODE DESTINATION FIELD: one field of NODE's route to DESTINATION ("none" without a route)
@@ -38,9 +29,9 @@ route_field_is() { [ "$(route_field "$1" "$2" "$3")" = "$4" ]; }
 lab_switch
 lab_hub hub 10.99.0.1
 WEFT_ROUTING_ACCEPT_ROUTES=true lab_node alpha 10.99.0.2 10.100.0.1
-no_ipv6 alpha; cut alpha 10.99.0.4
+lab_no_ipv6 alpha; lab_cut alpha 10.99.0.4
 lab_node epsilon 10.99.0.6 10.100.0.5
-no_ipv6 epsilon; cut epsilon 10.99.0.4
+lab_no_ipv6 epsilon; lab_cut epsilon 10.99.0.4
 lab_node beta 10.99.0.3 10.100.0.2
 lab_node delta 10.99.0.5 10.100.0.4
 LAB_UP_ARGS="--advertise-routes 192.168.50.0/24,192.168.60.0/24" lab_node gamma 10.99.0.4 10.100.0.3
@@ -100,10 +91,7 @@ sleep 1
 replies_before=$(grep -c "icmp_seq=" "$LAB_DIR/kill.ping" || true)
 sleep 1
 [ "$(grep -c "icmp_seq=" "$LAB_DIR/kill.ping")" -gt "$replies_before" ] || lab_fail "alpha's pings to gamma are not answered through $other"
-gap=$(python3 -c '
-import re, sys
-t = [float(m.group(1)) for m in re.finditer(r"^\[(\d+\.\d+)\].*icmp_seq=", open(sys.argv[1]).read(), re.M)]
-print("%.2f" % max(b - a for a, b in zip(t, t[1:])) if len(t) > 1 else 99)' "$LAB_DIR/kill.ping")
+gap=$(lab_ping_gap "$LAB_DIR/kill.ping")
 lab_log "largest gap in alpha's pings to gamma: $gap s"
 python3 -c "import sys; sys.exit(0 if float('$gap') < 10 else 1)" || lab_fail "ping gap of $gap s after the relay died"
 

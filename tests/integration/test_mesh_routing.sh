@@ -14,18 +14,6 @@ set -euo pipefail
 source "$(dirname "$0")/../lib/netlab.sh"
 lab_init "${1:?usage: test_mesh_routing.sh BIN_DIR}"
 
-# cut NODE IP: drops every packet between NODE's namespace and the underlay address IP. NODE's IPv6 is
-# turned off once (by no_ipv6), else ICE finds the other end's link-local address.
-no_ipv6() { lab_exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; }
-cut() {
-  lab_exec "$1" nft -f - <<EOF
-table inet weft_test_cut {
-  chain in { type filter hook input priority 0; ip saddr $2 drop; }
-  chain out { type filter hook output priority 0; ip daddr $2 drop; }
-}
-EOF
-}
-heal() { lab_exec "$1" nft delete table inet weft_test_cut; }
 
 # route_of NODE OVERLAY: "VIA_NAME HOPS" of NODE's route to OVERLAY ("none" when it has none)
 route_of() {
@@ -43,11 +31,11 @@ route_is() { [ "$(route_of "$1" "$2")" = "$3" ]; }
 lab_switch
 lab_hub hub 10.99.0.1
 lab_node alpha 10.99.0.2 10.100.0.1
-no_ipv6 alpha
-cut alpha 10.99.0.4
+lab_no_ipv6 alpha
+lab_cut alpha 10.99.0.4
 WEFT_ROUTING_MAX_HOPS=1 lab_node delta 10.99.0.5 10.100.0.4
-no_ipv6 delta
-cut delta 10.99.0.4
+lab_no_ipv6 delta
+lab_cut delta 10.99.0.4
 lab_node beta 10.99.0.3 10.100.0.2
 lab_node gamma 10.99.0.4 10.100.0.3
 up=$SECONDS
@@ -104,7 +92,7 @@ lab_log "heal alpha-gamma: direct within 10 s, no ping gap of 1 s"
 ip netns exec "$(lab_ns alpha)" ping -D -i 0.01 -W 1 -w 30 10.100.0.3 >"$LAB_DIR/heal.ping" 2>&1 &
 ping_pid=$!; LAB_PIDS+=($ping_pid)   # ip netns exec execs ping: this is ping's pid
 sleep 1
-heal alpha
+lab_heal alpha
 healed=$SECONDS
 until route_is alpha 10.100.0.3 "direct 1"; do
   [ $((SECONDS - healed)) -ge 10 ] && { "$BIN/weft" routes --home "$(lab_home alpha)"; lab_fail "alpha not direct to gamma within 10 s of the heal"; }
@@ -113,10 +101,7 @@ done
 lab_log "alpha direct to gamma $((SECONDS - healed)) s after the heal"
 sleep 1
 kill -INT $ping_pid; wait $ping_pid 2>/dev/null || true
-gap=$(python3 -c '
-import re, sys
-t = [float(m.group(1)) for m in re.finditer(r"^\[(\d+\.\d+)\].*icmp_seq=", open(sys.argv[1]).read(), re.M)]
-print("%.3f" % max(b - a for a, b in zip(t, t[1:])) if len(t) > 1 else 99)' "$LAB_DIR/heal.ping")
+gap=$(lab_ping_gap "$LAB_DIR/heal.ping")
 lab_log "largest gap between ping replies during the heal: $gap s"
 python3 -c "import sys; sys.exit(0 if float('$gap') < 1.0 else 1)" || lab_fail "ping gap of $gap s when going direct"
 
@@ -124,7 +109,7 @@ lab_log "beta with connection.relay_via_peers false is never a hop"
 "$BIN/weft" down --home "$(lab_home beta)" >/dev/null
 lab_exec beta env WEFT_CONNECTION_RELAY_VIA_PEERS=false "$BIN/weft" up --home "$(lab_home beta)" ${LAB_UP_ARGS:-} ||
   lab_fail "weft up beta failed"
-cut alpha 10.99.0.4
+lab_cut alpha 10.99.0.4
 lab_wait 15 "alpha to reach beta again" lab_exec alpha ping -c 1 -W 1 10.100.0.2
 lab_wait 15 "alpha's route to gamma to go" route_is alpha 10.100.0.3 "none"
 sleep 3   # beta announces every time anything changes: nothing must bring the route back

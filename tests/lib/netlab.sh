@@ -127,6 +127,28 @@ ok = any(p["overlay_addr"] == sys.argv[1] and p["path"]["state"] in ("connected"
 sys.exit(0 if ok else 1)' "$overlay"
 }
 
+# lab_cut NAME IP: drops every packet between NAME's namespace and the underlay address IP (nftables table
+# weft_test_cut; lab_heal NAME deletes it). lab_no_ipv6 NAME first, or ICE finds the link-local address.
+lab_cut() {
+  lab_exec "$1" nft -f - <<EOF
+table inet weft_test_cut {
+  chain in { type filter hook input priority 0; ip saddr $2 drop; }
+  chain out { type filter hook output priority 0; ip daddr $2 drop; }
+}
+EOF
+}
+lab_heal() { lab_exec "$1" nft delete table inet weft_test_cut; }
+lab_no_ipv6() { lab_exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; }
+
+# lab_ping_gap FILE: the largest gap in seconds between two replies of a `ping -D` written to FILE (99 with
+# fewer than two replies)
+lab_ping_gap() {
+  python3 -c '
+import re, sys
+t = [float(m.group(1)) for m in re.finditer(r"^\[(\d+\.\d+)\].*icmp_seq=", open(sys.argv[1]).read(), re.M)]
+print("%.3f" % max(b - a for a, b in zip(t, t[1:])) if len(t) > 1 else 99)' "$1"
+}
+
 # pid of service SVC of node NAME, from the supervisor's pid file
 lab_service_pid() { cat "$(lab_home "$1")/run/$2.pid" 2>/dev/null; }
 
