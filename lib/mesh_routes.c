@@ -347,7 +347,8 @@ void mesh_routes_set_members(mesh_routes_t *self, const uint8_t (*ids)[32], size
         memcpy(nodes[n].id, ids[i], 32);
         n++;
     }
-    qsort(nodes, n, sizeof *nodes, cmp_id);
+    if (n > 1)   // (qsort's base may not be NULL, even for none)
+        qsort(nodes, n, sizeof *nodes, cmp_id);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++)      // duplicates out
         if (kept == 0 || memcmp(nodes[kept - 1].id, nodes[i].id, 32) != 0)

@@ -71,7 +71,8 @@ subnet_routes_t *subnet_routes_new(const char *ifname, const subnet_t *own, size
     self->hub_addr = hub_addr;
     snprintf(self->ifname, sizeof self->ifname, "%s", ifname);
     self->n_own = n_own < 8 ? n_own : 8;
-    memcpy(self->own, own, self->n_own * sizeof *own);
+    if (self->n_own)   // (own may be NULL when there are none)
+        memcpy(self->own, own, self->n_own * sizeof *own);
     return self;
 }
 
